@@ -1,0 +1,20 @@
+# Finds what cadence needs and wraps LibTorch in an INTERFACE target.
+# Used both by the build tree and by the installed cadenceConfig.cmake, so that a consumer's
+# find_package(cadence) resolves exactly the same dependencies as our own build.
+include(CMakeFindDependencyMacro)
+find_dependency(Threads)
+find_dependency(Torch)
+find_dependency(range-v3)
+find_dependency(nlohmann_json 3.10)
+
+# LibTorch's config exposes variables rather than one usable target (its `torch` target lacks the
+# C++ API include dir on some packagings, and TORCH_CXX_FLAGS carries the ABI flag), so wrap both.
+if(NOT TARGET cadence_torch)
+  add_library(cadence_torch INTERFACE IMPORTED)
+  set_property(TARGET cadence_torch PROPERTY INTERFACE_LINK_LIBRARIES "${TORCH_LIBRARIES}")
+  set_property(TARGET cadence_torch PROPERTY INTERFACE_INCLUDE_DIRECTORIES "${TORCH_INCLUDE_DIRS}")
+  if(TORCH_CXX_FLAGS)
+    separate_arguments(_cadence_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+    set_property(TARGET cadence_torch PROPERTY INTERFACE_COMPILE_OPTIONS "${_cadence_torch_flags}")
+  endif()
+endif()

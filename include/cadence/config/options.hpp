@@ -1,0 +1,268 @@
+#pragma once
+// JSON <-> Options, with the JSON path in every error.
+//
+// An Options aggregate lists its fields once, and that one list drives reading, writing and docs:
+//
+//   struct LoadOptions {
+//     int threads = 0;                  // loader threads; 0 = all cores
+//     template <class V> void fields(V& v) { v("threads", threads, config::at_least(0)); }
+//   };
+//
+// Reading keeps defaults for absent keys and refuses unknown keys, wrong types and out-of-range
+// values with messages like `/load/threads: -1 is below the minimum 0`.
+#include <array>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cadence/core/error.hpp"
+
+namespace cadence::config {
+
+using json = nlohmann::json;
+
+namespace detail {
+struct AnyVisitor {
+  template <class... A> void operator()(A&&...) const {}
+};
+}  // namespace detail
+
+/// An Options aggregate: `template <class V> void fields(V& v)` lists its (key, member, checks...).
+template <class T>
+concept HasFields = std::is_class_v<T> && requires(T& t, detail::AnyVisitor& v) { t.fields(v); };
+
+/// Enums plug in with a free `enum_names(E)` found by ADL, returning pairs {value, "name"}.
+template <class E>
+concept NamedEnum = std::is_enum_v<E> && requires(E e) { enum_names(e); };
+
+// ---- checks: callables (value, path) that fail with the path -------------------------------------
+
+struct AtLeast {
+  double lo;
+  template <class T> void operator()(const T& v, const std::string& path) const {
+    if (static_cast<double>(v) < lo) fail(path, ": ", v, " is below the minimum ", lo);
+  }
+};
+struct Above {
+  double lo;
+  template <class T> void operator()(const T& v, const std::string& path) const {
+    if (!(static_cast<double>(v) > lo)) fail(path, ": ", v, " must be greater than ", lo);
+  }
+};
+struct InRange {
+  double lo, hi;
+  template <class T> void operator()(const T& v, const std::string& path) const {
+    if (!(static_cast<double>(v) >= lo && static_cast<double>(v) <= hi))
+      fail(path, ": ", v, " is outside [", lo, ", ", hi, "]");
+  }
+};
+struct Odd {
+  template <class T> void operator()(const T& v, const std::string& path) const {
+    if (v % 2 == 0) fail(path, ": ", v, " must be odd");
+  }
+};
+struct NonEmpty {
+  template <class T> void operator()(const T& v, const std::string& path) const {
+    if (v.empty()) fail(path, ": must not be empty");
+  }
+};
+
+inline AtLeast at_least(double lo) { return {lo}; }
+inline Above above(double lo) { return {lo}; }
+inline InRange in_range(double lo, double hi) { return {lo, hi}; }
+inline InRange probability() { return {0.0, 1.0}; }
+inline Odd odd() { return {}; }
+inline NonEmpty non_empty() { return {}; }
+
+inline std::string child(const std::string& path, std::string_view key) {
+  return path + "/" + std::string(key);
+}
+
+inline std::string type_name(const json& j) { return j.type_name(); }
+
+// ---- reading ------------------------------------------------------------------------------------
+
+template <class T> void read_value(const json& j, T& out, const std::string& path);
+
+class Reader {
+ public:
+  Reader(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+    if (!j_.is_object()) fail(path_.empty() ? "/" : path_, ": expected an object, got ", type_name(j_));
+  }
+
+  template <class T, class... Checks>
+  void operator()(std::string_view key, T& value, Checks&&... checks) {
+    known_.emplace(key);
+    auto it = j_.find(std::string(key));
+    if (it == j_.end()) return;  // keep the default
+    const std::string path = child(path_, key);
+    read_value(*it, value, path);
+    (checks(value, path), ...);
+  }
+
+  /// Refuses keys that no field claimed.
+  void finish() const {
+    for (const auto& [key, _] : j_.items()) {
+      if (known_.count(key) == 0) {
+        std::string known;
+        for (const auto& k : known_) known += (known.empty() ? "" : ", ") + k;
+        fail(child(path_, key), ": unknown key (known keys: ", known.empty() ? "none" : known, ")");
+      }
+    }
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  const json& j_;
+  std::string path_;
+  std::set<std::string, std::less<>> known_;
+};
+
+template <class T>
+void read_value(const json& j, T& out, const std::string& path) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!j.is_boolean()) fail(path, ": expected a boolean, got ", type_name(j));
+    out = j.get<bool>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!j.is_number_integer()) fail(path, ": expected an integer, got ", type_name(j), " ", j.dump());
+    if (j.is_number_unsigned()) {
+      auto v = j.get<std::uint64_t>();
+      if (v > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) fail(path, ": ", v, " is too large");
+      out = static_cast<T>(v);
+    } else {
+      auto v = j.get<std::int64_t>();
+      if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+          (v > 0 && static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max())))
+        fail(path, ": ", v, " is out of range for this field");
+      out = static_cast<T>(v);
+    }
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!j.is_number()) fail(path, ": expected a number, got ", type_name(j));
+    out = j.get<T>();
+    if (!std::isfinite(out)) fail(path, ": must be finite");
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!j.is_string()) fail(path, ": expected a string, got ", type_name(j));
+    out = j.get<std::string>();
+  } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
+    if (!j.is_string()) fail(path, ": expected a path string, got ", type_name(j));
+    out = j.get<std::string>();
+  } else if constexpr (NamedEnum<T>) {
+    if (!j.is_string()) fail(path, ": expected a string, got ", type_name(j));
+    const auto s = j.get<std::string>();
+    std::string choices;
+    for (const auto& [value, name] : enum_names(T{})) {
+      if (s == name) { out = value; return; }
+      choices += (choices.empty() ? "" : ", ") + std::string(name);
+    }
+    fail(path, ": unknown value \"", s, "\" (expected one of: ", choices, ")");
+  } else if constexpr (requires { typename T::value_type; out.push_back(std::declval<typename T::value_type>()); }) {
+    if (!j.is_array()) fail(path, ": expected an array, got ", type_name(j));
+    T result;
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      typename T::value_type v{};
+      read_value(j[i], v, child(path, std::to_string(i)));
+      result.push_back(std::move(v));
+    }
+    out = std::move(result);
+  } else if constexpr (requires { typename T::value_type; out.has_value(); }) {
+    if (j.is_null()) { out.reset(); return; }
+    typename T::value_type v{};
+    read_value(j, v, path);
+    out = std::move(v);
+  } else if constexpr (HasFields<T>) {
+    Reader r(j, path);
+    out.fields(r);
+    r.finish();
+  } else {
+    static_assert(sizeof(T) == 0, "cadence::config: no JSON reader for this field type; give it fields() or enum_names().");
+  }
+}
+
+// ---- writing ------------------------------------------------------------------------------------
+
+template <class T> json write_value(const T& v);
+
+class Writer {
+ public:
+  json out = json::object();
+  template <class T, class... Checks>
+  void operator()(std::string_view key, T& value, Checks&&...) { out[std::string(key)] = write_value(value); }
+};
+
+template <class T>
+json write_value(const T& v) {
+  if constexpr (std::is_same_v<T, std::filesystem::path>) {
+    return v.string();
+  } else if constexpr (NamedEnum<T>) {
+    for (const auto& [value, name] : enum_names(T{}))
+      if (value == v) return std::string(name);
+    return nullptr;
+  } else if constexpr (HasFields<T>) {
+    Writer w;
+    T copy = v;  // fields() is one non-const list for reading and writing
+    copy.fields(w);
+    return w.out;
+  } else if constexpr (requires { typename T::value_type; v.has_value(); }) {
+    return v ? write_value(*v) : json(nullptr);
+  } else if constexpr (requires { typename T::value_type; v.begin(); } && !std::is_same_v<T, std::string>) {
+    json a = json::array();
+    for (const auto& e : v) a.push_back(write_value(e));
+    return a;
+  } else {
+    return json(v);
+  }
+}
+
+// ---- entry points -------------------------------------------------------------------------------
+
+/// Reads options from `j` (a JSON object) into `out`, starting from out's current values.
+template <HasFields T>
+void read(const json& j, T& out, const std::string& path = "") {
+  read_value(j, out, path);
+}
+
+template <HasFields T>
+T parse(const json& j, const std::string& path = "") {
+  T out{};
+  read(j, out, path);
+  return out;
+}
+
+template <HasFields T>
+json write(const T& v) { return write_value(v); }
+
+/// Parses a JSON file; a syntax error names the file and nlohmann's position.
+inline json load_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) fail(file.string(), ": cannot open config file");
+  try {
+    return json::parse(in, nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    fail(file.string(), ": invalid JSON: ", e.what());
+  }
+}
+
+}  // namespace cadence::config
+
+// nlohmann's ADL hooks, so that `json j = options;` and `j.get<Options>()` work for any Options.
+namespace cadence {
+template <config::HasFields T>
+void to_json(nlohmann::json& j, const T& v) { j = config::write(v); }
+template <config::HasFields T>
+void from_json(const nlohmann::json& j, T& v) { config::read(j, v); }
+}  // namespace cadence

@@ -1,0 +1,180 @@
+#pragma once
+// Streams batches from disk on N threads through a bounded prefetch window.
+//
+// Batch b always holds the samples order[b*B .. b*B+B), whatever thread read it, and batches come
+// out in order, so a seed gives the same batches with 1 or 8 threads. At most `prefetch` batches
+// exist at once, so memory does not grow with the dataset (the real train set is ~50 GB of float16).
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "cadence/core/error.hpp"
+#include "cadence/data/kaggle.hpp"
+#include "cadence/data/layout.hpp"
+#include "cadence/data/npy.hpp"
+
+namespace cadence {
+
+/// What to do with NaN/Inf in a file: refuse it (naming the id) or replace the values with 0.
+enum class NonFinite { error, zero };
+
+inline constexpr std::array<std::pair<NonFinite, std::string_view>, 2> enum_names(NonFinite) {
+  return {{{NonFinite::error, "error"}, {NonFinite::zero, "zero"}}};
+}
+
+struct ReadOptions {
+  PanelLayout layout = PanelLayout::on_stacked;
+  bool standardize = true;
+  NonFinite nonfinite = NonFinite::error;
+  CadenceShape shape{};
+  int classes = 2;  // target width: 2 = (1-y, y) for cross-entropy, 1 = y for BCE
+};
+
+/// A batch: images (B,C,H,W) float32, targets (B,K) soft labels, and where each row came from.
+struct Batch {
+  std::vector<std::int64_t> indices;  // into the dataset's entries
+  std::vector<std::string> ids;
+  torch::Tensor images;   // (B,C,H,W)
+  torch::Tensor targets;  // (B,K)
+  std::int64_t size() const { return static_cast<std::int64_t>(ids.size()); }
+};
+
+/// Reads one cadence file into `out` (image_shape(layout).numel() floats).
+inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> out) {
+  thread_local std::vector<float> raw;
+  const auto dims = o.shape.dims();
+  try {
+    npy::read_f32(e.file, dims, raw);
+  } catch (const Error& err) {
+    fail("id `", e.id, "`: ", err.what());
+  }
+  std::size_t bad = 0;
+  for (float& v : raw)
+    if (!std::isfinite(v)) { ++bad; v = 0.0f; }
+  if (bad != 0 && o.nonfinite == NonFinite::error)
+    fail("id `", e.id, "`: ", e.file.string(), ": ", bad, " NaN/Inf values (set load.nonfinite to \"zero\" to replace them with 0)");
+  arrange(raw, o.layout, o.standardize, out, o.shape);
+}
+
+inline void fill_targets(float y, int classes, float* out) {
+  const float t = y < 0.0f ? 0.0f : y;  // unlabelled rows get 0
+  if (classes == 1) { out[0] = t; return; }
+  for (int k = 0; k < classes; ++k) out[k] = 0.0f;
+  out[0] = 1.0f - t;
+  out[1] = t;
+}
+
+class Loader {
+ public:
+  Loader(const Dataset& data, std::vector<std::int64_t> order, ReadOptions read, int batch_size, int threads,
+         int prefetch)
+      : data_(data), order_(std::move(order)), read_(read), batch_(batch_size),
+        prefetch_(std::max(1, prefetch)) {
+    if (batch_size < 1) fail("loader: batch size ", batch_size, " must be >= 1");
+    for (auto i : order_)
+      if (i < 0 || static_cast<std::size_t>(i) >= data_.size()) fail("loader: index ", i, " outside the dataset");
+    batches_ = (order_.size() + static_cast<std::size_t>(batch_) - 1) / static_cast<std::size_t>(batch_);
+    const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int t = 0; t < n; ++t) workers_.emplace_back([this] { work(); });
+  }
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+  ~Loader() {
+    {
+      std::lock_guard lk(m_);
+      stop_ = true;
+    }
+    space_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  std::size_t num_batches() const { return batches_; }
+  std::size_t num_samples() const { return order_.size(); }
+
+  /// The next batch in order, or nullopt at the end. A read error is rethrown here, for the batch
+  /// that holds the bad sample.
+  std::optional<Batch> next() {
+    std::unique_lock lk(m_);
+    if (consumed_ == batches_) return std::nullopt;
+    ready_cv_.wait(lk, [&] { return done_.count(consumed_) != 0; });
+    auto node = done_.extract(consumed_);
+    ++consumed_;
+    lk.unlock();
+    space_.notify_all();
+    if (node.mapped().error) std::rethrow_exception(node.mapped().error);
+    return std::move(node.mapped().batch);
+  }
+
+ private:
+  struct Slot {
+    Batch batch;
+    std::exception_ptr error;
+  };
+
+  Batch load(std::size_t b) const {
+    const std::size_t begin = b * static_cast<std::size_t>(batch_);
+    const std::size_t end = std::min(order_.size(), begin + static_cast<std::size_t>(batch_));
+    const auto n = static_cast<std::int64_t>(end - begin);
+    const ImageShape s = image_shape(read_.layout, read_.shape);
+    Batch out;
+    out.images = torch::empty({n, s.channels, s.height, s.width}, torch::kFloat32);
+    out.targets = torch::empty({n, read_.classes}, torch::kFloat32);
+    float* img = out.images.data_ptr<float>();
+    float* tgt = out.targets.data_ptr<float>();
+    for (std::size_t k = begin; k < end; ++k) {
+      const auto& e = data_.entries[static_cast<std::size_t>(order_[k])];
+      const auto row = static_cast<std::size_t>(k - begin);
+      read_sample(e, read_, std::span<float>(img + row * static_cast<std::size_t>(s.numel()), static_cast<std::size_t>(s.numel())));
+      fill_targets(e.target, read_.classes, tgt + row * static_cast<std::size_t>(read_.classes));
+      out.indices.push_back(order_[k]);
+      out.ids.push_back(e.id);
+    }
+    return out;
+  }
+
+  void work() {
+    for (;;) {
+      std::unique_lock lk(m_);
+      space_.wait(lk, [&] { return stop_ || claimed_ >= batches_ || claimed_ < consumed_ + static_cast<std::size_t>(prefetch_); });
+      if (stop_ || claimed_ >= batches_) return;
+      const std::size_t b = claimed_++;
+      lk.unlock();
+      Slot slot;
+      try {
+        slot.batch = load(b);
+      } catch (...) {
+        slot.error = std::current_exception();
+      }
+      lk.lock();
+      done_.emplace(b, std::move(slot));
+      lk.unlock();
+      ready_cv_.notify_all();
+    }
+  }
+
+  const Dataset& data_;
+  std::vector<std::int64_t> order_;
+  ReadOptions read_;
+  int batch_;
+  int prefetch_;
+  std::size_t batches_ = 0;
+
+  std::mutex m_;
+  std::condition_variable space_, ready_cv_;
+  std::size_t claimed_ = 0, consumed_ = 0;
+  bool stop_ = false;
+  std::map<std::size_t, Slot> done_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace cadence

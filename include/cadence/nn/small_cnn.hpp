@@ -1,0 +1,64 @@
+#pragma once
+// SmallCnn: a compact CNN for CPU demos and tests (the competition's models are EfficientNetV2).
+// (B,C,H,W) -> average-pool by `pool` -> depth x [conv3x3-BN-SiLU, max-pool 2] with widths doubling
+// from `width` -> global average pool -> dropout -> linear(classes).
+#include <cstdint>
+#include <string_view>
+
+#include <torch/nn.h>
+
+#include "cadence/config/options.hpp"
+
+namespace cadence {
+
+struct SmallCnnOptions {
+  int width = 16;        // channels of the first conv; doubles at each level
+  int depth = 4;         // conv levels
+  int pool = 2;          // input average-pool factor (819x256 -> 409x128 at 2)
+  double dropout = 0.1;  // before the classifier
+
+  template <class V> void fields(V& v) {
+    v("width", width, config::at_least(1));
+    v("depth", depth, config::in_range(1, 8));
+    v("pool", pool, config::at_least(1));
+    v("dropout", dropout, config::in_range(0.0, 0.99));
+  }
+};
+
+class SmallCnnImpl : public torch::nn::Module {
+ public:
+  SmallCnnImpl(const SmallCnnOptions& o, std::int64_t in_chans, std::int64_t classes) {
+    torch::nn::Sequential f;
+    if (o.pool > 1) f->push_back(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(o.pool)));
+    std::int64_t c = in_chans, w = o.width;
+    for (int i = 0; i < o.depth; ++i, c = w, w *= 2) {
+      f->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(c, w, 3).padding(1).bias(false)));
+      f->push_back(torch::nn::BatchNorm2d(w));
+      f->push_back(torch::nn::SiLU());
+      f->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
+    }
+    features = register_module("features", f);
+    dropout = register_module("dropout", torch::nn::Dropout(o.dropout));
+    classifier = register_module("classifier", torch::nn::Linear(c, classes));
+  }
+  torch::Tensor forward(torch::Tensor x) {  // (B,C,H,W) -> (B,classes)
+    x = features->forward(x);
+    x = x.mean({2, 3});
+    return classifier->forward(dropout->forward(x));
+  }
+  torch::nn::Sequential features{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear classifier{nullptr};
+};
+TORCH_MODULE(SmallCnn);
+
+/// The arch tag for Model<SmallCnnArch>.
+struct SmallCnnArch {
+  static constexpr std::string_view name = "small_cnn";
+  using Options = SmallCnnOptions;
+  static torch::nn::AnyModule build(const Options& o, std::int64_t in_chans, std::int64_t classes) {
+    return torch::nn::AnyModule(SmallCnn(o, in_chans, classes));
+  }
+};
+
+}  // namespace cadence

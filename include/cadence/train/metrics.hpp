@@ -1,0 +1,42 @@
+#pragma once
+// ROC AUC, the competition's metric: the Mann-Whitney U statistic over n_pos * n_neg, with tied
+// scores counted as one half (average ranks), which is exactly scikit-learn's roc_auc_score.
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <span>
+#include <vector>
+
+#include "cadence/core/error.hpp"
+
+namespace cadence {
+
+template <class T, class S>
+double roc_auc(std::span<const T> truth, std::span<const S> score) {
+  if (truth.size() != score.size()) fail("roc_auc: ", truth.size(), " labels but ", score.size(), " scores");
+  const std::size_t n = truth.size();
+  std::vector<std::size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return score[a] < score[b]; });
+  double rank_sum_pos = 0.0;
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < n;) {
+    std::size_t j = i;
+    while (j < n && score[idx[j]] == score[idx[i]]) ++j;
+    const double avg_rank = 0.5 * static_cast<double>(i + 1 + j);  // ranks i+1..j
+    for (std::size_t k = i; k < j; ++k)
+      if (truth[idx[k]] >= T(0.5)) { rank_sum_pos += avg_rank; ++pos; }
+    i = j;
+  }
+  const std::size_t neg = n - pos;
+  if (pos == 0 || neg == 0) fail("roc_auc: needs both classes (", pos, " positives, ", neg, " negatives)");
+  const double p = static_cast<double>(pos);
+  return (rank_sum_pos - p * (p + 1.0) / 2.0) / (p * static_cast<double>(neg));
+}
+
+template <class T, class S>
+double roc_auc(const std::vector<T>& truth, const std::vector<S>& score) {
+  return roc_auc(std::span<const T>(truth), std::span<const S>(score));
+}
+
+}  // namespace cadence

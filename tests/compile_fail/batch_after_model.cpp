@@ -1,0 +1,3 @@
+// expect: must come before Resize/Model/TTA
+#include "stages.hpp"
+auto p = Src{} | Net{} | Aug{};

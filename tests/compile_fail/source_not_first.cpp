@@ -1,0 +1,3 @@
+// expect: a source stage must come first
+#include "stages.hpp"
+auto p = Aug{} | Src{};

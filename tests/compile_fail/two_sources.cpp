@@ -1,0 +1,3 @@
+// expect: more than one source stage
+#include "stages.hpp"
+auto p = Src{} | Src{};
