@@ -3,9 +3,9 @@
 
 Regenerate (from any directory) with:
 
-    /usr/bin/python3 -m venv --system-site-packages /work/venv-oracle   # once
-    /work/venv-oracle/bin/pip install setigen scikit-learn               # once
-    /work/venv-oracle/bin/python /work/main/tests/data/make_setigen_fixture.py
+    /usr/bin/python3 -m venv --system-site-packages .venv-oracle   # once
+    .venv-oracle/bin/pip install setigen scikit-learn               # once
+    .venv-oracle/bin/python tests/data/make_setigen_fixture.py
 
 Generated with setigen 2.7.0, numpy 2.4.6, scikit-learn 1.9.1, astropy 8.0.2.
 Output goes to tests/data/setigen/ next to this script:
@@ -21,7 +21,7 @@ Output goes to tests/data/setigen/ next to this script:
                              times (row_times_s) used.
   noise.json                 chi2 noise parameters/statistics of
                              Frame.add_noise(x_mean=10, noise_type='chi2').
-  roc_auc.json               sklearn.metrics.roc_auc_score reference cases.
+  ../sklearn/roc_auc.json    sklearn.metrics.roc_auc_score reference cases.
 
 Everything is deterministic (fixed seeds), so reruns give identical files
 (given the same library versions).
@@ -331,7 +331,8 @@ def write_roc():
                             "ties count 1/2 (equivalent to Mann-Whitney U / "
                             "(n_pos*n_neg)); all-tied -> 0.5."),
                versions=versions(), cases=cases)
-    with open(os.path.join(OUT, "roc_auc.json"), "w") as fh:
+    os.makedirs(os.path.join(HERE, "sklearn"), exist_ok=True)
+    with open(os.path.join(HERE, "sklearn", "roc_auc.json"), "w") as fh:
         json.dump(doc, fh, indent=1)
 
 

@@ -259,10 +259,12 @@ inline json load_file(const std::filesystem::path& file) {
 
 }  // namespace cadence::config
 
-// nlohmann's ADL hooks, so that `json j = options;` and `j.get<Options>()` work for any Options.
-namespace cadence {
-template <config::HasFields T>
-void to_json(nlohmann::json& j, const T& v) { j = config::write(v); }
-template <config::HasFields T>
-void from_json(const nlohmann::json& j, T& v) { config::read(j, v); }
-}  // namespace cadence
+// nlohmann's serializer for every Options type (any namespace): `json j = options;` and
+// `j.get<Options>()` go through the same field list, with the same checks and paths.
+namespace nlohmann {
+template <cadence::config::HasFields T>
+struct adl_serializer<T, void> {
+  static void to_json(json& j, const T& v) { j = cadence::config::write(v); }
+  static void from_json(const json& j, T& v) { cadence::config::read(j, v); }
+};
+}  // namespace nlohmann

@@ -27,6 +27,7 @@ inline void apply_override(json& j, std::string_view assignment) {
     const auto dot = path.find('.');
     const std::string key(path.substr(0, dot));
     if (key.empty()) fail("--set `", assignment, "`: empty key");
+    if (node->is_null()) *node = json::object();
     if (!node->is_object()) fail("--set `", assignment, "`: `", key, "` is inside a value that is not an object");
     node = &(*node)[key];
     if (dot == std::string_view::npos) break;

@@ -1,0 +1,15 @@
+# cmake -P script: runs COMMAND (a ;-list), which must exit non-zero with exactly one line on stderr,
+# starting with "error: " and matching EXPECT.
+execute_process(COMMAND ${COMMAND} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(STRIP "${err}" err)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "expected a failure, got exit 0 (stderr: ${err})")
+endif()
+string(FIND "${err}" "\n" newline)
+if(NOT newline EQUAL -1)
+  message(FATAL_ERROR "expected a one-line error, got:\n${err}")
+endif()
+if(NOT err MATCHES "^error: " OR NOT err MATCHES "${EXPECT}")
+  message(FATAL_ERROR "stderr `${err}` does not match `${EXPECT}`")
+endif()
+message(STATUS "ok: ${err}")

@@ -1,0 +1,114 @@
+#include "cadence/data/loader.hpp"
+
+#include <torch/torch.h>
+
+#include "cadence/data/folds.hpp"
+#include "cadence/data/load.hpp"
+#include "support.hpp"
+
+namespace {
+std::vector<cadence::Batch> drain(cadence::Loader& l) {
+  std::vector<cadence::Batch> out;
+  while (auto b = l.next()) out.push_back(std::move(*b));
+  return out;
+}
+std::vector<std::int64_t> all(std::size_t n) {
+  std::vector<std::int64_t> v(n);
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+/// Replaces one sample's file with `content`.
+void corrupt(const cadence::Entry& e, const std::string& content) { test::write_file(e.file, content); }
+}  // namespace
+
+TEST_CASE("loader: the same seed gives the same batches with 1 and 2 threads") {
+  test::TempDir dir("loader");
+  test::small_dataset(dir.path, 20, 2);
+  const auto data = cadence::open_split(dir.path, cadence::Split::train);
+  const auto order = cadence::epoch_order(all(data.size()), 11, 3);
+  const cadence::ReadOptions ro;
+  cadence::Loader one(data, order, ro, 6, 1, 2), two(data, order, ro, 6, 2, 2);
+  const auto a = drain(one), b = drain(two);
+  REQUIRE(a.size() == 4);  // 6 + 6 + 6 + 2
+  REQUIRE(b.size() == 4);
+  CHECK(a.back().size() == 2);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].ids == b[i].ids);
+    CHECK(torch::equal(a[i].images, b[i].images));
+    CHECK(torch::equal(a[i].targets, b[i].targets));
+    CHECK(a[i].images.sizes() == torch::IntArrayRef({a[i].size(), 1, 819, 256}));
+  }
+  // Rows follow the order, and each row is the sample as read on its own.
+  std::vector<float> one_sample(1 * 819 * 256);
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const auto& e = data.entries[static_cast<std::size_t>(order[k])];
+    const auto& batch = a[k / 6];
+    CHECK(batch.ids[k % 6] == e.id);
+    cadence::read_sample(e, ro, one_sample);
+    CHECK(torch::equal(batch.images[static_cast<std::int64_t>(k % 6)].flatten(), torch::from_blob(one_sample.data(), {819 * 256})));
+    CHECK(batch.targets[static_cast<std::int64_t>(k % 6)][1].item<float>() == e.target);
+    CHECK(batch.targets[static_cast<std::int64_t>(k % 6)][0].item<float>() == 1.0f - e.target);
+  }
+}
+
+TEST_CASE("loader: a bad file stops the pass at its batch, with the id named") {
+  test::TempDir dir("loaderbad");
+  test::small_dataset(dir.path, 12, 2);
+  const auto data = cadence::open_split(dir.path, cadence::Split::train);
+  const auto& victim = data.entries[7];
+  const std::string good = test::read_file(victim.file);
+  cadence::ReadOptions ro;
+
+  corrupt(victim, good.substr(0, good.size() / 2));
+  {
+    cadence::Loader l(data, all(data.size()), ro, 4, 2, 2);
+    CHECK(l.next().has_value());  // batch 0: samples 0..3
+    test::check_error([&] { l.next(); }, "id `" + victim.id + "`", "truncated");
+  }
+
+  // A float16 NaN and an Inf in the middle of the data.
+  std::string nan = good;
+  nan[good.size() - 1000] = '\x00';
+  nan[good.size() - 999] = '\x7E';
+  nan[good.size() - 501] = '\x7C';
+  nan[good.size() - 502] = '\x00';
+  corrupt(victim, nan);
+  {
+    cadence::Loader l(data, {7}, ro, 1, 1, 1);
+    test::check_error([&] { l.next(); }, "id `" + victim.id + "`", "2 NaN/Inf values", "load.nonfinite");
+  }
+  ro.nonfinite = cadence::NonFinite::zero;
+  ro.standardize = false;
+  ro.layout = cadence::PanelLayout::channels;
+  {
+    cadence::Loader l(data, {7}, ro, 1, 1, 1);
+    const auto b = l.next();
+    REQUIRE(b.has_value());
+    CHECK(torch::isfinite(b->images).all().item<bool>());
+    CHECK(b->images.flatten()[(static_cast<std::int64_t>(good.size()) - 1000 - 128) / 2].item<float>() == 0.0f);
+  }
+
+  // A file of the wrong shape.
+  const std::int64_t wrong[] = {6, 273, 255};
+  std::vector<std::uint16_t> zeros(6 * 273 * 255);
+  cadence::npy::write_f16(victim.file, wrong, zeros);
+  {
+    cadence::Loader l(data, {7}, ro, 1, 1, 1);
+    test::check_error([&] { l.next(); }, "id `" + victim.id + "`", "shape (6, 273, 255), expected (6, 273, 256)");
+  }
+}
+
+TEST_CASE("loader: Load's config picks the layout and channel count") {
+  test::TempDir dir("loadstage");
+  test::small_dataset(dir.path, 4, 2);
+  cadence::Load load;
+  load.options.root = dir.path;
+  load.options.layout = cadence::PanelLayout::channels;
+  const auto data = load.open(cadence::Split::test);
+  auto l = load.loader(data, {0, 1}, 2, 1);
+  const auto b = l->next();
+  REQUIRE(b.has_value());
+  CHECK(b->images.sizes() == torch::IntArrayRef({2, 6, 273, 256}));
+  CHECK(b->targets.sizes() == torch::IntArrayRef({2, 1}));
+  CHECK(!l->next().has_value());
+}
