@@ -9,7 +9,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -74,12 +76,65 @@ inline void fill_targets(float y, int classes, float* out) {
   out[1] = t;
 }
 
+/// Reuses the large image buffers of batches: a batch's tensor returns its buffer here when the last
+/// reference to it dies (even after the loader is gone), so a pass allocates O(prefetch) buffers,
+/// not O(batches), and memory stays flat however long the dataset is.
+class BufferPool : public std::enable_shared_from_this<BufferPool> {
+ public:
+  explicit BufferPool(std::size_t keep) : keep_(keep) {}
+  ~BufferPool() {
+    for (void* p : free_) std::free(p);
+  }
+
+  torch::Tensor tensor(std::vector<std::int64_t> sizes) {
+    std::size_t numel = 1;
+    for (auto d : sizes) numel *= static_cast<std::size_t>(d);
+    const std::size_t bytes = std::max<std::size_t>(1, numel * sizeof(float));
+    void* p = nullptr;
+    {
+      std::lock_guard lk(m_);
+      if (bytes == bytes_ && !free_.empty()) {
+        p = free_.back();
+        free_.pop_back();
+      }
+    }
+    if (p == nullptr) {
+      p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+      if (p == nullptr) throw std::bad_alloc();
+    }
+    auto self = shared_from_this();
+    return torch::from_blob(p, sizes, [self, bytes](void* q) { self->give_back(q, bytes); },
+                            torch::TensorOptions().dtype(torch::kFloat32));
+  }
+
+ private:
+  void give_back(void* p, std::size_t bytes) {
+    {
+      std::lock_guard lk(m_);
+      if (bytes_ != bytes) {  // a new batch size: drop the old buffers
+        for (void* q : free_) std::free(q);
+        free_.clear();
+        bytes_ = bytes;
+      }
+      if (free_.size() < keep_) {
+        free_.push_back(p);
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+  std::mutex m_;
+  std::size_t keep_, bytes_ = 0;
+  std::vector<void*> free_;
+};
+
 class Loader {
  public:
   Loader(const Dataset& data, std::vector<std::int64_t> order, ReadOptions read, int batch_size, int threads,
          int prefetch)
       : data_(data), order_(std::move(order)), read_(read), batch_(batch_size),
-        prefetch_(std::max(1, prefetch)) {
+        prefetch_(std::max(1, prefetch)), pool_(std::make_shared<BufferPool>(static_cast<std::size_t>(prefetch_) + 2)) {
     if (batch_size < 1) fail("loader: batch size ", batch_size, " must be >= 1");
     for (auto i : order_)
       if (i < 0 || static_cast<std::size_t>(i) >= data_.size()) fail("loader: index ", i, " outside the dataset");
@@ -127,7 +182,7 @@ class Loader {
     const auto n = static_cast<std::int64_t>(end - begin);
     const ImageShape s = image_shape(read_.layout, read_.shape);
     Batch out;
-    out.images = torch::empty({n, s.channels, s.height, s.width}, torch::kFloat32);
+    out.images = pool_->tensor({n, s.channels, s.height, s.width});
     out.targets = torch::empty({n, read_.classes}, torch::kFloat32);
     float* img = out.images.data_ptr<float>();
     float* tgt = out.targets.data_ptr<float>();
@@ -167,6 +222,7 @@ class Loader {
   ReadOptions read_;
   int batch_;
   int prefetch_;
+  std::shared_ptr<BufferPool> pool_;
   std::size_t batches_ = 0;
 
   std::mutex m_;
