@@ -1,5 +1,12 @@
 #pragma once
 // Umbrella header: the whole DSL.
+#include "cadence/augment/augment.hpp"
+#include "cadence/augment/motion_blur.hpp"
+#include "cadence/augment/op.hpp"
+#include "cadence/augment/shift_scale_rotate.hpp"
+#include "cadence/augment/spec_augment.hpp"
+#include "cadence/augment/vflip.hpp"
+#include "cadence/batch/mixup.hpp"
 #include "cadence/config/options.hpp"
 #include "cadence/config/overrides.hpp"
 #include "cadence/config/pipeline_config.hpp"
@@ -17,7 +24,9 @@
 #include "cadence/data/load.hpp"
 #include "cadence/data/loader.hpp"
 #include "cadence/data/npy.hpp"
+#include "cadence/infer/predict.hpp"
 #include "cadence/infer/submission.hpp"
+#include "cadence/infer/tta.hpp"
 #include "cadence/nn/head.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/small_cnn.hpp"

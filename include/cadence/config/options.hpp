@@ -111,7 +111,11 @@ class Reader {
     if (it == j_.end()) return;  // keep the default
     const std::string path = child(path_, key);
     read_value(*it, value, path);
-    (checks(value, path), ...);
+    if constexpr (requires { value.has_value(); *value; }) {
+      if (value) (checks(*value, path), ...);  // optional: checks apply to a present value
+    } else {
+      (checks(value, path), ...);
+    }
   }
 
   /// Refuses keys that no field claimed.

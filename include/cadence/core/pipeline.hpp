@@ -121,6 +121,7 @@ class Pipeline {
   static constexpr std::size_t size = sizeof...(Stages);
   static constexpr bool has_source = detail::Rules<Stages...>::sources == 1;
   static constexpr bool has_model = detail::Rules<Stages...>::models == 1;
+  static constexpr bool has_tta = detail::Rules<Stages...>::predicts == 1;
 
   /// True when some stage is an instance of S (or S itself).
   template <class S>

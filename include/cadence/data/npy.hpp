@@ -46,7 +46,9 @@ inline std::string shape_string(std::span<const std::int64_t> shape) {
 namespace detail {
 
 inline std::string_view dict_value(std::string_view dict, std::string_view key, const std::string& file) {
-  const auto k = dict.find("'" + std::string(key) + "'");
+  std::string quoted(1, '\'');
+  quoted.append(key).push_back('\'');
+  const auto k = dict.find(quoted);
   if (k == std::string_view::npos) fail(file, ": npy header has no '", key, "' entry");
   auto p = dict.find(':', k);
   if (p == std::string_view::npos) fail(file, ": malformed npy header");

@@ -17,6 +17,8 @@
 #include "cadence/config/pipeline_config.hpp"
 #include "cadence/data/folds.hpp"
 #include "cadence/data/load.hpp"
+#include "cadence/batch/mixup.hpp"
+#include "cadence/infer/predict.hpp"
 #include "cadence/infer/submission.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/train/metrics.hpp"
@@ -34,7 +36,8 @@ struct HoldoutConfig {
 };
 
 struct HoldoutResult {
-  double best_auc = 0.0;
+  double best_auc = 0.0;  // best per-epoch validation AUC (plain, no TTA)
+  double tta_auc = -1.0;  // the best weights' validation AUC with the pipeline's TTA (-1: no TTA stage)
   int best_epoch = -1;
   std::filesystem::path dir, submission, model;
 };
@@ -69,7 +72,7 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   net->to(device);
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
 
-  HoldoutResult result{-1.0, -1, run.dir, run.dir / "submission.csv", run.dir / "model.pt"};
+  HoldoutResult result{-1.0, -1.0, -1, run.dir, run.dir / "submission.csv", run.dir / "model.pt"};
   const std::int64_t steps_per_epoch = (static_cast<std::int64_t>(fit.size()) + t.batch_size - 1) / t.batch_size;
   const std::int64_t total_steps = steps_per_epoch * t.epochs;
   std::int64_t step = 0;
@@ -84,10 +87,18 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
     std::int64_t seen = 0;
     Progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(t.epochs),
                  static_cast<std::int64_t>(loader->num_samples()), run.quiet, "samples");
+    std::uint32_t batch_no = 0;
     while (auto batch = loader->next()) {
       set_lr(opt, t.lr_at(step++, total_steps));
-      const auto logits = net->forward(batch->images.to(device));
-      const auto loss = head_loss(head, logits, batch->targets.to(device));
+      auto images = batch->images.to(device);
+      auto targets = batch->targets.to(device);
+      augment_batch(pipeline, images, AugmentKey{run.seed, e, batch->indices});
+      detail::for_stages<detail::is_mixup>(pipeline, [&](const Mixup& m) {
+        if (m.active(e, static_cast<std::uint32_t>(t.epochs))) m.apply(images, targets, run.seed, e, batch_no);
+      });
+      ++batch_no;
+      const auto logits = net->forward(images);
+      const auto loss = head_loss(head, logits, targets);
       opt.zero_grad();
       loss.backward();
       opt.step();
@@ -100,7 +111,7 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
     }
     bar.finish();
     const double rate = bar.rate();
-    const auto probs = predict(net, head, load, train, valid, t.eval_batch_size, device, "validate", run.quiet);
+    const auto probs = predict_pipeline(pipeline, net, head, train, valid, t.eval_batch_size, device, run.seed, "validate", run.quiet, false);
     std::vector<float> truth;
     for (auto i : valid) truth.push_back(targets[static_cast<std::size_t>(i)]);
     const double auc = roc_auc(truth, probs);
@@ -118,12 +129,20 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   }
   torch::load(net, result.model.string());
   std::vector<std::string> valid_ids;
-  for (auto i : valid) valid_ids.push_back(train.entries[static_cast<std::size_t>(i)].id);
+  std::vector<float> valid_truth;
+  for (auto i : valid) {
+    valid_ids.push_back(train.entries[static_cast<std::size_t>(i)].id);
+    valid_truth.push_back(targets[static_cast<std::size_t>(i)]);
+  }
+  if constexpr (P::has_tta) {  // the best weights' validation score with the pipeline's TTA
+    best_valid = predict_pipeline(pipeline, net, head, train, valid, t.eval_batch_size, device, run.seed, "valid+tta", run.quiet);
+    result.tta_auc = roc_auc(valid_truth, best_valid);
+  }
   write_predictions(run.dir / "valid.csv", valid_ids, best_valid);
 
   std::vector<std::int64_t> all(test.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int64_t>(i);
-  const auto test_probs = predict(net, head, load, test, all, t.eval_batch_size, device, "predict", run.quiet);
+  const auto test_probs = predict_pipeline(pipeline, net, head, test, all, t.eval_batch_size, device, run.seed, "predict", run.quiet);
   write_predictions(result.submission, test.ids(), test_probs);
   return result;
 }

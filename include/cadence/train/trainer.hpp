@@ -90,24 +90,6 @@ inline void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 }
 
-/// P(positive) for each index of `indices`, in that order.
-template <class Net>
-std::vector<double> predict(Net& net, Head head, const Load& load, const Dataset& data, std::vector<std::int64_t> indices,
-                            int batch_size, torch::Device device, const std::string& label, bool quiet) {
-  torch::NoGradGuard no_grad;
-  net->eval();
-  auto loader = load.loader(data, std::move(indices), batch_size, head_classes(head));
-  std::vector<double> out;
-  out.reserve(loader->num_samples());
-  Progress bar(label, static_cast<std::int64_t>(loader->num_samples()), quiet, "samples");
-  while (auto batch = loader->next()) {
-    const auto p = head_probability(head, net->forward(batch->images.to(device))).to(torch::kCPU).to(torch::kFloat64).contiguous();
-    out.insert(out.end(), p.template data_ptr<double>(), p.template data_ptr<double>() + p.numel());
-    bar.advance(batch->size());
-  }
-  return out;
-}
-
 /// Saves a module's parameters and buffers atomically.
 template <class Net>
 void save_module(const Net& net, const std::filesystem::path& path) {

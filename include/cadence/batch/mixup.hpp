@@ -1,0 +1,110 @@
+#pragma once
+// Mixup (Zhang et al. 2018) on a batch: images x <- lam*x + (1-lam)*x[perm], and the labels mixed by
+// one of three rules:
+//   soft: y <- lam*y + (1-lam)*y[perm]   (for the 2-output cross-entropy head; the seed's choice)
+//   max:  p <- max(p, p[perm])           (positive probability; 1st place)
+//   or:   p <- 1 - (1-p)(1-p[perm])      (a positive if either is; 3rd place; = max for hard labels)
+// lam ~ Beta(alpha, alpha) per batch, or per sample. The partner permutation and lam come from the
+// stream (seed, epoch, batch index, StreamId::mixup). Applied with probability p per batch, and only
+// during the first `until` fraction of the epochs.
+#include <array>
+#include <cstdint>
+#include <numeric>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "cadence/config/options.hpp"
+#include "cadence/core/pipeline.hpp"
+#include "cadence/core/random.hpp"
+
+namespace cadence {
+
+enum class MixLabels { soft, max, or_ };
+
+inline constexpr std::array<std::pair<MixLabels, std::string_view>, 3> enum_names(MixLabels) {
+  return {{{MixLabels::soft, "soft"}, {MixLabels::max, "max"}, {MixLabels::or_, "or"}}};
+}
+
+struct MixupOptions {
+  double alpha = 1.0;               // lam ~ Beta(alpha, alpha)
+  double p = 0.5;                   // probability that a batch is mixed
+  bool per_sample = false;          // one lam per sample instead of per batch
+  MixLabels labels = MixLabels::soft;
+  double until = 1.0;               // mix during the first `until` fraction of the epochs (1 = always)
+
+  template <class V> void fields(V& v) {
+    v("alpha", alpha, config::above(0.0));
+    v("p", p, config::probability());
+    v("per_sample", per_sample);
+    v("labels", labels);
+    v("until", until, config::in_range(0.0, 1.0));
+  }
+};
+
+/// What one batch drew: whether it mixes, the partner of each row, and each row's lam.
+struct MixupDraw {
+  bool apply = false;
+  std::vector<std::int64_t> partner;
+  std::vector<float> lam;
+};
+
+struct Mixup : Composes<Mixup> {
+  static constexpr std::string_view name = "mixup";
+  static constexpr StageKind kind = StageKind::batch;
+  using Options = MixupOptions;
+  Options options{};
+
+  static std::string label() { return "Mixup"; }
+
+  /// Whether epoch `epoch` (0-based) of `epochs` still mixes.
+  bool active(std::uint32_t epoch, std::uint32_t epochs) const {
+    return static_cast<double>(epoch) < options.until * static_cast<double>(epochs);
+  }
+
+  MixupDraw draw(std::int64_t batch, std::uint64_t seed, std::uint32_t epoch, std::uint32_t batch_index) const {
+    RandomStream rng(seed, epoch, batch_index, StreamId::mixup);
+    MixupDraw d;
+    d.apply = rng.bernoulli(options.p);
+    d.partner.resize(static_cast<std::size_t>(batch));
+    std::iota(d.partner.begin(), d.partner.end(), 0);
+    for (std::size_t i = d.partner.size(); i > 1; --i)
+      std::swap(d.partner[i - 1], d.partner[static_cast<std::size_t>(rng.randint(0, static_cast<std::int64_t>(i) - 1))]);
+    const double shared = rng.beta(options.alpha, options.alpha);
+    for (std::int64_t b = 0; b < batch; ++b)
+      d.lam.push_back(static_cast<float>(options.per_sample ? rng.beta(options.alpha, options.alpha) : shared));
+    return d;
+  }
+
+  /// Mixes images (B,C,H,W) and targets (B,K) in place (K = 2: (1-p, p); K = 1: p).
+  void apply(torch::Tensor& images, torch::Tensor& targets, const MixupDraw& d) const {
+    if (!d.apply) return;
+    const auto B = images.size(0);
+    const auto perm = torch::tensor(d.partner, torch::kLong).to(images.device());
+    const auto lam = torch::tensor(d.lam, torch::kFloat32).to(images.device());
+    const auto other_x = images.index_select(0, perm);
+    const auto other_y = targets.index_select(0, perm);
+    const auto l4 = lam.view({B, 1, 1, 1});
+    images.mul_(l4).add_(other_x * (1.f - l4));
+    const auto l2 = lam.view({B, 1});
+    if (options.labels == MixLabels::soft) {
+      targets.mul_(l2).add_(other_y * (1.f - l2));
+      return;
+    }
+    const auto pos_col = targets.size(1) - 1;  // the positive class' column
+    const auto p = targets.select(1, pos_col), q = other_y.select(1, pos_col);
+    const auto mixed = options.labels == MixLabels::max ? torch::maximum(p, q) : 1.f - (1.f - p) * (1.f - q);
+    targets.select(1, pos_col).copy_(mixed);
+    if (targets.size(1) == 2) targets.select(1, 0).copy_(1.f - mixed);
+  }
+
+  /// draw + apply for batch number `batch_index` of an epoch.
+  void apply(torch::Tensor& images, torch::Tensor& targets, std::uint64_t seed, std::uint32_t epoch,
+             std::uint32_t batch_index) const {
+    apply(images, targets, draw(images.size(0), seed, epoch, batch_index));
+  }
+};
+
+}  // namespace cadence

@@ -1,0 +1,125 @@
+#include "cadence/augment/augment.hpp"
+
+#include <sstream>
+
+#include "cadence/data/load.hpp"
+#include "support.hpp"
+
+using Aug4 = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
+
+namespace {
+torch::Tensor batch_of(std::int64_t b, std::int64_t h = 64, std::int64_t w = 48, std::int64_t c = 1) {
+  torch::manual_seed(1);
+  return torch::randn({b, c, h, w});
+}
+Aug4 always() {  // every op applied to every sample
+  Aug4 a;
+  std::get<0>(a.options.ops).p = 1.0;
+  std::get<1>(a.options.ops).p = 1.0;
+  std::get<2>(a.options.ops).p = 1.0;
+  std::get<3>(a.options.ops).p = 1.0;
+  return a;
+}
+}  // namespace
+
+TEST_CASE("augment: prints like the pipeline expression and reads its options per op") {
+  std::ostringstream os;
+  os << (cadence::Load{} | Aug4{});
+  CHECK(os.str() == "Load | Augment<VFlip, SSR, MotionBlur, SpecAug>");
+  Aug4 a;
+  cadence::config::read(nlohmann::json::parse(R"({"ssr": {"rotate_limit": 30, "border_mode": "constant"}, "vflip": {"p": 1}})"), a.options);
+  CHECK(std::get<1>(a.options.ops).rotate_limit == 30.0);
+  CHECK(std::get<1>(a.options.ops).border_mode == cadence::BorderMode::constant);
+  CHECK(std::get<0>(a.options.ops).p == 1.0);
+  const auto j = cadence::config::write(a.options);
+  CHECK(j["motion_blur"]["blur_limit"] == 7);
+  CHECK(j["spec_aug"]["alpha"] == 0.1);
+  CHECK(j["ssr"]["shift_limit_x"].is_null());
+}
+
+TEST_CASE("augment: bad options are refused with the JSON path") {
+  auto read = [](const char* text) {
+    return [text] {
+      Aug4 a;
+      cadence::config::read(nlohmann::json::parse(text), a.options, "/augment");
+    };
+  };
+  test::check_error(read(R"({"vflip": {"p": 1.5}})"), "/augment/vflip/p", "outside [0, 1]");
+  test::check_error(read(R"({"ssr": {"p": -0.1}})"), "/augment/ssr/p");
+  test::check_error(read(R"({"motion_blur": {"blur_limit": 6}})"), "/augment/motion_blur/blur_limit", "odd");
+  test::check_error(read(R"({"motion_blur": {"blur_limit": 1}})"), "/augment/motion_blur/blur_limit", "minimum 3");
+  test::check_error(read(R"({"ssr": {"rotate_limit": -5}})"), "/augment/ssr/rotate_limit");
+  test::check_error(read(R"({"ssr": {"shift_limit": -0.1}})"), "/augment/ssr/shift_limit");
+  test::check_error(read(R"({"ssr": {"shift_limit_y": -0.1}})"), "/augment/ssr/shift_limit_y");
+  test::check_error(read(R"({"ssr": {"scale_limit": -0.1}})"), "/augment/ssr/scale_limit");
+  test::check_error(read(R"({"spec_aug": {"alpha": 0}})"), "/augment/spec_aug/alpha", "greater than 0");
+  test::check_error(read(R"({"spec_aug": {"alpha": -1}})"), "/augment/spec_aug/alpha");
+  test::check_error(read(R"({"blur": {}})"), "/augment/blur", "unknown key");
+}
+
+TEST_CASE("augment: a sample's result does not depend on its batch, the batch size or the thread count") {
+  const auto x = batch_of(6);
+  const std::vector<std::int64_t> ids{10, 11, 12, 13, 14, 15};
+  const Aug4 aug = always();
+  auto whole = x.clone();
+  aug.apply(whole, {7, 2, ids});
+  CHECK_FALSE(torch::equal(whole, x));
+  // the same samples in batches of 2, in another order
+  for (std::int64_t s : {4, 0, 2}) {
+    auto part = x.narrow(0, s, 2).clone();
+    const std::vector<std::int64_t> sub{ids[static_cast<std::size_t>(s)], ids[static_cast<std::size_t>(s + 1)]};
+    aug.apply(part, {7, 2, sub});
+    CHECK(torch::equal(part, whole.narrow(0, s, 2)));
+  }
+  const int before = torch::get_num_threads();
+  for (int threads : {1, 2}) {
+    torch::set_num_threads(threads);
+    auto again = x.clone();
+    aug.apply(again, {7, 2, ids});
+    CHECK(torch::equal(again, whole));
+  }
+  torch::set_num_threads(before);
+  auto other_epoch = x.clone();
+  aug.apply(other_epoch, {7, 3, ids});
+  CHECK_FALSE(torch::equal(other_epoch, whole));
+}
+
+TEST_CASE("augment: the tensor path (any device) equals the CPU kernels") {
+  const auto x = batch_of(5, 40, 33, 2);
+  const std::vector<std::int64_t> ids{1, 2, 3, 4, 5};
+  for (auto mode : {cadence::BorderMode::reflect_101, cadence::BorderMode::constant, cadence::BorderMode::replicate,
+                    cadence::BorderMode::reflect}) {
+    cadence::SSR ssr;
+    ssr.options.p = 0.8;
+    ssr.options.border_mode = mode;
+    ssr.options.value = 0.25;
+    const auto ps = cadence::draw_params(ssr, {3, 0, ids}, 1, 40, 33);
+    auto a = x.clone(), b = x.clone();
+    ssr.apply_cpu(a, ps);
+    ssr.apply_tensor(b, ps);
+    CHECK(torch::allclose(a, b, 1e-6, 1e-6));
+  }
+  cadence::MotionBlur mb;
+  mb.options.p = 0.8;
+  const auto ps = cadence::draw_params(mb, {3, 0, ids}, 2, 40, 33);
+  auto a = x.clone(), b = x.clone();
+  mb.apply_cpu(a, ps);
+  mb.apply_tensor(b, ps);
+  CHECK(torch::allclose(a, b, 1e-6, 1e-6));
+}
+
+TEST_CASE("augment: each op fires with its probability") {
+  cadence::VFlip f;
+  f.options.p = 0.3;
+  std::vector<std::int64_t> ids(4000);
+  std::iota(ids.begin(), ids.end(), 0);
+  const auto ps = cadence::draw_params(f, {1, 0, ids}, 0, 8, 8);
+  const auto fired = std::count_if(ps.begin(), ps.end(), [](const auto& p) { return p.apply; });
+  CHECK(fired > 1100);
+  CHECK(fired < 1300);
+  cadence::MotionBlur mb;
+  const auto mps = cadence::draw_params(mb, {1, 0, ids}, 2, 8, 8);
+  std::set<int> sizes;
+  for (const auto& p : mps) sizes.insert(p.ksize);
+  CHECK(sizes == std::set<int>{3, 5, 7});
+}

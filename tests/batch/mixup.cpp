@@ -1,0 +1,66 @@
+#include "cadence/batch/mixup.hpp"
+
+#include "support.hpp"
+
+namespace {
+cadence::MixupDraw fixed(std::vector<std::int64_t> partner, std::vector<float> lam) { return {true, std::move(partner), std::move(lam)}; }
+}  // namespace
+
+TEST_CASE("mixup: images and soft labels, by hand") {
+  cadence::Mixup m;
+  auto x = torch::tensor({1.f, 2.f, 3.f}).view({3, 1, 1, 1});
+  auto y = torch::tensor({1.f, 0.f, 0.f, 1.f, 0.f, 1.f}).view({3, 2});  // labels 0, 1, 1
+  m.apply(x, y, fixed({1, 2, 0}, {0.25f, 0.25f, 0.25f}));
+  // x0 = .25*1 + .75*2 ; x1 = .25*2 + .75*3 ; x2 = .25*3 + .75*1
+  CHECK(torch::allclose(x.flatten(), torch::tensor({1.75f, 2.75f, 1.5f})));
+  // y0 = .25*(1,0) + .75*(0,1) = (.25,.75); y1 = (0,1); y2 = .25*(0,1) + .75*(1,0) = (.75,.25)
+  CHECK(torch::allclose(y, torch::tensor({0.25f, 0.75f, 0.f, 1.f, 0.75f, 0.25f}).view({3, 2})));
+}
+
+TEST_CASE("mixup: max and or label rules, per-sample lam, 1-column targets") {
+  cadence::Mixup m;
+  m.options.labels = cadence::MixLabels::max;
+  auto x = torch::zeros({3, 1, 2, 2});
+  auto y = torch::tensor({0.2f, 0.f, 0.6f}).view({3, 1});
+  m.apply(x, y, fixed({2, 0, 1}, {0.9f, 0.5f, 0.1f}));
+  CHECK(torch::allclose(y.flatten(), torch::tensor({0.6f, 0.2f, 0.6f})));
+  m.options.labels = cadence::MixLabels::or_;
+  auto y2 = torch::tensor({0.8f, 0.2f, 0.4f, 0.6f}).view({2, 2});  // p = .2, .6
+  auto x2 = torch::zeros({2, 1, 1, 1});
+  m.apply(x2, y2, fixed({1, 0}, {0.5f, 0.5f}));
+  // 1 - (1-.2)(1-.6) = .68 for both
+  CHECK(torch::allclose(y2, torch::tensor({0.32f, 0.68f, 0.32f, 0.68f}).view({2, 2})));
+}
+
+TEST_CASE("mixup: draws are seeded per (seed, epoch, batch) and honour p, alpha and until") {
+  cadence::Mixup m;
+  m.options.p = 1.0;
+  const auto a = m.draw(8, 1, 0, 3), b = m.draw(8, 1, 0, 3), c = m.draw(8, 1, 0, 4);
+  CHECK(a.partner == b.partner);
+  CHECK(a.lam == b.lam);
+  CHECK((a.partner != c.partner || a.lam != c.lam));
+  CHECK(std::set<float>(a.lam.begin(), a.lam.end()).size() == 1);  // one lam per batch
+  m.options.per_sample = true;
+  const auto d = m.draw(8, 1, 0, 3);
+  CHECK(std::set<float>(d.lam.begin(), d.lam.end()).size() == 8);
+  auto sorted = d.partner;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted == std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
+  m.options.p = 0.0;
+  CHECK_FALSE(m.draw(8, 1, 0, 3).apply);
+  m.options.until = 0.5;
+  CHECK(m.active(4, 10));
+  CHECK_FALSE(m.active(5, 10));
+  // lam ~ Beta(0.4, 0.4): mean 1/2, variance 1/(4*(2*0.4+1)) = 0.1389
+  m.options.alpha = 0.4;
+  double s = 0, s2 = 0;
+  for (std::uint32_t i = 0; i < 20000; ++i) {
+    const double l = m.draw(1, 9, 0, i).lam[0];
+    s += l;
+    s2 += l * l;
+  }
+  CHECK(s / 20000 == doctest::Approx(0.5).epsilon(0.02));
+  CHECK(s2 / 20000 - (s / 20000) * (s / 20000) == doctest::Approx(0.1389).epsilon(0.03));
+  test::check_error([] { cadence::config::parse<cadence::MixupOptions>(nlohmann::json{{"alpha", 0}}); }, "/alpha");
+  test::check_error([] { cadence::config::parse<cadence::MixupOptions>(nlohmann::json{{"labels", "min"}}); }, "/labels", "soft, max, or");
+}
