@@ -6,6 +6,9 @@ find_dependency(Threads)
 find_dependency(Torch)
 find_dependency(range-v3)
 find_dependency(nlohmann_json 3.10)
+# ATen's at::parallel_for is a header template; with an OpenMP build of LibTorch (Debian's and the
+# official ones) its `#pragma omp parallel` only runs in parallel if *our* code is compiled with OpenMP.
+find_package(OpenMP COMPONENTS CXX QUIET)
 
 # LibTorch's config exposes variables rather than one usable target (its `torch` target lacks the
 # C++ API include dir on some packagings, and TORCH_CXX_FLAGS carries the ABI flag), so wrap both.
@@ -13,6 +16,9 @@ if(NOT TARGET cadence_torch)
   add_library(cadence_torch INTERFACE IMPORTED)
   set_property(TARGET cadence_torch PROPERTY INTERFACE_LINK_LIBRARIES "${TORCH_LIBRARIES}")
   set_property(TARGET cadence_torch PROPERTY INTERFACE_INCLUDE_DIRECTORIES "${TORCH_INCLUDE_DIRS}")
+  if(TARGET OpenMP::OpenMP_CXX)
+    set_property(TARGET cadence_torch APPEND PROPERTY INTERFACE_LINK_LIBRARIES OpenMP::OpenMP_CXX)
+  endif()
   if(TORCH_CXX_FLAGS)
     separate_arguments(_cadence_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
     set_property(TARGET cadence_torch PROPERTY INTERFACE_COMPILE_OPTIONS "${_cadence_torch_flags}")

@@ -3,15 +3,21 @@
 //   seti run --config samples/seti/configs/demo.json [--set train.epochs=2 ...]
 //
 // `run` trains the pipeline below with a stratified hold-out of train/, prints the validation ROC AUC
-// and writes the Kaggle submission for test/ (see docs/skeleton.md).
+// (per epoch plain, then the best weights with TTA) and writes the Kaggle submission for test/
+// (see docs/skeleton.md).
 #include <cstdio>
+#include <filesystem>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "cadence/augment/augment.hpp"
+#include "cadence/batch/mixup.hpp"
 #include "cadence/config/overrides.hpp"
 #include "cadence/data/load.hpp"
+#include "cadence/data/png.hpp"
+#include "cadence/infer/tta.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/small_cnn.hpp"
 #include "cadence/recipes/holdout.hpp"
@@ -20,30 +26,94 @@ namespace {
 
 constexpr const char* usage =
     "usage: seti run --config FILE [--set key.path=value ...]\n"
+    "       seti preview --config FILE --out DIR [--set key.path=value ...]\n"
     "\n"
     "  run       train with a stratified hold-out, report the validation ROC AUC, write submission.csv\n"
+    "  preview   write before/after PNGs of each augment op on a positive training sample to DIR\n"
     "  --config  the JSON configuration (samples/seti/configs/demo.json)\n"
     "  --set     override one value, e.g. --set train.epochs=2 --set run.dir=runs/try\n";
 
-int run(const std::vector<std::string>& args) {
-  std::string config_file;
+struct Args {
+  cadence::config::json config;
+  std::string out;
+};
+
+Args parse(const std::vector<std::string>& args) {
+  std::string config_file, out;
   std::vector<std::string> sets;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if ((args[i] == "--config" || args[i] == "--set") && i + 1 >= args.size())
+    if ((args[i] == "--config" || args[i] == "--set" || args[i] == "--out") && i + 1 >= args.size())
       cadence::fail(args[i], ": missing its value");
     if (args[i] == "--config") config_file = args[++i];
     else if (args[i] == "--set") sets.push_back(args[++i]);
+    else if (args[i] == "--out") out = args[++i];
     else cadence::fail("unknown argument `", args[i], "` (see seti --help)");
   }
   if (config_file.empty()) cadence::fail("--config FILE is required (see seti --help)");
   auto j = cadence::config::load_file(config_file);
   for (const auto& s : sets) cadence::config::apply_override(j, s);
+  return {std::move(j), std::move(out)};
+}
 
-  auto pipeline = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
+// The competition's pipeline; SmallCnn stands in for EfficientNetV2 until Model<EffNetV2S> lands.
+using Ops = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
+auto make_pipeline() {
+  using namespace cadence;
+  return Load{} | Ops{} | Mixup{} | Model<SmallCnnArch>{} | TTA<16>{};
+}
+
+/// Before/after pictures of each op (p forced to 1) on the first positive training sample.
+int preview(const std::vector<std::string>& argv) {
+  const auto args = parse(argv);
+  if (args.out.empty()) cadence::fail("--out DIR is required for preview");
+  auto pipeline = make_pipeline();
+  cadence::HoldoutConfig recipe;
+  cadence::config::read_config(args.config, pipeline, recipe);
+  const auto& load = pipeline.get<cadence::Load>();
+  const auto data = load.open(cadence::Split::train);
+  std::int64_t index = -1;
+  for (std::size_t i = 0; i < data.size() && index < 0; ++i)
+    if (data.entries[i].target >= 0.5f) index = static_cast<std::int64_t>(i);
+  if (index < 0) cadence::fail("preview: no positive sample in ", load.options.root.string());
+  auto loader = load.loader(data, {index}, 1, 2);
+  const auto image = loader->next()->images;  // (1,C,H,W)
+  const std::vector<std::int64_t> key{index};
+  auto write = [&](const std::string& name, const torch::Tensor& after) {
+    // before | after, 2x2 average-pooled, first channel
+    const auto gap = torch::full({image.size(0), image.size(1), image.size(2), 8}, 3.5f);  // a white rule
+    auto side = torch::cat({image, gap, after}, 3);
+    side = torch::avg_pool2d(side, 2).select(0, 0).select(0, 0).contiguous();
+    const auto path = std::filesystem::path(args.out) / (name + ".png");
+    cadence::png::write_gray(path, side.data_ptr<float>(), static_cast<std::uint32_t>(side.size(1)),
+                             static_cast<std::uint32_t>(side.size(0)), -2.5f, 3.5f);
+    std::cout << "wrote " << path.string() << '\n';
+  };
+  auto one = [&](auto op, const std::string& name) {
+    op.options.p = 1.0;
+    auto x = image.clone();
+    op.apply(x, cadence::draw_params(op, {recipe.run.seed, 0, key}, 0, x.size(2), x.size(3)));
+    write(name, x);
+  };
+  const auto& ops = pipeline.get<Ops>();
+  one(ops.op<0>(), "vflip");
+  one(ops.op<1>(), "ssr");
+  one(ops.op<2>(), "motion_blur");
+  one(ops.op<3>(), "spec_aug");
+  auto all = image.clone();
+  ops.apply(all, {recipe.run.seed, 0, key});
+  write("augment", all);
+  return 0;
+}
+
+int run(const std::vector<std::string>& argv) {
+  const auto args = parse(argv);
+  if (!args.out.empty()) cadence::fail("--out is for preview; run writes to run.dir");
+  auto pipeline = make_pipeline();
   std::cout << "pipeline: " << pipeline << '\n';
+  const auto& j = args.config;
   const auto r = cadence::recipes::holdout(pipeline, j);
-  std::printf("validation ROC AUC: %.4f (epoch %d)\nsubmission: %s\nrun directory: %s\n", r.best_auc, r.best_epoch,
-              r.submission.string().c_str(), r.dir.string().c_str());
+  std::printf("validation ROC AUC: %.4f (best epoch %d), with TTA: %.4f\nsubmission: %s\nrun directory: %s\n", r.best_auc,
+              r.best_epoch, r.tta_auc, r.submission.string().c_str(), r.dir.string().c_str());
   return 0;
 }
 
@@ -57,6 +127,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (args[0] == "run") return run({args.begin() + 1, args.end()});
+    if (args[0] == "preview") return preview({args.begin() + 1, args.end()});
     cadence::fail("unknown command `", args[0], "` (see seti --help)");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
