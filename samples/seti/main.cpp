@@ -7,6 +7,7 @@
 // (see docs/skeleton.md).
 #include <cstdio>
 #include <filesystem>
+#include <span>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -18,7 +19,10 @@
 #include "cadence/data/load.hpp"
 #include "cadence/data/png.hpp"
 #include "cadence/infer/tta.hpp"
+#include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/model.hpp"
+#include "cadence/nn/resize.hpp"
+#include "cadence/nn/timm_import.hpp"
 #include "cadence/nn/small_cnn.hpp"
 #include "cadence/recipes/holdout.hpp"
 
@@ -27,9 +31,14 @@ namespace {
 constexpr const char* usage =
     "usage: seti run --config FILE [--set key.path=value ...]\n"
     "       seti preview --config FILE --out DIR [--set key.path=value ...]\n"
+    "       seti model --arch NAME [--classes K] [--in-chans C] [--width-multiplier W] [--depth-multiplier D]\n"
+    "                  [--summary] [--weights FILE] [--input X.npy --output LOGITS.npy]\n"
     "\n"
     "  run       train with a stratified hold-out, report the validation ROC AUC, write submission.csv\n"
     "  preview   write before/after PNGs of each augment op on a positive training sample to DIR\n"
+    "  model     build a backbone (efficientnetv2_s|efficientnetv2_m|tf_efficientnetv2_s|tf_efficientnetv2_m|small_cnn):\n"
+    "            --summary prints its parameter count and module tree; --input runs one eval-mode forward\n"
+    "            of a float32 (B,C,H,W) .npy and writes the logits to --output\n"
     "  --config  the JSON configuration (samples/seti/configs/demo.json)\n"
     "  --set     override one value, e.g. --set train.epochs=2 --set run.dir=runs/try\n";
 
@@ -105,6 +114,72 @@ int preview(const std::vector<std::string>& argv) {
   return 0;
 }
 
+/// The backbones by timm name.
+torch::nn::AnyModule build_arch(const std::string& arch, const cadence::EffNetV2Options& o, std::int64_t in_chans,
+                                std::int64_t classes) {
+  using namespace cadence;
+  if (arch == EffNetV2S::name) return EffNetV2S::build(o, in_chans, classes);
+  if (arch == EffNetV2M::name) return EffNetV2M::build(o, in_chans, classes);
+  if (arch == TfEffNetV2S::name) return TfEffNetV2S::build(o, in_chans, classes);
+  if (arch == TfEffNetV2M::name) return TfEffNetV2M::build(o, in_chans, classes);
+  if (arch == SmallCnnArch::name) return SmallCnnArch::build(SmallCnnOptions{}, in_chans, classes);
+  fail("--arch `", arch, "`: expected efficientnetv2_s, efficientnetv2_m, tf_efficientnetv2_s, tf_efficientnetv2_m or small_cnn");
+}
+
+struct ModelFlags {
+  std::int64_t classes = 1000, in_chans = 3;
+  cadence::EffNetV2Options net;
+  template <class V> void fields(V& v) {
+    v("classes", classes, cadence::config::at_least(1));
+    v("in_chans", in_chans, cadence::config::at_least(1));
+    v("width_multiplier", net.width_multiplier, cadence::config::above(0.0));
+    v("depth_multiplier", net.depth_multiplier, cadence::config::above(0.0));
+  }
+};
+
+int model(const std::vector<std::string>& argv) {
+  std::string arch, weights, input, output;
+  bool summary = false;
+  std::vector<std::string> flags;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--summary") { summary = true; continue; }
+    if (i + 1 >= argv.size()) cadence::fail(a, ": missing its value");
+    if (a == "--arch") arch = argv[++i];
+    else if (a == "--weights") weights = argv[++i];
+    else if (a == "--input") input = argv[++i];
+    else if (a == "--output") output = argv[++i];
+    else { flags.push_back(a); flags.push_back(argv[++i]); }
+  }
+  if (arch.empty()) cadence::fail("--arch NAME is required (see seti --help)");
+  const auto f = cadence::config::parse<ModelFlags>(cadence::config::flags_to_json(flags));
+  auto m = build_arch(arch, f.net, f.in_chans, f.classes);
+  if (!weights.empty()) cadence::load_state_dict(*m.ptr(), weights);
+  if (summary) {
+    std::int64_t n = 0;
+    for (const auto& p : m.ptr()->parameters()) n += p.numel();
+    std::string digits = std::to_string(n), grouped;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+      if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
+      grouped += digits[i];
+    }
+    std::cout << *m.ptr() << '\n' << arch << ": " << grouped << " parameters\n";
+  }
+  if (!input.empty()) {
+    if (output.empty()) cadence::fail("--input needs --output LOGITS.npy");
+    std::vector<float> x;
+    const auto h = cadence::npy::read_f32(input, {}, x);
+    if (h.shape.size() != 4 || h.shape[1] != f.in_chans)
+      cadence::fail(input, ": expected a float32 (B,", f.in_chans, ",H,W) array, got ", cadence::npy::shape_string(h.shape));
+    torch::NoGradGuard g;
+    m.ptr()->eval();
+    const auto logits = m.forward(torch::from_blob(x.data(), h.shape, torch::kFloat32)).contiguous();
+    cadence::npy::write_f32(output, logits.sizes().vec(), std::span<const float>(logits.template data_ptr<float>(), static_cast<std::size_t>(logits.numel())));
+    std::cout << "wrote " << output << " " << cadence::npy::shape_string(logits.sizes().vec()) << '\n';
+  }
+  return 0;
+}
+
 int run(const std::vector<std::string>& argv) {
   const auto args = parse(argv);
   if (!args.out.empty()) cadence::fail("--out is for preview; run writes to run.dir");
@@ -128,6 +203,7 @@ int main(int argc, char** argv) {
   try {
     if (args[0] == "run") return run({args.begin() + 1, args.end()});
     if (args[0] == "preview") return preview({args.begin() + 1, args.end()});
+    if (args[0] == "model") return model({args.begin() + 1, args.end()});
     cadence::fail("unknown command `", args[0], "` (see seti --help)");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -11,17 +11,6 @@ std::vector<float> expected_values() {
   const auto j = nlohmann::json::parse(test::read_file(test::fixture("npy/expected.json")));
   return j["values_f2_v1"].get<std::vector<float>>();
 }
-std::string header_of(const std::string& dict) {  // a v1.0 header around an arbitrary dict
-  std::string d = dict;
-  d.append((64 - (10 + d.size() + 1) % 64) % 64, ' ');
-  d += '\n';
-  std::string out = "\x93NUMPY";
-  out += '\x01';
-  out += '\x00';
-  out += static_cast<char>(d.size() & 0xFF);
-  out += static_cast<char>(d.size() >> 8);
-  return out + d;
-}
 }  // namespace
 
 TEST_CASE("npy: reads numpy's own float16 files (format 1.0 and 2.0) and float32") {
@@ -77,9 +66,9 @@ TEST_CASE("npy: refuses what it cannot read, naming the file") {
   test::check_error(read(dir / "v3.npy"), "v3.npy", "version 3.0");
 
   // A header that claims ~10^18 elements: refused from the file size, nothing allocated.
-  test::write_file(dir / "huge.npy", header_of("{'descr': '<f2', 'fortran_order': False, 'shape': (1000000000, 1000000000), }") + "xx");
+  test::write_file(dir / "huge.npy", cadence::npy::frame_header("{'descr': '<f2', 'fortran_order': False, 'shape': (1000000000, 1000000000), }") + "xx");
   test::check_error(read(dir / "huge.npy"), "huge.npy", "truncated", "the file has");
-  test::write_file(dir / "absurd.npy", header_of("{'descr': '<f2', 'fortran_order': False, 'shape': (99999999999999999999,), }"));
+  test::write_file(dir / "absurd.npy", cadence::npy::frame_header("{'descr': '<f2', 'fortran_order': False, 'shape': (99999999999999999999,), }"));
   test::check_error(read(dir / "absurd.npy"), "absurd.npy", "implausibly large");
   CHECK(out.capacity() < 1000);
 

@@ -181,10 +181,9 @@ inline Header read_f32(const std::filesystem::path& path, std::span<const std::i
   return h;
 }
 
-/// Header bytes for format 1.0, padded so that the data starts on a 64-byte boundary (as numpy).
-inline std::string make_header(Dtype dtype, std::span<const std::int64_t> shape) {
-  std::string dict = std::string("{'descr': '") + (dtype == Dtype::f2 ? "<f2" : "<f4") +
-                     "', 'fortran_order': False, 'shape': " + shape_string(shape) + ", }";
+/// A format 1.0 header around a header dict, padded with spaces so that the data starts on a 64-byte
+/// boundary (as numpy writes it).
+inline std::string frame_header(std::string dict) {
   const std::size_t unpadded = 10 + dict.size() + 1;
   dict.append((64 - unpadded % 64) % 64, ' ');
   dict += '\n';
@@ -194,6 +193,11 @@ inline std::string make_header(Dtype dtype, std::span<const std::int64_t> shape)
   out += static_cast<char>(dict.size() & 0xFF);
   out += static_cast<char>(dict.size() >> 8);
   return out + dict;
+}
+
+inline std::string make_header(Dtype dtype, std::span<const std::int64_t> shape) {
+  return frame_header(std::string("{'descr': '") + (dtype == Dtype::f2 ? "<f2" : "<f4") +
+                      "', 'fortran_order': False, 'shape': " + shape_string(shape) + ", }");
 }
 
 /// Writes raw little-endian data (float16 bits or float32) atomically.

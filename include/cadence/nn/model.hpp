@@ -2,6 +2,7 @@
 // Model<Arch>: the network's backbone as a pipeline stage. The type names the architecture; JSON
 // (the stage's key is "model") holds the head and the architecture's numbers.
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -10,15 +11,18 @@
 #include "cadence/config/options.hpp"
 #include "cadence/core/pipeline.hpp"
 #include "cadence/nn/head.hpp"
+#include "cadence/nn/timm_import.hpp"
 
 namespace cadence {
 
 template <class ArchOptions>
 struct ModelOptions : ArchOptions {
-  Head head = Head::ce;  // "ce": 2 outputs, softmax cross-entropy; "bce": 1 output, sigmoid BCE
+  Head head = Head::ce;             // "ce": 2 outputs, softmax cross-entropy; "bce": 1 output, sigmoid BCE
+  std::filesystem::path weights;    // a timm state_dict to start from (empty: random init)
 
   template <class V> void fields(V& v) {
     v("head", head);
+    v("weights", weights);
     ArchOptions::fields(v);
   }
 };
@@ -33,7 +37,18 @@ struct Model : Composes<Model<Arch>> {
 
   static std::string label() { return "Model<" + std::string(Arch::name) + ">"; }
   int classes() const { return head_classes(options.head); }
-  torch::nn::AnyModule build(std::int64_t in_chans) const { return Arch::build(options, in_chans, classes()); }
+  /// The backbone, with `weights` imported when set (see nn/timm_import.hpp).
+  torch::nn::AnyModule build(std::int64_t in_chans) const {
+    auto m = Arch::build(options, in_chans, classes());
+    if (!options.weights.empty()) {
+      try {
+        load_state_dict(*m.ptr(), options.weights);
+      } catch (const Error& e) {
+        fail("/model/weights: ", e.what());
+      }
+    }
+    return m;
+  }
 };
 
 /// One torch::nn::Sequential of the pipeline's module stages, in pipeline order.

@@ -1,0 +1,348 @@
+#pragma once
+// EfficientNetV2 (Tan & Le 2021, arXiv 2104.00298), built the way timm builds it, so that a timm
+// state_dict loads key for key and gives the same logits.
+//
+// The architecture is timm's block-string arch_def, one string per stage:
+//   cn_r2_k3_s1_e1_c24_skip   ConvBnAct          conv, bn1(+act), skip if stride 1 and in == out
+//   er_r4_k3_s2_e4_c48        EdgeResidual       conv_exp kxk, bn1(+act), conv_pwl 1x1, bn2
+//   ir_r6_k3_s2_e4_c128_se0.25 InvertedResidual  conv_pw 1x1, bn1(+act), conv_dw kxk, bn2(+act),
+//                                                se (reduce to 0.25 x the block's input channels), conv_pwl, bn3
+// Activation SiLU; channels through make_divisible(.., 8); stochastic depth scaled by block index;
+// dropout before the classifier. The tf_ variants use BN eps 1e-3 and TensorFlow "same" padding.
+#include <cmath>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <torch/nn.h>
+
+#include "cadence/config/options.hpp"
+#include "cadence/core/error.hpp"
+
+namespace cadence {
+
+// ---- arch definitions ---------------------------------------------------------------------------
+
+struct BlockArgs {
+  char type = 'i';  // 'c' ConvBnAct, 'e' EdgeResidual, 'i' InvertedResidual
+  int repeat = 1, kernel = 3, stride = 1, out = 0;
+  double exp = 1.0, se = 0.0;
+  bool skip = false;    // cn: "_skip"
+  bool noskip = false;  // er/ir: "_noskip"
+};
+
+/// Decodes one of timm's block strings (`ir_r6_k3_s2_e4_c128_se0.25`).
+inline BlockArgs parse_block(std::string_view s) {
+  BlockArgs b;
+  const std::string text(s);
+  std::vector<std::string> ops;
+  for (std::size_t p = 0; p <= s.size();) {
+    const auto q = std::min(s.find('_', p), s.size());
+    ops.emplace_back(s.substr(p, q - p));
+    p = q + 1;
+  }
+  if (ops.empty() || (ops[0] != "cn" && ops[0] != "er" && ops[0] != "ir"))
+    fail("arch: block `", text, "`: type must be cn, er or ir");
+  b.type = ops[0] == "cn" ? 'c' : ops[0] == "er" ? 'e' : 'i';
+  bool has_c = false;
+  for (std::size_t i = 1; i < ops.size(); ++i) {
+    const std::string& o = ops[i];
+    if (o == "skip") { b.skip = true; continue; }
+    if (o == "noskip") { b.noskip = true; continue; }
+    const std::size_t key = o.rfind("se", 0) == 0 ? 2 : 1;
+    if (o.size() <= key) fail("arch: block `", text, "`: bad option `", o, "`");
+    const std::string k = o.substr(0, key), v = o.substr(key);
+    try {
+      if (k == "r") b.repeat = std::stoi(v);
+      else if (k == "k") b.kernel = std::stoi(v);
+      else if (k == "s") b.stride = std::stoi(v);
+      else if (k == "e") b.exp = std::stod(v);
+      else if (k == "c") { b.out = std::stoi(v); has_c = true; }
+      else if (k == "se") b.se = std::stod(v);
+      else fail("arch: block `", text, "`: unknown option `", o, "`");
+    } catch (const std::logic_error&) {
+      fail("arch: block `", text, "`: bad number in `", o, "`");
+    }
+  }
+  if (!has_c || b.repeat < 1 || b.kernel < 1 || b.stride < 1) fail("arch: block `", text, "`: needs r>=1, k>=1, s>=1 and c");
+  return b;
+}
+
+/// timm's make_divisible.
+inline std::int64_t make_divisible(double v, int divisor = 8, double round_limit = 0.9) {
+  auto n = std::max<std::int64_t>(divisor, static_cast<std::int64_t>(v + divisor / 2.0) / divisor * divisor);
+  if (static_cast<double>(n) < round_limit * v) n += divisor;
+  return n;
+}
+
+struct EffNetV2Arch {
+  std::vector<std::string> stages;
+  int stem = 24;
+  int num_features = 1280;
+  bool tf = false;              // BN eps 1e-3 and "same" padding
+  bool round_features = true;   // scale num_features by the width multiplier (timm: S yes, M no)
+};
+
+inline EffNetV2Arch efficientnetv2_s_arch(bool tf = false) {
+  return {{"cn_r2_k3_s1_e1_c24_skip", "er_r4_k3_s2_e4_c48", "er_r4_k3_s2_e4_c64", "ir_r6_k3_s2_e4_c128_se0.25",
+           "ir_r9_k3_s1_e6_c160_se0.25", "ir_r15_k3_s2_e6_c256_se0.25"},
+          24, 1280, tf, true};
+}
+inline EffNetV2Arch efficientnetv2_m_arch(bool tf = false) {
+  return {{"cn_r3_k3_s1_e1_c24_skip", "er_r5_k3_s2_e4_c48", "er_r5_k3_s2_e4_c80", "ir_r7_k3_s2_e4_c160_se0.25",
+           "ir_r14_k3_s1_e6_c176_se0.25", "ir_r18_k3_s2_e6_c304_se0.25", "ir_r5_k3_s1_e6_c512_se0.25"},
+          24, 1280, tf, false};
+}
+
+struct EffNetV2Options {
+  double width_multiplier = 1.0;  // channels x this (make_divisible 8): small variants for CPU demos
+  double depth_multiplier = 1.0;  // repeats x this (ceil)
+  double drop_rate = 0.0;         // dropout before the classifier
+  double drop_path_rate = 0.0;    // stochastic depth, scaled linearly by block index
+  template <class V> void fields(V& v) {
+    v("width_multiplier", width_multiplier, config::above(0.0));
+    v("depth_multiplier", depth_multiplier, config::above(0.0));
+    v("drop_rate", drop_rate, config::in_range(0.0, 0.99));
+    v("drop_path_rate", drop_path_rate, config::in_range(0.0, 0.99));
+  }
+};
+
+// ---- building blocks ----------------------------------------------------------------------------
+
+namespace effnet {
+
+/// TensorFlow "same" padding for one conv: static where symmetric, else applied in forward.
+struct Padding {
+  bool dynamic = false;
+  std::int64_t kernel = 1, stride = 1;
+  torch::Tensor apply(const torch::Tensor& x) const {  // (B,C,H,W)
+    if (!dynamic) return x;
+    auto pad = [&](std::int64_t i) {
+      return std::max<std::int64_t>((((i + stride - 1) / stride) - 1) * stride + kernel - i, 0);
+    };
+    const auto ph = pad(x.size(2)), pw = pad(x.size(3));
+    return torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2});
+  }
+};
+
+/// A conv as timm's create_conv2d makes it: symmetric padding ((s-1) + (k-1))//2, or "same" (tf).
+inline torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t s, bool tf,
+                              Padding& pad, std::int64_t groups = 1) {
+  std::int64_t p = ((s - 1) + (k - 1)) / 2;
+  pad = {};
+  if (tf) {
+    const bool is_static = s == 1 && (k - 1) % 2 == 0;
+    p = is_static ? (k - 1) / 2 : 0;
+    pad = {!is_static, k, s};
+  }
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(s).padding(p).groups(groups).bias(false));
+}
+
+/// timm's tf_ models only change eps (their momentum stays PyTorch's 0.1).
+inline torch::nn::BatchNorm2d bn(std::int64_t c, bool tf) {
+  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(c).eps(tf ? 1e-3 : 1e-5).momentum(0.1));
+}
+
+/// Stochastic depth: drops the whole residual branch per sample, rescaling the kept ones.
+inline torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
+  if (p <= 0.0 || !training) return x;
+  const auto keep = torch::empty({x.size(0), 1, 1, 1}, x.options()).bernoulli_(1.0 - p);
+  return x * keep / (1.0 - p);
+}
+
+class SqueezeExciteImpl : public torch::nn::Module {
+ public:
+  SqueezeExciteImpl(std::int64_t chs, std::int64_t rd) {
+    conv_reduce = register_module("conv_reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(chs, rd, 1)));
+    conv_expand = register_module("conv_expand", torch::nn::Conv2d(torch::nn::Conv2dOptions(rd, chs, 1)));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto s = x.mean({2, 3}, true);
+    s = torch::silu(conv_reduce->forward(s));
+    return x * torch::sigmoid(conv_expand->forward(s));
+  }
+  torch::nn::Conv2d conv_reduce{nullptr}, conv_expand{nullptr};
+};
+TORCH_MODULE(SqueezeExcite);
+
+/// One block of any of the three types, with timm's module names.
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(const BlockArgs& a, std::int64_t in, std::int64_t out, int stride, bool tf, double drop_path)
+      : type_(a.type), drop_path_(drop_path) {
+    if (a.type == 'c') {
+      conv = register_module("conv", effnet::conv(in, out, a.kernel, stride, tf, pad_));
+      bn1 = register_module("bn1", bn(out, tf));
+      skip_ = a.skip && stride == 1 && in == out;
+    } else if (a.type == 'e') {
+      const auto mid = make_divisible(static_cast<double>(in) * a.exp);
+      conv_exp = register_module("conv_exp", effnet::conv(in, mid, a.kernel, stride, tf, pad_));
+      bn1 = register_module("bn1", bn(mid, tf));
+      if (a.se > 0) se = register_module("se", SqueezeExcite(mid, static_cast<std::int64_t>(std::nearbyint(static_cast<double>(mid) * a.se / a.exp))));
+      Padding none;
+      conv_pwl = register_module("conv_pwl", effnet::conv(mid, out, 1, 1, tf, none));
+      bn2 = register_module("bn2", bn(out, tf));
+      skip_ = !a.noskip && stride == 1 && in == out;
+    } else {
+      const auto mid = make_divisible(static_cast<double>(in) * a.exp);
+      Padding none;
+      conv_pw = register_module("conv_pw", effnet::conv(in, mid, 1, 1, tf, none));
+      bn1 = register_module("bn1", bn(mid, tf));
+      conv_dw = register_module("conv_dw", effnet::conv(mid, mid, a.kernel, stride, tf, pad_, mid));
+      bn2 = register_module("bn2", bn(mid, tf));
+      if (a.se > 0) se = register_module("se", SqueezeExcite(mid, static_cast<std::int64_t>(std::nearbyint(static_cast<double>(mid) * a.se / a.exp))));
+      conv_pwl = register_module("conv_pwl", effnet::conv(mid, out, 1, 1, tf, none));
+      bn3 = register_module("bn3", bn(out, tf));
+      skip_ = !a.noskip && stride == 1 && in == out;
+    }
+  }
+
+  void pretty_print(std::ostream& os) const override {
+    os << (type_ == 'c' ? "ConvBnAct" : type_ == 'e' ? "EdgeResidual" : "InvertedResidual") << (skip_ ? "(skip)" : "()");
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    torch::Tensor y;
+    if (type_ == 'c') {
+      y = torch::silu(bn1->forward(conv->forward(pad_.apply(x))));
+    } else if (type_ == 'e') {
+      y = torch::silu(bn1->forward(conv_exp->forward(pad_.apply(x))));
+      if (!se.is_empty()) y = se->forward(y);
+      y = bn2->forward(conv_pwl->forward(y));
+    } else {
+      y = torch::silu(bn1->forward(conv_pw->forward(x)));
+      y = torch::silu(bn2->forward(conv_dw->forward(pad_.apply(y))));
+      if (!se.is_empty()) y = se->forward(y);
+      y = bn3->forward(conv_pwl->forward(y));
+    }
+    return skip_ ? drop_path(y, drop_path_, is_training()) + x : y;
+  }
+
+  torch::nn::Conv2d conv{nullptr}, conv_exp{nullptr}, conv_pw{nullptr}, conv_dw{nullptr}, conv_pwl{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  SqueezeExcite se{nullptr};
+
+ private:
+  char type_;
+  double drop_path_;
+  bool skip_ = false;
+  Padding pad_;
+};
+TORCH_MODULE(Block);
+
+}  // namespace effnet
+
+/// EfficientNetV2 with timm's parameter names: conv_stem, bn1, blocks.i.j.*, conv_head, bn2, classifier.
+class EfficientNetV2Impl : public torch::nn::Module {
+ public:
+  EfficientNetV2Impl(const EffNetV2Arch& arch, const EffNetV2Options& o, std::int64_t in_chans, std::int64_t classes)
+      : drop_rate_(o.drop_rate), tf_(arch.tf) {
+    auto round_chs = [&](double c) { return make_divisible(c * o.width_multiplier, 8, 0.9); };  // timm's round_channels
+    std::vector<BlockArgs> stages;
+    for (const auto& s : arch.stages) stages.push_back(parse_block(s));
+    int total = 0;
+    for (auto& a : stages) {
+      a.repeat = static_cast<int>(std::ceil(a.repeat * o.depth_multiplier));
+      total += a.repeat;
+    }
+    const auto stem = round_chs(arch.stem);
+    conv_stem = register_module("conv_stem", effnet::conv(in_chans, stem, 3, 2, tf_, stem_pad_));
+    bn1 = register_module("bn1", effnet::bn(stem, tf_));
+    std::int64_t chs = stem;
+    int index = 0;
+    for (const auto& a : stages) {
+      torch::nn::ModuleList stage;
+      const auto out = round_chs(a.out);
+      for (int r = 0; r < a.repeat; ++r, ++index) {
+        stage->push_back(effnet::Block(a, chs, out, r == 0 ? a.stride : 1, tf_, o.drop_path_rate * index / total));
+        chs = out;
+      }
+      blocks->push_back(stage);
+    }
+    register_module("blocks", blocks);
+    num_features = arch.round_features ? round_chs(arch.num_features) : arch.num_features;
+    effnet::Padding none;
+    conv_head = register_module("conv_head", effnet::conv(chs, num_features, 1, 1, tf_, none));
+    bn2 = register_module("bn2", effnet::bn(num_features, tf_));
+    classifier = register_module("classifier", torch::nn::Linear(num_features, classes));
+    init_weights();
+  }
+
+  void pretty_print(std::ostream& os) const override { os << (tf_ ? "EfficientNetV2(tf)" : "EfficientNetV2"); }
+
+  /// (B,C,H,W) -> (B,num_features,H/32,W/32)
+  torch::Tensor forward_features(const torch::Tensor& x) {
+    auto y = torch::silu(bn1->forward(conv_stem->forward(stem_pad_.apply(x))));
+    for (const auto& stage : *blocks)
+      for (const auto& block : *stage->as<torch::nn::ModuleList>()) y = block->as<effnet::Block>()->forward(y);
+    return torch::silu(bn2->forward(conv_head->forward(y)));
+  }
+  /// (B,C,H,W) -> (B,classes)
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto y = forward_features(x).mean({2, 3});
+    if (drop_rate_ > 0.0) y = torch::dropout(y, drop_rate_, is_training());
+    return classifier->forward(y);
+  }
+
+  /// timm's _init_weight_goog: conv ~ N(0, sqrt(2 / fan_out)), BN (1, 0), linear ~ U(+-1/sqrt(fan_out)).
+  void init_weights() {
+    torch::NoGradGuard g;
+    for (auto& m : modules(/*include_self=*/false)) {
+      if (auto* c = m->as<torch::nn::Conv2d>()) {
+        const auto& w = c->weight;
+        const double fan_out = static_cast<double>(w.size(0) * w.size(2) * w.size(3)) / static_cast<double>(c->options.groups());
+        w.normal_(0.0, std::sqrt(2.0 / fan_out));
+        if (c->bias.defined()) c->bias.zero_();
+      } else if (auto* b = m->as<torch::nn::BatchNorm2d>()) {
+        b->weight.fill_(1.0);
+        b->bias.zero_();
+      } else if (auto* l = m->as<torch::nn::Linear>()) {
+        const double r = 1.0 / std::sqrt(static_cast<double>(l->weight.size(0)));
+        l->weight.uniform_(-r, r);
+        l->bias.zero_();
+      }
+    }
+  }
+
+  torch::nn::Conv2d conv_stem{nullptr}, conv_head{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  torch::nn::ModuleList blocks;  // stages of blocks: blocks.<stage>.<block>.*
+  torch::nn::Linear classifier{nullptr};
+  std::int64_t num_features = 0;
+
+ private:
+  double drop_rate_;
+  bool tf_;
+  effnet::Padding stem_pad_;
+};
+TORCH_MODULE(EfficientNetV2);
+
+// ---- arch tags for Model<...> -------------------------------------------------------------------
+
+template <class Derived>
+struct EffNetV2Tag {
+  using Options = EffNetV2Options;
+  static torch::nn::AnyModule build(const Options& o, std::int64_t in_chans, std::int64_t classes) {
+    return torch::nn::AnyModule(EfficientNetV2(Derived::arch(), o, in_chans, classes));
+  }
+};
+struct EffNetV2S : EffNetV2Tag<EffNetV2S> {
+  static constexpr std::string_view name = "efficientnetv2_s";
+  static EffNetV2Arch arch() { return efficientnetv2_s_arch(false); }
+};
+struct EffNetV2M : EffNetV2Tag<EffNetV2M> {
+  static constexpr std::string_view name = "efficientnetv2_m";
+  static EffNetV2Arch arch() { return efficientnetv2_m_arch(false); }
+};
+struct TfEffNetV2S : EffNetV2Tag<TfEffNetV2S> {
+  static constexpr std::string_view name = "tf_efficientnetv2_s";
+  static EffNetV2Arch arch() { return efficientnetv2_s_arch(true); }
+};
+struct TfEffNetV2M : EffNetV2Tag<TfEffNetV2M> {
+  static constexpr std::string_view name = "tf_efficientnetv2_m";
+  static EffNetV2Arch arch() { return efficientnetv2_m_arch(true); }
+};
+
+}  // namespace cadence

@@ -1,0 +1,153 @@
+#pragma once
+// Resize<Learned>: the learned resizer of Talebi & Milanfar, "Learning to Resize Images for Computer
+// Vision Tasks" (ICCV 2021, arXiv 2103.09950), trained jointly with the backbone. Resize<Bilinear>,
+// <Bicubic> and <Area> are the fixed alternatives. The target size is JSON (`size` while training,
+// `test_size` in eval mode: the seed trained EfficientNetV2-S at 300 and predicted at 384).
+//
+//   skip = bilinear(x, size)
+//   y = LeakyReLU(conv7x7_n(x)); y = BN(LeakyReLU(conv1x1_n(y)))
+//   z = bilinear(y, size)
+//   y = z; r times: y = y + BN(conv3x3(LeakyReLU(BN(conv3x3(y)))))
+//   y = BN(conv3x3(y)) + z
+//   out = conv7x7_C(y) + skip
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <torch/nn.h>
+
+#include "cadence/config/options.hpp"
+#include "cadence/core/pipeline.hpp"
+
+namespace cadence {
+
+struct ResizeSize {
+  std::vector<std::int64_t> size{256, 256};       // (H, W) while training
+  std::vector<std::int64_t> test_size{256, 256};  // (H, W) in eval mode
+  template <class V> void fields(V& v) {
+    v("size", size, HeightWidth{});
+    v("test_size", test_size, HeightWidth{});
+  }
+  struct HeightWidth {
+    void operator()(const std::vector<std::int64_t>& s, const std::string& path) const {
+      if (s.size() != 2 || s[0] < 1 || s[1] < 1) fail(path, ": expected [height, width] of positive integers");
+    }
+  };
+};
+
+namespace detail {
+inline torch::Tensor resize_to(const torch::Tensor& x, const std::vector<std::int64_t>& hw, torch::nn::functional::InterpolateFuncOptions::mode_t mode) {
+  namespace F = torch::nn::functional;
+  auto o = F::InterpolateFuncOptions().size(hw).mode(mode);
+  if (!c10::get_if<torch::enumtype::kArea>(&mode)) o.align_corners(false);  // area takes no align_corners
+  return F::interpolate(x, o);
+}
+}  // namespace detail
+
+// ---- the learned resizer ------------------------------------------------------------------------
+
+struct LearnedOptions : ResizeSize {
+  int filters = 16;             // n
+  int blocks = 1;               // r residual blocks
+  double negative_slope = 0.2;  // LeakyReLU
+  template <class V> void fields(V& v) {
+    ResizeSize::fields(v);
+    v("filters", filters, config::at_least(1));
+    v("blocks", blocks, config::at_least(0));
+    v("negative_slope", negative_slope, config::at_least(0.0));
+  }
+};
+
+class LearnedResizerImpl : public torch::nn::Module {
+ public:
+  LearnedResizerImpl(const LearnedOptions& o, std::int64_t channels) : o_(o) {
+    using namespace torch::nn;
+    const std::int64_t n = o.filters;
+    conv1 = register_module("conv1", Conv2d(Conv2dOptions(channels, n, 7).padding(3)));
+    conv2 = register_module("conv2", Conv2d(Conv2dOptions(n, n, 1)));
+    bn2 = register_module("bn2", BatchNorm2d(n));
+    for (int i = 0; i < o.blocks; ++i) {
+      Sequential b(Conv2d(Conv2dOptions(n, n, 3).padding(1).bias(false)), BatchNorm2d(n),
+                   LeakyReLU(LeakyReLUOptions().negative_slope(o.negative_slope)),
+                   Conv2d(Conv2dOptions(n, n, 3).padding(1).bias(false)), BatchNorm2d(n));
+      res->push_back(b);
+    }
+    register_module("res", res);
+    conv3 = register_module("conv3", Conv2d(Conv2dOptions(n, n, 3).padding(1).bias(false)));
+    bn3 = register_module("bn3", BatchNorm2d(n));
+    conv4 = register_module("conv4", Conv2d(Conv2dOptions(n, channels, 7).padding(3)));
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) {  // (B,C,H,W) -> (B,C,size)
+    namespace F = torch::nn::functional;
+    const auto& hw = is_training() ? o_.size : o_.test_size;
+    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope);
+    const auto skip = detail::resize_to(x, hw, torch::kBilinear);
+    auto y = F::leaky_relu(conv1->forward(x), leaky);
+    y = bn2->forward(F::leaky_relu(conv2->forward(y), leaky));
+    const auto z = detail::resize_to(y, hw, torch::kBilinear);
+    y = z;
+    for (const auto& block : *res) y = y + block->as<torch::nn::Sequential>()->forward(y);
+    y = bn3->forward(conv3->forward(y)) + z;
+    return conv4->forward(y) + skip;
+  }
+
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr};
+  torch::nn::BatchNorm2d bn2{nullptr}, bn3{nullptr};
+  torch::nn::ModuleList res;
+
+ private:
+  LearnedOptions o_;
+};
+TORCH_MODULE(LearnedResizer);
+
+/// A fixed interpolation to the target size (no parameters).
+class FixedResizeImpl : public torch::nn::Module {
+ public:
+  FixedResizeImpl(const ResizeSize& s, torch::nn::functional::InterpolateFuncOptions::mode_t mode) : s_(s), mode_(mode) {}
+  torch::Tensor forward(const torch::Tensor& x) { return detail::resize_to(x, is_training() ? s_.size : s_.test_size, mode_); }
+
+ private:
+  ResizeSize s_;
+  torch::nn::functional::InterpolateFuncOptions::mode_t mode_;
+};
+TORCH_MODULE(FixedResize);
+
+// ---- the stage ----------------------------------------------------------------------------------
+
+struct Learned {
+  static constexpr std::string_view name = "Learned";
+  using Options = LearnedOptions;
+  static torch::nn::AnyModule build(const Options& o, std::int64_t c) { return torch::nn::AnyModule(LearnedResizer(o, c)); }
+};
+struct Bilinear {
+  static constexpr std::string_view name = "Bilinear";
+  using Options = ResizeSize;
+  static torch::nn::AnyModule build(const Options& o, std::int64_t) { return torch::nn::AnyModule(FixedResize(o, torch::kBilinear)); }
+};
+struct Bicubic {
+  static constexpr std::string_view name = "Bicubic";
+  using Options = ResizeSize;
+  static torch::nn::AnyModule build(const Options& o, std::int64_t) { return torch::nn::AnyModule(FixedResize(o, torch::kBicubic)); }
+};
+struct Area {
+  static constexpr std::string_view name = "Area";
+  using Options = ResizeSize;
+  static torch::nn::AnyModule build(const Options& o, std::int64_t) { return torch::nn::AnyModule(FixedResize(o, torch::kArea)); }
+};
+
+template <class Kind>
+struct Resize : Composes<Resize<Kind>> {
+  static constexpr std::string_view name = "resize";
+  static constexpr StageKind kind = StageKind::module;
+  using Options = typename Kind::Options;
+  Options options{};
+
+  static std::string label() { return "Resize<" + std::string(Kind::name) + ">"; }
+  /// Channels in = channels out: the resizer keeps the image's channel count.
+  torch::nn::AnyModule build(std::int64_t in_chans) const { return Kind::build(options, in_chans); }
+};
+
+}  // namespace cadence

@@ -1,0 +1,164 @@
+#pragma once
+// Loading timm weights, matched key for key, from either
+//   - a `.safetensors` file (the format timm's hub weights ship in), or
+//   - a torch.save'd plain dict: `torch.save(dict(model.state_dict()), path)` (samples/seti/export_timm.py).
+//     LibTorch 1.13's unpickler cannot rebuild the OrderedDict that state_dict() returns, hence dict(...).
+//
+//   - a stem with 3 input channels adapts to in_chans as timm's adapt_input_conv does
+//     (1 channel: the RGB weights summed; C channels: RGB repeated and scaled by 3/C);
+//   - classifier.* with another class count is left freshly initialised (a new head);
+//   - anything else missing, unexpected or mis-shaped is an error naming the key and the file.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <utility>
+#include <string>
+#include <vector>
+
+#include <torch/nn.h>
+#include <torch/serialize.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cadence/core/error.hpp"
+
+namespace cadence {
+
+struct ImportOptions {
+  std::string stem_key = "conv_stem.weight";
+  std::string head_prefix = "classifier.";
+};
+
+struct ImportReport {
+  std::size_t loaded = 0;
+  bool stem_adapted = false;
+  std::vector<std::string> reinitialized;  // head keys left as initialised (class count differs)
+};
+
+/// timm's adapt_input_conv for a (O, 3, kh, kw) stem weight.
+inline torch::Tensor adapt_input_conv(const torch::Tensor& w, std::int64_t in_chans) {
+  if (w.size(1) != 3) fail("adapt_input_conv: the stem has ", w.size(1), " input channels; only 3 can be adapted");
+  if (in_chans == 1) return w.sum(1, true);
+  const auto repeat = (in_chans + 2) / 3;
+  return w.repeat({1, repeat, 1, 1}).narrow(1, 0, in_chans) * (3.0 / static_cast<double>(in_chans));
+}
+
+/// The tensors of a .safetensors file: an 8-byte little-endian header length, a JSON header
+/// {name: {dtype, shape, data_offsets}}, then the raw little-endian data.
+inline std::map<std::string, torch::Tensor> read_safetensors(const std::filesystem::path& file, const std::vector<char>& bytes) {
+  const std::string f = file.string();
+  if (bytes.size() < 8) fail(f, ": truncated safetensors file");
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  if (n > bytes.size() - 8) fail(f, ": truncated safetensors file (header of ", n, " bytes)");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  } catch (const nlohmann::json::exception& e) {
+    fail(f, ": bad safetensors header: ", e.what());
+  }
+  const std::size_t base = 8 + n;
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    const std::string dtype = info.at("dtype");
+    const auto shape = info.at("shape").get<std::vector<std::int64_t>>();
+    const auto offs = info.at("data_offsets").get<std::vector<std::uint64_t>>();
+    const torch::Dtype t = dtype == "F32" ? torch::kFloat32 : dtype == "F16" ? torch::kFloat16 : dtype == "BF16" ? torch::kBFloat16
+                         : dtype == "F64" ? torch::kFloat64 : dtype == "I64" ? torch::kInt64 : torch::kUInt8;
+    if (t == torch::kUInt8 && dtype != "U8") fail(f, ": `", name, "` has unsupported dtype ", dtype);
+    std::int64_t numel = 1;
+    for (auto d : shape) numel *= d;
+    if (offs.size() != 2 || offs[1] < offs[0] || base + offs[1] > bytes.size() ||
+        offs[1] - offs[0] != static_cast<std::uint64_t>(numel) * torch::elementSize(t))
+      fail(f, ": `", name, "`: data offsets do not fit the file (truncated?)");
+    out.emplace(name, torch::from_blob(const_cast<char*>(bytes.data() + base + offs[0]), shape, t).clone());
+  }
+  return out;
+}
+
+/// The tensors of a weights file (.safetensors, or a torch.save'd dict of str -> Tensor).
+inline std::map<std::string, torch::Tensor> read_state_dict(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail(file.string(), ": cannot open weights file");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (file.extension() == ".safetensors") return read_safetensors(file, bytes);
+  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K')
+    fail(file.string(), ": not a torch.save file (expected the zip format of PyTorch >= 1.6) nor .safetensors");
+  c10::IValue v;
+  try {
+    v = torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    fail(file.string(), ": cannot read (truncated or corrupt?): ", what);
+  }
+  if (v.isNone())  // what LibTorch 1.13 makes of an OrderedDict
+    fail(file.string(), ": saved as an OrderedDict, which LibTorch cannot read; save dict(model.state_dict()) or use .safetensors");
+  if (!v.isGenericDict()) fail(file.string(), ": expected a state_dict (a dict of name -> tensor)");
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& kv : v.toGenericDict()) {
+    if (!kv.key().isString() || !kv.value().isTensor()) fail(file.string(), ": expected a state_dict (a dict of name -> tensor)");
+    out.emplace(kv.key().toStringRef(), kv.value().toTensor());
+  }
+  return out;
+}
+
+/// A module's state in PyTorch's state_dict order: each module's parameters, then its buffers, then
+/// its children's, recursively, in registration order.
+inline std::vector<std::pair<std::string, torch::Tensor>> state_dict_entries(const torch::nn::Module& m, const std::string& prefix = "") {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& p : m.named_parameters(/*recurse=*/false)) out.emplace_back(prefix + p.key(), p.value());
+  for (const auto& b : m.named_buffers(/*recurse=*/false)) out.emplace_back(prefix + b.key(), b.value());
+  for (const auto& c : m.named_children()) {
+    auto sub = state_dict_entries(*c.value(), prefix + c.key() + ".");
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
+/// Loads `file` into `module`'s parameters and buffers.
+inline ImportReport load_state_dict(torch::nn::Module& module, const std::filesystem::path& file, const ImportOptions& o = {}) {
+  auto sd = read_state_dict(file);
+  const std::string f = file.string();
+  std::map<std::string, torch::Tensor> targets;
+  for (auto& [k, t] : state_dict_entries(module)) targets.emplace(k, t);
+
+  auto list = [](const std::vector<std::string>& keys) {
+    std::string s;
+    for (std::size_t i = 0; i < keys.size() && i < 5; ++i) s += (i ? ", " : "") + keys[i];
+    if (keys.size() > 5) s += " (+" + std::to_string(keys.size() - 5) + " more)";
+    return s;
+  };
+  // Structure first (a different architecture), then shapes (a different size of the same one).
+  std::vector<std::string> missing, unexpected;
+  for (const auto& [k, _] : targets)
+    if (sd.count(k) == 0) missing.push_back(k);
+  for (const auto& [k, _] : sd)
+    if (targets.count(k) == 0) unexpected.push_back(k);
+  if (!missing.empty()) fail(f, ": missing keys: ", list(missing));
+  if (!unexpected.empty()) fail(f, ": unexpected keys: ", list(unexpected));
+
+  ImportReport report;
+  torch::NoGradGuard no_grad;
+  for (auto& [key, dst] : targets) {
+    torch::Tensor src = sd.at(key);
+    if (src.sizes() != dst.sizes()) {
+      if (key == o.stem_key && src.dim() == 4 && dst.dim() == 4 && src.size(1) == 3 && src.size(0) == dst.size(0) &&
+          src.size(2) == dst.size(2) && src.size(3) == dst.size(3)) {
+        src = adapt_input_conv(src.to(torch::kFloat32), dst.size(1));
+        report.stem_adapted = true;
+      } else if (key.rfind(o.head_prefix, 0) == 0) {
+        report.reinitialized.push_back(key);
+        continue;
+      } else {
+        fail(f, ": `", key, "` has shape ", src.sizes(), " in the file but ", dst.sizes(), " in the model");
+      }
+    }
+    dst.copy_(src.to(dst.dtype()));
+    ++report.loaded;
+  }
+  return report;
+}
+
+}  // namespace cadence

@@ -1,0 +1,126 @@
+// EfficientNetV2 against timm 1.0.31 itself (tests/data/make_timm_fixture.py).
+#include "cadence/nn/efficientnet_v2.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "cadence/data/npy.hpp"
+#include "cadence/nn/timm_import.hpp"
+#include "support.hpp"
+
+using nlohmann::json;
+
+namespace {
+torch::Tensor npy(const std::string& rel) {
+  std::vector<float> v;
+  const auto h = cadence::npy::read_f32(test::fixture(rel), {}, v);
+  return torch::tensor(v).view(h.shape);
+}
+
+std::string shape_text(const torch::Tensor& t) {
+  if (t.dim() == 0) return "-";
+  std::string s;
+  for (auto d : t.sizes()) s += (s.empty() ? "" : ",") + std::to_string(d);
+  return s;
+}
+
+std::int64_t count(const cadence::EfficientNetV2& net) {
+  std::int64_t n = 0;
+  for (const auto& p : net->parameters()) n += p.numel();
+  return n;
+}
+
+/// The tiny fixture model, from its JSON description.
+cadence::EfficientNetV2 tiny(const json& d) {
+  cadence::EffNetV2Arch arch;
+  for (const auto& stage : d["arch_def"]) arch.stages.push_back(stage[0]);
+  arch.stem = d["stem_size"];
+  arch.num_features = d["num_features"];
+  arch.tf = d["pad_type"] == "same";
+  return cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, d["in_chans"].get<std::int64_t>(), d["num_classes"].get<std::int64_t>());
+}
+}  // namespace
+
+TEST_CASE("efficientnetv2: S and M have timm's state_dict keys, shapes, order and parameter counts") {
+  const auto counts = json::parse(test::read_file(test::fixture("timm/counts.json")));
+  for (const auto& [name, arch] : {std::pair{std::string("efficientnetv2_s"), cadence::efficientnetv2_s_arch()},
+                                   std::pair{std::string("efficientnetv2_m"), cadence::efficientnetv2_m_arch()}}) {
+    CAPTURE(name);
+    cadence::EfficientNetV2 net(arch, cadence::EffNetV2Options{}, 3, 1000);
+    std::string ours;
+    for (const auto& [k, t] : cadence::state_dict_entries(*net)) ours += k + " " + shape_text(t) + "\n";
+    CHECK(ours == test::read_file(test::fixture("timm/keys_" + name + ".txt")));
+    CHECK(count(net) == counts["params"][name].get<std::int64_t>());
+    auto tf = arch;
+    tf.tf = true;
+    CHECK(count(cadence::EfficientNetV2(tf, cadence::EffNetV2Options{}, 3, 1000)) == counts["params"]["tf_" + name].get<std::int64_t>());
+  }
+  CHECK(count(cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 1, 2)) ==
+        counts["params"]["efficientnetv2_s(num_classes=2,in_chans=1)"].get<std::int64_t>());
+  CHECK(count(cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 3, 1000)) == 21458488);
+  CHECK(count(cadence::EfficientNetV2(cadence::efficientnetv2_m_arch(), cadence::EffNetV2Options{}, 3, 1000)) == 54139356);
+}
+
+TEST_CASE("efficientnetv2: timm's weights give timm's logits (eval and train mode; torch and tf padding)") {
+  for (const char* variant : {"tiny", "tiny_tf"}) {
+    CAPTURE(variant);
+    const auto d = json::parse(test::read_file(test::fixture(std::string("timm/") + variant + ".json")));
+    auto net = tiny(d);
+    const auto report = cadence::load_state_dict(*net, test::fixture("timm/" + d["state_dict"].get<std::string>()));
+    CHECK(report.loaded == cadence::state_dict_entries(*net).size());
+    CHECK(count(net) == d["param_count"].get<std::int64_t>());
+    net->eval();
+    torch::NoGradGuard g;
+    const auto x = npy("timm/input.npy");
+    CHECK((net->forward(x) - npy("timm/" + d["eval_logits"].get<std::string>())).abs().max().item<double>() < 1e-4);
+    const auto xe = npy("timm/input_even.npy");
+    CHECK((net->forward(xe) - npy("timm/" + d["eval_logits_even"].get<std::string>())).abs().max().item<double>() < 1e-4);
+    // train mode: batch statistics, and the running statistics they update
+    net->train();
+    CHECK((net->forward(x) - npy("timm/" + d["train_logits"].get<std::string>())).abs().max().item<double>() < 1e-3);
+    const auto after = cadence::read_state_dict(test::fixture("timm/" + d["after_train_buffers"].get<std::string>()));
+    REQUIRE(!after.empty());
+    for (const auto& [k, t] : cadence::state_dict_entries(*net)) {
+      auto it = after.find(k);
+      if (it == after.end()) continue;
+      CAPTURE(k);
+      CHECK(torch::allclose(t.to(torch::kFloat64), it->second.to(torch::kFloat64), 1e-4, 1e-5));
+    }
+  }
+}
+
+TEST_CASE("efficientnetv2: the in_chans adaptation of a 3-channel stem is timm's adapt_input_conv") {
+  const auto d = json::parse(test::read_file(test::fixture("timm/tiny.json")));
+  for (auto [chans, file] : {std::pair{1, "timm/tiny_in3_adapted_stem.npy"}, {2, "timm/tiny_in3_adapted_stem_in2.npy"},
+                             {4, "timm/tiny_in3_adapted_stem_in4.npy"}}) {
+    CAPTURE(chans);
+    auto dd = d;
+    dd["in_chans"] = chans;
+    auto net = tiny(dd);
+    const auto report = cadence::load_state_dict(*net, test::fixture("timm/tiny_in3.pt"));
+    CHECK(report.stem_adapted);
+    CHECK(torch::allclose(net->conv_stem->weight, npy(file), 1e-6, 1e-6));
+  }
+}
+
+TEST_CASE("efficientnetv2: block strings are decoded as timm decodes them, and bad ones refused") {
+  const auto b = cadence::parse_block("ir_r6_k3_s2_e4_c128_se0.25");
+  CHECK(b.type == 'i');
+  CHECK(b.repeat == 6);
+  CHECK(b.stride == 2);
+  CHECK(b.exp == 4.0);
+  CHECK(b.out == 128);
+  CHECK(b.se == 0.25);
+  CHECK(cadence::parse_block("cn_r2_k3_s1_e1_c24_skip").skip);
+  CHECK(cadence::parse_block("er_r1_k3_s1_e4_c8_noskip").noskip);
+  test::check_error([] { cadence::parse_block("xx_r1_c8"); }, "xx_r1_c8", "cn, er or ir");
+  test::check_error([] { cadence::parse_block("ir_r1_k3_s1_e4"); }, "needs");
+  test::check_error([] { cadence::parse_block("ir_rX_k3_s1_c8"); }, "bad number");
+  CHECK(cadence::make_divisible(24 * 0.5) == 16);  // 12 -> 16 (int(12 + 4) // 8 * 8)
+  CHECK(cadence::make_divisible(1280 * 0.75) == 960);
+  // a width/depth-scaled variant builds and runs (the CPU demo size)
+  cadence::EffNetV2Options o;
+  o.width_multiplier = 0.25;
+  o.depth_multiplier = 0.25;
+  cadence::EfficientNetV2 small(cadence::efficientnetv2_s_arch(), o, 1, 2);
+  CHECK(small->forward(torch::randn({2, 1, 64, 48})).sizes() == torch::IntArrayRef({2, 2}));
+}
