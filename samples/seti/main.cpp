@@ -29,7 +29,7 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: seti run --config FILE [--set key.path=value ...]\n"
+    "usage: seti run --config FILE [--set key.path=value ...]   (the config's \"arch\": small_cnn | efficientnetv2_s | efficientnetv2_m)\n"
     "       seti preview --config FILE --out DIR [--set key.path=value ...]\n"
     "       seti model --arch NAME [--classes K] [--in-chans C] [--width-multiplier W] [--depth-multiplier D]\n"
     "                  [--summary] [--weights FILE] [--input X.npy --output LOGITS.npy]\n"
@@ -64,21 +64,39 @@ Args parse(const std::vector<std::string>& args) {
   return {std::move(j), std::move(out)};
 }
 
-// The competition's pipeline; SmallCnn stands in for EfficientNetV2 until Model<EffNetV2S> lands.
+// The competition's pipelines. The config's top-level "arch" picks one (the model is part of the
+// pipeline's type, so each is compiled in).
 using Ops = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
-auto make_pipeline() {
+template <class Arch>
+auto effnet_pipeline() {
+  using namespace cadence;
+  return Load{} | Ops{} | Mixup{} | Resize<Learned>{} | Model<Arch>{} | TTA<16>{};
+}
+auto small_pipeline() {
   using namespace cadence;
   return Load{} | Ops{} | Mixup{} | Model<SmallCnnArch>{} | TTA<16>{};
 }
 
-/// Before/after pictures of each op (p forced to 1) on the first positive training sample.
-int preview(const std::vector<std::string>& argv) {
-  const auto args = parse(argv);
-  if (args.out.empty()) cadence::fail("--out DIR is required for preview");
-  auto pipeline = make_pipeline();
+/// Calls f(pipeline) with the pipeline that j["arch"] names, and j without "arch".
+template <class F>
+int with_pipeline(cadence::config::json j, F&& f) {
+  std::string arch = "efficientnetv2_s";
+  if (j.contains("arch")) {
+    if (!j["arch"].is_string()) cadence::fail("/arch: expected a string");
+    arch = j["arch"].get<std::string>();
+    j.erase("arch");
+  }
+  if (arch == "small_cnn") return f(small_pipeline(), j);
+  if (arch == "efficientnetv2_s") return f(effnet_pipeline<cadence::EffNetV2S>(), j);
+  if (arch == "efficientnetv2_m") return f(effnet_pipeline<cadence::EffNetV2M>(), j);
+  cadence::fail("/arch: unknown value \"", arch, "\" (expected one of: small_cnn, efficientnetv2_s, efficientnetv2_m)");
+}
+
+template <class P>
+int preview_with(P pipeline, const cadence::config::json& config, const std::string& out_dir) {
   cadence::HoldoutConfig recipe;
-  cadence::config::read_config(args.config, pipeline, recipe);
-  const auto& load = pipeline.get<cadence::Load>();
+  cadence::config::read_config(config, pipeline, recipe);
+  const auto& load = pipeline.template get<cadence::Load>();
   const auto data = load.open(cadence::Split::train);
   std::int64_t index = -1;
   for (std::size_t i = 0; i < data.size() && index < 0; ++i)
@@ -92,8 +110,8 @@ int preview(const std::vector<std::string>& argv) {
     const auto gap = torch::full({image.size(0), image.size(1), image.size(2), 8}, 3.5f);  // a white rule
     auto side = torch::cat({image, gap, after}, 3);
     side = torch::avg_pool2d(side, 2).select(0, 0).select(0, 0).contiguous();
-    const auto path = std::filesystem::path(args.out) / (name + ".png");
-    cadence::png::write_gray(path, side.data_ptr<float>(), static_cast<std::uint32_t>(side.size(1)),
+    const auto path = std::filesystem::path(out_dir) / (name + ".png");
+    cadence::png::write_gray(path, side.template data_ptr<float>(), static_cast<std::uint32_t>(side.size(1)),
                              static_cast<std::uint32_t>(side.size(0)), -2.5f, 3.5f);
     std::cout << "wrote " << path.string() << '\n';
   };
@@ -103,16 +121,26 @@ int preview(const std::vector<std::string>& argv) {
     op.apply(x, cadence::draw_params(op, {recipe.run.seed, 0, key}, 0, x.size(2), x.size(3)));
     write(name, x);
   };
-  const auto& ops = pipeline.get<Ops>();
-  one(ops.op<0>(), "vflip");
-  one(ops.op<1>(), "ssr");
-  one(ops.op<2>(), "motion_blur");
-  one(ops.op<3>(), "spec_aug");
+  const auto& ops = pipeline.template get<Ops>();
+  one(ops.template op<0>(), "vflip");
+  one(ops.template op<1>(), "ssr");
+  one(ops.template op<2>(), "motion_blur");
+  one(ops.template op<3>(), "spec_aug");
   auto all = image.clone();
   ops.apply(all, {recipe.run.seed, 0, key});
   write("augment", all);
   return 0;
 }
+
+/// Before/after pictures of each op (p forced to 1) on the first positive training sample.
+int preview(const std::vector<std::string>& argv) {
+  const auto args = parse(argv);
+  if (args.out.empty()) cadence::fail("--out DIR is required for preview");
+  return with_pipeline(args.config, [&](auto pipeline, const cadence::config::json& j) {
+    return preview_with(pipeline, j, args.out);
+  });
+}
+
 
 /// The backbones by timm name.
 torch::nn::AnyModule build_arch(const std::string& arch, const cadence::EffNetV2Options& o, std::int64_t in_chans,
@@ -183,13 +211,13 @@ int model(const std::vector<std::string>& argv) {
 int run(const std::vector<std::string>& argv) {
   const auto args = parse(argv);
   if (!args.out.empty()) cadence::fail("--out is for preview; run writes to run.dir");
-  auto pipeline = make_pipeline();
-  std::cout << "pipeline: " << pipeline << '\n';
-  const auto& j = args.config;
-  const auto r = cadence::recipes::holdout(pipeline, j);
-  std::printf("validation ROC AUC: %.4f (best epoch %d), with TTA: %.4f\nsubmission: %s\nrun directory: %s\n", r.best_auc,
-              r.best_epoch, r.tta_auc, r.submission.string().c_str(), r.dir.string().c_str());
-  return 0;
+  return with_pipeline(args.config, [](auto pipeline, const cadence::config::json& j) {
+    std::cout << "pipeline: " << pipeline << '\n';
+    const auto r = cadence::recipes::holdout(pipeline, j);
+    std::printf("validation ROC AUC: %.4f (best epoch %d), with TTA: %.4f\nsubmission: %s\nrun directory: %s\n", r.best_auc,
+                r.best_epoch, r.tta_auc, r.submission.string().c_str(), r.dir.string().c_str());
+    return 0;
+  });
 }
 
 }  // namespace

@@ -152,6 +152,21 @@ inline torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) 
   return x * keep / (1.0 - p);
 }
 
+/// BN(conv(x)) in eval mode = conv'(x) + b' with conv' = conv * g/sqrt(v+eps) and
+/// b' = beta - m*g/sqrt(v+eps). The scale moves into the conv's weights; b' is kept in the BN's bias
+/// (so the keys stay as they were), and a folded block adds it instead of calling the BN.
+inline void fold_into(torch::nn::Conv2d& c, torch::nn::BatchNorm2d& b) {
+  torch::NoGradGuard g;
+  const auto scale = b->weight / torch::sqrt(b->running_var + b->options.eps());
+  c->weight.mul_(scale.view({-1, 1, 1, 1}));
+  b->bias.copy_(b->bias - b->running_mean * scale);
+}
+
+/// The BN, or after folding only its bias.
+inline torch::Tensor norm(torch::nn::BatchNorm2d& b, const torch::Tensor& t, bool folded) {
+  return folded ? t + b->bias.view({1, -1, 1, 1}) : b->forward(t);
+}
+
 class SqueezeExciteImpl : public torch::nn::Module {
  public:
   SqueezeExciteImpl(std::int64_t chs, std::int64_t rd) {
@@ -203,19 +218,35 @@ class BlockImpl : public torch::nn::Module {
     os << (type_ == 'c' ? "ConvBnAct" : type_ == 'e' ? "EdgeResidual" : "InvertedResidual") << (skip_ ? "(skip)" : "()");
   }
 
+  /// Folds each BN into the conv before it (inference only; see EfficientNetV2Impl::fold_batchnorm).
+  void fold() {
+    if (type_ == 'c') {
+      fold_into(conv, bn1);
+    } else if (type_ == 'e') {
+      fold_into(conv_exp, bn1);
+      fold_into(conv_pwl, bn2);
+    } else {
+      fold_into(conv_pw, bn1);
+      fold_into(conv_dw, bn2);
+      fold_into(conv_pwl, bn3);
+    }
+    folded_ = true;
+  }
+
   torch::Tensor forward(const torch::Tensor& x) {
     torch::Tensor y;
+    auto norm = [&](torch::nn::BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
     if (type_ == 'c') {
-      y = torch::silu(bn1->forward(conv->forward(pad_.apply(x))));
+      y = torch::silu(norm(bn1, conv->forward(pad_.apply(x))));
     } else if (type_ == 'e') {
-      y = torch::silu(bn1->forward(conv_exp->forward(pad_.apply(x))));
+      y = torch::silu(norm(bn1, conv_exp->forward(pad_.apply(x))));
       if (!se.is_empty()) y = se->forward(y);
-      y = bn2->forward(conv_pwl->forward(y));
+      y = norm(bn2, conv_pwl->forward(y));
     } else {
-      y = torch::silu(bn1->forward(conv_pw->forward(x)));
-      y = torch::silu(bn2->forward(conv_dw->forward(pad_.apply(y))));
+      y = torch::silu(norm(bn1, conv_pw->forward(x)));
+      y = torch::silu(norm(bn2, conv_dw->forward(pad_.apply(y))));
       if (!se.is_empty()) y = se->forward(y);
-      y = bn3->forward(conv_pwl->forward(y));
+      y = norm(bn3, conv_pwl->forward(y));
     }
     return skip_ ? drop_path(y, drop_path_, is_training()) + x : y;
   }
@@ -228,6 +259,7 @@ class BlockImpl : public torch::nn::Module {
   char type_;
   double drop_path_;
   bool skip_ = false;
+  bool folded_ = false;
   Padding pad_;
 };
 TORCH_MODULE(Block);
@@ -272,12 +304,23 @@ class EfficientNetV2Impl : public torch::nn::Module {
 
   void pretty_print(std::ostream& os) const override { os << (tf_ ? "EfficientNetV2(tf)" : "EfficientNetV2"); }
 
+  /// Folds every BatchNorm into its conv, for inference: fewer passes over memory, the same logits
+  /// (to float rounding) in eval mode. Irreversible; training afterwards is not meaningful.
+  void fold_batchnorm() {
+    effnet::fold_into(conv_stem, bn1);
+    for (const auto& stage : *blocks)
+      for (const auto& block : *stage->as<torch::nn::ModuleList>()) block->as<effnet::Block>()->fold();
+    effnet::fold_into(conv_head, bn2);
+    folded_ = true;
+  }
+
   /// (B,C,H,W) -> (B,num_features,H/32,W/32)
   torch::Tensor forward_features(const torch::Tensor& x) {
-    auto y = torch::silu(bn1->forward(conv_stem->forward(stem_pad_.apply(x))));
+    auto norm = [&](torch::nn::BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
+    auto y = torch::silu(norm(bn1, conv_stem->forward(stem_pad_.apply(x))));
     for (const auto& stage : *blocks)
       for (const auto& block : *stage->as<torch::nn::ModuleList>()) y = block->as<effnet::Block>()->forward(y);
-    return torch::silu(bn2->forward(conv_head->forward(y)));
+    return torch::silu(norm(bn2, conv_head->forward(y)));
   }
   /// (B,C,H,W) -> (B,classes)
   torch::Tensor forward(const torch::Tensor& x) {
@@ -315,6 +358,7 @@ class EfficientNetV2Impl : public torch::nn::Module {
  private:
   double drop_rate_;
   bool tf_;
+  bool folded_ = false;
   effnet::Padding stem_pad_;
 };
 TORCH_MODULE(EfficientNetV2);

@@ -20,6 +20,7 @@
 #include "cadence/batch/mixup.hpp"
 #include "cadence/infer/predict.hpp"
 #include "cadence/infer/submission.hpp"
+#include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/train/metrics.hpp"
 #include "cadence/train/trainer.hpp"
@@ -70,6 +71,7 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
 
   auto net = build_network(pipeline, load.image_shape().channels);
   net->to(device);
+  if (t.channels_last) to_channels_last(*net);
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
 
   HoldoutResult result{-1.0, -1.0, -1, run.dir, run.dir / "submission.csv", run.dir / "model.pt"};
@@ -91,6 +93,7 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
     while (auto batch = loader->next()) {
       set_lr(opt, t.lr_at(step++, total_steps));
       auto images = batch->images.to(device);
+      if (t.channels_last) images = as_channels_last(images);
       auto targets = batch->targets.to(device);
       augment_batch(pipeline, images, AugmentKey{run.seed, e, batch->indices});
       detail::for_stages<detail::is_mixup>(pipeline, [&](const Mixup& m) {

@@ -65,6 +65,7 @@ struct TrainOptions {
   double weight_decay = 1e-2;
   double holdout = 0.2;           // hold-out fraction (stratified)
   bool balanced = false;          // class-balanced sampling (with replacement) instead of shuffling
+  bool channels_last = false;     // NHWC weights and inputs (faster convolutions on some CPUs and GPUs)
 
   template <class V> void fields(V& v) {
     v("epochs", epochs, config::at_least(1));
@@ -75,6 +76,7 @@ struct TrainOptions {
     v("weight_decay", weight_decay, config::at_least(0));
     v("holdout", holdout, config::in_range(0.01, 0.99));
     v("balanced", balanced);
+    v("channels_last", channels_last);
   }
 
   /// Linear warmup then cosine to zero, by step.

@@ -1,0 +1,111 @@
+#include "cadence/nn/resize.hpp"
+
+#include <sstream>
+
+#include "cadence/data/load.hpp"
+#include "cadence/nn/efficientnet_v2.hpp"
+#include "cadence/nn/head.hpp"
+#include "cadence/nn/memory_format.hpp"
+#include "cadence/nn/model.hpp"
+#include "cadence/nn/timm_import.hpp"
+#include "support.hpp"
+
+TEST_CASE("resize: the learned resizer has the paper's structure and switches size with the mode") {
+  cadence::LearnedOptions o;
+  o.size = {48, 40};
+  o.test_size = {64, 56};
+  o.filters = 6;
+  o.blocks = 2;
+  cadence::LearnedResizer r(o, 1);
+  std::string keys;
+  for (const auto& [k, t] : cadence::state_dict_entries(*r))
+    if (k.find("running") == std::string::npos && k.find("num_batches") == std::string::npos)
+      keys += k + (t.dim() == 4 ? "[" + std::to_string(t.size(0)) + "x" + std::to_string(t.size(1)) + "x" + std::to_string(t.size(2)) + "]" : "") + " ";
+  CHECK(keys ==
+        "conv1.weight[6x1x7] conv1.bias conv2.weight[6x6x1] conv2.bias bn2.weight bn2.bias "
+        "res.0.0.weight[6x6x3] res.0.1.weight res.0.1.bias res.0.3.weight[6x6x3] res.0.4.weight res.0.4.bias "
+        "res.1.0.weight[6x6x3] res.1.1.weight res.1.1.bias res.1.3.weight[6x6x3] res.1.4.weight res.1.4.bias "
+        "conv3.weight[6x6x3] bn3.weight bn3.bias conv4.weight[1x6x7] conv4.bias ");
+  const auto x = torch::randn({2, 1, 819, 256});
+  CHECK(r->forward(x).sizes() == torch::IntArrayRef({2, 1, 48, 40}));
+  r->eval();
+  CHECK(r->forward(x).sizes() == torch::IntArrayRef({2, 1, 64, 56}));
+  // with the last conv zeroed the output is exactly the bilinear skip
+  {
+    torch::NoGradGuard g;
+    r->conv4->weight.zero_();
+    r->conv4->bias.zero_();
+  }
+  const auto skip = torch::nn::functional::interpolate(
+      x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<std::int64_t>{64, 56}).mode(torch::kBilinear).align_corners(false));
+  CHECK(torch::allclose(r->forward(x), skip));
+}
+
+TEST_CASE("resize: fixed resizers are plain interpolation; options are checked") {
+  namespace F = torch::nn::functional;
+  cadence::ResizeSize s;
+  s.size = {30, 20};
+  s.test_size = {30, 20};
+  const auto x = torch::randn({1, 2, 61, 47});
+  cadence::FixedResize area(s, torch::kArea);
+  CHECK(torch::allclose(area->forward(x), F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{30, 20}).mode(torch::kArea))));
+  cadence::FixedResize cubic(s, torch::kBicubic);
+  CHECK(torch::allclose(cubic->forward(x), F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{30, 20}).mode(torch::kBicubic).align_corners(false))));
+  test::check_error([] { cadence::config::parse<cadence::LearnedOptions>(nlohmann::json{{"size", {300}}}); }, "/size", "[height, width]");
+  test::check_error([] { cadence::config::parse<cadence::LearnedOptions>(nlohmann::json{{"filters", 0}}); }, "/filters");
+  std::ostringstream os;
+  os << (cadence::Load{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{});
+  CHECK(os.str() == "Load | Resize<Learned> | Model<efficientnetv2_s>");
+}
+
+TEST_CASE("resize + model: the module stages form one network, trained jointly") {
+  auto p = cadence::Load{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{};
+  auto& r = p.get<cadence::Resize<cadence::Learned>>().options;
+  r.size = r.test_size = {64, 64};
+  auto& m = p.get<cadence::Model<cadence::EffNetV2S>>().options;
+  m.width_multiplier = 0.25;
+  m.depth_multiplier = 0.25;
+  auto net = cadence::build_network(p, 1);
+  REQUIRE(net->size() == 2);
+  const auto x = torch::randn({2, 1, 819, 256});
+  const auto y = net->forward(x);
+  CHECK(y.sizes() == torch::IntArrayRef({2, 2}));
+  cadence::head_loss(cadence::Head::ce, y, torch::tensor({0.f, 1.f, 1.f, 0.f}).view({2, 2})).backward();
+  // gradients reach the resizer's first conv through the backbone
+  CHECK(net->named_parameters()["0.conv1.weight"].grad().abs().sum().item<double>() > 0);
+}
+
+TEST_CASE("heads: soft-label cross-entropy and BCE, by hand") {
+  const auto logits = torch::tensor({0.f, std::log(3.f)}).view({1, 2});  // softmax = (1/4, 3/4)
+  const auto soft = torch::tensor({0.5f, 0.5f}).view({1, 2});
+  CHECK(cadence::head_loss(cadence::Head::ce, logits, soft).item<double>() == doctest::Approx(-(0.5 * std::log(0.25) + 0.5 * std::log(0.75))));
+  CHECK(cadence::head_probability(cadence::Head::ce, logits).item<double>() == doctest::Approx(0.75));
+  const auto one = torch::tensor({0.f}).view({1, 1});
+  CHECK(cadence::head_loss(cadence::Head::bce, one, torch::tensor({1.f}).view({1, 1})).item<double>() == doctest::Approx(std::log(2.0)));
+  CHECK(cadence::head_probability(cadence::Head::bce, one).item<double>() == doctest::Approx(0.5));
+}
+
+TEST_CASE("efficientnetv2: BN folding and channels_last keep the eval-mode logits") {
+  cadence::EffNetV2Options o;
+  o.width_multiplier = 0.25;
+  o.depth_multiplier = 0.25;
+  for (bool tf : {false, true}) {
+    CAPTURE(tf);
+    cadence::EfficientNetV2 net(cadence::efficientnetv2_s_arch(tf), o, 1, 2);
+    {  // non-trivial BN statistics
+      torch::NoGradGuard g;
+      for (auto& [k, t] : cadence::state_dict_entries(*net)) {
+        if (k.find("running_var") != std::string::npos) t.uniform_(0.5, 2.0);
+        if (k.find("running_mean") != std::string::npos) t.normal_(0.0, 0.2);
+      }
+    }
+    net->eval();
+    torch::NoGradGuard g;
+    const auto x = torch::randn({2, 1, 97, 63});
+    const auto want = net->forward(x);
+    cadence::to_channels_last(*net);
+    CHECK(torch::allclose(net->forward(cadence::as_channels_last(x)), want, 1e-4, 1e-4));
+    net->fold_batchnorm();
+    CHECK(torch::allclose(net->forward(x), want, 1e-4, 1e-4));
+  }
+}
