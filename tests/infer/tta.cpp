@@ -46,3 +46,45 @@ TEST_CASE("tta: the competition's pipeline expression composes and prints") {
   CHECK(os.str() == "Load | Augment<VFlip, SSR, MotionBlur, SpecAug> | Mixup | Model<small_cnn> | TTA<16>");
   static_assert(decltype(p)::has_tta);
 }
+
+#include "cadence/infer/predict.hpp"
+
+TEST_CASE("tta: predict_pipeline reads each batch once and averages N augmented rounds") {
+  test::TempDir data("ttadata");
+  test::small_dataset(data.path, 4, 6);
+  using Aug = cadence::Augment<cadence::VFlip, cadence::SpecAug>;
+  auto p = cadence::Load{} | Aug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<3>{};
+  p.get<cadence::Load>().options.root = data.path;
+  std::get<0>(p.get<Aug>().options.ops).p = 0.7;
+  std::get<1>(p.get<Aug>().options.ops).p = 0.7;
+  auto& mo = p.get<cadence::Model<cadence::SmallCnnArch>>().options;
+  mo.width = 4;
+  mo.depth = 2;
+  mo.pool = 8;
+  auto net = cadence::build_network(p, 1);
+  const auto test = p.get<cadence::Load>().open(cadence::Split::test);
+  const std::vector<std::int64_t> idx{0, 1, 2, 3, 4, 5};
+  const auto got = cadence::predict_pipeline(p, net, cadence::Head::ce, test, idx, 4, torch::kCPU, 11, "tta", true);
+  // by hand: all six samples in one batch, three rounds with the TTA epochs' augmentations
+  net->eval();
+  torch::NoGradGuard g;
+  auto loader = p.get<cadence::Load>().loader(test, idx, 6, 2);
+  const auto batch = loader->next();
+  std::vector<torch::Tensor> rounds;
+  for (std::uint32_t r = 0; r < 3; ++r) {
+    auto x = batch->images.clone();
+    p.get<Aug>().apply(x, {11, cadence::kTtaEpochBase + r, batch->indices});
+    rounds.push_back(torch::softmax(net->forward(x), 1).select(1, 1));
+  }
+  const auto want = torch::stack(rounds).mean(0).to(torch::kFloat64);
+  REQUIRE(got.size() == 6);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(got[i] == doctest::Approx(want[static_cast<std::int64_t>(i)].item<double>()).epsilon(1e-5));
+  // the rounds differ (the augmentations do something) and plain prediction is one round
+  CHECK_FALSE(torch::allclose(rounds[0], rounds[1]));
+  const auto plain = cadence::predict_pipeline(p, net, cadence::Head::ce, test, idx, 4, torch::kCPU, 11, "plain", true, false);
+  CHECK(plain[0] == doctest::Approx(torch::softmax(net->forward(batch->images), 1)[0][1].item<double>()).epsilon(1e-5));
+  // "augment" TTA without an Augment stage is refused with the JSON path
+  auto bare = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
+  bare.get<cadence::Load>().options.root = data.path;
+  test::check_error([&] { cadence::predict_pipeline(bare, net, cadence::Head::ce, test, idx, 4, torch::kCPU, 11, "x", true); }, "/tta/mode");
+}

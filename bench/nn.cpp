@@ -1,0 +1,86 @@
+// The network room: Resize<Learned> and EfficientNetV2-S/M, forward and training step, batch 8 of
+// 1x819x256 resized to 256^2 or 384^2, contiguous or channels_last, 2 intra-op threads.
+//
+//   build/bench/bench_nn                                  (slow on a CPU: a few minutes)
+//   build/bench/bench_nn --benchmark_filter='S/256'
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "cadence/nn/efficientnet_v2.hpp"
+#include "cadence/nn/head.hpp"
+#include "cadence/nn/memory_format.hpp"
+#include "cadence/nn/resize.hpp"
+
+namespace {
+
+constexpr std::int64_t kB = 8;
+
+/// resizer -> backbone, as a pipeline's network.
+torch::nn::Sequential network(bool m, std::int64_t size) {
+  cadence::LearnedOptions r;
+  r.size = r.test_size = {size, size};
+  auto arch = m ? cadence::efficientnetv2_m_arch() : cadence::efficientnetv2_s_arch();
+  return torch::nn::Sequential(cadence::LearnedResizer(r, 1), cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, 1, 2));
+}
+
+// args: model (0 = S, 1 = M), size, channels_last, train
+void EffNetV2(benchmark::State& state) {
+  const bool m = state.range(0) == 1, cl = state.range(2) == 1, train = state.range(3) == 1;
+  const std::int64_t size = state.range(1);
+  torch::set_num_threads(2);
+  auto net = network(m, size);
+  auto x = torch::randn({kB, 1, 819, 256});
+  const auto y = torch::tensor({1.f, 0.f}).repeat({kB, 1});
+  if (cl) {
+    cadence::to_channels_last(*net);
+    x = cadence::as_channels_last(x);
+  }
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));
+  if (train) net->train();
+  else net->eval();
+  for (auto _ : state) {
+    if (train) {
+      opt.zero_grad();
+      auto loss = cadence::head_loss(cadence::Head::ce, net->forward(x), y);
+      loss.backward();
+      opt.step();
+    } else {
+      torch::NoGradGuard g;
+      benchmark::DoNotOptimize(net->forward(x).data_ptr());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kB);
+  state.SetBytesProcessed(state.iterations() * kB * 819 * 256 * 4);
+  state.SetLabel(std::string(m ? "M" : "S") + "/" + std::to_string(size) + (cl ? "/channels_last" : "/contiguous") +
+                 (train ? "/train_step" : "/forward"));
+}
+
+void args(benchmark::internal::Benchmark* b) {
+  for (int train : {0, 1})
+    for (int m : {0, 1})
+      for (int size : {256, 384})
+        for (int cl : {0, 1}) b->Args({m, size, cl, train});
+}
+BENCHMARK(EffNetV2)->Apply(args)->Iterations(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The learned resizer alone (forward), 819x256 -> 384^2.
+void LearnedResizer(benchmark::State& state) {
+  torch::set_num_threads(2);
+  cadence::LearnedOptions r;
+  r.size = r.test_size = {384, 384};
+  cadence::LearnedResizer net(r, 1);
+  net->eval();
+  const auto x = torch::randn({kB, 1, 819, 256});
+  for (auto _ : state) {
+    torch::NoGradGuard g;
+    benchmark::DoNotOptimize(net->forward(x).data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * kB);
+}
+BENCHMARK(LearnedResizer)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
