@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <span>
+#include <thread>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -181,6 +182,7 @@ int model(const std::vector<std::string>& argv) {
   }
   if (arch.empty()) cadence::fail("--arch NAME is required (see seti --help)");
   const auto f = cadence::config::parse<ModelFlags>(cadence::config::flags_to_json(flags));
+  torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));  // PyTorch alone picks 1 on 2 vCPUs
   auto m = build_arch(arch, f.net, f.in_chans, f.classes);
   if (!weights.empty()) cadence::load_state_dict(*m.ptr(), weights);
   if (summary) {
