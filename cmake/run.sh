@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 build_dir=${CADENCE_BUILD_DIR:-build}
 packages=(g++ cmake ninja-build libtorch-dev librange-v3-dev nlohmann-json3-dev doctest-dev libbenchmark-dev)
+# the tests also open report.html in a real browser
+[ "${1:-}" = test ] && packages+=(chromium)
 
 install_missing() {
   local missing=()

@@ -25,22 +25,28 @@
 #include "cadence/nn/resize.hpp"
 #include "cadence/nn/timm_import.hpp"
 #include "cadence/nn/small_cnn.hpp"
+#include "cadence/recipes/competition.hpp"
 #include "cadence/recipes/holdout.hpp"
 
 namespace {
 
 constexpr const char* usage =
-    "usage: seti run --config FILE [--set key.path=value ...]   (the config's \"arch\": small_cnn | efficientnetv2_s | efficientnetv2_m)\n"
+    "usage: seti run|pretrain|finetune|predict|holdout --config FILE [--set key.path=value ...]\n"
     "       seti preview --config FILE --out DIR [--set key.path=value ...]\n"
     "       seti model --arch NAME [--classes K] [--in-chans C] [--width-multiplier W] [--depth-multiplier D]\n"
     "                  [--summary] [--weights FILE] [--input X.npy --output LOGITS.npy]\n"
     "\n"
-    "  run       train with a stratified hold-out, report the validation ROC AUC, write submission.csv\n"
+    "  pretrain  hold-out training on old_leaky_data; best weights in <run.dir>/pretrain/\n"
+    "  finetune  stratified K-fold on train from the pretrained weights; oof.csv, cv.json, report.html\n"
+    "  predict   fold ensemble x TTA on test (blended with predict.blend); submission.csv\n"
+    "  run       pretrain, finetune, predict\n"
+    "  holdout   one hold-out run on train, then predict: the quickest end-to-end check\n"
     "  preview   write before/after PNGs of each augment op on a positive training sample to DIR\n"
     "  model     build a backbone (efficientnetv2_s|efficientnetv2_m|tf_efficientnetv2_s|tf_efficientnetv2_m|small_cnn):\n"
     "            --summary prints its parameter count and module tree; --input runs one eval-mode forward\n"
     "            of a float32 (B,C,H,W) .npy and writes the logits to --output\n"
-    "  --config  the JSON configuration (samples/seti/configs/demo.json)\n"
+    "  --config  the JSON configuration (samples/seti/configs/demo.json); its \"arch\" picks the pipeline:\n"
+    "            small_cnn | efficientnetv2_s | efficientnetv2_m\n"
     "  --set     override one value, e.g. --set train.epochs=2 --set run.dir=runs/try\n";
 
 struct Args {
@@ -95,7 +101,7 @@ int with_pipeline(cadence::config::json j, F&& f) {
 
 template <class P>
 int preview_with(P pipeline, const cadence::config::json& config, const std::string& out_dir) {
-  cadence::HoldoutConfig recipe;
+  cadence::CompetitionConfig recipe;
   cadence::config::read_config(config, pipeline, recipe);
   const auto& load = pipeline.template get<cadence::Load>();
   const auto data = load.open(cadence::Split::train);
@@ -210,14 +216,30 @@ int model(const std::vector<std::string>& argv) {
   return 0;
 }
 
-int run(const std::vector<std::string>& argv) {
+/// holdout | pretrain | finetune | predict | run
+int job(const std::string& name, const std::vector<std::string>& argv) {
   const auto args = parse(argv);
-  if (!args.out.empty()) cadence::fail("--out is for preview; run writes to run.dir");
-  return with_pipeline(args.config, [](auto pipeline, const cadence::config::json& j) {
+  if (!args.out.empty()) cadence::fail("--out is for preview; ", name, " writes to run.dir");
+  return with_pipeline(args.config, [&](auto pipeline, const cadence::config::json& j) {
     std::cout << "pipeline: " << pipeline << '\n';
-    const auto r = cadence::recipes::holdout(pipeline, j);
-    std::printf("validation ROC AUC: %.4f (best epoch %d), with TTA: %.4f\nsubmission: %s\nrun directory: %s\n", r.best_auc,
-                r.best_epoch, r.tta_auc, r.submission.string().c_str(), r.dir.string().c_str());
+    namespace r = cadence::recipes;
+    if (name == "holdout") {
+      const auto h = r::holdout(pipeline, j);
+      std::printf("validation ROC AUC: %.4f (best epoch %d), with TTA: %.4f\nsubmission: %s\nrun directory: %s\n", h.best_auc,
+                  h.best_epoch, h.tta_auc, h.submission.string().c_str(), h.dir.string().c_str());
+    } else if (name == "pretrain") {
+      std::printf("pretrain validation ROC AUC: %.4f\n", r::pretrain(pipeline, j));
+    } else if (name == "finetune") {
+      const auto f = r::finetune(pipeline, j);
+      std::printf("CV ROC AUC (out of fold): %.4f\nreport: %s\n", f.cv_auc, f.report.string().c_str());
+    } else if (name == "predict") {
+      std::printf("submission: %s\n", r::predict(pipeline, j).string().c_str());
+    } else {
+      const auto f = r::run(pipeline, j);
+      if (f.pretrain_auc >= 0) std::printf("pretrain validation ROC AUC: %.4f\n", f.pretrain_auc);
+      std::printf("CV ROC AUC (out of fold): %.4f\nsubmission: %s\nreport: %s\n", f.cv_auc, f.submission.string().c_str(),
+                  f.report.string().c_str());
+    }
     return 0;
   });
 }
@@ -231,7 +253,8 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   try {
-    if (args[0] == "run") return run({args.begin() + 1, args.end()});
+    for (const char* j : {"run", "pretrain", "finetune", "predict", "holdout"})
+      if (args[0] == j) return job(j, {args.begin() + 1, args.end()});
     if (args[0] == "preview") return preview({args.begin() + 1, args.end()});
     if (args[0] == "model") return model({args.begin() + 1, args.end()});
     cadence::fail("unknown command `", args[0], "` (see seti --help)");

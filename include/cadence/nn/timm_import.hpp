@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cadence/core/error.hpp"
+#include "cadence/nn/state_dict.hpp"
 
 namespace cadence {
 
@@ -100,19 +101,6 @@ inline std::map<std::string, torch::Tensor> read_state_dict(const std::filesyste
   for (const auto& kv : v.toGenericDict()) {
     if (!kv.key().isString() || !kv.value().isTensor()) fail(file.string(), ": expected a state_dict (a dict of name -> tensor)");
     out.emplace(kv.key().toStringRef(), kv.value().toTensor());
-  }
-  return out;
-}
-
-/// A module's state in PyTorch's state_dict order: each module's parameters, then its buffers, then
-/// its children's, recursively, in registration order.
-inline std::vector<std::pair<std::string, torch::Tensor>> state_dict_entries(const torch::nn::Module& m, const std::string& prefix = "") {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& p : m.named_parameters(/*recurse=*/false)) out.emplace_back(prefix + p.key(), p.value());
-  for (const auto& b : m.named_buffers(/*recurse=*/false)) out.emplace_back(prefix + b.key(), b.value());
-  for (const auto& c : m.named_children()) {
-    auto sub = state_dict_entries(*c.value(), prefix + c.key() + ".");
-    out.insert(out.end(), sub.begin(), sub.end());
   }
   return out;
 }

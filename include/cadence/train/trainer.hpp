@@ -1,13 +1,16 @@
 #pragma once
 // The training loop's pieces: one epoch of training and batched prediction, over a Load stage's
 // loader. Recipes (hold-out, K-fold) are built from these.
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <numbers>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <torch/nn.h>
@@ -29,6 +32,8 @@ struct RunOptions {
   std::string device = "cpu";               // "cpu", "cuda", "cuda:1", ...
   int threads = 0;                          // intra-op threads; 0 = all cores (PyTorch's default is 1 on 2 vCPUs)
   bool quiet = false;                       // no progress bars
+  bool resume = false;                      // continue from each fold's last.pt where present
+  bool deterministic = false;               // deterministic kernels (same results run to run, any thread count)
 
   template <class V> void fields(V& v) {
     v("dir", dir);
@@ -36,6 +41,8 @@ struct RunOptions {
     v("device", device, config::non_empty());
     v("threads", threads, config::at_least(0));
     v("quiet", quiet);
+    v("resume", resume);
+    v("deterministic", deterministic);
   }
 
   torch::Device torch_device() const {
@@ -50,20 +57,42 @@ struct RunOptions {
     const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     torch::set_num_threads(n);
     torch::manual_seed(seed);
+    if (deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
     const auto d = torch_device();
     if (d.is_cuda() && !torch::cuda::is_available()) fail("/run/device: `", device, "` requested but CUDA is not available");
     return d;
   }
 };
 
+enum class OptimizerKind { adamw, adam, sgd };
+inline constexpr std::array<std::pair<OptimizerKind, std::string_view>, 3> enum_names(OptimizerKind) {
+  return {{{OptimizerKind::adamw, "adamw"}, {OptimizerKind::adam, "adam"}, {OptimizerKind::sgd, "sgd"}}};
+}
+enum class SchedulerKind { cosine, onecycle, step, plateau, constant };
+inline constexpr std::array<std::pair<SchedulerKind, std::string_view>, 5> enum_names(SchedulerKind) {
+  return {{{SchedulerKind::cosine, "cosine"}, {SchedulerKind::onecycle, "onecycle"}, {SchedulerKind::step, "step"},
+           {SchedulerKind::plateau, "plateau"}, {SchedulerKind::constant, "constant"}}};
+}
+
 struct TrainOptions {
   int epochs = 4;                 // passes over the training split
   int batch_size = 32;
   int eval_batch_size = 64;
-  double lr = 2e-3;               // peak learning rate (AdamW), cosine-annealed per step after warmup
-  double warmup = 0.05;           // fraction of steps with linear warmup
+  int accumulate = 1;             // gradient accumulation: an optimizer step every N batches
+  OptimizerKind optimizer = OptimizerKind::adamw;
+  double lr = 2e-3;               // peak learning rate
   double weight_decay = 1e-2;
-  double holdout = 0.2;           // hold-out fraction (stratified)
+  double momentum = 0.9;          // sgd (Nesterov when > 0)
+  SchedulerKind scheduler = SchedulerKind::cosine;
+  double warmup = 0.05;           // cosine: fraction of steps with linear warmup; onecycle: pct_start
+  int step_size = 2;              // step: epochs between decays
+  double gamma = 0.5;             // step / plateau: the decay factor
+  int plateau_patience = 1;       // plateau: epochs without a better validation AUC before decaying
+  double clip_norm = 0.0;         // gradient clipping by global norm (0: off)
+  double ema = 0.0;               // EMA decay of the weights used for validation and saving (0: off)
+  int early_stopping = 0;         // stop after N epochs without a better validation AUC (0: off)
+  double holdout = 0.2;           // hold-out fraction (stratified), for holdout and pretrain
+  int folds = 4;                  // K of the stratified K-fold, for finetune
   bool balanced = false;          // class-balanced sampling (with replacement) instead of shuffling
   bool channels_last = false;     // NHWC weights and inputs (faster convolutions on some CPUs and GPUs)
 
@@ -71,26 +100,76 @@ struct TrainOptions {
     v("epochs", epochs, config::at_least(1));
     v("batch_size", batch_size, config::at_least(1));
     v("eval_batch_size", eval_batch_size, config::at_least(1));
+    v("accumulate", accumulate, config::at_least(1));
+    v("optimizer", optimizer);
     v("lr", lr, config::above(0));
-    v("warmup", warmup, config::in_range(0.0, 1.0));
     v("weight_decay", weight_decay, config::at_least(0));
+    v("momentum", momentum, config::in_range(0.0, 0.999));
+    v("scheduler", scheduler);
+    v("warmup", warmup, config::in_range(0.0, 1.0));
+    v("step_size", step_size, config::at_least(1));
+    v("gamma", gamma, config::above(0.0), config::in_range(0.0, 1.0));
+    v("plateau_patience", plateau_patience, config::at_least(0));
+    v("clip_norm", clip_norm, config::at_least(0));
+    v("ema", ema, config::in_range(0.0, 0.99999));
+    v("early_stopping", early_stopping, config::at_least(0));
     v("holdout", holdout, config::in_range(0.01, 0.99));
+    v("folds", folds, config::at_least(2));
     v("balanced", balanced);
     v("channels_last", channels_last);
   }
-
-  /// Linear warmup then cosine to zero, by step.
-  double lr_at(std::int64_t step, std::int64_t total) const {
-    const double warm = std::max(1.0, warmup * static_cast<double>(total));
-    if (static_cast<double>(step) < warm) return lr * static_cast<double>(step + 1) / warm;
-    const double t = (static_cast<double>(step) - warm) / std::max(1.0, static_cast<double>(total) - warm);
-    return 0.5 * lr * (1.0 + std::cos(std::numbers::pi * std::min(1.0, t)));
-  }
 };
 
-inline void set_lr(torch::optim::Optimizer& opt, double lr) {
-  for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-}
+/// The learning rate by optimizer step (and, for plateau, by validation results).
+class LrSchedule {
+ public:
+  LrSchedule(const TrainOptions& t, std::int64_t total_steps)
+      : t_(t), total_(std::max<std::int64_t>(1, total_steps)), per_epoch_(std::max<std::int64_t>(1, total_steps / t.epochs)) {}
+
+  double lr(std::int64_t step) const {
+    const double s = static_cast<double>(step), n = static_cast<double>(total_);
+    switch (t_.scheduler) {
+      case SchedulerKind::constant: return t_.lr;
+      case SchedulerKind::step: return t_.lr * std::pow(t_.gamma, static_cast<double>(step / per_epoch_ / t_.step_size));
+      case SchedulerKind::plateau: return t_.lr * scale_;
+      case SchedulerKind::onecycle: {  // torch.optim.lr_scheduler.OneCycleLR, cosine, div 25, final div 1e4
+        const double peak = std::max(1.0, t_.warmup * n), lo = t_.lr / 25.0, end = lo / 1e4;
+        auto cos_anneal = [](double a, double b, double f) { return b + (a - b) / 2.0 * (1.0 + std::cos(std::numbers::pi * f)); };
+        if (s < peak) return cos_anneal(lo, t_.lr, s / peak);
+        return cos_anneal(t_.lr, end, std::min(1.0, (s - peak) / std::max(1.0, n - peak)));
+      }
+      case SchedulerKind::cosine:
+      default: {
+        const double warm = std::max(1.0, t_.warmup * n);
+        if (s < warm) return t_.lr * (s + 1.0) / warm;
+        return 0.5 * t_.lr * (1.0 + std::cos(std::numbers::pi * std::min(1.0, (s - warm) / std::max(1.0, n - warm))));
+      }
+    }
+  }
+
+  /// plateau: decay by gamma after `plateau_patience` epochs without a better AUC.
+  void epoch_end(double auc) {
+    if (auc > best_) {
+      best_ = auc;
+      bad_ = 0;
+    } else if (++bad_ > t_.plateau_patience) {
+      scale_ *= t_.gamma;
+      bad_ = 0;
+    }
+  }
+  config::json state() const { return {{"scale", scale_}, {"best", best_}, {"bad", bad_}}; }
+  void restore(const config::json& j) {
+    scale_ = j["scale"];
+    best_ = j["best"];
+    bad_ = j["bad"];
+  }
+
+ private:
+  TrainOptions t_;
+  std::int64_t total_, per_epoch_;
+  double scale_ = 1.0, best_ = -1.0;
+  int bad_ = 0;
+};
 
 /// Saves a module's parameters and buffers atomically.
 template <class Net>

@@ -1,0 +1,241 @@
+#pragma once
+// The competition's three jobs from one pipeline expression and one JSON file:
+//
+//   pretrain  hold-out training on old_leaky_data (or any labelled split); best weights by validation AUC
+//   finetune  stratified K-fold on train, each fold starting from the pretrained weights (or the model's
+//             `weights`, or scratch); out-of-fold predictions, AUC per fold and overall
+//   predict   the fold ensemble x the pipeline's TTA on test, optionally blended with other runs'
+//             submissions (the seed averaged EfficientNetV2-S and -M); submission.csv in sample order
+//   run       all three
+//
+// Run directory (run.dir): config.json, pretrain/, fold_<k>/ (log.jsonl, model.pt, last.pt), folds.csv,
+// oof.csv, cv.json, submission.csv, report.html. Every file is written atomically.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <torch/nn.h>
+#include <torch/serialize.h>
+
+#include "cadence/config/pipeline_config.hpp"
+#include "cadence/recipes/options.hpp"
+#include "cadence/data/csv.hpp"
+#include "cadence/data/folds.hpp"
+#include "cadence/infer/predict.hpp"
+#include "cadence/infer/submission.hpp"
+#include "cadence/nn/memory_format.hpp"
+#include "cadence/nn/model.hpp"
+#include "cadence/train/fit.hpp"
+#include "cadence/train/metrics.hpp"
+#include "cadence/train/report.hpp"
+
+namespace cadence {
+
+struct CompetitionResult {
+  double pretrain_auc = -1.0;
+  std::vector<double> fold_auc;
+  double cv_auc = -1.0;
+  std::filesystem::path dir, submission, report;
+};
+
+namespace recipes {
+
+namespace detail {
+
+inline std::vector<std::int64_t> iota(std::size_t n) {
+  std::vector<std::int64_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::int64_t>(i);
+  return v;
+}
+
+/// Reads the config (all errors here, before any work) and writes the resolved config.
+template <class P>
+CompetitionConfig prepare(P& pipeline, const config::json& j) {
+  static_assert(P::has_source, "cadence::recipes: the pipeline has no source; start it with Load{}.");
+  static_assert(P::has_model, "cadence::recipes: the pipeline has no Model<...> stage to train.");
+  CompetitionConfig cfg;
+  config::read_config(j, pipeline, cfg);
+  for (const auto& m : cfg.predict.blend)
+    if (!std::filesystem::exists(m.submission)) fail("/predict/blend: ", m.submission.string(), " does not exist");
+  std::filesystem::create_directories(cfg.run.dir);
+  write_text_atomically(cfg.run.dir / "config.json", [&](std::ostream& o) { o << config::write_config(pipeline, cfg).dump(2) << '\n'; });
+  return cfg;
+}
+
+template <class P>
+auto fresh_network(const P& pipeline, const CompetitionConfig& cfg, torch::Device device, std::uint64_t salt) {
+  torch::manual_seed(cfg.run.seed + salt);  // each fold's initialisation is its own, and reproducible
+  auto net = build_network(pipeline, pipeline.template get<Load>().image_shape().channels);
+  net->to(device);
+  if (cfg.train.channels_last) to_channels_last(*net);
+  return net;
+}
+
+inline config::json read_history(const std::filesystem::path& log) {
+  config::json h = config::json::array();
+  std::ifstream in(log);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) h.push_back(config::json::parse(line));
+  return h;
+}
+
+/// report.html from whatever the run directory holds so far.
+inline std::filesystem::path write_report(const CompetitionConfig& cfg, const std::string& title, const config::json& summary,
+                                          const std::vector<float>& oof_truth = {}, const std::vector<double>& oof = {}) {
+  namespace fs = std::filesystem;
+  config::json history = config::json::array();
+  for (const auto& sub : {std::string("pretrain")}) {
+    if (fs::exists(cfg.run.dir / sub / "log.jsonl"))
+      for (auto& h : read_history(cfg.run.dir / sub / "log.jsonl")) history.push_back(h);
+  }
+  for (int k = 0; k < 64; ++k) {
+    const auto log = cfg.run.dir / ("fold_" + std::to_string(k)) / "log.jsonl";
+    if (!fs::exists(log)) continue;
+    for (auto& h : read_history(log)) history.push_back(h);
+  }
+  const auto path = cfg.run.dir / "report.html";
+  report::write(path, title, history, oof_truth, oof, summary);
+  return path;
+}
+
+}  // namespace detail
+
+/// Hold-out training on the pretraining split; best weights in <run.dir>/pretrain/model.pt.
+template <class P>
+double pretrain(P pipeline, const config::json& j) {
+  const auto cfg = detail::prepare(pipeline, j);
+  const torch::Device device = cfg.run.apply();
+  const Load& load = pipeline.template get<Load>();
+  const Dataset data = load.open(cfg.pretrain.split == PretrainSplit::old ? Split::old : Split::train);
+  const auto targets = data.targets();
+  const auto is_valid = stratified_holdout(targets, cfg.train.holdout, cfg.run.seed);
+  std::vector<std::int64_t> fitting, valid;
+  for (std::size_t i = 0; i < targets.size(); ++i) (is_valid[i] ? valid : fitting).push_back(static_cast<std::int64_t>(i));
+  const auto dir = cfg.run.dir / "pretrain";
+  std::filesystem::create_directories(dir);
+  save_folds(dir / "split.csv", data.ids(), std::vector<int>(is_valid.begin(), is_valid.end()));
+  TrainOptions t = cfg.train;
+  if (cfg.pretrain.epochs > 0) t.epochs = cfg.pretrain.epochs;
+  auto net = detail::fresh_network(pipeline, cfg, device, 1000);
+  const auto r = fit(pipeline, net, cfg.run, t, data, fitting, valid, dir, "pretrain", device);
+  detail::write_report(cfg, "cadence: pretrain", {{"pretrain validation AUC", r.best_auc}, {"best epoch", r.best_epoch}});
+  return r.best_auc;
+}
+
+/// Stratified K-fold on train; oof.csv, cv.json; per-fold weights in <run.dir>/fold_<k>/model.pt.
+template <class P>
+CompetitionResult finetune(P pipeline, const config::json& j) {
+  const auto cfg = detail::prepare(pipeline, j);
+  namespace fs = std::filesystem;
+  const fs::path pretrained = cfg.run.dir / "pretrain" / "model.pt";
+  if (cfg.finetune.init == FinetuneInit::pretrained && !fs::exists(pretrained))
+    fail("/finetune/init: \"pretrained\" but ", pretrained.string(), " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
+  const torch::Device device = cfg.run.apply();
+  const Load& load = pipeline.template get<Load>();
+  const Dataset data = load.open(Split::train);
+  const auto targets = data.targets();
+  const int K = cfg.train.folds;
+  const auto fold = stratified_kfold(targets, K, cfg.run.seed);
+  save_folds(cfg.run.dir / "folds.csv", data.ids(), fold);
+
+  CompetitionResult result;
+  result.dir = cfg.run.dir;
+  std::vector<double> oof(targets.size(), -1.0);
+  auto init_from = pipeline;  // "scratch" ignores model.weights; "pretrained" overwrites them anyway
+  if (cfg.finetune.init != FinetuneInit::weights)
+    init_from.for_each([](auto& s) {
+      if constexpr (requires { s.options.weights; }) s.options.weights.clear();
+    });
+  for (int k = 0; k < K; ++k) {
+    if (!cfg.finetune.only.empty() && std::find(cfg.finetune.only.begin(), cfg.finetune.only.end(), k) == cfg.finetune.only.end()) continue;
+    std::vector<std::int64_t> fitting, valid;
+    for (std::size_t i = 0; i < fold.size(); ++i) (fold[i] == k ? valid : fitting).push_back(static_cast<std::int64_t>(i));
+    auto net = detail::fresh_network(init_from, cfg, device, static_cast<std::uint64_t>(k));
+    if (cfg.finetune.init == FinetuneInit::pretrained) torch::load(net, pretrained.string());
+    const auto r = fit(pipeline, net, cfg.run, cfg.train, data, fitting, valid, cfg.run.dir / ("fold_" + std::to_string(k)),
+                       "fold " + std::to_string(k), device);
+    for (std::size_t v = 0; v < valid.size(); ++v) oof[static_cast<std::size_t>(valid[v])] = r.best_valid[v];
+    result.fold_auc.push_back(r.best_auc);
+  }
+  std::vector<std::string> ids;
+  std::vector<float> truth;
+  std::vector<double> pred;
+  std::ostringstream csv;
+  csv << "id,target,prediction,fold\n";
+  for (std::size_t i = 0; i < oof.size(); ++i) {
+    if (oof[i] < 0) continue;
+    truth.push_back(targets[i]);
+    pred.push_back(oof[i]);
+    csv << data.entries[i].id << ',' << targets[i] << ',' << oof[i] << ',' << fold[i] << '\n';
+  }
+  write_text_atomically(cfg.run.dir / "oof.csv", [&](std::ostream& o) { o << csv.str(); });
+  result.cv_auc = roc_auc(truth, pred);
+  const config::json cv = {{"fold_auc", result.fold_auc}, {"oof_auc", result.cv_auc}, {"folds", K}};
+  write_text_atomically(cfg.run.dir / "cv.json", [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
+  if (!cfg.run.quiet) std::fprintf(stderr, "CV: out-of-fold ROC AUC %.4f over %zu samples\n", result.cv_auc, pred.size());
+  result.report = detail::write_report(cfg, "cadence: fine-tune", {{"out-of-fold ROC AUC", result.cv_auc}, {"fold AUCs", result.fold_auc}}, truth, pred);
+  return result;
+}
+
+/// The fold ensemble x TTA on test, blended with predict.blend; submission.csv in sample order.
+template <class P>
+std::filesystem::path predict(P pipeline, const config::json& j) {
+  const auto cfg = detail::prepare(pipeline, j);
+  namespace fs = std::filesystem;
+  std::vector<fs::path> models;
+  for (int k = 0; k < cfg.train.folds; ++k)
+    if (fs::exists(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt")) models.push_back(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt");
+  if (models.empty()) fail(cfg.run.dir.string(), ": no fold_<k>/model.pt to predict with (run finetune first)");
+  const torch::Device device = cfg.run.apply();
+  const Load& load = pipeline.template get<Load>();
+  const Dataset test = load.open(Split::test);
+  std::vector<double> mean(test.size(), 0.0);
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    auto net = detail::fresh_network(pipeline, cfg, device, 0);
+    torch::load(net, models[m].string());
+    const auto p = predict_pipeline(pipeline, net, pipeline_head(pipeline), test, detail::iota(test.size()), cfg.train.eval_batch_size,
+                                    device, cfg.run.seed, "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()), cfg.run.quiet);
+    for (std::size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / static_cast<double>(models.size());
+  }
+  // blend with other runs' submissions, by id
+  double total = cfg.predict.weight;
+  std::vector<double> blended(mean.size());
+  for (std::size_t i = 0; i < mean.size(); ++i) blended[i] = cfg.predict.weight * mean[i];
+  for (const auto& member : cfg.predict.blend) {
+    const auto rows = csv::read_labels(member.submission);
+    if (rows.size() != test.size()) fail(member.submission.string(), ": ", rows.size(), " rows, the test set has ", test.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].id != test.entries[i].id) fail(member.submission.string(), ": row ", i + 2, " is id `", rows[i].id, "`, expected `", test.entries[i].id, "`");
+      blended[i] += member.weight * rows[i].target;
+    }
+    total += member.weight;
+  }
+  if (!(total > 0)) fail("/predict: the blend weights sum to 0");
+  for (auto& v : blended) v /= total;
+  const auto path = cfg.run.dir / "submission.csv";
+  write_predictions(path, test.ids(), blended);
+  return path;
+}
+
+/// pretrain (unless finetune.init is not "pretrained"), finetune, predict.
+template <class P>
+CompetitionResult run(P pipeline, const config::json& j) {
+  CompetitionResult r;
+  {
+    auto p = pipeline;
+    CompetitionConfig cfg;
+    config::read_config(j, p, cfg);
+    if (cfg.finetune.init == FinetuneInit::pretrained) r.pretrain_auc = pretrain(pipeline, j);
+  }
+  const auto f = finetune(pipeline, j);
+  r.fold_auc = f.fold_auc;
+  r.cv_auc = f.cv_auc;
+  r.dir = f.dir;
+  r.report = f.report;
+  r.submission = predict(pipeline, j);
+  return r;
+}
+
+}  // namespace recipes
+}  // namespace cadence

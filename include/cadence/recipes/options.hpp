@@ -1,0 +1,75 @@
+#pragma once
+// The recipes' configuration sections: "run", "train", "pretrain", "finetune", "predict". One struct for
+// every job, so one JSON file serves them all (the stages' sections sit beside these).
+#include <array>
+#include <filesystem>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cadence/config/options.hpp"
+#include "cadence/train/trainer.hpp"
+
+namespace cadence {
+
+enum class FinetuneInit { pretrained, weights, scratch };
+inline constexpr std::array<std::pair<FinetuneInit, std::string_view>, 3> enum_names(FinetuneInit) {
+  return {{{FinetuneInit::pretrained, "pretrained"}, {FinetuneInit::weights, "weights"}, {FinetuneInit::scratch, "scratch"}}};
+}
+enum class PretrainSplit { old, train };
+inline constexpr std::array<std::pair<PretrainSplit, std::string_view>, 2> enum_names(PretrainSplit) {
+  return {{{PretrainSplit::old, "old"}, {PretrainSplit::train, "train"}}};
+}
+
+struct PretrainOptions {
+  PretrainSplit split = PretrainSplit::old;  // old_leaky_data (the seed's choice) or train
+  int epochs = 0;                            // 0: train.epochs
+  template <class V> void fields(V& v) {
+    v("split", split);
+    v("epochs", epochs, config::at_least(0));
+  }
+};
+
+struct FinetuneOptions {
+  FinetuneInit init = FinetuneInit::pretrained;  // pretrained: <run.dir>/pretrain/model.pt; weights: model.weights; scratch
+  std::vector<int> only;                         // train only these folds (empty: all)
+  template <class V> void fields(V& v) {
+    v("init", init);
+    v("only", only);
+  }
+};
+
+struct BlendMember {
+  std::filesystem::path submission;  // another run's submission.csv
+  double weight = 1.0;
+  template <class V> void fields(V& v) {
+    v("submission", submission, config::NonEmpty{});
+    v("weight", weight, config::at_least(0.0));
+  }
+};
+
+struct PredictOptions {
+  double weight = 1.0;             // this run's weight in the blend
+  std::vector<BlendMember> blend;  // other runs to average with (same test ids)
+  template <class V> void fields(V& v) {
+    v("weight", weight, config::at_least(0.0));
+    v("blend", blend);
+  }
+};
+
+struct CompetitionConfig {
+  RunOptions run;
+  TrainOptions train;
+  PretrainOptions pretrain;
+  FinetuneOptions finetune;
+  PredictOptions predict;
+  template <class V> void fields(V& v) {
+    v("run", run);
+    v("train", train);
+    v("pretrain", pretrain);
+    v("finetune", finetune);
+    v("predict", predict);
+  }
+};
+
+}  // namespace cadence

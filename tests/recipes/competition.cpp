@@ -1,0 +1,229 @@
+#include "cadence/recipes/competition.hpp"
+
+#include "cadence/recipes/holdout.hpp"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cadence/augment/augment.hpp"
+#include "cadence/data/csv.hpp"
+#include "cadence/infer/tta.hpp"
+#include "cadence/nn/small_cnn.hpp"
+#include "support.hpp"
+
+extern char** environ;
+
+using cadence::config::json;
+
+namespace {
+using Aug = cadence::Augment<cadence::VFlip, cadence::SpecAug>;
+auto pipeline() { return cadence::Load{} | Aug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{}; }
+
+json tiny_config(const std::filesystem::path& data, const std::filesystem::path& run) {
+  return {{"run", {{"dir", run.string()}, {"seed", 3}, {"threads", 2}, {"quiet", true}, {"deterministic", true}}},
+          {"load", {{"root", data.string()}, {"threads", 2}}},
+          {"model", {{"width", 4}, {"depth", 2}, {"pool", 8}}},
+          {"train", {{"epochs", 2}, {"batch_size", 8}, {"folds", 2}, {"holdout", 0.25}}}};
+}
+
+std::string file(const std::filesystem::path& p) { return test::read_file(p); }
+}  // namespace
+
+TEST_CASE("competition: pretrain -> 2-fold finetune -> predict writes the run directory") {
+  test::TempDir data("compdata"), out("comprun");
+  test::small_dataset(data.path, 32, 7, 24);
+  const auto r = cadence::recipes::run(pipeline(), tiny_config(data.path, out / "r"));
+  CHECK(r.pretrain_auc >= 0.0);
+  REQUIRE(r.fold_auc.size() == 2);
+  CHECK(r.cv_auc >= 0.0);
+  CHECK(r.cv_auc <= 1.0);
+  for (const char* f : {"config.json", "pretrain/model.pt", "pretrain/log.jsonl", "pretrain/last.pt", "fold_0/model.pt", "fold_1/model.pt",
+                        "fold_1/log.jsonl", "folds.csv", "oof.csv", "cv.json", "submission.csv", "report.html"})
+    CHECK_MESSAGE(std::filesystem::exists(out / "r" / f), f);
+  // OOF: every training id once, with its fold
+  const auto train = cadence::csv::read_labels(data / "train_labels.csv");
+  std::ifstream oof(out / "r/oof.csv");
+  std::string line;
+  std::getline(oof, line);
+  CHECK(line == "id,target,prediction,fold");
+  std::set<std::string> ids;
+  while (std::getline(oof, line)) ids.insert(line.substr(0, line.find(',')));
+  CHECK(ids.size() == train.size());
+  // submission in sample order
+  const auto sample = cadence::csv::read_labels(data / "sample_submission.csv", false);
+  const auto sub = cadence::csv::read_labels(r.submission);
+  REQUIRE(sub.size() == sample.size());
+  for (std::size_t i = 0; i < sub.size(); ++i) CHECK(sub[i].id == sample[i].id);
+  const auto cv = json::parse(file(out / "r/cv.json"));
+  CHECK(cv["oof_auc"].get<double>() == doctest::Approx(r.cv_auc));
+  const std::string html = file(r.report);
+  CHECK(html.find("<svg class=\"chart\"") != std::string::npos);
+  CHECK(html.find("ROC of the out-of-fold predictions") != std::string::npos);
+
+  // blending with another submission: the average of the two
+  auto cfg = tiny_config(data.path, out / "r");
+  test::write_file(out / "other.csv", [&] {
+    std::string s = "id,target\n";
+    for (const auto& row : sample) s += row.id + ",1\n";
+    return s;
+  }());
+  cfg["predict"] = {{"weight", 1.0}, {"blend", {{{"submission", (out / "other.csv").string()}, {"weight", 1.0}}}}};
+  cadence::recipes::predict(pipeline(), cfg);
+  const auto blended = cadence::csv::read_labels(out / "r/submission.csv");
+  for (std::size_t i = 0; i < blended.size(); ++i) CHECK(blended[i].target == doctest::Approx((sub[i].target + 1.0) / 2.0).epsilon(1e-6));
+}
+
+TEST_CASE("competition: config and data errors stop before training, naming the JSON path or file") {
+  test::TempDir data("comperr"), out("comperrrun");
+  test::small_dataset(data.path, 8, 2, 0);
+  auto attempt = [&](json j) { return [j] { cadence::recipes::finetune(pipeline(), j); }; };
+  auto cfg = tiny_config(data.path, out / "x");
+  cfg["train"]["folds"] = 1;
+  test::check_error(attempt(cfg), "/train/folds", "minimum 2");
+  cfg = tiny_config(data.path, out / "x");
+  cfg["finetune"] = {{"init", "imagenet"}};
+  test::check_error(attempt(cfg), "/finetune/init", "pretrained, weights, scratch");
+  cfg = tiny_config(data.path, out / "x");
+  test::check_error(attempt(cfg), "/finetune/init", "pretrain/model.pt", "does not exist");
+  CHECK_FALSE(std::filesystem::exists(out / "x/fold_0"));
+  cfg["predict"] = {{"blend", {{{"submission", "/nowhere.csv"}}}}};
+  test::check_error([&] { cadence::recipes::predict(pipeline(), cfg); }, "/predict/blend", "/nowhere.csv");
+  cfg = tiny_config(data.path, out / "x");
+  cfg["train"]["scheduler"] = "linear";
+  test::check_error(attempt(cfg), "/train/scheduler", "cosine, onecycle, step, plateau, constant");
+  // a test file that goes missing mid-run: predict stops with the id named
+  cfg = tiny_config(data.path, out / "x");
+  cfg["finetune"] = {{"init", "scratch"}};
+  cadence::recipes::finetune(pipeline(), cfg);
+  const auto test_split = cadence::open_split(data.path, cadence::Split::test);
+  const auto good = test::read_file(test_split.entries[1].file);
+  test::write_file(test_split.entries[1].file, good.substr(0, 1000));
+  test::check_error([&] { cadence::recipes::predict(pipeline(), cfg); }, "id `" + test_split.entries[1].id + "`", "truncated");
+  CHECK(std::filesystem::exists(out / "x/fold_0/model.pt"));  // the last good checkpoint is intact
+}
+
+TEST_CASE("engine: schedulers, accumulation, clipping, EMA and early stopping run and shape the learning rate") {
+  cadence::TrainOptions t;
+  t.epochs = 4;
+  t.lr = 1.0;
+  t.warmup = 0.25;
+  t.scheduler = cadence::SchedulerKind::cosine;
+  cadence::LrSchedule cos(t, 100);
+  CHECK(cos.lr(0) == doctest::Approx(1.0 / 25));
+  CHECK(cos.lr(24) == doctest::Approx(1.0));
+  CHECK(cos.lr(62) == doctest::Approx(0.5).epsilon(0.02));
+  CHECK(cos.lr(99) < 0.01);
+  t.scheduler = cadence::SchedulerKind::onecycle;
+  cadence::LrSchedule one(t, 100);
+  CHECK(one.lr(0) == doctest::Approx(1.0 / 25));
+  CHECK(one.lr(25) == doctest::Approx(1.0));
+  CHECK(one.lr(100) == doctest::Approx(1.0 / 25 / 1e4));
+  t.scheduler = cadence::SchedulerKind::step;
+  t.step_size = 2;
+  t.gamma = 0.1;
+  cadence::LrSchedule step(t, 100);  // 25 steps per epoch
+  CHECK(step.lr(49) == doctest::Approx(1.0));
+  CHECK(step.lr(50) == doctest::Approx(0.1));
+  t.scheduler = cadence::SchedulerKind::plateau;
+  t.plateau_patience = 1;
+  cadence::LrSchedule plateau(t, 100);
+  plateau.epoch_end(0.8);
+  plateau.epoch_end(0.7);
+  CHECK(plateau.lr(0) == doctest::Approx(1.0));
+  plateau.epoch_end(0.7);
+  CHECK(plateau.lr(0) == doctest::Approx(0.1));
+
+  test::TempDir data("engine"), out("enginerun");
+  test::small_dataset(data.path, 24, 2, 0);
+  auto cfg = tiny_config(data.path, out / "e");
+  cfg["train"] = {{"epochs", 6}, {"batch_size", 4}, {"accumulate", 3}, {"clip_norm", 1.0}, {"ema", 0.9}, {"early_stopping", 1},
+                  {"optimizer", "sgd"}, {"scheduler", "plateau"}, {"holdout", 0.25}};
+  const auto r = cadence::recipes::holdout(cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{}, cfg);
+  const auto log = test::read_file(out / "e/log.jsonl");
+  const auto epochs = std::count(log.begin(), log.end(), '\n');
+  CHECK(epochs >= 2);
+  CHECK(epochs == r.best_epoch + 1);  // stopped one epoch after the last improvement, or ran all 6
+}
+
+TEST_CASE("resume: a run killed with SIGKILL mid-training and resumed ends with the same weights") {
+  test::TempDir data("resume"), out("resumerun");
+  test::small_dataset(data.path, 48, 2, 0);
+  auto cfg = tiny_config(data.path, out / "a");
+  cfg["arch"] = "small_cnn";
+  cfg["train"]["epochs"] = 4;
+  cfg["train"]["batch_size"] = 4;
+  cfg["finetune"] = {{"init", "scratch"}, {"only", {0}}};
+  cfg["model"] = {{"width", 8}, {"depth", 3}, {"pool", 2}};
+  auto run_seti = [&](const json& c, const std::filesystem::path& cfg_file, bool kill_early) {
+    test::write_file(cfg_file, c.dump());
+    std::vector<std::string> args{CADENCE_SETI_BINARY, "finetune", "--config", cfg_file.string()};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    REQUIRE(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
+    if (kill_early) {  // wait for the first epoch's checkpoint, then kill during the next epoch
+      const auto last = std::filesystem::path(c["run"]["dir"].get<std::string>()) / "fold_0/last.pt";
+      for (int i = 0; i < 6000 && !std::filesystem::exists(last); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      kill(pid, SIGKILL);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+  };
+  CHECK(run_seti(cfg, out / "a.json", false) == 0);
+  auto killed = cfg;
+  killed["run"]["dir"] = (out / "b").string();
+  const int status = run_seti(killed, out / "b.json", true);
+  CHECK(WIFSIGNALED(status));
+  const auto partial = test::read_file(out / "b/fold_0/log.jsonl");
+  CHECK(std::count(partial.begin(), partial.end(), '\n') < 4);  // it really was interrupted
+  killed["run"]["resume"] = true;
+  CHECK(run_seti(killed, out / "b2.json", false) == 0);
+  // the final and the best weights are identical, and so is the validation history
+  auto net = [&](const std::filesystem::path& file) {
+    auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
+    auto& o = p.get<cadence::Model<cadence::SmallCnnArch>>().options;
+    o.width = 8;
+    o.depth = 3;
+    o.pool = 2;
+    auto n = cadence::build_network(p, 1);
+    torch::load(n, file.string());
+    return n;
+  };
+  for (const char* f : {"fold_0/last.pt", "fold_0/model.pt"}) {
+    CAPTURE(f);
+    auto x = net(out / "a" / f), y = net(out / "b" / f);
+    auto px = x->named_parameters(), py = y->named_parameters();
+    for (const auto& item : px) CHECK(torch::equal(item.value(), py[item.key()]));
+  }
+  auto aucs = [](const std::string& log) {
+    std::vector<double> v;
+    std::istringstream in(log);
+    for (std::string l; std::getline(in, l);) v.push_back(json::parse(l)["valid_auc"].get<double>());
+    return v;
+  };
+  CHECK(aucs(test::read_file(out / "a/fold_0/log.jsonl")) == aucs(test::read_file(out / "b/fold_0/log.jsonl")));
+}
+
+TEST_CASE("determinism: the same seed with 1 and 2 threads gives the same predictions") {
+  test::TempDir data("threads"), out("threadsrun");
+  test::small_dataset(data.path, 24, 6, 0);
+  std::vector<std::string> subs;
+  for (int threads : {1, 2}) {
+    auto cfg = tiny_config(data.path, out / ("t" + std::to_string(threads)));
+    cfg["run"]["threads"] = threads;
+    cfg["load"]["threads"] = threads;
+    cfg["finetune"] = {{"init", "scratch"}};
+    cadence::recipes::finetune(pipeline(), cfg);
+    subs.push_back(test::read_file(cadence::recipes::predict(pipeline(), cfg)));
+    subs.push_back(test::read_file(out / ("t" + std::to_string(threads)) / "oof.csv"));
+  }
+  CHECK(subs[0] == subs[2]);  // submission.csv
+  CHECK(subs[1] == subs[3]);  // oof.csv
+}
