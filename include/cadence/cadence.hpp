@@ -36,6 +36,7 @@
 #include "cadence/recipes/options.hpp"
 #include "cadence/synth/generator.hpp"
 #include "cadence/synth/setigen.hpp"
+#include "cadence/train/amp.hpp"
 #include "cadence/train/fit.hpp"
 #include "cadence/train/metrics.hpp"
 #include "cadence/train/report.hpp"

@@ -56,6 +56,7 @@ CompetitionConfig prepare(P& pipeline, const config::json& j) {
   static_assert(P::has_model, "cadence::recipes: the pipeline has no Model<...> stage to train.");
   CompetitionConfig cfg;
   config::read_config(j, pipeline, cfg);
+  cfg.validate();
   for (const auto& m : cfg.predict.blend)
     if (!std::filesystem::exists(m.submission)) fail("/predict/blend: ", m.submission.string(), " does not exist");
   std::filesystem::create_directories(cfg.run.dir);

@@ -47,6 +47,7 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   static_assert(P::has_model, "cadence::recipes::holdout: the pipeline has no Model<...> stage to train.");
   HoldoutConfig cfg;
   config::read_config(j, pipeline, cfg);  // every config error surfaces here, before any work
+  cfg.validate();
   const RunOptions& run = cfg.run;
   const TrainOptions& t = cfg.train;
   const torch::Device device = run.apply();

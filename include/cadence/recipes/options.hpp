@@ -70,6 +70,11 @@ struct CompetitionConfig {
     v("finetune", finetune);
     v("predict", predict);
   }
+  /// Checks across sections, before any work.
+  void validate() const {
+    if (train.amp == Amp::fp16 && !run.torch_device().is_cuda())
+      fail("/train/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
+  }
 };
 
 }  // namespace cadence

@@ -103,8 +103,10 @@ FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOpt
   std::vector<float> truth;
   for (auto i : valid_idx) truth.push_back(targets[static_cast<std::size_t>(i)]);
 
+  if (t.amp == Amp::fp16 && !device.is_cuda()) fail("/train/amp: \"fp16\" needs a CUDA device; use \"bf16\" on a CPU");
   fs::create_directories(dir);
   auto opt = make_optimizer(t, net->parameters());
+  GradScaler scaler(t.amp == Amp::fp16);
   std::unique_ptr<Ema> ema;
   if (t.ema > 0.0) ema = std::make_unique<Ema>(*net, t.ema);
   const std::int64_t batches = (static_cast<std::int64_t>(fit_idx.size()) + t.batch_size - 1) / t.batch_size;
@@ -136,6 +138,7 @@ FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOpt
     r.history = pos["history"];
     r.best_valid = pos["best_valid"].get<std::vector<double>>();
     schedule.restore(pos["schedule"]);
+    scaler.restore(pos["scaler"]);
     torch::Tensor rng;
     a.read("torch_rng", rng, true);
     at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle: shares the default generator
@@ -164,13 +167,18 @@ FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOpt
       detail::for_stages<detail::is_mixup>(pipeline, [&](const Mixup& m) {
         if (m.active(e, static_cast<std::uint32_t>(t.epochs))) m.apply(images, y, run.seed, e, batch_no);
       });
-      const auto loss = head_loss(head, net->forward(images), y);
-      (loss / static_cast<double>(t.accumulate)).backward();
+      torch::Tensor loss;
+      {
+        AutocastGuard autocast(t.amp, device);
+        loss = head_loss(head, net->forward(images).to(torch::kFloat32), y);
+      }
+      scaler.scale_loss(loss / static_cast<double>(t.accumulate)).backward();
       ++batch_no;
       if (batch_no % static_cast<std::uint32_t>(t.accumulate) == 0 || static_cast<std::int64_t>(batch_no) == batches) {
         for (auto& g : opt->param_groups()) g.options().set_lr(schedule.lr(step));
-        if (t.clip_norm > 0.0) torch::nn::utils::clip_grad_norm_(net->parameters(), t.clip_norm);
-        opt->step();
+        const bool finite = scaler.unscale(net->parameters());
+        if (t.clip_norm > 0.0 && finite) torch::nn::utils::clip_grad_norm_(net->parameters(), t.clip_norm);
+        scaler.step(*opt, finite);
         opt->zero_grad();
         if (ema) ema->update(*net);
         ++step;
@@ -215,7 +223,7 @@ FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOpt
       if (ema) ema->save(a);
       const config::json pos = {{"epoch", epoch + 1}, {"step", step}, {"stale", stale}, {"best_auc", r.best_auc},
                                 {"best_epoch", r.best_epoch}, {"history", r.history}, {"best_valid", r.best_valid},
-                                {"schedule", schedule.state()}};
+                                {"schedule", schedule.state()}, {"scaler", scaler.state()}};
       a.write("position", c10::IValue(pos.dump()));
       at::Generator gen = at::detail::getDefaultCPUGenerator();
       a.write("torch_rng", gen.get_state(), true);

@@ -23,6 +23,7 @@
 #include "cadence/core/progress.hpp"
 #include "cadence/data/load.hpp"
 #include "cadence/nn/head.hpp"
+#include "cadence/train/amp.hpp"
 
 namespace cadence {
 
@@ -95,6 +96,7 @@ struct TrainOptions {
   int folds = 4;                  // K of the stratified K-fold, for finetune
   bool balanced = false;          // class-balanced sampling (with replacement) instead of shuffling
   bool channels_last = false;     // NHWC weights and inputs (faster convolutions on some CPUs and GPUs)
+  Amp amp = Amp::off;             // autocast: "bf16" (CPU or GPU), "fp16" (CUDA, with dynamic loss scaling)
 
   template <class V> void fields(V& v) {
     v("epochs", epochs, config::at_least(1));
@@ -117,6 +119,7 @@ struct TrainOptions {
     v("folds", folds, config::at_least(2));
     v("balanced", balanced);
     v("channels_last", channels_last);
+    v("amp", amp);
   }
 };
 

@@ -1,0 +1,118 @@
+#pragma once
+// Mixed precision: autocast around the forward pass (bf16 on CPUs and GPUs, fp16 on CUDA) and, for
+// fp16, dynamic loss scaling (LibTorch has no GradScaler, so this is PyTorch's algorithm): the loss is
+// multiplied by `scale` before backward; gradients are unscaled before clipping and stepping; a step
+// whose gradients hold Inf/NaN is skipped and the scale halved; after `growth_interval` good steps
+// the scale doubles.
+#include <ATen/autocast_mode.h>
+
+#include <array>
+#include <cmath>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <torch/optim.h>
+#include <torch/types.h>
+
+#include <nlohmann/json.hpp>
+
+namespace cadence {
+
+enum class Amp { off, bf16, fp16 };
+inline constexpr std::array<std::pair<Amp, std::string_view>, 3> enum_names(Amp) {
+  return {{{Amp::off, "off"}, {Amp::bf16, "bf16"}, {Amp::fp16, "fp16"}}};
+}
+
+/// Autocast on for the scope (for the device's type), restored on exit.
+class AutocastGuard {
+ public:
+  AutocastGuard(Amp amp, const torch::Device& device) : cuda_(device.is_cuda()), active_(amp != Amp::off) {
+    if (!active_) return;
+    const auto dtype = amp == Amp::bf16 ? at::kBFloat16 : at::kHalf;
+    if (cuda_) {
+      previous_ = at::autocast::is_enabled();
+      previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_autocast_gpu_dtype(dtype);
+      at::autocast::set_enabled(true);
+    } else {
+      previous_ = at::autocast::is_cpu_enabled();
+      previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_autocast_cpu_dtype(dtype);
+      at::autocast::set_cpu_enabled(true);
+    }
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!active_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (cuda_) {
+      at::autocast::set_enabled(previous_);
+      at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(previous_);
+      at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+    }
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool cuda_, active_, previous_ = false;
+  at::ScalarType previous_dtype_ = at::kBFloat16;
+};
+
+class GradScaler {
+ public:
+  explicit GradScaler(bool enabled, double init_scale = 65536.0, int growth_interval = 2000)
+      : enabled_(enabled), scale_(init_scale), interval_(growth_interval) {}
+
+  bool enabled() const { return enabled_; }
+  double scale() const { return enabled_ ? scale_ : 1.0; }
+  torch::Tensor scale_loss(const torch::Tensor& loss) const { return enabled_ ? loss * scale_ : loss; }
+
+  /// Divides the gradients by the scale; true when they are all finite.
+  bool unscale(const std::vector<torch::Tensor>& params) const {
+    if (!enabled_) return true;
+    torch::NoGradGuard g;
+    bool finite = true;
+    for (const auto& p : params) {
+      if (!p.grad().defined()) continue;
+      p.mutable_grad().div_(scale_);
+      finite = finite && torch::isfinite(p.grad()).all().item<bool>();
+    }
+    return finite;
+  }
+
+  /// After unscale(): steps when the gradients were finite, else skips; then updates the scale.
+  bool step(torch::optim::Optimizer& opt, bool finite) {
+    if (!enabled_) {
+      opt.step();
+      return true;
+    }
+    if (!finite) {
+      scale_ *= 0.5;
+      good_ = 0;
+      return false;
+    }
+    opt.step();
+    if (++good_ >= interval_) {
+      scale_ *= 2.0;
+      good_ = 0;
+    }
+    return true;
+  }
+
+  nlohmann::json state() const { return {{"scale", scale_}, {"good", good_}}; }
+  void restore(const nlohmann::json& j) {
+    scale_ = j["scale"];
+    good_ = j["good"];
+  }
+
+ private:
+  bool enabled_;
+  double scale_;
+  int interval_, good_ = 0;
+};
+
+}  // namespace cadence

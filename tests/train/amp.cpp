@@ -1,0 +1,59 @@
+#include "cadence/train/amp.hpp"
+
+#include "cadence/nn/small_cnn.hpp"
+#include "cadence/recipes/holdout.hpp"
+#include "support.hpp"
+
+TEST_CASE("amp: the loss scaler skips non-finite steps, halves, and grows after good ones") {
+  auto w = torch::ones({2}, torch::requires_grad());
+  torch::optim::SGD opt({w}, torch::optim::SGDOptions(1.0));
+  cadence::GradScaler s(true, 8.0, /*growth_interval=*/2);
+  auto backward = [&](float g) {
+    opt.zero_grad();
+    s.scale_loss((w * g).sum()).backward();  // d/dw = g * scale
+  };
+  backward(1.f);
+  CHECK(w.grad()[0].item<float>() == 8.f);
+  bool finite = s.unscale({w});
+  CHECK(finite);
+  CHECK(w.grad()[0].item<float>() == 1.f);
+  CHECK(s.step(opt, finite));
+  CHECK(w[0].item<float>() == 0.f);  // 1 - 1*1
+  backward(std::numeric_limits<float>::infinity());
+  finite = s.unscale({w});
+  CHECK_FALSE(finite);
+  CHECK_FALSE(s.step(opt, finite));
+  CHECK(w[0].item<float>() == 0.f);  // skipped
+  CHECK(s.scale() == 4.0);           // halved
+  for (int i = 0; i < 2; ++i) {
+    backward(0.f);
+    s.step(opt, s.unscale({w}));
+  }
+  CHECK(s.scale() == 8.0);  // doubled after growth_interval good steps
+  cadence::GradScaler off(false);
+  CHECK(off.scale_loss(torch::ones({})).item<float>() == 1.f);
+}
+
+TEST_CASE("amp: bf16 autocast trains on the CPU; fp16 without CUDA is refused before any work") {
+  test::TempDir data("amp"), out("amprun");
+  test::small_dataset(data.path, 16, 2, 0);
+  nlohmann::json cfg = {{"run", {{"dir", (out / "a").string()}, {"threads", 2}, {"quiet", true}}},
+                        {"load", {{"root", data.path.string()}}},
+                        {"model", {{"width", 4}, {"depth", 2}, {"pool", 8}}},
+                        {"train", {{"epochs", 1}, {"batch_size", 8}, {"holdout", 0.25}, {"amp", "bf16"}}}};
+  auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
+  {
+    cadence::AutocastGuard g(cadence::Amp::bf16, torch::kCPU);
+    CHECK(at::autocast::is_cpu_enabled());
+    CHECK((torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type() == torch::kBFloat16));
+  }
+  CHECK_FALSE(at::autocast::is_cpu_enabled());
+  const auto r = cadence::recipes::holdout(p, cfg);
+  CHECK(std::isfinite(r.best_auc));
+  const auto log = nlohmann::json::parse(test::read_file(out / "a/log.jsonl"));
+  CHECK(std::isfinite(log["train_loss"].get<double>()));
+  cfg["train"]["amp"] = "fp16";
+  cfg["run"]["dir"] = (out / "b").string();
+  test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/train/amp", "CUDA");
+  CHECK_FALSE(std::filesystem::exists(out / "b"));
+}
