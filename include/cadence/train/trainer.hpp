@@ -1,6 +1,7 @@
 #pragma once
-// The training loop's pieces: one epoch of training and batched prediction, over a Load stage's
-// loader. Recipes (hold-out, K-fold) are built from these.
+// The training engine's options: RunOptions ("run": where, seed, device, threads, resume), TrainOptions
+// ("train": optimizer, schedule, accumulation, clipping, EMA, early stopping, amp, ...) and the learning
+// rate schedule they define. The loop itself is train/fit.hpp.
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -20,9 +21,7 @@
 
 #include "cadence/config/options.hpp"
 #include "cadence/core/atomic_file.hpp"
-#include "cadence/core/progress.hpp"
-#include "cadence/data/load.hpp"
-#include "cadence/nn/head.hpp"
+#include "cadence/core/error.hpp"
 #include "cadence/train/amp.hpp"
 
 namespace cadence {
