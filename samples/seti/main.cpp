@@ -31,7 +31,7 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: seti run|pretrain|finetune|predict|holdout --config FILE [--set key.path=value ...]\n"
+    "usage: seti run|pretrain|finetune|predict|holdout --config FILE [--set key.path=value ...] [--resume] [--quiet]\n"
     "       seti preview --config FILE --out DIR [--set key.path=value ...]\n"
     "       seti model --arch NAME [--classes K] [--in-chans C] [--width-multiplier W] [--depth-multiplier D]\n"
     "                  [--summary] [--weights FILE] [--input X.npy --output LOGITS.npy]\n"
@@ -47,7 +47,9 @@ constexpr const char* usage =
     "            of a float32 (B,C,H,W) .npy and writes the logits to --output\n"
     "  --config  the JSON configuration (samples/seti/configs/demo.json); its \"arch\" picks the pipeline:\n"
     "            small_cnn | efficientnetv2_s | efficientnetv2_m\n"
-    "  --set     override one value, e.g. --set train.epochs=2 --set run.dir=runs/try\n";
+    "  --set     override one value, e.g. --set train.epochs=2 --set run.dir=runs/try\n"
+    "  --resume  continue each fold from its last finished epoch (run.resume)\n"
+    "  --quiet   no progress bars (run.quiet)\n";
 
 struct Args {
   cadence::config::json config;
@@ -58,6 +60,10 @@ Args parse(const std::vector<std::string>& args) {
   std::string config_file, out;
   std::vector<std::string> sets;
   for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--resume" || args[i] == "--quiet") {  // shorthands for --set run.resume=true / run.quiet=true
+      sets.push_back("run." + args[i].substr(2) + "=true");
+      continue;
+    }
     if ((args[i] == "--config" || args[i] == "--set" || args[i] == "--out") && i + 1 >= args.size())
       cadence::fail(args[i], ": missing its value");
     if (args[i] == "--config") config_file = args[++i];

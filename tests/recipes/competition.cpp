@@ -158,9 +158,10 @@ TEST_CASE("resume: a run killed with SIGKILL mid-training and resumed ends with 
   cfg["train"]["batch_size"] = 4;
   cfg["finetune"] = {{"init", "scratch"}, {"only", {0}}};
   cfg["model"] = {{"width", 8}, {"depth", 3}, {"pool", 2}};
-  auto run_seti = [&](const json& c, const std::filesystem::path& cfg_file, bool kill_early) {
+  auto run_seti = [&](const json& c, const std::filesystem::path& cfg_file, bool kill_early, bool resume = false) {
     test::write_file(cfg_file, c.dump());
     std::vector<std::string> args{CADENCE_SETI_BINARY, "finetune", "--config", cfg_file.string()};
+    if (resume) args.push_back("--resume");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -183,8 +184,7 @@ TEST_CASE("resume: a run killed with SIGKILL mid-training and resumed ends with 
   CHECK(WIFSIGNALED(status));
   const auto partial = test::read_file(out / "b/fold_0/log.jsonl");
   CHECK(std::count(partial.begin(), partial.end(), '\n') < 4);  // it really was interrupted
-  killed["run"]["resume"] = true;
-  CHECK(run_seti(killed, out / "b2.json", false) == 0);
+  CHECK(run_seti(killed, out / "b2.json", false, /*resume=*/true) == 0);
   // the final and the best weights are identical, and so is the validation history
   auto net = [&](const std::filesystem::path& file) {
     auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
