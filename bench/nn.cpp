@@ -6,8 +6,11 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <numeric>
 #include <thread>
 
+#include "cadence/augment/augment.hpp"
+#include "cadence/infer/tta.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
 #include "cadence/nn/memory_format.hpp"
@@ -80,6 +83,36 @@ void LearnedResizer(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kB);
 }
 BENCHMARK(LearnedResizer)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Prediction with TTA<16> (the seed's 16 augmented rounds), EfficientNetV2-S at 256^2 behind the
+// learned resizer, batch 8 read once: augment + forward per round. args: fold BN + channels_last.
+void PredictTta16(benchmark::State& state) {
+  torch::set_num_threads(2);
+  const bool fast = state.range(0) == 1;
+  auto net = network(false, 256);
+  net->eval();
+  if (fast) {
+    net[1]->as<cadence::EfficientNetV2>()->fold_batchnorm();
+    cadence::to_channels_last(*net);
+  }
+  const cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug> aug;
+  const auto x = torch::randn({kB, 1, 819, 256});
+  std::vector<std::int64_t> keys(kB);
+  std::iota(keys.begin(), keys.end(), 0);
+  for (auto _ : state) {
+    torch::NoGradGuard g;
+    std::vector<torch::Tensor> rounds;
+    for (std::uint32_t r = 0; r < 16; ++r) {
+      auto xr = x.clone();
+      aug.apply(xr, {1, cadence::kTtaEpochBase + r, keys});
+      rounds.push_back(net->forward(fast ? cadence::as_channels_last(xr) : xr));
+    }
+    benchmark::DoNotOptimize(cadence::reduce_rounds(rounds, cadence::Head::ce, cadence::TtaReduce::prob).data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * kB);
+  state.SetLabel(fast ? "folded BN + channels_last" : "plain");
+}
+BENCHMARK(PredictTta16)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
