@@ -1,0 +1,136 @@
+// The cadence side of bench/compare.sh: the seed's three costly stages, timed the way bench/peer/peer.py
+// times the Python stack, on the same data, sizes and thread count. Prints and writes JSON.
+//
+//   bench_compare --data ROOT --threads 2 --samples 512 --steps 3 --predict-samples 16 --json out.json
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <string>
+
+#include "bench_common.hpp"
+#include "cadence/augment/augment.hpp"
+#include "cadence/batch/mixup.hpp"
+#include "cadence/config/overrides.hpp"
+#include "cadence/data/folds.hpp"
+#include "cadence/data/load.hpp"
+#include "cadence/infer/tta.hpp"
+#include "cadence/nn/efficientnet_v2.hpp"
+#include "cadence/nn/head.hpp"
+#include "cadence/nn/memory_format.hpp"
+#include "cadence/nn/resize.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Aug4 = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
+
+struct Args {
+  std::filesystem::path data;
+  int threads = 2, samples = 512, steps = 3;
+  int predict_samples = 16;  // TTA x16 of a full-size model is slow on a CPU
+  std::filesystem::path json = "cadence.json";
+  template <class V> void fields(V& v) {
+    v("data", data);
+    v("threads", threads, cadence::config::at_least(1));
+    v("samples", samples, cadence::config::at_least(8));
+    v("steps", steps, cadence::config::at_least(1));
+    v("predict_samples", predict_samples, cadence::config::at_least(8));
+    v("json", json);
+  }
+};
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+torch::nn::Sequential network() {
+  cadence::LearnedOptions r;
+  r.size = r.test_size = {256, 256};
+  return torch::nn::Sequential(cadence::LearnedResizer(r, 1),
+                               cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 1, 2));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const auto a = cadence::config::parse<Args>(cadence::config::flags_to_json({argv + 1, argv + argc}));
+    torch::set_num_threads(a.threads);
+    cadence::Load load;
+    load.options.root = a.data;
+    load.options.threads = a.threads;
+    const auto data = load.open(cadence::Split::train);
+    std::vector<std::int64_t> all(data.size());
+    std::iota(all.begin(), all.end(), 0);
+    auto order_of = [&](std::size_t n, std::uint32_t epoch) {
+      auto o = cadence::epoch_order(all, 0, epoch);
+      std::vector<std::int64_t> out;
+      for (std::size_t i = 0; i < n; ++i) out.push_back(o[i % o.size()]);
+      return out;
+    };
+    cadence::config::json out;
+
+    {  // input pipeline: read + layout + standardise + Augment<4 ops> + Mixup, batch 32
+      const Aug4 aug;
+      cadence::Mixup mix;
+      bench::reset_peak_rss();
+      const auto t0 = Clock::now();
+      auto loader = load.loader(data, order_of(static_cast<std::size_t>(a.samples), 0), 32, 2);
+      std::uint32_t b = 0;
+      while (auto batch = loader->next()) {
+        aug.apply(batch->images, {0, 0, batch->indices});
+        mix.apply(batch->images, batch->targets, 0, 0, b++);
+      }
+      out["input"] = {{"samples_per_s", a.samples / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
+    }
+    {  // training step: Resize<Learned> 256^2 + EfficientNetV2-S, batch 8, AdamW, channels_last
+      bench::reset_peak_rss();
+      auto net = network();
+      cadence::to_channels_last(*net);
+      net->train();
+      torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));
+      const auto x = cadence::as_channels_last(torch::randn({8, 1, 819, 256}));
+      const auto y = torch::tensor({1.f, 0.f}).repeat({8, 1});
+      auto step = [&] {
+        opt.zero_grad();
+        cadence::head_loss(cadence::Head::ce, net->forward(x), y).backward();
+        opt.step();
+      };
+      step();  // warm-up
+      const auto t0 = Clock::now();
+      for (int s = 0; s < a.steps; ++s) step();
+      out["train"] = {{"samples_per_s", 8.0 * a.steps / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
+    }
+    {  // prediction with TTA<16>: each batch of 8 read once, 16 augmented rounds, folded BN, channels_last
+      bench::reset_peak_rss();
+      auto net = network();
+      net->eval();
+      net[1]->as<cadence::EfficientNetV2>()->fold_batchnorm();
+      cadence::to_channels_last(*net);
+      const Aug4 aug;
+      const auto n = std::min<std::size_t>(static_cast<std::size_t>(a.predict_samples), data.size());
+      const auto t0 = Clock::now();
+      auto loader = load.loader(data, order_of(n, 1), 8, 2);
+      torch::NoGradGuard g;
+      while (auto batch = loader->next()) {
+        std::vector<torch::Tensor> rounds;
+        for (std::uint32_t r = 0; r < 16; ++r) {
+          auto xr = batch->images.clone();
+          aug.apply(xr, {0, cadence::kTtaEpochBase + r, batch->indices});
+          rounds.push_back(net->forward(cadence::as_channels_last(xr)));
+        }
+        cadence::reduce_rounds(rounds, cadence::Head::ce, cadence::TtaReduce::prob);
+      }
+      out["predict"] = {{"samples_per_s", static_cast<double>(n) / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
+    }
+    out["threads"] = a.threads;
+    std::ofstream(a.json) << out.dump(2) << '\n';
+    std::cout << out.dump() << '\n';
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

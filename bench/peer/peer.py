@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""The Python peer of cadence's benchmarks: the seed solution's stack (PyTorch DataLoader +
+albumentations 1.0.3 + timm EfficientNetV2-S behind a learned resizer), timed in three stages.
+
+  input    Dataset (np.load -> ON panels 0,2,4 stacked to (819,256) -> per-panel standardisation ->
+           VerticalFlip/ShiftScaleRotate/MotionBlur -> SpecAugment) in a DataLoader (batch 32,
+           num_workers=T, shuffle) + per-batch mixup. samples/s over N samples after a warm-up.
+  train    LearnedResizer + timm efficientnetv2_s (in_chans=1, num_classes=2), batch 8 of random
+           (1,819,256) inputs, AdamW, soft-label cross entropy. samples/s over K steps after 1 warm-up.
+  predict  TTA x16: 16 passes of a DataLoader (batch 8, num_workers=T) over N files with the training
+           augmentations, eval mode, no_grad, softmax averaged over the rounds. samples/s = N / total.
+
+Peak memory: a thread samples every 50 ms the summed VmRSS of this process and all its descendants
+(the DataLoader workers), found through /proc/<pid>/task/*/children; the max is reported in MiB.
+
+  python peer.py --data ROOT --threads T --stage input|train|predict|all --samples N --steps K --json OUT
+
+`--stage all` runs each stage in a fresh child process (so one stage's memory does not count
+towards the next) and merges the results.
+"""
+import argparse
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+warnings.filterwarnings("ignore", message=r".*scipy\.ndimage.*", category=DeprecationWarning)  # albumentations 1.0.3
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+STAGES = ("input", "train", "predict")
+ON_PANELS = (0, 2, 4)
+
+
+# ----------------------------------------------------------------------------------------------
+# Peak memory: summed VmRSS of a process tree, sampled by a background thread.
+
+def _children(pid):
+    kids = []
+    for f in glob.glob(f"/proc/{pid}/task/*/children"):
+        try:
+            with open(f) as fh:
+                kids += [int(c) for c in fh.read().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def _children_by_scan(pid):  # fallback for kernels without CONFIG_PROC_CHILDREN
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    stat = fh.read()
+                if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                    kids.append(int(d))
+            except (OSError, ValueError):
+                pass
+    return kids
+
+
+_HAVE_CHILDREN_FILE = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def _vm_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_mib(root=None):
+    """Summed VmRSS (MiB) of `root` (default: this process) and all its descendants."""
+    root = os.getpid() if root is None else root
+    list_children = _children if _HAVE_CHILDREN_FILE else _children_by_scan
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += _vm_rss_kib(pid)
+        todo += list_children(pid)
+    return total / 1024.0
+
+
+class PeakRss:
+    """Context manager: samples tree_rss_mib() every `interval` s; .peak is the max seen."""
+
+    def __init__(self, interval=0.05):
+        self.interval, self.peak = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while True:
+            self.peak = max(self.peak, tree_rss_mib())
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self):
+        self.peak = tree_rss_mib()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, tree_rss_mib())
+
+
+# ----------------------------------------------------------------------------------------------
+# Data: the seed's Dataset, augmentations, SpecAugment and mixup.
+
+def read_labels(root):
+    ids, targets = [], []
+    with open(os.path.join(root, "train_labels.csv")) as fh:
+        header = fh.readline().strip().split(",")
+        i_id, i_t = header.index("id"), header.index("target")
+        for line in fh:
+            parts = line.strip().split(",")
+            if len(parts) > max(i_id, i_t):
+                ids.append(parts[i_id])
+                targets.append(float(parts[i_t]))
+    if not ids:
+        sys.exit(f"peer: no rows in {root}/train_labels.csv")
+    return ids, targets
+
+
+def make_augment():
+    import albumentations as A
+    return A.Compose([A.VerticalFlip(p=0.5), A.ShiftScaleRotate(p=0.5), A.MotionBlur(p=0.5)])
+
+
+def spec_augment(img, p=0.5, alpha=0.1):
+    """The seed's SpecAugment on an (H, W) image: with probability p zero one band of up to
+    floor(alpha*H) rows and one of up to floor(alpha*W) columns, each start uniform inside the image."""
+    if np.random.rand() >= p:
+        return img
+    img = img.copy()
+    h, w = img.shape[:2]
+    th = np.random.randint(0, int(alpha * h) + 1)
+    t0 = np.random.randint(0, h - th + 1)
+    img[t0:t0 + th, :] = 0
+    fw = np.random.randint(0, int(alpha * w) + 1)
+    f0 = np.random.randint(0, w - fw + 1)
+    img[:, f0:f0 + fw] = 0
+    return img
+
+
+class SetiDataset(Dataset):
+    """Kaggle layout: <root>/train/<id[0]>/<id>.npy, float16 (6, 273, 256). Returns a
+    (1, 819, 256) float tensor, a 2-column soft label [1-t, t] and the index."""
+
+    def __init__(self, root, ids, targets, augment=True):
+        self.paths = [os.path.join(root, "train", i[0], i + ".npy") for i in ids]
+        self.targets = targets
+        self.aug = make_augment() if augment else None
+        self.augment = augment
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        x = np.load(self.paths[i]).astype(np.float32)          # (6, 273, 256)
+        x = x[list(ON_PANELS)]                                   # (3, 273, 256)
+        mean = x.mean(axis=(1, 2), keepdims=True)
+        std = x.std(axis=(1, 2), keepdims=True)
+        x = (x - mean) / np.maximum(std, 1e-6)
+        img = np.vstack(x)                                       # (819, 256)
+        if self.augment:
+            img = self.aug(image=img)["image"]
+            img = spec_augment(img)
+        img = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None]
+        t = self.targets[i]
+        label = torch.tensor([1.0 - t, t], dtype=torch.float32)
+        return img, label, i
+
+
+def mixup(x, y, p=0.5, alpha=1.0):
+    """Per-batch mixup with probability p, lambda ~ Beta(alpha, alpha), soft labels."""
+    if np.random.rand() >= p:
+        return x, y
+    lam = float(np.random.beta(alpha, alpha))
+    perm = torch.randperm(x.size(0))
+    return lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm]
+
+
+# ----------------------------------------------------------------------------------------------
+# Model: learned resizer (Talebi & Milanfar 2021) + timm EfficientNetV2-S.
+
+class ResBlock(nn.Module):
+    def __init__(self, n, slope):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(n, n, 3, padding=1, bias=False), nn.BatchNorm2d(n), nn.LeakyReLU(slope),
+            nn.Conv2d(n, n, 3, padding=1, bias=False), nn.BatchNorm2d(n))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class LearnedResizer(nn.Module):
+    def __init__(self, channels=1, size=(256, 256), test_size=(256, 256), filters=16, blocks=1, slope=0.2):
+        super().__init__()
+        self.size, self.test_size, self.slope = tuple(size), tuple(test_size), slope
+        n = filters
+        self.conv1 = nn.Conv2d(channels, n, 7, padding=3)
+        self.conv2 = nn.Conv2d(n, n, 1)
+        self.bn2 = nn.BatchNorm2d(n)
+        self.res = nn.Sequential(*[ResBlock(n, slope) for _ in range(blocks)])
+        self.conv3 = nn.Conv2d(n, n, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(n)
+        self.conv4 = nn.Conv2d(n, channels, 7, padding=3)
+
+    def forward(self, x):
+        hw = self.size if self.training else self.test_size
+        skip = F.interpolate(x, size=hw, mode="bilinear", align_corners=False)
+        y = F.leaky_relu(self.conv1(x), self.slope)
+        y = self.bn2(F.leaky_relu(self.conv2(y), self.slope))
+        z = F.interpolate(y, size=hw, mode="bilinear", align_corners=False)
+        y = self.bn3(self.conv3(self.res(z))) + z
+        return self.conv4(y) + skip
+
+
+def make_model(arch, image_size):
+    import timm
+    return nn.Sequential(LearnedResizer(1, image_size, image_size),
+                         timm.create_model(arch, pretrained=False, in_chans=1, num_classes=2))
+
+
+def soft_ce(logits, y):
+    return -(y * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+# ----------------------------------------------------------------------------------------------
+# Stages. Each returns {"samples_per_s": .., "peak_rss_mib": .., ...}.
+
+def stage_input(a):
+    ids, targets = read_labels(a.data)
+    ds = SetiDataset(a.data, ids, targets, augment=True)
+    bs, warm = 32, a.warmup_batches * 32
+    sampler = RandomSampler(ds, replacement=False, num_samples=warm + a.samples)  # reshuffles per pass
+    with PeakRss() as mem:
+        dl = DataLoader(ds, batch_size=bs, sampler=sampler, num_workers=a.threads)
+        it = iter(dl)
+        seen = 0
+        while seen < warm:
+            x, y, _ = next(it)
+            x, y = mixup(x, y)
+            seen += x.size(0)
+        seen, t0 = 0, time.perf_counter()
+        for x, y, _ in it:
+            x, y = mixup(x, y)
+            seen += x.size(0)
+        dt = time.perf_counter() - t0
+        del it, dl
+    return {"samples_per_s": seen / dt, "peak_rss_mib": mem.peak, "samples": seen, "seconds": dt,
+            "batch_size": bs, "num_workers": a.threads, "warmup_samples": warm}
+
+
+def stage_train(a):
+    torch.manual_seed(0)
+    bs = 8
+    with PeakRss() as mem:
+        model = make_model(a.arch, a.image_size).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+        x = torch.randn(bs, 1, 819, 256)
+        t = torch.rand(bs)
+        y = torch.stack([1 - t, t], dim=1)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = soft_ce(model(x), y)
+            loss.backward()
+            opt.step()
+            return float(loss)
+
+        step()  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            loss = step()
+        dt = time.perf_counter() - t0
+    return {"samples_per_s": a.steps * bs / dt, "peak_rss_mib": mem.peak, "steps": a.steps,
+            "batch_size": bs, "seconds": dt, "last_loss": loss}
+
+
+def stage_predict(a):
+    ids, targets = read_labels(a.data)
+    if a.samples > len(ids):
+        sys.exit(f"peer: --samples {a.samples} > {len(ids)} files in {a.data}")
+    ds = SetiDataset(a.data, ids[:a.samples], targets[:a.samples], augment=True)
+    bs, rounds = 8, 16
+    with PeakRss() as mem:
+        model = make_model(a.arch, a.image_size).eval()
+        with torch.no_grad():
+            model(torch.randn(bs, 1, 819, 256))  # warm-up forward, not timed
+            probs = torch.zeros(len(ds), 2)
+            t0 = time.perf_counter()
+            for _ in range(rounds):
+                dl = DataLoader(ds, batch_size=bs, shuffle=False, num_workers=a.threads)
+                for x, _, idx in dl:
+                    probs[idx] += F.softmax(model(x), dim=1)
+            probs /= rounds
+            dt = time.perf_counter() - t0
+    return {"samples_per_s": len(ds) / dt, "peak_rss_mib": mem.peak, "samples": len(ds), "tta": rounds,
+            "batch_size": bs, "num_workers": a.threads, "seconds": dt,
+            "mean_p1": float(probs[:, 1].mean())}
+
+
+# ----------------------------------------------------------------------------------------------
+
+def versions():
+    import albumentations
+    import cv2
+    import timm
+    import torchvision
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "timm": timm.__version__, "albumentations": albumentations.__version__, "numpy": np.__version__,
+            "opencv": cv2.__version__, "torch_file": torch.__file__, "debian_python3_torch": _dpkg("python3-torch"),
+            "mkldnn": torch.backends.mkldnn.is_available(), "torch_num_threads": torch.get_num_threads(),
+            "cpus": os.cpu_count(), "machine": platform.machine(), "platform": platform.platform()}
+
+
+def _dpkg(pkg):  # Debian's torch reports 1.13.0a0; the package says 1.13.1+dfsg-...
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True,
+                              check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def report(name, r):
+    print(f"peer {name:7s}: {r['samples_per_s']:9.2f} samples/s   peak RSS {r['peak_rss_mib']:8.1f} MiB", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="dataset root in the Kaggle layout (needed by input and predict)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads and DataLoader workers")
+    p.add_argument("--stage", choices=STAGES + ("all",), default="all")
+    p.add_argument("--samples", type=int, default=256, help="input: samples timed; predict: files predicted")
+    p.add_argument("--predict-samples", type=int, help="with --stage all: predict's N (default --samples)")
+    p.add_argument("--steps", type=int, default=5, help="train: timed steps (after 1 warm-up step)")
+    p.add_argument("--warmup-batches", type=int, default=2, help="input: batches before the timer starts")
+    p.add_argument("--arch", default="efficientnetv2_s")
+    p.add_argument("--image-size", type=int, nargs=2, default=[256, 256], metavar=("H", "W"),
+                   help="the resizer's output, train and eval")
+    p.add_argument("--json", help="write the results here")
+    a = p.parse_args()
+    if a.threads < 1:
+        p.error("--threads must be >= 1")
+    if a.stage in ("input", "predict", "all") and not a.data:
+        p.error("--data is needed for input and predict")
+    torch.set_num_threads(a.threads)
+
+    results = {}
+    if a.stage == "all":  # one child process per stage: each stage's peak memory is its own
+        import tempfile
+        for s in STAGES:
+            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tf:
+                out = tf.name
+            n = a.predict_samples if (s == "predict" and a.predict_samples) else a.samples
+            cmd = [sys.executable, os.path.abspath(__file__), "--stage", s, "--threads", str(a.threads),
+                   "--samples", str(n), "--steps", str(a.steps), "--warmup-batches", str(a.warmup_batches),
+                   "--arch", a.arch, "--image-size", *map(str, a.image_size), "--json", out]
+            if a.data:
+                cmd += ["--data", a.data]
+            subprocess.run(cmd, check=True)
+            with open(out) as fh:
+                results[s] = json.load(fh)[s]
+            os.unlink(out)
+    else:
+        results[a.stage] = {"input": stage_input, "train": stage_train, "predict": stage_predict}[a.stage](a)
+        report(a.stage, results[a.stage])
+    for s in results:
+        results[s]["threads"] = a.threads
+    results["versions"] = versions()
+    if a.json:
+        tmp = a.json + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(results, fh, indent=2)
+        os.replace(tmp, a.json)
+
+
+if __name__ == "__main__":
+    main()
