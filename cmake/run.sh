@@ -39,6 +39,11 @@ case "${1:-}" in
     fi
     "$build_dir/samples/seti" run --config samples/seti/configs/demo.json "${@:2}"
     ;;
+  build)  # bash cmake/run.sh build TARGET...: install, configure, build those targets (for bench/compare.sh)
+    install_missing
+    configure
+    cmake --build "$build_dir" --target "${@:2}"
+    ;;
   test)
     install_missing
     configure

@@ -255,6 +255,7 @@ def stage_input(a):
     bs, warm = 32, a.warmup_batches * 32
     sampler = RandomSampler(ds, replacement=False, num_samples=warm + a.samples)  # reshuffles per pass
     with PeakRss() as mem:
+        t0 = time.perf_counter()  # with --warmup-batches 0 the DataLoader's start (worker forks) is timed too
         dl = DataLoader(ds, batch_size=bs, sampler=sampler, num_workers=a.threads)
         it = iter(dl)
         seen = 0
@@ -262,7 +263,8 @@ def stage_input(a):
             x, y, _ = next(it)
             x, y = mixup(x, y)
             seen += x.size(0)
-        seen, t0 = 0, time.perf_counter()
+        if warm:
+            seen, t0 = 0, time.perf_counter()
         for x, y, _ in it:
             x, y = mixup(x, y)
             seen += x.size(0)

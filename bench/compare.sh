@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# One command: cadence against the seed's Python stack (PyTorch + timm + albumentations 1.0.3 + a torch
+# DataLoader, bench/peer/peer.py), on the same synthetic data, sizes and explicit thread count.
+# Prints a table (and writes build/compare/{cadence,peer}.json).
+#
+#   bash bench/compare.sh                      THREADS=2 SAMPLES=512 STEPS=3 PREDICT_SAMPLES=16 by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=${THREADS:-2}
+samples=${SAMPLES:-512}
+steps=${STEPS:-3}
+predict=${PREDICT_SAMPLES:-16}
+build_dir=${CADENCE_BUILD_DIR:-build}
+data=data/bench-compare
+out="$build_dir/compare"
+
+bash cmake/run.sh build bench_compare cadence-synth
+bash bench/peer/setup_venv.sh
+if [ ! -f "$data/.complete" ]; then
+  "$build_dir/samples/cadence-synth" --root "$data" --train "$samples" --test 1 --old 0 --quiet
+fi
+mkdir -p "$out"
+echo "cadence ..."
+"$build_dir/bench/bench_compare" --data "$data" --threads "$threads" --samples "$samples" --steps "$steps" \
+  --predict-samples "$predict" --json "$out/cadence.json" > /dev/null
+echo "peer (PyTorch + timm + albumentations) ..."
+.venv-peer/bin/python bench/peer/peer.py --data "$data" --threads "$threads" --stage all --samples "$samples" \
+  --steps "$steps" --predict-samples "$predict" --warmup-batches 0 --json "$out/peer.json" > /dev/null
+/usr/bin/python3 - "$out/cadence.json" "$out/peer.json" "$threads" <<'PY'
+import json, sys
+c, p = (json.load(open(f)) for f in sys.argv[1:3])
+names = {"input": "input pipeline (load + augment + mixup)", "train": "train step (learned resizer + EfficientNetV2-S 256^2)",
+         "predict": "predict, TTA x16 (same model)"}
+print(f"threads: {sys.argv[3]}")
+print(f"{'stage':<55} {'cadence/s':>10} {'peer/s':>10} {'ratio':>7} {'cadence MiB':>12} {'peer MiB':>10} {'mem ratio':>10}")
+for k in ("input", "train", "predict"):
+    cs, ps = c[k]["samples_per_s"], p[k]["samples_per_s"]
+    cm, pm = c[k]["peak_rss_mib"], p[k]["peak_rss_mib"]
+    print(f"{names[k]:<55} {cs:>10.2f} {ps:>10.2f} {cs / ps:>6.2f}x {cm:>12.0f} {pm:>10.0f} {cm / pm:>9.2f}x")
+PY
