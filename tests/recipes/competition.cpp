@@ -170,7 +170,7 @@ TEST_CASE("resume: a run killed with SIGKILL mid-training and resumed ends with 
     if (kill_early) {  // wait for the first epoch's checkpoint, then kill during the next epoch
       const auto last = std::filesystem::path(c["run"]["dir"].get<std::string>()) / "fold_0/last.pt";
       for (int i = 0; i < 6000 && !std::filesystem::exists(last); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // into the next epoch, well before the end
       kill(pid, SIGKILL);
     }
     int status = 0;
