@@ -29,8 +29,6 @@ std::string stage_label() {
   }
 }
 
-template <class S> constexpr int as_int(StageKind k) { return static_cast<int>(k); }
-
 // The rules, evaluated over the joined list. Each gets its own static_assert so that the compiler
 // prints the one message that applies.
 template <class... S>
@@ -153,19 +151,5 @@ class Pipeline {
     return os;
   }
 };
-
-/// The first stage of the pipeline whose type satisfies the predicate trait P (e.g. the model).
-template <template <class> class P, class... S>
-constexpr auto* find_stage(Pipeline<S...>& p) {
-  using Tuple = std::tuple<S...>;
-  constexpr std::size_t index = [] {
-    std::size_t i = 0, found = sizeof...(S);
-    ((P<S>::value && found == sizeof...(S) ? found = i : 0, ++i), ...);
-    return found;
-  }();
-  static_assert(index < sizeof...(S), "cadence::find_stage: no stage of the requested kind in this pipeline.");
-  return &std::get<index>(p.stages);
-  (void)sizeof(Tuple);
-}
 
 }  // namespace cadence
