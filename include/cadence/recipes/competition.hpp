@@ -73,6 +73,16 @@ auto fresh_network(const P& pipeline, const CompetitionConfig& cfg, torch::Devic
   return net;
 }
 
+/// A copy of the pipeline whose model imports no `weights` file (for nets whose weights come from a
+/// checkpoint next, or from scratch).
+template <class P>
+P without_weights(P pipeline) {
+  pipeline.for_each([](auto& s) {
+    if constexpr (requires { s.options.weights; }) s.options.weights.clear();
+  });
+  return pipeline;
+}
+
 inline config::json read_history(const std::filesystem::path& log) {
   config::json h = config::json::array();
   std::ifstream in(log);
@@ -143,11 +153,8 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
   CompetitionResult result;
   result.dir = cfg.run.dir;
   std::vector<double> oof(targets.size(), -1.0);
-  auto init_from = pipeline;  // "scratch" ignores model.weights; "pretrained" overwrites them anyway
-  if (cfg.finetune.init != FinetuneInit::weights)
-    init_from.for_each([](auto& s) {
-      if constexpr (requires { s.options.weights; }) s.options.weights.clear();
-    });
+  // "scratch" ignores model.weights; "pretrained" overwrites them anyway, so neither reads the file
+  const auto init_from = cfg.finetune.init == FinetuneInit::weights ? pipeline : detail::without_weights(pipeline);
   for (int k = 0; k < K; ++k) {
     if (!cfg.finetune.only.empty() && std::find(cfg.finetune.only.begin(), cfg.finetune.only.end(), k) == cfg.finetune.only.end()) continue;
     std::vector<std::int64_t> fitting, valid;
@@ -192,8 +199,9 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
   const Load& load = pipeline.template get<Load>();
   const Dataset test = load.open(Split::test);
   std::vector<double> mean(test.size(), 0.0);
+  const auto shell = detail::without_weights(pipeline);  // each fold's checkpoint replaces the weights
   for (std::size_t m = 0; m < models.size(); ++m) {
-    auto net = detail::fresh_network(pipeline, cfg, device, 0);
+    auto net = detail::fresh_network(shell, cfg, device, 0);
     torch::load(net, models[m].string());
     const auto p = predict_pipeline(pipeline, net, pipeline_head(pipeline), test, detail::iota(test.size()), cfg.train.eval_batch_size,
                                     device, cfg.run.seed, "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()), cfg.run.quiet);
