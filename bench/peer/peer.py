@@ -86,14 +86,14 @@ def tree_rss_mib(root=None):
     """Summed VmRSS (MiB) of `root` (default: this process) and all its descendants."""
     root = os.getpid() if root is None else root
     list_children = _children if _HAVE_CHILDREN_FILE else _children_by_scan
-    total, todo, seen = 0, [root], set()
-    while todo:
-        pid = todo.pop()
+    total, pending, seen = 0, [root], set()
+    while pending:
+        pid = pending.pop()
         if pid in seen:
             continue
         seen.add(pid)
         total += _vm_rss_kib(pid)
-        todo += list_children(pid)
+        pending += list_children(pid)
     return total / 1024.0
 
 
