@@ -14,9 +14,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <torch/nn.h>
+#include <torch/version.h>
 
 #include "cadence/config/options.hpp"
 #include "cadence/core/pipeline.hpp"
@@ -38,10 +40,18 @@ struct ResizeSize {
 };
 
 namespace detail {
+// LibTorch 2.x's option enums are std::variant; 1.13's are c10::variant.
+template <class Mode> bool holds_area(const Mode& mode) {
+#if TORCH_VERSION_MAJOR >= 2
+  return std::holds_alternative<torch::enumtype::kArea>(mode);
+#else
+  return c10::holds_alternative<torch::enumtype::kArea>(mode);
+#endif
+}
 inline torch::Tensor resize_to(const torch::Tensor& x, const std::vector<std::int64_t>& hw, torch::nn::functional::InterpolateFuncOptions::mode_t mode) {
   namespace F = torch::nn::functional;
   auto o = F::InterpolateFuncOptions().size(hw).mode(mode);
-  if (!c10::get_if<torch::enumtype::kArea>(&mode)) o.align_corners(false);  // area takes no align_corners
+  if (!holds_area(mode)) o.align_corners(false);  // area takes no align_corners
   return F::interpolate(x, o);
 }
 }  // namespace detail

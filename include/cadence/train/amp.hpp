@@ -14,6 +14,7 @@
 
 #include <torch/optim.h>
 #include <torch/types.h>
+#include <torch/version.h>
 
 #include <nlohmann/json.hpp>
 
@@ -24,41 +25,50 @@ inline constexpr std::array<std::pair<Amp, std::string_view>, 3> enum_names(Amp)
   return {{{Amp::off, "off"}, {Amp::bf16, "bf16"}, {Amp::fp16, "fp16"}}};
 }
 
-/// Autocast on for the scope (for the device's type), restored on exit.
+/// Autocast on for the scope (for the device's type), restored on exit. LibTorch >= 2.4 has one API
+/// keyed by device type (CPU, CUDA, XPU, ...); 1.13 has a CPU and a GPU (CUDA) variant of each call.
 class AutocastGuard {
  public:
-  AutocastGuard(Amp amp, const torch::Device& device) : cuda_(device.is_cuda()), active_(amp != Amp::off) {
+  AutocastGuard(Amp amp, const torch::Device& device) : type_(device.type()), active_(amp != Amp::off) {
     if (!active_) return;
     const auto dtype = amp == Amp::bf16 ? at::kBFloat16 : at::kHalf;
-    if (cuda_) {
-      previous_ = at::autocast::is_enabled();
-      previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(dtype);
-      at::autocast::set_enabled(true);
-    } else {
-      previous_ = at::autocast::is_cpu_enabled();
-      previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_autocast_cpu_dtype(dtype);
-      at::autocast::set_cpu_enabled(true);
-    }
+    previous_ = enabled(type_);
+    previous_dtype_ = get_dtype(type_);
+    set_dtype(type_, dtype);
+    set_enabled(type_, true);
     at::autocast::increment_nesting();
   }
   ~AutocastGuard() {
     if (!active_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    if (cuda_) {
-      at::autocast::set_enabled(previous_);
-      at::autocast::set_autocast_gpu_dtype(previous_dtype_);
-    } else {
-      at::autocast::set_cpu_enabled(previous_);
-      at::autocast::set_autocast_cpu_dtype(previous_dtype_);
-    }
+    set_enabled(type_, previous_);
+    set_dtype(type_, previous_dtype_);
   }
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
  private:
-  bool cuda_, active_, previous_ = false;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  static bool enabled(at::DeviceType t) { return at::autocast::is_autocast_enabled(t); }
+  static void set_enabled(at::DeviceType t, bool on) { at::autocast::set_autocast_enabled(t, on); }
+  static at::ScalarType get_dtype(at::DeviceType t) { return at::autocast::get_autocast_dtype(t); }
+  static void set_dtype(at::DeviceType t, at::ScalarType d) { at::autocast::set_autocast_dtype(t, d); }
+#else
+  static bool enabled(at::DeviceType t) { return t == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+  static void set_enabled(at::DeviceType t, bool on) {
+    if (t == at::kCUDA) at::autocast::set_enabled(on);
+    else at::autocast::set_cpu_enabled(on);
+  }
+  static at::ScalarType get_dtype(at::DeviceType t) {
+    return t == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+  }
+  static void set_dtype(at::DeviceType t, at::ScalarType d) {
+    if (t == at::kCUDA) at::autocast::set_autocast_gpu_dtype(d);
+    else at::autocast::set_autocast_cpu_dtype(d);
+  }
+#endif
+  at::DeviceType type_;
+  bool active_, previous_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
 };
 
