@@ -1,5 +1,6 @@
 #include "cadence/augment/augment.hpp"
 
+#include <cstring>
 #include <sstream>
 
 #include "cadence/data/load.hpp"
@@ -122,4 +123,35 @@ TEST_CASE("augment: each op fires with its probability") {
   std::set<int> sizes;
   for (const auto& p : mps) sizes.insert(p.ksize);
   CHECK(sizes == std::set<int>{3, 5, 7});
+}
+
+TEST_CASE("augment: SSR's vectorised rows equal its scalar rows bit for bit") {
+  // Full-size planes (819 x 256), every border mode, angles up to 45 degrees: interior blocks take the
+  // 8-wide path, blocks that touch the border read the border tables, blocks beyond them fall back to
+  // the scalar code.
+  const std::int64_t H = 819, W = 256;
+  const auto src = torch::randn({H, W});
+  for (auto mode : {cadence::BorderMode::reflect_101, cadence::BorderMode::constant, cadence::BorderMode::replicate,
+                    cadence::BorderMode::reflect})
+    for (int k = 0; k < 8; ++k) {
+      // the last two shift the image by most of its size: border blocks far outside
+      cadence::SSR::Params p{true, -45.0 + 13.0 * k, 0.9 + 0.03 * k, k < 6 ? 0.05 - 0.02 * k : 0.9, k < 6 ? -0.06 + 0.025 * k : -0.95};
+      const auto m = cadence::SSR::inverse_matrix(p, H, W);
+      std::vector<int> ad(static_cast<std::size_t>(W)), bd(static_cast<std::size_t>(W));
+      for (std::int64_t c = 0; c < W; ++c) {
+        ad[static_cast<std::size_t>(c)] = static_cast<int>(cadence::ssr_detail::cv_round(m[0] * static_cast<double>(c) * 1024));
+        bd[static_cast<std::size_t>(c)] = static_cast<int>(cadence::ssr_detail::cv_round(m[3] * static_cast<double>(c) * 1024));
+      }
+      std::vector<float> fast(static_cast<std::size_t>(W)), slow(static_cast<std::size_t>(W));
+      const cadence::ssr_detail::BorderTable bx(W, mode), by(H, mode);
+      for (std::int64_t y = 0; y < H; y += 7) {
+        const int X0 = static_cast<int>(cadence::ssr_detail::cv_round((m[1] * static_cast<double>(y) + m[2]) * 1024)) + 16;
+        const int Y0 = static_cast<int>(cadence::ssr_detail::cv_round((m[4] * static_cast<double>(y) + m[5]) * 1024)) + 16;
+        cadence::ssr_detail::Row r{src.data_ptr<float>(), fast.data(), X0, Y0, ad.data(), bd.data(), H, W, mode, 0.5f, &bx, &by};
+        cadence::ssr_detail::row(r);
+        r.d = slow.data();
+        cadence::ssr_detail::row_scalar(r, 0, W);
+        REQUIRE(std::memcmp(fast.data(), slow.data(), fast.size() * sizeof(float)) == 0);
+      }
+    }
 }

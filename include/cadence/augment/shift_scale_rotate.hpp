@@ -15,10 +15,15 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <numbers>
 #include <optional>
 #include <string_view>
 #include <vector>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
 
 #include <torch/types.h>
 
@@ -49,6 +54,145 @@ inline const std::array<std::array<float, 4>, kTab * kTab>& weights() {
 
 /// cvRound: round half to even, as saturate_cast<int>(double).
 inline std::int64_t cv_round(double v) { return static_cast<std::int64_t>(std::nearbyint(v)); }
+
+/// One destination row: source plane `s` (H x W), destination row `d`, the row's fixed-point origin
+/// (X0, Y0) and the per-column steps. Pixels [from, to) only.
+/// border_index() for every coordinate in [-margin, len + margin): the vector path looks border
+/// pixels up here instead of branching per pixel.
+struct BorderTable {
+  std::vector<int> map;
+  int margin = 0;
+  BorderTable() = default;
+  BorderTable(std::int64_t len, BorderMode mode) : margin(static_cast<int>(2 * len + 2)) {
+    map.resize(static_cast<std::size_t>(len + 2 * margin));
+    for (std::size_t i = 0; i < map.size(); ++i)
+      map[i] = static_cast<int>(border_index(static_cast<std::int64_t>(i) - margin, len, mode));
+  }
+};
+
+struct Row {
+  const float* s;
+  float* d;
+  int X0, Y0;
+  const int* adelta;
+  const int* bdelta;
+  std::int64_t H, W;
+  BorderMode mode;
+  float cval;
+  const BorderTable* bx = nullptr;  // optional: border tables for x and y (the vector path's border blocks)
+  const BorderTable* by = nullptr;
+};
+
+inline void row_scalar(const Row& r, std::int64_t from, std::int64_t to) {
+  const auto& tab = weights();
+  const std::int64_t W = r.W, H = r.H;
+  for (std::int64_t xx = from; xx < to; ++xx) {
+    const int X = (r.X0 + r.adelta[xx]) >> (kAbBits - kInterBits);
+    const int Y = (r.Y0 + r.bdelta[xx]) >> (kAbBits - kInterBits);
+    const std::int64_t sx = X >> kInterBits, sy = Y >> kInterBits;
+    const auto& w = tab[static_cast<std::size_t>((Y & (kTab - 1)) * kTab + (X & (kTab - 1)))];
+    if (sx >= 0 && sx < W - 1 && sy >= 0 && sy < H - 1) {
+      const float* p0 = r.s + sy * W + sx;
+      r.d[xx] = p0[0] * w[0] + p0[1] * w[1] + p0[W] * w[2] + p0[W + 1] * w[3];
+    } else if (r.mode == BorderMode::constant && (sx >= W || sx + 1 < 0 || sy >= H || sy + 1 < 0)) {
+      r.d[xx] = r.cval;
+    } else {
+      const std::int64_t x0 = border_index(sx, W, r.mode), x1 = border_index(sx + 1, W, r.mode);
+      const std::int64_t y0 = border_index(sy, H, r.mode), y1 = border_index(sy + 1, H, r.mode);
+      auto at = [&](std::int64_t yy, std::int64_t xq) { return yy >= 0 && xq >= 0 ? r.s[yy * W + xq] : r.cval; };
+      r.d[xx] = at(y0, x0) * w[0] + at(y0, x1) * w[1] + at(y1, x0) * w[2] + at(y1, x1) * w[3];
+    }
+  }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CADENCE_SSR_AVX2 1
+// Eight pixels at a time: the same fixed-point coordinates, the same weights (computed, not looked up:
+// j/32 and 1 - j/32 are exact in float, so each product rounds as the table's did) and the same
+// left-to-right sums (no FMA, so nothing is contracted): bit for bit the scalar row. Blocks that touch
+// the border go to the scalar code.
+// One bilinear tap from table coordinates (row offset y*W, column x); -1 (constant mode) reads `fill`.
+__attribute__((target("avx2"))) inline __m256 border_tap(const float* s, __m256i yw, __m256i xi, __m256 fill) {
+  const __m256i lo = _mm256_set1_epi32(-1);
+  const __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(yw, lo), _mm256_cmpgt_epi32(xi, lo));
+  return _mm256_mask_i32gather_ps(fill, s, _mm256_add_epi32(_mm256_and_si256(yw, ok), _mm256_and_si256(xi, ok)),
+                                  _mm256_castsi256_ps(ok), 4);
+}
+
+__attribute__((target("avx2"))) inline void row_avx2(const Row& r) {
+  const std::int64_t W = r.W, H = r.H;
+  const __m256i x0v = _mm256_set1_epi32(r.X0), y0v = _mm256_set1_epi32(r.Y0);
+  const __m256i lo = _mm256_set1_epi32(-1), wmax = _mm256_set1_epi32(static_cast<int>(W - 1)),
+                hmax = _mm256_set1_epi32(static_cast<int>(H - 1)), wv = _mm256_set1_epi32(static_cast<int>(W)),
+                mask = _mm256_set1_epi32(kTab - 1);
+  const __m256 one = _mm256_set1_ps(1.f), step = _mm256_set1_ps(1.f / kTab);
+  std::int64_t xx = 0;
+  for (; xx + 8 <= W; xx += 8) {
+    const __m256i X = _mm256_srai_epi32(_mm256_add_epi32(x0v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.adelta + xx))), kAbBits - kInterBits);
+    const __m256i Y = _mm256_srai_epi32(_mm256_add_epi32(y0v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.bdelta + xx))), kAbBits - kInterBits);
+    const __m256i sx = _mm256_srai_epi32(X, kInterBits), sy = _mm256_srai_epi32(Y, kInterBits);
+    const __m256i inside = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(sx, lo), _mm256_cmpgt_epi32(wmax, sx)),
+                                            _mm256_and_si256(_mm256_cmpgt_epi32(sy, lo), _mm256_cmpgt_epi32(hmax, sy)));
+    const __m256 fx = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(X, mask)), step);
+    const __m256 fy = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(Y, mask)), step);
+    const __m256 gx = _mm256_sub_ps(one, fx), gy = _mm256_sub_ps(one, fy);
+    __m256 p00, p01, p10, p11;
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(inside)) == 0xFF) {
+      const __m256i idx = _mm256_add_epi32(_mm256_mullo_epi32(sy, wv), sx);
+      p00 = _mm256_i32gather_ps(r.s, idx, 4);
+      p01 = _mm256_i32gather_ps(r.s + 1, idx, 4);
+      p10 = _mm256_i32gather_ps(r.s + W, idx, 4);
+      p11 = _mm256_i32gather_ps(r.s + W + 1, idx, 4);
+    } else {  // some taps outside: their coordinates come from the border tables
+      if (r.bx == nullptr) {
+        row_scalar(r, xx, xx + 8);
+        continue;
+      }
+      const __m256i ix = _mm256_add_epi32(sx, _mm256_set1_epi32(r.bx->margin));
+      const __m256i iy = _mm256_add_epi32(sy, _mm256_set1_epi32(r.by->margin));
+      const __m256i in_tables = _mm256_and_si256(
+          _mm256_and_si256(_mm256_cmpgt_epi32(ix, lo), _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r.bx->map.size()) - 1), ix)),
+          _mm256_and_si256(_mm256_cmpgt_epi32(iy, lo), _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r.by->map.size()) - 1), iy)));
+      if (_mm256_movemask_ps(_mm256_castsi256_ps(in_tables)) != 0xFF) {  // farther out than the tables reach
+        row_scalar(r, xx, xx + 8);
+        continue;
+      }
+      const __m256i x0 = _mm256_i32gather_epi32(r.bx->map.data(), ix, 4), x1 = _mm256_i32gather_epi32(r.bx->map.data() + 1, ix, 4);
+      const __m256i y0 = _mm256_mullo_epi32(_mm256_i32gather_epi32(r.by->map.data(), iy, 4), wv);
+      const __m256i y1 = _mm256_mullo_epi32(_mm256_i32gather_epi32(r.by->map.data() + 1, iy, 4), wv);
+      const __m256 fill = _mm256_set1_ps(r.cval);
+      p00 = border_tap(r.s, y0, x0, fill);
+      p01 = border_tap(r.s, y0, x1, fill);
+      p10 = border_tap(r.s, y1, x0, fill);
+      p11 = border_tap(r.s, y1, x1, fill);
+    }
+    __m256 acc = _mm256_mul_ps(p00, _mm256_mul_ps(gy, gx));
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(p01, _mm256_mul_ps(gy, fx)));
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(p10, _mm256_mul_ps(fy, gx)));
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(p11, _mm256_mul_ps(fy, fx)));
+    if (r.mode == BorderMode::constant) {  // wholly outside: exactly the fill value, as the scalar code
+      const __m256i outside = _mm256_or_si256(
+          _mm256_or_si256(_mm256_cmpgt_epi32(sx, _mm256_set1_epi32(static_cast<int>(W - 1))), _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_add_epi32(sx, _mm256_set1_epi32(1)))),
+          _mm256_or_si256(_mm256_cmpgt_epi32(sy, _mm256_set1_epi32(static_cast<int>(H - 1))), _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_add_epi32(sy, _mm256_set1_epi32(1)))));
+      acc = _mm256_blendv_ps(acc, _mm256_set1_ps(r.cval), _mm256_castsi256_ps(outside));
+    }
+    _mm256_storeu_ps(r.d + xx, acc);
+  }
+  row_scalar(r, xx, W);
+}
+
+inline bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+#endif
+
+inline void row(const Row& r) {
+#ifdef CADENCE_SSR_AVX2
+  if (has_avx2() && r.W * r.H < (std::int64_t{1} << 31)) return row_avx2(r);
+#endif
+  row_scalar(r, 0, r.W);
+}
 
 }  // namespace ssr_detail
 
@@ -128,13 +272,12 @@ struct SSR {
       std::int64_t b;
       std::array<double, 6> m;
       std::vector<int> adelta, bdelta;
-      torch::Tensor src;
     };
     std::vector<Job> jobs;
     for (std::size_t b = 0; b < ps.size(); ++b) {
       if (!ps[b].apply) continue;
       Job j{static_cast<std::int64_t>(b), inverse_matrix(ps[b], H, W), std::vector<int>(static_cast<std::size_t>(W)),
-            std::vector<int>(static_cast<std::size_t>(W)), x[static_cast<std::int64_t>(b)].clone()};
+            std::vector<int>(static_cast<std::size_t>(W))};
       for (std::int64_t c = 0; c < W; ++c) {
         j.adelta[static_cast<std::size_t>(c)] = static_cast<int>(cv_round(j.m[0] * static_cast<double>(c) * kAbScale));
         j.bdelta[static_cast<std::size_t>(c)] = static_cast<int>(cv_round(j.m[3] * static_cast<double>(c) * kAbScale));
@@ -142,36 +285,27 @@ struct SSR {
       jobs.push_back(std::move(j));
     }
     if (jobs.empty()) return;
-    const auto& tab = weights();
     const BorderMode mode = options.border_mode;
     const float cval = static_cast<float>(options.value);
+    const BorderTable bx(W, mode), by(H, mode);
     float* out = x.data_ptr<float>();
+    // The op writes in place, so it reads from a copy of each transformed sample. The copies live in
+    // a per-thread buffer that is reused (a fresh 838 KB allocation per sample costs page faults).
+    const auto sample = static_cast<std::size_t>(C * H * W);
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < jobs.size() * sample) scratch.resize(jobs.size() * sample);
+    for (std::size_t k = 0; k < jobs.size(); ++k)
+      std::memcpy(scratch.data() + k * sample, out + static_cast<std::size_t>(jobs[k].b) * sample, sample * sizeof(float));
+    const float* sources = scratch.data();  // the lambda may run on other threads: not the thread_local itself
     const auto rows = static_cast<std::int64_t>(jobs.size()) * C * H;
     at::parallel_for(0, rows, 64, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r) {
         const auto& j = jobs[static_cast<std::size_t>(r / (C * H))];
         const std::int64_t c = r / H % C, y = r % H;
-        const float* s = j.src.data_ptr<float>() + c * H * W;
-        float* d = out + ((j.b * C + c) * H + y) * W;
         const int X0 = static_cast<int>(cv_round((j.m[1] * static_cast<double>(y) + j.m[2]) * kAbScale)) + kRoundDelta;
         const int Y0 = static_cast<int>(cv_round((j.m[4] * static_cast<double>(y) + j.m[5]) * kAbScale)) + kRoundDelta;
-        for (std::int64_t xx = 0; xx < W; ++xx) {
-          const int X = (X0 + j.adelta[static_cast<std::size_t>(xx)]) >> (kAbBits - kInterBits);
-          const int Y = (Y0 + j.bdelta[static_cast<std::size_t>(xx)]) >> (kAbBits - kInterBits);
-          const std::int64_t sx = X >> kInterBits, sy = Y >> kInterBits;
-          const auto& w = tab[static_cast<std::size_t>((Y & (kTab - 1)) * kTab + (X & (kTab - 1)))];
-          if (sx >= 0 && sx < W - 1 && sy >= 0 && sy < H - 1) {
-            const float* p0 = s + sy * W + sx;
-            d[xx] = p0[0] * w[0] + p0[1] * w[1] + p0[W] * w[2] + p0[W + 1] * w[3];
-          } else if (mode == BorderMode::constant && (sx >= W || sx + 1 < 0 || sy >= H || sy + 1 < 0)) {
-            d[xx] = cval;
-          } else {
-            const std::int64_t x0 = border_index(sx, W, mode), x1 = border_index(sx + 1, W, mode);
-            const std::int64_t y0 = border_index(sy, H, mode), y1 = border_index(sy + 1, H, mode);
-            auto at = [&](std::int64_t yy, std::int64_t xq) { return yy >= 0 && xq >= 0 ? s[yy * W + xq] : cval; };
-            d[xx] = at(y0, x0) * w[0] + at(y0, x1) * w[1] + at(y1, x0) * w[2] + at(y1, x1) * w[3];
-          }
-        }
+        row(Row{sources + static_cast<std::size_t>(r / (C * H)) * sample + static_cast<std::size_t>(c * H * W), out + ((j.b * C + c) * H + y) * W, X0, Y0, j.adelta.data(),
+                j.bdelta.data(), H, W, mode, cval, &bx, &by});
       }
     });
   }
