@@ -64,3 +64,21 @@ TEST_CASE("mixup: draws are seeded per (seed, epoch, batch) and honour p, alpha 
   test::check_error([] { cadence::config::parse<cadence::MixupOptions>(nlohmann::json{{"alpha", 0}}); }, "/alpha");
   test::check_error([] { cadence::config::parse<cadence::MixupOptions>(nlohmann::json{{"labels", "min"}}); }, "/labels", "soft, max, or");
 }
+
+TEST_CASE("mixup: the CPU kernel equals the tensor path on a full-size batch") {
+  cadence::Mixup m;
+  m.options.per_sample = true;
+  const auto x = torch::randn({6, 1, 819, 256});
+  auto y = torch::rand({6, 1});
+  const auto d = m.draw(6, 7, 0, 3);
+  auto a = x.clone(), ya = y.clone();
+  m.apply(a, ya, cadence::MixupDraw{true, d.partner, d.lam});  // contiguous float32 on the CPU: the kernel
+  const auto lam = torch::tensor(d.lam).view({6, 1, 1, 1});
+  const auto want = x * lam + x.index_select(0, torch::tensor(d.partner)) * (1.f - lam);
+  CHECK(torch::equal(a, want));
+  auto b = x.clone().transpose(2, 3);  // not contiguous: the tensor path
+  auto yb = y.clone();
+  m.apply(b, yb, cadence::MixupDraw{true, d.partner, d.lam});
+  CHECK(torch::equal(b.transpose(2, 3), want));
+  CHECK(torch::equal(ya, yb));
+}

@@ -7,7 +7,11 @@
 // lam ~ Beta(alpha, alpha) per batch, or per sample. The partner permutation and lam come from the
 // stream (seed, epoch, batch index, StreamId::mixup). Applied with probability p per batch, and only
 // during the first `until` fraction of the epochs.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <cstdint>
 #include <numeric>
 #include <string_view>
@@ -84,10 +88,14 @@ struct Mixup : Composes<Mixup> {
     const auto B = images.size(0);
     const auto perm = torch::tensor(d.partner, torch::kLong).to(images.device());
     const auto lam = torch::tensor(d.lam, torch::kFloat32).to(images.device());
-    const auto other_x = images.index_select(0, perm);
     const auto other_y = targets.index_select(0, perm);
-    const auto l4 = lam.view({B, 1, 1, 1});
-    images.mul_(l4).add_(other_x * (1.f - l4));
+    if (images.is_cpu() && images.is_contiguous() && images.scalar_type() == torch::kFloat32) {
+      mix_cpu(images, d);
+    } else {
+      const auto l4 = lam.view({B, 1, 1, 1});
+      const auto other_x = images.index_select(0, perm);  // before images changes
+      images.mul_(l4).add_(other_x * (1.f - l4));
+    }
     const auto l2 = lam.view({B, 1});
     if (options.labels == MixLabels::soft) {
       targets.mul_(l2).add_(other_y * (1.f - l2));
@@ -98,6 +106,35 @@ struct Mixup : Composes<Mixup> {
     const auto mixed = options.labels == MixLabels::max ? torch::maximum(p, q) : 1.f - (1.f - p) * (1.f - q);
     targets.select(1, pos_col).copy_(mixed);
     if (targets.size(1) == 2) targets.select(1, 0).copy_(1.f - mixed);
+  }
+
+  /// The CPU kernel: x_b = lam_b x_b + (1 - lam_b) x_partner(b) with the tensor path's rounding, in
+  /// one pass and in place. The partners form a permutation, so it walks each cycle b -> partner(b)
+  /// -> ... and keeps only the cycle's first sample aside (the others are still unchanged when they
+  /// are read), instead of copying the batch and making four passes with two batch-sized temporaries.
+  static void mix_cpu(torch::Tensor& images, const MixupDraw& d) {
+    const auto B = static_cast<std::size_t>(images.size(0));
+    const auto n = static_cast<std::size_t>(images.numel()) / std::max<std::size_t>(1, B);
+    float* x = images.data_ptr<float>();
+    auto mix_row = [&](std::size_t b, const float* partner) {
+      const float l = d.lam[b], m = 1.f - l;
+      float* a = x + b * n;
+      for (std::size_t i = 0; i < n; ++i) a[i] = a[i] * l + partner[i] * m;
+    };
+    std::vector<char> done(B, 0);
+    std::vector<float> first(n);
+    for (std::size_t start = 0; start < B; ++start) {
+      if (done[start]) continue;
+      std::memcpy(first.data(), x + start * n, n * sizeof(float));
+      std::size_t b = start;
+      for (;;) {
+        done[b] = 1;
+        const auto next = static_cast<std::size_t>(d.partner[b]);
+        mix_row(b, next == start ? first.data() : x + next * n);
+        if (next == start) break;
+        b = next;
+      }
+    }
   }
 
   /// draw + apply for batch number `batch_index` of an epoch.
