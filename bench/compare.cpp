@@ -1,7 +1,11 @@
 // The cadence side of bench/compare.sh: the seed's three costly stages, timed the way bench/peer/peer.py
 // times the Python stack, on the same data, sizes and thread count. Prints and writes JSON.
 //
-//   bench_compare --data ROOT --threads 2 --samples 512 --steps 3 --predict-samples 16 --json out.json
+//   bench_compare --stage input|train|predict --data ROOT --threads 2 --samples 512 --steps 3
+//                 --predict-samples 16 --json out.json      (one command line)
+//
+// compare.sh runs each stage in a process of its own, as peer.py does, so that a stage's peak memory
+// is its own and not what an earlier stage left in the allocator.
 #include <torch/torch.h>
 
 #include <chrono>
@@ -29,15 +33,20 @@ using Clock = std::chrono::steady_clock;
 using Aug4 = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
 
 struct Args {
+  std::string stage = "input";
   std::filesystem::path data;
-  int threads = 2, samples = 512, steps = 3;
+  int threads = 2, samples = 512, steps = 3, warmup_batches = 2;
   int predict_samples = 16;  // TTA x16 of a full-size model is slow on a CPU
   std::filesystem::path json = "cadence.json";
   template <class V> void fields(V& v) {
+    v("stage", stage, [](const std::string& s, const std::string& path) {
+      if (s != "input" && s != "train" && s != "predict") cadence::fail(path, ": expected input, train or predict");
+    });
     v("data", data);
     v("threads", threads, cadence::config::at_least(1));
     v("samples", samples, cadence::config::at_least(8));
     v("steps", steps, cadence::config::at_least(1));
+    v("warmup_batches", warmup_batches, cadence::config::at_least(0));
     v("predict_samples", predict_samples, cadence::config::at_least(8));
     v("json", json);
   }
@@ -72,20 +81,25 @@ int main(int argc, char** argv) {
     };
     cadence::config::json out;
 
-    {  // input pipeline: read + layout + standardise + Augment<4 ops> + Mixup, batch 32
+    if (a.stage == "input") {  // read + layout + standardise + Augment<4 ops> + Mixup, batch 32, in the reader threads
       const Aug4 aug;
       cadence::Mixup mix;
+      const int bs = 32, warm = a.warmup_batches * bs;
       bench::reset_peak_rss();
-      const auto t0 = Clock::now();
-      auto loader = load.loader(data, order_of(static_cast<std::size_t>(a.samples), 0), 32, 2);
-      std::uint32_t b = 0;
+      auto t0 = Clock::now();
+      cadence::LoaderHooks hooks;  // as fit() sets them up for a CPU run
+      hooks.sample = [&](torch::Tensor& one, std::int64_t index) { aug.apply(one, {0, 0, std::span<const std::int64_t>(&index, 1)}); };
+      hooks.batch = [&](cadence::Batch& b, std::size_t no) { mix.apply(b.images, b.targets, 0, 0, static_cast<std::uint32_t>(no)); };
+      auto loader = load.loader(data, order_of(static_cast<std::size_t>(warm + a.samples), 0), bs, 2, std::move(hooks));
+      std::int64_t seen = -warm;  // like peer.py: the clock starts after the warm-up batches
       while (auto batch = loader->next()) {
-        aug.apply(batch->images, {0, 0, batch->indices});
-        mix.apply(batch->images, batch->targets, 0, 0, b++);
+        seen += batch->size();
+        if (seen == 0) t0 = Clock::now();
       }
-      out["input"] = {{"samples_per_s", a.samples / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
+      out["input"] = {{"samples_per_s", static_cast<double>(seen) / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()},
+                      {"samples", seen}, {"batch_size", bs}, {"reader_threads", a.threads}, {"warmup_samples", warm}};
     }
-    {  // training step: Resize<Learned> 256^2 + EfficientNetV2-S, batch 8, AdamW, channels_last
+    if (a.stage == "train") {  // training step: Resize<Learned> 256^2 + EfficientNetV2-S, batch 8, AdamW, channels_last
       bench::reset_peak_rss();
       auto net = network();
       cadence::to_channels_last(*net);
@@ -103,7 +117,7 @@ int main(int argc, char** argv) {
       for (int s = 0; s < a.steps; ++s) step();
       out["train"] = {{"samples_per_s", 8.0 * a.steps / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
     }
-    {  // prediction with TTA<16>: each batch of 8 read once, 16 augmented rounds, folded BN, channels_last
+    if (a.stage == "predict") {  // prediction with TTA<16>: each batch of 8 read once, 16 augmented rounds, folded BN, channels_last
       bench::reset_peak_rss();
       auto net = network();
       net->eval();

@@ -20,18 +20,25 @@ if [ ! -f "$data/.complete" ]; then
   "$build_dir/samples/cadence-synth" --root "$data" --train "$samples" --test 1 --old 0 --quiet
 fi
 mkdir -p "$out"
-echo "cadence ..."
-"$build_dir/bench/bench_compare" --data "$data" --threads "$threads" --samples "$samples" --steps "$steps" \
-  --predict-samples "$predict" --json "$out/cadence.json" > /dev/null
+for stage in input train predict; do  # one process per stage on both sides: each peak is its own
+  echo "cadence $stage ..."
+  "$build_dir/bench/bench_compare" --stage "$stage" --data "$data" --threads "$threads" --samples "$samples" \
+    --steps "$steps" --predict-samples "$predict" --warmup-batches 2 --json "$out/cadence-$stage.json" > /dev/null
+done
 echo "peer (PyTorch + timm + albumentations) ..."
 .venv-peer/bin/python bench/peer/peer.py --data "$data" --threads "$threads" --stage all --samples "$samples" \
-  --steps "$steps" --predict-samples "$predict" --warmup-batches 0 --json "$out/peer.json" > /dev/null
-/usr/bin/python3 - "$out/cadence.json" "$out/peer.json" "$threads" <<'PY'
-import json, sys
-c, p = (json.load(open(f)) for f in sys.argv[1:3])
+  --steps "$steps" --predict-samples "$predict" --warmup-batches 2 --json "$out/peer.json" > /dev/null
+/usr/bin/python3 - "$out" "$threads" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+c = {}
+for s in ("input", "train", "predict"):
+    c.update(json.load(open(os.path.join(out, f"cadence-{s}.json"))))
+json.dump(c, open(os.path.join(out, "cadence.json"), "w"), indent=2)
+p = json.load(open(os.path.join(out, "peer.json")))
 names = {"input": "input pipeline (load + augment + mixup)", "train": "train step (learned resizer + EfficientNetV2-S 256^2)",
          "predict": "predict, TTA x16 (same model)"}
-print(f"threads: {sys.argv[3]}")
+print(f"threads: {sys.argv[2]}")
 print(f"{'stage':<55} {'cadence/s':>10} {'peer/s':>10} {'ratio':>7} {'cadence MiB':>12} {'peer MiB':>10} {'mem ratio':>10}")
 for k in ("input", "train", "predict"):
     cs, ps = c[k]["samples_per_s"], p[k]["samples_per_s"]

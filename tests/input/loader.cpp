@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "cadence/augment/augment.hpp"
+#include "cadence/batch/mixup.hpp"
 #include "cadence/data/folds.hpp"
 #include "cadence/data/load.hpp"
 #include "support.hpp"
@@ -48,6 +50,36 @@ TEST_CASE("loader: the same seed gives the same batches with 1 and 2 threads") {
     CHECK(torch::equal(batch.images[static_cast<std::int64_t>(k % 6)].flatten(), torch::from_blob(one_sample.data(), {819 * 256})));
     CHECK(batch.targets[static_cast<std::int64_t>(k % 6)][1].item<float>() == e.target);
     CHECK(batch.targets[static_cast<std::int64_t>(k % 6)][0].item<float>() == 1.0f - e.target);
+  }
+}
+
+TEST_CASE("loader: augment and mixup in the reader threads give what they give on the consumer's thread") {
+  test::TempDir dir("loader-transform");
+  test::small_dataset(dir.path, 20, 2);
+  const auto data = cadence::open_split(dir.path, cadence::Split::train);
+  const auto order = cadence::epoch_order(all(data.size()), 5, 1);
+  const cadence::ReadOptions ro;
+  cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug> aug;
+  cadence::Mixup mix;
+  mix.options.p = 1.0;
+  cadence::Loader plain(data, order, ro, 6, 2, 2);
+  auto want = drain(plain);
+  std::uint32_t no = 0;
+  for (auto& b : want) {  // batched, on this thread
+    aug.apply(b.images, {9, 1, b.indices});
+    mix.apply(b.images, b.targets, 9, 1, no++);
+  }
+  cadence::LoaderHooks hooks;  // per sample as read, then per batch, in the reader threads
+  hooks.sample = [&](torch::Tensor& one, std::int64_t index) { aug.apply(one, {9, 1, std::span<const std::int64_t>(&index, 1)}); };
+  hooks.batch = [&](cadence::Batch& b, std::size_t n) { mix.apply(b.images, b.targets, 9, 1, static_cast<std::uint32_t>(n)); };
+  for (int threads : {1, 2}) {
+    cadence::Loader on_readers(data, order, ro, 6, threads, 2, hooks);
+    const auto got = drain(on_readers);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CHECK(torch::equal(got[i].images, want[i].images));
+      CHECK(torch::equal(got[i].targets, want[i].targets));
+    }
   }
 }
 

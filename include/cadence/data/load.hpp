@@ -48,10 +48,11 @@ struct Load : Composes<Load> {
     return ReadOptions{options.layout, options.standardize, options.nonfinite, CadenceShape{}, classes};
   }
 
-  /// Batches of `data` in the given order.
-  std::unique_ptr<Loader> loader(const Dataset& data, std::vector<std::int64_t> order, int batch_size, int classes) const {
+  /// Batches of `data` in the given order; `hooks` (if any) run in the reader threads.
+  std::unique_ptr<Loader> loader(const Dataset& data, std::vector<std::int64_t> order, int batch_size, int classes,
+                                 LoaderHooks hooks = {}) const {
     return std::make_unique<Loader>(data, std::move(order), read_options(classes), batch_size, options.threads,
-                                    options.prefetch);
+                                    options.prefetch, std::move(hooks));
   }
 };
 

@@ -8,8 +8,9 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
-#include <exception>
 #include <cstdlib>
+#include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,7 +19,12 @@
 #include <thread>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <torch/types.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "cadence/core/error.hpp"
 #include "cadence/data/kaggle.hpp"
@@ -53,14 +59,30 @@ struct Batch {
 
 /// Reads one cadence file into `out` (image_shape(layout).numel() floats).
 inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> out) {
-  thread_local std::vector<float> raw;
+  thread_local std::vector<char> buffer;
   const auto dims = o.shape.dims();
+  npy::Header h;
   try {
-    npy::read_f32(e.file, dims, raw);
+    h = npy::read_raw(e.file, buffer);
+    npy::check_shape(h, dims, e.file);
   } catch (const Error& err) {
     fail("id `", e.id, "`: ", err.what());
   }
+  const std::size_t n = h.count();
+  const char* data = buffer.data() + h.data_offset;
   std::size_t bad = 0;
+  if (h.dtype == npy::Dtype::f2) {
+    bad = count_nonfinite_halves(data, n);
+    if (bad == 0) {  // the usual case: convert, gather statistics and standardise in one sweep
+      arrange_halves(data, o.layout, o.standardize, out, o.shape);
+      return;
+    }
+  }
+  thread_local std::vector<float> raw;
+  raw.resize(n);
+  if (h.dtype == npy::Dtype::f2) halves_to_floats(data, n, raw.data());
+  else std::memcpy(raw.data(), data, n * sizeof(float));
+  bad = 0;
   for (float& v : raw)
     if (!std::isfinite(v)) { ++bad; v = 0.0f; }
   if (bad != 0 && o.nonfinite == NonFinite::error)
@@ -129,12 +151,25 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   std::vector<void*> free_;
 };
 
+/// Work the loader's threads do after reading. `sample` runs on each sample (a (1,C,H,W) view into
+/// its batch, with its dataset index) right after it is read, while it is still in cache: per-sample
+/// augmentation. `batch` runs on each whole batch with its number in the pass: mixup. Both must
+/// depend only on what they are given, not on the thread or on other batches, which keeps a seed's
+/// batches the same for any thread count.
+using SampleTransform = std::function<void(torch::Tensor&, std::int64_t)>;
+using BatchTransform = std::function<void(Batch&, std::size_t)>;
+struct LoaderHooks {
+  SampleTransform sample;
+  BatchTransform batch;
+};
+
 class Loader {
  public:
   Loader(const Dataset& data, std::vector<std::int64_t> order, ReadOptions read, int batch_size, int threads,
-         int prefetch)
+         int prefetch, LoaderHooks hooks = {})
       : data_(data), order_(std::move(order)), read_(read), batch_(batch_size),
-        prefetch_(std::max(1, prefetch)), pool_(std::make_shared<BufferPool>(static_cast<std::size_t>(prefetch_) + 2)) {
+        prefetch_(std::max(1, prefetch)), pool_(std::make_shared<BufferPool>(static_cast<std::size_t>(prefetch_) + 2)),
+        hooks_(std::move(hooks)) {
     if (batch_size < 1) fail("loader: batch size ", batch_size, " must be >= 1");
     for (auto i : order_)
       if (i < 0 || static_cast<std::size_t>(i) >= data_.size()) fail("loader: index ", i, " outside the dataset");
@@ -190,6 +225,10 @@ class Loader {
       const auto& e = data_.entries[static_cast<std::size_t>(order_[k])];
       const auto row = static_cast<std::size_t>(k - begin);
       read_sample(e, read_, std::span<float>(img + row * static_cast<std::size_t>(s.numel()), static_cast<std::size_t>(s.numel())));
+      if (hooks_.sample) {
+        auto one = out.images.narrow(0, static_cast<std::int64_t>(row), 1);
+        hooks_.sample(one, order_[k]);
+      }
       fill_targets(e.target, read_.classes, tgt + row * static_cast<std::size_t>(read_.classes));
       out.indices.push_back(order_[k]);
       out.ids.push_back(e.id);
@@ -198,6 +237,13 @@ class Loader {
   }
 
   void work() {
+    // Each reader is one of `threads` parallel lanes already: an op it runs must not start an OpenMP
+    // team of its own (2 readers x 2 OpenMP threads on 2 cores spin against each other). ATen sets a
+    // thread's team size on its first parallel_for, so let it do that first, then pin ours to 1.
+    (void)at::get_num_threads();
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
     for (;;) {
       std::unique_lock lk(m_);
       space_.wait(lk, [&] { return stop_ || claimed_ >= batches_ || claimed_ < consumed_ + static_cast<std::size_t>(prefetch_); });
@@ -207,6 +253,7 @@ class Loader {
       Slot slot;
       try {
         slot.batch = load(b);
+        if (hooks_.batch) hooks_.batch(slot.batch, b);
       } catch (...) {
         slot.error = std::current_exception();
       }
@@ -223,6 +270,7 @@ class Loader {
   int batch_;
   int prefetch_;
   std::shared_ptr<BufferPool> pool_;
+  LoaderHooks hooks_;
   std::size_t batches_ = 0;
 
   std::mutex m_;

@@ -158,26 +158,24 @@ inline Header read_raw(const std::filesystem::path& path, std::vector<char>& buf
   return h;
 }
 
+/// Refuses a header whose shape is not `expected` (an empty span accepts any shape).
+inline void check_shape(const Header& h, std::span<const std::int64_t> expected, const std::filesystem::path& path) {
+  if (!expected.empty() && !std::equal(h.shape.begin(), h.shape.end(), expected.begin(), expected.end()))
+    fail(path.string(), ": shape ", shape_string(h.shape), ", expected ", shape_string(expected));
+}
+
 /// Reads `path` as float32 into `out` (resized), refusing any shape other than `expected`
 /// (pass an empty span to accept any shape). Returns the header (for the shape).
 inline Header read_f32(const std::filesystem::path& path, std::span<const std::int64_t> expected,
                        std::vector<float>& out) {
   thread_local std::vector<char> buffer;
   const Header h = read_raw(path, buffer);
-  if (!expected.empty() && !std::equal(h.shape.begin(), h.shape.end(), expected.begin(), expected.end()))
-    fail(path.string(), ": shape ", shape_string(h.shape), ", expected ", shape_string(expected));
+  check_shape(h, expected, path);
   const std::size_t n = h.count();
   out.resize(n);
   const char* data = buffer.data() + h.data_offset;
-  if (h.dtype == Dtype::f4) {
-    std::memcpy(out.data(), data, n * 4);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) {
-      std::uint16_t v;
-      std::memcpy(&v, data + 2 * i, 2);
-      out[i] = half_to_float(v);
-    }
-  }
+  if (h.dtype == Dtype::f4) std::memcpy(out.data(), data, n * 4);
+  else halves_to_floats(data, n, out.data());
   return h;
 }
 

@@ -151,7 +151,24 @@ FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOpt
   for (int epoch = start_epoch; epoch < t.epochs; ++epoch) {
     const auto e = static_cast<std::uint32_t>(epoch);
     auto order = t.balanced ? balanced_order(fit_idx, targets, fit_idx.size(), run.seed, e) : epoch_order(fit_idx, run.seed, e);
-    auto loader = load.loader(data, std::move(order), t.batch_size, head_classes(head));
+    // Augment and Mixup: on a CPU run they belong to the reader threads (Augment on each sample as it
+    // is read, while it is in cache; Mixup on the batch), where they overlap the training step. On a
+    // GPU they run batched as tensor ops on the device.
+    const bool on_readers = device.is_cpu();
+    const auto epochs = static_cast<std::uint32_t>(t.epochs);
+    auto mix = [&pipeline, &run, e, epochs](torch::Tensor& images, torch::Tensor& y, std::uint32_t no) {
+      detail::for_stages<detail::is_mixup>(pipeline, [&](const Mixup& m) {
+        if (m.active(e, epochs)) m.apply(images, y, run.seed, e, no);
+      });
+    };
+    LoaderHooks hooks;
+    if (on_readers) {
+      hooks.sample = [&pipeline, &run, e](torch::Tensor& one, std::int64_t index) {
+        augment_batch(pipeline, one, AugmentKey{run.seed, e, std::span<const std::int64_t>(&index, 1)});
+      };
+      hooks.batch = [&mix](Batch& b, std::size_t no) { mix(b.images, b.targets, static_cast<std::uint32_t>(no)); };
+    }
+    auto loader = load.loader(data, std::move(order), t.batch_size, head_classes(head), std::move(hooks));
     net->train();
     double loss_sum = 0.0;
     std::int64_t seen = 0;
@@ -161,12 +178,12 @@ FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOpt
     opt->zero_grad();
     while (auto batch = loader->next()) {
       auto images = batch->images.to(device);
-      if (t.channels_last) images = as_channels_last(images);
       auto y = batch->targets.to(device);
-      augment_batch(pipeline, images, AugmentKey{run.seed, e, batch->indices});
-      detail::for_stages<detail::is_mixup>(pipeline, [&](const Mixup& m) {
-        if (m.active(e, static_cast<std::uint32_t>(t.epochs))) m.apply(images, y, run.seed, e, batch_no);
-      });
+      if (!on_readers) {
+        augment_batch(pipeline, images, AugmentKey{run.seed, e, batch->indices});
+        mix(images, y, batch_no);
+      }
+      if (t.channels_last) images = as_channels_last(images);
       torch::Tensor loss;
       {
         AutocastGuard autocast(t.amp, device);
