@@ -14,7 +14,14 @@ find_package(OpenMP COMPONENTS CXX QUIET)
 # C++ API include dir on some packagings, and TORCH_CXX_FLAGS carries the ABI flag), so wrap both.
 if(NOT TARGET cadence_torch)
   add_library(cadence_torch INTERFACE IMPORTED)
-  set_property(TARGET cadence_torch PROPERTY INTERFACE_LINK_LIBRARIES "${TORCH_LIBRARIES}")
+  # PyTorch 2.11's wheels export std::filesystem functions from libtorch.so that crash when called
+  # (remove_all jumps to address 0). Linking libstdc++ ahead of LibTorch puts it first in the
+  # program's DT_NEEDED list, so those symbols resolve to libstdc++ itself.
+  set(_cadence_stdcxx "")
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    set(_cadence_stdcxx "stdc++")
+  endif()
+  set_property(TARGET cadence_torch PROPERTY INTERFACE_LINK_LIBRARIES ${_cadence_stdcxx} "${TORCH_LIBRARIES}")
   set_property(TARGET cadence_torch PROPERTY INTERFACE_INCLUDE_DIRECTORIES "${TORCH_INCLUDE_DIRS}")
   if(TARGET OpenMP::OpenMP_CXX)
     set_property(TARGET cadence_torch APPEND PROPERTY INTERFACE_LINK_LIBRARIES OpenMP::OpenMP_CXX)

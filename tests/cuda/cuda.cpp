@@ -1,0 +1,121 @@
+// GPU checks, compiled only with -DCADENCE_TEST_CUDA=ON (a CUDA LibTorch and a GPU): the device paths
+// that CPU CI cannot run. The CPU kernels are the reference; the GPU must agree with them.
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <limits>
+#include <vector>
+
+#include "cadence/augment/augment.hpp"
+#include "cadence/batch/mixup.hpp"
+#include "cadence/nn/efficientnet_v2.hpp"
+#include "cadence/nn/head.hpp"
+#include "cadence/train/amp.hpp"
+#include "support.hpp"
+
+namespace {
+const torch::Device kCuda(torch::kCUDA);
+using Aug4 = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
+
+Aug4 always() {  // every op fires, so every sample exercises every op
+  Aug4 a;
+  std::get<0>(a.options.ops).p = 1.0;
+  std::get<1>(a.options.ops).p = 1.0;
+  std::get<2>(a.options.ops).p = 1.0;
+  std::get<3>(a.options.ops).p = 1.0;
+  return a;
+}
+}  // namespace
+
+TEST_CASE("cuda: a GPU is there") { REQUIRE(torch::cuda::is_available()); }
+
+TEST_CASE("cuda: Augment's tensor path on the GPU equals the CPU kernels at full size") {
+  const auto x = torch::randn({6, 1, 819, 256});
+  const std::vector<std::int64_t> ids{3, 1, 4, 1, 5, 9};
+  for (auto mode : {cadence::BorderMode::reflect_101, cadence::BorderMode::constant}) {
+    auto aug = always();
+    std::get<1>(aug.options.ops).border_mode = mode;
+    auto cpu = x.clone();
+    aug.apply(cpu, {7, 2, ids});
+    auto gpu = x.to(kCuda);
+    aug.apply(gpu, {7, 2, ids});
+    CHECK(torch::allclose(cpu, gpu.cpu(), 1e-5, 1e-5));
+  }
+}
+
+TEST_CASE("cuda: Mixup on the GPU equals the CPU kernel") {
+  cadence::Mixup m;
+  m.options.p = 1.0;
+  m.options.per_sample = true;
+  const auto x = torch::randn({8, 1, 819, 256});
+  const auto y = torch::rand({8, 2});
+  auto xc = x.clone(), yc = y.clone();
+  m.apply(xc, yc, 5, 0, 3);
+  auto xg = x.to(kCuda), yg = y.to(kCuda);
+  m.apply(xg, yg, 5, 0, 3);
+  CHECK(torch::allclose(xc, xg.cpu(), 1e-6, 1e-6));
+  CHECK(torch::allclose(yc, yg.cpu(), 1e-6, 1e-6));
+}
+
+TEST_CASE("cuda: EfficientNetV2-S gives the CPU's logits, in eval and with BN folded") {
+  at::globalContext().setAllowTF32CuDNN(false);  // compare fp32 with fp32
+  at::globalContext().setAllowTF32CuBLAS(false);
+  torch::manual_seed(0);
+  cadence::EfficientNetV2 net(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 1, 2);
+  net->eval();
+  torch::NoGradGuard g;
+  const auto x = torch::randn({2, 1, 256, 256});
+  const auto cpu = net->forward(x);
+  net->to(kCuda);
+  const auto gpu = net->forward(x.to(kCuda)).cpu();
+  CHECK(torch::allclose(cpu, gpu, 1e-3, 1e-3));
+  net->fold_batchnorm();
+  CHECK(torch::allclose(cpu, net->forward(x.to(kCuda)).cpu(), 1e-3, 1e-3));
+}
+
+TEST_CASE("cuda: fp16 autocast with the GradScaler trains, and a poisoned step is skipped") {
+  torch::manual_seed(1);
+  cadence::EffNetV2Options o;
+  o.width_multiplier = 0.25;
+  o.depth_multiplier = 0.25;
+  cadence::EfficientNetV2 net(cadence::efficientnetv2_s_arch(), o, 1, 2);
+  net->to(kCuda);
+  net->train();
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(3e-3));
+  cadence::GradScaler scaler(true, 65536.0, 5);
+  const auto x = torch::randn({16, 1, 128, 128}, kCuda);
+  const auto t = (torch::arange(16, kCuda) % 2).to(torch::kFloat32);
+  const auto y = torch::stack({1 - t, t}, 1);
+  std::vector<double> losses;
+  int taken = 0;
+  for (int step = 0; step < 30; ++step) {
+    torch::Tensor loss;
+    {
+      cadence::AutocastGuard autocast(cadence::Amp::fp16, kCuda);
+      const auto logits = net->forward(x);
+      if (step == 0) CHECK((logits.scalar_type() == torch::kHalf));  // autocast is on for CUDA
+      loss = cadence::head_loss(cadence::Head::ce, logits.to(torch::kFloat32), y);
+    }
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    CHECK(!at::autocast::is_autocast_enabled(at::kCUDA));  // restored on scope exit
+#else
+    CHECK(!at::autocast::is_enabled());
+#endif
+    opt.zero_grad();
+    scaler.scale_loss(loss).backward();
+    if (step == 10) net->parameters()[0].mutable_grad().fill_(std::numeric_limits<float>::infinity());
+    const double before = scaler.scale();
+    const bool finite = scaler.unscale(net->parameters());
+    if (step == 10) CHECK_FALSE(finite);
+    CHECK(scaler.step(opt, finite) == finite);
+    if (!finite) CHECK(scaler.scale() == before / 2);  // a skipped step halves the scale
+    taken += finite ? 1 : 0;
+    losses.push_back(loss.item<double>());
+  }
+  // Overflows at the initial 65536 are expected in the first steps (that is what the scaler is for);
+  // most steps must still be taken, and the scale must have settled where fp16 gradients fit.
+  CHECK(taken >= 20);
+  CHECK(scaler.scale() >= 1.0);
+  CHECK(losses.back() < 0.5 * losses.front());  // it learns the fixed batch
+  for (const auto& p : net->parameters()) CHECK(torch::isfinite(p).all().item<bool>());
+}
