@@ -22,6 +22,7 @@
 #include "cadence/config/options.hpp"
 #include "cadence/core/atomic_file.hpp"
 #include "cadence/core/error.hpp"
+#include "cadence/core/memory.hpp"
 #include "cadence/train/amp.hpp"
 
 namespace cadence {
@@ -34,6 +35,7 @@ struct RunOptions {
   bool quiet = false;                       // no progress bars
   bool resume = false;                      // continue from each fold's last.pt where present
   bool deterministic = false;               // deterministic kernels (same results run to run, any thread count)
+  bool keep_memory = true;                  // keep freed host memory for reuse (see core/memory.hpp)
 
   template <class V> void fields(V& v) {
     v("dir", dir);
@@ -43,6 +45,7 @@ struct RunOptions {
     v("quiet", quiet);
     v("resume", resume);
     v("deterministic", deterministic);
+    v("keep_memory", keep_memory);
   }
 
   torch::Device torch_device() const {
@@ -52,8 +55,9 @@ struct RunOptions {
       fail("/run/device: `", device, "` is not a device (use \"cpu\", \"cuda\" or \"cuda:N\")");
     }
   }
-  /// Sets torch's intra-op threads and seeds its generator; returns the device.
+  /// Sets torch's intra-op threads, the host allocator's policy, seeds torch's generator; returns the device.
   torch::Device apply() const {
+    if (keep_memory) keep_freed_memory();
     const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     torch::set_num_threads(n);
     torch::manual_seed(seed);
