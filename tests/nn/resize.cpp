@@ -41,6 +41,24 @@ TEST_CASE("resize: the learned resizer has the paper's structure and switches si
   CHECK(torch::allclose(r->forward(x), skip));
 }
 
+TEST_CASE("resize: inference without gradients (one sample at a time, in place) gives the batched result") {
+  cadence::LearnedOptions o;
+  o.test_size = {64, 48};
+  cadence::LearnedResizer r(o, 1);
+  {  // non-trivial running statistics
+    r->train();
+    torch::NoGradGuard g;
+    for (int i = 0; i < 3; ++i) r->forward(torch::randn({4, 1, 819, 256}) * 2 + 1);
+  }
+  r->eval();
+  const auto x = torch::randn({5, 1, 819, 256});
+  const auto batched = r->forward(x);  // grad mode on: the batched path
+  torch::NoGradGuard g;
+  const auto per_sample = r->forward(x);
+  CHECK(torch::allclose(batched, per_sample, 1e-5, 1e-5));
+  CHECK(torch::allclose(r->forward(x.narrow(0, 3, 1)), per_sample.narrow(0, 3, 1), 1e-5, 1e-5));
+}
+
 TEST_CASE("resize: fixed resizers are plain interpolation; options are checked") {
   namespace F = torch::nn::functional;
   cadence::ResizeSize s;

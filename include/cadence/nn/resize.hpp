@@ -10,6 +10,7 @@
 //   y = z; r times: y = y + BN(conv3x3(LeakyReLU(BN(conv3x3(y)))))
 //   y = BN(conv3x3(y)) + z
 //   out = conv7x7_C(y) + skip
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -91,14 +92,23 @@ class LearnedResizerImpl : public torch::nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x) {  // (B,C,H,W) -> (B,C,size)
-    namespace F = torch::nn::functional;
     const auto& hw = is_training() ? o_.size : o_.test_size;
-    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope);
     const auto skip = detail::resize_to(x, hw, torch::kBilinear);
-    auto y = F::leaky_relu(conv1->forward(x), leaky);
-    y = bn2->forward(F::leaky_relu(conv2->forward(y), leaky));
-    const auto z = detail::resize_to(y, hw, torch::kBilinear);
-    y = z;
+    torch::Tensor z;
+    if (!is_training() && !torch::GradMode::is_enabled() && x.size(0) > 1) {
+      // Inference: the full-resolution layers (n channels at the input's 819 x 256, 107 MB per batch of
+      // 8 per tensor) two samples at a time, activations in place. Each sample's result is its own
+      // (BN uses running statistics), so this only lowers the peak memory; measured, it is also ~10%
+      // faster than the whole batch at once (the chunk's tensors stay in cache), and than one sample.
+      std::vector<torch::Tensor> zs;
+      const std::int64_t chunk = 2;  // fixed, so results do not depend on the thread count
+      for (std::int64_t b = 0; b < x.size(0); b += chunk)
+        zs.push_back(full_resolution(x.narrow(0, b, std::min(chunk, x.size(0) - b)), hw, true));
+      z = torch::cat(zs);
+    } else {
+      z = full_resolution(x, hw, false);
+    }
+    auto y = z;
     for (const auto& block : *res) y = y + block->as<torch::nn::Sequential>()->forward(y);
     y = bn3->forward(conv3->forward(y)) + z;
     return conv4->forward(y) + skip;
@@ -109,6 +119,15 @@ class LearnedResizerImpl : public torch::nn::Module {
   torch::nn::ModuleList res;
 
  private:
+  // conv1 -> LeakyReLU -> conv2 -> LeakyReLU -> BN at the input's resolution, then down to `hw`.
+  torch::Tensor full_resolution(const torch::Tensor& x, const std::vector<std::int64_t>& hw, bool in_place) {
+    namespace F = torch::nn::functional;
+    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope).inplace(in_place);
+    auto y = F::leaky_relu(conv1->forward(x), leaky);
+    y = bn2->forward(F::leaky_relu(conv2->forward(y), leaky));
+    return detail::resize_to(y, hw, torch::kBilinear);
+  }
+
   LearnedOptions o_;
 };
 TORCH_MODULE(LearnedResizer);
