@@ -19,6 +19,7 @@
 #include "cadence/augment/augment.hpp"
 #include "cadence/batch/mixup.hpp"
 #include "cadence/config/overrides.hpp"
+#include "cadence/core/memory.hpp"
 #include "cadence/data/folds.hpp"
 #include "cadence/data/load.hpp"
 #include "cadence/infer/tta.hpp"
@@ -36,6 +37,7 @@ struct Args {
   std::string stage = "input";
   std::filesystem::path data;
   int threads = 2, samples = 512, steps = 3, warmup_batches = 2;
+  bool keep_memory = true;  // run.keep_memory
   int predict_samples = 16;  // TTA x16 of a full-size model is slow on a CPU
   std::filesystem::path json = "cadence.json";
   template <class V> void fields(V& v) {
@@ -48,6 +50,7 @@ struct Args {
     v("steps", steps, cadence::config::at_least(1));
     v("warmup_batches", warmup_batches, cadence::config::at_least(0));
     v("predict_samples", predict_samples, cadence::config::at_least(8));
+    v("keep_memory", keep_memory);
     v("json", json);
   }
 };
@@ -66,6 +69,7 @@ torch::nn::Sequential network() {
 int main(int argc, char** argv) {
   try {
     const auto a = cadence::config::parse<Args>(cadence::config::flags_to_json({argv + 1, argv + argc}));
+    if (a.keep_memory) cadence::keep_freed_memory();  // as the jobs do (run.keep_memory, on by default)
     torch::set_num_threads(a.threads);
     cadence::Load load;
     load.options.root = a.data;

@@ -3,21 +3,26 @@
 # DataLoader, bench/peer/peer.py), on the same synthetic data, sizes and explicit thread count.
 # Prints a table (and writes build/compare/{cadence,peer}.json).
 #
-#   bash bench/compare.sh                      THREADS=2 SAMPLES=512 STEPS=3 PREDICT_SAMPLES=16 by default
+#   bash bench/compare.sh        THREADS=2 SAMPLES=2048 STEPS=5 PREDICT_SAMPLES=16 DATASET=512 by default
+#
+# SAMPLES are timed input samples (after 2 warm-up batches; passes repeat over the DATASET cadences,
+# which stay in the page cache), STEPS timed training steps (after 1), PREDICT_SAMPLES files predicted
+# with TTA x16.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${THREADS:-2}
-samples=${SAMPLES:-512}
-steps=${STEPS:-3}
+samples=${SAMPLES:-2048}
+steps=${STEPS:-5}
+dataset=${DATASET:-512}
 predict=${PREDICT_SAMPLES:-16}
 build_dir=${CADENCE_BUILD_DIR:-build}
-data=data/bench-compare
+data=data/bench-compare-$dataset
 out="$build_dir/compare"
 
 bash cmake/run.sh build bench_compare cadence-synth
 bash bench/peer/setup_venv.sh
 if [ ! -f "$data/.complete" ]; then
-  "$build_dir/samples/cadence-synth" --root "$data" --train "$samples" --test 1 --old 0 --quiet
+  "$build_dir/samples/cadence-synth" --root "$data" --train "$dataset" --test 1 --old 0 --quiet
 fi
 mkdir -p "$out"
 for stage in input train predict; do  # one process per stage on both sides: each peak is its own

@@ -5,7 +5,10 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <cstring>
 #include <numeric>
+#include <thread>
+#include <vector>
 
 #include "bench_common.hpp"
 #include "cadence/data/folds.hpp"
@@ -74,5 +77,23 @@ void LoaderPeakMemory(benchmark::State& state) {
 BENCHMARK(LoaderPeakMemory)->Arg(500)->Arg(5000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
+
+// The input pipeline's ceiling: memory bandwidth. A 256 MiB copy (far larger than the caches) on 1 or
+// 2 threads, each copying its half; bytes_per_second counts bytes read + written.
+static void MemoryCopy(benchmark::State& state) {
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  const std::size_t n = std::size_t{256} << 20;
+  std::vector<char> src(n, 1), dst(n, 0);
+  for (auto _ : state) {
+    std::vector<std::thread> ts;
+    for (std::size_t t = 0; t < threads; ++t)
+      ts.emplace_back([&, t] { std::memcpy(dst.data() + t * n / threads, src.data() + t * n / threads, n / threads); });
+    for (auto& th : ts) th.join();
+    benchmark::DoNotOptimize(dst.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(2 * n));
+  state.counters["threads"] = static_cast<double>(threads);
+}
+BENCHMARK(MemoryCopy)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -10,11 +10,15 @@
 #include <thread>
 
 #include "cadence/augment/augment.hpp"
+#include "cadence/core/memory.hpp"
 #include "cadence/infer/tta.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/resize.hpp"
+
+// As the jobs run (run.keep_memory, on by default): freed host memory is kept for reuse.
+static const bool kKeepMemory = cadence::keep_freed_memory();
 
 namespace {
 
@@ -115,5 +119,25 @@ void PredictTta16(benchmark::State& state) {
 BENCHMARK(PredictTta16)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
+
+// The model step's ceiling: the FLOP/s this CPU attains with the kernels the model uses (oneDNN
+// convolutions), from one large 3x3 convolution (256 -> 256 channels, 64x64, batch 8: 38.7 GFLOP), the
+// best case for them; docs/performance.md compares it with what a training step achieves. (A matrix
+// product would measure Debian's reference BLAS, which the convolutions do not use.)
+static void ConvPeak(benchmark::State& state) {
+  torch::set_num_threads(static_cast<int>(state.range(0)));
+  torch::NoGradGuard g;
+  auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(256, 256, 3).padding(1).bias(false));
+  const auto x = torch::randn({8, 256, 64, 64});
+  auto y = conv->forward(x);
+  for (auto _ : state) {
+    y = conv->forward(x);
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+  }
+  const double flop = 2.0 * 8 * 64 * 64 * 256 * 256 * 9;
+  state.counters["GFLOP/s"] = benchmark::Counter(flop * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["threads"] = static_cast<double>(state.range(0));
+}
+BENCHMARK(ConvPeak)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

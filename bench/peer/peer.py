@@ -10,8 +10,9 @@ albumentations 1.0.3 + timm EfficientNetV2-S behind a learned resizer), timed in
   predict  TTA x16: 16 passes of a DataLoader (batch 8, num_workers=T) over N files with the training
            augmentations, eval mode, no_grad, softmax averaged over the rounds. samples/s = N / total.
 
-Peak memory: a thread samples every 50 ms the summed VmRSS of this process and all its descendants
-(the DataLoader workers), found through /proc/<pid>/task/*/children; the max is reported in MiB.
+Peak memory: a thread samples every 50 ms the summed Pss (proportional set size, so pages the workers
+share copy-on-write with the parent count once) of this process and all its descendants (the
+DataLoader workers), found through /proc/<pid>/task/*/children; the max is reported in MiB.
 
   python peer.py --data ROOT --threads T --stage input|train|predict|all --samples N --steps K --json OUT
 
@@ -41,7 +42,7 @@ ON_PANELS = (0, 2, 4)
 
 
 # ----------------------------------------------------------------------------------------------
-# Peak memory: summed VmRSS of a process tree, sampled by a background thread.
+# Peak memory: summed Pss of a process tree, sampled by a background thread.
 
 def _children(pid):
     kids = []
@@ -71,7 +72,17 @@ def _children_by_scan(pid):  # fallback for kernels without CONFIG_PROC_CHILDREN
 _HAVE_CHILDREN_FILE = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
-def _vm_rss_kib(pid):
+def _pss_kib(pid):
+    """The process' proportional set size (Pss, kB): pages shared with other processes (the DataLoader
+    workers' copy-on-write pages of the parent, shared libraries) are split between them, so summing it
+    over a process tree counts each page once. Falls back to VmRSS where smaps_rollup is missing."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
@@ -82,8 +93,8 @@ def _vm_rss_kib(pid):
     return 0
 
 
-def tree_rss_mib(root=None):
-    """Summed VmRSS (MiB) of `root` (default: this process) and all its descendants."""
+def tree_pss_mib(root=None):
+    """Summed Pss (MiB) of `root` (default: this process) and all its descendants."""
     root = os.getpid() if root is None else root
     list_children = _children if _HAVE_CHILDREN_FILE else _children_by_scan
     total, pending, seen = 0, [root], set()
@@ -92,13 +103,13 @@ def tree_rss_mib(root=None):
         if pid in seen:
             continue
         seen.add(pid)
-        total += _vm_rss_kib(pid)
+        total += _pss_kib(pid)
         pending += list_children(pid)
     return total / 1024.0
 
 
 class PeakRss:
-    """Context manager: samples tree_rss_mib() every `interval` s; .peak is the max seen."""
+    """Context manager: samples tree_pss_mib() every `interval` s; .peak is the max seen."""
 
     def __init__(self, interval=0.05):
         self.interval, self.peak = interval, 0.0
@@ -107,19 +118,19 @@ class PeakRss:
 
     def _run(self):
         while True:
-            self.peak = max(self.peak, tree_rss_mib())
+            self.peak = max(self.peak, tree_pss_mib())
             if self._stop.wait(self.interval):
                 return
 
     def __enter__(self):
-        self.peak = tree_rss_mib()
+        self.peak = tree_pss_mib()
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, tree_rss_mib())
+        self.peak = max(self.peak, tree_pss_mib())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -346,7 +357,7 @@ def _dpkg(pkg):  # Debian's torch reports 1.13.0a0; the package says 1.13.1+dfsg
 
 
 def report(name, r):
-    print(f"peer {name:7s}: {r['samples_per_s']:9.2f} samples/s   peak RSS {r['peak_rss_mib']:8.1f} MiB", flush=True)
+    print(f"peer {name:7s}: {r['samples_per_s']:9.2f} samples/s   peak memory (Pss) {r['peak_rss_mib']:8.1f} MiB", flush=True)
 
 
 def main():
