@@ -3,23 +3,17 @@
 #include <cstring>
 #include <sstream>
 
+#include "augment/ops.hpp"
 #include "cadence/data/load.hpp"
 #include "support.hpp"
 
-using Aug4 = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
+using test::Aug4;
+using test::always;
 
 namespace {
 torch::Tensor batch_of(std::int64_t b, std::int64_t h = 64, std::int64_t w = 48, std::int64_t c = 1) {
   torch::manual_seed(1);
   return torch::randn({b, c, h, w});
-}
-Aug4 always() {  // every op applied to every sample
-  Aug4 a;
-  std::get<0>(a.options.ops).p = 1.0;
-  std::get<1>(a.options.ops).p = 1.0;
-  std::get<2>(a.options.ops).p = 1.0;
-  std::get<3>(a.options.ops).p = 1.0;
-  return a;
 }
 }  // namespace
 

@@ -11,20 +11,12 @@
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
 #include "cadence/train/amp.hpp"
+#include "augment/ops.hpp"
 #include "support.hpp"
 
 namespace {
 const torch::Device kCuda(torch::kCUDA);
-using Aug4 = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
-
-Aug4 always() {  // every op fires, so every sample exercises every op
-  Aug4 a;
-  std::get<0>(a.options.ops).p = 1.0;
-  std::get<1>(a.options.ops).p = 1.0;
-  std::get<2>(a.options.ops).p = 1.0;
-  std::get<3>(a.options.ops).p = 1.0;
-  return a;
-}
+using test::always;
 }  // namespace
 
 TEST_CASE("cuda: a GPU is there") { REQUIRE(torch::cuda::is_available()); }

@@ -41,8 +41,7 @@ TEST_CASE("half: the bulk conversion (F16C where the CPU has it) equals the exac
   for (std::size_t shift : {1u, 0u}) {  // odd element offsets and a tail shorter than one vector
     const std::size_t n = all.size() - shift;
     std::vector<float> out(n);
-    const auto st = cadence::halves_to_floats(all.data() + shift, n, out.data(), true);
-    double sum = 0.0, sq = 0.0;
+    cadence::halves_to_floats(all.data() + shift, n, out.data());
     for (std::size_t k = 0; k < n; ++k) {
       const float want = cadence::half_to_float_exact(all[k + shift]);
       if (std::isnan(want)) {
@@ -51,16 +50,25 @@ TEST_CASE("half: the bulk conversion (F16C where the CPU has it) equals the exac
       }
       REQUIRE(std::bit_cast<std::uint32_t>(out[k]) == std::bit_cast<std::uint32_t>(want));
     }
-    // statistics over the finite values only (a NaN poisons the sum)
+    CHECK(cadence::count_nonfinite_halves(all.data() + shift, n) == 2048);  // 1024 Inf/NaN patterns per sign
+    // statistics over the finite values (a NaN poisons a sum), against a plain double loop
     std::vector<std::uint16_t> finite;
     for (std::size_t k = shift; k < all.size(); ++k)
       if (!cadence::half_nonfinite(all[k])) finite.push_back(all[k]);
-    std::vector<float> f(finite.size());
-    const auto fs = cadence::halves_to_floats(finite.data(), finite.size(), f.data(), true);
-    for (float v : f) { sum += v; sq += static_cast<double>(v) * v; }
-    CHECK(fs.sum == doctest::Approx(sum).epsilon(1e-12));
-    CHECK(fs.sq == doctest::Approx(sq).epsilon(1e-12));
-    CHECK(cadence::count_nonfinite_halves(all.data() + shift, n) == 2048);  // 1024 Inf/NaN patterns per sign
-    (void)st;
+    double sum = 0.0, sq = 0.0;
+    for (auto h : finite) {
+      const double v = cadence::half_to_float_exact(h);
+      sum += v;
+      sq += v * v;
+    }
+    const auto st = cadence::half_stats(finite.data(), finite.size());
+    CHECK(st.sum == doctest::Approx(sum).epsilon(1e-12));
+    CHECK(st.sq == doctest::Approx(sq).epsilon(1e-12));
+    // standardising conversion: standardize()'s formula, value by value
+    const double mean = 0.25, inv = 1.5;
+    std::vector<float> scaled(finite.size());
+    cadence::halves_to_scaled(finite.data(), finite.size(), scaled.data(), mean, inv);
+    for (std::size_t k = 0; k < finite.size(); ++k)
+      REQUIRE(scaled[k] == static_cast<float>((static_cast<double>(cadence::half_to_float_exact(finite[k])) - mean) * inv));
   }
 }

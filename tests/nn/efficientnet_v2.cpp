@@ -19,7 +19,10 @@ torch::Tensor npy(const std::string& rel) {
 std::string shape_text(const torch::Tensor& t) {
   if (t.dim() == 0) return "-";
   std::string s;
-  for (auto d : t.sizes()) s += (s.empty() ? "" : ",") + std::to_string(d);
+  for (auto d : t.sizes()) {  // (appending piecewise: GCC 12 warns falsely on `"," + to_string(d)`)
+    if (!s.empty()) s += ',';
+    s += std::to_string(d);
+  }
   return s;
 }
 

@@ -47,7 +47,7 @@ inline float half_to_float(std::uint16_t h) {
   return (*table)[h];
 }
 
-/// Sum and sum of squares, in double, of the floats a conversion wrote.
+/// Sum and sum of squares, in double, of a run of halves.
 struct HalfStats {
   double sum = 0.0, sq = 0.0;
 };
@@ -69,49 +69,25 @@ inline std::size_t count_nonfinite_halves(const void* in, std::size_t n) {
 
 namespace half_detail {
 
-inline HalfStats convert_table(const unsigned char* in, std::size_t n, float* out, bool stats) {
-  HalfStats s;
+inline void convert_table(const unsigned char* in, std::size_t n, float* out) {
   for (std::size_t i = 0; i < n; ++i) {
     std::uint16_t v;
     std::memcpy(&v, in + 2 * i, 2);
     out[i] = half_to_float(v);
   }
-  if (stats)
-    for (std::size_t i = 0; i < n; ++i) {
-      s.sum += out[i];
-      s.sq += static_cast<double>(out[i]) * out[i];
-    }
-  return s;
 }
 
 #ifdef CADENCE_HALF_F16C
 // vcvtph2ps converts 8 halves per instruction, exactly (it only quiets signalling NaNs, which the
-// readers refuse or zero before they matter). Four double accumulators per sum keep the statistics
-// in double precision without a serial dependency chain.
-__attribute__((target("avx,f16c"))) inline HalfStats convert_f16c(const unsigned char* in, std::size_t n, float* out, bool stats) {
-  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), q0 = _mm256_setzero_pd(), q1 = _mm256_setzero_pd();
+// readers refuse or zero before they matter).
+__attribute__((target("avx,f16c"))) inline void convert_f16c(const unsigned char* in, std::size_t n, float* out) {
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 f = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i)));
-    _mm256_storeu_ps(out + i, f);
-    if (stats) {
-      const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(f)), hi = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));
-      s0 = _mm256_add_pd(s0, lo);
-      s1 = _mm256_add_pd(s1, hi);
-      q0 = _mm256_add_pd(q0, _mm256_mul_pd(lo, lo));
-      q1 = _mm256_add_pd(q1, _mm256_mul_pd(hi, hi));
-    }
-  }
-  alignas(32) double a[4], b[4];
-  _mm256_store_pd(a, _mm256_add_pd(s0, s1));
-  _mm256_store_pd(b, _mm256_add_pd(q0, q1));
-  HalfStats s{(a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3])};
-  const HalfStats tail = convert_table(in + 2 * i, n - i, out + i, stats);
-  s.sum += tail.sum;
-  s.sq += tail.sq;
-  return s;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i))));
+  convert_table(in + 2 * i, n - i, out + i);
 }
 
+// Sum and sum of squares: four double accumulators keep double precision without a serial chain.
 __attribute__((target("avx,f16c"))) inline HalfStats stats_f16c(const unsigned char* in, std::size_t n) {
   __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), q0 = _mm256_setzero_pd(), q1 = _mm256_setzero_pd();
   std::size_t i = 0;
@@ -162,15 +138,14 @@ inline bool has_f16c() {
 
 }  // namespace half_detail
 
-/// Converts `n` halves at `in` (any alignment) to floats at `out`; with `stats`, also returns their
-/// sum and sum of squares in double. Uses F16C where the CPU has it (checked once at run time), the
-/// table otherwise; both give the same floats.
-inline HalfStats halves_to_floats(const void* in, std::size_t n, float* out, bool stats = false) {
+/// Converts `n` halves at `in` (any alignment) to floats at `out`. Uses F16C where the CPU has it
+/// (checked once at run time), the table otherwise; both give the same floats.
+inline void halves_to_floats(const void* in, std::size_t n, float* out) {
   const auto* b = static_cast<const unsigned char*>(in);
 #ifdef CADENCE_HALF_F16C
-  if (half_detail::has_f16c()) return half_detail::convert_f16c(b, n, out, stats);
+  if (half_detail::has_f16c()) return half_detail::convert_f16c(b, n, out);
 #endif
-  return half_detail::convert_table(b, n, out, stats);
+  half_detail::convert_table(b, n, out);
 }
 
 /// Sum and sum of squares (in double) of `n` halves at `in`, without storing them.
