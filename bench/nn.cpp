@@ -32,11 +32,11 @@ torch::nn::Sequential network(bool m, std::int64_t size) {
   return torch::nn::Sequential(cadence::LearnedResizer(r, 1), cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, 1, 2));
 }
 
-// args: model (0 = S, 1 = M), size, channels_last, train
+// args: model (0 = S, 1 = M), size, channels_last, train, threads
 void EffNetV2(benchmark::State& state) {
   const bool m = state.range(0) == 1, cl = state.range(2) == 1, train = state.range(3) == 1;
   const std::int64_t size = state.range(1);
-  torch::set_num_threads(2);
+  torch::set_num_threads(static_cast<int>(state.range(4)));
   auto net = network(m, size);
   auto x = torch::randn({kB, 1, 819, 256});
   const auto y = torch::tensor({1.f, 0.f}).repeat({kB, 1});
@@ -60,21 +60,24 @@ void EffNetV2(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kB);
   state.SetBytesProcessed(state.iterations() * kB * 819 * 256 * 4);
+  state.counters["threads"] = static_cast<double>(state.range(4));
   state.SetLabel(std::string(m ? "M" : "S") + "/" + std::to_string(size) + (cl ? "/channels_last" : "/contiguous") +
                  (train ? "/train_step" : "/forward"));
 }
 
 void args(benchmark::internal::Benchmark* b) {
-  for (int train : {0, 1})
+  for (int train : {0, 1}) {
     for (int m : {0, 1})
       for (int size : {256, 384})
-        for (int cl : {0, 1}) b->Args({m, size, cl, train});
+        for (int cl : {0, 1}) b->Args({m, size, cl, train, 2});
+    b->Args({0, 256, 1, train, 1});  // thread scaling, on the cheapest configuration
+  }
 }
 BENCHMARK(EffNetV2)->Apply(args)->Iterations(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// The learned resizer alone (forward), 819x256 -> 384^2.
+// The learned resizer alone (inference), 819x256 -> 384^2. arg: threads.
 void LearnedResizer(benchmark::State& state) {
-  torch::set_num_threads(2);
+  torch::set_num_threads(static_cast<int>(state.range(0)));
   cadence::LearnedOptions r;
   r.size = r.test_size = {384, 384};
   cadence::LearnedResizer net(r, 1);
@@ -85,13 +88,15 @@ void LearnedResizer(benchmark::State& state) {
     benchmark::DoNotOptimize(net->forward(x).data_ptr());
   }
   state.SetItemsProcessed(state.iterations() * kB);
+  state.SetBytesProcessed(state.iterations() * kB * 819 * 256 * 4);
+  state.counters["threads"] = static_cast<double>(state.range(0));
 }
-BENCHMARK(LearnedResizer)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(LearnedResizer)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Prediction with TTA<16> (the seed's 16 augmented rounds), EfficientNetV2-S at 256^2 behind the
-// learned resizer, batch 8 read once: augment + forward per round. args: fold BN + channels_last.
+// learned resizer, batch 8 read once: augment + forward per round. args: fold BN + channels_last, threads.
 void PredictTta16(benchmark::State& state) {
-  torch::set_num_threads(2);
+  torch::set_num_threads(static_cast<int>(state.range(1)));
   const bool fast = state.range(0) == 1;
   auto net = network(false, 256);
   net->eval();
@@ -114,9 +119,11 @@ void PredictTta16(benchmark::State& state) {
     benchmark::DoNotOptimize(cadence::reduce_rounds(rounds, cadence::Head::ce, cadence::TtaReduce::prob).data_ptr());
   }
   state.SetItemsProcessed(state.iterations() * kB);
+  state.SetBytesProcessed(state.iterations() * kB * 819 * 256 * 4);
+  state.counters["threads"] = static_cast<double>(state.range(1));
   state.SetLabel(fast ? "folded BN + channels_last" : "plain");
 }
-BENCHMARK(PredictTta16)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(PredictTta16)->Args({0, 2})->Args({1, 2})->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
