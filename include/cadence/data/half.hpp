@@ -77,6 +77,26 @@ inline void convert_table(const unsigned char* in, std::size_t n, float* out) {
   }
 }
 
+inline HalfStats stats_table(const unsigned char* in, std::size_t n) {
+  HalfStats s;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint16_t v;
+    std::memcpy(&v, in + 2 * i, 2);
+    const double f = half_to_float(v);
+    s.sum += f;
+    s.sq += f * f;
+  }
+  return s;
+}
+
+inline void scaled_table(const unsigned char* in, std::size_t n, float* out, double mean, double inv) {
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint16_t v;
+    std::memcpy(&v, in + 2 * i, 2);
+    out[i] = static_cast<float>((static_cast<double>(half_to_float(v)) - mean) * inv);
+  }
+}
+
 #ifdef CADENCE_HALF_F16C
 // vcvtph2ps converts 8 halves per instruction, exactly (it only quiets signalling NaNs, which the
 // readers refuse or zero before they matter).
@@ -102,15 +122,8 @@ __attribute__((target("avx,f16c"))) inline HalfStats stats_f16c(const unsigned c
   alignas(32) double a[4], b[4];
   _mm256_store_pd(a, _mm256_add_pd(s0, s1));
   _mm256_store_pd(b, _mm256_add_pd(q0, q1));
-  HalfStats s{(a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3])};
-  for (; i < n; ++i) {
-    std::uint16_t v;
-    std::memcpy(&v, in + 2 * i, 2);
-    const double f = half_to_float(v);
-    s.sum += f;
-    s.sq += f * f;
-  }
-  return s;
+  const HalfStats tail = stats_table(in + 2 * i, n - i);
+  return {(a[0] + a[1]) + (a[2] + a[3]) + tail.sum, (b[0] + b[1]) + (b[2] + b[3]) + tail.sq};
 }
 
 // out = float((double(h) - mean) * inv): standardize()'s formula, in double, one store per value.
@@ -123,11 +136,7 @@ __attribute__((target("avx,f16c"))) inline void scaled_f16c(const unsigned char*
     const __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)), m), k));
     _mm256_storeu_ps(out + i, _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1));
   }
-  for (; i < n; ++i) {
-    std::uint16_t v;
-    std::memcpy(&v, in + 2 * i, 2);
-    out[i] = static_cast<float>((static_cast<double>(half_to_float(v)) - mean) * inv);
-  }
+  scaled_table(in + 2 * i, n - i, out + i, mean, inv);
 }
 
 inline bool has_f16c() {
@@ -154,15 +163,7 @@ inline HalfStats half_stats(const void* in, std::size_t n) {
 #ifdef CADENCE_HALF_F16C
   if (half_detail::has_f16c()) return half_detail::stats_f16c(b, n);
 #endif
-  HalfStats s;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint16_t v;
-    std::memcpy(&v, b + 2 * i, 2);
-    const double f = half_to_float(v);
-    s.sum += f;
-    s.sq += f * f;
-  }
-  return s;
+  return half_detail::stats_table(b, n);
 }
 
 /// out[i] = float((double(in[i]) - mean) * inv) for `n` halves: conversion and standardisation in
@@ -172,11 +173,7 @@ inline void halves_to_scaled(const void* in, std::size_t n, float* out, double m
 #ifdef CADENCE_HALF_F16C
   if (half_detail::has_f16c()) return half_detail::scaled_f16c(b, n, out, mean, inv);
 #endif
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint16_t v;
-    std::memcpy(&v, b + 2 * i, 2);
-    out[i] = static_cast<float>((static_cast<double>(half_to_float(v)) - mean) * inv);
-  }
+  half_detail::scaled_table(b, n, out, mean, inv);
 }
 
 /// Round-to-nearest-even float -> half, as numpy's astype(float16).
