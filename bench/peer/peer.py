@@ -72,25 +72,26 @@ def _children_by_scan(pid):  # fallback for kernels without CONFIG_PROC_CHILDREN
 _HAVE_CHILDREN_FILE = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
+def _proc_kib(path, key):
+    """The kB value of the line starting with `key` in a /proc file, or None."""
+    try:
+        with open(path) as fh:
+            for line in fh:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def _pss_kib(pid):
     """The process' proportional set size (Pss, kB): pages shared with other processes (the DataLoader
     workers' copy-on-write pages of the parent, shared libraries) are split between them, so summing it
     over a process tree counts each page once. Falls back to VmRSS where smaps_rollup is missing."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    pss = _proc_kib(f"/proc/{pid}/smaps_rollup", "Pss:")
+    if pss is None:
+        pss = _proc_kib(f"/proc/{pid}/status", "VmRSS:")
+    return pss or 0
 
 
 def tree_pss_mib(root=None):
