@@ -1,0 +1,76 @@
+#include "cadence/recipes/ensemble.hpp"
+
+#include "support.hpp"
+
+using cadence::config::json;
+
+namespace {
+// Two members' run directories, as finetune and predict leave them: oof.csv and submission.csv.
+void member(const std::filesystem::path& dir, const std::vector<double>& oof, const std::vector<double>& test, int shift_fold = 0) {
+  std::string o = "id,target,prediction,fold\n";
+  for (std::size_t i = 0; i < oof.size(); ++i)
+    o += "a" + std::to_string(i) + "," + (i % 2 ? "1" : "0") + "," + std::to_string(oof[i]) + "," + std::to_string((i + shift_fold) % 2) + "\n";
+  test::write_file(dir / "oof.csv", o);
+  std::string s = "id,target\n";
+  for (std::size_t i = 0; i < test.size(); ++i) s += "t" + std::to_string(i) + "," + std::to_string(test[i]) + "\n";
+  test::write_file(dir / "submission.csv", s);
+}
+
+cadence::EnsembleOptions options(const std::filesystem::path& dir, const char* blend) {
+  return cadence::config::parse<cadence::EnsembleConfig>(json{{"ensemble", {{"dir", dir.string()}, {"blend", blend},
+      {"members", {{{"name", "s"}, {"config", "s.json"}, {"weight", 3.0}}, {{"name", "m"}, {"config", "m.json"}, {"weight", 1.0}}}}}}}).ensemble;
+}
+}  // namespace
+
+TEST_CASE("ensemble: blends fold predictions and submissions by weight, as probabilities or ranks") {
+  test::TempDir d("ensemble");
+  // member s ranks the positive a1 below both negatives: AUC 2/4; member m is perfect
+  member(d / "s", {0.2, 0.1, 0.3, 0.9}, {0.1, 0.5});
+  member(d / "m", {0.1, 0.6, 0.2, 0.7}, {0.3, 0.1});
+  const auto r = cadence::recipes::blend(options(d.path, "prob"));
+  CHECK(r.member_auc.at("s") == doctest::Approx(0.5));
+  CHECK(r.member_auc.at("m") == doctest::Approx(1.0));
+  const auto sub = cadence::csv::read_labels(r.submission);
+  REQUIRE(sub.size() == 2);
+  CHECK(sub[0].target == doctest::Approx((3 * 0.1 + 0.3) / 4));
+  CHECK(sub[1].target == doctest::Approx((3 * 0.5 + 0.1) / 4));
+  // the blend's OOF: (3 s + m) / 4 = 0.175, 0.225, 0.275, 0.85: a1 now beats a0, not a2 -> 3/4
+  CHECK(r.blend_auc == doctest::Approx(0.75));
+  const auto cv = json::parse(test::read_file(d / "cv.json"));
+  CHECK(cv["members"]["s"]["oof_auc"] == doctest::Approx(0.5));
+  CHECK(cv["blend"]["oof_auc"] == doctest::Approx(0.75));
+  CHECK(cv["blend"]["mode"] == "prob");
+  const auto oof = test::read_file(d / "oof.csv");
+  CHECK(oof.substr(0, oof.find('\n')) == "id,target,prediction,fold,s,m");
+  const auto html = test::read_file(r.report);
+  CHECK(html.find("out-of-fold ROC AUC, s") != std::string::npos);
+  CHECK(html.find("out-of-fold ROC AUC, blend (prob)") != std::string::npos);
+
+  // ranks: each member's column becomes its normalised ranks before the weighted mean
+  const auto ranked = cadence::recipes::blend(options(d.path, "rank"));
+  const auto rsub = cadence::csv::read_labels(ranked.submission);
+  CHECK(rsub[0].target == doctest::Approx((3 * 0.5 + 1.0) / 4));  // s: 0.1 -> rank 1/2, m: 0.3 -> rank 2/2
+  CHECK(rsub[1].target == doctest::Approx((3 * 1.0 + 0.5) / 4));
+}
+
+TEST_CASE("ensemble: members that used other folds or other ids are refused, naming the file") {
+  test::TempDir d("ensemble_bad");
+  member(d / "s", {0.2, 0.1, 0.3, 0.9}, {0.1, 0.5});
+  member(d / "m", {0.1, 0.6, 0.2, 0.7}, {0.3, 0.1}, /*shift_fold=*/1);
+  test::check_error([&] { cadence::recipes::blend(options(d.path, "prob")); }, "m/oof.csv", "fold", "same run.seed");
+  member(d / "m", {0.1, 0.6, 0.2, 0.7}, {0.3});
+  test::check_error([&] { cadence::recipes::blend(options(d.path, "prob")); }, "m/submission.csv");
+  test::check_error([&] { cadence::config::parse<cadence::EnsembleConfig>(json{{"ensemble", {{"members", {{{"name", "s"}, {"config", "s.json"}}}}}}}); },
+                    "/ensemble/members", "at least two");
+  test::check_error([&] { cadence::config::parse<cadence::EnsembleConfig>(json{{"ensemble", {{"members", {{{"name", "../x"}, {"config", "s.json"}}, {{"name", "m"}, {"config", "m.json"}}}}}}}); },
+                    "/ensemble/members/0/name", "not a directory name");
+  // each member runs in its own directory under the ensemble's, with the ensemble's and its own overrides
+  test::write_file(d / "base.json", R"({"run": {"dir": "elsewhere"}, "train": {"epochs": 9}})");
+  auto e = options(d.path, "prob");
+  e.set = {"train.epochs=2"};
+  e.members[1].set = {"train.epochs=3"};
+  e.members[0].config = e.members[1].config = "base.json";
+  CHECK(cadence::recipes::member_config(e, e.members[0], d.path)["run"]["dir"] == (d / "s").string());
+  CHECK(cadence::recipes::member_config(e, e.members[0], d.path)["train"]["epochs"] == 2);
+  CHECK(cadence::recipes::member_config(e, e.members[1], d.path)["train"]["epochs"] == 3);
+}
