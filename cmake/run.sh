@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=${CADENCE_BUILD_DIR:-build}
-packages=(g++ cmake ninja-build libtorch-dev librange-v3-dev nlohmann-json3-dev doctest-dev libbenchmark-dev)
+packages=(g++ cmake ninja-build libtorch-dev librange-v3-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libcli11-dev)
 # the tests also open report.html in a real browser
 [ "${1:-}" = test ] && packages+=(chromium)
 

@@ -2,34 +2,27 @@
 //
 //   cadence-synth --root data/synthetic --train 1200 --test 400 --old 1200 --seed 0
 //
-// Every option of cadence::synth::SynthOptions is a flag (`positive_rate` is --positive-rate).
+// Every option of cadence::synth::SynthOptions is a flag (`positive_rate` is --positive-rate); the
+// values go through the same JSON reader as a config file, so a bad one names its key.
 #include <cstdio>
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include "cadence/config/overrides.hpp"
 #include "cadence/synth/generator.hpp"
+#include "common/cli.hpp"
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+  CLI::App app{"cadence-synth: a synthetic SETI dataset (setigen's physics) in the Kaggle competition's layout", "cadence-synth"};
+  std::vector<std::string> flags;
   bool quiet = false;
-  for (auto it = args.begin(); it != args.end();) {
-    if (*it == "--help" || *it == "-h") {
-      std::cout << "usage: cadence-synth [--name value ...] [--quiet]\n\noptions (defaults):\n"
-                << cadence::config::write(cadence::synth::SynthOptions{}).dump(2) << '\n';
-      return 0;
-    }
-    if (*it == "--quiet") { quiet = true; it = args.erase(it); } else ++it;
-  }
-  try {
-    const auto options = cadence::config::parse<cadence::synth::SynthOptions>(cadence::config::flags_to_json(args));
+  cli::add_fields(app, cadence::synth::SynthOptions{}, flags);
+  app.add_flag("--quiet", quiet, "no progress bar");
+  return cli::run(app, argc, argv, [&] {
+    const auto options = cadence::config::parse<cadence::synth::SynthOptions>(cadence::config::flags_to_json(flags));
     cadence::synth::generate(options, quiet);
     std::printf("wrote %d train, %d test, %d old cadences to %s\n", options.train, options.test, options.old,
                 options.root.string().c_str());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }
