@@ -1,17 +1,16 @@
-// seti: the competition pipeline as a command-line program.
+// seti: the competition's pipelines as one command-line program (CLI11).
 //
-//   seti run --config samples/seti/configs/demo.json [--set train.epochs=2 ...]
+//   seti run --config samples/seti/configs/demo.json [--set train.epochs=2 ...] [--resume] [--quiet]
+//   seti ensemble --config samples/seti/configs/ensemble_demo.json
 //
-// `run` trains the pipeline below with a stratified hold-out of train/, prints the validation ROC AUC
-// (per epoch plain, then the best weights with TTA) and writes the Kaggle submission for test/
-// (see docs/skeleton.md).
+// The config's model.arch picks the compiled pipeline: small_cnn, or EfficientNetV2-S/-M (plain or
+// tf_) behind the learned resizer. `seti --help` and `seti <command> --help` list everything.
 #include <cstdio>
 #include <filesystem>
-#include <span>
-#include <thread>
-#include <cstring>
 #include <iostream>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cadence/augment/augment.hpp"
@@ -23,59 +22,14 @@
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/resize.hpp"
-#include "cadence/nn/timm_import.hpp"
 #include "cadence/nn/small_cnn.hpp"
+#include "cadence/nn/timm_import.hpp"
 #include "cadence/recipes/competition.hpp"
+#include "cadence/recipes/ensemble.hpp"
 #include "cadence/recipes/holdout.hpp"
+#include "common/cli.hpp"
 
 namespace {
-
-constexpr const char* usage =
-    "usage: seti run|pretrain|finetune|predict|holdout --config FILE [--set key.path=value ...] [--resume] [--quiet]\n"
-    "       seti preview --config FILE --out DIR [--set key.path=value ...]\n"
-    "       seti model --arch NAME [--classes K] [--in-chans C] [--width-multiplier W] [--depth-multiplier D]\n"
-    "                  [--summary] [--weights FILE] [--input X.npy --output LOGITS.npy]\n"
-    "\n"
-    "  pretrain  hold-out training on old_leaky_data; best weights in <run.dir>/pretrain/\n"
-    "  finetune  stratified K-fold on train from the pretrained weights; oof.csv, cv.json, report.html\n"
-    "  predict   fold ensemble x TTA on test (blended with predict.blend); submission.csv\n"
-    "  run       pretrain, finetune, predict\n"
-    "  holdout   one hold-out run on train, then predict: the quickest end-to-end check\n"
-    "  preview   write before/after PNGs of each augment op on a positive training sample to DIR\n"
-    "  model     build a backbone (efficientnetv2_s|efficientnetv2_m|tf_efficientnetv2_s|tf_efficientnetv2_m|small_cnn):\n"
-    "            --summary prints its parameter count and module tree; --input runs one eval-mode forward\n"
-    "            of a float32 (B,C,H,W) .npy and writes the logits to --output\n"
-    "  --config  the JSON configuration (samples/seti/configs/demo.json); its \"arch\" picks the pipeline:\n"
-    "            small_cnn | efficientnetv2_s | efficientnetv2_m\n"
-    "  --set     override one value, e.g. --set train.epochs=2 --set run.dir=runs/try\n"
-    "  --resume  continue each fold from its last finished epoch (run.resume)\n"
-    "  --quiet   no progress bars (run.quiet)\n";
-
-struct Args {
-  cadence::config::json config;
-  std::string out;
-};
-
-Args parse(const std::vector<std::string>& args) {
-  std::string config_file, out;
-  std::vector<std::string> sets;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--resume" || args[i] == "--quiet") {  // shorthands for --set run.resume=true / run.quiet=true
-      sets.push_back("run." + args[i].substr(2) + "=true");
-      continue;
-    }
-    if ((args[i] == "--config" || args[i] == "--set" || args[i] == "--out") && i + 1 >= args.size())
-      cadence::fail(args[i], ": missing its value");
-    if (args[i] == "--config") config_file = args[++i];
-    else if (args[i] == "--set") sets.push_back(args[++i]);
-    else if (args[i] == "--out") out = args[++i];
-    else cadence::fail("unknown argument `", args[i], "` (see seti --help)");
-  }
-  if (config_file.empty()) cadence::fail("--config FILE is required (see seti --help)");
-  auto j = cadence::config::load_file(config_file);
-  for (const auto& s : sets) cadence::config::apply_override(j, s);
-  return {std::move(j), std::move(out)};
-}
 
 // The competition's pipelines. The config's top-level "arch" picks one (the model is part of the
 // pipeline's type, so each is compiled in).
@@ -90,26 +44,26 @@ auto small_pipeline() {
   return Load{} | Ops{} | Mixup{} | Model<SmallCnnArch>{} | TTA<16>{};
 }
 
-/// Calls f(pipeline) with the pipeline that j["arch"] names, and j without "arch".
+/// Calls f(pipeline, j) with the pipeline compiled for j's `model.arch` (the library validates the key
+/// again, like every other, when it reads the config).
 template <class F>
-int with_pipeline(cadence::config::json j, F&& f) {
-  std::string arch = "efficientnetv2_s";
-  if (j.contains("arch")) {
-    if (!j["arch"].is_string()) cadence::fail("/arch: expected a string");
-    arch = j["arch"].get<std::string>();
-    j.erase("arch");
-  }
+int with_pipeline(const cadence::config::json& j, F&& f) {
+  constexpr const char* choices = "small_cnn, efficientnetv2_s, efficientnetv2_m, tf_efficientnetv2_s, tf_efficientnetv2_m";
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_object() || !j["model"].contains("arch"))
+    cadence::fail("/model/arch: missing (required, no default; one of: ", choices, ")");
+  if (!j["model"]["arch"].is_string()) cadence::fail("/model/arch: expected a string, got ", j["model"]["arch"].type_name());
+  const auto arch = j["model"]["arch"].get<std::string>();
   if (arch == "small_cnn") return f(small_pipeline(), j);
-  if (arch == "efficientnetv2_s") return f(effnet_pipeline<cadence::EffNetV2S>(), j);
-  if (arch == "efficientnetv2_m") return f(effnet_pipeline<cadence::EffNetV2M>(), j);
-  cadence::fail("/arch: unknown value \"", arch, "\" (expected one of: small_cnn, efficientnetv2_s, efficientnetv2_m)");
+  if (arch == "efficientnetv2_s" || arch == "tf_efficientnetv2_s") return f(effnet_pipeline<cadence::EffNetV2S>(), j);
+  if (arch == "efficientnetv2_m" || arch == "tf_efficientnetv2_m") return f(effnet_pipeline<cadence::EffNetV2M>(), j);
+  cadence::fail("/model/arch: unknown value \"", arch, "\" (expected one of: ", choices, ")");
 }
 
 template <class P>
 int preview_with(P pipeline, const cadence::config::json& config, const std::string& out_dir) {
   cadence::CompetitionConfig recipe;
   cadence::config::read_config(config, pipeline, recipe);
-  const auto& load = pipeline.template get<cadence::Load>();
+  const auto& load = cadence::source_of(pipeline);
   const auto data = load.open(cadence::Split::train);
   std::int64_t index = -1;
   for (std::size_t i = 0; i < data.size() && index < 0; ++i)
@@ -145,16 +99,6 @@ int preview_with(P pipeline, const cadence::config::json& config, const std::str
   return 0;
 }
 
-/// Before/after pictures of each op (p forced to 1) on the first positive training sample.
-int preview(const std::vector<std::string>& argv) {
-  const auto args = parse(argv);
-  if (args.out.empty()) cadence::fail("--out DIR is required for preview");
-  return with_pipeline(args.config, [&](auto pipeline, const cadence::config::json& j) {
-    return preview_with(pipeline, j, args.out);
-  });
-}
-
-
 /// The backbones by timm name.
 torch::nn::AnyModule build_arch(const std::string& arch, const cadence::EffNetV2Options& o, std::int64_t in_chans,
                                 std::int64_t classes) {
@@ -178,26 +122,23 @@ struct ModelFlags {
   }
 };
 
-int model(const std::vector<std::string>& argv) {
+
+struct ModelArgs {
   std::string arch, weights, input, output;
   bool summary = false;
-  std::vector<std::string> flags;
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
-    if (a == "--summary") { summary = true; continue; }
-    if (i + 1 >= argv.size()) cadence::fail(a, ": missing its value");
-    if (a == "--arch") arch = argv[++i];
-    else if (a == "--weights") weights = argv[++i];
-    else if (a == "--input") input = argv[++i];
-    else if (a == "--output") output = argv[++i];
-    else { flags.push_back(a); flags.push_back(argv[++i]); }
-  }
-  if (arch.empty()) cadence::fail("--arch NAME is required (see seti --help)");
-  const auto f = cadence::config::parse<ModelFlags>(cadence::config::flags_to_json(flags));
+  std::vector<std::string> flags;  // ModelFlags as --name value
+};
+
+int model(const ModelArgs& a) {
+  const auto f = cadence::config::parse<ModelFlags>(cadence::config::flags_to_json(a.flags));
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));  // PyTorch alone picks 1 on 2 vCPUs
-  auto m = build_arch(arch, f.net, f.in_chans, f.classes);
-  if (!weights.empty()) cadence::load_state_dict(*m.ptr(), weights);
-  if (summary) {
+  auto m = build_arch(a.arch, f.net, f.in_chans, f.classes);
+  if (!a.weights.empty()) {
+    cadence::ImportOptions io;
+    io.expect_model = a.arch;
+    cadence::load_state_dict(*m.ptr(), a.weights, io);
+  }
+  if (a.summary) {
     std::int64_t n = 0;
     for (const auto& p : m.ptr()->parameters()) n += p.numel();
     std::string digits = std::to_string(n), grouped;
@@ -205,28 +146,26 @@ int model(const std::vector<std::string>& argv) {
       if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
       grouped += digits[i];
     }
-    std::cout << *m.ptr() << '\n' << arch << ": " << grouped << " parameters\n";
+    std::cout << *m.ptr() << '\n' << a.arch << ": " << grouped << " parameters\n";
   }
-  if (!input.empty()) {
-    if (output.empty()) cadence::fail("--input needs --output LOGITS.npy");
+  if (!a.input.empty()) {
+    if (a.output.empty()) cadence::fail("--input needs --output LOGITS.npy");
     std::vector<float> x;
-    const auto h = cadence::npy::read_f32(input, {}, x);
+    const auto h = cadence::npy::read_f32(a.input, {}, x);
     if (h.shape.size() != 4 || h.shape[1] != f.in_chans)
-      cadence::fail(input, ": expected a float32 (B,", f.in_chans, ",H,W) array, got ", cadence::npy::shape_string(h.shape));
+      cadence::fail(a.input, ": expected a float32 (B,", f.in_chans, ",H,W) array, got ", cadence::npy::shape_string(h.shape));
     torch::NoGradGuard g;
     m.ptr()->eval();
     const auto logits = m.forward(torch::from_blob(x.data(), h.shape, torch::kFloat32)).contiguous();
-    cadence::npy::write_f32(output, logits.sizes().vec(), std::span<const float>(logits.template data_ptr<float>(), static_cast<std::size_t>(logits.numel())));
-    std::cout << "wrote " << output << " " << cadence::npy::shape_string(logits.sizes().vec()) << '\n';
+    cadence::npy::write_f32(a.output, logits.sizes().vec(), std::span<const float>(logits.template data_ptr<float>(), static_cast<std::size_t>(logits.numel())));
+    std::cout << "wrote " << a.output << " " << cadence::npy::shape_string(logits.sizes().vec()) << '\n';
   }
   return 0;
 }
 
-/// holdout | pretrain | finetune | predict | run
-int job(const std::string& name, const std::vector<std::string>& argv) {
-  const auto args = parse(argv);
-  if (!args.out.empty()) cadence::fail("--out is for preview; ", name, " writes to run.dir");
-  return with_pipeline(args.config, [&](auto pipeline, const cadence::config::json& j) {
+/// holdout | pretrain | finetune | predict | run, on the pipeline that j's model.arch names.
+int job(const std::string& name, const cadence::config::json& config) {
+  return with_pipeline(config, [&](auto pipeline, const cadence::config::json& j) {
     std::cout << "pipeline: " << pipeline << '\n';
     namespace r = cadence::recipes;
     if (name == "holdout") {
@@ -250,22 +189,73 @@ int job(const std::string& name, const std::vector<std::string>& argv) {
   });
 }
 
+/// Runs every member of the ensemble in its own directory (each on its own pipeline), then blends.
+int ensemble(const std::string& file, const cadence::config::json& j) {
+  const auto e = cadence::config::parse<cadence::EnsembleConfig>(j).ensemble;
+  std::filesystem::create_directories(e.dir);
+  cadence::write_text_atomically(e.dir / "ensemble.json", [&](std::ostream& o) { o << cadence::config::write(cadence::EnsembleConfig{e}).dump(2) << '\n'; });
+  const auto base = std::filesystem::path(file).parent_path();
+  std::vector<cadence::config::json> members;
+  for (const auto& m : e.members) members.push_back(cadence::recipes::member_config(e, m, base));  // all errors before any work
+  for (std::size_t i = 0; i < e.members.size(); ++i) {
+    std::printf("member %s (%zu/%zu), run directory %s\n", e.members[i].name.c_str(), i + 1, e.members.size(),
+                members[i]["run"]["dir"].get<std::string>().c_str());
+    std::fflush(stdout);
+    job("run", members[i]);
+  }
+  const auto r = cadence::recipes::blend(e);
+  for (const auto& [name, auc] : r.member_auc) std::printf("member %s: out-of-fold ROC AUC %.4f\n", name.c_str(), auc);
+  std::printf("blend: out-of-fold ROC AUC %.4f\nsubmission: %s\nreport: %s\n", r.blend_auc, r.submission.string().c_str(),
+              r.report.string().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << usage;
-    return args.empty() ? 2 : 0;
+  CLI::App app{"seti: the SETI Breakthrough Listen competition pipeline, built on cadence", "seti"};
+  app.require_subcommand(1);
+  cli::ConfigArgs config;
+  bool resume = false, quiet = false;
+  std::string job_name;
+  const std::vector<std::pair<const char*, const char*>> jobs = {
+      {"run", "pretrain, finetune and predict"},
+      {"pretrain", "hold-out training on old_leaky_data; best weights in <run.dir>/pretrain/"},
+      {"finetune", "stratified K-fold on train from the pretrained weights; oof.csv, cv.json, report.html"},
+      {"predict", "the fold ensemble x TTA on test (blended with predict.blend); submission.csv"},
+      {"holdout", "one hold-out run on train, then predict: the quickest end-to-end check"}};
+  for (const auto& [name, help] : jobs) {
+    auto* sub = app.add_subcommand(name, help);
+    config.add_to(*sub);
+    sub->add_flag("--resume", resume, "continue each fold from its last checkpoint (run.resume=true)");
+    sub->add_flag("--quiet", quiet, "no progress bars (run.quiet=true)");
+    sub->callback([&job_name, n = std::string(name)] { job_name = n; });
   }
-  try {
-    for (const char* j : {"run", "pretrain", "finetune", "predict", "holdout"})
-      if (args[0] == j) return job(j, {args.begin() + 1, args.end()});
-    if (args[0] == "preview") return preview({args.begin() + 1, args.end()});
-    if (args[0] == "model") return model({args.begin() + 1, args.end()});
-    cadence::fail("unknown command `", args[0], "` (see seti --help)");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  auto* ens = app.add_subcommand("ensemble", "run each member of an ensemble config in its own directory, then blend them");
+  config.add_to(*ens);
+  std::string out;
+  auto* prev = app.add_subcommand("preview", "write before/after PNGs of each augment op on a positive training sample");
+  config.add_to(*prev);
+  prev->add_option("--out", out, "the directory for the PNGs")->required();
+  ModelArgs margs;
+  auto* mod = app.add_subcommand("model", "build a backbone: its parameter count and module tree, or one forward pass of a .npy");
+  mod->add_option("--arch", margs.arch, "efficientnetv2_s | efficientnetv2_m | tf_efficientnetv2_s | tf_efficientnetv2_m | small_cnn")->required();
+  mod->add_option("--weights", margs.weights, "a timm state_dict (.safetensors or a torch.save'd dict) to load");
+  mod->add_option("--input", margs.input, "a float32 (B,C,H,W) .npy to run in eval mode");
+  mod->add_option("--output", margs.output, "where --input's logits go (.npy)");
+  mod->add_flag("--summary", margs.summary, "print the module tree and the parameter count");
+  cli::add_fields(*mod, ModelFlags{}, margs.flags);
+
+  return cli::run(app, argc, argv, [&]() -> int {
+    if (!job_name.empty()) {
+      auto j = config.load();
+      if (resume) cadence::config::apply_override(j, "run.resume=true");
+      if (quiet) cadence::config::apply_override(j, "run.quiet=true");
+      return job(job_name, j);
+    }
+    if (ens->parsed()) return ensemble(config.file, config.load());
+    if (prev->parsed())
+      return with_pipeline(config.load(), [&](auto pipeline, const cadence::config::json& j) { return preview_with(pipeline, j, out); });
+    return model(margs);
+  });
 }

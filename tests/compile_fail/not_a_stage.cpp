@@ -1,3 +1,6 @@
-// expect: the right side of `|` is not a stage
+// expect: this stage can do nothing
 #include "stages.hpp"
-auto p = Src{} | 42;
+struct Idle : cadence::Composes<Idle> {
+  CADENCE_TEST_NAMED(Idle)
+};
+auto p = Src{} | Idle{} | Net{};

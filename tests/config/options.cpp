@@ -3,6 +3,7 @@
 #include "cadence/config/overrides.hpp"
 #include "cadence/config/pipeline_config.hpp"
 #include "cadence/data/load.hpp"
+#include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/small_cnn.hpp"
 #include "cadence/recipes/holdout.hpp"
@@ -74,7 +75,7 @@ TEST_CASE("config: write gives the resolved options, and reading them back is th
 TEST_CASE("config: a pipeline's config has one section per stage plus the recipe's") {
   auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
   cadence::HoldoutConfig recipe;
-  cadence::config::read_config(json::parse(R"({"load": {"threads": 3}, "model": {"width": 8, "head": "bce"},
+  cadence::config::read_config(json::parse(R"({"load": {"threads": 3}, "model": {"arch": "small_cnn", "width": 8, "head": "bce"},
                                                "train": {"epochs": 2}})"), p, recipe);
   CHECK(p.get<cadence::Load>().options.threads == 3);
   CHECK(p.get<cadence::Model<cadence::SmallCnnArch>>().options.width == 8);
@@ -90,6 +91,15 @@ TEST_CASE("config: a pipeline's config has one section per stage plus the recipe
   test::check_error(read(R"({"train": {"holdout": 1.5}})"), "/train/holdout");
   test::check_error(read(R"({"load": {"nonfinite": "ignore"}})"), "/load/nonfinite", "error, zero");
   test::check_error(read(R"({"train": {"batch_size": 0}})"), "/train/batch_size", "below the minimum 1");
+  // the architecture has no default, and only the Model's own are accepted
+  test::check_error(read(R"({"load": {}})"), "/model/arch", "missing (required", "small_cnn");
+  test::check_error(read(R"({"model": {}})"), "/model/arch", "missing (required", "small_cnn");
+  test::check_error(read(R"({"model": {"arch": "efficientnetv2_s"}})"), "/model/arch", "unknown value \"efficientnetv2_s\"", "\"small_cnn\"");
+  auto effnet = cadence::Load{} | cadence::Model<cadence::EffNetV2S>{};
+  cadence::config::read_config(json::parse(R"({"model": {"arch": "tf_efficientnetv2_s"}})"), effnet, recipe);
+  CHECK(effnet.get<cadence::Model<cadence::EffNetV2S>>().arch() == "tf_efficientnetv2_s");
+  test::check_error([&] { cadence::config::read_config(json::parse(R"({"model": {"arch": "tf_efficientnetv2_m"}})"), effnet, recipe); },
+                    "/model/arch", "efficientnetv2_s\", \"tf_efficientnetv2_s\"");
 }
 
 TEST_CASE("config: --set overrides and --flag lists") {

@@ -10,9 +10,10 @@
 namespace {
 struct Aug : cadence::Composes<Aug> {
   static constexpr std::string_view name = "aug";
-  static constexpr cadence::StageKind kind = cadence::StageKind::batch;
+  static constexpr bool augmentation = true;
   struct Options { int n = 3; };
   Options options;
+  void apply(torch::Tensor&, const cadence::SampleKey&) const {}
   static std::string label() { return "Augment<VFlip>"; }
 };
 }  // namespace

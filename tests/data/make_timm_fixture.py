@@ -55,6 +55,20 @@ Writes tests/data/timm/:
                                (sum over the RGB input channels)
   tiny_in3_adapted_stem_in2.npy / _in4.npy   adapt_input_conv(2|4, ...): channels repeated
                                (cycled) to in_chans then scaled by 3/in_chans
+
+`--only import` (re)writes just the files below (the others stay byte for byte):
+
+  input6.npy                  float32 (2, 6, 67, 45), standard normal, default_rng(4321)
+  tiny_in3_as_in1_eval_logits.npy  float32 (2, 2): tiny_in3.pt loaded into a tiny model built with
+  tiny_in3_as_in6_eval_logits.npy  in_chans=1 (6) by timm's own pretrained-weights path
+                               (timm.models._builder.load_pretrained, what create_model(...,
+                               pretrained=True, in_chans=C) calls: adapt_input_conv on the stem),
+                               eval mode, on input.npy (input6.npy)
+  tiny_in3_oracle.json        the versions and the pretrained_cfg used
+  tiny_named.pt               tiny.pt's tensors plus "timm_model": "tf_efficientnetv2_s.in21k", as
+                               samples/seti/export_timm.py records the model name in a .pt dict
+  tiny_ordereddict.pt         torch.save(model.state_dict()) as is: an OrderedDict (refused, with how
+                               to convert it)
 """
 import json
 import os
@@ -290,8 +304,33 @@ def make_tiny(prefix, tf, seed, x, x_even):
     return model
 
 
+@torch.no_grad()
+def make_import_extras():
+    """The stem adaptation judged by timm's whole pretrained path, on the logits."""
+    from timm.models._builder import load_pretrained
+    path = os.path.join(OUT, 'tiny_in3.pt')
+    cfg = {'file': path, 'first_conv': 'conv_stem', 'classifier': 'classifier', 'num_classes': TINY_CLASSES}
+    x6 = np.random.default_rng(4321).standard_normal((2, 6) + INPUT_SHAPE[2:]).astype(np.float32)
+    np.save(os.path.join(OUT, 'input6.npy'), x6)
+    x1 = np.load(os.path.join(OUT, 'input.npy'))
+    for c, x in ((1, x1), (6, x6)):
+        m = build_tiny(False, in_chans=c, seed=44)
+        load_pretrained(m, pretrained_cfg=cfg, num_classes=TINY_CLASSES, in_chans=c)
+        m.eval()
+        np.save(os.path.join(OUT, f'tiny_in3_as_in{c}_eval_logits.npy'), m(torch.from_numpy(x)).numpy())
+    with open(os.path.join(OUT, 'tiny_in3_oracle.json'), 'w') as f:
+        json.dump({'versions': versions(), 'pretrained_cfg': {**cfg, 'file': 'tiny_in3.pt'}}, f, indent=1)
+    sd = torch.load(os.path.join(OUT, 'tiny.pt'))
+    torch.save({**sd, 'timm_model': 'tf_efficientnetv2_s.in21k'}, os.path.join(OUT, 'tiny_named.pt'))
+    m = build_tiny(False, in_chans=1, seed=55)
+    torch.save(m.state_dict(), os.path.join(OUT, 'tiny_ordereddict.pt'))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:] == ['--only', 'import']:
+        make_import_extras()
+        return
 
     # --- full-size models: keys, counts, per-block description --------------------------
     counts = dict(versions=versions(), params={}, state_dict_entries={}, tf_keys_identical={})

@@ -5,6 +5,7 @@
 #include "cadence/augment/augment.hpp"
 #include "cadence/batch/mixup.hpp"
 #include "cadence/data/load.hpp"
+#include "cadence/core/compose.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/small_cnn.hpp"
 #include "support.hpp"

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <range/v3/view/take.hpp>
+
 #include "cadence/augment/augment.hpp"
 #include "cadence/batch/mixup.hpp"
 #include "cadence/data/folds.hpp"
@@ -143,4 +145,26 @@ TEST_CASE("loader: Load's config picks the layout and channel count") {
   CHECK(b->images.sizes() == torch::IntArrayRef({2, 6, 273, 256}));
   CHECK(b->targets.sizes() == torch::IntArrayRef({2, 1}));
   CHECK(!l->next().has_value());
+}
+
+TEST_CASE("loader: an input range of batches that range-v3's views work on") {
+  test::TempDir dir("loaderrange");
+  test::small_dataset(dir.path, 20, 2);
+  const auto data = cadence::open_split(dir.path, cadence::Split::train);
+  const cadence::ReadOptions ro;
+  cadence::Loader whole(data, all(data.size()), ro, 6, 2, 2), taken(data, all(data.size()), ro, 6, 2, 2);
+  static_assert(ranges::input_range<cadence::BatchStream>);
+  const auto expected = drain(whole);
+  std::vector<std::vector<std::string>> ids;
+  for (const cadence::Batch& b : static_cast<cadence::BatchStream&>(taken) | ranges::views::take(2)) ids.push_back(b.ids);
+  REQUIRE(ids.size() == 2);
+  CHECK(ids[0] == expected[0].ids);
+  CHECK(ids[1] == expected[1].ids);
+  // the range-for form drains what is left, in order
+  std::size_t rest = 0;
+  for (cadence::Batch& b : static_cast<cadence::BatchStream&>(taken)) {
+    (void)b;
+    ++rest;
+  }
+  CHECK(rest <= 2);  // take(2) may have read one batch ahead of the two it yielded
 }

@@ -6,6 +6,7 @@
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
 #include "cadence/nn/memory_format.hpp"
+#include "cadence/core/compose.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/timm_import.hpp"
 #include "support.hpp"

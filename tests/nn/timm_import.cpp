@@ -2,19 +2,80 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cadence/data/npy.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "support.hpp"
 
 namespace {
-cadence::EfficientNetV2 tiny(std::int64_t classes = 2) {
+cadence::EfficientNetV2 tiny(std::int64_t classes = 2, std::int64_t in_chans = 1) {
   const auto d = nlohmann::json::parse(test::read_file(test::fixture("timm/tiny.json")));
   cadence::EffNetV2Arch arch;
   for (const auto& stage : d["arch_def"]) arch.stages.push_back(stage[0]);
   arch.stem = d["stem_size"];
   arch.num_features = d["num_features"];
-  return cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, 1, classes);
+  return cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, in_chans, classes);
+}
+
+torch::Tensor npy(const std::string& rel) {
+  std::vector<float> v;
+  const auto h = cadence::npy::read_f32(test::fixture(rel), {}, v);
+  return torch::from_blob(v.data(), h.shape, torch::kFloat32).clone();
+}
+
+/// `file` with a safetensors `__metadata__` naming `model` (as export_timm.py writes it).
+std::string with_recorded_model(const std::string& bytes, const std::string& model) {
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  auto header = nlohmann::json::parse(bytes.substr(8, n));
+  header["__metadata__"] = {{"timm_model", model}};
+  const auto text = header.dump();
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
+  return out + text + bytes.substr(8 + n);
 }
 }  // namespace
+
+TEST_CASE("timm import: a 3-channel stem adapted to 1 or 6 channels gives timm's logits") {
+  // the oracle: timm's own pretrained path (load_pretrained, as create_model(..., in_chans=C) runs it)
+  for (auto [chans, input, logits] : {std::tuple{1, "timm/input.npy", "timm/tiny_in3_as_in1_eval_logits.npy"},
+                                      std::tuple{6, "timm/input6.npy", "timm/tiny_in3_as_in6_eval_logits.npy"}}) {
+    CAPTURE(chans);
+    auto net = tiny(2, chans);
+    const auto r = cadence::load_state_dict(*net, test::fixture("timm/tiny_in3.pt"));
+    CHECK(r.stem_adapted);
+    net->eval();
+    torch::NoGradGuard g;
+    const auto got = net->forward(npy(input));
+    CHECK(torch::allclose(got, npy(logits), 1e-4, 1e-4));
+  }
+}
+
+TEST_CASE("timm import: weights that record their model are refused for another architecture") {
+  test::TempDir dir("named");
+  const std::string st = test::read_file(test::fixture("timm/tiny.safetensors"));
+  test::write_file(dir / "plain.safetensors", with_recorded_model(st, "efficientnetv2_s.ra_in1k"));
+  test::write_file(dir / "tf.safetensors", with_recorded_model(st, "tf_efficientnetv2_s.in21k"));
+  auto load = [&](const std::filesystem::path& p, const std::string& expect) {
+    return [p, expect] {
+      auto n = tiny();
+      cadence::ImportOptions o;
+      o.expect_model = expect;
+      cadence::load_state_dict(*n, p, o);
+    };
+  };
+  // same keys and shapes, so only the recorded name tells a tf_ file from a plain one
+  CHECK(test::error_of(load(dir / "plain.safetensors", "efficientnetv2_s")).empty());
+  test::check_error(load(dir / "plain.safetensors", "tf_efficientnetv2_s"), "plain.safetensors", "`efficientnetv2_s.ra_in1k`",
+                    "`tf_efficientnetv2_s`");
+  test::check_error(load(dir / "tf.safetensors", "tf_efficientnetv2_m"), "tf_efficientnetv2_s.in21k", "tf_efficientnetv2_m");
+  // a torch.save'd dict records it as a string entry (export_timm.py), which is not a tensor to load
+  CHECK(test::error_of(load(test::fixture("timm/tiny_named.pt"), "tf_efficientnetv2_s")).empty());
+  test::check_error(load(test::fixture("timm/tiny_named.pt"), "efficientnetv2_s"), "tiny_named.pt", "tf_efficientnetv2_s.in21k");
+  // no record: nothing to check against
+  CHECK(test::error_of(load(test::fixture("timm/tiny.pt"), "tf_efficientnetv2_m")).empty());
+  // torch.save(model.state_dict()) as is: one line saying how to convert it
+  test::check_error(load(test::fixture("timm/tiny_ordereddict.pt"), ""), "tiny_ordereddict.pt", "OrderedDict", "convert it");
+}
 
 TEST_CASE("timm import: safetensors and torch.save give the same tensors") {
   const auto a = cadence::read_state_dict(test::fixture("timm/tiny.pt"));

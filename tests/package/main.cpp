@@ -5,18 +5,21 @@
 #include <iostream>
 #include <sstream>
 
+// Stages declare their capabilities with the protocol's (here only declared) types: no torch needed.
 struct Source : cadence::Composes<Source> {
   static constexpr std::string_view name = "source";
-  static constexpr cadence::StageKind kind = cadence::StageKind::source;
   struct Options {};
   Options options;
+  cadence::Dataset open(cadence::Split) const;
+  cadence::ImageShape image_shape() const;
+  std::unique_ptr<cadence::BatchStream> loader(const cadence::Dataset&, std::vector<std::int64_t>, int, int, cadence::LoaderHooks) const;
 };
 struct Net : cadence::Composes<Net> {
   static constexpr std::string_view name = "net";
-  static constexpr cadence::StageKind kind = cadence::StageKind::module;
-  static constexpr bool is_model = true;
   struct Options {};
   Options options;
+  torch::nn::AnyModule build(std::int64_t) const;
+  cadence::Head head() const;
 };
 
 int main() {

@@ -13,6 +13,8 @@
 #include "cadence/data/csv.hpp"
 #include "cadence/infer/tta.hpp"
 #include "cadence/nn/small_cnn.hpp"
+#include "cadence/data/load.hpp"
+#include "cadence/nn/model.hpp"
 #include "support.hpp"
 
 extern char** environ;
@@ -26,7 +28,7 @@ auto pipeline() { return cadence::Load{} | Aug{} | cadence::Model<cadence::Small
 json tiny_config(const std::filesystem::path& data, const std::filesystem::path& run) {
   return {{"run", {{"dir", run.string()}, {"seed", 3}, {"threads", 2}, {"quiet", true}, {"deterministic", true}}},
           {"load", {{"root", data.string()}, {"threads", 2}}},
-          {"model", {{"width", 4}, {"depth", 2}, {"pool", 8}}},
+          {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
           {"train", {{"epochs", 2}, {"batch_size", 8}, {"folds", 2}, {"holdout", 0.25}}}};
 }
 
@@ -153,11 +155,10 @@ TEST_CASE("resume: a run killed with SIGKILL mid-training and resumed ends with 
   test::TempDir data("resume"), out("resumerun");
   test::small_dataset(data.path, 48, 2, 0);
   auto cfg = tiny_config(data.path, out / "a");
-  cfg["arch"] = "small_cnn";
   cfg["train"]["epochs"] = 4;
   cfg["train"]["batch_size"] = 4;
   cfg["finetune"] = {{"init", "scratch"}, {"only", {0}}};
-  cfg["model"] = {{"width", 8}, {"depth", 3}, {"pool", 2}};
+  cfg["model"] = {{"arch", "small_cnn"}, {"width", 8}, {"depth", 3}, {"pool", 2}};
   auto run_seti = [&](const json& c, const std::filesystem::path& cfg_file, bool kill_early, bool resume = false) {
     test::write_file(cfg_file, c.dump());
     std::vector<std::string> args{CADENCE_SETI_BINARY, "finetune", "--config", cfg_file.string()};

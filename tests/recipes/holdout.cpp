@@ -2,6 +2,8 @@
 
 #include "cadence/data/csv.hpp"
 #include "cadence/nn/small_cnn.hpp"
+#include "cadence/data/load.hpp"
+#include "cadence/nn/model.hpp"
 #include "support.hpp"
 
 using cadence::config::json;
@@ -10,7 +12,7 @@ namespace {
 json tiny_config(const std::filesystem::path& data, const std::filesystem::path& run) {
   return {{"run", {{"dir", run.string()}, {"seed", 3}, {"threads", 2}, {"quiet", true}}},
           {"load", {{"root", data.string()}, {"threads", 2}}},
-          {"model", {{"width", 4}, {"depth", 2}, {"pool", 4}}},
+          {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 4}}},
           {"train", {{"epochs", 2}, {"batch_size", 8}, {"holdout", 0.25}}}};
 }
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include "cadence/nn/small_cnn.hpp"
 #include "cadence/recipes/holdout.hpp"
+#include "cadence/data/load.hpp"
+#include "cadence/nn/model.hpp"
 #include "support.hpp"
 
 namespace {
@@ -49,7 +51,7 @@ TEST_CASE("amp: bf16 autocast trains on the CPU; fp16 without CUDA is refused be
   test::small_dataset(data.path, 16, 2, 0);
   nlohmann::json cfg = {{"run", {{"dir", (out / "a").string()}, {"threads", 2}, {"quiet", true}}},
                         {"load", {{"root", data.path.string()}}},
-                        {"model", {{"width", 4}, {"depth", 2}, {"pool", 8}}},
+                        {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
                         {"train", {{"epochs", 1}, {"batch_size", 8}, {"holdout", 0.25}, {"amp", "bf16"}}}};
   auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
   {

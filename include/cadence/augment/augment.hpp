@@ -28,6 +28,7 @@ namespace cadence {
 
 template <AugmentOp... Ops>
 struct Augment : Composes<Augment<Ops...>> {
+  static_assert(sizeof...(Ops) <= 64, "cadence::Augment: at most 64 ops (each draws from its own stream).");
   static_assert(sizeof...(Ops) > 0, "cadence::Augment: give it at least one op, e.g. Augment<VFlip>.");
   static_assert([] {
     const std::string_view names[] = {Ops::name...};
@@ -38,7 +39,7 @@ struct Augment : Composes<Augment<Ops...>> {
   }(), "cadence::Augment: an op appears twice; each op's options live under its name, so list it once.");
 
   static constexpr std::string_view name = "augment";
-  static constexpr StageKind kind = StageKind::batch;
+  static constexpr bool augmentation = true;  // training only (and TTA's "augment" rounds)
 
   struct Options {
     std::tuple<typename Ops::Options...> ops;

@@ -16,6 +16,7 @@
 #include <torch/types.h>
 
 #include "cadence/core/random.hpp"
+#include "cadence/core/stage.hpp"
 
 namespace cadence {
 
@@ -29,22 +30,14 @@ concept AugmentOp = requires(const Op& op, RandomStream& rng, torch::Tensor& x, 
   op.apply(x, ps);
 };
 
-/// Where a batch's samples come from, for keying their random streams.
-struct AugmentKey {
-  std::uint64_t seed = 0;
-  std::uint32_t epoch = 0;
-  std::span<const std::int64_t> samples;  // one stable index per row (the dataset index)
-};
-
 /// Draws `op`'s parameters for every row of a batch of height h, width w.
 template <class Op>
 std::vector<typename Op::Params> draw_params(const Op& op, const AugmentKey& key, std::uint32_t slot, std::int64_t h,
                                              std::int64_t w) {
   std::vector<typename Op::Params> out;
   out.reserve(key.samples.size());
-  for (auto s : key.samples) {
-    RandomStream rng(key.seed, key.epoch, static_cast<std::uint32_t>(s),
-                     static_cast<std::uint32_t>(StreamId::augment) + slot);
+  for (std::size_t row = 0; row < key.samples.size(); ++row) {
+    RandomStream rng = sample_stream(key, row, slot);
     out.push_back(op.draw(rng, h, w));
   }
   return out;

@@ -57,7 +57,6 @@ struct MixupDraw {
 
 struct Mixup : Composes<Mixup> {
   static constexpr std::string_view name = "mixup";
-  static constexpr StageKind kind = StageKind::batch;
   using Options = MixupOptions;
   Options options{};
 
@@ -135,6 +134,11 @@ struct Mixup : Composes<Mixup> {
         b = next;
       }
     }
+  }
+
+  /// The batch-stage capability: draw + apply for batch `key.batch` of epoch `key.epoch`, while active.
+  void apply(torch::Tensor& images, torch::Tensor& targets, const BatchKey& key) const {
+    if (active(key.epoch, key.epochs)) apply(images, targets, key.seed, key.epoch, key.batch);
   }
 
   /// draw + apply for batch number `batch_index` of an epoch.

@@ -81,6 +81,24 @@ struct NonEmpty {
   }
 };
 
+/// A key that must be present (no default). The Reader checks it when the key is absent.
+struct Required {
+  template <class T> void operator()(const T&, const std::string&) const {}
+};
+/// One of a fixed list of strings; the error lists them.
+struct OneOf {
+  std::vector<std::string_view> choices;
+  void operator()(const std::string& v, const std::string& path) const {
+    std::string list;
+    for (auto c : choices) {
+      if (v == c) return;
+      list += (list.empty() ? "\"" : ", \"") + std::string(c) + "\"";
+    }
+    fail(path, ": unknown value \"", v, "\" (expected one of: ", list, ")");
+  }
+};
+
+inline Required required() { return {}; }
 inline AtLeast at_least(double lo) { return {lo}; }
 inline Above above(double lo) { return {lo}; }
 inline InRange in_range(double lo, double hi) { return {lo, hi}; }
@@ -108,7 +126,17 @@ class Reader {
   void operator()(std::string_view key, T& value, Checks&&... checks) {
     known_.emplace(key);
     auto it = j_.find(std::string(key));
-    if (it == j_.end()) return;  // keep the default
+    if (it == j_.end()) {
+      if constexpr ((std::is_same_v<std::remove_cvref_t<Checks>, Required> || ...)) {
+        std::string hint;
+        ([&](const auto& c) {
+          if constexpr (std::is_same_v<std::remove_cvref_t<decltype(c)>, OneOf>)
+            for (auto choice : c.choices) hint += (hint.empty() ? "; one of: " : ", ") + std::string(choice);
+        }(checks), ...);
+        fail(child(path_, key), ": missing (required, no default", hint, ")");
+      }
+      return;  // keep the default
+    }
     const std::string path = child(path_, key);
     read_value(*it, value, path);
     if constexpr (requires { value.has_value(); *value; }) {
@@ -192,6 +220,8 @@ void read_value(const json& j, T& out, const std::string& path) {
     Reader r(j, path);
     out.fields(r);
     r.finish();
+  } else if constexpr (std::is_class_v<T> && std::is_empty_v<T>) {  // `struct Options {};`: an empty object
+    Reader(j, path).finish();
   } else {
     static_assert(sizeof(T) == 0, "cadence::config: no JSON reader for this field type; give it fields() or enum_names().");
   }
@@ -221,6 +251,8 @@ json write_value(const T& v) {
     T copy = v;  // fields() is one non-const list for reading and writing
     copy.fields(w);
     return w.out;
+  } else if constexpr (std::is_class_v<T> && std::is_empty_v<T>) {
+    return json::object();
   } else if constexpr (requires { typename T::value_type; v.has_value(); }) {
     return v ? write_value(*v) : json(nullptr);
   } else if constexpr (requires { typename T::value_type; v.begin(); } && !std::is_same_v<T, std::string>) {

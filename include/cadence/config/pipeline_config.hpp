@@ -12,8 +12,15 @@ template <class Pipeline, class Recipe>
 void read_config(const json& j, Pipeline& pipeline, Recipe& recipe) {
   Reader r(j, "");
   recipe.fields(r);
-  pipeline.for_each([&](auto& s) { r(std::remove_cvref_t<decltype(s)>::name, s.options); });
+  pipeline.for_each([&](auto& s) {
+    const std::string name(std::remove_cvref_t<decltype(s)>::name);
+    if (j.contains(name)) r(name, s.options);
+  });
   r.finish();
+  pipeline.for_each([&](auto& s) {  // an absent section keeps its defaults, but a required key is still named
+    const std::string name(std::remove_cvref_t<decltype(s)>::name);
+    if (!j.contains(name)) read_value(json::object(), s.options, "/" + name);
+  });
 }
 
 /// The resolved configuration (defaults filled in), as written beside every run's outputs.

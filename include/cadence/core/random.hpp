@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <numbers>
 
+#include "cadence/core/stage.hpp"
+
 namespace cadence {
 
 /// Stream ids. Ops pick their own ids (e.g. augment ops start at `augment`).
@@ -117,5 +119,12 @@ class RandomStream {
   double spare_ = 0.0;
   bool has_spare_ = false;
 };
+
+/// The stream of row `row` of a per-sample stage's batch (see SampleKey): draw number `slot` of the
+/// stage (0 for a stage that draws once per sample; Augment's ops use one slot each, up to 64).
+inline RandomStream sample_stream(const SampleKey& key, std::size_t row, std::uint32_t slot = 0) {
+  return RandomStream(key.seed, key.epoch, static_cast<std::uint32_t>(key.samples[row]),
+                      static_cast<std::uint32_t>(StreamId::augment) + 64u * key.stream + slot);
+}
 
 }  // namespace cadence

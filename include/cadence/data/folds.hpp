@@ -9,6 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/iota.hpp>
+
 #include "cadence/core/atomic_file.hpp"
 #include "cadence/core/error.hpp"
 #include "cadence/core/random.hpp"
@@ -54,6 +58,27 @@ inline std::vector<bool> stratified_holdout(const std::vector<float>& targets, d
     for (std::size_t j = 0; j < take && j < members.size(); ++j) valid[static_cast<std::size_t>(members[j])] = true;
   }
   return valid;
+}
+
+/// A split's two sides: the dataset indices to fit on and those to validate on.
+struct SplitIndices {
+  std::vector<std::int64_t> fitting, valid;
+};
+
+/// The indices i with in_valid(i) on the validation side, the rest on the fitting side, in order.
+template <class Pred>
+SplitIndices split_indices(std::size_t n, Pred in_valid) {
+  auto side = [&](bool valid) {
+    return ranges::views::iota(std::int64_t{0}, static_cast<std::int64_t>(n)) |
+           ranges::views::filter([&](std::int64_t i) { return static_cast<bool>(in_valid(static_cast<std::size_t>(i))) == valid; }) |
+           ranges::to<std::vector<std::int64_t>>();
+  };
+  return {side(false), side(true)};
+}
+
+/// Fold k of a K-fold assignment as validation, the other folds as the fitting side.
+inline SplitIndices fold_split(const std::vector<int>& fold, int k) {
+  return split_indices(fold.size(), [&](std::size_t i) { return fold[i] == k; });
 }
 
 inline void save_folds(const std::filesystem::path& path, const std::vector<std::string>& ids, const std::vector<int>& fold) {

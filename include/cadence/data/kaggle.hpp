@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/transform.hpp>
+
 #include "cadence/core/error.hpp"
 #include "cadence/data/csv.hpp"
 
@@ -83,12 +86,12 @@ inline Dataset open_split(const std::filesystem::path& root, Split split) {
   const SplitLayout l = layout_of(split);
   Dataset d{root, split, {}};
   const auto rows = csv::read_labels(root / l.labels, l.labelled);
-  d.entries.reserve(rows.size());
-  for (const auto& r : rows) {
-    Entry e{r.id, npy_path(root / l.dir, r.id), l.labelled ? static_cast<float>(r.target) : -1.0f};
-    if (!fs::is_regular_file(e.file)) fail(e.file.string(), ": missing file for id `", r.id, "`");
-    d.entries.push_back(std::move(e));
-  }
+  d.entries = rows | ranges::views::transform([&](const csv::Row& r) {  // ids -> files
+                return Entry{r.id, npy_path(root / l.dir, r.id), l.labelled ? static_cast<float>(r.target) : -1.0f};
+              }) |
+              ranges::to<std::vector<Entry>>();
+  for (const auto& e : d.entries)
+    if (!fs::is_regular_file(e.file)) fail(e.file.string(), ": missing file for id `", e.id, "`");
   return d;
 }
 

@@ -34,7 +34,6 @@ struct LoadOptions {
 
 struct Load : Composes<Load> {
   static constexpr std::string_view name = "load";
-  static constexpr StageKind kind = StageKind::source;
   using Options = LoadOptions;
   Options options{};
 
@@ -49,7 +48,7 @@ struct Load : Composes<Load> {
   }
 
   /// Batches of `data` in the given order; `hooks` (if any) run in the reader threads.
-  std::unique_ptr<Loader> loader(const Dataset& data, std::vector<std::int64_t> order, int batch_size, int classes,
+  std::unique_ptr<BatchStream> loader(const Dataset& data, std::vector<std::int64_t> order, int batch_size, int classes,
                                  LoaderHooks hooks = {}) const {
     return std::make_unique<Loader>(data, std::move(order), read_options(classes), batch_size, options.threads,
                                     options.prefetch, std::move(hooks));

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@
 #endif
 
 #include "cadence/core/error.hpp"
+#include "cadence/core/stage.hpp"
 #include "cadence/data/kaggle.hpp"
 #include "cadence/data/layout.hpp"
 #include "cadence/data/npy.hpp"
@@ -151,25 +153,61 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   std::vector<void*> free_;
 };
 
-/// Work the loader's threads do after reading. `sample` runs on each sample (a (1,C,H,W) view into
-/// its batch, with its dataset index) right after it is read, while it is still in cache: per-sample
-/// augmentation. `batch` runs on each whole batch with its number in the pass: mixup. Both must
-/// depend only on what they are given, not on the thread or on other batches, which keeps a seed's
-/// batches the same for any thread count.
-using SampleTransform = std::function<void(torch::Tensor&, std::int64_t)>;
-using BatchTransform = std::function<void(Batch&, std::size_t)>;
-struct LoaderHooks {
-  SampleTransform sample;
-  BatchTransform batch;
+/// What a source stage's loader gives the engine: batches in order, then nullopt. (LoaderHooks, the
+/// work its reader threads do after reading, is declared with the stage protocol in core/stage.hpp.)
+/// It is also an input range of batches: `for (Batch& b : *loader)`, `*loader | ranges::views::take(2)`.
+class BatchStream {
+ public:
+  virtual ~BatchStream() = default;
+  /// The next batch in order, or nullopt at the end.
+  virtual std::optional<Batch> next() = 0;
+  virtual std::size_t num_samples() const = 0;
+
+  struct sentinel {};
+  class iterator {
+   public:
+    using value_type = Batch;
+    using difference_type = std::ptrdiff_t;
+    using iterator_concept = std::input_iterator_tag;
+    using iterator_category = std::input_iterator_tag;
+    iterator() = default;
+    explicit iterator(BatchStream* s) : s_(s) { ++*this; }
+    Batch& operator*() const { return *s_->current_; }
+    iterator& operator++() {
+      s_->current_ = s_->next();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool done() const { return !s_ || !s_->current_; }
+    friend bool operator==(const iterator& i, sentinel) { return i.done(); }
+    friend bool operator==(sentinel s, const iterator& i) { return i == s; }
+    friend bool operator!=(const iterator& i, sentinel s) { return !(i == s); }
+    friend bool operator!=(sentinel s, const iterator& i) { return !(i == s); }
+
+   private:
+    BatchStream* s_ = nullptr;
+  };
+  /// Starts reading: each call continues where the stream stands (an input range is read once).
+  iterator begin() { return iterator(this); }
+  sentinel end() const { return {}; }
+
+ private:
+  std::optional<Batch> current_;
 };
 
-class Loader {
+/// Fills one sample's floats (image_shape().numel() of them) for entry `e`: how a source reads.
+using SampleReader = std::function<void(const Entry& e, std::span<float> out)>;
+
+/// The threaded loader every source can use: N reader threads, a bounded prefetch window, batches
+/// in order. By default it reads the competition's .npy files; a source with its own storage passes
+/// a SampleReader and the image shape.
+class Loader : public BatchStream {
  public:
   Loader(const Dataset& data, std::vector<std::int64_t> order, ReadOptions read, int batch_size, int threads,
-         int prefetch, LoaderHooks hooks = {})
+         int prefetch, LoaderHooks hooks = {}, SampleReader reader = {}, std::optional<ImageShape> shape = {})
       : data_(data), order_(std::move(order)), read_(read), batch_(batch_size),
         prefetch_(std::max(1, prefetch)), pool_(std::make_shared<BufferPool>(static_cast<std::size_t>(prefetch_) + 2)),
-        hooks_(std::move(hooks)) {
+        hooks_(std::move(hooks)), reader_(std::move(reader)), shape_(shape ? *shape : image_shape(read.layout, read.shape)) {
     if (batch_size < 1) fail("loader: batch size ", batch_size, " must be >= 1");
     for (auto i : order_)
       if (i < 0 || static_cast<std::size_t>(i) >= data_.size()) fail("loader: index ", i, " outside the dataset");
@@ -179,7 +217,7 @@ class Loader {
   }
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
-  ~Loader() {
+  ~Loader() override {
     {
       std::lock_guard lk(m_);
       stop_ = true;
@@ -189,11 +227,11 @@ class Loader {
   }
 
   std::size_t num_batches() const { return batches_; }
-  std::size_t num_samples() const { return order_.size(); }
+  std::size_t num_samples() const override { return order_.size(); }
 
   /// The next batch in order, or nullopt at the end. A read error is rethrown here, for the batch
   /// that holds the bad sample.
-  std::optional<Batch> next() {
+  std::optional<Batch> next() override {
     std::unique_lock lk(m_);
     if (consumed_ == batches_) return std::nullopt;
     ready_cv_.wait(lk, [&] { return done_.count(consumed_) != 0; });
@@ -215,7 +253,7 @@ class Loader {
     const std::size_t begin = b * static_cast<std::size_t>(batch_);
     const std::size_t end = std::min(order_.size(), begin + static_cast<std::size_t>(batch_));
     const auto n = static_cast<std::int64_t>(end - begin);
-    const ImageShape s = image_shape(read_.layout, read_.shape);
+    const ImageShape& s = shape_;
     Batch out;
     out.images = pool_->tensor({n, s.channels, s.height, s.width});
     out.targets = torch::empty({n, read_.classes}, torch::kFloat32);
@@ -224,7 +262,9 @@ class Loader {
     for (std::size_t k = begin; k < end; ++k) {
       const auto& e = data_.entries[static_cast<std::size_t>(order_[k])];
       const auto row = static_cast<std::size_t>(k - begin);
-      read_sample(e, read_, std::span<float>(img + row * static_cast<std::size_t>(s.numel()), static_cast<std::size_t>(s.numel())));
+      const std::span<float> dst(img + row * static_cast<std::size_t>(s.numel()), static_cast<std::size_t>(s.numel()));
+      if (reader_) reader_(e, dst);
+      else read_sample(e, read_, dst);
       if (hooks_.sample) {
         auto one = out.images.narrow(0, static_cast<std::int64_t>(row), 1);
         hooks_.sample(one, order_[k]);
@@ -271,6 +311,8 @@ class Loader {
   int prefetch_;
   std::shared_ptr<BufferPool> pool_;
   LoaderHooks hooks_;
+  SampleReader reader_;
+  ImageShape shape_;
   std::size_t batches_ = 0;
 
   std::mutex m_;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
+#include <span>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,8 +20,10 @@
 #include <torch/types.h>
 
 #include "cadence/config/options.hpp"
+#include "cadence/core/error.hpp"
 #include "cadence/core/pipeline.hpp"
 #include "cadence/nn/head.hpp"
+#include "cadence/train/metrics.hpp"
 
 namespace cadence {
 
@@ -43,9 +46,6 @@ struct TtaOptions {
   }
 };
 
-/// TTA epochs are far from training epochs, so rounds never replay a training augmentation.
-inline constexpr std::uint32_t kTtaEpochBase = 1u << 30;
-
 /// Round r's input under the "flips" mode: identity, vflip, hflip, both, repeating.
 inline torch::Tensor flip_round(const torch::Tensor& x, int round) {  // x: (B,C,H,W)
   switch (round % 4) {
@@ -58,20 +58,8 @@ inline torch::Tensor flip_round(const torch::Tensor& x, int round) {  // x: (B,C
 
 /// Average ranks (1..n, ties averaged) divided by n, of a 1-D tensor.
 inline torch::Tensor normalized_rank(const torch::Tensor& v) {
-  const auto n = v.size(0);
-  const auto sorted = v.to(torch::kFloat64).contiguous();
-  std::vector<double> x(sorted.data_ptr<double>(), sorted.data_ptr<double>() + n);
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
-  std::iota(idx.begin(), idx.end(), 0);
-  std::sort(idx.begin(), idx.end(), [&](auto a, auto b) { return x[static_cast<std::size_t>(a)] < x[static_cast<std::size_t>(b)]; });
-  std::vector<double> rank(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n;) {
-    std::int64_t j = i;
-    while (j < n && x[static_cast<std::size_t>(idx[static_cast<std::size_t>(j)])] == x[static_cast<std::size_t>(idx[static_cast<std::size_t>(i)])]) ++j;
-    for (std::int64_t k = i; k < j; ++k) rank[static_cast<std::size_t>(idx[static_cast<std::size_t>(k)])] = 0.5 * static_cast<double>(i + 1 + j) / static_cast<double>(n);
-    i = j;
-  }
-  return torch::tensor(rank, torch::kFloat64);
+  const auto x = v.to(torch::kFloat64).contiguous();
+  return torch::tensor(normalized_ranks(std::span<const double>(x.data_ptr<double>(), static_cast<std::size_t>(x.numel()))), torch::kFloat64);
 }
 
 /// Reduces per-round logits (each (n, K), the same n samples) to one probability per sample, (n,).
@@ -98,12 +86,24 @@ template <int N>
 struct TTA : Composes<TTA<N>> {
   static_assert(N >= 1, "cadence::TTA<N>: N is the number of prediction rounds and must be at least 1.");
   static constexpr std::string_view name = "tta";
-  static constexpr StageKind kind = StageKind::predict;
-  static constexpr int rounds = N;
   using Options = TtaOptions;
   Options options{};
 
   static std::string label() { return "TTA<" + std::to_string(N) + ">"; }
+
+  // ---- the prediction capability ----
+  int rounds() const { return N; }
+  /// Round r's input from the batch x (B,C,H,W): the pipeline's augmentations with round r's draws
+  /// ("augment"), or a flip ("flips"); x itself when there is one round.
+  torch::Tensor round_input(const torch::Tensor& x, int round, const RoundContext& ctx) const {
+    if (N == 1) return x;
+    if (options.mode == TtaMode::flips) return flip_round(x, round);
+    if (!ctx.augment) fail("/tta/mode: \"augment\" needs an augmentation stage (Augment<...>) in the pipeline; use \"flips\" or add one");
+    auto xr = x.clone();
+    ctx.augment(xr, round);
+    return xr;
+  }
+  torch::Tensor reduce(const std::vector<torch::Tensor>& logits, Head head) const { return reduce_rounds(logits, head, options.reduce); }
 };
 
 }  // namespace cadence

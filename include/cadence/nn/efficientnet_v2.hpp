@@ -9,6 +9,7 @@
 //                                                se (reduce to 0.25 x the block's input channels), conv_pwl, bn3
 // Activation SiLU; channels through make_divisible(.., 8); stochastic depth scaled by block index;
 // dropout before the classifier. The tf_ variants use BN eps 1e-3 and TensorFlow "same" padding.
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <ostream>
@@ -365,6 +366,8 @@ TORCH_MODULE(EfficientNetV2);
 
 // ---- arch tags for Model<...> -------------------------------------------------------------------
 
+// EffNetV2S / EffNetV2M take `model.arch` "efficientnetv2_s" or "tf_efficientnetv2_s" (M alike): one
+// structure, two flavours (timm's TensorFlow ports: BN eps 1e-3, "same" padding).
 template <class Derived>
 struct EffNetV2Tag {
   using Options = EffNetV2Options;
@@ -372,13 +375,22 @@ struct EffNetV2Tag {
     return torch::nn::AnyModule(EfficientNetV2(Derived::arch(), o, in_chans, classes));
   }
 };
-struct EffNetV2S : EffNetV2Tag<EffNetV2S> {
-  static constexpr std::string_view name = "efficientnetv2_s";
-  static EffNetV2Arch arch() { return efficientnetv2_s_arch(false); }
+template <class Derived>
+struct EffNetV2Family : EffNetV2Tag<Derived> {
+  static torch::nn::AnyModule build(const EffNetV2Options& o, std::int64_t in_chans, std::int64_t classes,
+                                    std::string_view arch = Derived::name) {
+    return torch::nn::AnyModule(EfficientNetV2(Derived::arch(arch.starts_with("tf_")), o, in_chans, classes));
+  }
 };
-struct EffNetV2M : EffNetV2Tag<EffNetV2M> {
+struct EffNetV2S : EffNetV2Family<EffNetV2S> {
+  static constexpr std::string_view name = "efficientnetv2_s";
+  static constexpr std::array<std::string_view, 2> names{"efficientnetv2_s", "tf_efficientnetv2_s"};
+  static EffNetV2Arch arch(bool tf = false) { return efficientnetv2_s_arch(tf); }
+};
+struct EffNetV2M : EffNetV2Family<EffNetV2M> {
   static constexpr std::string_view name = "efficientnetv2_m";
-  static EffNetV2Arch arch() { return efficientnetv2_m_arch(false); }
+  static constexpr std::array<std::string_view, 2> names{"efficientnetv2_m", "tf_efficientnetv2_m"};
+  static EffNetV2Arch arch(bool tf = false) { return efficientnetv2_m_arch(tf); }
 };
 struct TfEffNetV2S : EffNetV2Tag<TfEffNetV2S> {
   static constexpr std::string_view name = "tf_efficientnetv2_s";

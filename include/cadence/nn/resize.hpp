@@ -170,7 +170,6 @@ struct Area {
 template <class Kind>
 struct Resize : Composes<Resize<Kind>> {
   static constexpr std::string_view name = "resize";
-  static constexpr StageKind kind = StageKind::module;
   using Options = typename Kind::Options;
   Options options{};
 

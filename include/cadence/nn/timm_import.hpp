@@ -28,7 +28,15 @@ namespace cadence {
 struct ImportOptions {
   std::string stem_key = "conv_stem.weight";
   std::string head_prefix = "classifier.";
+  std::string expect_model;  // the configured architecture; a file that records another one is refused
 };
+
+/// The key under which export_timm.py records the timm model name: safetensors `__metadata__`, or a
+/// string entry of a torch.save'd dict.
+inline constexpr const char* kTimmModelKey = "timm_model";
+
+/// The architecture part of a timm model name: "tf_efficientnetv2_s.in21k" -> "tf_efficientnetv2_s".
+inline std::string timm_architecture(const std::string& model) { return model.substr(0, model.find('.')); }
 
 struct ImportReport {
   std::size_t loaded = 0;
@@ -46,7 +54,8 @@ inline torch::Tensor adapt_input_conv(const torch::Tensor& w, std::int64_t in_ch
 
 /// The tensors of a .safetensors file: an 8-byte little-endian header length, a JSON header
 /// {name: {dtype, shape, data_offsets}}, then the raw little-endian data.
-inline std::map<std::string, torch::Tensor> read_safetensors(const std::filesystem::path& file, const std::vector<char>& bytes) {
+inline std::map<std::string, torch::Tensor> read_safetensors(const std::filesystem::path& file, const std::vector<char>& bytes,
+                                                             std::string* recorded_model = nullptr) {
   const std::string f = file.string();
   if (bytes.size() < 8) fail(f, ": truncated safetensors file");
   std::uint64_t n = 0;
@@ -61,7 +70,11 @@ inline std::map<std::string, torch::Tensor> read_safetensors(const std::filesyst
   const std::size_t base = 8 + n;
   std::map<std::string, torch::Tensor> out;
   for (const auto& [name, info] : header.items()) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      if (recorded_model && info.is_object() && info.contains(kTimmModelKey) && info[kTimmModelKey].is_string())
+        *recorded_model = info[kTimmModelKey].get<std::string>();
+      continue;
+    }
     const std::string dtype = info.at("dtype");
     const auto shape = info.at("shape").get<std::vector<std::int64_t>>();
     const auto offs = info.at("data_offsets").get<std::vector<std::uint64_t>>();
@@ -79,11 +92,12 @@ inline std::map<std::string, torch::Tensor> read_safetensors(const std::filesyst
 }
 
 /// The tensors of a weights file (.safetensors, or a torch.save'd dict of str -> Tensor).
-inline std::map<std::string, torch::Tensor> read_state_dict(const std::filesystem::path& file) {
+/// `recorded_model` (if given) receives the timm model name the file records, or stays empty.
+inline std::map<std::string, torch::Tensor> read_state_dict(const std::filesystem::path& file, std::string* recorded_model = nullptr) {
   std::ifstream in(file, std::ios::binary);
   if (!in) fail(file.string(), ": cannot open weights file");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (file.extension() == ".safetensors") return read_safetensors(file, bytes);
+  if (file.extension() == ".safetensors") return read_safetensors(file, bytes, recorded_model);
   if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K')
     fail(file.string(), ": not a torch.save file (expected the zip format of PyTorch >= 1.6) nor .safetensors");
   c10::IValue v;
@@ -92,14 +106,23 @@ inline std::map<std::string, torch::Tensor> read_state_dict(const std::filesyste
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));
-    fail(file.string(), ": cannot read (truncated or corrupt?): ", what);
+    if (what.find("Expected GenericDict but got None") != std::string::npos)  // LibTorch 1.13's unpickler on an OrderedDict
+      v = c10::IValue();
+    else
+      fail(file.string(), ": cannot read (truncated or corrupt?): ", what);
   }
+  constexpr const char* convert =
+      "; convert it with samples/seti/export_timm.py, or in Python: torch.save(dict(sd), path) or safetensors' save_file(sd, path)";
   if (v.isNone())  // what LibTorch 1.13 makes of an OrderedDict
-    fail(file.string(), ": saved as an OrderedDict, which LibTorch cannot read; save dict(model.state_dict()) or use .safetensors");
-  if (!v.isGenericDict()) fail(file.string(), ": expected a state_dict (a dict of name -> tensor)");
+    fail(file.string(), ": saved as an OrderedDict (torch.save(model.state_dict())), which LibTorch cannot read", convert);
+  if (!v.isGenericDict()) fail(file.string(), ": expected a state_dict (a dict of name -> tensor), got ", v.tagKind(), convert);
   std::map<std::string, torch::Tensor> out;
   for (const auto& kv : v.toGenericDict()) {
-    if (!kv.key().isString() || !kv.value().isTensor()) fail(file.string(), ": expected a state_dict (a dict of name -> tensor)");
+    if (kv.key().isString() && kv.key().toStringRef() == kTimmModelKey && kv.value().isString()) {
+      if (recorded_model) *recorded_model = kv.value().toStringRef();
+      continue;
+    }
+    if (!kv.key().isString() || !kv.value().isTensor()) fail(file.string(), ": expected a state_dict (a dict of name -> tensor)", convert);
     out.emplace(kv.key().toStringRef(), kv.value().toTensor());
   }
   return out;
@@ -107,8 +130,12 @@ inline std::map<std::string, torch::Tensor> read_state_dict(const std::filesyste
 
 /// Loads `file` into `module`'s parameters and buffers.
 inline ImportReport load_state_dict(torch::nn::Module& module, const std::filesystem::path& file, const ImportOptions& o = {}) {
-  auto sd = read_state_dict(file);
+  std::string recorded;
+  auto sd = read_state_dict(file, &recorded);
   const std::string f = file.string();
+  if (!o.expect_model.empty() && !recorded.empty() && timm_architecture(recorded) != o.expect_model)
+    fail(f, ": holds `", recorded, "` weights (recorded by export_timm.py) but the model is `", o.expect_model,
+         "`; set model.arch to \"", timm_architecture(recorded), "\" or export weights of `", o.expect_model, "`");
   std::map<std::string, torch::Tensor> targets;
   for (auto& [k, t] : state_dict_entries(module)) targets.emplace(k, t);
 

@@ -25,7 +25,7 @@
 #include "cadence/infer/predict.hpp"
 #include "cadence/infer/submission.hpp"
 #include "cadence/nn/memory_format.hpp"
-#include "cadence/nn/model.hpp"
+#include "cadence/core/compose.hpp"
 #include "cadence/train/fit.hpp"
 #include "cadence/train/metrics.hpp"
 #include "cadence/train/report.hpp"
@@ -52,7 +52,7 @@ inline std::vector<std::int64_t> iota(std::size_t n) {
 /// Reads the config (all errors here, before any work) and writes the resolved config.
 template <class P>
 CompetitionConfig prepare(P& pipeline, const config::json& j) {
-  static_assert(P::has_source, "cadence::recipes: the pipeline has no source; start it with Load{}.");
+  static_assert(P::has_source, "cadence::recipes: the pipeline has no source stage; start it with Load{} (or a source of your own).");
   static_assert(P::has_model, "cadence::recipes: the pipeline has no Model<...> stage to train.");
   CompetitionConfig cfg;
   config::read_config(j, pipeline, cfg);
@@ -67,7 +67,7 @@ CompetitionConfig prepare(P& pipeline, const config::json& j) {
 template <class P>
 auto fresh_network(const P& pipeline, const CompetitionConfig& cfg, torch::Device device, std::uint64_t salt) {
   torch::manual_seed(cfg.run.seed + salt);  // each fold's initialisation is its own, and reproducible
-  auto net = build_network(pipeline, pipeline.template get<Load>().image_shape().channels);
+  auto net = build_network(pipeline, source_of(pipeline).image_shape().channels);
   net->to(device);
   if (cfg.train.channels_last) to_channels_last(*net);
   return net;
@@ -117,12 +117,13 @@ template <class P>
 double pretrain(P pipeline, const config::json& j) {
   const auto cfg = detail::prepare(pipeline, j);
   const torch::Device device = cfg.run.apply();
-  const Load& load = pipeline.template get<Load>();
+  const auto& load = source_of(pipeline);
   const Dataset data = load.open(cfg.pretrain.split == PretrainSplit::old ? Split::old : Split::train);
   const auto targets = data.targets();
   const auto is_valid = stratified_holdout(targets, cfg.train.holdout, cfg.run.seed);
-  std::vector<std::int64_t> fitting, valid;
-  for (std::size_t i = 0; i < targets.size(); ++i) (is_valid[i] ? valid : fitting).push_back(static_cast<std::int64_t>(i));
+  const auto split = split_indices(targets.size(), [&](std::size_t i) { return is_valid[i]; });
+  const auto& fitting = split.fitting;
+  const auto& valid = split.valid;
   const auto dir = cfg.run.dir / "pretrain";
   std::filesystem::create_directories(dir);
   save_folds(dir / "split.csv", data.ids(), std::vector<int>(is_valid.begin(), is_valid.end()));
@@ -143,7 +144,7 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
   if (cfg.finetune.init == FinetuneInit::pretrained && !fs::exists(pretrained))
     fail("/finetune/init: \"pretrained\" but ", pretrained.string(), " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
   const torch::Device device = cfg.run.apply();
-  const Load& load = pipeline.template get<Load>();
+  const auto& load = source_of(pipeline);
   const Dataset data = load.open(Split::train);
   const auto targets = data.targets();
   const int K = cfg.train.folds;
@@ -157,8 +158,9 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
   const auto init_from = cfg.finetune.init == FinetuneInit::weights ? pipeline : detail::without_weights(pipeline);
   for (int k = 0; k < K; ++k) {
     if (!cfg.finetune.only.empty() && std::find(cfg.finetune.only.begin(), cfg.finetune.only.end(), k) == cfg.finetune.only.end()) continue;
-    std::vector<std::int64_t> fitting, valid;
-    for (std::size_t i = 0; i < fold.size(); ++i) (fold[i] == k ? valid : fitting).push_back(static_cast<std::int64_t>(i));
+    const auto split = fold_split(fold, k);
+    const auto& fitting = split.fitting;
+    const auto& valid = split.valid;
     auto net = detail::fresh_network(init_from, cfg, device, static_cast<std::uint64_t>(k));
     if (cfg.finetune.init == FinetuneInit::pretrained) torch::load(net, pretrained.string());
     const auto r = fit(pipeline, net, cfg.run, cfg.train, data, fitting, valid, cfg.run.dir / ("fold_" + std::to_string(k)),
@@ -196,7 +198,7 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
     if (fs::exists(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt")) models.push_back(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt");
   if (models.empty()) fail(cfg.run.dir.string(), ": no fold_<k>/model.pt to predict with (run finetune first)");
   const torch::Device device = cfg.run.apply();
-  const Load& load = pipeline.template get<Load>();
+  const auto& load = source_of(pipeline);
   const Dataset test = load.open(Split::test);
   std::vector<double> mean(test.size(), 0.0);
   const auto shell = detail::without_weights(pipeline);  // each fold's checkpoint replaces the weights

@@ -17,12 +17,10 @@
 #include "cadence/config/pipeline_config.hpp"
 #include "cadence/recipes/options.hpp"
 #include "cadence/data/folds.hpp"
-#include "cadence/data/load.hpp"
-#include "cadence/batch/mixup.hpp"
 #include "cadence/infer/predict.hpp"
 #include "cadence/infer/submission.hpp"
 #include "cadence/nn/memory_format.hpp"
-#include "cadence/nn/model.hpp"
+#include "cadence/core/compose.hpp"
 #include "cadence/train/metrics.hpp"
 #include "cadence/train/fit.hpp"
 #include "cadence/train/trainer.hpp"
@@ -43,7 +41,7 @@ namespace recipes {
 
 template <class P>
 HoldoutResult holdout(P pipeline, const config::json& j) {
-  static_assert(P::has_source, "cadence::recipes::holdout: the pipeline has no source; start it with Load{}.");
+  static_assert(P::has_source, "cadence::recipes::holdout: the pipeline has no source stage; start it with Load{} (or a source of your own).");
   static_assert(P::has_model, "cadence::recipes::holdout: the pipeline has no Model<...> stage to train.");
   HoldoutConfig cfg;
   config::read_config(j, pipeline, cfg);  // every config error surfaces here, before any work
@@ -51,15 +49,16 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   const RunOptions& run = cfg.run;
   const TrainOptions& t = cfg.train;
   const torch::Device device = run.apply();
-  const Load& load = pipeline.template get<Load>();
+  const auto& load = source_of(pipeline);
   const Head head = pipeline_head(pipeline);
 
   const Dataset train = load.open(Split::train);
   const Dataset test = load.open(Split::test);
   const auto targets = train.targets();
   const auto is_valid = stratified_holdout(targets, t.holdout, run.seed);
-  std::vector<std::int64_t> fitting, valid;
-  for (std::size_t i = 0; i < targets.size(); ++i) (is_valid[i] ? valid : fitting).push_back(static_cast<std::int64_t>(i));
+  const auto split = split_indices(targets.size(), [&](std::size_t i) { return is_valid[i]; });
+  const auto& fitting = split.fitting;
+  const auto& valid = split.valid;
 
   namespace fs = std::filesystem;
   fs::create_directories(run.dir);

@@ -19,12 +19,11 @@
 #include <torch/optim.h>
 #include <torch/serialize.h>
 
-#include "cadence/batch/mixup.hpp"
 #include "cadence/config/options.hpp"
 #include "cadence/core/atomic_file.hpp"
 #include "cadence/core/progress.hpp"
 #include "cadence/data/folds.hpp"
-#include "cadence/data/load.hpp"
+#include "cadence/core/compose.hpp"
 #include "cadence/infer/predict.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/state_dict.hpp"
@@ -92,114 +91,89 @@ class Ema {
   std::vector<std::pair<std::string, torch::Tensor>> shadow_;
 };
 
+/// One training run on one split, as a few named steps read top-down:
+///
+///   resume()                       continue from last.pt when run.resume
+///   for each epoch:
+///     train_epoch()                  batches through the network; step() every `accumulate` batches
+///     validate()                     plain predictions of the (EMA) weights on the validation split
+///     keep_best(), checkpoint()      model.pt when the AUC improves; last.pt always
+///     early stop?
 template <class P, class Net>
-FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOptions& t, const Dataset& data,
-              const std::vector<std::int64_t>& fit_idx, const std::vector<std::int64_t>& valid_idx,
-              const std::filesystem::path& dir, const std::string& tag, torch::Device device) {
-  namespace fs = std::filesystem;
-  const Load& load = pipeline.template get<Load>();
-  const Head head = pipeline_head(pipeline);
-  const auto targets = data.targets();
-  std::vector<float> truth;
-  for (auto i : valid_idx) truth.push_back(targets[static_cast<std::size_t>(i)]);
-
-  if (t.amp == Amp::fp16 && !device.is_cuda()) fail("/train/amp: \"fp16\" needs a CUDA device; use \"bf16\" on a CPU");
-  fs::create_directories(dir);
-  auto opt = make_optimizer(t, net->parameters());
-  GradScaler scaler(t.amp == Amp::fp16);
-  std::unique_ptr<Ema> ema;
-  if (t.ema > 0.0) ema = std::make_unique<Ema>(*net, t.ema);
-  const std::int64_t batches = (static_cast<std::int64_t>(fit_idx.size()) + t.batch_size - 1) / t.batch_size;
-  const std::int64_t steps_per_epoch = (batches + t.accumulate - 1) / t.accumulate;
-  const std::int64_t total_steps = steps_per_epoch * t.epochs;
-  LrSchedule schedule(t, total_steps);
-
-  FitResult r;
-  r.model = dir / "model.pt";
-  const fs::path last = dir / "last.pt";
-  std::int64_t step = 0;
-  int start_epoch = 0, stale = 0;
-  if (run.resume && fs::exists(last)) {  // continue where the last finished epoch left off
-    torch::serialize::InputArchive a;
-    a.load_from(last.string());
-    net->load(a);
-    torch::serialize::InputArchive oa;
-    a.read("optimizer", oa);
-    opt->load(oa);
-    if (ema) ema->load(a);
-    c10::IValue v;
-    a.read("position", v);
-    const auto pos = config::json::parse(v.toStringRef());
-    start_epoch = pos["epoch"];
-    step = pos["step"];
-    stale = pos["stale"];
-    r.best_auc = pos["best_auc"];
-    r.best_epoch = pos["best_epoch"];
-    r.history = pos["history"];
-    r.best_valid = pos["best_valid"].get<std::vector<double>>();
-    schedule.restore(pos["schedule"]);
-    scaler.restore(pos["scaler"]);
-    torch::Tensor rng;
-    a.read("torch_rng", rng, true);
-    at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle: shares the default generator
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(rng);
+class Fit {
+ public:
+  Fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOptions& t, const Dataset& data,
+      const std::vector<std::int64_t>& fit_idx, const std::vector<std::int64_t>& valid_idx,
+      const std::filesystem::path& dir, const std::string& tag, torch::Device device)
+      : pipeline_(pipeline), net_(net), run_(run), t_(t), data_(data), fit_idx_(fit_idx), valid_idx_(valid_idx), dir_(dir),
+        tag_(tag), device_(device), head_(pipeline_head(pipeline)), targets_(data.targets()),
+        opt_(make_optimizer(t, net->parameters())), scaler_(t.amp == Amp::fp16),
+        batches_((static_cast<std::int64_t>(fit_idx.size()) + t.batch_size - 1) / t.batch_size),
+        schedule_(t, (batches_ + t.accumulate - 1) / t.accumulate * t.epochs) {
+    if (t.amp == Amp::fp16 && !device.is_cuda()) fail("/train/amp: \"fp16\" needs a CUDA device; use \"bf16\" on a CPU");
+    for (auto i : valid_idx) truth_.push_back(targets_[static_cast<std::size_t>(i)]);
+    if (t.ema > 0.0) ema_ = std::make_unique<Ema>(*net, t.ema);
+    r_.model = dir / "model.pt";
   }
-  std::string log;
-  for (const auto& line : r.history) log += line.dump() + "\n";
 
-  for (int epoch = start_epoch; epoch < t.epochs; ++epoch) {
-    const auto e = static_cast<std::uint32_t>(epoch);
-    auto order = t.balanced ? balanced_order(fit_idx, targets, fit_idx.size(), run.seed, e) : epoch_order(fit_idx, run.seed, e);
-    // Augment and Mixup: on a CPU run they belong to the reader threads (Augment on each sample as it
-    // is read, while it is in cache; Mixup on the batch), where they overlap the training step. On a
-    // GPU they run batched as tensor ops on the device.
-    const bool on_readers = device.is_cpu();
-    const auto epochs = static_cast<std::uint32_t>(t.epochs);
-    auto mix = [&pipeline, &run, e, epochs](torch::Tensor& images, torch::Tensor& y, std::uint32_t no) {
-      detail::for_stages<detail::is_mixup>(pipeline, [&](const Mixup& m) {
-        if (m.active(e, epochs)) m.apply(images, y, run.seed, e, no);
-      });
-    };
-    LoaderHooks hooks;
-    if (on_readers) {
-      hooks.sample = [&pipeline, &run, e](torch::Tensor& one, std::int64_t index) {
-        augment_batch(pipeline, one, AugmentKey{run.seed, e, std::span<const std::int64_t>(&index, 1)});
-      };
-      hooks.batch = [&mix](Batch& b, std::size_t no) { mix(b.images, b.targets, static_cast<std::uint32_t>(no)); };
+  FitResult run() {
+    std::filesystem::create_directories(dir_);
+    if (run_.resume && std::filesystem::exists(last())) resume();
+    for (const auto& line : r_.history) log_ += line.dump() + "\n";
+    for (int epoch = start_epoch_; epoch < t_.epochs; ++epoch) {
+      const auto [loss, rate] = train_epoch(epoch);
+      if (ema_) ema_->swap(*net_);  // evaluate (and keep) the averaged weights
+      const auto probs = validate();
+      const double auc = roc_auc(truth_, probs);
+      log_epoch(epoch, loss, rate, auc);
+      keep_best(epoch, auc, probs);
+      if (ema_) ema_->swap(*net_);
+      checkpoint(epoch);
+      r_.epochs_run = epoch + 1;
+      if (t_.early_stopping > 0 && stale_ >= t_.early_stopping) {
+        if (!run_.quiet) std::fprintf(stderr, "%s: no better validation AUC for %d epochs, stopping\n", tag_.c_str(), stale_);
+        break;
+      }
     }
-    auto loader = load.loader(data, std::move(order), t.batch_size, head_classes(head), std::move(hooks));
-    net->train();
+    torch::load(net_, r_.model.string());
+    return r_;
+  }
+
+ private:
+  std::filesystem::path last() const { return dir_ / "last.pt"; }
+
+  /// Augment (per-sample stages) and Mixup (batch stages): on a CPU run in the reader threads, Augment
+  /// on each sample as it is read, while it is in cache; on a GPU batched as tensor ops on the device.
+  /// Returns the epoch's mean training loss and its samples/s.
+  std::pair<double, double> train_epoch(int epoch) {
+    const auto e = static_cast<std::uint32_t>(epoch), epochs = static_cast<std::uint32_t>(t_.epochs);
+    auto order = t_.balanced ? balanced_order(fit_idx_, targets_, fit_idx_.size(), run_.seed, e) : epoch_order(fit_idx_, run_.seed, e);
+    const bool on_readers = device_.is_cpu();
+    LoaderHooks hooks = on_readers ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true) : LoaderHooks{};
+    auto loader = source_of(pipeline_).loader(data_, std::move(order), t_.batch_size, head_classes(head_), std::move(hooks));
+    net_->train();
     double loss_sum = 0.0;
     std::int64_t seen = 0;
-    Progress bar(tag + " " + std::to_string(epoch + 1) + "/" + std::to_string(t.epochs),
-                 static_cast<std::int64_t>(loader->num_samples()), run.quiet, "samples");
+    Progress bar(tag_ + " " + std::to_string(epoch + 1) + "/" + std::to_string(t_.epochs),
+                 static_cast<std::int64_t>(loader->num_samples()), run_.quiet, "samples");
     std::uint32_t batch_no = 0;
-    opt->zero_grad();
+    opt_->zero_grad();
     while (auto batch = loader->next()) {
-      auto images = batch->images.to(device);
-      auto y = batch->targets.to(device);
+      auto images = batch->images.to(device_);
+      auto y = batch->targets.to(device_);
       if (!on_readers) {
-        augment_batch(pipeline, images, AugmentKey{run.seed, e, batch->indices});
-        mix(images, y, batch_no);
+        apply_sample_stages(pipeline_, images, SampleKey{run_.seed, e, batch->indices}, Phase::train);
+        apply_batch_stages(pipeline_, images, y, BatchKey{run_.seed, e, epochs, batch_no});
       }
-      if (t.channels_last) images = as_channels_last(images);
+      if (t_.channels_last) images = as_channels_last(images);
       torch::Tensor loss;
       {
-        AutocastGuard autocast(t.amp, device);
-        loss = head_loss(head, net->forward(images).to(torch::kFloat32), y);
+        AutocastGuard autocast(t_.amp, device_);
+        loss = head_loss(head_, net_->forward(images).to(torch::kFloat32), y);
       }
-      scaler.scale_loss(loss / static_cast<double>(t.accumulate)).backward();
+      scaler_.scale_loss(loss / static_cast<double>(t_.accumulate)).backward();
       ++batch_no;
-      if (batch_no % static_cast<std::uint32_t>(t.accumulate) == 0 || static_cast<std::int64_t>(batch_no) == batches) {
-        for (auto& g : opt->param_groups()) g.options().set_lr(schedule.lr(step));
-        const bool finite = scaler.unscale(net->parameters());
-        if (t.clip_norm > 0.0 && finite) torch::nn::utils::clip_grad_norm_(net->parameters(), t.clip_norm);
-        scaler.step(*opt, finite);
-        opt->zero_grad();
-        if (ema) ema->update(*net);
-        ++step;
-      }
+      if (batch_no % static_cast<std::uint32_t>(t_.accumulate) == 0 || static_cast<std::int64_t>(batch_no) == batches_) step();
       loss_sum += loss.template item<double>() * static_cast<double>(batch->size());
       seen += batch->size();
       bar.advance(batch->size());
@@ -208,52 +182,122 @@ FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOpt
       bar.set_status(status);
     }
     bar.finish();
-    const double rate = bar.rate();
-    if (ema) ema->swap(*net);  // evaluate (and keep) the averaged weights
-    const auto probs = predict_pipeline(pipeline, net, head, data, valid_idx, t.eval_batch_size, device, run.seed, "validate", run.quiet, false);
-    const double auc = roc_auc(truth, probs);
-    const double lr_now = schedule.lr(std::max<std::int64_t>(0, step - 1));
-    schedule.epoch_end(auc);
-    config::json line = {{"tag", tag}, {"epoch", epoch + 1}, {"train_loss", loss_sum / static_cast<double>(std::max<std::int64_t>(1, seen))},
-                         {"valid_auc", auc}, {"lr", lr_now}, {"samples_per_s", rate}};
-    r.history.push_back(line);
-    log += line.dump() + "\n";
-    write_text_atomically(dir / "log.jsonl", [&](std::ostream& o) { o << log; });
-    if (!run.quiet) std::fprintf(stderr, "%s epoch %d: train loss %.4f, valid AUC %.4f\n", tag.c_str(), epoch + 1, line["train_loss"].get<double>(), auc);
-    if (auc > r.best_auc) {
-      r.best_auc = auc;
-      r.best_epoch = epoch + 1;
-      r.best_valid = probs;
-      save_module(net, r.model);
-      stale = 0;
+    return {loss_sum / static_cast<double>(std::max<std::int64_t>(1, seen)), bar.rate()};
+  }
+
+  /// One optimizer step: the scheduled learning rate, unscaling (fp16), clipping, the step, EMA.
+  void step() {
+    for (auto& g : opt_->param_groups()) g.options().set_lr(schedule_.lr(step_));
+    const bool finite = scaler_.unscale(net_->parameters());
+    if (t_.clip_norm > 0.0 && finite) torch::nn::utils::clip_grad_norm_(net_->parameters(), t_.clip_norm);
+    scaler_.step(*opt_, finite);
+    opt_->zero_grad();
+    if (ema_) ema_->update(*net_);
+    ++step_;
+  }
+
+  std::vector<double> validate() {
+    return predict_pipeline(pipeline_, net_, head_, data_, valid_idx_, t_.eval_batch_size, device_, run_.seed, "validate", run_.quiet, false);
+  }
+
+  void log_epoch(int epoch, double loss, double rate, double auc) {
+    const double lr_now = schedule_.lr(std::max<std::int64_t>(0, step_ - 1));
+    schedule_.epoch_end(auc);
+    config::json line = {{"tag", tag_}, {"epoch", epoch + 1}, {"train_loss", loss}, {"valid_auc", auc}, {"lr", lr_now}, {"samples_per_s", rate}};
+    r_.history.push_back(line);
+    log_ += line.dump() + "\n";
+    write_text_atomically(dir_ / "log.jsonl", [&](std::ostream& o) { o << log_; });
+    if (!run_.quiet) std::fprintf(stderr, "%s epoch %d: train loss %.4f, valid AUC %.4f\n", tag_.c_str(), epoch + 1, loss, auc);
+  }
+
+  void keep_best(int epoch, double auc, const std::vector<double>& probs) {
+    if (auc > r_.best_auc) {
+      r_.best_auc = auc;
+      r_.best_epoch = epoch + 1;
+      r_.best_valid = probs;
+      save_module(net_, r_.model);
+      stale_ = 0;
     } else {
-      ++stale;
+      ++stale_;
     }
-    if (ema) ema->swap(*net);
-    // the resumable checkpoint: everything the next epoch depends on
-    write_atomically(last, [&](const fs::path& tmp) {
+  }
+
+  /// The resumable checkpoint: everything the next epoch depends on.
+  void checkpoint(int epoch) {
+    write_atomically(last(), [&](const std::filesystem::path& tmp) {
       torch::serialize::OutputArchive a;
-      net->save(a);
+      net_->save(a);
       torch::serialize::OutputArchive oa;
-      opt->save(oa);
+      opt_->save(oa);
       a.write("optimizer", oa);
-      if (ema) ema->save(a);
-      const config::json pos = {{"epoch", epoch + 1}, {"step", step}, {"stale", stale}, {"best_auc", r.best_auc},
-                                {"best_epoch", r.best_epoch}, {"history", r.history}, {"best_valid", r.best_valid},
-                                {"schedule", schedule.state()}, {"scaler", scaler.state()}};
+      if (ema_) ema_->save(a);
+      const config::json pos = {{"epoch", epoch + 1}, {"step", step_}, {"stale", stale_}, {"best_auc", r_.best_auc},
+                                {"best_epoch", r_.best_epoch}, {"history", r_.history}, {"best_valid", r_.best_valid},
+                                {"schedule", schedule_.state()}, {"scaler", scaler_.state()}};
       a.write("position", c10::IValue(pos.dump()));
       at::Generator gen = at::detail::getDefaultCPUGenerator();
       a.write("torch_rng", gen.get_state(), true);
       a.save_to(tmp.string());
     });
-    r.epochs_run = epoch + 1;
-    if (t.early_stopping > 0 && stale >= t.early_stopping) {
-      if (!run.quiet) std::fprintf(stderr, "%s: no better validation AUC for %d epochs, stopping\n", tag.c_str(), stale);
-      break;
-    }
   }
-  torch::load(net, r.model.string());
-  return r;
+
+  /// Continues where the last finished epoch left off.
+  void resume() {
+    torch::serialize::InputArchive a;
+    a.load_from(last().string());
+    net_->load(a);
+    torch::serialize::InputArchive oa;
+    a.read("optimizer", oa);
+    opt_->load(oa);
+    if (ema_) ema_->load(a);
+    c10::IValue v;
+    a.read("position", v);
+    const auto pos = config::json::parse(v.toStringRef());
+    start_epoch_ = pos["epoch"];
+    step_ = pos["step"];
+    stale_ = pos["stale"];
+    r_.best_auc = pos["best_auc"];
+    r_.best_epoch = pos["best_epoch"];
+    r_.history = pos["history"];
+    r_.best_valid = pos["best_valid"].get<std::vector<double>>();
+    schedule_.restore(pos["schedule"]);
+    scaler_.restore(pos["scaler"]);
+    torch::Tensor rng;
+    a.read("torch_rng", rng, true);
+    at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle: shares the default generator
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  }
+
+  const P& pipeline_;
+  Net& net_;
+  const RunOptions& run_;
+  const TrainOptions& t_;
+  const Dataset& data_;
+  const std::vector<std::int64_t>& fit_idx_;
+  const std::vector<std::int64_t>& valid_idx_;
+  std::filesystem::path dir_;
+  std::string tag_;
+  torch::Device device_;
+  Head head_;
+  std::vector<float> targets_, truth_;
+  std::unique_ptr<torch::optim::Optimizer> opt_;
+  GradScaler scaler_;
+  std::unique_ptr<Ema> ema_;
+  std::int64_t batches_;
+  LrSchedule schedule_;
+  FitResult r_;
+  std::string log_;
+  std::int64_t step_ = 0;
+  int start_epoch_ = 0, stale_ = 0;
+};
+
+/// Trains `net` on `fit_idx`, validating on `valid_idx` after every epoch (see Fit).
+template <class P, class Net>
+FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOptions& t, const Dataset& data,
+              const std::vector<std::int64_t>& fit_idx, const std::vector<std::int64_t>& valid_idx,
+              const std::filesystem::path& dir, const std::string& tag, torch::Device device) {
+  return Fit<P, Net>(pipeline, net, run, t, data, fit_idx, valid_idx, dir, tag, device).run();
 }
 
 }  // namespace cadence

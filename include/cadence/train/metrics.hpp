@@ -2,6 +2,7 @@
 // ROC AUC, the competition's metric: the Mann-Whitney U statistic over n_pos * n_neg, with tied
 // scores counted as one half (average ranks), which is exactly scikit-learn's roc_auc_score.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <span>
@@ -15,6 +16,9 @@ template <class T, class S>
 double roc_auc(std::span<const T> truth, std::span<const S> score) {
   if (truth.size() != score.size()) fail("roc_auc: ", truth.size(), " labels but ", score.size(), " scores");
   const std::size_t n = truth.size();
+  for (std::size_t i = 0; i < n; ++i)  // NaN breaks the sort's ordering (and the tie loop): refuse it
+    if (!std::isfinite(static_cast<double>(score[i])))
+      fail("roc_auc: score ", i, " is ", static_cast<double>(score[i]), " (not finite); did the model diverge?");
   std::vector<std::size_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
   std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return score[a] < score[b]; });
@@ -37,6 +41,22 @@ double roc_auc(std::span<const T> truth, std::span<const S> score) {
 template <class T, class S>
 double roc_auc(const std::vector<T>& truth, const std::vector<S>& score) {
   return roc_auc(std::span<const T>(truth), std::span<const S>(score));
+}
+
+/// Average ranks (1..n, ties averaged) divided by n: a score's place among all scores, in (0, 1].
+inline std::vector<double> normalized_ranks(std::span<const double> x) {
+  const std::size_t n = x.size();
+  std::vector<std::size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return x[a] < x[b]; });
+  std::vector<double> rank(n);
+  for (std::size_t i = 0; i < n;) {
+    std::size_t j = i;
+    while (j < n && x[idx[j]] == x[idx[i]]) ++j;
+    for (std::size_t k = i; k < j; ++k) rank[idx[k]] = 0.5 * static_cast<double>(i + 1 + j) / static_cast<double>(n);
+    i = j;
+  }
+  return rank;
 }
 
 }  // namespace cadence

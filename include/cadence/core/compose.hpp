@@ -1,0 +1,119 @@
+#pragma once
+// The engine's side of the stage protocol (core/stage.hpp): the one place that finds a pipeline's
+// stages by what they can do and applies them, in expression order, for training, validation and
+// prediction alike. No concrete stage type is named here.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include <torch/nn.h>
+
+#include "cadence/core/pipeline.hpp"
+#include "cadence/data/loader.hpp"
+#include "cadence/nn/head.hpp"
+
+namespace cadence {
+
+/// When per-sample stages run: training runs all of them; evaluation only those that are not
+/// augmentations (preprocessing); a TTA round only the augmentations (on top of the evaluation input).
+enum class Phase { train, eval, tta };
+
+/// The pipeline's source stage.
+template <class P>
+const auto& source_of(const P& pipeline) {
+  static_assert(P::has_source, "cadence: the pipeline has no source stage; start it with Load{} (or a source of your own).");
+  return std::get<detail::index_of_role<detail::Role::source, P>()>(pipeline.stages);
+}
+template <class P>
+auto& source_of(P& pipeline) {
+  static_assert(P::has_source, "cadence: the pipeline has no source stage; start it with Load{} (or a source of your own).");
+  return std::get<detail::index_of_role<detail::Role::source, P>()>(pipeline.stages);
+}
+
+/// The pipeline's model stage (the network's last module).
+template <class P>
+const auto& model_of(const P& pipeline) {
+  static_assert(P::has_model, "cadence: the pipeline has no model stage (Model<...>) to train or predict with.");
+  return std::get<detail::index_of_role<detail::Role::model, P>()>(pipeline.stages);
+}
+
+/// Whether some per-sample stage is an augmentation (TTA's "augment" mode needs one).
+template <class P>
+constexpr bool has_augmentation() { return detail::augments<std::remove_cvref_t<P>>::value; }
+
+/// Applies the per-sample stages that run in `phase` to images (B,C,H,W) in place; row b is sample
+/// key.samples[b]. Each stage gets its own stream: its position among the per-sample stages.
+template <class P>
+void apply_sample_stages(const P& pipeline, torch::Tensor& images, SampleKey key, Phase phase) {
+  std::uint32_t stream = 0;
+  pipeline.for_each([&](const auto& s) {
+    using S = std::remove_cvref_t<decltype(s)>;
+    if constexpr (SampleStage<S>) {
+      const bool runs = phase == Phase::train || (phase == Phase::eval ? !S::augmentation : S::augmentation);
+      key.stream = stream++;
+      if (runs) s.apply(images, key);
+    }
+  });
+}
+
+/// Applies the batch stages (training only) to images (B,C,H,W) and targets (B,K) in place.
+template <class P>
+void apply_batch_stages(const P& pipeline, torch::Tensor& images, torch::Tensor& targets, const BatchKey& key) {
+  pipeline.for_each([&](const auto& s) {
+    if constexpr (BatchStage<std::remove_cvref_t<decltype(s)>>) s.apply(images, targets, key);
+  });
+}
+
+/// Loader hooks that run the pipeline's stages in the reader threads: the per-sample stages of
+/// `phase` on each sample, and (when `batches`) the batch stages on each batch.
+template <class P>
+LoaderHooks reader_hooks(const P& pipeline, std::uint64_t seed, std::uint32_t epoch, std::uint32_t epochs, Phase phase, bool batches) {
+  LoaderHooks hooks;
+  bool any = false;
+  pipeline.for_each([&](const auto& s) {
+    using S = std::remove_cvref_t<decltype(s)>;
+    if constexpr (SampleStage<S>) any = any || phase == Phase::train || (phase == Phase::eval ? !S::augmentation : S::augmentation);
+  });
+  if (any)
+    hooks.sample = [&pipeline, seed, epoch, phase](torch::Tensor& one, std::int64_t index) {
+      apply_sample_stages(pipeline, one, SampleKey{seed, epoch, std::span<const std::int64_t>(&index, 1)}, phase);
+    };
+  if (batches)
+    hooks.batch = [&pipeline, seed, epoch, epochs](Batch& b, std::size_t no) {
+      apply_batch_stages(pipeline, b.images, b.targets, BatchKey{seed, epoch, epochs, static_cast<std::uint32_t>(no)});
+    };
+  return hooks;
+}
+
+/// One torch::nn::Sequential of the pipeline's network modules, in expression order.
+template <class P>
+torch::nn::Sequential build_network(const P& pipeline, std::int64_t in_chans) {
+  torch::nn::Sequential net;
+  pipeline.for_each([&](const auto& s) {
+    if constexpr (ModuleStage<std::remove_cvref_t<decltype(s)>>) net->push_back(s.build(in_chans));
+  });
+  return net;
+}
+
+/// The pipeline's head (from its model stage).
+template <class P>
+Head pipeline_head(const P& pipeline) {
+  return model_of(pipeline).head();
+}
+
+/// Calls f(stage) with the pipeline's prediction stage, if it has one; returns whether it did.
+template <class P, class F>
+bool with_predict_stage(const P& pipeline, F&& f) {
+  bool found = false;
+  pipeline.for_each([&](const auto& s) {
+    if constexpr (PredictStage<std::remove_cvref_t<decltype(s)>>) {
+      f(s);
+      found = true;
+    }
+  });
+  return found;
+}
+
+}  // namespace cadence

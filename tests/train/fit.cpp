@@ -1,0 +1,137 @@
+// Each of fit()'s optional steps has an effect that these tests would miss if the step did nothing:
+// gradient accumulation (fewer optimizer steps), gradient clipping (a bounded distance travelled),
+// EMA (saved weights that are not the live ones) and early stopping (a run cut short).
+#include "cadence/train/fit.hpp"
+
+#include "cadence/nn/model.hpp"
+#include "cadence/nn/small_cnn.hpp"
+#include "cadence/recipes/holdout.hpp"
+#include "cadence/data/load.hpp"
+#include "cadence/nn/model.hpp"
+#include "support.hpp"
+
+using cadence::config::json;
+
+namespace {
+auto pipeline() { return cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{}; }
+
+json config(const std::filesystem::path& data, const std::filesystem::path& run, json train) {
+  train["holdout"] = 0.25;
+  return {{"run", {{"dir", run.string()}, {"seed", 11}, {"threads", 2}, {"quiet", true}}},
+          {"load", {{"root", data.string()}, {"threads", 1}}},
+          {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
+          {"train", train}};
+}
+
+json position(const std::filesystem::path& last) {
+  torch::serialize::InputArchive a;
+  a.load_from(last.string());
+  c10::IValue v;
+  a.read("position", v);
+  return json::parse(v.toStringRef());
+}
+
+/// The parameters (not the buffers) of a saved network of pipeline().
+std::vector<torch::Tensor> parameters(const std::filesystem::path& file) {
+  auto p = pipeline();
+  auto& o = p.get<cadence::Model<cadence::SmallCnnArch>>().options;
+  o.width = 4;
+  o.depth = 2;
+  o.pool = 8;
+  auto net = cadence::build_network(p, 1);
+  torch::serialize::InputArchive a;
+  a.load_from(file.string());
+  net->load(a);
+  std::vector<torch::Tensor> out;
+  for (const auto& t : net->parameters()) out.push_back(t.detach().clone());
+  return out;
+}
+
+double distance(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  double sq = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sq += (a[i] - b[i]).pow(2).sum().item<double>();
+  return std::sqrt(sq);
+}
+
+struct Data {
+  test::TempDir dir{"fitdata"};
+  Data() { test::small_dataset(dir.path, 24, 2, 0, 9); }  // 18 to fit (5 batches of 4), 6 to validate
+};
+}  // namespace
+
+TEST_CASE("fit: gradient accumulation takes one optimizer step per `accumulate` batches") {
+  Data data;
+  test::TempDir out("fitacc");
+  for (int acc : {1, 3}) {
+    CAPTURE(acc);
+    const auto dir = out / ("a" + std::to_string(acc));
+    cadence::recipes::holdout(pipeline(), config(data.dir.path, dir, {{"epochs", 2}, {"batch_size", 4}, {"accumulate", acc}}));
+    // 5 batches an epoch: 5 steps, or ceil(5 / 3) = 2 with the last partial group stepped too
+    CHECK(position(dir / "last.pt")["step"] == (acc == 1 ? 10 : 4));
+  }
+}
+
+TEST_CASE("fit: gradient clipping bounds the distance the weights travel") {
+  Data data;
+  test::TempDir out("fitclip");
+  // SGD without momentum or decay moves the weights by lr x (clipped gradient) per step, so the whole
+  // epoch's travel is at most steps x lr x clip_norm = 5 x 0.1 x 1e-6.
+  auto initial = [] {
+    torch::manual_seed(11);  // what the hold-out job does before it builds the network
+    auto p = pipeline();
+    auto& o = p.get<cadence::Model<cadence::SmallCnnArch>>().options;
+    o.width = 4;
+    o.depth = 2;
+    o.pool = 8;
+    auto net = cadence::build_network(p, 1);
+    std::vector<torch::Tensor> v;
+    for (const auto& t : net->parameters()) v.push_back(t.detach().clone());
+    return v;
+  }();
+  json train = {{"epochs", 1}, {"batch_size", 4}, {"optimizer", "sgd"}, {"momentum", 0.0}, {"weight_decay", 0.0},
+                {"lr", 0.1}, {"scheduler", "constant"}};
+  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "free", train));
+  train["clip_norm"] = 1e-6;
+  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "clipped", train));
+  const double free = distance(parameters(out / "free/last.pt"), initial);
+  const double clipped = distance(parameters(out / "clipped/last.pt"), initial);
+  CHECK(free > 1e-3);
+  CHECK(clipped <= 5 * 0.1 * 1e-6 * 1.001);
+  CHECK(clipped > 0.0);
+}
+
+TEST_CASE("fit: EMA validates and saves the averaged weights, not the live ones") {
+  Data data;
+  test::TempDir out("fitema");
+  for (double ema : {0.0, 0.9}) {
+    CAPTURE(ema);
+    const auto dir = out / (ema > 0 ? "ema" : "plain");
+    cadence::recipes::holdout(pipeline(), config(data.dir.path, dir, {{"epochs", 1}, {"batch_size", 4}, {"ema", ema}}));
+    // one epoch: model.pt is that epoch's (averaged) weights, last.pt holds the live ones
+    const double d = distance(parameters(dir / "model.pt"), parameters(dir / "last.pt"));
+    if (ema > 0) CHECK(d > 1e-4);
+    else CHECK(d == 0.0);
+  }
+}
+
+TEST_CASE("fit: early stopping ends the run after `early_stopping` epochs without a better AUC") {
+  Data data;
+  test::TempDir out("fitstop");
+  // 6 validation samples: the AUC takes at most 17 values, so 20 epochs cannot all improve on the last
+  auto epochs_logged = [&](int patience, const std::string& name) {
+    const auto dir = out / name;
+    cadence::recipes::holdout(pipeline(), config(data.dir.path, dir, {{"epochs", 20}, {"batch_size", 4}, {"early_stopping", patience}}));
+    std::vector<double> aucs;
+    std::istringstream log(test::read_file(dir / "log.jsonl"));
+    for (std::string line; std::getline(log, line);) aucs.push_back(json::parse(line)["valid_auc"].get<double>());
+    return aucs;
+  };
+  const auto all = epochs_logged(0, "off");
+  CHECK(all.size() == 20);
+  const auto cut = epochs_logged(1, "on");
+  REQUIRE(cut.size() >= 2);
+  CHECK(cut.size() < 20);
+  // it stopped at the first epoch that did not beat the best so far, and not before
+  for (std::size_t e = 1; e + 1 < cut.size(); ++e) CHECK(cut[e] > *std::max_element(cut.begin(), cut.begin() + static_cast<std::ptrdiff_t>(e)));
+  CHECK(cut.back() <= *std::max_element(cut.begin(), cut.end() - 1));
+}
