@@ -2,14 +2,16 @@
 # The two commands of the README, for a fresh Debian 12 machine. Both install what is missing,
 # configure and build once (later runs skip what is done), then:
 #   bash cmake/run.sh demo   generate data/synthetic if absent, run the competition pipeline on it
-#   bash cmake/run.sh test   build everything and run the whole test suite (ctest)
+#   bash cmake/run.sh test   build everything and run the whole test suite (ctest), then the unit and
+#                            command-line tests again under ASan + UBSan (build-asan/), then each
+#                            libFuzzer target for a short smoke run (build-fuzz/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=${CADENCE_BUILD_DIR:-build}
 packages=(g++ cmake ninja-build libtorch-dev librange-v3-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libcli11-dev)
-# the tests also open report.html in a real browser
-[ "${1:-}" = test ] && packages+=(chromium)
+# the tests also open report.html in a real browser, and fuzz with clang's libFuzzer
+[ "${1:-}" = test ] && packages+=(chromium clang libclang-rt-14-dev)
 
 install_missing() {
   local missing=()
@@ -49,6 +51,29 @@ case "${1:-}" in
     configure
     cmake --build "$build_dir"
     ctest --test-dir "$build_dir" --output-on-failure "${@:2}"
+    # the same unit and command-line tests under AddressSanitizer + UndefinedBehaviorSanitizer
+    asan_dir=${CADENCE_ASAN_DIR:-build-asan}
+    [ -f "$asan_dir/build.ninja" ] || cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCADENCE_SANITIZE=ON \
+      -DCADENCE_BUILD_BENCH=OFF
+    cmake --build "$asan_dir" --target cadence_tests seti cadence-synth
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/cmake/sanitizers.supp \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$asan_dir" --output-on-failure -R '^(unit|cli\.|e2e\.)' -E 'e2e.report_renders'
+    # each fuzz target for a short smoke run from its seed corpus (docs/reliability.md has the long runs)
+    fuzz_dir=${CADENCE_FUZZ_DIR:-build-fuzz}
+    [ -f "$fuzz_dir/build.ninja" ] || cmake -S tests/fuzz -B "$fuzz_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++
+    cmake --build "$fuzz_dir"
+    for t in npy csv config safetensors; do
+      mkdir -p "$fuzz_dir/work/$t"
+      if ! "$fuzz_dir/fuzz_$t" "$fuzz_dir/work/$t" "tests/fuzz/corpus/$t" -max_total_time="${CADENCE_FUZZ_SECONDS:-30}" \
+           -print_final_stats=1 > "$fuzz_dir/work/$t.log" 2>&1; then
+        tail -40 "$fuzz_dir/work/$t.log"
+        echo "fuzz_$t: failed (the crashing input is in the current directory)" >&2
+        exit 1
+      fi
+      echo "fuzz_$t: $(grep -E '^stat::number_of_executed_units' "$fuzz_dir/work/$t.log" | grep -oE '[0-9]+$') inputs, no crash"
+    done
+    echo "fuzz: 4 passed, 0 failed"
     ;;
   *)
     echo "usage: bash cmake/run.sh demo|test [extra arguments]" >&2

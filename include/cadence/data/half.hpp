@@ -8,6 +8,7 @@
 #include <memory>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define CADENCE_HALF_F16C 1
 #endif
@@ -139,8 +140,16 @@ __attribute__((target("avx,f16c"))) inline void scaled_f16c(const unsigned char*
   scaled_table(in + 2 * i, n - i, out + i, mean, inv);
 }
 
+/// AVX and F16C, and the OS saving YMM state (cpuid + xgetbv: clang's __builtin_cpu_supports has no "f16c").
 inline bool has_f16c() {
-  static const bool yes = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  static const bool yes = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    if (!(c & (1u << 27)) || !(c & (1u << 28)) || !(c & (1u << 29))) return false;  // OSXSAVE, AVX, F16C
+    unsigned lo = 0, hi = 0;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 6u) == 6u;
+  }();
   return yes;
 }
 #endif
