@@ -63,6 +63,51 @@ TEST_CASE("efficientnetv2: S and M have timm's state_dict keys, shapes, order an
   CHECK(count(cadence::EfficientNetV2(cadence::efficientnetv2_m_arch(), cadence::EffNetV2Options{}, 3, 1000)) == 54139356);
 }
 
+TEST_CASE("efficientnetv2: every block is timm's block (type, channels, kernel, stride, skip, drop path)") {
+  const auto blocks = json::parse(test::read_file(test::fixture("timm/blocks_efficientnetv2.json")));
+  for (const auto& name : {"efficientnetv2_s", "tf_efficientnetv2_s", "efficientnetv2_m", "tf_efficientnetv2_m"}) {
+    CAPTURE(name);
+    const std::string n = name;
+    const bool tf = n.starts_with("tf_");
+    cadence::EffNetV2Options o;
+    o.drop_path_rate = 0.2;  // what the fixture's drop_path values were made with
+    cadence::EfficientNetV2 net(n.find("_s") != std::string::npos ? cadence::efficientnetv2_s_arch(tf) : cadence::efficientnetv2_m_arch(tf),
+                                o, 3, 1000);
+    const auto modules = net->named_modules();
+    const auto& want = blocks[tf ? n.substr(3) : n]["blocks"];  // tf_ blocks are the same; only BN eps and padding differ
+    CHECK(net->bn1->options.eps() == doctest::Approx(blocks[n]["bn_eps"].get<double>()));
+    CHECK(net->bn1->options.momentum().value() == doctest::Approx(blocks[n]["bn_momentum"].get<double>()));
+    std::size_t seen = 0;
+    for (const auto& item : modules) {
+      auto b = std::dynamic_pointer_cast<cadence::effnet::BlockImpl>(item.value());
+      if (!b) continue;
+      REQUIRE(seen < want.size());
+      const auto& w = want[seen++];
+      CAPTURE(w["name"].get<std::string>());
+      CHECK(item.key() == w["name"].get<std::string>());
+      CHECK(b->type() == w["type"].get<std::string>());
+      CHECK(b->has_skip() == w["has_skip"].get<bool>());
+      CHECK(b->drop_path_rate() == doctest::Approx(w["drop_path"].get<double>()).epsilon(1e-9));
+      const auto& conv = b->spatial_conv();
+      const auto& c = w[b->type() == "cn" ? "conv" : b->type() == "er" ? "conv_exp" : "conv_dw"];
+      CHECK(conv->weight.size(2) == c["kernel"].get<std::int64_t>());
+      CHECK(conv->options.stride()->at(0) == c["stride"].get<std::int64_t>());
+      CHECK(conv->options.groups() == c["groups"].get<std::int64_t>());
+      const auto params = item.value()->named_parameters();
+      std::int64_t in = 0, out = 0;
+      for (const auto& p : params) {  // the first conv's input channels, the last conv's output
+        if (p.value().dim() != 4 || p.key().starts_with("se.")) continue;
+        if (in == 0) in = p.value().size(1) * (p.key().starts_with("conv_dw") ? p.value().size(0) : 1);
+        out = p.value().size(0);
+      }
+      CHECK(in == w["in_chs"].get<std::int64_t>());
+      CHECK(out == w["out_chs"].get<std::int64_t>());
+      CHECK((params.contains("se.conv_reduce.weight") ? params["se.conv_reduce.weight"].size(0) : 0) == w["se_rd_chs"].get<std::int64_t>());
+    }
+    CHECK(seen == want.size());
+  }
+}
+
 TEST_CASE("efficientnetv2: timm's weights give timm's logits (eval and train mode; torch and tf padding)") {
   for (const char* variant : {"tiny", "tiny_tf"}) {
     CAPTURE(variant);

@@ -103,8 +103,8 @@ struct EffNetV2Options {
   double drop_rate = 0.0;         // dropout before the classifier
   double drop_path_rate = 0.0;    // stochastic depth, scaled linearly by block index
   template <class V> void fields(V& v) {
-    v("width_multiplier", width_multiplier, config::above(0.0));
-    v("depth_multiplier", depth_multiplier, config::above(0.0));
+    v("width_multiplier", width_multiplier, config::above(0.0), config::in_range(0.0, 8.0));
+    v("depth_multiplier", depth_multiplier, config::above(0.0), config::in_range(0.0, 8.0));
     v("drop_rate", drop_rate, config::in_range(0.0, 0.99));
     v("drop_path_rate", drop_path_rate, config::in_range(0.0, 0.99));
   }
@@ -218,6 +218,12 @@ class BlockImpl : public torch::nn::Module {
   void pretty_print(std::ostream& os) const override {
     os << (type_ == 'c' ? "ConvBnAct" : type_ == 'e' ? "EdgeResidual" : "InvertedResidual") << (skip_ ? "(skip)" : "()");
   }
+  /// timm's block type: "cn" (ConvBnAct), "er" (EdgeResidual), "ir" (InvertedResidual).
+  std::string type() const { return type_ == 'c' ? "cn" : type_ == 'e' ? "er" : "ir"; }
+  bool has_skip() const { return skip_; }
+  double drop_path_rate() const { return drop_path_; }
+  /// The block's spatial conv (cn: conv, er: conv_exp, ir: conv_dw): its kernel and stride.
+  const torch::nn::Conv2d& spatial_conv() const { return type_ == 'c' ? conv : type_ == 'e' ? conv_exp : conv_dw; }
 
   /// Folds each BN into the conv before it (inference only; see EfficientNetV2Impl::fold_batchnorm).
   void fold() {
