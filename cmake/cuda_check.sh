@@ -15,6 +15,7 @@ torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 nvidia-smi -L
 python3 -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name(0))'
 step() { echo "== $*"; }
+failed=0  # a failing test step is reported and the script goes on, then exits 1
 
 step configure
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;${CADENCE_DEPS_PREFIX:-}" \
@@ -24,7 +25,7 @@ ninja -C "$build" cadence_tests seti cadence-synth > "$out/build.log" 2>&1 || { 
 grep -c 'warning:' "$out/build.log" | sed 's/^/compiler warnings: /' || true
 
 step GPU tests
-"$build/tests/cadence_tests" --no-intro -tc='cuda*' > "$out/cuda-tests.log" 2>&1 || { grep -B3 -A12 'ERROR' "$out/cuda-tests.log" | head -60; }
+"$build/tests/cadence_tests" --no-intro -tc='cuda*' > "$out/cuda-tests.log" 2>&1 || { grep -B3 -A12 'ERROR' "$out/cuda-tests.log" | head -60; failed=1; }
 tail -3 "$out/cuda-tests.log"
 step competition jobs on the GPU, fp16 autocast
 "$build/samples/cadence-synth" --root "$build/data" --train 1024 --test 256 --old 1024 --quiet
@@ -39,6 +40,6 @@ done
 head -3 "$build/runs/effnetv2_s/submission.csv"
 
 step unit tests against this LibTorch
-"$build/tests/cadence_tests" --no-intro -tce='cuda*' > "$out/unit-tests.log" 2>&1 || { grep -B3 -A12 'ERROR' "$out/unit-tests.log" | head -80; }
+"$build/tests/cadence_tests" --no-intro -tce='cuda*' > "$out/unit-tests.log" 2>&1 || { grep -B3 -A12 'ERROR' "$out/unit-tests.log" | head -80; failed=1; }
 tail -3 "$out/unit-tests.log"
-
+[ "$failed" -eq 0 ] || { echo "cuda_check: a test step failed (see above)" >&2; exit 1; }

@@ -14,6 +14,8 @@
 
 #include "cadence/config/options.hpp"
 #include "cadence/config/overrides.hpp"
+#include "cadence/core/error.hpp"
+#include "cadence/core/interrupt.hpp"
 
 namespace cli {
 
@@ -51,8 +53,17 @@ int run(CLI::App& app, int argc, char** argv, F&& body) {
   }
   try {
     return body();
-  } catch (const std::exception& e) {
+  } catch (const cadence::Interrupted& e) {  // SIGINT/SIGTERM: the checkpoint is written
+    std::fprintf(stderr, "interrupted: %s\n", e.what());
+    return 128 + e.signal;
+  } catch (const cadence::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory (a batch size, image size or model option too large for this machine?)\n");
+    return 1;
+  } catch (const std::exception& e) {  // LibTorch's errors carry a stack trace: their first line only
+    std::fprintf(stderr, "error: %s\n", cadence::first_line(e.what(), 300).c_str());
     return 1;
   }
 }

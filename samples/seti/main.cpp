@@ -115,10 +115,10 @@ struct ModelFlags {
   std::int64_t classes = 1000, in_chans = 3;
   cadence::EffNetV2Options net;
   template <class V> void fields(V& v) {
-    v("classes", classes, cadence::config::at_least(1));
-    v("in_chans", in_chans, cadence::config::at_least(1));
-    v("width_multiplier", net.width_multiplier, cadence::config::above(0.0));
-    v("depth_multiplier", net.depth_multiplier, cadence::config::above(0.0));
+    v("classes", classes, cadence::config::in_range(1, 100000));
+    v("in_chans", in_chans, cadence::config::in_range(1, 64));
+    v("width_multiplier", net.width_multiplier, cadence::config::above(0.0), cadence::config::in_range(0.0, 8.0));
+    v("depth_multiplier", net.depth_multiplier, cadence::config::above(0.0), cadence::config::in_range(0.0, 8.0));
   }
 };
 
@@ -151,9 +151,12 @@ int model(const ModelArgs& a) {
   if (!a.input.empty()) {
     if (a.output.empty()) cadence::fail("--input needs --output LOGITS.npy");
     std::vector<float> x;
+    const auto head = cadence::npy::read_header(a.input);  // sizes first, before any allocation
+    if (head.shape.size() != 4 || head.shape[1] != f.in_chans || head.shape[0] < 1 || head.shape[0] > 4096 || head.shape[2] < 8 ||
+        head.shape[3] < 8 || head.shape[2] > 8192 || head.shape[3] > 8192)
+      cadence::fail(a.input, ": expected a (B,", f.in_chans, ",H,W) array with 1 <= B <= 4096 and 8 <= H, W <= 8192, got ",
+                    cadence::npy::shape_string(head.shape));
     const auto h = cadence::npy::read_f32(a.input, {}, x);
-    if (h.shape.size() != 4 || h.shape[1] != f.in_chans)
-      cadence::fail(a.input, ": expected a float32 (B,", f.in_chans, ",H,W) array, got ", cadence::npy::shape_string(h.shape));
     torch::NoGradGuard g;
     m.ptr()->eval();
     const auto logits = m.forward(torch::from_blob(x.data(), h.shape, torch::kFloat32)).contiguous();
@@ -177,6 +180,8 @@ int job(const std::string& name, const cadence::config::json& config) {
     } else if (name == "finetune") {
       const auto f = r::finetune(pipeline, j);
       std::printf("CV ROC AUC (out of fold): %.4f\nreport: %s\n", f.cv_auc, f.report.string().c_str());
+    } else if (name == "check") {
+      std::printf("%s", r::check(pipeline, j).c_str());
     } else if (name == "predict") {
       std::printf("submission: %s\n", r::predict(pipeline, j).string().c_str());
     } else {
@@ -223,7 +228,8 @@ int main(int argc, char** argv) {
       {"pretrain", "hold-out training on old_leaky_data; best weights in <run.dir>/pretrain/"},
       {"finetune", "stratified K-fold on train from the pretrained weights; oof.csv, cv.json, report.html"},
       {"predict", "the fold ensemble x TTA on test (blended with predict.blend); submission.csv"},
-      {"holdout", "one hold-out run on train, then predict: the quickest end-to-end check"}};
+      {"holdout", "one hold-out run on train, then predict: the quickest end-to-end check"},
+      {"check", "check the config and every input it names (labels, each file's header, folds, blend files) without training"}};
   for (const auto& [name, help] : jobs) {
     auto* sub = app.add_subcommand(name, help);
     config.add_to(*sub);

@@ -90,7 +90,7 @@ TEST_CASE("config: a pipeline's config has one section per stage plus the recipe
   test::check_error(read(R"({"modle": {}})"), "/modle", "unknown key");
   test::check_error(read(R"({"train": {"holdout": 1.5}})"), "/train/holdout");
   test::check_error(read(R"({"load": {"nonfinite": "ignore"}})"), "/load/nonfinite", "error, zero");
-  test::check_error(read(R"({"train": {"batch_size": 0}})"), "/train/batch_size", "below the minimum 1");
+  test::check_error(read(R"({"train": {"batch_size": 0}})"), "/train/batch_size", "outside [1, 65536]");
   // the architecture has no default, and only the Model's own are accepted
   test::check_error(read(R"({"load": {}})"), "/model/arch", "missing (required", "small_cnn");
   test::check_error(read(R"({"model": {}})"), "/model/arch", "missing (required", "small_cnn");

@@ -19,3 +19,10 @@ TEST_CASE("metrics: ROC AUC refuses a single class") {
   test::check_error([] { cadence::roc_auc(std::vector<double>{1, 1}, std::vector<double>{0.1, 0.2}); }, "both classes");
   test::check_error([] { cadence::roc_auc(std::vector<double>{1, 0}, std::vector<double>{0.1}); }, "2 labels but 1 scores");
 }
+
+TEST_CASE("metrics: ROC AUC refuses NaN and infinite scores instead of hanging on them") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  test::check_error([&] { cadence::roc_auc(std::vector<double>{1, 0, 1}, std::vector<double>{0.2, nan, 0.1}); }, "score 1", "not finite",
+                    "diverge");
+  test::check_error([&] { cadence::roc_auc(std::vector<double>{1, 0}, std::vector<double>{INFINITY, 0.1}); }, "score 0", "inf");
+}

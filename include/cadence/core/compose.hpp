@@ -68,8 +68,10 @@ void apply_batch_stages(const P& pipeline, torch::Tensor& images, torch::Tensor&
 
 /// Loader hooks that run the pipeline's stages in the reader threads: the per-sample stages of
 /// `phase` on each sample, and (when `batches`) the batch stages on each batch.
+/// `first_batch` is the number of the loader's first batch in its epoch (a run resumed mid-epoch).
 template <class P>
-LoaderHooks reader_hooks(const P& pipeline, std::uint64_t seed, std::uint32_t epoch, std::uint32_t epochs, Phase phase, bool batches) {
+LoaderHooks reader_hooks(const P& pipeline, std::uint64_t seed, std::uint32_t epoch, std::uint32_t epochs, Phase phase, bool batches,
+                         std::uint32_t first_batch = 0) {
   LoaderHooks hooks;
   bool any = false;
   pipeline.for_each([&](const auto& s) {
@@ -81,8 +83,8 @@ LoaderHooks reader_hooks(const P& pipeline, std::uint64_t seed, std::uint32_t ep
       apply_sample_stages(pipeline, one, SampleKey{seed, epoch, std::span<const std::int64_t>(&index, 1)}, phase);
     };
   if (batches)
-    hooks.batch = [&pipeline, seed, epoch, epochs](Batch& b, std::size_t no) {
-      apply_batch_stages(pipeline, b.images, b.targets, BatchKey{seed, epoch, epochs, static_cast<std::uint32_t>(no)});
+    hooks.batch = [&pipeline, seed, epoch, epochs, first_batch](Batch& b, std::size_t no) {
+      apply_batch_stages(pipeline, b.images, b.targets, BatchKey{seed, epoch, epochs, first_batch + static_cast<std::uint32_t>(no)});
     };
   return hooks;
 }

@@ -35,15 +35,36 @@ inline std::string_view trim(std::string_view s) {
   return s;
 }
 
-/// Reads an `id,target` file. `need_target` = false accepts any second column (sample_submission).
-inline std::vector<Row> read_labels(const std::filesystem::path& path, bool need_target = true) {
-  const std::string file = path.string();
-  std::ifstream in(path);
-  if (!in) fail(file, ": cannot open (missing labels file?)");
+/// What the second column must hold: anything (sample_submission's placeholder), a probability in
+/// [0, 1] (a submission), or a label, 0 or 1 (train_labels.csv).
+enum class Column { any, probability, label };
+
+/// A plain decimal number: digits, an optional fraction and exponent; no sign, hex, inf or nan.
+inline bool plain_number(std::string_view t) {
+  std::size_t i = 0, digits = 0;
+  while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i, ++digits;
+  if (i < t.size() && t[i] == '.')
+    for (++i; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) ++digits;
+  if (digits == 0) return false;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    const auto start = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    if (i == start) return false;
+  }
+  return i == t.size();
+}
+
+/// Parses an `id,target` table from `in`; errors name `file` and the line.
+/// `second` names the second column in the header (`id,target`; folds.csv has `id,fold`).
+inline std::vector<Row> parse_labels(std::istream& in, const std::string& file, Column column = Column::probability,
+                                     std::string_view second = "target") {
+  const std::string want = "id," + std::string(second);
   std::string line;
-  if (!std::getline(in, line)) fail(file, ": empty file; expected the header `id,target`");
+  if (!std::getline(in, line)) fail(file, ": empty file; expected the header `", want, "`");
   const auto header = trim(line);
-  if (header.substr(0, 3) != "id,") fail(file, ":1: expected the header `id,target`, got `", header, "`");
+  if (header != want) fail(file, ":1: expected the header `", want, "`, got `", header.substr(0, 120), "`");
   std::vector<Row> rows;
   std::unordered_map<std::string, std::size_t> first_line;
   std::size_t lineno = 1;
@@ -52,16 +73,17 @@ inline std::vector<Row> read_labels(const std::filesystem::path& path, bool need
     const auto l = trim(line);
     if (l.empty()) continue;
     const auto comma = l.find(',');
-    if (comma == std::string_view::npos) fail(file, ":", lineno, ": expected `id,target`, got `", l, "`");
+    if (comma == std::string_view::npos) fail(file, ":", lineno, ": expected `id,target`, got `", l.substr(0, 120), "`");
     Row row{std::string(l.substr(0, comma)), 0.0, std::string(l.substr(comma + 1))};
     if (!valid_id(row.id))
-      fail(file, ":", lineno, ": invalid id `", row.id, "` (ids may hold only letters, digits, `_` and `-`)");
-    if (need_target) {
+      fail(file, ":", lineno, ": invalid id `", row.id.substr(0, 120), "` (ids may hold only letters, digits, `_` and `-`)");
+    if (column != Column::any) {
       const std::string& t = row.value;
-      char* end = nullptr;
-      row.target = std::strtod(t.c_str(), &end);
-      if (t.empty() || end != t.c_str() + t.size() || !(row.target >= 0.0 && row.target <= 1.0))
-        fail(file, ":", lineno, ": target `", t, "` for id `", row.id, "` is not a number in [0, 1]");
+      row.target = plain_number(t) ? std::strtod(t.c_str(), nullptr) : -1.0;
+      if (!(row.target >= 0.0 && row.target <= 1.0))
+        fail(file, ":", lineno, ": target `", t.substr(0, 40), "` for id `", row.id, "` is not a number in [0, 1]");
+      if (column == Column::label && row.target != 0.0 && row.target != 1.0)
+        fail(file, ":", lineno, ": target `", t.substr(0, 40), "` for id `", row.id, "` is not a label (0 or 1)");
     }
     if (auto [it, fresh] = first_line.emplace(row.id, lineno); !fresh)
       fail(file, ":", lineno, ": duplicate id `", row.id, "` (first on line ", it->second, ")");
@@ -69,6 +91,18 @@ inline std::vector<Row> read_labels(const std::filesystem::path& path, bool need
   }
   if (rows.empty()) fail(file, ": no rows after the header");
   return rows;
+}
+
+/// Reads an `id,target` file (see parse_labels).
+inline std::vector<Row> read_labels(const std::filesystem::path& path, Column column = Column::probability,
+                                    std::string_view second = "target") {
+  std::ifstream in(path);
+  if (!in) fail(path.string(), ": cannot open (missing labels file?)");
+  return parse_labels(in, path.string(), column, second);
+}
+/// need_target = false: any second column (sample_submission.csv).
+inline std::vector<Row> read_labels(const std::filesystem::path& path, bool need_target) {
+  return read_labels(path, need_target ? Column::probability : Column::any);
 }
 
 }  // namespace cadence::csv

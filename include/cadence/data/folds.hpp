@@ -91,7 +91,7 @@ inline void save_folds(const std::filesystem::path& path, const std::vector<std:
 /// Reads `id,fold` and returns the fold of each id in `ids` (every id must be present).
 inline std::vector<int> load_folds(const std::filesystem::path& path, const std::vector<std::string>& ids) {
   std::unordered_map<std::string, int> by_id;
-  for (const auto& r : csv::read_labels(path, /*need_target=*/false)) {
+  for (const auto& r : csv::read_labels(path, csv::Column::any, "fold")) {
     char* end = nullptr;
     const long f = std::strtol(r.value.c_str(), &end, 10);
     if (r.value.empty() || *end != '\0' || f < 0) fail(path.string(), ": fold `", r.value, "` of id `", r.id, "` is not a fold number");

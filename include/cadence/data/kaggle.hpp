@@ -85,7 +85,7 @@ inline Dataset open_split(const std::filesystem::path& root, Split split) {
     fail("data root `", root.string(), "` does not exist (make one with cadence-synth --root ", root.string(), ")");
   const SplitLayout l = layout_of(split);
   Dataset d{root, split, {}};
-  const auto rows = csv::read_labels(root / l.labels, l.labelled);
+  const auto rows = csv::read_labels(root / l.labels, l.labelled ? csv::Column::label : csv::Column::any);
   d.entries = rows | ranges::views::transform([&](const csv::Row& r) {  // ids -> files
                 return Entry{r.id, npy_path(root / l.dir, r.id), l.labelled ? static_cast<float>(r.target) : -1.0f};
               }) |

@@ -11,6 +11,7 @@
 #include "cadence/data/kaggle.hpp"
 #include "cadence/data/layout.hpp"
 #include "cadence/data/loader.hpp"
+#include "cadence/data/npy.hpp"
 
 namespace cadence {
 
@@ -27,8 +28,8 @@ struct LoadOptions {
     v("layout", layout);
     v("standardize", standardize);
     v("nonfinite", nonfinite);
-    v("threads", threads, config::at_least(0));
-    v("prefetch", prefetch, config::at_least(1));
+    v("threads", threads, config::in_range(0, 256));
+    v("prefetch", prefetch, config::in_range(1, 256));
   }
 };
 
@@ -42,6 +43,19 @@ struct Load : Composes<Load> {
   Dataset open(Split split) const { return open_split(options.root, split); }
 
   ImageShape image_shape() const { return cadence::image_shape(options.layout); }
+
+  /// Reads every file's header (not its data): dtype float16/float32 and shape (6, 273, 256), the
+  /// file long enough for it. Refuses the first bad one, naming its id. (`seti check`, every job.)
+  void check(const Dataset& d) const {
+    const auto dims = CadenceShape{}.dims();
+    for (const auto& e : d.entries) {
+      try {
+        npy::check_shape(npy::read_header(e.file), dims, e.file);
+      } catch (const Error& err) {
+        fail("id `", e.id, "`: ", err.what());
+      }
+    }
+  }
 
   ReadOptions read_options(int classes) const {
     return ReadOptions{options.layout, options.standardize, options.nonfinite, CadenceShape{}, classes};

@@ -130,6 +130,20 @@ inline Header parse_header(std::span<const char> bytes, std::size_t file_size, c
   return h;
 }
 
+/// A file's header only (and that the file is long enough for it): what `seti check` reads.
+inline Header read_header(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(file, ": cannot open: ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) { ::close(fd); fail(file, ": cannot stat"); }
+  thread_local std::vector<char> head(std::size_t{1} << 16);
+  const ssize_t got = ::pread(fd, head.data(), head.size(), 0);
+  ::close(fd);
+  if (got < 0) fail(file, ": read error");
+  return parse_header(std::span<const char>(head.data(), static_cast<std::size_t>(got)), static_cast<std::size_t>(st.st_size), file);
+}
+
 /// A file read fully into a reusable byte buffer (one read per file, no per-file allocation once warm).
 inline Header read_raw(const std::filesystem::path& path, std::vector<char>& buffer) {
   const std::string file = path.string();

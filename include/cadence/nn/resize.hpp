@@ -35,7 +35,8 @@ struct ResizeSize {
   }
   struct HeightWidth {
     void operator()(const std::vector<std::int64_t>& s, const std::string& path) const {
-      if (s.size() != 2 || s[0] < 1 || s[1] < 1) fail(path, ": expected [height, width] of positive integers");
+      if (s.size() != 2 || s[0] < 1 || s[1] < 1 || s[0] > 4096 || s[1] > 4096)
+        fail(path, ": expected [height, width], each in [1, 4096]");
     }
   };
 };
@@ -65,8 +66,8 @@ struct LearnedOptions : ResizeSize {
   double negative_slope = 0.2;  // LeakyReLU
   template <class V> void fields(V& v) {
     ResizeSize::fields(v);
-    v("filters", filters, config::at_least(1));
-    v("blocks", blocks, config::at_least(0));
+    v("filters", filters, config::in_range(1, 1024));
+    v("blocks", blocks, config::in_range(0, 64));
     v("negative_slope", negative_slope, config::at_least(0.0));
   }
 };

@@ -8,6 +8,7 @@
 #include <torch/nn.h>
 
 #include "cadence/config/options.hpp"
+#include "cadence/core/error.hpp"
 
 namespace cadence {
 
@@ -18,9 +19,9 @@ struct SmallCnnOptions {
   double dropout = 0.1;  // before the classifier
 
   template <class V> void fields(V& v) {
-    v("width", width, config::at_least(1));
+    v("width", width, config::in_range(1, 1024));
     v("depth", depth, config::in_range(1, 8));
-    v("pool", pool, config::at_least(1));
+    v("pool", pool, config::in_range(1, 64));
     v("dropout", dropout, config::in_range(0.0, 0.99));
   }
 };
@@ -57,6 +58,9 @@ struct SmallCnnArch {
   static constexpr std::string_view name = "small_cnn";
   using Options = SmallCnnOptions;
   static torch::nn::AnyModule build(const Options& o, std::int64_t in_chans, std::int64_t classes) {
+    const std::int64_t widest = static_cast<std::int64_t>(o.width) << (o.depth - 1);
+    if (widest > 4096)  // sizes checked before anything is allocated
+      fail("/model/width: ", o.width, " doubled over ", o.depth, " levels is ", widest, " channels; at most 4096");
     return torch::nn::AnyModule(SmallCnn(o, in_chans, classes));
   }
 };

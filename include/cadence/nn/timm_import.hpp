@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cadence/core/error.hpp"
+#include "cadence/nn/safetensors.hpp"
 #include "cadence/nn/state_dict.hpp"
 
 namespace cadence {
@@ -52,41 +53,16 @@ inline torch::Tensor adapt_input_conv(const torch::Tensor& w, std::int64_t in_ch
   return w.repeat({1, repeat, 1, 1}).narrow(1, 0, in_chans) * (3.0 / static_cast<double>(in_chans));
 }
 
-/// The tensors of a .safetensors file: an 8-byte little-endian header length, a JSON header
-/// {name: {dtype, shape, data_offsets}}, then the raw little-endian data.
+/// The tensors of a .safetensors file (the container is parsed and checked in nn/safetensors.hpp).
 inline std::map<std::string, torch::Tensor> read_safetensors(const std::filesystem::path& file, const std::vector<char>& bytes,
                                                              std::string* recorded_model = nullptr) {
-  const std::string f = file.string();
-  if (bytes.size() < 8) fail(f, ": truncated safetensors file");
-  std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
-  if (n > bytes.size() - 8) fail(f, ": truncated safetensors file (header of ", n, " bytes)");
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-  } catch (const nlohmann::json::exception& e) {
-    fail(f, ": bad safetensors header: ", e.what());
-  }
-  const std::size_t base = 8 + n;
+  const auto c = safetensors::parse(std::string_view(bytes.data(), bytes.size()), file.string());
+  if (recorded_model) *recorded_model = c.recorded_model;
   std::map<std::string, torch::Tensor> out;
-  for (const auto& [name, info] : header.items()) {
-    if (name == "__metadata__") {
-      if (recorded_model && info.is_object() && info.contains(kTimmModelKey) && info[kTimmModelKey].is_string())
-        *recorded_model = info[kTimmModelKey].get<std::string>();
-      continue;
-    }
-    const std::string dtype = info.at("dtype");
-    const auto shape = info.at("shape").get<std::vector<std::int64_t>>();
-    const auto offs = info.at("data_offsets").get<std::vector<std::uint64_t>>();
-    const torch::Dtype t = dtype == "F32" ? torch::kFloat32 : dtype == "F16" ? torch::kFloat16 : dtype == "BF16" ? torch::kBFloat16
-                         : dtype == "F64" ? torch::kFloat64 : dtype == "I64" ? torch::kInt64 : torch::kUInt8;
-    if (t == torch::kUInt8 && dtype != "U8") fail(f, ": `", name, "` has unsupported dtype ", dtype);
-    std::int64_t numel = 1;
-    for (auto d : shape) numel *= d;
-    if (offs.size() != 2 || offs[1] < offs[0] || base + offs[1] > bytes.size() ||
-        offs[1] - offs[0] != static_cast<std::uint64_t>(numel) * torch::elementSize(t))
-      fail(f, ": `", name, "`: data offsets do not fit the file (truncated?)");
-    out.emplace(name, torch::from_blob(const_cast<char*>(bytes.data() + base + offs[0]), shape, t).clone());
+  for (const auto& e : c.entries) {
+    const torch::Dtype t = e.dtype == "F32" ? torch::kFloat32 : e.dtype == "F16" ? torch::kFloat16 : e.dtype == "BF16" ? torch::kBFloat16
+                         : e.dtype == "F64" ? torch::kFloat64 : e.dtype == "I64" ? torch::kInt64 : torch::kUInt8;
+    out.emplace(e.name, torch::from_blob(const_cast<char*>(bytes.data() + e.begin), e.shape, t).clone());
   }
   return out;
 }

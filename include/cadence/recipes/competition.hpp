@@ -19,6 +19,9 @@
 #include <torch/serialize.h>
 
 #include "cadence/config/pipeline_config.hpp"
+#include "cadence/core/run_lock.hpp"
+#include "cadence/recipes/check.hpp"
+#include "cadence/recipes/fingerprint.hpp"
 #include "cadence/recipes/options.hpp"
 #include "cadence/data/csv.hpp"
 #include "cadence/data/folds.hpp"
@@ -49,19 +52,69 @@ inline std::vector<std::int64_t> iota(std::size_t n) {
   return v;
 }
 
-/// Reads the config (all errors here, before any work) and writes the resolved config.
+/// A job's configuration and its hold on the run directory.
+struct Prepared {
+  CompetitionConfig cfg;
+  std::unique_ptr<RunLock> lock;
+};
+
+/// The prediction stage's JSON section: prediction-time keys, not part of the fingerprint.
 template <class P>
-CompetitionConfig prepare(P& pipeline, const config::json& j) {
+std::vector<std::string> prediction_sections(const P& pipeline) {
+  std::vector<std::string> names;
+  pipeline.for_each([&](const auto& s) {
+    using S = std::remove_cvref_t<decltype(s)>;
+    if constexpr (PredictStage<S>) names.emplace_back(S::name);
+  });
+  return names;
+}
+
+/// Everything a job checks before it works (see recipes/check.hpp), for the inputs it (and the jobs
+/// after it) will read: pretrain its split and hold-out; finetune the pretrained weights, train and
+/// its folds, and test; predict test and the blend files; run and check all of them.
+template <class P>
+void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const std::string& job) {
+  const bool all = job == "run" || job == "check";
+  const bool pretrained = cfg.finetune.init == FinetuneInit::pretrained;
+  if (job == "pretrain" || (all && pretrained)) {
+    const Split s = cfg.pretrain.split == PretrainSplit::old ? Split::old : Split::train;
+    const auto d = open_checked(pipeline, s);
+    checks::holdout(d.targets(), stratified_holdout(d.targets(), cfg.train.holdout, cfg.run.seed), to_string(s));
+  }
+  if (job == "finetune" && pretrained && !std::filesystem::exists(cfg.run.dir / "pretrain" / "model.pt"))
+    fail("/finetune/init: \"pretrained\" but ", (cfg.run.dir / "pretrain" / "model.pt").string(),
+         " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
+  if (job == "finetune" || all) checks::folds(open_checked(pipeline, Split::train).targets(), cfg.train.folds, "train");
+  if (job != "pretrain") checks::blend(cfg.predict, open_checked(pipeline, Split::test));
+  pipeline.for_each([&](const auto& s) {
+    if constexpr (requires { s.options.weights; })
+      if (!s.options.weights.empty() && !std::filesystem::exists(s.options.weights))
+        fail("/", std::remove_cvref_t<decltype(s)>::name, "/weights: ", s.options.weights.string(), " does not exist");
+  });
+}
+
+/// Reads the config (all errors here, before any work), takes the run directory (its lock; its
+/// fingerprint, recorded once the inputs have passed), checks the inputs and writes the resolved
+/// config. `fresh`: a job that starts the directory's run over (pretrain or run without --resume).
+template <class P>
+Prepared prepare(P& pipeline, const config::json& j, const std::string& job, bool fresh) {
   static_assert(P::has_source, "cadence::recipes: the pipeline has no source stage; start it with Load{} (or a source of your own).");
   static_assert(P::has_model, "cadence::recipes: the pipeline has no Model<...> stage to train.");
-  CompetitionConfig cfg;
-  config::read_config(j, pipeline, cfg);
+  Prepared p;
+  config::read_config(j, pipeline, p.cfg);
+  const auto& cfg = p.cfg;
   cfg.validate();
-  for (const auto& m : cfg.predict.blend)
-    if (!std::filesystem::exists(m.submission)) fail("/predict/blend: ", m.submission.string(), " does not exist");
-  std::filesystem::create_directories(cfg.run.dir);
-  write_text_atomically(cfg.run.dir / "config.json", [&](std::ostream& o) { o << config::write_config(pipeline, cfg).dump(2) << '\n'; });
-  return cfg;
+  const auto resolved = config::write_config(pipeline, cfg);
+  const auto identity = fingerprint::of_config(resolved, prediction_sections(pipeline));
+  const bool starts_over = fresh && !cfg.run.resume;
+  fingerprint::verify_config(cfg.run.dir, identity, job, starts_over);
+  check_inputs(pipeline, cfg, job);
+  p.lock = std::make_unique<RunLock>(cfg.run.dir);  // the first write to the directory (it makes it)
+  const auto replaced = fingerprint::record_config(cfg.run.dir, identity, starts_over, cfg.train.folds);
+  if (!replaced.empty() && !cfg.run.quiet)
+    std::fprintf(stderr, "%s: a new run replaces the one made by another config (%s)\n", cfg.run.dir.string().c_str(), replaced.c_str());
+  write_text_atomically(cfg.run.dir / "config.json", [&](std::ostream& o) { o << resolved.dump(2) << '\n'; });
+  return p;
 }
 
 template <class P>
@@ -100,7 +153,7 @@ inline std::filesystem::path write_report(const CompetitionConfig& cfg, const st
     if (fs::exists(cfg.run.dir / sub / "log.jsonl"))
       for (auto& h : read_history(cfg.run.dir / sub / "log.jsonl")) history.push_back(h);
   }
-  for (int k = 0; k < 64; ++k) {
+  for (int k = 0; k < cfg.train.folds; ++k) {  // this run's folds only
     const auto log = cfg.run.dir / ("fold_" + std::to_string(k)) / "log.jsonl";
     if (!fs::exists(log)) continue;
     for (auto& h : read_history(log)) history.push_back(h);
@@ -112,13 +165,37 @@ inline std::filesystem::path write_report(const CompetitionConfig& cfg, const st
 
 }  // namespace detail
 
+/// `seti check`: every check the jobs make (config, inputs, folds, blend files, weights), without
+/// taking the run directory or training; a short summary of the splits.
+template <class P>
+std::string check(P pipeline, const config::json& j) {
+  CompetitionConfig cfg;
+  config::read_config(j, pipeline, cfg);
+  cfg.validate();
+  detail::check_inputs(pipeline, cfg, "check");
+  std::string summary;
+  auto line = [&](Split s) {
+    const auto d = source_of(pipeline).open(s);
+    char buf[160];
+    if (s == Split::test) std::snprintf(buf, sizeof buf, "%-6s %zu cadences\n", to_string(s), d.size());
+    else std::snprintf(buf, sizeof buf, "%-6s %zu cadences, %zu positive\n", to_string(s), d.size(), checks::positives(d.targets()));
+    summary += buf;
+  };
+  if (cfg.finetune.init == FinetuneInit::pretrained && cfg.pretrain.split == PretrainSplit::old) line(Split::old);
+  line(Split::train);
+  line(Split::test);
+  return summary + std::to_string(cfg.train.folds) + " folds, each validation with both classes; config and inputs ok\n";
+}
+
 /// Hold-out training on the pretraining split; best weights in <run.dir>/pretrain/model.pt.
 template <class P>
 double pretrain(P pipeline, const config::json& j) {
-  const auto cfg = detail::prepare(pipeline, j);
+  const auto prepared = detail::prepare(pipeline, j, "pretrain", /*fresh=*/true);
+  const auto& cfg = prepared.cfg;
   const torch::Device device = cfg.run.apply();
-  const auto& load = source_of(pipeline);
-  const Dataset data = load.open(cfg.pretrain.split == PretrainSplit::old ? Split::old : Split::train);
+  const Split split_name = cfg.pretrain.split == PretrainSplit::old ? Split::old : Split::train;
+  const Dataset data = source_of(pipeline).open(split_name);
+  fingerprint::check_inputs(cfg.run.dir, to_string(split_name), data);
   const auto targets = data.targets();
   const auto is_valid = stratified_holdout(targets, cfg.train.holdout, cfg.run.seed);
   const auto split = split_indices(targets.size(), [&](std::size_t i) { return is_valid[i]; });
@@ -138,14 +215,13 @@ double pretrain(P pipeline, const config::json& j) {
 /// Stratified K-fold on train; oof.csv, cv.json; per-fold weights in <run.dir>/fold_<k>/model.pt.
 template <class P>
 CompetitionResult finetune(P pipeline, const config::json& j) {
-  const auto cfg = detail::prepare(pipeline, j);
+  const auto prepared = detail::prepare(pipeline, j, "finetune", /*fresh=*/false);
+  const auto& cfg = prepared.cfg;
   namespace fs = std::filesystem;
   const fs::path pretrained = cfg.run.dir / "pretrain" / "model.pt";
-  if (cfg.finetune.init == FinetuneInit::pretrained && !fs::exists(pretrained))
-    fail("/finetune/init: \"pretrained\" but ", pretrained.string(), " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
   const torch::Device device = cfg.run.apply();
-  const auto& load = source_of(pipeline);
-  const Dataset data = load.open(Split::train);
+  const Dataset data = source_of(pipeline).open(Split::train);
+  fingerprint::check_inputs(cfg.run.dir, "train", data);
   const auto targets = data.targets();
   const int K = cfg.train.folds;
   const auto fold = stratified_kfold(targets, K, cfg.run.seed);
@@ -162,7 +238,7 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
     const auto& fitting = split.fitting;
     const auto& valid = split.valid;
     auto net = detail::fresh_network(init_from, cfg, device, static_cast<std::uint64_t>(k));
-    if (cfg.finetune.init == FinetuneInit::pretrained) torch::load(net, pretrained.string());
+    if (cfg.finetune.init == FinetuneInit::pretrained) load_module(net, pretrained);
     const auto r = fit(pipeline, net, cfg.run, cfg.train, data, fitting, valid, cfg.run.dir / ("fold_" + std::to_string(k)),
                        "fold " + std::to_string(k), device);
     for (std::size_t v = 0; v < valid.size(); ++v) oof[static_cast<std::size_t>(valid[v])] = r.best_valid[v];
@@ -191,20 +267,20 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
 /// The fold ensemble x TTA on test, blended with predict.blend; submission.csv in sample order.
 template <class P>
 std::filesystem::path predict(P pipeline, const config::json& j) {
-  const auto cfg = detail::prepare(pipeline, j);
+  const auto prepared = detail::prepare(pipeline, j, "predict", /*fresh=*/false);
+  const auto& cfg = prepared.cfg;
   namespace fs = std::filesystem;
   std::vector<fs::path> models;
   for (int k = 0; k < cfg.train.folds; ++k)
     if (fs::exists(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt")) models.push_back(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt");
   if (models.empty()) fail(cfg.run.dir.string(), ": no fold_<k>/model.pt to predict with (run finetune first)");
   const torch::Device device = cfg.run.apply();
-  const auto& load = source_of(pipeline);
-  const Dataset test = load.open(Split::test);
+  const Dataset test = source_of(pipeline).open(Split::test);
   std::vector<double> mean(test.size(), 0.0);
   const auto shell = detail::without_weights(pipeline);  // each fold's checkpoint replaces the weights
   for (std::size_t m = 0; m < models.size(); ++m) {
     auto net = detail::fresh_network(shell, cfg, device, 0);
-    torch::load(net, models[m].string());
+    load_module(net, models[m]);
     const auto p = predict_pipeline(pipeline, net, pipeline_head(pipeline), test, detail::iota(test.size()), cfg.train.eval_batch_size,
                                     device, cfg.run.seed, "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()), cfg.run.quiet);
     for (std::size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / static_cast<double>(models.size());
@@ -233,12 +309,10 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
 template <class P>
 CompetitionResult run(P pipeline, const config::json& j) {
   CompetitionResult r;
-  {
-    auto p = pipeline;
-    CompetitionConfig cfg;
-    config::read_config(j, p, cfg);
-    if (cfg.finetune.init == FinetuneInit::pretrained) r.pretrain_auc = pretrain(pipeline, j);
-  }
+  auto p = pipeline;
+  // the whole run's checks first, and the directory held from the first job to the last
+  const auto prepared = detail::prepare(p, j, "run", /*fresh=*/true);
+  if (prepared.cfg.finetune.init == FinetuneInit::pretrained) r.pretrain_auc = pretrain(pipeline, j);
   const auto f = finetune(pipeline, j);
   r.fold_auc = f.fold_auc;
   r.cv_auc = f.cv_auc;

@@ -15,6 +15,7 @@
 #include <torch/optim.h>
 
 #include "cadence/config/pipeline_config.hpp"
+#include "cadence/recipes/competition.hpp"
 #include "cadence/recipes/options.hpp"
 #include "cadence/data/folds.hpp"
 #include "cadence/infer/predict.hpp"
@@ -48,21 +49,25 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   cfg.validate();
   const RunOptions& run = cfg.run;
   const TrainOptions& t = cfg.train;
+  const auto resolved = config::write_config(pipeline, cfg);
+  const auto identity = fingerprint::of_config(resolved, detail::prediction_sections(pipeline));
+  fingerprint::verify_config(run.dir, identity, "holdout", !run.resume);
+  const Dataset train = open_checked(pipeline, Split::train);
+  const Dataset test = open_checked(pipeline, Split::test);
+  const auto targets = train.targets();
+  const auto is_valid = stratified_holdout(targets, t.holdout, run.seed);
+  checks::holdout(targets, is_valid, "train");
+  const RunLock lock(run.dir);  // the directory is this run's (core/run_lock.hpp, recipes/fingerprint.hpp)
+  fingerprint::record_config(run.dir, identity, !run.resume, 0);
+  fingerprint::check_inputs(run.dir, "train", train);
   const torch::Device device = run.apply();
   const auto& load = source_of(pipeline);
   const Head head = pipeline_head(pipeline);
-
-  const Dataset train = load.open(Split::train);
-  const Dataset test = load.open(Split::test);
-  const auto targets = train.targets();
-  const auto is_valid = stratified_holdout(targets, t.holdout, run.seed);
   const auto split = split_indices(targets.size(), [&](std::size_t i) { return is_valid[i]; });
   const auto& fitting = split.fitting;
   const auto& valid = split.valid;
 
-  namespace fs = std::filesystem;
-  fs::create_directories(run.dir);
-  write_text_atomically(run.dir / "config.json", [&](std::ostream& o) { o << config::write_config(pipeline, cfg).dump(2) << '\n'; });
+  write_text_atomically(run.dir / "config.json", [&](std::ostream& o) { o << resolved.dump(2) << '\n'; });
   save_folds(run.dir / "split.csv", train.ids(), std::vector<int>(is_valid.begin(), is_valid.end()));
 
   auto net = build_network(pipeline, load.image_shape().channels);

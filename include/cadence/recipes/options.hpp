@@ -72,6 +72,7 @@ struct CompetitionConfig {
   }
   /// Checks across sections, before any work.
   void validate() const {
+    (void)run.torch_device();  // a malformed device string, before anything is written
     if (train.amp == Amp::fp16 && !run.torch_device().is_cuda())
       fail("/train/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
   }

@@ -24,6 +24,7 @@
 #include "cadence/core/progress.hpp"
 #include "cadence/data/folds.hpp"
 #include "cadence/core/compose.hpp"
+#include "cadence/core/interrupt.hpp"
 #include "cadence/infer/predict.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/state_dict.hpp"
@@ -93,12 +94,17 @@ class Ema {
 
 /// One training run on one split, as a few named steps read top-down:
 ///
-///   resume()                       continue from last.pt when run.resume
+///   resume()                       continue from last.pt when run.resume (an epoch end, or mid-epoch)
 ///   for each epoch:
-///     train_epoch()                  batches through the network; step() every `accumulate` batches
+///     train_epoch()                  batches through the network; step() every `accumulate` batches,
+///                                    a mid-epoch checkpoint every `checkpoint_every` steps, and on
+///                                    SIGINT/SIGTERM a checkpoint and Interrupted
 ///     validate()                     plain predictions of the (EMA) weights on the validation split
 ///     keep_best(), checkpoint()      model.pt when the AUC improves; last.pt always
 ///     early stop?
+/// A run killed anywhere and resumed from its last checkpoint ends bit for bit as an uninterrupted one:
+/// the checkpoint holds the weights, the optimizer, EMA, torch's generator, the schedule and the
+/// position (epoch, batch, the epoch's running loss), and all of cadence's own draws are keyed.
 template <class P, class Net>
 class Fit {
  public:
@@ -117,46 +123,59 @@ class Fit {
   }
 
   FitResult run() {
+    InterruptGuard on_signal;
     std::filesystem::create_directories(dir_);
     if (run_.resume && std::filesystem::exists(last())) resume();
     for (const auto& line : r_.history) log_ += line.dump() + "\n";
     for (int epoch = start_epoch_; epoch < t_.epochs; ++epoch) {
       const auto [loss, rate] = train_epoch(epoch);
       if (ema_) ema_->swap(*net_);  // evaluate (and keep) the averaged weights
-      const auto probs = validate();
+      const auto probs = validate(epoch);
       const double auc = roc_auc(truth_, probs);
       log_epoch(epoch, loss, rate, auc);
       keep_best(epoch, auc, probs);
       if (ema_) ema_->swap(*net_);
-      checkpoint(epoch);
+      checkpoint({epoch + 1, 0, 0.0, 0});
       r_.epochs_run = epoch + 1;
+      if (const int sig = interrupt_requested()) stop(sig, epoch + 1);
       if (t_.early_stopping > 0 && stale_ >= t_.early_stopping) {
         if (!run_.quiet) std::fprintf(stderr, "%s: no better validation AUC for %d epochs, stopping\n", tag_.c_str(), stale_);
         break;
       }
     }
-    torch::load(net_, r_.model.string());
+    load_module(net_, r_.model);
     return r_;
   }
 
  private:
+  /// Where training stands: epochs finished, batches done in the next one, and its running loss.
+  struct Position {
+    int epoch = 0;
+    std::int64_t batch = 0;
+    double loss_sum = 0.0;
+    std::int64_t seen = 0;
+  };
+
   std::filesystem::path last() const { return dir_ / "last.pt"; }
+  std::string job() const { return tag_ == "epoch" ? "holdout" : tag_; }
 
   /// Augment (per-sample stages) and Mixup (batch stages): on a CPU run in the reader threads, Augment
   /// on each sample as it is read, while it is in cache; on a GPU batched as tensor ops on the device.
   /// Returns the epoch's mean training loss and its samples/s.
   std::pair<double, double> train_epoch(int epoch) {
     const auto e = static_cast<std::uint32_t>(epoch), epochs = static_cast<std::uint32_t>(t_.epochs);
+    Position at{epoch, 0, 0.0, 0};
+    if (epoch == start_epoch_) at = resumed_;  // the rest of an epoch a checkpoint was taken in
     auto order = t_.balanced ? balanced_order(fit_idx_, targets_, fit_idx_.size(), run_.seed, e) : epoch_order(fit_idx_, run_.seed, e);
+    order.erase(order.begin(), order.begin() + std::min<std::int64_t>(static_cast<std::int64_t>(order.size()), at.batch * t_.batch_size));
     const bool on_readers = device_.is_cpu();
-    LoaderHooks hooks = on_readers ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true) : LoaderHooks{};
+    const auto first = static_cast<std::uint32_t>(at.batch);
+    LoaderHooks hooks = on_readers ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true, first) : LoaderHooks{};
     auto loader = source_of(pipeline_).loader(data_, std::move(order), t_.batch_size, head_classes(head_), std::move(hooks));
     net_->train();
-    double loss_sum = 0.0;
-    std::int64_t seen = 0;
     Progress bar(tag_ + " " + std::to_string(epoch + 1) + "/" + std::to_string(t_.epochs),
                  static_cast<std::int64_t>(loader->num_samples()), run_.quiet, "samples");
-    std::uint32_t batch_no = 0;
+    std::uint32_t batch_no = first;
     opt_->zero_grad();
     while (auto batch = loader->next()) {
       auto images = batch->images.to(device_);
@@ -171,18 +190,30 @@ class Fit {
         AutocastGuard autocast(t_.amp, device_);
         loss = head_loss(head_, net_->forward(images).to(torch::kFloat32), y);
       }
+      const double value = loss.template item<double>();
+      if (!std::isfinite(value))
+        fail(job(), ": the training loss is ", value, " at epoch ", epoch + 1, ", step ", step_ + 1, " (batch ", batch_no + 1,
+             "): the run diverged; lower train.lr or set train.clip_norm (the last checkpoint, ", last().string(), ", is intact)");
       scaler_.scale_loss(loss / static_cast<double>(t_.accumulate)).backward();
       ++batch_no;
-      if (batch_no % static_cast<std::uint32_t>(t_.accumulate) == 0 || static_cast<std::int64_t>(batch_no) == batches_) step();
-      loss_sum += loss.template item<double>() * static_cast<double>(batch->size());
-      seen += batch->size();
+      at.loss_sum += value * static_cast<double>(batch->size());
+      at.seen += batch->size();
+      at.batch = batch_no;
       bar.advance(batch->size());
       char status[64];
-      std::snprintf(status, sizeof status, "loss %.4f", loss_sum / static_cast<double>(seen));
+      std::snprintf(status, sizeof status, "loss %.4f", at.loss_sum / static_cast<double>(at.seen));
       bar.set_status(status);
+      const bool last_batch = static_cast<std::int64_t>(batch_no) == batches_;
+      if (batch_no % static_cast<std::uint32_t>(t_.accumulate) == 0 || last_batch) {
+        step();
+        if (last_batch) continue;
+        const int sig = interrupt_requested();
+        if ((t_.checkpoint_every > 0 && step_ % t_.checkpoint_every == 0) || sig) checkpoint(at);
+        if (sig) stop(sig, epoch, batch_no);
+      }
     }
     bar.finish();
-    return {loss_sum / static_cast<double>(std::max<std::int64_t>(1, seen)), bar.rate()};
+    return {at.loss_sum / static_cast<double>(std::max<std::int64_t>(1, at.seen)), bar.rate()};
   }
 
   /// One optimizer step: the scheduled learning rate, unscaling (fp16), clipping, the step, EMA.
@@ -196,8 +227,21 @@ class Fit {
     ++step_;
   }
 
-  std::vector<double> validate() {
-    return predict_pipeline(pipeline_, net_, head_, data_, valid_idx_, t_.eval_batch_size, device_, run_.seed, "validate", run_.quiet, false);
+  std::vector<double> validate(int epoch) {
+    auto p = predict_pipeline(pipeline_, net_, head_, data_, valid_idx_, t_.eval_batch_size, device_, run_.seed, "validate", run_.quiet, false);
+    for (std::size_t i = 0; i < p.size(); ++i)
+      if (!std::isfinite(p[i]))
+        fail(job(), ": the validation prediction for id `", data_.entries[static_cast<std::size_t>(valid_idx_[i])].id, "` is ", p[i],
+             " after epoch ", epoch + 1, ": the weights diverged; lower train.lr or set train.clip_norm");
+    return p;
+  }
+
+  /// Ends the run after a checkpoint: how to go on, in the exception's one line.
+  [[noreturn]] void stop(int sig, int epoch, std::int64_t batch = 0) {
+    std::string where = "after epoch " + std::to_string(epoch);
+    if (batch > 0) where = "in epoch " + std::to_string(epoch + 1) + " after batch " + std::to_string(batch);
+    throw Interrupted(sig, job() + ": stopped by " + signal_name(sig) + " " + where + "; checkpoint " + last().string() +
+                               "; continue with --resume (run.resume=true) and the same config");
   }
 
   void log_epoch(int epoch, double loss, double rate, double auc) {
@@ -222,51 +266,60 @@ class Fit {
     }
   }
 
-  /// The resumable checkpoint: everything the next epoch depends on.
-  void checkpoint(int epoch) {
-    write_atomically(last(), [&](const std::filesystem::path& tmp) {
+  /// The resumable checkpoint: everything the rest of the run depends on.
+  void checkpoint(const Position& at) {
+    {
       torch::serialize::OutputArchive a;
       net_->save(a);
       torch::serialize::OutputArchive oa;
       opt_->save(oa);
       a.write("optimizer", oa);
       if (ema_) ema_->save(a);
-      const config::json pos = {{"epoch", epoch + 1}, {"step", step_}, {"stale", stale_}, {"best_auc", r_.best_auc},
+      const config::json pos = {{"epoch", at.epoch}, {"batch", at.batch}, {"loss_sum", at.loss_sum}, {"seen", at.seen},
+                                {"step", step_}, {"stale", stale_}, {"best_auc", r_.best_auc},
                                 {"best_epoch", r_.best_epoch}, {"history", r_.history}, {"best_valid", r_.best_valid},
                                 {"schedule", schedule_.state()}, {"scaler", scaler_.state()}};
       a.write("position", c10::IValue(pos.dump()));
       at::Generator gen = at::detail::getDefaultCPUGenerator();
       a.write("torch_rng", gen.get_state(), true);
-      a.save_to(tmp.string());
-    });
+      save_archive(a, last());
+    }
   }
 
-  /// Continues where the last finished epoch left off.
+  /// Continues where the last checkpoint left off (an epoch's end, or mid-epoch).
   void resume() {
-    torch::serialize::InputArchive a;
-    a.load_from(last().string());
-    net_->load(a);
-    torch::serialize::InputArchive oa;
-    a.read("optimizer", oa);
-    opt_->load(oa);
-    if (ema_) ema_->load(a);
-    c10::IValue v;
-    a.read("position", v);
-    const auto pos = config::json::parse(v.toStringRef());
-    start_epoch_ = pos["epoch"];
-    step_ = pos["step"];
-    stale_ = pos["stale"];
-    r_.best_auc = pos["best_auc"];
-    r_.best_epoch = pos["best_epoch"];
-    r_.history = pos["history"];
-    r_.best_valid = pos["best_valid"].get<std::vector<double>>();
-    schedule_.restore(pos["schedule"]);
-    scaler_.restore(pos["scaler"]);
-    torch::Tensor rng;
-    a.read("torch_rng", rng, true);
-    at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle: shares the default generator
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(rng);
+    try {
+      torch::serialize::InputArchive a;
+      a.load_from(last().string());
+      net_->load(a);
+      torch::serialize::InputArchive oa;
+      a.read("optimizer", oa);
+      opt_->load(oa);
+      if (ema_) ema_->load(a);
+      c10::IValue v;
+      a.read("position", v);
+      const auto pos = config::json::parse(v.toStringRef());
+      start_epoch_ = pos.at("epoch");
+      resumed_ = {start_epoch_, pos.value("batch", std::int64_t{0}), pos.value("loss_sum", 0.0), pos.value("seen", std::int64_t{0})};
+      step_ = pos.at("step");
+      stale_ = pos.at("stale");
+      r_.best_auc = pos.at("best_auc");
+      r_.best_epoch = pos.at("best_epoch");
+      r_.history = pos.at("history");
+      r_.best_valid = pos.at("best_valid").get<std::vector<double>>();
+      schedule_.restore(pos.at("schedule"));
+      scaler_.restore(pos.at("scaler"));
+      torch::Tensor rng;
+      a.read("torch_rng", rng, true);
+      at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle: shares the default generator
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(rng);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      fail(last().string(), ": cannot resume from this checkpoint (", first_line(e.what()),
+           "); it is truncated, or from another model or config: remove it, or run without --resume");
+    }
   }
 
   const P& pipeline_;
@@ -290,6 +343,7 @@ class Fit {
   std::string log_;
   std::int64_t step_ = 0;
   int start_epoch_ = 0, stale_ = 0;
+  Position resumed_;
 };
 
 /// Trains `net` on `fit_idx`, validating on `valid_idx` after every epoch (see Fit).

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <numbers>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -41,7 +42,7 @@ struct RunOptions {
     v("dir", dir);
     v("seed", seed);
     v("device", device, config::non_empty());
-    v("threads", threads, config::at_least(0));
+    v("threads", threads, config::in_range(0, 1024));
     v("quiet", quiet);
     v("resume", resume);
     v("deterministic", deterministic);
@@ -95,6 +96,7 @@ struct TrainOptions {
   double clip_norm = 0.0;         // gradient clipping by global norm (0: off)
   double ema = 0.0;               // EMA decay of the weights used for validation and saving (0: off)
   int early_stopping = 0;         // stop after N epochs without a better validation AUC (0: off)
+  int checkpoint_every = 0;       // also write last.pt every N optimizer steps, mid-epoch (0: at epoch ends only)
   double holdout = 0.2;           // hold-out fraction (stratified), for holdout and pretrain
   int folds = 4;                  // K of the stratified K-fold, for finetune
   bool balanced = false;          // class-balanced sampling (with replacement) instead of shuffling
@@ -102,10 +104,10 @@ struct TrainOptions {
   Amp amp = Amp::off;             // autocast: "bf16" (CPU or GPU), "fp16" (CUDA, with dynamic loss scaling)
 
   template <class V> void fields(V& v) {
-    v("epochs", epochs, config::at_least(1));
-    v("batch_size", batch_size, config::at_least(1));
-    v("eval_batch_size", eval_batch_size, config::at_least(1));
-    v("accumulate", accumulate, config::at_least(1));
+    v("epochs", epochs, config::in_range(1, 100000));
+    v("batch_size", batch_size, config::in_range(1, 65536));
+    v("eval_batch_size", eval_batch_size, config::in_range(1, 65536));
+    v("accumulate", accumulate, config::in_range(1, 4096));
     v("optimizer", optimizer);
     v("lr", lr, config::above(0));
     v("weight_decay", weight_decay, config::at_least(0));
@@ -118,8 +120,9 @@ struct TrainOptions {
     v("clip_norm", clip_norm, config::at_least(0));
     v("ema", ema, config::in_range(0.0, 0.99999));
     v("early_stopping", early_stopping, config::at_least(0));
+    v("checkpoint_every", checkpoint_every, config::at_least(0));
     v("holdout", holdout, config::in_range(0.01, 0.99));
-    v("folds", folds, config::at_least(2));
+    v("folds", folds, config::in_range(2, 100));
     v("balanced", balanced);
     v("channels_last", channels_last);
     v("amp", amp);
@@ -177,10 +180,32 @@ class LrSchedule {
   int bad_ = 0;
 };
 
+/// Writes a LibTorch archive atomically. The archive is made in memory first: LibTorch's file writer
+/// reports a failed write (a full disk) from a destructor, which ends the process in std::terminate.
+inline void save_archive(torch::serialize::OutputArchive& archive, const std::filesystem::path& path) {
+  std::ostringstream mem;
+  archive.save_to(mem);
+  write_text_atomically(path, [&](std::ostream& o) { o << mem.view(); });
+}
+
 /// Saves a module's parameters and buffers atomically.
 template <class Net>
 void save_module(const Net& net, const std::filesystem::path& path) {
-  write_atomically(path, [&](const std::filesystem::path& tmp) { torch::save(net, tmp.string()); });
+  torch::serialize::OutputArchive a;
+  net->save(a);
+  save_archive(a, path);
+}
+
+/// Loads weights saved by save_module; a truncated file or one of another network is one line naming it.
+template <class Net>
+void load_module(Net& net, const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) fail(path.string(), ": no such checkpoint");
+  try {
+    torch::load(net, path.string());
+  } catch (const std::exception& e) {
+    fail(path.string(), ": cannot load these weights (", first_line(e.what()),
+         "); the file is truncated, or was written for another model or model.* options");
+  }
 }
 
 }  // namespace cadence

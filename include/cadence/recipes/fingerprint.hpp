@@ -1,0 +1,137 @@
+#pragma once
+// A run directory knows what produced it: <run.dir>/fingerprint.json holds the resolved config minus
+// the keys that cannot change a trained model (presentation: quiet, thread counts, checkpoint
+// cadence; prediction-time: the prediction stage's section, `predict`, eval_batch_size) and, per
+// training split, the count and a hash of its (id, target) list.
+//
+//   - a fresh pretrain / run / holdout records it (replacing another run's, whose stale fold_<k>
+//     directories beyond the new train.folds are removed);
+//   - --resume, finetune and predict on a directory with another fingerprint refuse, naming the
+//     keys that differ, so that old state is never mixed into a new run.
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cadence/config/options.hpp"
+#include "cadence/core/atomic_file.hpp"
+#include "cadence/core/error.hpp"
+#include "cadence/data/kaggle.hpp"
+
+namespace cadence::fingerprint {
+
+/// Keys (as /section/key JSON pointers) that never change what a run trains.
+inline const std::vector<std::string>& presentation_keys() {
+  static const std::vector<std::string> keys{"/run/dir", "/run/quiet", "/run/threads", "/run/resume", "/run/keep_memory",
+                                             "/load/threads", "/load/prefetch", "/train/checkpoint_every",
+                                             "/train/eval_batch_size", "/predict"};
+  return keys;
+}
+
+/// The resolved config with presentation keys and the sections in `also_ignore` (the prediction
+/// stage's) removed.
+inline config::json of_config(config::json resolved, const std::vector<std::string>& also_ignore) {
+  for (const auto& k : presentation_keys()) {
+    const auto ptr = config::json::json_pointer(k);
+    if (resolved.contains(ptr)) resolved[ptr.parent_pointer()].erase(ptr.back());
+  }
+  for (const auto& section : also_ignore) resolved.erase(section);
+  return resolved;
+}
+
+/// "key: old -> new" for every leaf that differs (at most `limit` of them).
+inline std::string differences(const config::json& was, const config::json& now, std::size_t limit = 6) {
+  const auto a = was.flatten(), b = now.flatten();
+  std::set<std::string> keys;
+  for (const auto& [k, _] : a.items()) keys.insert(k);
+  for (const auto& [k, _] : b.items()) keys.insert(k);
+  std::string out;
+  std::size_t n = 0;
+  for (const auto& k : keys) {
+    const auto x = a.contains(k) ? a[k].dump() : "(absent)", y = b.contains(k) ? b[k].dump() : "(absent)";
+    if (x == y) continue;
+    if (n++ < limit) {
+      std::string name = k.substr(1);
+      for (auto& c : name) if (c == '/') c = '.';
+      out += (out.empty() ? "" : ", ") + name + ": " + first_line(x, 40) + " -> " + first_line(y, 40);
+    }
+  }
+  if (n > limit) out += ", and " + std::to_string(n - limit) + " more";
+  return out;
+}
+
+/// Count and FNV-1a hash of a split's (id, target) list.
+inline config::json of_inputs(const Dataset& d) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  };
+  for (const auto& e : d.entries) mix(e.id + "," + std::to_string(e.target) + "\n");
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return {{"count", d.entries.size()}, {"hash", hex}};
+}
+
+inline std::filesystem::path file_of(const std::filesystem::path& dir) { return dir / "fingerprint.json"; }
+
+inline config::json read(const std::filesystem::path& dir) {
+  const auto f = file_of(dir);
+  if (!std::filesystem::exists(f)) return nullptr;
+  try {
+    return config::load_file(f);
+  } catch (const Error&) {
+    fail(f.string(), ": unreadable fingerprint; remove it only if this directory holds nothing you want to keep");
+  }
+}
+
+inline void write(const std::filesystem::path& dir, const config::json& fp) {
+  write_text_atomically(file_of(dir), [&](std::ostream& o) { o << fp.dump(2) << '\n'; });
+}
+
+/// Refuses a job that is not `fresh` (a pretrain, run or holdout not resuming) on a directory that
+/// another config made. Call it before the inputs are checked; record_config after.
+inline void verify_config(const std::filesystem::path& dir, const config::json& config_part, const std::string& job, bool fresh) {
+  if (fresh) return;
+  const auto fp = read(dir);
+  if (fp.is_object() && fp.contains("config") && !fp["config"].is_null() && fp["config"] != config_part)
+    fail(dir.string(), ": made by another config (", differences(fp["config"], config_part), "); ", job,
+         " would mix its state into this run. Use another run.dir, or start over with `seti run` (without --resume)");
+}
+
+/// Records the config part when the directory has none, or when a `fresh` job starts the directory's
+/// run over (the inputs are then forgotten, and the old run's fold_<k> beyond `folds` removed).
+/// Returns what a fresh job replaced ("" if nothing).
+inline std::string record_config(const std::filesystem::path& dir, const config::json& config_part, bool fresh, int folds) {
+  const auto fp = read(dir);
+  const bool recorded = fp.is_object() && fp.contains("config") && !fp["config"].is_null();
+  if (recorded && !fresh) return "";
+  const std::string diff = recorded && fp["config"] != config_part ? differences(fp["config"], config_part) : "";
+  if (!diff.empty()) {  // a new run replaces the old one: its extra folds would linger in reports
+    namespace fs = std::filesystem;
+    for (int k = folds; k < 256; ++k) {
+      std::error_code ec;
+      fs::remove_all(dir / ("fold_" + std::to_string(k)), ec);
+    }
+  }
+  write(dir, {{"config", config_part}, {"inputs", config::json::object()}});
+  return diff;
+}
+
+/// Checks (or records) a training split's inputs.
+inline void check_inputs(const std::filesystem::path& dir, const std::string& split, const Dataset& d) {
+  auto fp = read(dir);
+  if (!fp.is_object()) fp = {{"config", nullptr}, {"inputs", config::json::object()}};
+  const auto now = of_inputs(d);
+  if (fp["inputs"].contains(split)) {
+    const auto& was = fp["inputs"][split];
+    if (was == now) return;
+    fail(dir.string(), ": the ", split, " split has changed since this run began (", was["count"].dump(), " -> ", now["count"].dump(),
+         " cadences, or other ids or labels); use another run.dir, or start over with `seti run`");
+  }
+  fp["inputs"][split] = now;
+  write(dir, fp);
+}
+
+}  // namespace cadence::fingerprint
