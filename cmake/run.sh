@@ -53,8 +53,9 @@ case "${1:-}" in
     ctest --test-dir "$build_dir" --output-on-failure "${@:2}"
     # the same unit and command-line tests under AddressSanitizer + UndefinedBehaviorSanitizer
     asan_dir=${CADENCE_ASAN_DIR:-build-asan}
-    [ -f "$asan_dir/build.ninja" ] || cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCADENCE_SANITIZE=ON \
-      -DCADENCE_BUILD_BENCH=OFF
+    # -O1: the sanitizers' own recommendation, and half the compile time of -O3 on two cores
+    [ -f "$asan_dir/build.ninja" ] || cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1" \
+      -DCADENCE_SANITIZE=ON -DCADENCE_BUILD_BENCH=OFF
     cmake --build "$asan_dir" --target cadence_tests seti cadence-synth
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/cmake/sanitizers.supp \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

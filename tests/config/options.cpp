@@ -124,3 +124,15 @@ TEST_CASE("config: load_file names the file on a syntax error") {
   test::check_error([&] { cadence::config::load_file(dir / "bad.json"); }, "bad.json", "invalid JSON");
   test::check_error([&] { cadence::config::load_file(dir / "none.json"); }, "none.json", "cannot open");
 }
+
+TEST_CASE("config: an error line quotes at most a short piece of hostile input") {
+  const std::string big(100000, 'x');
+  for (const auto& j : {json{{"layout", big}}, json{{big, 1}}, json{{"threads", json::array({big, big})}}}) {
+    const auto msg = test::error_of([&] { cadence::config::parse<cadence::LoadOptions>(j); });
+    CHECK_FALSE(msg.empty());
+    CHECK(msg.size() < 400);
+  }
+  json j;
+  const auto msg = test::error_of([&] { cadence::config::apply_override(j, big); });
+  CHECK(msg.size() < 400);
+}

@@ -15,6 +15,7 @@
 #include "cadence/nn/small_cnn.hpp"
 #include "cadence/data/load.hpp"
 #include "cadence/nn/model.hpp"
+#include "networks.hpp"
 #include "support.hpp"
 
 extern char** environ;
@@ -205,15 +206,11 @@ TEST_CASE("resume: a run killed with SIGKILL anywhere, several times, and resume
   CHECK(run_seti(killed, out / "b2.json", -1, /*resume=*/true) == 0);
   // the final and the best weights are identical, and so is the validation history
   auto net = [&](const std::filesystem::path& file) {
-    auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
-    auto& o = p.get<cadence::Model<cadence::SmallCnnArch>>().options;
-    o.width = 8;
-    o.depth = 3;
-    o.pool = 2;
-    auto n = cadence::build_network(p, 1);
+    auto n = test::small_cnn(8, 3, 2);
     torch::load(n, file.string());
     return n;
   };
+
   for (const char* f : {"fold_0/last.pt", "fold_0/model.pt"}) {
     CAPTURE(f);
     auto x = net(out / "a" / f), y = net(out / "b" / f);

@@ -21,6 +21,7 @@
 #include "cadence/nn/small_cnn.hpp"
 #include "cadence/recipes/competition.hpp"
 #include "cadence/recipes/holdout.hpp"
+#include "networks.hpp"
 #include "support.hpp"
 
 using cadence::config::json;
@@ -285,12 +286,7 @@ TEST_CASE("hardening: SIGTERM mid-epoch writes a checkpoint, exits 143, and --re
     CAPTURE(f);
     if (std::string(f).ends_with(".pt")) {
       auto n = [&](const std::filesystem::path& p) {
-        auto pl = pipeline();
-        auto& o = pl.get<cadence::Model<cadence::SmallCnnArch>>().options;
-        o.width = 8;
-        o.depth = 3;
-        o.pool = 2;
-        auto net = cadence::build_network(pl, 1);
+        auto net = test::small_cnn(8, 3, 2);
         cadence::load_module(net, p);
         return net;
       };

@@ -8,6 +8,7 @@
 #include "cadence/recipes/holdout.hpp"
 #include "cadence/data/load.hpp"
 #include "cadence/nn/model.hpp"
+#include "networks.hpp"
 #include "support.hpp"
 
 using cadence::config::json;
@@ -33,12 +34,7 @@ json position(const std::filesystem::path& last) {
 
 /// The parameters (not the buffers) of a saved network of pipeline().
 std::vector<torch::Tensor> parameters(const std::filesystem::path& file) {
-  auto p = pipeline();
-  auto& o = p.get<cadence::Model<cadence::SmallCnnArch>>().options;
-  o.width = 4;
-  o.depth = 2;
-  o.pool = 8;
-  auto net = cadence::build_network(p, 1);
+  auto net = test::small_cnn(4, 2, 8);
   torch::serialize::InputArchive a;
   a.load_from(file.string());
   net->load(a);
@@ -78,12 +74,7 @@ TEST_CASE("fit: gradient clipping bounds the distance the weights travel") {
   // epoch's travel is at most steps x lr x clip_norm = 5 x 0.1 x 1e-6.
   auto initial = [] {
     torch::manual_seed(11);  // what the hold-out job does before it builds the network
-    auto p = pipeline();
-    auto& o = p.get<cadence::Model<cadence::SmallCnnArch>>().options;
-    o.width = 4;
-    o.depth = 2;
-    o.pool = 8;
-    auto net = cadence::build_network(p, 1);
+    auto net = test::small_cnn(4, 2, 8);
     std::vector<torch::Tensor> v;
     for (const auto& t : net->parameters()) v.push_back(t.detach().clone());
     return v;

@@ -94,7 +94,7 @@ struct OneOf {
       if (v == c) return;
       list += (list.empty() ? "\"" : ", \"") + std::string(c) + "\"";
     }
-    fail(path, ": unknown value \"", v, "\" (expected one of: ", list, ")");
+    fail(path, ": unknown value \"", first_line(v, 80), "\" (expected one of: ", list, ")");
   }
 };
 
@@ -152,7 +152,7 @@ class Reader {
       if (known_.count(key) == 0) {
         std::string known;
         for (const auto& k : known_) known += (known.empty() ? "" : ", ") + k;
-        fail(child(path_, key), ": unknown key (known keys: ", known.empty() ? "none" : known, ")");
+        fail(child(path_, first_line(key, 80)), ": unknown key (known keys: ", known.empty() ? "none" : known, ")");
       }
     }
   }
@@ -171,7 +171,7 @@ void read_value(const json& j, T& out, const std::string& path) {
     if (!j.is_boolean()) fail(path, ": expected a boolean, got ", type_name(j));
     out = j.get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
-    if (!j.is_number_integer()) fail(path, ": expected an integer, got ", type_name(j), " ", j.dump());
+    if (!j.is_number_integer()) fail(path, ": expected an integer, got ", type_name(j), " ", first_line(j.dump(), 80));
     if (j.is_number_unsigned()) {
       auto v = j.get<std::uint64_t>();
       if (v > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) fail(path, ": ", v, " is too large");
@@ -201,7 +201,7 @@ void read_value(const json& j, T& out, const std::string& path) {
       if (s == name) { out = value; return; }
       choices += (choices.empty() ? "" : ", ") + std::string(name);
     }
-    fail(path, ": unknown value \"", s, "\" (expected one of: ", choices, ")");
+    fail(path, ": unknown value \"", first_line(s, 80), "\" (expected one of: ", choices, ")");
   } else if constexpr (requires { typename T::value_type; out.push_back(std::declval<typename T::value_type>()); }) {
     if (!j.is_array()) fail(path, ": expected an array, got ", type_name(j));
     T result;

@@ -18,17 +18,19 @@ inline json parse_scalar(const std::string& text) {
 }
 
 /// Applies `a.b.c=value` to `j`, creating objects on the way.
-inline void apply_override(json& j, std::string_view assignment) {
+inline void apply_override(json& j, std::string_view full) {
+  const std::string quoted = first_line(full, 120);
+  const std::string_view assignment = full;
   const auto eq = assignment.find('=');
-  if (eq == std::string_view::npos || eq == 0) fail("--set `", assignment, "`: expected key.path=value");
+  if (eq == std::string_view::npos || eq == 0) fail("--set `", quoted, "`: expected key.path=value");
   json* node = &j;
   std::string_view path = assignment.substr(0, eq);
   for (;;) {
     const auto dot = path.find('.');
     const std::string key(path.substr(0, dot));
-    if (key.empty()) fail("--set `", assignment, "`: empty key");
+    if (key.empty()) fail("--set `", quoted, "`: empty key");
     if (node->is_null()) *node = json::object();
-    if (!node->is_object()) fail("--set `", assignment, "`: `", key, "` is inside a value that is not an object");
+    if (!node->is_object()) fail("--set `", quoted, "`: `", first_line(key, 80), "` is inside a value that is not an object");
     node = &(*node)[key];
     if (dot == std::string_view::npos) break;
     path.remove_prefix(dot + 1);

@@ -98,9 +98,9 @@ inline Header parse_header(std::span<const char> bytes, std::size_t file_size, c
   if (descr == "'<f2'") h.dtype = Dtype::f2;
   else if (descr == "'<f4'") h.dtype = Dtype::f4;
   else if (descr == "'>f2'" || descr == "'>f4'")
-    fail(file, ": dtype ", descr, " is big-endian; cadence reads little-endian <f2 or <f4");
+    fail(file, ": dtype ", first_line(descr, 40), " is big-endian; cadence reads little-endian <f2 or <f4");
   else
-    fail(file, ": dtype ", descr, " is not supported; cadence reads <f2 (float16) or <f4 (float32)");
+    fail(file, ": dtype ", first_line(descr, 40), " is not supported; cadence reads <f2 (float16) or <f4 (float32)");
 
   if (detail::dict_value(dict, "fortran_order", file) != "False")
     fail(file, ": Fortran order is not supported; save with np.ascontiguousarray(a)");
@@ -113,14 +113,14 @@ inline Header parse_header(std::span<const char> bytes, std::size_t file_size, c
     std::int64_t d = 0;
     bool digits = false;
     while (i < shape.size() && shape[i] >= '0' && shape[i] <= '9') {
-      if (d > (std::int64_t{1} << 40)) fail(file, ": npy shape ", shape, " is implausibly large");
+      if (d > (std::int64_t{1} << 40)) fail(file, ": npy shape ", first_line(shape, 80), " is implausibly large");
       d = d * 10 + (shape[i] - '0');
       digits = true;
       ++i;
     }
-    if (!digits) fail(file, ": malformed shape ", shape, " in npy header");
+    if (!digits) fail(file, ": malformed shape ", first_line(shape, 80), " in npy header");
     if (d != 0 && count > std::numeric_limits<std::size_t>::max() / 8 / static_cast<std::size_t>(d))
-      fail(file, ": npy shape ", shape, " is implausibly large");
+      fail(file, ": npy shape ", first_line(shape, 80), " is implausibly large");
     count *= static_cast<std::size_t>(d);
     h.shape.push_back(d);
   }
