@@ -233,8 +233,10 @@ int main(int argc, char** argv) {
   for (const auto& [name, help] : jobs) {
     auto* sub = app.add_subcommand(name, help);
     config.add_to(*sub);
-    sub->add_flag("--resume", resume, "continue each fold from its last checkpoint (run.resume=true)");
-    sub->add_flag("--quiet", quiet, "no progress bars (run.quiet=true)");
+    if (std::string_view(name) != "check") {  // check trains nothing: nothing to resume, no bars
+      sub->add_flag("--resume", resume, "continue each fold from its last checkpoint (run.resume=true)");
+      sub->add_flag("--quiet", quiet, "no progress bars (run.quiet=true)");
+    }
     sub->callback([&job_name, n = std::string(name)] { job_name = n; });
   }
   auto* ens = app.add_subcommand("ensemble", "run each member of an ensemble config in its own directory, then blend them");

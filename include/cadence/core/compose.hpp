@@ -43,6 +43,12 @@ const auto& model_of(const P& pipeline) {
 template <class P>
 constexpr bool has_augmentation() { return detail::augments<std::remove_cvref_t<P>>::value; }
 
+/// Whether per-sample stage S runs in `phase`.
+template <class S>
+constexpr bool runs_in(Phase phase) {
+  return phase == Phase::train || (phase == Phase::eval ? !S::augmentation : S::augmentation);
+}
+
 /// Applies the per-sample stages that run in `phase` to images (B,C,H,W) in place; row b is sample
 /// key.samples[b]. Each stage gets its own stream: its position among the per-sample stages.
 template <class P>
@@ -51,9 +57,8 @@ void apply_sample_stages(const P& pipeline, torch::Tensor& images, SampleKey key
   pipeline.for_each([&](const auto& s) {
     using S = std::remove_cvref_t<decltype(s)>;
     if constexpr (SampleStage<S>) {
-      const bool runs = phase == Phase::train || (phase == Phase::eval ? !S::augmentation : S::augmentation);
       key.stream = stream++;
-      if (runs) s.apply(images, key);
+      if (runs_in<S>(phase)) s.apply(images, key);
     }
   });
 }
@@ -76,7 +81,7 @@ LoaderHooks reader_hooks(const P& pipeline, std::uint64_t seed, std::uint32_t ep
   bool any = false;
   pipeline.for_each([&](const auto& s) {
     using S = std::remove_cvref_t<decltype(s)>;
-    if constexpr (SampleStage<S>) any = any || phase == Phase::train || (phase == Phase::eval ? !S::augmentation : S::augmentation);
+    if constexpr (SampleStage<S>) any = any || runs_in<S>(phase);
   });
   if (any)
     hooks.sample = [&pipeline, seed, epoch, phase](torch::Tensor& one, std::int64_t index) {
