@@ -31,3 +31,34 @@ if(NOT TARGET cadence_torch)
     set_property(TARGET cadence_torch PROPERTY INTERFACE_COMPILE_OPTIONS "${_cadence_torch_flags}")
   endif()
 endif()
+
+# Data-parallel runs (include/cadence/dist) use LibTorch's c10d. Its Gloo backend (CPUs) needs Gloo's
+# headers matching the LibTorch: Debian's come with libgloo-dev (cmake/run.sh installs it); PyTorch's
+# wheels and the official LibTorch do not ship them. Its NCCL backend (CUDA devices) needs nccl.h: the
+# CUDA toolkit's NCCL, or PyTorch's nvidia-nccl wheel (set NCCL_INCLUDE_DIR to its include dir).
+# Without either cadence still builds, and a run with WORLD_SIZE > 1 says what to install.
+if(NOT CADENCE_C10D_DONE)
+  set(CADENCE_C10D_DONE ON)
+  find_path(CADENCE_GLOO_INCLUDE_DIR gloo/algorithm.h HINTS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH)
+  find_path(CADENCE_C10D_INCLUDE_DIR torch/csrc/distributed/c10d/TCPStore.hpp HINTS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH)
+  if(CADENCE_GLOO_INCLUDE_DIR AND CADENCE_C10D_INCLUDE_DIR)
+    set_property(TARGET cadence_torch APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS CADENCE_HAS_GLOO=1)
+    find_library(CADENCE_GLOO_LIBRARY NAMES gloo)  # Debian's LibTorch links Gloo as a shared library
+    if(CADENCE_GLOO_LIBRARY)
+      set_property(TARGET cadence_torch APPEND PROPERTY INTERFACE_LINK_LIBRARIES "${CADENCE_GLOO_LIBRARY}")
+    endif()
+    message(STATUS "cadence: Gloo for data-parallel runs (${CADENCE_GLOO_INCLUDE_DIR})")
+  else()
+    message(STATUS "cadence: no Gloo headers next to LibTorch's (Debian: apt install libgloo-dev); data-parallel CPU runs are off")
+  endif()
+  if(CADENCE_C10D_INCLUDE_DIR AND (TORCH_CUDA_LIBRARIES OR CUDA_FOUND))
+    find_path(CADENCE_NCCL_INCLUDE_DIR nccl.h HINTS $ENV{NCCL_INCLUDE_DIR} ${CUDAToolkit_INCLUDE_DIRS} ${CUDA_INCLUDE_DIRS})
+    if(CADENCE_NCCL_INCLUDE_DIR)
+      set_property(TARGET cadence_torch APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS CADENCE_HAS_NCCL=1)
+      set_property(TARGET cadence_torch APPEND PROPERTY INTERFACE_INCLUDE_DIRECTORIES "${CADENCE_NCCL_INCLUDE_DIR}")
+      message(STATUS "cadence: NCCL for data-parallel CUDA runs (${CADENCE_NCCL_INCLUDE_DIR})")
+    else()
+      message(STATUS "cadence: a CUDA LibTorch without nccl.h (set NCCL_INCLUDE_DIR); data-parallel CUDA runs are off")
+    endif()
+  endif()
+endif()

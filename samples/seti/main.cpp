@@ -166,8 +166,16 @@ int model(const ModelArgs& a) {
   return 0;
 }
 
+/// In a data-parallel run (torchrun's RANK, ...) only rank 0 prints results; true on rank 0.
+bool quiet_unless_rank0() {
+  if (cadence::dist::World::from_env().rank == 0) return true;
+  if (std::freopen("/dev/null", "w", stdout) == nullptr) cadence::fail("cannot silence stdout on a rank other than 0");
+  return false;
+}
+
 /// holdout | pretrain | finetune | predict | run, on the pipeline that j's model.arch names.
 int job(const std::string& name, const cadence::config::json& config) {
+  quiet_unless_rank0();
   return with_pipeline(config, [&](auto pipeline, const cadence::config::json& j) {
     std::cout << "pipeline: " << pipeline << '\n';
     namespace r = cadence::recipes;
@@ -197,8 +205,9 @@ int job(const std::string& name, const cadence::config::json& config) {
 /// Runs every member of the ensemble in its own directory (each on its own pipeline), then blends.
 int ensemble(const std::string& file, const cadence::config::json& j) {
   const auto e = cadence::config::parse<cadence::EnsembleConfig>(j).ensemble;
+  const bool rank0 = quiet_unless_rank0();
   std::filesystem::create_directories(e.dir);
-  cadence::write_text_atomically(e.dir / "ensemble.json", [&](std::ostream& o) { o << cadence::config::write(cadence::EnsembleConfig{e}).dump(2) << '\n'; });
+  if (rank0) cadence::write_text_atomically(e.dir / "ensemble.json", [&](std::ostream& o) { o << cadence::config::write(cadence::EnsembleConfig{e}).dump(2) << '\n'; });
   const auto base = std::filesystem::path(file).parent_path();
   std::vector<cadence::config::json> members;
   for (const auto& m : e.members) members.push_back(cadence::recipes::member_config(e, m, base));  // all errors before any work
@@ -208,6 +217,7 @@ int ensemble(const std::string& file, const cadence::config::json& j) {
     std::fflush(stdout);
     job("run", members[i]);
   }
+  if (!rank0) return 0;  // rank 0 blends
   const auto r = cadence::recipes::blend(e);
   for (const auto& [name, auc] : r.member_auc) std::printf("member %s: out-of-fold ROC AUC %.4f\n", name.c_str(), auc);
   std::printf("blend: out-of-fold ROC AUC %.4f\nsubmission: %s\nreport: %s\n", r.blend_auc, r.submission.string().c_str(),

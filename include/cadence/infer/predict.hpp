@@ -11,6 +11,7 @@
 
 #include "cadence/core/compose.hpp"
 #include "cadence/core/progress.hpp"
+#include "cadence/dist/group.hpp"
 #include "cadence/nn/head.hpp"
 
 namespace cadence {
@@ -26,12 +27,12 @@ struct PlainRound {
 };
 }  // namespace detail
 
-/// P(positive) for each of `indices`, with the pipeline's prediction stage when `use_tta` (one plain
-/// round without one, or when not asked: per-epoch validation is usually plain).
+namespace detail {
+/// This process's predictions for `indices`; the bar counts `shown_total` samples, `shown_scale` per sample read.
 template <class P, class Net>
-std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, const Dataset& data,
-                                     std::vector<std::int64_t> indices, int batch_size, torch::Device device,
-                                     std::uint64_t seed, const std::string& label, bool quiet, bool use_tta = true) {
+std::vector<double> predict_local(const P& pipeline, Net& net, Head head, const Dataset& data, std::vector<std::int64_t> indices,
+                                  int batch_size, torch::Device device, std::uint64_t seed, const std::string& label, bool quiet,
+                                  bool use_tta, std::int64_t shown_total, int shown_scale) {
   torch::NoGradGuard no_grad;
   net->eval();
   auto loader = source_of(pipeline).loader(data, std::move(indices), batch_size, head_classes(head),
@@ -44,7 +45,7 @@ std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, con
     };
   if (loader->num_samples() == 0) return {};
   std::vector<std::vector<torch::Tensor>> per_round;
-  Progress bar(label, static_cast<std::int64_t>(loader->num_samples()), quiet, "samples");
+  Progress bar(label, shown_total, quiet, "samples");
   auto run_rounds = [&](const auto& stage) {
     const int n = stage.rounds();
     per_round.resize(static_cast<std::size_t>(n));
@@ -53,7 +54,7 @@ std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, con
       const auto x = batch->images.to(device);
       for (int r = 0; r < n; ++r)
         per_round[static_cast<std::size_t>(r)].push_back(net->forward(stage.round_input(x, r, ctx)).to(torch::kCPU));
-      bar.advance(batch->size());
+      bar.advance(batch->size() * shown_scale);
     }
     std::vector<torch::Tensor> logits;
     for (auto& r : per_round) logits.push_back(torch::cat(r));
@@ -64,6 +65,32 @@ std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, con
   if (!wrapped) p = run_rounds(detail::PlainRound{});
   p = p.to(torch::kFloat64).contiguous();
   return {p.data_ptr<double>(), p.data_ptr<double>() + p.numel()};
+}
+}  // namespace detail
+
+/// P(positive) for each of `indices`, with the pipeline's prediction stage when `use_tta` (one plain
+/// round without one, or when not asked: per-epoch validation is usually plain). In a data-parallel
+/// run each rank predicts positions rank, rank + W, ... and every rank gets all of them, in order;
+/// every rank must call it. Only rank 0 shows progress.
+template <class P, class Net>
+std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, const Dataset& data,
+                                     std::vector<std::int64_t> indices, int batch_size, torch::Device device,
+                                     std::uint64_t seed, const std::string& label, bool quiet, bool use_tta = true) {
+  dist::Group* g = dist::current();
+  const auto n = static_cast<std::int64_t>(indices.size());
+  if (g == nullptr) return detail::predict_local(pipeline, net, head, data, std::move(indices), batch_size, device, seed, label, quiet, use_tta, n, 1);
+  const int W = g->size();
+  auto mine = detail::predict_local(pipeline, net, head, data, dist::eval_shard(indices, g->rank(), W), batch_size, device, seed, label,
+                                    quiet || !g->leader(), use_tta, n, W);
+  const std::int64_t rows = (n + W - 1) / W;
+  mine.resize(static_cast<std::size_t>(rows), 0.0);  // every rank sends the same length
+  const auto local = torch::from_blob(mine.data(), {rows}, torch::kFloat64).clone();
+  const auto all = g->all_gather(local, "prediction gather");
+  std::vector<const double*> part;
+  for (const auto& t : all) part.push_back(t.template data_ptr<double>());
+  std::vector<double> out(static_cast<std::size_t>(n));
+  for (std::int64_t k = 0; k < n; ++k) out[static_cast<std::size_t>(k)] = part[static_cast<std::size_t>(k % W)][k / W];
+  return out;
 }
 
 }  // namespace cadence

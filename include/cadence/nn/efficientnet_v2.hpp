@@ -21,6 +21,7 @@
 
 #include "cadence/config/options.hpp"
 #include "cadence/core/error.hpp"
+#include "cadence/nn/batch_norm.hpp"
 
 namespace cadence {
 
@@ -142,8 +143,8 @@ inline torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k,
 }
 
 /// timm's tf_ models only change eps (their momentum stays PyTorch's 0.1).
-inline torch::nn::BatchNorm2d bn(std::int64_t c, bool tf) {
-  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(c).eps(tf ? 1e-3 : 1e-5).momentum(0.1));
+inline BatchNorm2d bn(std::int64_t c, bool tf) {
+  return BatchNorm2d(torch::nn::BatchNorm2dOptions(c).eps(tf ? 1e-3 : 1e-5).momentum(0.1));
 }
 
 /// Stochastic depth: drops the whole residual branch per sample, rescaling the kept ones.
@@ -156,7 +157,7 @@ inline torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) 
 /// BN(conv(x)) in eval mode = conv'(x) + b' with conv' = conv * g/sqrt(v+eps) and
 /// b' = beta - m*g/sqrt(v+eps). The scale moves into the conv's weights; b' is kept in the BN's bias
 /// (so the keys stay as they were), and a folded block adds it instead of calling the BN.
-inline void fold_into(torch::nn::Conv2d& c, torch::nn::BatchNorm2d& b) {
+inline void fold_into(torch::nn::Conv2d& c, BatchNorm2d& b) {
   torch::NoGradGuard g;
   const auto scale = b->weight / torch::sqrt(b->running_var + b->options.eps());
   c->weight.mul_(scale.view({-1, 1, 1, 1}));
@@ -164,7 +165,7 @@ inline void fold_into(torch::nn::Conv2d& c, torch::nn::BatchNorm2d& b) {
 }
 
 /// The BN, or after folding only its bias.
-inline torch::Tensor norm(torch::nn::BatchNorm2d& b, const torch::Tensor& t, bool folded) {
+inline torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t, bool folded) {
   return folded ? t + b->bias.view({1, -1, 1, 1}) : b->forward(t);
 }
 
@@ -242,7 +243,7 @@ class BlockImpl : public torch::nn::Module {
 
   torch::Tensor forward(const torch::Tensor& x) {
     torch::Tensor y;
-    auto norm = [&](torch::nn::BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
+    auto norm = [&](BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
     if (type_ == 'c') {
       y = torch::silu(norm(bn1, conv->forward(pad_.apply(x))));
     } else if (type_ == 'e') {
@@ -259,7 +260,7 @@ class BlockImpl : public torch::nn::Module {
   }
 
   torch::nn::Conv2d conv{nullptr}, conv_exp{nullptr}, conv_pw{nullptr}, conv_dw{nullptr}, conv_pwl{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   SqueezeExcite se{nullptr};
 
  private:
@@ -323,7 +324,7 @@ class EfficientNetV2Impl : public torch::nn::Module {
 
   /// (B,C,H,W) -> (B,num_features,H/32,W/32)
   torch::Tensor forward_features(const torch::Tensor& x) {
-    auto norm = [&](torch::nn::BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
+    auto norm = [&](BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
     auto y = torch::silu(norm(bn1, conv_stem->forward(stem_pad_.apply(x))));
     for (const auto& stage : *blocks)
       for (const auto& block : *stage->as<torch::nn::ModuleList>()) y = block->as<effnet::Block>()->forward(y);
@@ -345,7 +346,7 @@ class EfficientNetV2Impl : public torch::nn::Module {
         const double fan_out = static_cast<double>(w.size(0) * w.size(2) * w.size(3)) / static_cast<double>(c->options.groups());
         w.normal_(0.0, std::sqrt(2.0 / fan_out));
         if (c->bias.defined()) c->bias.zero_();
-      } else if (auto* b = m->as<torch::nn::BatchNorm2d>()) {
+      } else if (auto* b = m->as<BatchNorm2d>()) {
         b->weight.fill_(1.0);
         b->bias.zero_();
       } else if (auto* l = m->as<torch::nn::Linear>()) {
@@ -357,7 +358,7 @@ class EfficientNetV2Impl : public torch::nn::Module {
   }
 
   torch::nn::Conv2d conv_stem{nullptr}, conv_head{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::ModuleList blocks;  // stages of blocks: blocks.<stage>.<block>.*
   torch::nn::Linear classifier{nullptr};
   std::int64_t num_features = 0;

@@ -23,6 +23,7 @@
 
 #include "cadence/config/options.hpp"
 #include "cadence/core/pipeline.hpp"
+#include "cadence/nn/batch_norm.hpp"
 
 namespace cadence {
 
@@ -79,16 +80,16 @@ class LearnedResizerImpl : public torch::nn::Module {
     const std::int64_t n = o.filters;
     conv1 = register_module("conv1", Conv2d(Conv2dOptions(channels, n, 7).padding(3)));
     conv2 = register_module("conv2", Conv2d(Conv2dOptions(n, n, 1)));
-    bn2 = register_module("bn2", BatchNorm2d(n));
+    bn2 = register_module("bn2", cadence::BatchNorm2d(n));
     for (int i = 0; i < o.blocks; ++i) {
-      Sequential b(Conv2d(Conv2dOptions(n, n, 3).padding(1).bias(false)), BatchNorm2d(n),
+      Sequential b(Conv2d(Conv2dOptions(n, n, 3).padding(1).bias(false)), cadence::BatchNorm2d(n),
                    LeakyReLU(LeakyReLUOptions().negative_slope(o.negative_slope)),
-                   Conv2d(Conv2dOptions(n, n, 3).padding(1).bias(false)), BatchNorm2d(n));
+                   Conv2d(Conv2dOptions(n, n, 3).padding(1).bias(false)), cadence::BatchNorm2d(n));
       res->push_back(b);
     }
     register_module("res", res);
     conv3 = register_module("conv3", Conv2d(Conv2dOptions(n, n, 3).padding(1).bias(false)));
-    bn3 = register_module("bn3", BatchNorm2d(n));
+    bn3 = register_module("bn3", cadence::BatchNorm2d(n));
     conv4 = register_module("conv4", Conv2d(Conv2dOptions(n, channels, 7).padding(3)));
   }
 
@@ -116,7 +117,7 @@ class LearnedResizerImpl : public torch::nn::Module {
   }
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr};
-  torch::nn::BatchNorm2d bn2{nullptr}, bn3{nullptr};
+  cadence::BatchNorm2d bn2{nullptr}, bn3{nullptr};
   torch::nn::ModuleList res;
 
  private:

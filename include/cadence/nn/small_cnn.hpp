@@ -9,6 +9,7 @@
 
 #include "cadence/config/options.hpp"
 #include "cadence/core/error.hpp"
+#include "cadence/nn/batch_norm.hpp"
 
 namespace cadence {
 
@@ -34,7 +35,7 @@ class SmallCnnImpl : public torch::nn::Module {
     std::int64_t c = in_chans, w = o.width;
     for (int i = 0; i < o.depth; ++i, c = w, w *= 2) {
       f->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(c, w, 3).padding(1).bias(false)));
-      f->push_back(torch::nn::BatchNorm2d(w));
+      f->push_back(BatchNorm2d(w));
       f->push_back(torch::nn::SiLU());
       f->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
     }

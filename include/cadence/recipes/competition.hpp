@@ -20,6 +20,7 @@
 
 #include "cadence/config/pipeline_config.hpp"
 #include "cadence/core/run_lock.hpp"
+#include "cadence/dist/group.hpp"
 #include "cadence/recipes/check.hpp"
 #include "cadence/recipes/fingerprint.hpp"
 #include "cadence/recipes/options.hpp"
@@ -81,11 +82,11 @@ void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const std::st
     const auto d = open_checked(pipeline, s);
     checks::holdout(d.targets(), stratified_holdout(d.targets(), cfg.train.holdout, cfg.run.seed), to_string(s));
   }
-  if (job == "finetune" && pretrained && !std::filesystem::exists(cfg.run.dir / "pretrain" / "model.pt"))
+  if (job == "finetune" && pretrained && dist::leader() && !std::filesystem::exists(cfg.run.dir / "pretrain" / "model.pt"))
     fail("/finetune/init: \"pretrained\" but ", (cfg.run.dir / "pretrain" / "model.pt").string(),
          " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
   if (job == "finetune" || all) checks::folds(open_checked(pipeline, Split::train).targets(), cfg.train.folds, "train");
-  if (job != "pretrain") checks::blend(cfg.predict, open_checked(pipeline, Split::test));
+  if (job != "pretrain" && dist::leader()) checks::blend(cfg.predict, open_checked(pipeline, Split::test));  // rank 0 blends
   pipeline.for_each([&](const auto& s) {
     if constexpr (requires { s.options.weights; })
       if (!s.options.weights.empty() && !std::filesystem::exists(s.options.weights))
@@ -102,18 +103,24 @@ Prepared prepare(P& pipeline, const config::json& j, const std::string& job, boo
   static_assert(P::has_model, "cadence::recipes: the pipeline has no Model<...> stage to train.");
   Prepared p;
   config::read_config(j, pipeline, p.cfg);
-  const auto& cfg = p.cfg;
+  auto& cfg = p.cfg;
   cfg.validate();
   const auto resolved = config::write_config(pipeline, cfg);
   const auto identity = fingerprint::of_config(resolved, prediction_sections(pipeline));
   const bool starts_over = fresh && !cfg.run.resume;
-  fingerprint::verify_config(cfg.run.dir, identity, job, starts_over);
+  if (dist::Group* g = cfg.run.join()) {  // a data-parallel run: one config, rank 0 keeps the directory
+    g->agree("config", std::hash<std::string>{}(identity.dump()));
+    if (!g->leader()) cfg.run.quiet = true;
+  }
+  dist::on_leader([&] { fingerprint::verify_config(cfg.run.dir, identity, job, starts_over); });
   check_inputs(pipeline, cfg, job);
-  p.lock = std::make_unique<RunLock>(cfg.run.dir);  // the first write to the directory (it makes it)
-  const auto replaced = fingerprint::record_config(cfg.run.dir, identity, starts_over, cfg.train.folds);
-  if (!replaced.empty() && !cfg.run.quiet)
-    std::fprintf(stderr, "%s: a new run replaces the one made by another config (%s)\n", cfg.run.dir.string().c_str(), replaced.c_str());
-  write_text_atomically(cfg.run.dir / "config.json", [&](std::ostream& o) { o << resolved.dump(2) << '\n'; });
+  dist::on_leader([&] {
+    p.lock = std::make_unique<RunLock>(cfg.run.dir);  // the first write to the directory (it makes it)
+    const auto replaced = fingerprint::record_config(cfg.run.dir, identity, starts_over, cfg.train.folds);
+    if (!replaced.empty() && !cfg.run.quiet)
+      std::fprintf(stderr, "%s: a new run replaces the one made by another config (%s)\n", cfg.run.dir.string().c_str(), replaced.c_str());
+    write_text_atomically(cfg.run.dir / "config.json", [&](std::ostream& o) { o << resolved.dump(2) << '\n'; });
+  });
   return p;
 }
 
@@ -148,6 +155,7 @@ inline config::json read_history(const std::filesystem::path& log) {
 inline std::filesystem::path write_report(const CompetitionConfig& cfg, const std::string& title, const config::json& summary,
                                           const std::vector<float>& oof_truth = {}, const std::vector<double>& oof = {}) {
   namespace fs = std::filesystem;
+  if (!dist::leader()) return cfg.run.dir / "report.html";  // rank 0 writes
   config::json history = config::json::array();
   for (const auto& sub : {std::string("pretrain")}) {
     if (fs::exists(cfg.run.dir / sub / "log.jsonl"))
@@ -195,15 +203,17 @@ double pretrain(P pipeline, const config::json& j) {
   const torch::Device device = cfg.run.apply();
   const Split split_name = cfg.pretrain.split == PretrainSplit::old ? Split::old : Split::train;
   const Dataset data = source_of(pipeline).open(split_name);
-  fingerprint::check_inputs(cfg.run.dir, to_string(split_name), data);
+  dist::on_leader([&] { fingerprint::check_inputs(cfg.run.dir, to_string(split_name), data); });
   const auto targets = data.targets();
   const auto is_valid = stratified_holdout(targets, cfg.train.holdout, cfg.run.seed);
   const auto split = split_indices(targets.size(), [&](std::size_t i) { return is_valid[i]; });
   const auto& fitting = split.fitting;
   const auto& valid = split.valid;
   const auto dir = cfg.run.dir / "pretrain";
-  std::filesystem::create_directories(dir);
-  save_folds(dir / "split.csv", data.ids(), std::vector<int>(is_valid.begin(), is_valid.end()));
+  dist::on_leader([&] {
+    std::filesystem::create_directories(dir);
+    save_folds(dir / "split.csv", data.ids(), std::vector<int>(is_valid.begin(), is_valid.end()));
+  });
   TrainOptions t = cfg.train;
   if (cfg.pretrain.epochs > 0) t.epochs = cfg.pretrain.epochs;
   auto net = detail::fresh_network(pipeline, cfg, device, 1000);
@@ -221,11 +231,11 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
   const fs::path pretrained = cfg.run.dir / "pretrain" / "model.pt";
   const torch::Device device = cfg.run.apply();
   const Dataset data = source_of(pipeline).open(Split::train);
-  fingerprint::check_inputs(cfg.run.dir, "train", data);
+  dist::on_leader([&] { fingerprint::check_inputs(cfg.run.dir, "train", data); });
   const auto targets = data.targets();
   const int K = cfg.train.folds;
   const auto fold = stratified_kfold(targets, K, cfg.run.seed);
-  save_folds(cfg.run.dir / "folds.csv", data.ids(), fold);
+  dist::on_leader([&] { save_folds(cfg.run.dir / "folds.csv", data.ids(), fold); });
 
   CompetitionResult result;
   result.dir = cfg.run.dir;
@@ -255,10 +265,12 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
     pred.push_back(oof[i]);
     csv << data.entries[i].id << ',' << targets[i] << ',' << oof[i] << ',' << fold[i] << '\n';
   }
-  write_text_atomically(cfg.run.dir / "oof.csv", [&](std::ostream& o) { o << csv.str(); });
   result.cv_auc = roc_auc(truth, pred);
   const config::json cv = {{"fold_auc", result.fold_auc}, {"oof_auc", result.cv_auc}, {"folds", K}};
-  write_text_atomically(cfg.run.dir / "cv.json", [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
+  dist::on_leader([&] {
+    write_text_atomically(cfg.run.dir / "oof.csv", [&](std::ostream& o) { o << csv.str(); });
+    write_text_atomically(cfg.run.dir / "cv.json", [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
+  });
   if (!cfg.run.quiet) std::fprintf(stderr, "CV: out-of-fold ROC AUC %.4f over %zu samples\n", result.cv_auc, pred.size());
   result.report = detail::write_report(cfg, "cadence: fine-tune", {{"out-of-fold ROC AUC", result.cv_auc}, {"fold AUCs", result.fold_auc}}, truth, pred);
   return result;
@@ -271,8 +283,12 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
   const auto& cfg = prepared.cfg;
   namespace fs = std::filesystem;
   std::vector<fs::path> models;
+  std::string present(static_cast<std::size_t>(cfg.train.folds), '0');  // rank 0's view of the folds, for all ranks
   for (int k = 0; k < cfg.train.folds; ++k)
-    if (fs::exists(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt")) models.push_back(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt");
+    if (fs::exists(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt")) present[static_cast<std::size_t>(k)] = '1';
+  if (dist::Group* g = dist::current()) present = g->broadcast_bytes(present, "fold list");
+  for (int k = 0; k < cfg.train.folds; ++k)
+    if (present[static_cast<std::size_t>(k)] == '1') models.push_back(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt");
   if (models.empty()) fail(cfg.run.dir.string(), ": no fold_<k>/model.pt to predict with (run finetune first)");
   const torch::Device device = cfg.run.apply();
   const Dataset test = source_of(pipeline).open(Split::test);
@@ -285,6 +301,8 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
                                     device, cfg.run.seed, "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()), cfg.run.quiet);
     for (std::size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / static_cast<double>(models.size());
   }
+  const auto path = cfg.run.dir / "submission.csv";
+  if (!dist::leader()) return path;  // rank 0 blends and writes
   // blend with other runs' submissions, by id
   double total = cfg.predict.weight;
   std::vector<double> blended(mean.size());
@@ -300,7 +318,6 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
   }
   if (!(total > 0)) fail("/predict: the blend weights sum to 0");
   for (auto& v : blended) v /= total;
-  const auto path = cfg.run.dir / "submission.csv";
   write_predictions(path, test.ids(), blended);
   return path;
 }

@@ -24,7 +24,7 @@ namespace cadence::fingerprint {
 
 /// Keys (as /section/key JSON pointers) that never change what a run trains.
 inline const std::vector<std::string>& presentation_keys() {
-  static const std::vector<std::string> keys{"/run/dir", "/run/quiet", "/run/threads", "/run/resume", "/run/keep_memory",
+  static const std::vector<std::string> keys{"/run/dir", "/run/quiet", "/run/threads", "/run/resume", "/run/keep_memory", "/run/dist_timeout",
                                              "/load/threads", "/load/prefetch", "/train/checkpoint_every",
                                              "/train/eval_batch_size", "/predict"};
   return keys;

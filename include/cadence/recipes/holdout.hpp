@@ -15,6 +15,7 @@
 #include <torch/optim.h>
 
 #include "cadence/config/pipeline_config.hpp"
+#include "cadence/dist/group.hpp"
 #include "cadence/recipes/competition.hpp"
 #include "cadence/recipes/options.hpp"
 #include "cadence/data/folds.hpp"
@@ -47,19 +48,27 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   HoldoutConfig cfg;
   config::read_config(j, pipeline, cfg);  // every config error surfaces here, before any work
   cfg.validate();
+  dist::Group* group = cfg.run.join();  // a data-parallel run (dist/group.hpp); null in a world of one
+  if (group != nullptr && !group->leader()) cfg.run.quiet = true;
   const RunOptions& run = cfg.run;
   const TrainOptions& t = cfg.train;
   const auto resolved = config::write_config(pipeline, cfg);
   const auto identity = fingerprint::of_config(resolved, detail::prediction_sections(pipeline));
-  fingerprint::verify_config(run.dir, identity, "holdout", !run.resume);
+  if (group != nullptr) group->agree("config", std::hash<std::string>{}(identity.dump()));
+  dist::on_leader([&] { fingerprint::verify_config(run.dir, identity, "holdout", !run.resume); });
   const Dataset train = open_checked(pipeline, Split::train);
   const Dataset test = open_checked(pipeline, Split::test);
   const auto targets = train.targets();
   const auto is_valid = stratified_holdout(targets, t.holdout, run.seed);
   checks::holdout(targets, is_valid, "train");
-  const RunLock lock(run.dir);  // the directory is this run's (core/run_lock.hpp, recipes/fingerprint.hpp)
-  fingerprint::record_config(run.dir, identity, !run.resume, 0);
-  fingerprint::check_inputs(run.dir, "train", train);
+  std::unique_ptr<RunLock> lock;  // the directory is this run's (core/run_lock.hpp, recipes/fingerprint.hpp)
+  dist::on_leader([&] {
+    lock = std::make_unique<RunLock>(run.dir);
+    fingerprint::record_config(run.dir, identity, !run.resume, 0);
+    fingerprint::check_inputs(run.dir, "train", train);
+    write_text_atomically(run.dir / "config.json", [&](std::ostream& o) { o << resolved.dump(2) << '\n'; });
+    save_folds(run.dir / "split.csv", train.ids(), std::vector<int>(is_valid.begin(), is_valid.end()));
+  });
   const torch::Device device = run.apply();
   const auto& load = source_of(pipeline);
   const Head head = pipeline_head(pipeline);
@@ -67,8 +76,6 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   const auto& fitting = split.fitting;
   const auto& valid = split.valid;
 
-  write_text_atomically(run.dir / "config.json", [&](std::ostream& o) { o << resolved.dump(2) << '\n'; });
-  save_folds(run.dir / "split.csv", train.ids(), std::vector<int>(is_valid.begin(), is_valid.end()));
 
   auto net = build_network(pipeline, load.image_shape().channels);
   net->to(device);
@@ -86,12 +93,12 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
     best_valid = predict_pipeline(pipeline, net, head, train, valid, t.eval_batch_size, device, run.seed, "valid+tta", run.quiet);
     result.tta_auc = roc_auc(valid_truth, best_valid);
   }
-  write_predictions(run.dir / "valid.csv", valid_ids, best_valid);
+  if (dist::leader()) write_predictions(run.dir / "valid.csv", valid_ids, best_valid);
 
   std::vector<std::int64_t> all(test.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int64_t>(i);
   const auto test_probs = predict_pipeline(pipeline, net, head, test, all, t.eval_batch_size, device, run.seed, "predict", run.quiet);
-  write_predictions(result.submission, test.ids(), test_probs);
+  if (dist::leader()) write_predictions(result.submission, test.ids(), test_probs);
   return result;
 }
 

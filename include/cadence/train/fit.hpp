@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,7 @@
 #include "cadence/data/folds.hpp"
 #include "cadence/core/compose.hpp"
 #include "cadence/core/interrupt.hpp"
+#include "cadence/dist/data_parallel.hpp"
 #include "cadence/infer/predict.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/state_dict.hpp"
@@ -111,21 +114,26 @@ class Fit {
   Fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOptions& t, const Dataset& data,
       const std::vector<std::int64_t>& fit_idx, const std::vector<std::int64_t>& valid_idx,
       const std::filesystem::path& dir, const std::string& tag, torch::Device device)
-      : pipeline_(pipeline), net_(net), run_(run), t_(t), data_(data), fit_idx_(fit_idx), valid_idx_(valid_idx), dir_(dir),
+      : pipeline_(pipeline), net_(net), run_(run), group_(dist::current()), t_(t), data_(data), fit_idx_(fit_idx), valid_idx_(valid_idx), dir_(dir),
         tag_(tag), device_(device), head_(pipeline_head(pipeline)), targets_(data.targets()),
         opt_(make_optimizer(t, net->parameters())), scaler_(t.amp == Amp::fp16),
-        batches_((static_cast<std::int64_t>(fit_idx.size()) + t.batch_size - 1) / t.batch_size),
-        schedule_(t, (batches_ + t.accumulate - 1) / t.accumulate * t.epochs) {
+        world_(group_ != nullptr ? group_->size() : 1), batches_(per_rank_batches(fit_idx.size(), world_, t.batch_size)),
+        schedule_(for_global_batch(t, world_), (batches_ + t.accumulate - 1) / t.accumulate * t.epochs) {
     if (t.amp == Amp::fp16 && !device.is_cuda()) fail("/train/amp: \"fp16\" needs a CUDA device; use \"bf16\" on a CPU");
     for (auto i : valid_idx) truth_.push_back(targets_[static_cast<std::size_t>(i)]);
+    if (group_ != nullptr) {  // DDP: rank 0's weights everywhere, then gradients averaged in buckets
+      dist::broadcast_module(*group_, *net);
+      reducer_ = std::make_unique<dist::GradReducer>(*group_, net->parameters());
+    }
     if (t.ema > 0.0) ema_ = std::make_unique<Ema>(*net, t.ema);
     r_.model = dir / "model.pt";
   }
 
   FitResult run() {
     InterruptGuard on_signal;
-    std::filesystem::create_directories(dir_);
-    if (run_.resume && std::filesystem::exists(last())) resume();
+    if (leader()) std::filesystem::create_directories(dir_);
+    if (run_.resume)
+      if (const auto bytes = dist::read_on_leader(last())) resume(*bytes);
     for (const auto& line : r_.history) log_ += line.dump() + "\n";
     for (int epoch = start_epoch_; epoch < t_.epochs; ++epoch) {
       const auto [loss, rate] = train_epoch(epoch);
@@ -137,9 +145,9 @@ class Fit {
       if (ema_) ema_->swap(*net_);
       checkpoint({epoch + 1, 0, 0.0, 0});
       r_.epochs_run = epoch + 1;
-      if (const int sig = interrupt_requested()) stop(sig, epoch + 1);
+      if (const int sig = interrupted()) stop(sig, epoch + 1);
       if (t_.early_stopping > 0 && stale_ >= t_.early_stopping) {
-        if (!run_.quiet) std::fprintf(stderr, "%s: no better validation AUC for %d epochs, stopping\n", tag_.c_str(), stale_);
+        if (!quiet()) std::fprintf(stderr, "%s: no better validation AUC for %d epochs, stopping\n", tag_.c_str(), stale_);
         break;
       }
     }
@@ -151,12 +159,35 @@ class Fit {
   /// Where training stands: epochs finished, batches done in the next one, and its running loss.
   struct Position {
     int epoch = 0;
-    std::int64_t batch = 0;
+    std::int64_t batch = 0;    // batches (optimizer windows' members) done in the epoch, per rank
     double loss_sum = 0.0;
     std::int64_t seen = 0;
+    std::int64_t done = 0;     // positions of the epoch's order done (all ranks): where a resume continues
   };
 
   std::filesystem::path last() const { return dir_ / "last.pt"; }
+  bool leader() const { return group_ == nullptr || group_->leader(); }
+  bool quiet() const { return run_.quiet || !leader(); }
+  /// Batches per rank and epoch: the rank's padded shard (dist/world.hpp) in batches.
+  static std::int64_t per_rank_batches(std::size_t n, int world, int batch) {
+    const auto shard = (static_cast<std::int64_t>(n) + world - 1) / world;
+    return (shard + batch - 1) / batch;
+  }
+  /// A signal on any rank stops every rank at the same step (a collective in a data-parallel run).
+  int interrupted() {
+    int sig = interrupt_requested();
+    if (group_ == nullptr) return sig;
+    auto t = torch::tensor({sig != 0 ? 1.0 : 0.0});
+    group_->all_reduce(t, "stop check");
+    return t.item<double>() > 0 ? (sig != 0 ? sig : SIGTERM) : 0;
+  }
+  /// The epoch's (loss sum, samples) over all ranks.
+  std::pair<double, std::int64_t> global(double loss_sum, std::int64_t seen) {
+    if (group_ == nullptr) return {loss_sum, seen};
+    auto t = torch::tensor({loss_sum, static_cast<double>(seen)}, torch::kFloat64);
+    group_->all_reduce(t, "loss sum");
+    return {t[0].item<double>(), static_cast<std::int64_t>(t[1].item<double>())};
+  }
   std::string job() const { return tag_ == "epoch" ? "holdout" : tag_; }
 
   /// Augment (per-sample stages) and Mixup (batch stages): on a CPU run in the reader threads, Augment
@@ -164,17 +195,23 @@ class Fit {
   /// Returns the epoch's mean training loss and its samples/s.
   std::pair<double, double> train_epoch(int epoch) {
     const auto e = static_cast<std::uint32_t>(epoch), epochs = static_cast<std::uint32_t>(t_.epochs);
-    Position at{epoch, 0, 0.0, 0};
+    Position at{epoch, 0, 0.0, 0, 0};
     if (epoch == start_epoch_) at = resumed_;  // the rest of an epoch a checkpoint was taken in
+    if (!leader()) at.loss_sum = 0.0, at.seen = 0;  // the running sums are global; rank 0 carries them
     auto order = t_.balanced ? balanced_order(fit_idx_, targets_, fit_idx_.size(), run_.seed, e) : epoch_order(fit_idx_, run_.seed, e);
-    order.erase(order.begin(), order.begin() + std::min<std::int64_t>(static_cast<std::int64_t>(order.size()), at.batch * t_.batch_size));
+    // this rank's part of what the epoch has left (all of it in a world of one)
+    order = dist::train_shard(order, static_cast<std::size_t>(at.done), group_ != nullptr ? group_->rank() : 0, world_);
+    const auto todo = (static_cast<std::int64_t>(order.size()) + t_.batch_size - 1) / t_.batch_size;
+    std::int64_t done_here = 0;
     const bool on_readers = device_.is_cpu();
     const auto first = static_cast<std::uint32_t>(at.batch);
     LoaderHooks hooks = on_readers ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true, first) : LoaderHooks{};
     auto loader = source_of(pipeline_).loader(data_, std::move(order), t_.batch_size, head_classes(head_), std::move(hooks));
     net_->train();
+    std::optional<dist::SyncBatchNorm> sync_bn;
+    if (group_ != nullptr && t_.sync_batchnorm) sync_bn.emplace(*group_);
     Progress bar(tag_ + " " + std::to_string(epoch + 1) + "/" + std::to_string(t_.epochs),
-                 static_cast<std::int64_t>(loader->num_samples()), run_.quiet, "samples");
+                 static_cast<std::int64_t>(loader->num_samples()) * world_, quiet(), "samples");
     std::uint32_t batch_no = first;
     opt_->zero_grad();
     while (auto batch = loader->next()) {
@@ -194,26 +231,31 @@ class Fit {
       if (!std::isfinite(value))
         fail(job(), ": the training loss is ", value, " at epoch ", epoch + 1, ", step ", step_ + 1, " (batch ", batch_no + 1,
              "): the run diverged; lower train.lr or set train.clip_norm (the last checkpoint, ", last().string(), ", is intact)");
+      const bool last_batch = ++done_here == todo;
+      const bool steps = (batch_no + 1) % static_cast<std::uint32_t>(t_.accumulate) == 0 || last_batch;
+      if (reducer_ && steps) reducer_->arm();  // the window's last backward all-reduces (DDP's no_sync before)
       scaler_.scale_loss(loss / static_cast<double>(t_.accumulate)).backward();
+      if (reducer_) reducer_->finish();
       ++batch_no;
       at.loss_sum += value * static_cast<double>(batch->size());
       at.seen += batch->size();
       at.batch = batch_no;
-      bar.advance(batch->size());
+      at.done += static_cast<std::int64_t>(t_.batch_size) * world_;
+      bar.advance(batch->size() * world_);
       char status[64];
-      std::snprintf(status, sizeof status, "loss %.4f", at.loss_sum / static_cast<double>(at.seen));
+      std::snprintf(status, sizeof status, "loss %.4f", at.loss_sum / static_cast<double>(std::max<std::int64_t>(1, at.seen)));
       bar.set_status(status);
-      const bool last_batch = static_cast<std::int64_t>(batch_no) == batches_;
-      if (batch_no % static_cast<std::uint32_t>(t_.accumulate) == 0 || last_batch) {
+      if (steps) {
         step();
         if (last_batch) continue;
-        const int sig = interrupt_requested();
+        const int sig = interrupted();
         if ((t_.checkpoint_every > 0 && step_ % t_.checkpoint_every == 0) || sig) checkpoint(at);
         if (sig) stop(sig, epoch, batch_no);
       }
     }
     bar.finish();
-    return {at.loss_sum / static_cast<double>(std::max<std::int64_t>(1, at.seen)), bar.rate()};
+    const auto [sum, seen] = global(at.loss_sum, at.seen);
+    return {sum / static_cast<double>(std::max<std::int64_t>(1, seen)), bar.rate()};
   }
 
   /// One optimizer step: the scheduled learning rate, unscaling (fp16), clipping, the step, EMA.
@@ -248,10 +290,11 @@ class Fit {
     const double lr_now = schedule_.lr(std::max<std::int64_t>(0, step_ - 1));
     schedule_.epoch_end(auc);
     config::json line = {{"tag", tag_}, {"epoch", epoch + 1}, {"train_loss", loss}, {"valid_auc", auc}, {"lr", lr_now}, {"samples_per_s", rate}};
+    if (world_ > 1) line["world_size"] = world_;
     r_.history.push_back(line);
     log_ += line.dump() + "\n";
-    write_text_atomically(dir_ / "log.jsonl", [&](std::ostream& o) { o << log_; });
-    if (!run_.quiet) std::fprintf(stderr, "%s epoch %d: train loss %.4f, valid AUC %.4f\n", tag_.c_str(), epoch + 1, loss, auc);
+    if (leader()) write_text_atomically(dir_ / "log.jsonl", [&](std::ostream& o) { o << log_; });
+    if (!quiet()) std::fprintf(stderr, "%s epoch %d: train loss %.4f, valid AUC %.4f\n", tag_.c_str(), epoch + 1, loss, auc);
   }
 
   void keep_best(int epoch, double auc, const std::vector<double>& probs) {
@@ -259,7 +302,7 @@ class Fit {
       r_.best_auc = auc;
       r_.best_epoch = epoch + 1;
       r_.best_valid = probs;
-      save_module(net_, r_.model);
+      if (leader()) save_module(net_, r_.model);
       stale_ = 0;
     } else {
       ++stale_;
@@ -268,6 +311,8 @@ class Fit {
 
   /// The resumable checkpoint: everything the rest of the run depends on.
   void checkpoint(const Position& at) {
+    const auto [loss_sum, seen] = global(at.loss_sum, at.seen);  // a collective: every rank comes here
+    if (!leader()) return;
     {
       torch::serialize::OutputArchive a;
       net_->save(a);
@@ -275,7 +320,8 @@ class Fit {
       opt_->save(oa);
       a.write("optimizer", oa);
       if (ema_) ema_->save(a);
-      const config::json pos = {{"epoch", at.epoch}, {"batch", at.batch}, {"loss_sum", at.loss_sum}, {"seen", at.seen},
+      const config::json pos = {{"epoch", at.epoch}, {"batch", at.batch}, {"loss_sum", loss_sum}, {"seen", seen}, {"done", at.done},
+                                {"world_size", world_},
                                 {"step", step_}, {"stale", stale_}, {"best_auc", r_.best_auc},
                                 {"best_epoch", r_.best_epoch}, {"history", r_.history}, {"best_valid", r_.best_valid},
                                 {"schedule", schedule_.state()}, {"scaler", scaler_.state()}};
@@ -287,10 +333,10 @@ class Fit {
   }
 
   /// Continues where the last checkpoint left off (an epoch's end, or mid-epoch).
-  void resume() {
+  void resume(const std::string& bytes) {
     try {
       torch::serialize::InputArchive a;
-      a.load_from(last().string());
+      a.load_from(bytes.data(), bytes.size());
       net_->load(a);
       torch::serialize::InputArchive oa;
       a.read("optimizer", oa);
@@ -300,7 +346,9 @@ class Fit {
       a.read("position", v);
       const auto pos = config::json::parse(v.toStringRef());
       start_epoch_ = pos.at("epoch");
-      resumed_ = {start_epoch_, pos.value("batch", std::int64_t{0}), pos.value("loss_sum", 0.0), pos.value("seen", std::int64_t{0})};
+      const std::int64_t batch = pos.value("batch", std::int64_t{0});
+      resumed_ = {start_epoch_, batch, pos.value("loss_sum", 0.0), pos.value("seen", std::int64_t{0}),
+                  pos.value("done", batch * t_.batch_size)};  // samples of the epoch's order done, on any world size
       step_ = pos.at("step");
       stale_ = pos.at("stale");
       r_.best_auc = pos.at("best_auc");
@@ -325,6 +373,7 @@ class Fit {
   const P& pipeline_;
   Net& net_;
   const RunOptions& run_;
+  dist::Group* group_;
   const TrainOptions& t_;
   const Dataset& data_;
   const std::vector<std::int64_t>& fit_idx_;
@@ -337,6 +386,8 @@ class Fit {
   std::unique_ptr<torch::optim::Optimizer> opt_;
   GradScaler scaler_;
   std::unique_ptr<Ema> ema_;
+  int world_;
+  std::unique_ptr<dist::GradReducer> reducer_;
   std::int64_t batches_;
   LrSchedule schedule_;
   FitResult r_;

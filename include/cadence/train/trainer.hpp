@@ -3,6 +3,7 @@
 // ("train": optimizer, schedule, accumulation, clipping, EMA, early stopping, amp, ...) and the learning
 // rate schedule they define. The loop itself is train/fit.hpp.
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -24,6 +25,7 @@
 #include "cadence/core/atomic_file.hpp"
 #include "cadence/core/error.hpp"
 #include "cadence/core/memory.hpp"
+#include "cadence/dist/group.hpp"
 #include "cadence/train/amp.hpp"
 
 namespace cadence {
@@ -37,6 +39,7 @@ struct RunOptions {
   bool resume = false;                      // continue from each fold's last.pt where present
   bool deterministic = false;               // deterministic kernels (same results run to run, any thread count)
   bool keep_memory = true;                  // keep freed host memory for reuse (see core/memory.hpp)
+  int dist_timeout = 300;                   // data-parallel runs: seconds any collective may wait for the other ranks
 
   template <class V> void fields(V& v) {
     v("dir", dir);
@@ -47,11 +50,16 @@ struct RunOptions {
     v("resume", resume);
     v("deterministic", deterministic);
     v("keep_memory", keep_memory);
+    v("dist_timeout", dist_timeout, config::in_range(1, 86400));
   }
 
+  /// The configured device; "cuda" without an index in a data-parallel run is the GPU LOCAL_RANK names.
   torch::Device torch_device() const {
     try {
-      return torch::Device(device);
+      torch::Device d(device);
+      if (d.is_cuda() && !d.has_index() && dist::World::from_env().distributed())
+        d = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist::World::from_env().local_rank));
+      return d;
     } catch (const std::exception&) {
       fail("/run/device: `", device, "` is not a device (use \"cpu\", \"cuda\" or \"cuda:N\")");
     }
@@ -65,13 +73,23 @@ struct RunOptions {
     if (deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
     const auto d = torch_device();
     if (d.is_cuda() && !torch::cuda::is_available()) fail("/run/device: `", device, "` requested but CUDA is not available");
+    if (d.is_cuda() && d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count()))
+      fail("/run/device: `", d.str(), "` but this machine has ", torch::cuda::device_count(), " GPU(s) (LOCAL_RANK picks one per process)");
     return d;
+  }
+  /// Joins the data-parallel run the environment describes (dist/group.hpp); null in a world of one.
+  dist::Group* join() const {
+    return dist::init(torch_device(), std::chrono::milliseconds(static_cast<std::int64_t>(dist_timeout) * 1000));
   }
 };
 
 enum class OptimizerKind { adamw, adam, sgd };
 inline constexpr std::array<std::pair<OptimizerKind, std::string_view>, 3> enum_names(OptimizerKind) {
   return {{{OptimizerKind::adamw, "adamw"}, {OptimizerKind::adam, "adam"}, {OptimizerKind::sgd, "sgd"}}};
+}
+enum class LrScale { linear, sqrt };
+inline constexpr std::array<std::pair<LrScale, std::string_view>, 2> enum_names(LrScale) {
+  return {{{LrScale::linear, "linear"}, {LrScale::sqrt, "sqrt"}}};
 }
 enum class SchedulerKind { cosine, onecycle, step, plateau, constant };
 inline constexpr std::array<std::pair<SchedulerKind, std::string_view>, 5> enum_names(SchedulerKind) {
@@ -85,7 +103,9 @@ struct TrainOptions {
   int eval_batch_size = 64;
   int accumulate = 1;             // gradient accumulation: an optimizer step every N batches
   OptimizerKind optimizer = OptimizerKind::adamw;
-  double lr = 2e-3;               // peak learning rate
+  double lr = 2e-3;               // peak learning rate (for the global batch; see lr_base_size)
+  int lr_base_size = 0;           // > 0: lr is for this global batch, scaled to the run's batch x ranks x accumulate (timm's --lr-base-size)
+  LrScale lr_base_scale = LrScale::linear;  // how: linear, or sqrt (timm's choice for Adam-family optimizers)
   double weight_decay = 1e-2;
   double momentum = 0.9;          // sgd (Nesterov when > 0)
   SchedulerKind scheduler = SchedulerKind::cosine;
@@ -101,6 +121,7 @@ struct TrainOptions {
   int folds = 4;                  // K of the stratified K-fold, for finetune
   bool balanced = false;          // class-balanced sampling (with replacement) instead of shuffling
   bool channels_last = false;     // NHWC weights and inputs (faster convolutions on some CPUs and GPUs)
+  bool sync_batchnorm = false;    // data-parallel runs: BatchNorm statistics over all ranks' batches (per rank when off)
   Amp amp = Amp::off;             // autocast: "bf16" (CPU or GPU), "fp16" (CUDA, with dynamic loss scaling)
 
   template <class V> void fields(V& v) {
@@ -110,6 +131,8 @@ struct TrainOptions {
     v("accumulate", accumulate, config::in_range(1, 4096));
     v("optimizer", optimizer);
     v("lr", lr, config::above(0));
+    v("lr_base_size", lr_base_size, config::in_range(0, 1 << 24));
+    v("lr_base_scale", lr_base_scale);
     v("weight_decay", weight_decay, config::at_least(0));
     v("momentum", momentum, config::in_range(0.0, 0.999));
     v("scheduler", scheduler);
@@ -125,9 +148,20 @@ struct TrainOptions {
     v("folds", folds, config::in_range(2, 100));
     v("balanced", balanced);
     v("channels_last", channels_last);
+    v("sync_batchnorm", sync_batchnorm);
     v("amp", amp);
   }
 };
+
+/// The options with the peak learning rate of the run's global batch (batch_size x world x accumulate)
+/// when train.lr_base_size is set: lr x (global / base), or x sqrt(global / base), as timm's train.py.
+inline TrainOptions for_global_batch(TrainOptions t, int world) {
+  if (t.lr_base_size > 0) {
+    const double ratio = static_cast<double>(t.batch_size) * world * t.accumulate / static_cast<double>(t.lr_base_size);
+    t.lr *= t.lr_base_scale == LrScale::sqrt ? std::sqrt(ratio) : ratio;
+  }
+  return t;
+}
 
 /// The learning rate by optimizer step (and, for plateau, by validation results).
 class LrSchedule {
@@ -197,11 +231,15 @@ void save_module(const Net& net, const std::filesystem::path& path) {
 }
 
 /// Loads weights saved by save_module; a truncated file or one of another network is one line naming it.
+/// In a data-parallel run rank 0 reads the file and every rank loads its bytes (all ranks call it).
 template <class Net>
 void load_module(Net& net, const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) fail(path.string(), ": no such checkpoint");
+  const auto bytes = dist::read_on_leader(path);
+  if (!bytes) fail(path.string(), ": no such checkpoint");
   try {
-    torch::load(net, path.string());
+    torch::serialize::InputArchive a;
+    a.load_from(bytes->data(), bytes->size());
+    net->load(a);
   } catch (const std::exception& e) {
     fail(path.string(), ": cannot load these weights (", first_line(e.what()),
          "); the file is truncated, or was written for another model or model.* options");
