@@ -59,7 +59,7 @@ case "${1:-}" in
     cmake --build "$asan_dir" --target cadence_tests seti cadence-synth
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/cmake/sanitizers.supp \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --test-dir "$asan_dir" --output-on-failure -R '^(unit|cli\.|e2e\.)' -E 'e2e.report_renders'
+      ctest --test-dir "$asan_dir" --output-on-failure -R '^(unit|cli\.|e2e\.|dist\.equivalence)' -E 'e2e.report_renders'
     # each fuzz target for a short smoke run from its seed corpus (docs/reliability.md has the long runs)
     fuzz_dir=${CADENCE_FUZZ_DIR:-build-fuzz}
     [ -f "$fuzz_dir/build.ninja" ] || cmake -S tests/fuzz -B "$fuzz_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++

@@ -9,14 +9,16 @@
 #                naming the failed collective, within the timeout, never hangs
 #   resume       2 ranks stopped by SIGTERM mid-epoch (exit 143, one checkpoint), resumed by 1 process
 #
-# usage: tests/distributed.sh SETI SYNTH CONFIG WORK [equivalence|dead_rank|resume]
+#   slurm        cmake/slurm.sh sets torchrun's variables from SLURM's
+#
+# usage: tests/distributed.sh SETI SYNTH CONFIG WORK [equivalence|dead_rank|resume|slurm]
 set -uo pipefail
 seti=$1 synth=$2 config=$3 work=$4 what=${5:-equivalence}
 data=$work/data
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 mkdir -p "$work"
-if [[ ! -f $data/train_labels.csv ]]; then
+if [[ $what != slurm && ! -f $data/train_labels.csv ]]; then
   "$synth" --root "$data" --train 96 --test 16 --old 0 --seed 5 --quiet >/dev/null || fail "cadence-synth"
 fi
 common=(--config "$config" --set "load.root=$data" --set run.quiet=true --set run.threads=1 --set load.threads=1
@@ -93,6 +95,19 @@ resume)
     >"$work/resume.one.out" 2>"$work/resume.one.err" || { cat "$work/resume.one.err"; fail "1 process could not resume the 2-rank run"; }
   grep -q "CV ROC AUC" "$work/resume.one.out" || fail "no result after the resume"
   [[ $(grep -c '"epoch"' "$work/resume/fold_0/log.jsonl") -eq 2 ]] || fail "fold 0's log does not hold its 2 epochs once each"
+  ;;
+slurm)  # cmake/slurm.sh maps SLURM's variables onto torchrun's (a fake scontrol names the nodes)
+  mkdir -p "$work/bin"
+  printf '#!/bin/sh\n[ "$1 $2 $3" = "show hostnames nodeA,nodeB" ] && printf "nodeA\\nnodeB\\n"\n' >"$work/bin/scontrol"
+  chmod +x "$work/bin/scontrol"
+  slurm=$(dirname "$0")/../cmake/slurm.sh
+  out=$(env -u MASTER_ADDR -u MASTER_PORT PATH="$work/bin:$PATH" SLURM_PROCID=5 SLURM_NTASKS=8 SLURM_LOCALID=1 SLURM_NTASKS_PER_NODE=4 \
+        SLURM_JOB_NODELIST=nodeA,nodeB bash "$slurm" env) || fail "slurm.sh failed"
+  for want in RANK=5 WORLD_SIZE=8 LOCAL_RANK=1 LOCAL_WORLD_SIZE=4 MASTER_ADDR=nodeA MASTER_PORT=29500; do
+    grep -qx "$want" <<<"$out" || fail "slurm.sh did not set $want"
+  done
+  out=$(env -u SLURM_PROCID bash "$slurm" env 2>&1) && fail "slurm.sh ran outside SLURM"
+  grep -q "not inside a SLURM step" <<<"$out" || fail "slurm.sh outside SLURM: $out"
   ;;
 *) fail "unknown test $what" ;;
 esac
