@@ -22,7 +22,10 @@
 #include "cadence/core/memory.hpp"
 #include "cadence/data/folds.hpp"
 #include "cadence/data/load.hpp"
+#include "cadence/infer/predict.hpp"
 #include "cadence/infer/tta.hpp"
+#include "cadence/nn/model.hpp"
+#include "cadence/recipes/options.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
 #include "cadence/nn/memory_format.hpp"
@@ -121,26 +124,16 @@ int main(int argc, char** argv) {
       for (int s = 0; s < a.steps; ++s) step();
       out["train"] = {{"samples_per_s", 8.0 * a.steps / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
     }
-    if (a.stage == "predict") {  // prediction with TTA<16>: each batch of 8 read once, 16 augmented rounds, folded BN, channels_last
+    if (a.stage == "predict") {  // prediction with TTA<16>, batch 8: the functions seti predict runs (recipes::predict)
       bench::reset_peak_rss();
-      auto net = network();
-      net->eval();
-      net[1]->as<cadence::EfficientNetV2>()->fold_batchnorm();
-      cadence::to_channels_last(*net);
-      const Aug4 aug;
+      auto pipeline = load | Aug4{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<16>{};
+      pipeline.get<cadence::Model<cadence::EffNetV2S>>().options.arch = "efficientnetv2_s";
+      auto net = cadence::build_network(pipeline, load.image_shape().channels);
+      cadence::prepare_for_inference(*net, cadence::PredictOptions{}.inference());  // seti predict's defaults
       const auto n = std::min<std::size_t>(static_cast<std::size_t>(a.predict_samples), data.size());
       const auto t0 = Clock::now();
-      auto loader = load.loader(data, order_of(n, 1), 8, 2);
-      torch::NoGradGuard g;
-      while (auto batch = loader->next()) {
-        std::vector<torch::Tensor> rounds;
-        for (std::uint32_t r = 0; r < 16; ++r) {
-          auto xr = batch->images.clone();
-          aug.apply(xr, {0, cadence::kTtaEpochBase + r, batch->indices});
-          rounds.push_back(net->forward(cadence::as_channels_last(xr)));
-        }
-        cadence::reduce_rounds(rounds, cadence::Head::ce, cadence::TtaReduce::prob);
-      }
+      cadence::predict_pipeline(pipeline, net, cadence::pipeline_head(pipeline), data, order_of(n, 1), 8, torch::kCPU, 0, "predict",
+                                /*quiet=*/true);
       out["predict"] = {{"samples_per_s", static_cast<double>(n) / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
     }
     out["threads"] = a.threads;

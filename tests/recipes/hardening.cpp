@@ -301,3 +301,21 @@ TEST_CASE("hardening: SIGTERM mid-epoch writes a checkpoint, exits 143, and --re
     }
   }
 }
+
+TEST_CASE("hardening: a run made before an option existed resumes while the option is at its default") {
+  namespace fp = cadence::fingerprint;
+  const auto was = cadence::config::json::parse(R"({"train": {"lr": 0.1, "epochs": 4}})");
+  const auto defaults = cadence::config::json::parse(R"({"train": {"lr": 0.002, "epochs": 4, "sync_batchnorm": false}})");
+  auto now = cadence::config::json::parse(R"({"train": {"lr": 0.1, "epochs": 4, "sync_batchnorm": false}})");
+  CHECK(fp::same_config(was, now, defaults));
+  CHECK_FALSE(fp::same_config(was, now));  // without the defaults, any new key differs
+  now["train"]["sync_batchnorm"] = true;   // the new option set: a different run
+  CHECK_FALSE(fp::same_config(was, now, defaults));
+  CHECK(fp::differences(was, now, 6, defaults) == "train.sync_batchnorm: (absent) -> true");
+  now["train"]["sync_batchnorm"] = false;
+  now["train"]["lr"] = 0.2;                // a recorded key changed
+  CHECK_FALSE(fp::same_config(was, now, defaults));
+  CHECK(fp::differences(was, now, 6, defaults) == "train.lr: 0.1 -> 0.2");
+  now = cadence::config::json::parse(R"({"train": {"lr": 0.1}})");  // a recorded key gone
+  CHECK_FALSE(fp::same_config(was, now, defaults));
+}

@@ -4,15 +4,18 @@
 // prediction alike. No concrete stage type is named here.
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <type_traits>
 #include <vector>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn.h>
 
 #include "cadence/core/pipeline.hpp"
 #include "cadence/data/loader.hpp"
 #include "cadence/nn/head.hpp"
+#include "cadence/nn/inference.hpp"
 
 namespace cadence {
 
@@ -102,6 +105,38 @@ torch::nn::Sequential build_network(const P& pipeline, std::int64_t in_chans) {
     if constexpr (ModuleStage<std::remove_cvref_t<decltype(s)>>) net->push_back(s.build(in_chans));
   });
   return net;
+}
+
+/// A copy of the pipeline whose modules import no `weights` file (for networks whose weights come
+/// from a checkpoint or another network next, or from scratch).
+template <class P>
+P without_weights(P pipeline) {
+  pipeline.for_each([](auto& s) {
+    if constexpr (requires { s.options.weights; }) s.options.weights.clear();
+  });
+  return pipeline;
+}
+
+/// A new network with `live`'s parameters and buffers, prepared for inference (nn/inference.hpp):
+/// what validation predicts with while `live` trains on.
+template <class P>
+torch::nn::Sequential inference_copy(const P& pipeline, torch::nn::Module& live, torch::Device device, const InferenceOptions& o) {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();  // the copy's initial draws must not move training's stream
+  const auto state = gen.get_state();
+  auto copy = build_network(without_weights(pipeline), source_of(pipeline).image_shape().channels);
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+  }
+  copy->to(device);
+  {
+    torch::NoGradGuard no_grad;
+    auto params = copy->named_parameters(), buffers = copy->named_buffers();
+    for (const auto& item : live.named_parameters()) params[item.key()].copy_(item.value());
+    for (const auto& item : live.named_buffers()) buffers[item.key()].copy_(item.value());
+  }
+  prepare_for_inference(*copy, o);
+  return copy;
 }
 
 /// The pipeline's head (from its model stage).

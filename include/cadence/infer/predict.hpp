@@ -12,6 +12,7 @@
 #include "cadence/core/compose.hpp"
 #include "cadence/core/progress.hpp"
 #include "cadence/dist/group.hpp"
+#include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/head.hpp"
 
 namespace cadence {
@@ -35,6 +36,7 @@ std::vector<double> predict_local(const P& pipeline, Net& net, Head head, const 
                                   bool use_tta, std::int64_t shown_total, int shown_scale) {
   torch::NoGradGuard no_grad;
   net->eval();
+  const bool nhwc = is_channels_last(*net);  // a network prepared for inference (nn/inference.hpp) gets NHWC inputs
   auto loader = source_of(pipeline).loader(data, std::move(indices), batch_size, head_classes(head),
                                             reader_hooks(pipeline, seed, 0, 1, Phase::eval, /*batches=*/false));
   std::vector<std::int64_t> rows;  // the current batch's dataset indices, for the rounds' draws
@@ -53,7 +55,8 @@ std::vector<double> predict_local(const P& pipeline, Net& net, Head head, const 
       rows = batch->indices;
       const auto x = batch->images.to(device);
       for (int r = 0; r < n; ++r)
-        per_round[static_cast<std::size_t>(r)].push_back(net->forward(stage.round_input(x, r, ctx)).to(torch::kCPU));
+        per_round[static_cast<std::size_t>(r)].push_back(
+            net->forward(nhwc ? as_channels_last(stage.round_input(x, r, ctx)) : stage.round_input(x, r, ctx)).to(torch::kCPU));
       bar.advance(batch->size() * shown_scale);
     }
     std::vector<torch::Tensor> logits;

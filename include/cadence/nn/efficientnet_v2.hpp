@@ -22,6 +22,7 @@
 #include "cadence/config/options.hpp"
 #include "cadence/core/error.hpp"
 #include "cadence/nn/batch_norm.hpp"
+#include "cadence/nn/inference.hpp"
 
 namespace cadence {
 
@@ -275,7 +276,7 @@ TORCH_MODULE(Block);
 }  // namespace effnet
 
 /// EfficientNetV2 with timm's parameter names: conv_stem, bn1, blocks.i.j.*, conv_head, bn2, classifier.
-class EfficientNetV2Impl : public torch::nn::Module {
+class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm {
  public:
   EfficientNetV2Impl(const EffNetV2Arch& arch, const EffNetV2Options& o, std::int64_t in_chans, std::int64_t classes)
       : drop_rate_(o.drop_rate), tf_(arch.tf) {
@@ -313,8 +314,10 @@ class EfficientNetV2Impl : public torch::nn::Module {
   void pretty_print(std::ostream& os) const override { os << (tf_ ? "EfficientNetV2(tf)" : "EfficientNetV2"); }
 
   /// Folds every BatchNorm into its conv, for inference: fewer passes over memory, the same logits
-  /// (to float rounding) in eval mode. Irreversible; training afterwards is not meaningful.
-  void fold_batchnorm() {
+  /// (to float rounding) in eval mode. Irreversible (a second call does nothing); training afterwards
+  /// is not meaningful. nn/inference.hpp's prepare_for_inference calls it.
+  void fold_batchnorm() override {
+    if (folded_) return;
     effnet::fold_into(conv_stem, bn1);
     for (const auto& stage : *blocks)
       for (const auto& block : *stage->as<torch::nn::ModuleList>()) block->as<effnet::Block>()->fold();

@@ -112,7 +112,8 @@ Prepared prepare(P& pipeline, const config::json& j, const std::string& job, boo
     g->agree("config", std::hash<std::string>{}(identity.dump()));
     if (!g->leader()) cfg.run.quiet = true;
   }
-  dist::on_leader([&] { fingerprint::verify_config(cfg.run.dir, identity, job, starts_over); });
+  const auto defaults = fingerprint::of_config(config::write_config(P{}, CompetitionConfig{}), prediction_sections(pipeline));
+  dist::on_leader([&] { fingerprint::verify_config(cfg.run.dir, identity, job, starts_over, defaults); });
   check_inputs(pipeline, cfg, job);
   dist::on_leader([&] {
     p.lock = std::make_unique<RunLock>(cfg.run.dir);  // the first write to the directory (it makes it)
@@ -133,15 +134,7 @@ auto fresh_network(const P& pipeline, const CompetitionConfig& cfg, torch::Devic
   return net;
 }
 
-/// A copy of the pipeline whose model imports no `weights` file (for nets whose weights come from a
-/// checkpoint next, or from scratch).
-template <class P>
-P without_weights(P pipeline) {
-  pipeline.for_each([](auto& s) {
-    if constexpr (requires { s.options.weights; }) s.options.weights.clear();
-  });
-  return pipeline;
-}
+using cadence::without_weights;  // core/compose.hpp
 
 inline config::json read_history(const std::filesystem::path& log) {
   config::json h = config::json::array();
@@ -297,6 +290,7 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
   for (std::size_t m = 0; m < models.size(); ++m) {
     auto net = detail::fresh_network(shell, cfg, device, 0);
     load_module(net, models[m]);
+    prepare_for_inference(*net, cfg.predict.inference());  // BN folded, channels_last: what bench_compare times
     const auto p = predict_pipeline(pipeline, net, pipeline_head(pipeline), test, detail::iota(test.size()), cfg.train.eval_batch_size,
                                     device, cfg.run.seed, "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()), cfg.run.quiet);
     for (std::size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / static_cast<double>(models.size());

@@ -41,9 +41,30 @@ inline config::json of_config(config::json resolved, const std::vector<std::stri
   return resolved;
 }
 
-/// "key: old -> new" for every leaf that differs (at most `limit` of them).
-inline std::string differences(const config::json& was, const config::json& now, std::size_t limit = 6) {
+/// Whether `key` is absent from the recorded `was` and at its default in `now`: an option this
+/// version of cadence added since the run was made, which cannot have changed it.
+inline bool added_since(const config::json& was_flat, const config::json& defaults_flat, const std::string& key, const config::json& value) {
+  return !was_flat.contains(key) && defaults_flat.is_object() && defaults_flat.contains(key) && defaults_flat[key] == value;
+}
+
+/// Whether `now` is the recorded `was`, up to options added since at their defaults (`defaults`: the
+/// fingerprint of an all-defaults config; null: none).
+inline bool same_config(const config::json& was, const config::json& now, const config::json& defaults = nullptr) {
+  if (was == now) return true;
   const auto a = was.flatten(), b = now.flatten();
+  const auto d = defaults.is_object() ? defaults.flatten() : config::json();
+  for (const auto& [k, v] : b.items())
+    if (a.contains(k) ? a[k] != v : !added_since(a, d, k, v)) return false;
+  for (const auto& [k, v] : a.items())
+    if (!b.contains(k)) return false;
+  return true;
+}
+
+/// "key: old -> new" for every leaf that differs (at most `limit` of them).
+inline std::string differences(const config::json& was, const config::json& now, std::size_t limit = 6,
+                               const config::json& defaults = nullptr) {
+  const auto a = was.flatten(), b = now.flatten();
+  const auto d = defaults.is_object() ? defaults.flatten() : config::json();
   std::set<std::string> keys;
   for (const auto& [k, _] : a.items()) keys.insert(k);
   for (const auto& [k, _] : b.items()) keys.insert(k);
@@ -51,7 +72,7 @@ inline std::string differences(const config::json& was, const config::json& now,
   std::size_t n = 0;
   for (const auto& k : keys) {
     const auto x = a.contains(k) ? a[k].dump() : "(absent)", y = b.contains(k) ? b[k].dump() : "(absent)";
-    if (x == y) continue;
+    if (x == y || (b.contains(k) && added_since(a, d, k, b[k]))) continue;
     if (n++ < limit) {
       std::string name = k.substr(1);
       for (auto& c : name) if (c == '/') c = '.';
@@ -91,12 +112,15 @@ inline void write(const std::filesystem::path& dir, const config::json& fp) {
 }
 
 /// Refuses a job that is not `fresh` (a pretrain, run or holdout not resuming) on a directory that
-/// another config made. Call it before the inputs are checked; record_config after.
-inline void verify_config(const std::filesystem::path& dir, const config::json& config_part, const std::string& job, bool fresh) {
+/// another config made. Call it before the inputs are checked; record_config after. `defaults`: the
+/// fingerprint of an all-defaults config, so that a run made before an option existed still matches
+/// when the option is at its default.
+inline void verify_config(const std::filesystem::path& dir, const config::json& config_part, const std::string& job, bool fresh,
+                          const config::json& defaults = nullptr) {
   if (fresh) return;
   const auto fp = read(dir);
-  if (fp.is_object() && fp.contains("config") && !fp["config"].is_null() && fp["config"] != config_part)
-    fail(dir.string(), ": made by another config (", differences(fp["config"], config_part), "); ", job,
+  if (fp.is_object() && fp.contains("config") && !fp["config"].is_null() && !same_config(fp["config"], config_part, defaults))
+    fail(dir.string(), ": made by another config (", differences(fp["config"], config_part, 6, defaults), "); ", job,
          " would mix its state into this run. Use another run.dir, or start over with `seti run` (without --resume)");
 }
 

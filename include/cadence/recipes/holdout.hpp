@@ -55,7 +55,8 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   const auto resolved = config::write_config(pipeline, cfg);
   const auto identity = fingerprint::of_config(resolved, detail::prediction_sections(pipeline));
   if (group != nullptr) group->agree("config", std::hash<std::string>{}(identity.dump()));
-  dist::on_leader([&] { fingerprint::verify_config(run.dir, identity, "holdout", !run.resume); });
+  const auto defaults = fingerprint::of_config(config::write_config(P{}, HoldoutConfig{}), detail::prediction_sections(pipeline));
+  dist::on_leader([&] { fingerprint::verify_config(run.dir, identity, "holdout", !run.resume, defaults); });
   const Dataset train = open_checked(pipeline, Split::train);
   const Dataset test = open_checked(pipeline, Split::test);
   const auto targets = train.targets();
@@ -89,6 +90,7 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
     valid_ids.push_back(train.entries[static_cast<std::size_t>(i)].id);
     valid_truth.push_back(targets[static_cast<std::size_t>(i)]);
   }
+  prepare_for_inference(*net, cfg.predict.inference());  // training is over: the inference path from here
   if constexpr (P::has_tta) {  // the best weights' validation score with the pipeline's TTA
     best_valid = predict_pipeline(pipeline, net, head, train, valid, t.eval_batch_size, device, run.seed, "valid+tta", run.quiet);
     result.tta_auc = roc_auc(valid_truth, best_valid);

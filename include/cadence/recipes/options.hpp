@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cadence/config/options.hpp"
+#include "cadence/nn/inference.hpp"
 #include "cadence/train/trainer.hpp"
 
 namespace cadence {
@@ -51,10 +52,15 @@ struct BlendMember {
 struct PredictOptions {
   double weight = 1.0;             // this run's weight in the blend
   std::vector<BlendMember> blend;  // other runs to average with (same test ids)
+  bool fold_batchnorm = true;      // BatchNorm folded into the convolutions (nn/inference.hpp)
+  bool channels_last = true;       // NHWC weights and inputs
   template <class V> void fields(V& v) {
     v("weight", weight, config::at_least(0.0));
     v("blend", blend);
+    v("fold_batchnorm", fold_batchnorm);
+    v("channels_last", channels_last);
   }
+  InferenceOptions inference() const { return {fold_batchnorm, channels_last}; }
 };
 
 struct CompetitionConfig {

@@ -270,7 +270,9 @@ class Fit {
   }
 
   std::vector<double> validate(int epoch) {
-    auto p = predict_pipeline(pipeline_, net_, head_, data_, valid_idx_, t_.eval_batch_size, device_, run_.seed, "validate", run_.quiet, false);
+    // the inference path seti predict runs (BN folded, channels_last as trained), on a copy: net_ trains on
+    auto eval_net = inference_copy(pipeline_, *net_, device_, InferenceOptions{true, t_.channels_last});
+    auto p = predict_pipeline(pipeline_, eval_net, head_, data_, valid_idx_, t_.eval_batch_size, device_, run_.seed, "validate", quiet(), false);
     for (std::size_t i = 0; i < p.size(); ++i)
       if (!std::isfinite(p[i]))
         fail(job(), ": the validation prediction for id `", data_.entries[static_cast<std::size_t>(valid_idx_[i])].id, "` is ", p[i],

@@ -1,0 +1,93 @@
+// The inference path (nn/inference.hpp) that seti predict and per-epoch validation run: BatchNorm
+// folded into the convolutions and channels_last change the probabilities by float rounding only.
+#include "cadence/nn/inference.hpp"
+
+#include "cadence/augment/augment.hpp"
+#include "cadence/core/compose.hpp"
+#include "cadence/data/load.hpp"
+#include "cadence/infer/predict.hpp"
+#include "cadence/infer/tta.hpp"
+#include "cadence/nn/efficientnet_v2.hpp"
+#include "cadence/nn/model.hpp"
+#include "cadence/nn/resize.hpp"
+#include "support.hpp"
+
+namespace {
+
+/// Trained-looking BatchNorm statistics and affine parameters (fresh ones fold to the identity).
+void randomize_batchnorm(torch::nn::Module& net) {
+  torch::NoGradGuard no_grad;
+  for (const auto& m : net.modules())
+    if (auto* b = m->as<cadence::BatchNorm2d>()) {
+      b->running_mean.uniform_(-0.5, 0.5);
+      b->running_var.uniform_(0.5, 2.0);
+      b->weight.uniform_(0.5, 1.5);
+      b->bias.uniform_(-0.2, 0.2);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("inference: folded BatchNorm + channels_last give the plain network's probabilities within 1e-5 (TTA, resizer, EfficientNetV2)") {
+  test::TempDir data("inference");
+  test::small_dataset(data.path, 4, 6);
+  using Aug = cadence::Augment<cadence::VFlip, cadence::SpecAug>;
+  auto p = cadence::Load{} | Aug{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<2>{};
+  p.get<cadence::Load>().options.root = data.path;
+  auto& m = p.get<cadence::Model<cadence::EffNetV2S>>().options;
+  m.arch = "efficientnetv2_s";
+  m.width_multiplier = 0.25;
+  m.depth_multiplier = 0.25;
+  auto& r = p.get<cadence::Resize<cadence::Learned>>().options;
+  r.size = r.test_size = {64, 64};
+  r.filters = 4;
+  r.blocks = 1;
+  const auto test = cadence::source_of(p).open(cadence::Split::test);
+  std::vector<std::int64_t> idx(test.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<std::int64_t>(i);
+
+  torch::manual_seed(5);
+  auto plain = cadence::build_network(p, 1);
+  randomize_batchnorm(*plain);
+  const auto want = cadence::predict_pipeline(p, plain, cadence::Head::ce, test, idx, 4, torch::kCPU, 3, "plain", true);
+
+  // a copy prepared for inference, as validation makes it; the live network is untouched
+  const auto before = plain->parameters()[0].clone();
+  auto fast = cadence::inference_copy(p, *plain, torch::kCPU, cadence::InferenceOptions{});
+  CHECK(torch::equal(plain->parameters()[0], before));
+  CHECK(cadence::is_channels_last(*fast));
+  CHECK_FALSE(cadence::is_channels_last(*plain));
+  const auto got = cadence::predict_pipeline(p, fast, cadence::Head::ce, test, idx, 4, torch::kCPU, 3, "fast", true);
+  REQUIRE(got.size() == want.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
+  INFO("max |p_fast - p_plain| = ", worst);
+  CHECK(worst < 1e-5);
+  // the fold did something: the copy's first block conv no longer equals the plain one's weights
+  bool changed = false;
+  auto pp = plain->named_parameters(), fp = fast->named_parameters();
+  for (const auto& item : pp)
+    if (item.key().find("conv_stem.weight") != std::string::npos) changed = !torch::allclose(item.value(), fp[item.key()]);
+  CHECK(changed);
+
+  // in place, as seti predict does after loading each fold; a second preparation changes nothing
+  cadence::prepare_for_inference(*plain, cadence::InferenceOptions{});
+  cadence::prepare_for_inference(*plain, cadence::InferenceOptions{});
+  const auto again = cadence::predict_pipeline(p, plain, cadence::Head::ce, test, idx, 4, torch::kCPU, 3, "again", true);
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(again[i] == doctest::Approx(got[i]).epsilon(1e-9));
+}
+
+TEST_CASE("inference: a module of one's own folds by implementing FoldsBatchNorm") {
+  struct Mine : torch::nn::Module, cadence::FoldsBatchNorm {
+    int folds = 0;
+    void fold_batchnorm() override { ++folds; }
+  };
+  auto outer = std::make_shared<torch::nn::Module>();
+  auto mine = std::make_shared<Mine>();
+  outer->register_module("mine", mine);
+  cadence::prepare_for_inference(*outer, {true, false});
+  CHECK(mine->folds == 1);
+  CHECK_FALSE(mine->is_training());
+  cadence::prepare_for_inference(*outer, {false, false});
+  CHECK(mine->folds == 1);
+}
