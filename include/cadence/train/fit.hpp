@@ -201,7 +201,7 @@ class Fit {
     auto order = t_.balanced ? balanced_order(fit_idx_, targets_, fit_idx_.size(), run_.seed, e) : epoch_order(fit_idx_, run_.seed, e);
     // this rank's part of what the epoch has left (all of it in a world of one)
     order = dist::train_shard(order, static_cast<std::size_t>(at.done), group_ != nullptr ? group_->rank() : 0, world_);
-    const auto todo = (static_cast<std::int64_t>(order.size()) + t_.batch_size - 1) / t_.batch_size;
+    const auto batches_left = (static_cast<std::int64_t>(order.size()) + t_.batch_size - 1) / t_.batch_size;
     std::int64_t done_here = 0;
     const bool on_readers = device_.is_cpu();
     const auto first = static_cast<std::uint32_t>(at.batch);
@@ -231,7 +231,7 @@ class Fit {
       if (!std::isfinite(value))
         fail(job(), ": the training loss is ", value, " at epoch ", epoch + 1, ", step ", step_ + 1, " (batch ", batch_no + 1,
              "): the run diverged; lower train.lr or set train.clip_norm (the last checkpoint, ", last().string(), ", is intact)");
-      const bool last_batch = ++done_here == todo;
+      const bool last_batch = ++done_here == batches_left;
       const bool steps = (batch_no + 1) % static_cast<std::uint32_t>(t_.accumulate) == 0 || last_batch;
       if (reducer_ && steps) reducer_->arm();  // the window's last backward all-reduces (DDP's no_sync before)
       scaler_.scale_loss(loss / static_cast<double>(t_.accumulate)).backward();
