@@ -38,6 +38,7 @@ class GradReducer {
   GradReducer(Group& g, std::vector<torch::Tensor> params, std::int64_t bucket_bytes = 25 << 20) : g_(g), params_(std::move(params)) {
     // buckets in reverse parameter order (the order a backward pass produces gradients)
     std::int64_t bytes = bucket_bytes;
+    slot_.resize(params_.size(), {0, 0});
     for (std::size_t k = params_.size(); k-- > 0;) {
       const auto& p = params_[k];
       if (!p.requires_grad()) continue;
@@ -47,7 +48,6 @@ class GradReducer {
         bytes = 0;
       }
       auto& b = buckets_.back();
-      slot_.resize(params_.size(), {0, 0});
       slot_[k] = {buckets_.size() - 1, b.members.size()};
       b.members.push_back(k);
       b.offsets.push_back(b.numel);
@@ -185,7 +185,7 @@ struct SyncBatchNormFn : torch::autograd::Function<SyncBatchNormFn> {
     }
     auto mean_f = mean.to(x.scalar_type()), invstd_f = invstd.to(x.scalar_type());
     ctx->save_for_backward({x, weight, mean_f, invstd_f});
-    ctx->saved_data["n"] = n;
+    ctx->saved_data["count"] = n;  // elements per channel over all ranks
     ctx->saved_data["group"] = group;
     auto scale = invstd_f * weight;
     return (x - mean_f.view({1, -1, 1, 1})) * scale.view({1, -1, 1, 1}) + bias.view({1, -1, 1, 1});
@@ -198,7 +198,7 @@ struct SyncBatchNormFn : torch::autograd::Function<SyncBatchNormFn> {
     const auto& mean = saved[2];
     const auto& invstd = saved[3];
     auto& g = *reinterpret_cast<Group*>(ctx->saved_data["group"].toInt());
-    const double n = ctx->saved_data["n"].toDouble();
+    const double n = ctx->saved_data["count"].toDouble();
     const std::int64_t C = x.size(1);
     const std::vector<std::int64_t> dims{0, 2, 3};
     const auto& dy = grad[0];
