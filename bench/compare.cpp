@@ -4,6 +4,9 @@
 //   bench_compare --stage input|train|predict --data ROOT --threads 2 --samples 512 --steps 3
 //                 --predict-samples 16 --json out.json      (one command line)
 //
+// On a GPU (bench/gpu_compare.sh): --device cuda --amp fp16 --batch 32 --size 384 for the predict stage
+// (training on a GPU is timed through `seti holdout` itself, whose log.jsonl has samples/s and data wait).
+//
 // compare.sh runs each stage in a process of its own, as peer.py does, so that a stage's peak memory
 // is its own and not what an earlier stage left in the allocator.
 #include <torch/torch.h>
@@ -26,6 +29,7 @@
 #include "cadence/infer/tta.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/recipes/options.hpp"
+#include "cadence/train/amp.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
 #include "cadence/nn/memory_format.hpp"
@@ -42,6 +46,10 @@ struct Args {
   int threads = 2, samples = 512, steps = 3, warmup_batches = 2;
   bool keep_memory = true;  // run.keep_memory
   int predict_samples = 16;  // TTA x16 of a full-size model is slow on a CPU
+  std::string device = "cpu";
+  cadence::Amp amp = cadence::Amp::off;  // predict: autocast, as predict.amp
+  int batch = 8;                         // predict: batch size
+  int size = 256;                        // predict: the learned resizer's output, H = W
   std::filesystem::path json = "cadence.json";
   template <class V> void fields(V& v) {
     v("stage", stage, [](const std::string& s, const std::string& path) {
@@ -54,6 +62,10 @@ struct Args {
     v("warmup_batches", warmup_batches, cadence::config::at_least(0));
     v("predict_samples", predict_samples, cadence::config::at_least(8));
     v("keep_memory", keep_memory);
+    v("device", device, cadence::config::non_empty());
+    v("amp", amp);
+    v("batch", batch, cadence::config::at_least(1));
+    v("size", size, cadence::config::in_range(32, 1024));
     v("json", json);
   }
 };
@@ -124,17 +136,27 @@ int main(int argc, char** argv) {
       for (int s = 0; s < a.steps; ++s) step();
       out["train"] = {{"samples_per_s", 8.0 * a.steps / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
     }
-    if (a.stage == "predict") {  // prediction with TTA<16>, batch 8: the functions seti predict runs (recipes::predict)
+    if (a.stage == "predict") {  // prediction with TTA<16>: the functions seti predict runs (recipes::predict)
+      const torch::Device device(a.device);
+      if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // as RunOptions::apply on a GPU
       bench::reset_peak_rss();
       auto pipeline = load | Aug4{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<16>{};
       pipeline.get<cadence::Model<cadence::EffNetV2S>>().options.arch = "efficientnetv2_s";
+      auto& resize = pipeline.get<cadence::Resize<cadence::Learned>>().options;
+      resize.size = resize.test_size = {a.size, a.size};
       auto net = cadence::build_network(pipeline, load.image_shape().channels);
+      net->to(device);
       cadence::prepare_for_inference(*net, cadence::PredictOptions{}.inference());  // seti predict's defaults
+      cadence::AutocastGuard autocast(a.amp, device);                              // predict.amp
       const auto n = std::min<std::size_t>(static_cast<std::size_t>(a.predict_samples), data.size());
+      const auto head = cadence::pipeline_head(pipeline);
+      if (device.is_cuda())  // cuDNN's autotuner and the allocator's first blocks, outside the clock (peer.py warms up too)
+        cadence::predict_pipeline(pipeline, net, head, data, order_of(static_cast<std::size_t>(a.batch), 2), a.batch, device, 0, "warm-up", true);
       const auto t0 = Clock::now();
-      cadence::predict_pipeline(pipeline, net, cadence::pipeline_head(pipeline), data, order_of(n, 1), 8, torch::kCPU, 0, "predict",
-                                /*quiet=*/true);
-      out["predict"] = {{"samples_per_s", static_cast<double>(n) / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
+      cadence::predict_pipeline(pipeline, net, head, data, order_of(n, 1), a.batch, device, 0, "predict", /*quiet=*/true);
+      out["predict"] = {{"samples_per_s", static_cast<double>(n) / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()},
+                        {"samples", n}, {"batch_size", a.batch}, {"size", a.size}, {"device", device.str()},
+                        {"amp", a.amp == cadence::Amp::fp16 ? "fp16" : a.amp == cadence::Amp::bf16 ? "bf16" : "off"}};
     }
     out["threads"] = a.threads;
     std::ofstream(a.json) << out.dump(2) << '\n';

@@ -9,6 +9,13 @@ albumentations 1.0.3 + timm EfficientNetV2-S behind a learned resizer), timed in
            (1,819,256) inputs, AdamW, soft-label cross entropy. samples/s over K steps after 1 warm-up.
   predict  TTA x16: 16 passes of a DataLoader (batch 8, num_workers=T) over N files with the training
            augmentations, eval mode, no_grad, softmax averaged over the rounds. samples/s = N / total.
+  fit      (GPU, bench/gpu_compare.sh) the seed's training loop on real data: the input DataLoader
+           (batch B, shuffle, pin_memory, num_workers=T) + mixup feeding the model on --device, AdamW,
+           autocast (--amp) with a GradScaler, the loss read every step. samples/s of the last epoch
+           and the share of its time spent waiting for the DataLoader.
+
+On a GPU (--device cuda) train/predict/fit run there: cudnn.benchmark on, --amp fp16 autocast,
+--channels-last as timm's train.py; the result adds torch.cuda's peak allocated/reserved memory.
 
 Peak memory: a thread samples every 50 ms the summed Pss (proportional set size, so pages the workers
 share copy-on-write with the parent count once) of this process and all its descendants (the
@@ -38,6 +45,30 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 STAGES = ("input", "train", "predict")
+AMP = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def autocast(a):
+    dtype = AMP[a.amp]
+    if dtype is None:
+        import contextlib
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(a.device).type, dtype=dtype)
+
+
+def prepare(model, a):
+    model = model.to(a.device)
+    return model.to(memory_format=torch.channels_last) if a.channels_last else model
+
+
+def gpu_memory(a, r):
+    """Adds torch.cuda's peak allocated and reserved MiB on a CUDA device."""
+    if torch.device(a.device).type == "cuda":
+        torch.cuda.synchronize()
+        r["gpu_peak_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        r["gpu_peak_reserved_mib"] = torch.cuda.max_memory_reserved() / 2**20
+    r.update({"device": a.device, "amp": a.amp, "channels_last": a.channels_last})
+    return r
 ON_PANELS = (0, 2, 4)
 
 
@@ -288,19 +319,24 @@ def stage_input(a):
 
 def stage_train(a):
     torch.manual_seed(0)
-    bs = 8
+    bs = a.batch_size or 8
     with PeakRss() as mem:
-        model = make_model(a.arch, a.image_size).train()
+        model = prepare(make_model(a.arch, a.image_size), a).train()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
-        x = torch.randn(bs, 1, 819, 256)
+        scaler = torch.cuda.amp.GradScaler(enabled=a.amp == "fp16")
+        x = torch.randn(bs, 1, 819, 256).to(a.device)
+        if a.channels_last:
+            x = x.to(memory_format=torch.channels_last)
         t = torch.rand(bs)
-        y = torch.stack([1 - t, t], dim=1)
+        y = torch.stack([1 - t, t], dim=1).to(a.device)
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = soft_ce(model(x), y)
-            loss.backward()
-            opt.step()
+            with autocast(a):
+                loss = soft_ce(model(x).float(), y)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             return float(loss)
 
         step()  # warm-up
@@ -308,8 +344,8 @@ def stage_train(a):
         for _ in range(a.steps):
             loss = step()
         dt = time.perf_counter() - t0
-    return {"samples_per_s": a.steps * bs / dt, "peak_rss_mib": mem.peak, "steps": a.steps,
-            "batch_size": bs, "seconds": dt, "last_loss": loss}
+    return gpu_memory(a, {"samples_per_s": a.steps * bs / dt, "peak_rss_mib": mem.peak, "steps": a.steps,
+                          "batch_size": bs, "seconds": dt, "last_loss": loss})
 
 
 def stage_predict(a):
@@ -317,22 +353,71 @@ def stage_predict(a):
     if a.samples > len(ids):
         sys.exit(f"peer: --samples {a.samples} > {len(ids)} files in {a.data}")
     ds = SetiDataset(a.data, ids[:a.samples], targets[:a.samples], augment=True)
-    bs, rounds = 8, 16
+    bs, rounds = a.batch_size or 8, 16
+    gpu = torch.device(a.device).type == "cuda"
     with PeakRss() as mem:
-        model = make_model(a.arch, a.image_size).eval()
-        with torch.no_grad():
-            model(torch.randn(bs, 1, 819, 256))  # warm-up forward, not timed
+        model = prepare(make_model(a.arch, a.image_size), a).eval()
+        with torch.no_grad(), autocast(a):
+            w = torch.randn(bs, 1, 819, 256).to(a.device)
+            model(w.to(memory_format=torch.channels_last) if a.channels_last else w)  # warm-up forward, not timed
             probs = torch.zeros(len(ds), 2)
             t0 = time.perf_counter()
             for _ in range(rounds):
-                dl = DataLoader(ds, batch_size=bs, shuffle=False, num_workers=a.threads)
+                dl = DataLoader(ds, batch_size=bs, shuffle=False, num_workers=a.threads, pin_memory=gpu)
                 for x, _, idx in dl:
-                    probs[idx] += F.softmax(model(x), dim=1)
+                    x = x.to(a.device, non_blocking=True)
+                    if a.channels_last:
+                        x = x.to(memory_format=torch.channels_last)
+                    probs[idx] += F.softmax(model(x).float(), dim=1).cpu()
             probs /= rounds
             dt = time.perf_counter() - t0
-    return {"samples_per_s": len(ds) / dt, "peak_rss_mib": mem.peak, "samples": len(ds), "tta": rounds,
-            "batch_size": bs, "num_workers": a.threads, "seconds": dt,
-            "mean_p1": float(probs[:, 1].mean())}
+    return gpu_memory(a, {"samples_per_s": len(ds) / dt, "peak_rss_mib": mem.peak, "samples": len(ds), "tta": rounds,
+                          "batch_size": bs, "num_workers": a.threads, "seconds": dt,
+                          "mean_p1": float(probs[:, 1].mean())})
+
+
+def stage_fit(a):
+    """The seed's training loop on real data: DataLoader (augment on the CPU workers) + mixup -> device."""
+    torch.manual_seed(0)
+    ids, targets = read_labels(a.data)
+    ds = SetiDataset(a.data, ids, targets, augment=True)
+    bs = a.batch_size or 32
+    gpu = torch.device(a.device).type == "cuda"
+    with PeakRss() as mem:
+        model = prepare(make_model(a.arch, a.image_size), a).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+        scaler = torch.cuda.amp.GradScaler(enabled=a.amp == "fp16")
+        dl = DataLoader(ds, batch_size=bs, shuffle=True, num_workers=a.threads, pin_memory=gpu, drop_last=True,
+                        persistent_workers=a.threads > 0)
+        epochs = []
+        for _ in range(a.epochs):
+            seen, waited, t0 = 0, 0.0, time.perf_counter()
+            it = iter(dl)
+            while True:
+                t = time.perf_counter()
+                try:
+                    x, y, _ = next(it)
+                except StopIteration:
+                    break
+                waited += time.perf_counter() - t
+                x, y = mixup(x, y)
+                x, y = x.to(a.device, non_blocking=True), y.to(a.device, non_blocking=True)
+                if a.channels_last:
+                    x = x.to(memory_format=torch.channels_last)
+                opt.zero_grad(set_to_none=True)
+                with autocast(a):
+                    loss = soft_ce(model(x).float(), y)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                float(loss)  # the seed's AverageMeter reads the loss every step
+                seen += x.size(0)
+            dt = time.perf_counter() - t0
+            epochs.append({"samples_per_s": seen / dt, "data_wait": waited / dt, "samples": seen, "seconds": dt})
+        del dl
+    last = epochs[-1]
+    return gpu_memory(a, {"samples_per_s": last["samples_per_s"], "data_wait": last["data_wait"], "epochs": epochs,
+                          "peak_rss_mib": mem.peak, "batch_size": bs, "num_workers": a.threads})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -342,7 +427,8 @@ def versions():
     import cv2
     import timm
     import torchvision
-    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"gpu": gpu, "cuda": torch.version.cuda,"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
             "timm": timm.__version__, "albumentations": albumentations.__version__, "numpy": np.__version__,
             "opencv": cv2.__version__, "torch_file": torch.__file__, "debian_python3_torch": _dpkg("python3-torch"),
             "mkldnn": torch.backends.mkldnn.is_available(), "torch_num_threads": torch.get_num_threads(),
@@ -365,7 +451,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="dataset root in the Kaggle layout (needed by input and predict)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads and DataLoader workers")
-    p.add_argument("--stage", choices=STAGES + ("all",), default="all")
+    p.add_argument("--stage", choices=STAGES + ("fit", "all"), default="all")
     p.add_argument("--samples", type=int, default=256, help="input: samples timed; predict: files predicted")
     p.add_argument("--predict-samples", type=int, help="with --stage all: predict's N (default --samples)")
     p.add_argument("--steps", type=int, default=5, help="train: timed steps (after 1 warm-up step)")
@@ -373,11 +459,18 @@ def main():
     p.add_argument("--arch", default="efficientnetv2_s")
     p.add_argument("--image-size", type=int, nargs=2, default=[256, 256], metavar=("H", "W"),
                    help="the resizer's output, train and eval")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (train, predict, fit)")
+    p.add_argument("--amp", choices=tuple(AMP), default="off", help="autocast dtype (fp16 with a GradScaler)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC weights and inputs, as timm's --channels-last")
+    p.add_argument("--batch-size", type=int, default=0, help="train/predict/fit batch (0: 8, 8, 32)")
+    p.add_argument("--epochs", type=int, default=2, help="fit: epochs over the dataset; the last one is timed")
     p.add_argument("--json", help="write the results here")
     a = p.parse_args()
     if a.threads < 1:
         p.error("--threads must be >= 1")
-    if a.stage in ("input", "predict", "all") and not a.data:
+    if torch.device(a.device).type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as the seed
+    if a.stage in ("input", "predict", "fit", "all") and not a.data:
         p.error("--data is needed for input and predict")
     torch.set_num_threads(a.threads)
 
@@ -398,7 +491,7 @@ def main():
                 results[s] = json.load(fh)[s]
             os.unlink(out)
     else:
-        results[a.stage] = {"input": stage_input, "train": stage_train, "predict": stage_predict}[a.stage](a)
+        results[a.stage] = {"input": stage_input, "train": stage_train, "predict": stage_predict, "fit": stage_fit}[a.stage](a)
         report(a.stage, results[a.stage])
     for s in results:
         results[s]["threads"] = a.threads

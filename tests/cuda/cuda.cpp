@@ -10,6 +10,7 @@
 #include "cadence/batch/mixup.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
+#include "cadence/nn/memory_format.hpp"
 #include "cadence/train/amp.hpp"
 #include "augment/ops.hpp"
 #include "support.hpp"
@@ -110,4 +111,26 @@ TEST_CASE("cuda: fp16 autocast with the GradScaler trains, and a poisoned step i
   CHECK(scaler.scale() >= 1.0);
   CHECK(losses.back() < 0.5 * losses.front());  // it learns the fixed batch
   for (const auto& p : net->parameters()) CHECK(torch::isfinite(p).all().item<bool>());
+}
+
+TEST_CASE("cuda: predict.amp fp16 on the folded channels_last network gives fp32's probabilities to fp16 rounding") {
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+  torch::manual_seed(2);
+  cadence::EfficientNetV2 net(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 1, 2);
+  net->to(kCuda);
+  net->eval();
+  net->fold_batchnorm();
+  cadence::to_channels_last(*net);
+  torch::NoGradGuard g;
+  const auto x = torch::randn({8, 1, 384, 384}, kCuda).contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto p32 = torch::softmax(net->forward(x), 1).cpu();
+  torch::Tensor p16;
+  {
+    cadence::AutocastGuard autocast(cadence::Amp::fp16, kCuda);
+    const auto logits = net->forward(x);
+    CHECK((logits.scalar_type() == torch::kHalf));
+    p16 = torch::softmax(logits.to(torch::kFloat32), 1).cpu();
+  }
+  CHECK(torch::allclose(p16, p32, 0.0, 5e-3));  // probabilities, not logits: what the submission holds
 }

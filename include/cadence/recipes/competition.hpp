@@ -291,6 +291,7 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
     auto net = detail::fresh_network(shell, cfg, device, 0);
     load_module(net, models[m]);
     prepare_for_inference(*net, cfg.predict.inference());  // BN folded, channels_last: what bench_compare times
+    AutocastGuard autocast(cfg.predict.amp, device);
     const auto p = predict_pipeline(pipeline, net, pipeline_head(pipeline), test, detail::iota(test.size()), cfg.train.eval_batch_size,
                                     device, cfg.run.seed, "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()), cfg.run.quiet);
     for (std::size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / static_cast<double>(models.size());

@@ -91,6 +91,7 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
     valid_truth.push_back(targets[static_cast<std::size_t>(i)]);
   }
   prepare_for_inference(*net, cfg.predict.inference());  // training is over: the inference path from here
+  AutocastGuard autocast(cfg.predict.amp, device);  // predict.amp: every forward pass from here
   if constexpr (P::has_tta) {  // the best weights' validation score with the pipeline's TTA
     best_valid = predict_pipeline(pipeline, net, head, train, valid, t.eval_batch_size, device, run.seed, "valid+tta", run.quiet);
     result.tta_auc = roc_auc(valid_truth, best_valid);

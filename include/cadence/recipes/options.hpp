@@ -54,11 +54,13 @@ struct PredictOptions {
   std::vector<BlendMember> blend;  // other runs to average with (same test ids)
   bool fold_batchnorm = true;      // BatchNorm folded into the convolutions (nn/inference.hpp)
   bool channels_last = true;       // NHWC weights and inputs
+  Amp amp = Amp::off;              // autocast for the forward passes: "fp16" (CUDA) or "bf16", as the seed predicted
   template <class V> void fields(V& v) {
     v("weight", weight, config::at_least(0.0));
     v("blend", blend);
     v("fold_batchnorm", fold_batchnorm);
     v("channels_last", channels_last);
+    v("amp", amp);
   }
   InferenceOptions inference() const { return {fold_batchnorm, channels_last}; }
 };
@@ -81,6 +83,8 @@ struct CompetitionConfig {
     (void)run.torch_device();  // a malformed device string, before anything is written
     if (train.amp == Amp::fp16 && !run.torch_device().is_cuda())
       fail("/train/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
+    if (predict.amp == Amp::fp16 && !run.torch_device().is_cuda())
+      fail("/predict/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
   }
 };
 

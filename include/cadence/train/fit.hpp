@@ -7,6 +7,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -136,11 +137,11 @@ class Fit {
       if (const auto bytes = dist::read_on_leader(last())) resume(*bytes);
     for (const auto& line : r_.history) log_ += line.dump() + "\n";
     for (int epoch = start_epoch_; epoch < t_.epochs; ++epoch) {
-      const auto [loss, rate] = train_epoch(epoch);
+      const auto stats = train_epoch(epoch);
       if (ema_) ema_->swap(*net_);  // evaluate (and keep) the averaged weights
       const auto probs = validate(epoch);
       const double auc = roc_auc(truth_, probs);
-      log_epoch(epoch, loss, rate, auc);
+      log_epoch(epoch, stats, auc);
       keep_best(epoch, auc, probs);
       if (ema_) ema_->swap(*net_);
       checkpoint({epoch + 1, 0, 0.0, 0});
@@ -192,8 +193,12 @@ class Fit {
 
   /// Augment (per-sample stages) and Mixup (batch stages): on a CPU run in the reader threads, Augment
   /// on each sample as it is read, while it is in cache; on a GPU batched as tensor ops on the device.
-  /// Returns the epoch's mean training loss and its samples/s.
-  std::pair<double, double> train_epoch(int epoch) {
+  /// Returns the epoch's mean training loss, its samples/s and the share of its time spent waiting for
+  /// the loader (the input pipeline keeps the device fed when that is near 0).
+  struct EpochStats {
+    double loss = 0.0, samples_per_s = 0.0, data_wait = 0.0;
+  };
+  EpochStats train_epoch(int epoch) {
     const auto e = static_cast<std::uint32_t>(epoch), epochs = static_cast<std::uint32_t>(t_.epochs);
     Position at{epoch, 0, 0.0, 0, 0};
     if (epoch == start_epoch_) at = resumed_;  // the rest of an epoch a checkpoint was taken in
@@ -214,7 +219,14 @@ class Fit {
                  static_cast<std::int64_t>(loader->num_samples()) * world_, quiet(), "samples");
     std::uint32_t batch_no = first;
     opt_->zero_grad();
-    while (auto batch = loader->next()) {
+    using Clock = std::chrono::steady_clock;
+    const auto started = Clock::now();
+    Clock::duration waited{};
+    for (;;) {
+      const auto asked = Clock::now();
+      auto batch = loader->next();
+      waited += Clock::now() - asked;
+      if (!batch) break;
       auto images = batch->images.to(device_);
       auto y = batch->targets.to(device_);
       if (!on_readers) {
@@ -254,8 +266,10 @@ class Fit {
       }
     }
     bar.finish();
+    const auto elapsed = std::chrono::duration<double>(Clock::now() - started).count();
     const auto [sum, seen] = global(at.loss_sum, at.seen);
-    return {sum / static_cast<double>(std::max<std::int64_t>(1, seen)), bar.rate()};
+    return {sum / static_cast<double>(std::max<std::int64_t>(1, seen)), bar.rate(),
+            elapsed > 0.0 ? std::chrono::duration<double>(waited).count() / elapsed : 0.0};
   }
 
   /// One optimizer step: the scheduled learning rate, unscaling (fp16), clipping, the step, EMA.
@@ -272,6 +286,7 @@ class Fit {
   std::vector<double> validate(int epoch) {
     // the inference path seti predict runs (BN folded, channels_last as trained), on a copy: net_ trains on
     auto eval_net = inference_copy(pipeline_, *net_, device_, InferenceOptions{true, t_.channels_last});
+    AutocastGuard autocast(t_.amp, device_);  // validation at the training's precision, as Lightning's
     auto p = predict_pipeline(pipeline_, eval_net, head_, data_, valid_idx_, t_.eval_batch_size, device_, run_.seed, "validate", quiet(), false);
     for (std::size_t i = 0; i < p.size(); ++i)
       if (!std::isfinite(p[i]))
@@ -288,10 +303,12 @@ class Fit {
                                "; continue with --resume (run.resume=true) and the same config");
   }
 
-  void log_epoch(int epoch, double loss, double rate, double auc) {
+  void log_epoch(int epoch, const EpochStats& s, double auc) {
     const double lr_now = schedule_.lr(std::max<std::int64_t>(0, step_ - 1));
     schedule_.epoch_end(auc);
-    config::json line = {{"tag", tag_}, {"epoch", epoch + 1}, {"train_loss", loss}, {"valid_auc", auc}, {"lr", lr_now}, {"samples_per_s", rate}};
+    const double loss = s.loss;
+    config::json line = {{"tag", tag_}, {"epoch", epoch + 1}, {"train_loss", loss}, {"valid_auc", auc}, {"lr", lr_now},
+                         {"samples_per_s", s.samples_per_s}, {"data_wait", s.data_wait}};
     if (world_ > 1) line["world_size"] = world_;
     r_.history.push_back(line);
     log_ += line.dump() + "\n";

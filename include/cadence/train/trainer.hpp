@@ -75,6 +75,9 @@ struct RunOptions {
     if (d.is_cuda() && !torch::cuda::is_available()) fail("/run/device: `", device, "` requested but CUDA is not available");
     if (d.is_cuda() && d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count()))
       fail("/run/device: `", d.str(), "` but this machine has ", torch::cuda::device_count(), " GPU(s) (LOCAL_RANK picks one per process)");
+    // cuDNN picks the fastest convolution algorithm for each input shape once (the shapes are fixed per
+    // job), as the seed's torch.backends.cudnn.benchmark = True; a deterministic run keeps the default
+    if (d.is_cuda()) at::globalContext().setBenchmarkCuDNN(!deterministic);
     return d;
   }
   /// Joins the data-parallel run the environment describes (dist/group.hpp); null in a world of one.

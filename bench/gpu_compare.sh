@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# cadence against the seed's Python stack on one CUDA GPU, side by side, with the seed's S config:
+# learned resizer + EfficientNetV2-S at 384², batch 32, fp16 autocast, channels_last, cuDNN autotuner.
+#
+#   training   cadence: `seti holdout` itself (samples/effnetv2_s.json; Augment and Mixup batched on the
+#              GPU, reading in load.threads threads); its log.jsonl gives the last epoch's samples/s and
+#              data_wait, the share of the epoch spent waiting for the loader. peer: bench/peer/peer.py
+#              --stage fit, the seed's loop (DataLoader with albumentations in num_workers processes,
+#              mixup, GradScaler), timed the same way.
+#   predict    TTA x16 over PREDICT files: cadence's bench_compare --stage predict (recipes::predict's
+#              functions: BN folded, channels_last, predict.amp) against peer.py --stage predict.
+#   memory     the GPU's memory.used while each process runs, sampled by nvidia-smi every 100 ms, less
+#              what was used before it started (so: that process' CUDA context + its allocator's cache);
+#              the peer also reports torch.cuda.max_memory_allocated/reserved.
+#
+# It builds cadence against the machine's own PyTorch (as cmake/cuda_check.sh), makes its own synthetic
+# data, and prints a table (also written to $OUT/gpu_compare.md and the raw numbers to $OUT/*.json).
+#
+#   bash bench/gpu_compare.sh          on a GPU machine: CADENCE_DEPS_PREFIX=... where range-v3,
+#                                      nlohmann_json, doctest and CLI11 are installed, if not in a default
+#                                      prefix; PYTHON (python3), THREADS (8 loader threads / workers),
+#                                      TRAIN (2048 cadences), PREDICT (256), EPOCHS (2)
+#   bash bench/gpu_compare.sh --cpu    the same steps at toy sizes on the CPU (the normal build and the
+#                                      peer's venv, bench/peer/setup_venv.sh): keeps this script working
+#                                      where no GPU is (a ctest entry runs it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=gpu
+[ "${1:-}" = --cpu ] && mode=cpu
+threads=${THREADS:-8}
+epochs=${EPOCHS:-2}
+if [ "$mode" = gpu ]; then
+  train=${TRAIN:-2048} predict=${PREDICT:-256} size=384 batch=32 device=cuda amp=fp16
+  build=${CADENCE_GPU_BUILD_DIR:-build-gpu}
+  py=${PYTHON:-python3}
+else
+  train=${TRAIN:-48} predict=${PREDICT:-8} size=64 batch=4 device=cpu amp=off threads=${THREADS:-1}
+  build=${CADENCE_BUILD_DIR:-build}
+fi
+out=${OUT:-$build/gpu-compare}
+work=$build/gpu-compare-work
+mkdir -p "$out" "$work"
+step() { echo "== $* ($(( SECONDS ))s)"; }
+
+step build
+if [ "$mode" = gpu ]; then
+  nvidia-smi -L
+  "$py" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name(0))'
+  torch_prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;${CADENCE_DEPS_PREFIX:-}" \
+    -DCADENCE_BUILD_TESTS=OFF -DCADENCE_INSTALL=OFF > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
+  ninja -C "$build" seti cadence-synth bench_compare > "$out/build.log" 2>&1 || { grep -B2 -A8 'error' "$out/build.log" | head -80; exit 1; }
+else
+  bash cmake/run.sh build seti cadence-synth bench_compare > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+  py=$(bash bench/peer/setup_venv.sh | tail -1)
+fi
+
+step "synthetic data: $train train cadences"
+data=$work/data-$train
+if [ ! -f "$data/.complete" ]; then
+  "$build/samples/cadence-synth" --root "$data" --train "$train" --test 32 --old 0 --quiet
+fi
+
+# Runs a command while sampling the GPU's memory.used; writes the peak above the idle level to $1.mib
+gpu_memory_watch() {
+  local name=$1; shift
+  if [ "$mode" = gpu ]; then
+    local base
+    base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0 | head -1)
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0 -lms 100 > "$work/$name.mem" &
+    local watcher=$!
+    local rc=0
+    "$@" || rc=$?
+    kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true
+    sort -n "$work/$name.mem" | tail -1 | awk -v b="$base" '{ print $1 - b }' > "$out/$name.mib"
+    return $rc
+  else
+    echo 0 > "$out/$name.mib"
+    "$@"
+  fi
+}
+
+step "cadence: training (seti holdout, $epochs epochs, batch $batch, ${size}², $amp)"
+rm -rf "$work/cadence-run"
+gpu_memory_watch cadence-train "$build/samples/seti" holdout --config samples/seti/configs/effnetv2_s.json \
+  --set model.arch=efficientnetv2_s --set load.root="$data" --set run.dir="$work/cadence-run" --set run.device="$device" \
+  --set run.quiet=true --set load.threads="$threads" --set train.epochs="$epochs" --set train.batch_size="$batch" \
+  --set train.eval_batch_size="$batch" --set train.amp="$amp" --set predict.amp="$amp" --set train.holdout=0.1 \
+  --set "resize.size=[$size,$size]" --set "resize.test_size=[$size,$size]" > "$out/cadence-train.log" 2>&1 \
+  || { tail -20 "$out/cadence-train.log"; exit 1; }
+tail -1 "$work/cadence-run/log.jsonl" > "$out/cadence-train.json"
+
+step "cadence: predict, TTA x16 over $predict files"
+gpu_memory_watch cadence-predict "$build/bench/bench_compare" --stage predict --data "$data" --threads "$threads" \
+  --device "$device" --amp "$amp" --batch "$batch" --size "$size" --predict-samples "$predict" --json "$out/cadence-predict.json" \
+  > "$out/cadence-predict.log" 2>&1 || { tail -20 "$out/cadence-predict.log"; exit 1; }
+
+peer=(env PYTHONUNBUFFERED=1 "$py" bench/peer/peer.py --data "$data" --threads "$threads" --device "$device" --amp "$amp"
+      --channels-last --batch-size "$batch" --image-size "$size" "$size")
+step "peer: training (peer.py --stage fit)"
+gpu_memory_watch peer-train "${peer[@]}" --stage fit --epochs "$epochs" --json "$out/peer-train.json" > "$out/peer-train.log" 2>&1 \
+  || { tail -20 "$out/peer-train.log"; exit 1; }
+step "peer: predict, TTA x16"
+gpu_memory_watch peer-predict "${peer[@]}" --stage predict --samples "$predict" --json "$out/peer-predict.json" \
+  > "$out/peer-predict.log" 2>&1 || { tail -20 "$out/peer-predict.log"; exit 1; }
+
+step table
+"$py" - "$out" "$mode" "$threads" "$batch" "$size" "$amp" <<'PY' | tee "$out/gpu_compare.md"
+import json, os, sys
+out, mode, threads, batch, size, amp = sys.argv[1:]
+def load(name):
+    return json.load(open(os.path.join(out, name + ".json")))
+def mib(name):
+    return float(open(os.path.join(out, name + ".mib")).read().strip() or 0)
+ct, cp = load("cadence-train"), load("cadence-predict")["predict"]
+pj, pp = load("peer-train"), load("peer-predict")
+pt, pp, v = pj["fit"], pp["predict"], pj["versions"]
+print(f"device: {v.get('gpu') or 'CPU'} ({mode} mode); torch {v['torch']}, CUDA {v.get('cuda')}, timm {v['timm']}, "
+      f"albumentations {v['albumentations']}; batch {batch}, {size}x{size}, amp {amp}, channels_last; "
+      f"{threads} reader threads (cadence) / DataLoader workers (peer)")
+print()
+print("| | cadence | peer (timm + PyTorch) | cadence / peer |")
+print("|---|---:|---:|---:|")
+def row(name, c, p, fmt="{:.1f}", ratio=True):
+    r = f"{c / p:.2f}x" if ratio and p else ""
+    print(f"| {name} | {fmt.format(c)} | {fmt.format(p)} | {r} |")
+row("training samples/s (last epoch)", ct["samples_per_s"], pt["samples_per_s"])
+row("training: share of time waiting for data", 100 * ct["data_wait"], 100 * pt["data_wait"], "{:.1f}%", ratio=False)
+row("training: peak GPU memory used, MiB (nvidia-smi)", mib("cadence-train"), mib("peer-train"), "{:.0f}")
+row("predict TTA x16 samples/s", cp["samples_per_s"], pp["samples_per_s"])
+row("predict: peak GPU memory used, MiB (nvidia-smi)", mib("cadence-predict"), mib("peer-predict"), "{:.0f}")
+if "gpu_peak_allocated_mib" in pt:
+    print(f"\npeer allocator peaks (torch.cuda.max_memory_allocated/reserved): training {pt['gpu_peak_allocated_mib']:.0f}/"
+          f"{pt['gpu_peak_reserved_mib']:.0f} MiB, predict {pp['gpu_peak_allocated_mib']:.0f}/{pp['gpu_peak_reserved_mib']:.0f} MiB")
+print(f"peer epochs (samples/s, data wait): " + ", ".join(f"{e['samples_per_s']:.1f}, {100 * e['data_wait']:.0f}%" for e in pt["epochs"]))
+PY
+step done
