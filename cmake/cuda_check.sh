@@ -32,7 +32,7 @@ python3 -c 'import torch; print("torch", torch.__version__, "CUDA", torch.versio
 
 step configure
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;${CADENCE_DEPS_PREFIX:-}" \
-  -DCADENCE_BUILD_BENCH=OFF -DCADENCE_INSTALL=OFF -DCADENCE_TEST_CUDA=ON > "$out/configure.log" 2>&1 \
+  -DCADENCE_BUILD_TESTS=ON -DCADENCE_BUILD_BENCH=OFF -DCADENCE_INSTALL=OFF -DCADENCE_TEST_CUDA=ON > "$out/configure.log" 2>&1 \
   || { tail -40 "$out/configure.log"; fatal "configure failed ($out/configure.log)"; }
 step build
 targets=(cadence_tests)

@@ -10,6 +10,7 @@
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/resize.hpp"
+#include "cadence/train/amp.hpp"
 #include "support.hpp"
 
 namespace {
@@ -75,6 +76,55 @@ TEST_CASE("inference: folded BatchNorm + channels_last give the plain network's 
   cadence::prepare_for_inference(*plain, cadence::InferenceOptions{});
   const auto again = cadence::predict_pipeline(p, plain, cadence::Head::ce, test, idx, 4, torch::kCPU, 3, "again", true);
   for (std::size_t i = 0; i < got.size(); ++i) CHECK(again[i] == doctest::Approx(got[i]).epsilon(1e-9));
+}
+
+TEST_CASE("inference: predict.amp (bf16 on a CPU) runs the network in bf16 and the TTA rounds' augmentation in fp32") {
+  test::TempDir data("inference-amp");
+  test::small_dataset(data.path, 4, 6);
+  using Aug = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
+  auto p = cadence::Load{} | Aug{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<2>{};
+  p.get<cadence::Load>().options.root = data.path;
+  auto& ops = p.get<Aug>().options.ops;
+  std::get<1>(ops).p = 1.0;  // SSR and MotionBlur on every sample: their kernels are what autocast would cast
+  std::get<2>(ops).p = 1.0;
+  auto& m = p.get<cadence::Model<cadence::EffNetV2S>>().options;
+  m.arch = "efficientnetv2_s";
+  m.width_multiplier = 0.25;
+  m.depth_multiplier = 0.25;
+  auto& r = p.get<cadence::Resize<cadence::Learned>>().options;
+  r.size = r.test_size = {64, 64};
+  r.filters = 4;
+  const auto test = cadence::source_of(p).open(cadence::Split::test);
+  std::vector<std::int64_t> idx(test.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<std::int64_t>(i);
+  torch::manual_seed(6);
+  auto net = cadence::build_network(p, 1);
+  randomize_batchnorm(*net);
+  cadence::prepare_for_inference(*net, cadence::InferenceOptions{});
+  const auto fp32 = cadence::predict_pipeline(p, net, cadence::Head::ce, test, idx, 4, torch::kCPU, 3, "fp32", true);
+  std::vector<double> bf16;
+  {
+    cadence::AutocastGuard autocast(cadence::Amp::bf16, torch::kCPU);
+    bf16 = cadence::predict_pipeline(p, net, cadence::Head::ce, test, idx, 4, torch::kCPU, 3, "bf16", true);
+  }
+  REQUIRE(bf16.size() == fp32.size());
+  double worst = 0;
+  bool differs = false;
+  for (std::size_t i = 0; i < bf16.size(); ++i) {
+    worst = std::max(worst, std::abs(bf16[i] - fp32[i]));
+    differs = differs || bf16[i] != fp32[i];
+  }
+  INFO("max |p_bf16 - p_fp32| = ", worst);
+  CHECK(differs);        // the network did run in bf16
+  CHECK(worst < 0.05);   // the same predictions to bf16's 8-bit mantissa: same augmented inputs
+
+  // the pause restores autocast as it found it
+  cadence::AutocastGuard autocast(cadence::Amp::bf16, torch::kCPU);
+  {
+    cadence::AutocastPause pause(torch::kCPU);
+    CHECK((torch::matmul(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type() == torch::kFloat32));
+  }
+  CHECK((torch::matmul(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type() == torch::kBFloat16));
 }
 
 TEST_CASE("inference: a module of one's own folds by implementing FoldsBatchNorm") {

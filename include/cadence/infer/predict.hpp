@@ -14,6 +14,7 @@
 #include "cadence/dist/group.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/head.hpp"
+#include "cadence/train/amp.hpp"
 
 namespace cadence {
 
@@ -43,6 +44,7 @@ std::vector<double> predict_local(const P& pipeline, Net& net, Head head, const 
   RoundContext ctx;
   if constexpr (has_augmentation<P>())
     ctx.augment = [&](torch::Tensor& x, int round) {
+      AutocastPause fp32(x.device());  // under predict.amp the network runs in fp16/bf16, the augmentation not
       apply_sample_stages(pipeline, x, SampleKey{seed, kTtaEpochBase + static_cast<std::uint32_t>(round), rows}, Phase::tta);
     };
   if (loader->num_samples() == 0) return {};

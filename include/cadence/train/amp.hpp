@@ -48,6 +48,7 @@ class AutocastGuard {
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
  private:
+  friend class AutocastPause;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
   static bool enabled(at::DeviceType t) { return at::autocast::is_autocast_enabled(t); }
   static void set_enabled(at::DeviceType t, bool on) { at::autocast::set_autocast_enabled(t, on); }
@@ -70,6 +71,24 @@ class AutocastGuard {
   at::DeviceType type_;
   bool active_, previous_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
+};
+
+/// Autocast off for the scope, restored on exit: a pipeline's augmentation inside an autocast
+/// prediction (TTA rounds) computes in fp32, as in training, and writes into the fp32 batch.
+class AutocastPause {
+ public:
+  explicit AutocastPause(const torch::Device& device) : type_(device.type()), was_(AutocastGuard::enabled(type_)) {
+    if (was_) AutocastGuard::set_enabled(type_, false);
+  }
+  ~AutocastPause() {
+    if (was_) AutocastGuard::set_enabled(type_, true);
+  }
+  AutocastPause(const AutocastPause&) = delete;
+  AutocastPause& operator=(const AutocastPause&) = delete;
+
+ private:
+  at::DeviceType type_;
+  bool was_;
 };
 
 class GradScaler {
