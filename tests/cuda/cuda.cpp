@@ -3,11 +3,18 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cmath>
 #include <limits>
 #include <vector>
 
 #include "cadence/augment/augment.hpp"
 #include "cadence/batch/mixup.hpp"
+#include "cadence/core/compose.hpp"
+#include "cadence/data/load.hpp"
+#include "cadence/infer/predict.hpp"
+#include "cadence/infer/tta.hpp"
+#include "cadence/nn/inference.hpp"
+#include "cadence/nn/model.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
 #include "cadence/nn/memory_format.hpp"
@@ -133,4 +140,35 @@ TEST_CASE("cuda: predict.amp fp16 on the folded channels_last network gives fp32
     p16 = torch::softmax(logits.to(torch::kFloat32), 1).cpu();
   }
   CHECK(torch::allclose(p16, p32, 0.0, 5e-3));  // probabilities, not logits: what the submission holds
+}
+
+TEST_CASE("cuda: predict.amp fp16 with TTA rounds that augment (SSR, MotionBlur as tensor ops on the GPU)") {
+  // Regression: under autocast the rounds' augmentation ran in fp16 and index_copy_ of its half result
+  // into the float batch threw (found by bench/gpu_compare.sh on an H200). It runs in fp32 now.
+  test::TempDir data("cuda-tta-amp");
+  test::small_dataset(data.path, 4, 6);
+  using Aug = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
+  auto p = cadence::Load{} | Aug{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<2>{};
+  p.get<cadence::Load>().options.root = data.path;
+  std::get<1>(p.get<Aug>().options.ops).p = 1.0;
+  std::get<2>(p.get<Aug>().options.ops).p = 1.0;
+  auto& m = p.get<cadence::Model<cadence::EffNetV2S>>().options;
+  m.arch = "efficientnetv2_s";
+  m.width_multiplier = 0.25;
+  m.depth_multiplier = 0.25;
+  const auto test = cadence::source_of(p).open(cadence::Split::test);
+  std::vector<std::int64_t> idx(test.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<std::int64_t>(i);
+  torch::manual_seed(7);
+  auto net = cadence::build_network(p, 1);
+  net->to(kCuda);
+  cadence::prepare_for_inference(*net, cadence::InferenceOptions{});
+  const auto fp32 = cadence::predict_pipeline(p, net, cadence::Head::ce, test, idx, 4, kCuda, 3, "fp32", true);
+  std::vector<double> fp16;
+  {
+    cadence::AutocastGuard autocast(cadence::Amp::fp16, kCuda);
+    fp16 = cadence::predict_pipeline(p, net, cadence::Head::ce, test, idx, 4, kCuda, 3, "fp16", true);
+  }
+  REQUIRE(fp16.size() == fp32.size());
+  for (std::size_t i = 0; i < fp16.size(); ++i) CHECK(std::abs(fp16[i] - fp32[i]) < 1e-2);  // the same augmented inputs, the network in fp16
 }
