@@ -47,7 +47,7 @@ TEST_CASE("readme: the C++ example runs the three jobs with the shipped effnetv2
   test::small_dataset(work / "data/seti-breakthrough-listen", 24, 6, 24);
   auto j = cadence::config::load_file(shipped("effnetv2_s.json"));
   CHECK(j["model"]["arch"] == "tf_efficientnetv2_s");  // the seed's ImageNet-pretrained variant
-  for (const char* s : {"run.device=cpu", "train.amp=off", "run.quiet=true", "run.threads=2", "load.threads=2", "train.epochs=1",
+  for (const char* s : {"run.device=cpu", "train.amp=off", "predict.amp=off", "run.quiet=true", "run.threads=2", "load.threads=2", "train.epochs=1",
                         "train.folds=2", "train.batch_size=8", "model.width_multiplier=0.25", "model.depth_multiplier=0.25",
                         "resize.size=[64,64]", "resize.test_size=[64,64]", "resize.filters=4"})
     cadence::config::apply_override(j, s);

@@ -19,6 +19,9 @@ class BatchNorm2dImpl;
 /// The training-mode forward of every cadence::BatchNorm2d on this thread, while set.
 using BatchNormForward = std::function<torch::Tensor(BatchNorm2dImpl&, const torch::Tensor&)>;
 inline thread_local const BatchNormForward* batch_norm_forward = nullptr;
+/// True while activation checkpointing recomputes a segment's forward for the backward pass
+/// (nn/checkpoint.hpp): the running statistics were updated by the first forward and stay as they are.
+inline thread_local bool recomputing_forward = false;
 
 class BatchNorm2dImpl : public torch::nn::Module {
  public:
@@ -45,7 +48,8 @@ class BatchNorm2dImpl : public torch::nn::Module {
   torch::Tensor plain_forward(const torch::Tensor& x) {
     TORCH_CHECK(x.dim() == 4, "cadence::BatchNorm2d: expected a 4-D input, got ", x.dim(), "-D");
     double factor = options.momentum().value_or(0.0);
-    if (is_training() && options.track_running_stats() && num_batches_tracked.defined()) {
+    if (recomputing_forward) factor = 0.0;  // batch statistics for the output; the running ones untouched
+    else if (is_training() && options.track_running_stats() && num_batches_tracked.defined()) {
       torch::NoGradGuard no_grad;
       num_batches_tracked.add_(1);
       if (!options.momentum().has_value()) factor = 1.0 / num_batches_tracked.item<double>();

@@ -22,6 +22,7 @@
 #include "cadence/config/options.hpp"
 #include "cadence/core/error.hpp"
 #include "cadence/nn/batch_norm.hpp"
+#include "cadence/nn/checkpoint.hpp"
 #include "cadence/nn/inference.hpp"
 
 namespace cadence {
@@ -276,7 +277,7 @@ TORCH_MODULE(Block);
 }  // namespace effnet
 
 /// EfficientNetV2 with timm's parameter names: conv_stem, bn1, blocks.i.j.*, conv_head, bn2, classifier.
-class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm {
+class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, public GradCheckpointing {
  public:
   EfficientNetV2Impl(const EffNetV2Arch& arch, const EffNetV2Options& o, std::int64_t in_chans, std::int64_t classes)
       : drop_rate_(o.drop_rate), tf_(arch.tf) {
@@ -325,12 +326,20 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm {
     folded_ = true;
   }
 
+  /// timm's set_grad_checkpointing: in training, each block's activations are recomputed in the
+  /// backward pass instead of kept (nn/checkpoint.hpp; timm's checkpoint_seq(blocks, flatten=True)).
+  void set_grad_checkpointing(bool on) override { grad_checkpointing_ = on; }
+
   /// (B,C,H,W) -> (B,num_features,H/32,W/32)
   torch::Tensor forward_features(const torch::Tensor& x) {
     auto norm = [&](BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
     auto y = torch::silu(norm(bn1, conv_stem->forward(stem_pad_.apply(x))));
+    const bool recompute = grad_checkpointing_ && is_training();
     for (const auto& stage : *blocks)
-      for (const auto& block : *stage->as<torch::nn::ModuleList>()) y = block->as<effnet::Block>()->forward(y);
+      for (const auto& block : *stage->as<torch::nn::ModuleList>()) {
+        auto b = std::dynamic_pointer_cast<effnet::BlockImpl>(block);
+        y = recompute ? checkpoint([b](const torch::Tensor& t) { return b->forward(t); }, y) : b->forward(y);
+      }
     return torch::silu(norm(bn2, conv_head->forward(y)));
   }
   /// (B,C,H,W) -> (B,classes)
@@ -370,6 +379,7 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm {
   double drop_rate_;
   bool tf_;
   bool folded_ = false;
+  bool grad_checkpointing_ = false;
   effnet::Padding stem_pad_;
 };
 TORCH_MODULE(EfficientNetV2);

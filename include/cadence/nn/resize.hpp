@@ -24,6 +24,7 @@
 #include "cadence/config/options.hpp"
 #include "cadence/core/pipeline.hpp"
 #include "cadence/nn/batch_norm.hpp"
+#include "cadence/nn/checkpoint.hpp"
 
 namespace cadence {
 
@@ -73,7 +74,7 @@ struct LearnedOptions : ResizeSize {
   }
 };
 
-class LearnedResizerImpl : public torch::nn::Module {
+class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing {
  public:
   LearnedResizerImpl(const LearnedOptions& o, std::int64_t channels) : o_(o) {
     using namespace torch::nn;
@@ -93,6 +94,10 @@ class LearnedResizerImpl : public torch::nn::Module {
     conv4 = register_module("conv4", Conv2d(Conv2dOptions(n, channels, 7).padding(3)));
   }
 
+  /// In training, the full-resolution layers' activations (n channels at the input's size: most of the
+  /// resizer's memory) are recomputed in the backward pass instead of kept (nn/checkpoint.hpp).
+  void set_grad_checkpointing(bool on) override { grad_checkpointing_ = on; }
+
   torch::Tensor forward(const torch::Tensor& x) {  // (B,C,H,W) -> (B,C,size)
     const auto& hw = is_training() ? o_.size : o_.test_size;
     const auto skip = detail::resize_to(x, hw, torch::kBilinear);
@@ -107,6 +112,8 @@ class LearnedResizerImpl : public torch::nn::Module {
       for (std::int64_t b = 0; b < x.size(0); b += chunk)
         zs.push_back(full_resolution(x.narrow(0, b, std::min(chunk, x.size(0) - b)), hw, true));
       z = torch::cat(zs);
+    } else if (grad_checkpointing_ && is_training()) {  // the full-resolution activations recomputed in backward
+      z = checkpoint([this, hw](const torch::Tensor& t) { return full_resolution(t, hw, false); }, x);
     } else {
       z = full_resolution(x, hw, false);
     }
@@ -131,6 +138,7 @@ class LearnedResizerImpl : public torch::nn::Module {
   }
 
   LearnedOptions o_;
+  bool grad_checkpointing_ = false;
 };
 TORCH_MODULE(LearnedResizer);
 

@@ -47,8 +47,7 @@ class AutocastGuard {
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
- private:
-  friend class AutocastPause;
+  // autocast's thread-local state for a device type, across LibTorch versions
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
   static bool enabled(at::DeviceType t) { return at::autocast::is_autocast_enabled(t); }
   static void set_enabled(at::DeviceType t, bool on) { at::autocast::set_autocast_enabled(t, on); }
@@ -68,6 +67,8 @@ class AutocastGuard {
     else at::autocast::set_autocast_cpu_dtype(d);
   }
 #endif
+
+ private:
   at::DeviceType type_;
   bool active_, previous_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;

@@ -30,6 +30,7 @@
 #include "cadence/core/interrupt.hpp"
 #include "cadence/dist/data_parallel.hpp"
 #include "cadence/infer/predict.hpp"
+#include "cadence/nn/checkpoint.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/state_dict.hpp"
 #include "cadence/train/metrics.hpp"
@@ -121,6 +122,10 @@ class Fit {
         world_(group_ != nullptr ? group_->size() : 1), batches_(per_rank_batches(fit_idx.size(), world_, t.batch_size)),
         schedule_(for_global_batch(t, world_), (batches_ + t.accumulate - 1) / t.accumulate * t.epochs) {
     if (t.amp == Amp::fp16 && !device.is_cuda()) fail("/train/amp: \"fp16\" needs a CUDA device; use \"bf16\" on a CPU");
+    if (t.grad_checkpointing && t.sync_batchnorm && world_ > 1)
+      fail("/train/grad_checkpointing: not with train.sync_batchnorm in a data-parallel run (the recomputation would "
+           "synchronise the statistics again); turn one of them off");
+    set_grad_checkpointing(*net, t.grad_checkpointing);
     for (auto i : valid_idx) truth_.push_back(targets_[static_cast<std::size_t>(i)]);
     if (group_ != nullptr) {  // DDP: rank 0's weights everywhere, then gradients averaged in buckets
       dist::broadcast_module(*group_, *net);

@@ -125,6 +125,7 @@ struct TrainOptions {
   bool balanced = false;          // class-balanced sampling (with replacement) instead of shuffling
   bool channels_last = false;     // NHWC weights and inputs (faster convolutions on some CPUs and GPUs)
   bool sync_batchnorm = false;    // data-parallel runs: BatchNorm statistics over all ranks' batches (per rank when off)
+  bool grad_checkpointing = false;  // recompute activations in the backward pass (nn/checkpoint.hpp): memory for time
   Amp amp = Amp::off;             // autocast: "bf16" (CPU or GPU), "fp16" (CUDA, with dynamic loss scaling)
 
   template <class V> void fields(V& v) {
@@ -152,6 +153,7 @@ struct TrainOptions {
     v("balanced", balanced);
     v("channels_last", channels_last);
     v("sync_batchnorm", sync_batchnorm);
+    v("grad_checkpointing", grad_checkpointing);
     v("amp", amp);
   }
 };
