@@ -31,6 +31,7 @@
 #include "cadence/recipes/options.hpp"
 #include "cadence/train/amp.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
+#include "cadence/nn/checkpoint.hpp"
 #include "cadence/nn/head.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/resize.hpp"
@@ -50,6 +51,7 @@ struct Args {
   cadence::Amp amp = cadence::Amp::off;  // predict: autocast, as predict.amp
   int batch = 8;                         // predict: batch size
   int size = 256;                        // predict: the learned resizer's output, H = W
+  bool grad_checkpointing = false;       // train: train.grad_checkpointing
   std::filesystem::path json = "cadence.json";
   template <class V> void fields(V& v) {
     v("stage", stage, [](const std::string& s, const std::string& path) {
@@ -66,6 +68,7 @@ struct Args {
     v("amp", amp);
     v("batch", batch, cadence::config::at_least(1));
     v("size", size, cadence::config::in_range(32, 1024));
+    v("grad_checkpointing", grad_checkpointing);
     v("json", json);
   }
 };
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
       bench::reset_peak_rss();
       auto net = network();
       cadence::to_channels_last(*net);
+      cadence::set_grad_checkpointing(*net, a.grad_checkpointing);
       net->train();
       torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));
       const auto x = cadence::as_channels_last(torch::randn({8, 1, 819, 256}));
@@ -134,7 +138,8 @@ int main(int argc, char** argv) {
       step();  // warm-up
       const auto t0 = Clock::now();
       for (int s = 0; s < a.steps; ++s) step();
-      out["train"] = {{"samples_per_s", 8.0 * a.steps / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()}};
+      out["train"] = {{"samples_per_s", 8.0 * a.steps / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()},
+                      {"grad_checkpointing", a.grad_checkpointing}};
     }
     if (a.stage == "predict") {  // prediction with TTA<16>: the functions seti predict runs (recipes::predict)
       const torch::Device device(a.device);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One command: cadence against the seed's Python stack (PyTorch + timm + albumentations 1.0.3 + a torch
 # DataLoader, bench/peer/peer.py), on the same synthetic data, sizes and explicit thread count.
-# Prints a table (and writes build/compare/{cadence,peer}.json).
+# Prints a table (and writes build/compare/{cadence,peer,tuned}.json): cadence (also with
+# train.grad_checkpointing) against the peer as shipped and the peer with its best allocator setting
+# and channels_last ("peer+").
 #
 #   bash bench/compare.sh        THREADS=2 SAMPLES=2048 STEPS=5 PREDICT_SAMPLES=16 DATASET=512 REPEAT=3 by default
 #
@@ -26,7 +28,10 @@ if [ ! -f "$data/.complete" ]; then
   "$build_dir/samples/cadence-synth" --root "$data" --train "$dataset" --test 1 --old 0 --quiet
 fi
 mkdir -p "$out"
-rm -f "$out"/cadence-*.json "$out"/peer-*.json
+rm -f "$out"/cadence-*.json "$out"/peer-*.json "$out"/tuned-*.json
+# The peer as its users can best run it: glibc's allocator keeping freed blocks (what cadence's
+# run.keep_memory does) and channels_last (timm's --channels-last).
+tuned=(env GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736)
 # One process per stage and side, so that each peak is its own. The input stage takes seconds and
 # varies most on a shared machine: it runs REPEAT times on each side, alternating, and the table
 # takes each side's median run.
@@ -36,35 +41,51 @@ for r in $(seq 1 "$repeat"); do
     --warmup-batches 2 --json "$out/cadence-input-$r.json" > /dev/null
   .venv-peer/bin/python bench/peer/peer.py --stage input --data "$data" --threads "$threads" --samples "$samples" \
     --warmup-batches 2 --json "$out/peer-input-$r.json" > /dev/null
+  "${tuned[@]}" .venv-peer/bin/python bench/peer/peer.py --stage input --data "$data" --threads "$threads" --samples "$samples" \
+    --warmup-batches 2 --json "$out/tuned-input-$r.json" > /dev/null
 done
-for stage in train predict; do
-  echo "$stage ..."
-  "$build_dir/bench/bench_compare" --stage "$stage" --data "$data" --threads "$threads" --steps "$steps" \
-    --predict-samples "$predict" --json "$out/cadence-$stage.json" > /dev/null
-  .venv-peer/bin/python bench/peer/peer.py --stage "$stage" --data "$data" --threads "$threads" --steps "$steps" \
-    --samples "$predict" --json "$out/peer-$stage.json" > /dev/null
-done
+echo "train ..."
+"$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --json "$out/cadence-train.json" > /dev/null
+"$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --grad-checkpointing true \
+  --json "$out/cadence-ckpt.json" > /dev/null
+.venv-peer/bin/python bench/peer/peer.py --stage train --threads "$threads" --steps "$steps" --json "$out/peer-train.json" > /dev/null
+"${tuned[@]}" .venv-peer/bin/python bench/peer/peer.py --stage train --threads "$threads" --steps "$steps" --channels-last \
+  --json "$out/tuned-train.json" > /dev/null
+echo "predict ..."
+"$build_dir/bench/bench_compare" --stage predict --data "$data" --threads "$threads" --predict-samples "$predict" \
+  --json "$out/cadence-predict.json" > /dev/null
+.venv-peer/bin/python bench/peer/peer.py --stage predict --data "$data" --threads "$threads" --samples "$predict" \
+  --json "$out/peer-predict.json" > /dev/null
+"${tuned[@]}" .venv-peer/bin/python bench/peer/peer.py --stage predict --data "$data" --threads "$threads" --samples "$predict" \
+  --channels-last --json "$out/tuned-predict.json" > /dev/null
 /usr/bin/python3 - "$out" "$threads" <<'PY'
 import glob, json, os, sys
 out = sys.argv[1]
 
-def stage(side, name):
-    runs = [json.load(open(f))[name] for f in sorted(glob.glob(os.path.join(out, f"{side}-{name}*.json")))]
+def stage(side, file_stem, key):
+    files = sorted(glob.glob(os.path.join(out, f"{side}-{file_stem}-[0-9]*.json"))) or [os.path.join(out, f"{side}-{file_stem}.json")]
+    runs = [json.load(open(f))[key] for f in files]
     runs.sort(key=lambda r: r["samples_per_s"])
     pick = runs[(len(runs) - 1) // 2]  # the median run (the lower middle one for an even count)
     pick["runs_samples_per_s"] = [r["samples_per_s"] for r in runs]
     return pick
 
-c = {k: stage("cadence", k) for k in ("input", "train", "predict")}
-p = {k: stage("peer", k) for k in ("input", "train", "predict")}
-for side, d in (("cadence", c), ("peer", p)):
+rows = [("input", "input", "input", "input pipeline (load + augment + mixup)"),
+        ("train", "train", "train", "train step (learned resizer + EfficientNetV2-S 256^2, batch 8)"),
+        ("ckpt", "train", "train", "  the same, cadence with train.grad_checkpointing"),
+        ("predict", "predict", "predict", "predict, TTA x16 (same model)")]
+c = {name: stage("cadence", name, key) for name, key, _, _ in rows}
+p = {name: stage("peer", peer, key) for name, key, peer, _ in rows}
+t = {name: stage("tuned", peer, key) for name, key, peer, _ in rows}
+for side, d in (("cadence", c), ("peer", p), ("tuned", t)):
     json.dump(d, open(os.path.join(out, f"{side}.json"), "w"), indent=2)
-names = {"input": "input pipeline (load + augment + mixup)", "train": "train step (learned resizer + EfficientNetV2-S 256^2)",
-         "predict": "predict, TTA x16 (same model)"}
-print(f"threads: {sys.argv[2]}; input: median of {len(c['input']['runs_samples_per_s'])} runs per side")
-print(f"{'stage':<55} {'cadence/s':>10} {'peer/s':>10} {'ratio':>7} {'cadence MiB':>12} {'peer MiB':>10} {'mem ratio':>10}")
-for k in ("input", "train", "predict"):
-    cs, ps = c[k]["samples_per_s"], p[k]["samples_per_s"]
-    cm, pm = c[k]["peak_rss_mib"], p[k]["peak_rss_mib"]
-    print(f"{names[k]:<55} {cs:>10.2f} {ps:>10.2f} {cs / ps:>6.2f}x {cm:>12.0f} {pm:>10.0f} {cm / pm:>9.2f}x")
+print(f"threads: {sys.argv[2]}; input: median of {len(c['input']['runs_samples_per_s'])} runs per side; "
+      f"peer+: the peer with GLIBC_TUNABLES (freed memory kept) and channels_last")
+print(f"| stage | cadence/s | peer/s | peer+/s | vs peer | vs peer+ | cadence MiB | peer MiB | peer+ MiB | mem vs peer | mem vs peer+ |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for name, _, _, label in rows:
+    cs, ps, ts = c[name]["samples_per_s"], p[name]["samples_per_s"], t[name]["samples_per_s"]
+    cm, pm, tm = c[name]["peak_rss_mib"], p[name]["peak_rss_mib"], t[name]["peak_rss_mib"]
+    print(f"| {label} | {cs:.2f} | {ps:.2f} | {ts:.2f} | {cs / ps:.2f}x | {cs / ts:.2f}x | {cm:.0f} | {pm:.0f} | {tm:.0f} | "
+          f"{cm / pm:.2f}x | {cm / tm:.2f}x |")
 PY

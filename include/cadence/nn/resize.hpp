@@ -115,12 +115,9 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing {
     } else if (grad_checkpointing_ && is_training()) {  // the full-resolution activations recomputed in backward
       z = checkpoint([this, hw](const torch::Tensor& t) { return full_resolution(t, hw, false); }, x);
     } else {
-      z = full_resolution(x, hw, false);
+      z = full_resolution(x, hw, true);
     }
-    auto y = z;
-    for (const auto& block : *res) y = y + block->as<torch::nn::Sequential>()->forward(y);
-    y = bn3->forward(conv3->forward(y)) + z;
-    return conv4->forward(y) + skip;
+    return conv4->forward(residual(z)) + skip;
   }
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr};
@@ -128,6 +125,13 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing {
   torch::nn::ModuleList res;
 
  private:
+  // The residual blocks and conv3 + BN at the output size, with the skip from z.
+  torch::Tensor residual(const torch::Tensor& z) {
+    auto y = z;
+    for (const auto& block : *res) y = y + block->as<torch::nn::Sequential>()->forward(y);
+    return bn3->forward(conv3->forward(y)) + z;
+  }
+
   // conv1 -> LeakyReLU -> conv2 -> LeakyReLU -> BN at the input's resolution, then down to `hw`.
   torch::Tensor full_resolution(const torch::Tensor& x, const std::vector<std::int64_t>& hw, bool in_place) {
     namespace F = torch::nn::functional;
