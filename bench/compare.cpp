@@ -49,7 +49,7 @@ struct Args {
   int predict_samples = 16;  // TTA x16 of a full-size model is slow on a CPU
   std::string device = "cpu";
   cadence::Amp amp = cadence::Amp::off;  // predict: autocast, as predict.amp
-  int batch = 8;                         // predict: batch size
+  int batch = 8;                         // train, predict: batch size
   int size = 256;                        // predict: the learned resizer's output, H = W
   bool grad_checkpointing = false;       // train: train.grad_checkpointing
   std::filesystem::path json = "cadence.json";
@@ -121,15 +121,15 @@ int main(int argc, char** argv) {
       out["input"] = {{"samples_per_s", static_cast<double>(seen) / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()},
                       {"samples", seen}, {"batch_size", bs}, {"reader_threads", a.threads}, {"warmup_samples", warm}};
     }
-    if (a.stage == "train") {  // training step: Resize<Learned> 256^2 + EfficientNetV2-S, batch 8, AdamW, channels_last
+    if (a.stage == "train") {  // training step: Resize<Learned> 256^2 + EfficientNetV2-S, batch --batch (8), AdamW, channels_last
       bench::reset_peak_rss();
       auto net = network();
       cadence::to_channels_last(*net);
       cadence::set_grad_checkpointing(*net, a.grad_checkpointing);
       net->train();
       torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));
-      const auto x = cadence::as_channels_last(torch::randn({8, 1, 819, 256}));
-      const auto y = torch::tensor({1.f, 0.f}).repeat({8, 1});
+      const auto x = cadence::as_channels_last(torch::randn({a.batch, 1, 819, 256}));
+      const auto y = torch::tensor({1.f, 0.f}).repeat({a.batch, 1});
       auto step = [&] {
         opt.zero_grad();
         cadence::head_loss(cadence::Head::ce, net->forward(x), y).backward();
@@ -138,8 +138,8 @@ int main(int argc, char** argv) {
       step();  // warm-up
       const auto t0 = Clock::now();
       for (int s = 0; s < a.steps; ++s) step();
-      out["train"] = {{"samples_per_s", 8.0 * a.steps / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()},
-                      {"grad_checkpointing", a.grad_checkpointing}};
+      out["train"] = {{"samples_per_s", static_cast<double>(a.batch) * a.steps / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()},
+                      {"grad_checkpointing", a.grad_checkpointing}, {"batch_size", a.batch}};
     }
     if (a.stage == "predict") {  // prediction with TTA<16>: the functions seti predict runs (recipes::predict)
       const torch::Device device(a.device);

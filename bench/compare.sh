@@ -48,6 +48,8 @@ echo "train ..."
 "$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --json "$out/cadence-train.json" > /dev/null
 "$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --grad-checkpointing true \
   --json "$out/cadence-ckpt.json" > /dev/null
+"$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --grad-checkpointing true \
+  --keep-memory false --json "$out/cadence-lean.json" > /dev/null
 .venv-peer/bin/python bench/peer/peer.py --stage train --threads "$threads" --steps "$steps" --json "$out/peer-train.json" > /dev/null
 "${tuned[@]}" .venv-peer/bin/python bench/peer/peer.py --stage train --threads "$threads" --steps "$steps" --channels-last \
   --json "$out/tuned-train.json" > /dev/null
@@ -73,6 +75,7 @@ def stage(side, file_stem, key):
 rows = [("input", "input", "input", "input pipeline (load + augment + mixup)"),
         ("train", "train", "train", "train step (learned resizer + EfficientNetV2-S 256^2, batch 8)"),
         ("ckpt", "train", "train", "  the same, cadence with train.grad_checkpointing"),
+        ("lean", "train", "train", "  the same, cadence with grad_checkpointing and run.keep_memory=false"),
         ("predict", "predict", "predict", "predict, TTA x16 (same model)")]
 c = {name: stage("cadence", name, key) for name, key, _, _ in rows}
 p = {name: stage("peer", peer, key) for name, key, peer, _ in rows}

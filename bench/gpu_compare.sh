@@ -51,7 +51,9 @@ if [ "$mode" = gpu ]; then
     -DCADENCE_BUILD_TESTS=OFF -DCADENCE_INSTALL=OFF > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
   ninja -C "$build" seti cadence-synth bench_compare > "$out/build.log" 2>&1 || { grep -B2 -A8 'error' "$out/build.log" | head -80; exit 1; }
 else
-  bash cmake/run.sh build seti cadence-synth bench_compare > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+  if [ ! -x "$build/samples/seti" ] || [ ! -x "$build/bench/bench_compare" ] || [ ! -x "$build/samples/cadence-synth" ]; then
+    bash cmake/run.sh build seti cadence-synth bench_compare > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+  fi
   py=$(bash bench/peer/setup_venv.sh | tail -1)
 fi
 

@@ -103,6 +103,26 @@ TEST_CASE("augment: the tensor path (any device) equals the CPU kernels") {
   CHECK(torch::allclose(a, b, 1e-6, 1e-6));
 }
 
+TEST_CASE("augment: SSR's constant border fills every channel with `value` (albumentations 1.0.3 fills channel 0 only)") {
+  // A decision, not parity: OpenCV reads albumentations 1.0.3's scalar borderValue as (v, 0, 0, 0) per
+  // chunk of 4 channels, so a 6-channel cadence would get v in panels 0 and 4 and 0 elsewhere.
+  // cadence fills every channel, on the CPU kernel and the tensor path alike (docs/augment/ssr.md).
+  const auto x = batch_of(2, 40, 33, 6);
+  cadence::SSR ssr;
+  ssr.options.border_mode = cadence::BorderMode::constant;
+  ssr.options.value = 3.5;
+  const std::vector<cadence::SSR::Params> ps{{true, 0.0, 1.0, 0.4, 0.0}, {true, 0.0, 1.0, 0.4, 0.0}};  // 40% right
+  auto a = x.clone(), b = x.clone();
+  ssr.apply_cpu(a, ps);
+  ssr.apply_tensor(b, ps);
+  for (const auto& t : {a, b}) {
+    const auto left = t.narrow(3, 0, 12);  // the columns that came from outside the image
+    CHECK(torch::all(left == 3.5f).item<bool>());
+    CHECK_FALSE(torch::all(t.narrow(3, 20, 13) == 3.5f).item<bool>());  // the image itself moved right
+  }
+  CHECK(torch::equal(a, b));
+}
+
 TEST_CASE("augment: each op fires with its probability") {
   cadence::VFlip f;
   f.options.p = 0.3;
