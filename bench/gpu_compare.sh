@@ -30,11 +30,11 @@ mode=gpu
 threads=${THREADS:-8}
 epochs=${EPOCHS:-2}
 if [ "$mode" = gpu ]; then
-  train=${TRAIN:-2048} predict=${PREDICT:-256} size=384 batch=32 device=cuda amp=fp16
+  train=${TRAIN:-2048} predict=${PREDICT:-256} size=384 batch=32 device=cuda amp=fp16 holdout=0.1 tests=32
   build=${CADENCE_GPU_BUILD_DIR:-build-gpu}
   py=${PYTHON:-python3}
 else
-  train=${TRAIN:-48} predict=${PREDICT:-8} size=64 batch=4 device=cpu amp=off threads=${THREADS:-1}
+  train=${TRAIN:-48} predict=${PREDICT:-8} size=64 batch=4 device=cpu amp=off threads=${THREADS:-1} holdout=0.3 tests=8
   build=${CADENCE_BUILD_DIR:-build}
 fi
 out=${OUT:-$build/gpu-compare}
@@ -58,9 +58,9 @@ else
 fi
 
 step "synthetic data: $train train cadences"
-data=$work/data-$train
+data=$work/data-$train-$tests
 if [ ! -f "$data/.complete" ]; then
-  "$build/samples/cadence-synth" --root "$data" --train "$train" --test 32 --old 0 --quiet
+  "$build/samples/cadence-synth" --root "$data" --train "$train" --test "$tests" --old 0 --quiet
 fi
 
 # Runs a command while sampling the GPU's memory.used; writes the peak above the idle level to $1.mib
@@ -87,7 +87,7 @@ rm -rf "$work/cadence-run"
 gpu_memory_watch cadence-train "$build/samples/seti" holdout --config samples/seti/configs/effnetv2_s.json \
   --set model.arch=efficientnetv2_s --set load.root="$data" --set run.dir="$work/cadence-run" --set run.device="$device" \
   --set run.quiet=true --set load.threads="$threads" --set train.epochs="$epochs" --set train.batch_size="$batch" \
-  --set train.eval_batch_size="$batch" --set train.amp="$amp" --set predict.amp="$amp" --set train.holdout=0.1 \
+  --set train.eval_batch_size="$batch" --set train.amp="$amp" --set predict.amp="$amp" --set train.holdout="$holdout" \
   --set "resize.size=[$size,$size]" --set "resize.test_size=[$size,$size]" > "$out/cadence-train.log" 2>&1 \
   || { tail -20 "$out/cadence-train.log"; exit 1; }
 tail -1 "$work/cadence-run/log.jsonl" > "$out/cadence-train.json"

@@ -66,7 +66,7 @@ case "${1:-}" in
     cmake --build "$fuzz_dir"
     for t in npy csv config safetensors; do
       mkdir -p "$fuzz_dir/work/$t"
-      if ! "$fuzz_dir/fuzz_$t" "$fuzz_dir/work/$t" "tests/fuzz/corpus/$t" -max_total_time="${CADENCE_FUZZ_SECONDS:-30}" \
+      if ! "$fuzz_dir/fuzz_$t" "$fuzz_dir/work/$t" "tests/fuzz/corpus/$t" -max_total_time="${CADENCE_FUZZ_SECONDS:-20}" \
            -print_final_stats=1 > "$fuzz_dir/work/$t.log" 2>&1; then
         tail -40 "$fuzz_dir/work/$t.log"
         echo "fuzz_$t: failed (the crashing input is in the current directory)" >&2
