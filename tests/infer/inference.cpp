@@ -27,25 +27,37 @@ void randomize_batchnorm(torch::nn::Module& net) {
     }
 }
 
+/// Load | Aug | Resize<Learned> (64², 4 filters) | EfficientNetV2-S at a quarter width and depth | TTA<2>,
+/// reading `root`: a network small enough to predict with in a test, with every stage of the real one.
+template <class Aug>
+auto tiny_pipeline(const std::filesystem::path& root) {
+  auto p = cadence::Load{} | Aug{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<2>{};
+  p.template get<cadence::Load>().options.root = root;
+  auto& m = p.template get<cadence::Model<cadence::EffNetV2S>>().options;
+  m.arch = "efficientnetv2_s";
+  m.width_multiplier = 0.25;
+  m.depth_multiplier = 0.25;
+  auto& r = p.template get<cadence::Resize<cadence::Learned>>().options;
+  r.size = r.test_size = {64, 64};
+  r.filters = 4;
+  r.blocks = 1;
+  return p;
+}
+
+std::vector<std::int64_t> all_of(const cadence::Dataset& d) {
+  std::vector<std::int64_t> idx(d.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<std::int64_t>(i);
+  return idx;
+}
+
 }  // namespace
 
 TEST_CASE("inference: folded BatchNorm + channels_last give the plain network's probabilities within 1e-5 (TTA, resizer, EfficientNetV2)") {
   test::TempDir data("inference");
   test::small_dataset(data.path, 4, 6);
-  using Aug = cadence::Augment<cadence::VFlip, cadence::SpecAug>;
-  auto p = cadence::Load{} | Aug{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<2>{};
-  p.get<cadence::Load>().options.root = data.path;
-  auto& m = p.get<cadence::Model<cadence::EffNetV2S>>().options;
-  m.arch = "efficientnetv2_s";
-  m.width_multiplier = 0.25;
-  m.depth_multiplier = 0.25;
-  auto& r = p.get<cadence::Resize<cadence::Learned>>().options;
-  r.size = r.test_size = {64, 64};
-  r.filters = 4;
-  r.blocks = 1;
+  auto p = tiny_pipeline<cadence::Augment<cadence::VFlip, cadence::SpecAug>>(data.path);
   const auto test = cadence::source_of(p).open(cadence::Split::test);
-  std::vector<std::int64_t> idx(test.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<std::int64_t>(i);
+  const auto idx = all_of(test);
 
   torch::manual_seed(5);
   auto plain = cadence::build_network(p, 1);
@@ -84,21 +96,12 @@ TEST_CASE("inference: predict.amp (bf16 on a CPU) gives the fp32 predictions to 
   test::TempDir data("inference-amp");
   test::small_dataset(data.path, 4, 6);
   using Aug = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
-  auto p = cadence::Load{} | Aug{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<2>{};
-  p.get<cadence::Load>().options.root = data.path;
+  auto p = tiny_pipeline<Aug>(data.path);
   auto& ops = p.get<Aug>().options.ops;
-  std::get<1>(ops).p = 1.0;  // SSR and MotionBlur on every sample: their kernels are what autocast would cast
+  std::get<1>(ops).p = 1.0;  // SSR and MotionBlur on every sample
   std::get<2>(ops).p = 1.0;
-  auto& m = p.get<cadence::Model<cadence::EffNetV2S>>().options;
-  m.arch = "efficientnetv2_s";
-  m.width_multiplier = 0.25;
-  m.depth_multiplier = 0.25;
-  auto& r = p.get<cadence::Resize<cadence::Learned>>().options;
-  r.size = r.test_size = {64, 64};
-  r.filters = 4;
   const auto test = cadence::source_of(p).open(cadence::Split::test);
-  std::vector<std::int64_t> idx(test.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<std::int64_t>(i);
+  const auto idx = all_of(test);
   torch::manual_seed(6);
   auto net = cadence::build_network(p, 1);
   randomize_batchnorm(*net);
