@@ -317,13 +317,29 @@ def stage_input(a):
             "batch_size": bs, "num_workers": a.threads, "warmup_samples": warm}
 
 
+def make_step(model, a):
+    """The seed's training step: AdamW, autocast (--amp) with a GradScaler, soft-label cross entropy.
+    Returns step(x, y) -> float loss (read every step, as the seed's AverageMeter does)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    scaler = torch.cuda.amp.GradScaler(enabled=a.amp == "fp16")
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        with autocast(a):
+            loss = soft_ce(model(x).float(), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        return float(loss)
+    return step
+
+
 def stage_train(a):
     torch.manual_seed(0)
     bs = a.batch_size or 8
     with PeakRss() as mem:
         model = prepare(make_model(a.arch, a.image_size), a).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
-        scaler = torch.cuda.amp.GradScaler(enabled=a.amp == "fp16")
+        train_step = make_step(model, a)
         x = torch.randn(bs, 1, 819, 256).to(a.device)
         if a.channels_last:
             x = x.to(memory_format=torch.channels_last)
@@ -331,13 +347,7 @@ def stage_train(a):
         y = torch.stack([1 - t, t], dim=1).to(a.device)
 
         def step():
-            opt.zero_grad(set_to_none=True)
-            with autocast(a):
-                loss = soft_ce(model(x).float(), y)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            return float(loss)
+            return train_step(x, y)
 
         step()  # warm-up
         t0 = time.perf_counter()
@@ -385,8 +395,7 @@ def stage_fit(a):
     gpu = torch.device(a.device).type == "cuda"
     with PeakRss() as mem:
         model = prepare(make_model(a.arch, a.image_size), a).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
-        scaler = torch.cuda.amp.GradScaler(enabled=a.amp == "fp16")
+        step = make_step(model, a)
         dl = DataLoader(ds, batch_size=bs, shuffle=True, num_workers=a.threads, pin_memory=gpu, drop_last=True,
                         persistent_workers=a.threads > 0)
         epochs = []
@@ -404,13 +413,7 @@ def stage_fit(a):
                 x, y = x.to(a.device, non_blocking=True), y.to(a.device, non_blocking=True)
                 if a.channels_last:
                     x = x.to(memory_format=torch.channels_last)
-                opt.zero_grad(set_to_none=True)
-                with autocast(a):
-                    loss = soft_ce(model(x).float(), y)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                float(loss)  # the seed's AverageMeter reads the loss every step
+                step(x, y)
                 seen += x.size(0)
             dt = time.perf_counter() - t0
             epochs.append({"samples_per_s": seen / dt, "data_wait": waited / dt, "samples": seen, "seconds": dt})

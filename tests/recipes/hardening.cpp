@@ -319,3 +319,13 @@ TEST_CASE("hardening: a run made before an option existed resumes while the opti
   now = cadence::config::json::parse(R"({"train": {"lr": 0.1}})");  // a recorded key gone
   CHECK_FALSE(fp::same_config(was, now, defaults));
 }
+
+TEST_CASE("hardening: train.grad_checkpointing may change on --resume (same gradients), train.lr may not") {
+  namespace fp = cadence::fingerprint;
+  const auto a = cadence::config::json::parse(R"({"train": {"lr": 0.1, "grad_checkpointing": false}})");
+  auto b = a;
+  b["train"]["grad_checkpointing"] = true;  // out of memory: resume with recomputation
+  CHECK(fp::same_config(fp::of_config(a, {}), fp::of_config(b, {})));
+  b["train"]["lr"] = 0.2;
+  CHECK_FALSE(fp::same_config(fp::of_config(a, {}), fp::of_config(b, {})));
+}

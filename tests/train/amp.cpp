@@ -64,8 +64,14 @@ TEST_CASE("amp: bf16 autocast trains on the CPU; fp16 without CUDA is refused be
   CHECK(std::isfinite(r.best_auc));
   const auto log = nlohmann::json::parse(test::read_file(out / "a/log.jsonl"));
   CHECK(std::isfinite(log["train_loss"].get<double>()));
+  CHECK(log["data_wait"].get<double>() >= 0.0);  // the share of the epoch spent waiting for the loader
+  CHECK(log["data_wait"].get<double>() < 1.0);
   cfg["train"]["amp"] = "fp16";
   cfg["run"]["dir"] = (out / "b").string();
   test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/train/amp", "CUDA");
+  CHECK_FALSE(std::filesystem::exists(out / "b"));
+  cfg["train"]["amp"] = "bf16";
+  cfg["predict"] = {{"amp", "fp16"}};  // prediction's autocast: fp16 needs a GPU too
+  test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/predict/amp", "CUDA");
   CHECK_FALSE(std::filesystem::exists(out / "b"));
 }
