@@ -25,6 +25,8 @@
 #include "cadence/data/load.hpp"
 #include "cadence/data/loader.hpp"
 #include "cadence/data/npy.hpp"
+#include "cadence/detect/background.hpp"
+#include "cadence/detect/dedoppler.hpp"
 #include "cadence/infer/predict.hpp"
 #include "cadence/infer/submission.hpp"
 #include "cadence/infer/tta.hpp"

@@ -18,6 +18,8 @@
 #include "cadence/config/overrides.hpp"
 #include "cadence/data/load.hpp"
 #include "cadence/data/png.hpp"
+#include "cadence/detect/background.hpp"
+#include "cadence/detect/dedoppler.hpp"
 #include "cadence/infer/tta.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/model.hpp"
@@ -37,23 +39,29 @@ using Ops = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, 
 template <class Arch>
 auto effnet_pipeline() {
   using namespace cadence;
-  return Load{} | Ops{} | Mixup{} | Resize<Learned>{} | Model<Arch>{} | TTA<16>{};
+  return Load{} | Background{} | Ops{} | Mixup{} | Resize<Learned>{} | Model<Arch>{} | TTA<16>{};
 }
 auto small_pipeline() {
   using namespace cadence;
-  return Load{} | Ops{} | Mixup{} | Model<SmallCnnArch>{} | TTA<16>{};
+  return Load{} | Background{} | Ops{} | Mixup{} | Model<SmallCnnArch>{} | TTA<16>{};
+}
+/// The classical baseline: nothing to train, nothing to augment.
+auto dedoppler_pipeline() {
+  using namespace cadence;
+  return Load{} | Background{} | Model<DeDopplerArch>{};
 }
 
 /// Calls f(pipeline, j) with the pipeline compiled for j's `model.arch` (the library validates the key
 /// again, like every other, when it reads the config).
 template <class F>
 int with_pipeline(const cadence::config::json& j, F&& f) {
-  constexpr const char* choices = "small_cnn, efficientnetv2_s, efficientnetv2_m, tf_efficientnetv2_s, tf_efficientnetv2_m";
+  constexpr const char* choices = "small_cnn, efficientnetv2_s, efficientnetv2_m, tf_efficientnetv2_s, tf_efficientnetv2_m, dedoppler";
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object() || !j["model"].contains("arch"))
     cadence::fail("/model/arch: missing (required, no default; one of: ", choices, ")");
   if (!j["model"]["arch"].is_string()) cadence::fail("/model/arch: expected a string, got ", j["model"]["arch"].type_name());
   const auto arch = j["model"]["arch"].get<std::string>();
   if (arch == "small_cnn") return f(small_pipeline(), j);
+  if (arch == "dedoppler") return f(dedoppler_pipeline(), j);
   if (arch == "efficientnetv2_s" || arch == "tf_efficientnetv2_s") return f(effnet_pipeline<cadence::EffNetV2S>(), j);
   if (arch == "efficientnetv2_m" || arch == "tf_efficientnetv2_m") return f(effnet_pipeline<cadence::EffNetV2M>(), j);
   cadence::fail("/model/arch: unknown value \"", arch, "\" (expected one of: ", choices, ")");
@@ -69,7 +77,7 @@ int preview_with(P pipeline, const cadence::config::json& config, const std::str
   for (std::size_t i = 0; i < data.size() && index < 0; ++i)
     if (data.entries[i].target >= 0.5f) index = static_cast<std::int64_t>(i);
   if (index < 0) cadence::fail("preview: no positive sample in ", load.options.root.string());
-  auto loader = load.loader(data, {index}, 1, 2);
+  auto loader = load.loader(data, {index}, 1, 2, cadence::source_hooks(pipeline));
   const auto image = loader->next()->images;  // (1,C,H,W)
   const std::vector<std::int64_t> key{index};
   auto write = [&](const std::string& name, const torch::Tensor& after) {
@@ -88,6 +96,9 @@ int preview_with(P pipeline, const cadence::config::json& config, const std::str
     op.apply(x, cadence::draw_params(op, {recipe.run.seed, 0, key}, 0, x.size(2), x.size(3)));
     write(name, x);
   };
+  if constexpr (!P::template contains<Ops>) {
+    cadence::fail("preview: the pipeline (", pipeline, ") has no Augment stage to preview");
+  } else {
   const auto& ops = pipeline.template get<Ops>();
   one(ops.template op<0>(), "vflip");
   one(ops.template op<1>(), "ssr");
@@ -96,6 +107,7 @@ int preview_with(P pipeline, const cadence::config::json& config, const std::str
   auto all = image.clone();
   ops.apply(all, {recipe.run.seed, 0, key});
   write("augment", all);
+  }
   return 0;
 }
 

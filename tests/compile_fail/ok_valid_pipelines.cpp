@@ -10,4 +10,7 @@ static_assert(decltype(a)::has_source && decltype(a)::has_model && decltype(a)::
 static_assert(cadence::SourceStage<Src> && cadence::SampleStage<Aug> && cadence::BatchStage<Mix>);
 static_assert(cadence::ModuleStage<Resizer> && !cadence::ModelStage<Resizer> && cadence::ModelStage<Net> && cadence::PredictStage<Tta>);
 static_assert(!cadence::SampleStage<Mix> && !cadence::BatchStage<Aug> && !cadence::SourceStage<Net>);
+// a cadence stage (Background) between the source and the augmentations
+auto c = Src{} | Clean{} | Aug{} | Mix{} | Net{};
+static_assert(cadence::CadenceStage<Clean> && !cadence::SampleStage<Clean> && !cadence::CadenceStage<Aug>);
 int main() {}

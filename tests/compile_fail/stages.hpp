@@ -12,6 +12,10 @@ struct Src : cadence::Composes<Src> {
   cadence::ImageShape image_shape() const;
   std::unique_ptr<cadence::BatchStream> loader(const cadence::Dataset&, std::vector<std::int64_t>, int, int, cadence::LoaderHooks) const;
 };
+struct Clean : cadence::Composes<Clean> {
+  CADENCE_TEST_NAMED(Clean)
+  void transform_cadence(std::span<float>, const cadence::CadenceKey&) const;
+};
 struct Aug : cadence::Composes<Aug> {
   CADENCE_TEST_NAMED(Aug)
   static constexpr bool augmentation = true;

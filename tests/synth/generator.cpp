@@ -1,5 +1,6 @@
 #include "cadence/synth/generator.hpp"
 
+#include "cadence/data/csv.hpp"
 #include "support.hpp"
 
 TEST_CASE("generator: the same seed writes byte-identical files with any thread count") {
@@ -19,7 +20,7 @@ TEST_CASE("generator: the same seed writes byte-identical files with any thread 
     differ += std::filesystem::exists(c.path / rel) ? 0 : 1;
     ++files;
   }
-  CHECK(files == 12 + 4);    // 12 npy + train_labels, sample_submission, test_labels, train_labels_old
+  CHECK(files == 12 + 5);    // 12 npy + train_labels, train_signals, sample_submission, test_labels, train_labels_old
   CHECK(differ == 12);       // another seed: other ids, so no .npy path is shared
 }
 
@@ -74,4 +75,53 @@ TEST_CASE("generator: options are validated with the JSON path") {
   o.snr_min = 50;
   o.snr_max = 10;
   test::check_error([&] { o.validate(); }, "/snr_min");
+}
+
+TEST_CASE("generator: the truth files give each positive's SNR and drift in the configured ranges, nothing for negatives") {
+  test::TempDir dir("truth");
+  auto o = test::small_dataset(dir.path, 30, 30);
+  for (const char* name : {cadence::synth::kTestLabels, cadence::synth::kTrainSignals}) {
+    CAPTURE(name);
+    const auto rows = cadence::csv::read_truth(dir / name);
+    const auto labels = cadence::csv::read_labels(dir / (std::string(name) == cadence::synth::kTestLabels ? "sample_submission.csv" : "train_labels.csv"), false);
+    REQUIRE(rows.size() == labels.size());
+    int positives = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      CHECK(rows[i].id == labels[i].id);
+      if (rows[i].target == 1) {
+        ++positives;
+        CHECK(rows[i].snr >= o.snr_min);
+        CHECK(rows[i].snr <= o.snr_max);
+        CHECK(std::abs(rows[i].drift) >= o.drift_min - 1e-6);
+        CHECK(std::abs(rows[i].drift) <= o.drift_max + 1e-6);
+      } else {
+        CHECK(std::isnan(rows[i].snr));
+        CHECK(std::isnan(rows[i].drift));
+      }
+    }
+    CHECK(positives > 0);
+  }
+  // the train truth agrees with train_labels.csv, and the sample's draw is what was written
+  const auto train = cadence::csv::read_labels(dir / "train_labels.csv", cadence::csv::Column::label);
+  const auto truth = cadence::csv::read_truth(dir / cadence::synth::kTrainSignals);
+  for (std::size_t i = 0; i < train.size(); ++i) CHECK(truth[i].target == static_cast<int>(train[i].target));
+  for (std::uint32_t i = 0; i < 30; ++i) {
+    const auto s = cadence::synth::make_sample(o, cadence::Split::train, i);
+    if (s.target == 1) CHECK(truth[i].snr == doctest::Approx(s.snr).epsilon(1e-3));
+  }
+}
+
+TEST_CASE("truth files: malformed rows are refused with the file and line") {
+  test::TempDir dir("badtruth");
+  test::write_file(dir / "a.csv", "id,target,snr\nx,1,3\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "a.csv"); }, "a.csv:1", "header");
+  test::write_file(dir / "b.csv", "id,target,snr,drift\nx,1,3\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "b.csv"); }, "b.csv:2", "4 columns");
+  test::write_file(dir / "c.csv", "id,target,snr,drift\nx,1,loud,0.1\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "c.csv"); }, "c.csv:2", "snr `loud`");
+  test::write_file(dir / "d.csv", "id,target,snr,drift\nx,2,3,0.1\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "d.csv"); }, "d.csv:2", "not 0 or 1");
+  test::write_file(dir / "e.csv", "id,target,snr,drift\n../x,1,3,0.1\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "e.csv"); }, "e.csv:2", "invalid id");
+  test::check_error([&] { cadence::csv::read_truth(dir / "none.csv"); }, "none.csv", "cannot open");
 }

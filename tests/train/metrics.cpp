@@ -26,3 +26,58 @@ TEST_CASE("metrics: ROC AUC refuses NaN and infinite scores instead of hanging o
                     "diverge");
   test::check_error([&] { cadence::roc_auc(std::vector<double>{1, 0}, std::vector<double>{INFINITY, 0.1}); }, "score 0", "inf");
 }
+
+#include "cadence/train/report.hpp"
+
+TEST_CASE("metrics: the validation log loss and the AUC by SNR bin equal scikit-learn's") {
+  const auto j = nlohmann::json::parse(test::read_file(test::fixture("sklearn/log_loss_bins.json")));
+  REQUIRE(j["cases"].size() == 3);
+  for (const auto& c : j["cases"]) {
+    const auto y = c["y_true"].get<std::vector<float>>();
+    const auto p = c["prob"].get<std::vector<double>>();
+    std::vector<double> snr;
+    for (const auto& v : c["snr"]) snr.push_back(v.is_null() ? std::nan("") : v.get<double>());
+    CHECK(cadence::log_loss(y, p) == doctest::Approx(c["log_loss"].get<double>()).epsilon(1e-9));
+    const auto bins = cadence::report::auc_by_bins(y, p, snr, c["edges"].get<std::vector<double>>());
+    REQUIRE(bins.size() == c["bins"].size());
+    for (std::size_t b = 0; b < bins.size(); ++b) {
+      CAPTURE(b);
+      CHECK(bins[b].positives == c["bins"][b]["positives"].get<std::size_t>());
+      CHECK(bins[b].auc == doctest::Approx(c["bins"][b]["auc"].get<double>()).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("report: a per-fold table with 4-digit AUCs, whole-epoch ticks, validation loss beside training loss, settings") {
+  test::TempDir dir("report");
+  using cadence::config::json;
+  json history = json::array();
+  for (int e = 1; e <= 3; ++e)
+    history.push_back({{"tag", "fold 0"}, {"epoch", e}, {"train_loss", 0.5 / e}, {"valid_loss", 0.6 / e}, {"valid_auc", 0.8 + 0.01 * e},
+                       {"lr", 1e-3}, {"samples_per_s", 50.0}, {"data_wait", 0.02}});
+  history.push_back({{"tag", "fold 1"}, {"epoch", 1}, {"valid_auc", 0.912345}, {"valid_loss", 0.3}, {"scored_only", true}});
+  cadence::report::Extras extras;
+  extras.settings = {{"model/arch", "small_cnn"}, {"train/lr", 0.003}};
+  extras.prediction = {{"test ROC AUC (test_labels.csv)", 0.987654321}};
+  const std::vector<float> truth{0, 1, 0, 1};
+  const std::vector<double> pred{0.1, 0.9, 0.4, 0.3};
+  extras.oof_snr = {std::nan(""), 12.0, std::nan(""), 33.0};
+  cadence::report::write(dir / "r.html", "t", history, truth, pred, {{"out-of-fold ROC AUC", 0.75}}, extras);
+  const auto html = test::read_file(dir / "r.html");
+  CHECK(html.find("<td>0.8300</td>") != std::string::npos);   // fold 0's best AUC, 4 digits
+  CHECK(html.find("<td>0.9123</td>") != std::string::npos);   // a scored-only fold (no training loss)
+  CHECK(html.find("0.9877") != std::string::npos);            // the prediction summary, 4 digits
+  CHECK(html.find("stroke-dasharray=\"5 3\"") != std::string::npos);  // validation loss, dashed
+  CHECK(html.find("fold 0 valid") != std::string::npos);
+  CHECK(html.find("id=\"settings\"") != std::string::npos);
+  CHECK(html.find("id=\"snr\"") != std::string::npos);
+  CHECK(html.find("class=\"xtick\" x=\"") != std::string::npos);
+  // the loss chart's epoch ticks are whole numbers (1, 2, 3), not 1.5
+  const auto first_chart = html.find("loss (solid"), second = html.find("<svg", first_chart);
+  for (std::size_t at = first_chart; (at = html.find("class=\"xtick\"", at)) != std::string::npos && at < second; ++at) {
+    const auto gt = html.find('>', at), lt = html.find('<', gt);
+    const auto label = html.substr(gt + 1, lt - gt - 1);
+    CAPTURE(label);
+    CHECK(label.find('.') == std::string::npos);
+  }
+}

@@ -74,13 +74,40 @@ void apply_batch_stages(const P& pipeline, torch::Tensor& images, torch::Tensor&
   });
 }
 
-/// Loader hooks that run the pipeline's stages in the reader threads: the per-sample stages of
+/// Whether a cadence stage has work to do: `bool active() const` when it has one (Background with mode
+/// "none" has not, so the source keeps its float16 fast path), else always.
+template <class S>
+bool cadence_stage_active(const S& s) {
+  if constexpr (requires { { s.active() } -> std::convertible_to<bool>; }) return s.active();
+  else return true;
+}
+
+/// The hooks every loader of the pipeline needs whatever the phase or device: its cadence stages, in
+/// expression order, on each raw cadence as it is read (empty when it has none: the fast path).
+template <class P>
+LoaderHooks source_hooks(const P& pipeline) {
+  LoaderHooks hooks;
+  bool any = false;
+  pipeline.for_each([&](const auto& s) {
+    if constexpr (CadenceStage<std::remove_cvref_t<decltype(s)>>) any = any || cadence_stage_active(s);
+  });
+  if (any)
+    hooks.cadence = [&pipeline](std::span<float> cadence, const CadenceKey& key) {
+      pipeline.for_each([&](const auto& s) {
+        if constexpr (CadenceStage<std::remove_cvref_t<decltype(s)>>)
+          if (cadence_stage_active(s)) s.transform_cadence(cadence, key);
+      });
+    };
+  return hooks;
+}
+
+/// Loader hooks that run the pipeline's stages in the reader threads: its cadence stages, the per-sample stages of
 /// `phase` on each sample, and (when `batches`) the batch stages on each batch.
 /// `first_batch` is the number of the loader's first batch in its epoch (a run resumed mid-epoch).
 template <class P>
 LoaderHooks reader_hooks(const P& pipeline, std::uint64_t seed, std::uint32_t epoch, std::uint32_t epochs, Phase phase, bool batches,
                          std::uint32_t first_batch = 0) {
-  LoaderHooks hooks;
+  LoaderHooks hooks = source_hooks(pipeline);
   bool any = false;
   pipeline.for_each([&](const auto& s) {
     using S = std::remove_cvref_t<decltype(s)>;

@@ -30,11 +30,12 @@ std::string stage_label() {
 }
 
 /// What the order rules need to know of a stage: its role, from its capabilities.
-enum class Role { source, sample, batch, module, model, predict };
+enum class Role { source, cadence, sample, batch, module, model, predict };
 
 template <class S>
 constexpr Role role_of() {
   if constexpr (SourceStage<S>) return Role::source;
+  else if constexpr (CadenceStage<S>) return Role::cadence;
   else if constexpr (SampleStage<S>) return Role::sample;
   else if constexpr (BatchStage<S>) return Role::batch;
   else if constexpr (ModelStage<S>) return Role::model;
@@ -76,7 +77,7 @@ struct Rules {
     bool network_seen = false;
     for (std::size_t i = 0; i < n; ++i) {
       if (roles[i] == Role::module || roles[i] == Role::model || roles[i] == Role::predict) network_seen = true;
-      if ((roles[i] == Role::sample || roles[i] == Role::batch) && network_seen) return false;
+      if ((roles[i] == Role::cadence || roles[i] == Role::sample || roles[i] == Role::batch) && network_seen) return false;
     }
     return true;
   }
@@ -121,6 +122,8 @@ constexpr bool check_rules() {
   static_assert(R::sources <= 1, "cadence::Pipeline: more than one source stage; a pipeline reads from one source (Load{}).");
   static_assert(R::source_first(), "cadence::Pipeline: a source stage must come first; write `Load{} | ...`.");
   static_assert(R::unique_names(), "cadence::Pipeline: two stages share one JSON name; each stage's options live under its `name`, so rename one.");
+  static_assert(R::before(Role::cadence, Role::sample) && R::before(Role::cadence, Role::batch),
+                "cadence::Pipeline: cadence stages (Background) work on the raw cadence as the source reads it, before Augment and Mixup; move them to just after the source.");
   static_assert(R::before(Role::sample, Role::batch), "cadence::Pipeline: per-sample stages (Augment) run before batch stages (Mixup); move them to the left.");
   static_assert(R::transforms_before_network(), "cadence::Pipeline: sample and batch stages (Augment, Mixup) feed the network and must come before Resize/Model/TTA; move them to the left.");
   static_assert(R::models <= 1, "cadence::Pipeline: at most one Model<...> stage per pipeline; ensemble several pipelines at predict time instead.");

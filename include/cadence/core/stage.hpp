@@ -5,6 +5,11 @@
 //   source       Dataset open(Split) const;  ImageShape image_shape() const;
 //                std::unique_ptr<BatchStream> loader(const Dataset&, std::vector<int64_t> order,
 //                                                    int batch_size, int classes, LoaderHooks) const;
+//   cadence      void transform_cadence(std::span<float> cadence, const CadenceKey&) const;
+//                the raw cadence as read (panels x time x freq floats, before the source arranges its
+//                panels into the image and standardises them), in the source's reader threads, in every
+//                phase: preprocessing that needs all six panels (Background's OFF-panel subtraction).
+//                Optional: `bool active() const` (false: nothing to do, the source keeps its fast path).
 //   per-sample   void apply(at::Tensor& images, const SampleKey&) const;  static constexpr bool augmentation;
 //                images (B,C,H,W), row b is sample key.samples[b] and must depend on nothing else, so the
 //                engine may run it one sample at a time in the reader threads or batched on the device.
@@ -57,6 +62,12 @@ using AugmentKey = SampleKey;  // the augment ops' name for it
 /// epochs, so rounds never replay a training augmentation.
 inline constexpr std::uint32_t kTtaEpochBase = 1u << 30;
 
+/// What a cadence stage is given with a raw cadence: its shape and its dataset index.
+struct CadenceKey {
+  std::int64_t panels = 6, time = 273, freq = 256;
+  std::int64_t index = 0;
+};
+
 /// Where a batch stands in its epoch, for batch stages: (seed, epoch, batch number) keys the draw;
 /// `epochs` lets a stage stop after a fraction of training (Mixup's `until`).
 struct BatchKey {
@@ -70,6 +81,9 @@ struct BatchKey {
 /// into its batch, with its dataset index) right after it is read; `batch` on each whole batch with
 /// its number in the pass. Both must depend only on what they are given (not on the thread).
 struct LoaderHooks {
+  /// The pipeline's cadence stages, on the raw cadence of the sample with this dataset index, before
+  /// the image is arranged (a source that cannot offer the raw cadence must refuse a pipeline with them).
+  std::function<void(std::span<float>, const CadenceKey&)> cadence;
   std::function<void(at::Tensor&, std::int64_t)> sample;
   std::function<void(Batch&, std::size_t)> batch;
 };
@@ -88,6 +102,9 @@ template <class S> concept has_open = requires(const S& s, Split split) { requir
 template <class S> concept has_image_shape = requires(const S& s) { requires std::same_as<decltype(s.image_shape()), ImageShape>; };
 template <class S> concept has_loader = requires(const S& s, const Dataset& d, std::vector<std::int64_t> order, LoaderHooks hooks) {
   requires std::same_as<decltype(s.loader(d, std::move(order), 1, 2, std::move(hooks))), std::unique_ptr<BatchStream>>;
+};
+template <class S> concept has_transform_cadence = requires(const S& s, std::span<float> c, const CadenceKey& key) {
+  s.transform_cadence(c, key);
 };
 template <class S> concept has_sample_apply = requires(const S& s, at::Tensor& x, const SampleKey& key) { s.apply(x, key); };
 template <class S> concept has_augmentation_flag = requires { { S::augmentation } -> std::convertible_to<bool>; };
@@ -113,6 +130,8 @@ concept Configurable = std::is_class_v<S> && std::copy_constructible<S> && requi
 template <class S>
 concept SourceStage = protocol::has_open<S> && protocol::has_image_shape<S> && protocol::has_loader<S>;
 template <class S>
+concept CadenceStage = protocol::has_transform_cadence<S>;
+template <class S>
 concept SampleStage = protocol::has_sample_apply<S> && protocol::has_augmentation_flag<S>;
 template <class S>
 concept BatchStage = requires(const S& s, at::Tensor& x, at::Tensor& y, const BatchKey& key) { s.apply(x, y, key); };
@@ -127,7 +146,7 @@ concept PredictStage = protocol::has_rounds<S> && protocol::has_round_input<S> &
 /// A stage: configurable, and able to do at least one thing.
 template <class S>
 concept Stage = Configurable<S> &&
-                (SourceStage<S> || SampleStage<S> || BatchStage<S> || ModuleStage<S> || PredictStage<S>);
+                (SourceStage<S> || CadenceStage<S> || SampleStage<S> || BatchStage<S> || ModuleStage<S> || PredictStage<S>);
 
 /// Fails to compile, naming the missing member, unless S is a whole stage. Used at every `|`.
 template <class S>
@@ -156,7 +175,7 @@ constexpr bool check_stage() {
                 "cadence::Stage: a prediction stage lacks `at::Tensor reduce(const std::vector<at::Tensor>&, Head) const`.");
   static_assert(Stage<S> || !Configurable<S>,
                 "cadence::Stage: this stage can do nothing. Give it one capability: a source (open, image_shape, loader), "
-                "a per-sample transform (apply(images, SampleKey) + augmentation), a batch transform (apply(images, targets, "
+                "a cadence transform (transform_cadence(span, CadenceKey)), a per-sample transform (apply(images, SampleKey) + augmentation), a batch transform (apply(images, targets, "
                 "BatchKey)), a network module (build(in_chans)) or a prediction wrapper (rounds, round_input, reduce); "
                 "see cadence/core/stage.hpp and docs/extending.md.");
   return true;

@@ -1,6 +1,7 @@
 #pragma once
 // The competition's CSV files: `id,target` (train_labels.csv, sample_submission.csv, ...).
 // Every error names the file and line.
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -103,6 +104,57 @@ inline std::vector<Row> read_labels(const std::filesystem::path& path, Column co
 /// need_target = false: any second column (sample_submission.csv).
 inline std::vector<Row> read_labels(const std::filesystem::path& path, bool need_target) {
   return read_labels(path, need_target ? Column::probability : Column::any);
+}
+
+/// A truth file's row (cadence-synth's test_labels.csv and train_signals.csv: `id,target,snr,drift`;
+/// snr and drift empty for a negative, NaN here).
+struct TruthRow {
+  std::string id;
+  int target = 0;
+  double snr = std::nan(""), drift = std::nan("");
+};
+
+/// Reads a truth file: `id,target` or `id,target,snr,drift`. Errors name the file and line.
+inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) fail(path.string(), ": cannot open (missing truth file?)");
+  std::string line;
+  if (!std::getline(in, line)) fail(path.string(), ": empty file; expected the header `id,target[,snr,drift]`");
+  const auto header = trim(line);
+  const bool signals = header == "id,target,snr,drift";
+  if (!signals && header != "id,target") fail(path.string(), ":1: expected the header `id,target[,snr,drift]`, got `", header.substr(0, 120), "`");
+  std::vector<TruthRow> rows;
+  for (std::size_t lineno = 2; std::getline(in, line); ++lineno) {
+    const auto l = trim(line);
+    if (l.empty()) continue;
+    std::vector<std::string_view> f;
+    for (std::size_t at = 0;;) {
+      const auto comma = l.find(',', at);
+      f.push_back(l.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+      if (comma == std::string_view::npos) break;
+      at = comma + 1;
+    }
+    if (f.size() != (signals ? 4u : 2u)) fail(path.string(), ":", lineno, ": expected ", signals ? 4 : 2, " columns, got ", f.size());
+    TruthRow r;
+    r.id = std::string(f[0]);
+    if (!valid_id(r.id)) fail(path.string(), ":", lineno, ": invalid id `", r.id.substr(0, 120), "`");
+    if (f[1] != "0" && f[1] != "1") fail(path.string(), ":", lineno, ": target `", f[1].substr(0, 40), "` is not 0 or 1");
+    r.target = f[1] == "1" ? 1 : 0;
+    auto number = [&](std::string_view t, const char* what) {
+      if (t.empty()) return std::nan("");
+      const std::string s(t);
+      char* end = nullptr;
+      const double v = std::strtod(s.c_str(), &end);
+      if (end != s.c_str() + s.size() || !std::isfinite(v)) fail(path.string(), ":", lineno, ": ", what, " `", s.substr(0, 40), "` is not a number");
+      return v;
+    };
+    if (signals) {
+      r.snr = number(f[2], "snr");
+      r.drift = number(f[3], "drift");
+    }
+    rows.push_back(std::move(r));
+  }
+  return rows;
 }
 
 }  // namespace cadence::csv

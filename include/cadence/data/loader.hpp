@@ -59,8 +59,13 @@ struct Batch {
   std::int64_t size() const { return static_cast<std::int64_t>(ids.size()); }
 };
 
-/// Reads one cadence file into `out` (image_shape(layout).numel() floats).
-inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> out) {
+/// The pipeline's cadence stages, as the loader runs them (LoaderHooks::cadence).
+using CadenceHook = std::function<void(std::span<float>, const CadenceKey&)>;
+
+/// Reads one cadence file into `out` (image_shape(layout).numel() floats). `cadence` (when set) runs on
+/// the whole raw cadence, in floats, before the layout keeps its panels and standardises them.
+inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> out, const CadenceHook& cadence = {},
+                        std::int64_t index = 0) {
   thread_local std::vector<char> buffer;
   const auto dims = o.shape.dims();
   npy::Header h;
@@ -75,7 +80,7 @@ inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> o
   std::size_t bad = 0;
   if (h.dtype == npy::Dtype::f2) {
     bad = count_nonfinite_halves(data, n);
-    if (bad == 0) {  // the usual case: convert, gather statistics and standardise in one sweep
+    if (bad == 0 && !cadence) {  // the usual case: convert, gather statistics and standardise in one sweep
       arrange_halves(data, o.layout, o.standardize, out, o.shape);
       return;
     }
@@ -89,6 +94,13 @@ inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> o
     if (!std::isfinite(v)) { ++bad; v = 0.0f; }
   if (bad != 0 && o.nonfinite == NonFinite::error)
     fail("id `", e.id, "`: ", e.file.string(), ": ", bad, " NaN/Inf values (set load.nonfinite to \"zero\" to replace them with 0)");
+  if (cadence) {
+    try {
+      cadence(raw, CadenceKey{o.shape.panels, o.shape.time, o.shape.freq, index});
+    } catch (const Error& err) {
+      fail("id `", e.id, "`: ", err.what());
+    }
+  }
   arrange(raw, o.layout, o.standardize, out, o.shape);
 }
 
@@ -209,6 +221,9 @@ class Loader : public BatchStream {
         prefetch_(std::max(1, prefetch)), pool_(std::make_shared<BufferPool>(static_cast<std::size_t>(prefetch_) + 2)),
         hooks_(std::move(hooks)), reader_(std::move(reader)), shape_(shape ? *shape : image_shape(read.layout, read.shape)) {
     if (batch_size < 1) fail("loader: batch size ", batch_size, " must be >= 1");
+    if (reader_ && hooks_.cadence)
+      fail("loader: this source reads its samples itself (a SampleReader), so it cannot hand the pipeline's cadence "
+           "stages (Background) the raw cadence; drop them, or apply them in the reader");
     for (auto i : order_)
       if (i < 0 || static_cast<std::size_t>(i) >= data_.size()) fail("loader: index ", i, " outside the dataset");
     batches_ = (order_.size() + static_cast<std::size_t>(batch_) - 1) / static_cast<std::size_t>(batch_);
@@ -264,7 +279,7 @@ class Loader : public BatchStream {
       const auto row = static_cast<std::size_t>(k - begin);
       const std::span<float> dst(img + row * static_cast<std::size_t>(s.numel()), static_cast<std::size_t>(s.numel()));
       if (reader_) reader_(e, dst);
-      else read_sample(e, read_, dst);
+      else read_sample(e, read_, dst, hooks_.cadence, order_[k]);
       if (hooks_.sample) {
         auto one = out.images.narrow(0, static_cast<std::int64_t>(row), 1);
         hooks_.sample(one, order_[k]);

@@ -10,8 +10,15 @@
 //
 // Run directory (run.dir): config.json, pretrain/, fold_<k>/ (log.jsonl, model.pt, last.pt), folds.csv,
 // oof.csv, cv.json, submission.csv, report.html. Every file is written atomically.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -144,9 +151,46 @@ inline config::json read_history(const std::filesystem::path& log) {
   return h;
 }
 
+/// The settings a reader of the report wants first, from the resolved config (those the pipeline has).
+template <class P>
+config::json key_settings(const P& pipeline, const CompetitionConfig& cfg) {
+  const auto resolved = config::write_config(pipeline, cfg);
+  config::json out = config::json::object();
+  for (const char* key : {"/model/arch", "/model/head", "/load/layout", "/background/mode", "/train/epochs", "/train/batch_size",
+                          "/train/lr", "/train/optimizer", "/train/scheduler", "/mixup/p", "/mixup/alpha", "/tta/mode",
+                          "/train/folds", "/train/amp", "/run/device", "/run/threads", "/run/seed"}) {
+    const config::json::json_pointer ptr(key);
+    if (resolved.contains(ptr)) out[std::string(key).substr(1)] = resolved[ptr];
+  }
+  return out;
+}
+
+/// The data root of the pipeline's source, when it has one (Load's `root`).
+template <class P>
+std::filesystem::path data_root(const P& pipeline) {
+  if constexpr (requires { source_of(pipeline).options.root; }) return source_of(pipeline).options.root;
+  else return {};
+}
+
+/// Per id, a truth file's SNR (cadence-synth writes train_signals.csv and test_labels.csv beside the
+/// Kaggle layout); empty when the data root has no such file.
+inline std::map<std::string, csv::TruthRow> read_truth_if_there(const std::filesystem::path& file) {
+  std::map<std::string, csv::TruthRow> out;
+  if (file.empty() || !std::filesystem::exists(file)) return out;
+  for (auto& r : csv::read_truth(file)) out.emplace(r.id, r);
+  return out;
+}
+
+inline std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
+}
+
 /// report.html from whatever the run directory holds so far.
 inline std::filesystem::path write_report(const CompetitionConfig& cfg, const std::string& title, const config::json& summary,
-                                          const std::vector<float>& oof_truth = {}, const std::vector<double>& oof = {}) {
+                                          const std::vector<float>& oof_truth = {}, const std::vector<double>& oof = {},
+                                          const report::Extras& extras = {}) {
   namespace fs = std::filesystem;
   if (!dist::leader()) return cfg.run.dir / "report.html";  // rank 0 writes
   config::json history = config::json::array();
@@ -160,8 +204,50 @@ inline std::filesystem::path write_report(const CompetitionConfig& cfg, const st
     for (auto& h : read_history(log)) history.push_back(h);
   }
   const auto path = cfg.run.dir / "report.html";
-  report::write(path, title, history, oof_truth, oof, summary);
+  report::write(path, title, history, oof_truth, oof, summary, extras);
   return path;
+}
+
+inline config::json finetune_summary(const CompetitionConfig& cfg, double cv_auc, const std::vector<double>& fold_auc, double wall) {
+  (void)cfg;
+  return {{"out-of-fold ROC AUC", cv_auc}, {"fold AUCs", fold_auc}, {"fine-tune wall time", seconds(wall)}};
+}
+
+/// The report's settings and, when the data root has cadence-synth's train_signals.csv, each OOF sample's SNR.
+template <class P>
+report::Extras finetune_extras(const P& pipeline, const CompetitionConfig& cfg, const std::vector<std::string>& oof_ids) {
+  report::Extras e{key_settings(pipeline, cfg), {}, {}};
+  const auto root = data_root(pipeline);
+  const auto truth = read_truth_if_there(root.empty() ? root : root / "train_signals.csv");
+  if (!truth.empty())
+    for (const auto& id : oof_ids) {
+      const auto it = truth.find(id);
+      e.oof_snr.push_back(it == truth.end() ? std::nan("") : it->second.snr);
+    }
+  return e;
+}
+
+/// The OOF predictions and the summary finetune left (oof.csv, cv.json), to draw the report again.
+inline void read_finetune_outputs(const CompetitionConfig& cfg, std::vector<std::string>& ids, std::vector<float>& truth,
+                                  std::vector<double>& pred, config::json& summary) {
+  namespace fs = std::filesystem;
+  const auto cv = cfg.run.dir / "cv.json", oof = cfg.run.dir / "oof.csv";
+  if (!fs::exists(cv) || !fs::exists(oof)) return;
+  std::ifstream in(cv);
+  const auto j = config::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return;
+  summary = {{"out-of-fold ROC AUC", j.value("oof_auc", -1.0)}, {"fold AUCs", j.value("fold_auc", std::vector<double>{})}};
+  std::ifstream rows(oof);
+  std::string line;
+  std::getline(rows, line);
+  while (std::getline(rows, line)) {
+    std::istringstream f(line);
+    std::string id, t, p;
+    if (!std::getline(f, id, ',') || !std::getline(f, t, ',') || !std::getline(f, p, ',')) continue;
+    ids.push_back(id);
+    truth.push_back(std::stof(t));
+    pred.push_back(std::stod(p));
+  }
 }
 
 }  // namespace detail
@@ -211,7 +297,8 @@ double pretrain(P pipeline, const config::json& j) {
   if (cfg.pretrain.epochs > 0) t.epochs = cfg.pretrain.epochs;
   auto net = detail::fresh_network(pipeline, cfg, device, 1000);
   const auto r = fit(pipeline, net, cfg.run, t, data, fitting, valid, dir, "pretrain", device);
-  detail::write_report(cfg, "cadence: pretrain", {{"pretrain validation AUC", r.best_auc}, {"best epoch", r.best_epoch}});
+  detail::write_report(cfg, "cadence: pretrain", {{"pretrain validation AUC", r.best_auc}, {"best epoch", r.best_epoch}}, {}, {},
+                       report::Extras{detail::key_settings(pipeline, cfg), {}, {}});
   return r.best_auc;
 }
 
@@ -232,6 +319,7 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
 
   CompetitionResult result;
   result.dir = cfg.run.dir;
+  const auto started = std::chrono::steady_clock::now();
   std::vector<double> oof(targets.size(), -1.0);
   // "scratch" ignores model.weights; "pretrained" overwrites them anyway, so neither reads the file
   const auto init_from = cfg.finetune.init == FinetuneInit::weights ? pipeline : detail::without_weights(pipeline);
@@ -254,6 +342,7 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
   csv << "id,target,prediction,fold\n";
   for (std::size_t i = 0; i < oof.size(); ++i) {
     if (oof[i] < 0) continue;
+    ids.push_back(data.entries[i].id);
     truth.push_back(targets[i]);
     pred.push_back(oof[i]);
     csv << data.entries[i].id << ',' << targets[i] << ',' << oof[i] << ',' << fold[i] << '\n';
@@ -265,7 +354,9 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
     write_text_atomically(cfg.run.dir / "cv.json", [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
   });
   if (!cfg.run.quiet) std::fprintf(stderr, "CV: out-of-fold ROC AUC %.4f over %zu samples\n", result.cv_auc, pred.size());
-  result.report = detail::write_report(cfg, "cadence: fine-tune", {{"out-of-fold ROC AUC", result.cv_auc}, {"fold AUCs", result.fold_auc}}, truth, pred);
+  result.report = detail::write_report(cfg, "cadence: fine-tune", detail::finetune_summary(cfg, result.cv_auc, result.fold_auc,
+                                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()),
+                                       truth, pred, detail::finetune_extras(pipeline, cfg, ids));
   return result;
 }
 
@@ -283,10 +374,12 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
   for (int k = 0; k < cfg.train.folds; ++k)
     if (present[static_cast<std::size_t>(k)] == '1') models.push_back(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt");
   if (models.empty()) fail(cfg.run.dir.string(), ": no fold_<k>/model.pt to predict with (run finetune first)");
+  const auto started = std::chrono::steady_clock::now();
   const torch::Device device = cfg.run.apply();
   const Dataset test = source_of(pipeline).open(Split::test);
   std::vector<double> mean(test.size(), 0.0);
   const auto shell = detail::without_weights(pipeline);  // each fold's checkpoint replaces the weights
+  if (detail::fresh_network(shell, cfg, device, 0)->parameters().empty()) models.resize(1);  // nothing learnt: the folds agree
   for (std::size_t m = 0; m < models.size(); ++m) {
     auto net = detail::fresh_network(shell, cfg, device, 0);
     load_module(net, models[m]);
@@ -314,6 +407,54 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
   if (!(total > 0)) fail("/predict: the blend weights sum to 0");
   for (auto& v : blended) v /= total;
   write_predictions(path, test.ids(), blended);
+  // what the prediction looks like, and (on a set with a truth file, as cadence-synth's) how good it is
+  int rounds = 1;
+  with_predict_stage(pipeline, [&](const auto& stage) { rounds = stage.rounds(); });
+  std::vector<double> sorted = blended;
+  std::sort(sorted.begin(), sorted.end());
+  const auto at = [&](double q) { return sorted[static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1))]; };
+  config::json summary = {{"test cadences", blended.size()}, {"models (folds)", models.size()}, {"TTA rounds", rounds},
+                          {"mean probability", std::accumulate(blended.begin(), blended.end(), 0.0) / static_cast<double>(blended.size())},
+                          {"share >= 0.5", static_cast<double>(sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), 0.5)) / static_cast<double>(sorted.size())},
+                          {"probability quartiles", std::vector<double>{at(0.25), at(0.5), at(0.75)}},
+                          {"predict wall time", detail::seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())}};
+  const auto root = detail::data_root(pipeline);
+  const auto truth = detail::read_truth_if_there(root.empty() ? root : root / "test_labels.csv");
+  if (!truth.empty()) {
+    std::vector<float> y;
+    std::vector<double> p, snr, drift;
+    for (std::size_t i = 0; i < test.size(); ++i) {
+      const auto it = truth.find(test.entries[i].id);
+      if (it == truth.end()) continue;
+      y.push_back(static_cast<float>(it->second.target));
+      p.push_back(blended[i]);
+      snr.push_back(it->second.snr);
+      drift.push_back(std::abs(it->second.drift));
+    }
+    if (y.size() == test.size() && std::count(y.begin(), y.end(), 1.0f) > 0 && std::count(y.begin(), y.end(), 0.0f) > 0) {
+      summary["test ROC AUC (test_labels.csv)"] = roc_auc(y, p);
+      config::json bins = config::json::array();
+      for (const auto& b : report::auc_by_bins(y, p, snr, {0, 10, 15, 20, 25, 30, 40, 60, 1e9}))
+        if (b.positives > 0) bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
+      summary["test AUC by SNR"] = bins;
+      bins = config::json::array();
+      for (const auto& b : report::auc_by_bins(y, p, drift, {0, 0.002, 0.004, 0.006, 0.008, 0.010, 1e9}))
+        if (b.positives > 0) bins.push_back({{"drift_lo", b.lo}, {"drift_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
+      summary["test AUC by |drift| (Hz/s)"] = bins;
+      if (!cfg.run.quiet) std::fprintf(stderr, "test: ROC AUC %.4f against %s\n", summary["test ROC AUC (test_labels.csv)"].get<double>(), (root / "test_labels.csv").string().c_str());
+    }
+  }
+  write_text_atomically(cfg.run.dir / "predict.json", [&](std::ostream& o) { o << summary.dump(2) << '\n'; });
+  std::vector<std::string> oof_ids;
+  std::vector<float> oof_truth;
+  std::vector<double> oof_pred;
+  config::json cv_summary;
+  detail::read_finetune_outputs(cfg, oof_ids, oof_truth, oof_pred, cv_summary);
+  auto extras = detail::finetune_extras(pipeline, cfg, oof_ids);
+  summary.erase("test AUC by SNR");
+  summary.erase("test AUC by |drift| (Hz/s)");
+  extras.prediction = summary;
+  detail::write_report(cfg, "cadence: fine-tune and predict", cv_summary, oof_truth, oof_pred, extras);
   return path;
 }
 

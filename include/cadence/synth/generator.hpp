@@ -3,6 +3,8 @@
 //
 //   train_labels.csv, train/<id[0]>/<id>.npy        labelled, ~positive_rate positives
 //   sample_submission.csv, test/<id[0]>/<id>.npy    unlabelled; the truth goes to test_labels.csv
+//   test_labels.csv, train_signals.csv              id,target,snr,drift: each positive's injected SNR
+//                                                   and mean drift rate (Hz/s); empty for negatives
 //   old_leaky_data/train_labels_old.csv, old_leaky_data/train_old/...   for pretraining
 //
 // Each file is float16 (6, tchans, fchans), the cadence ABACAD. Every panel is chi2 noise. A positive
@@ -32,6 +34,10 @@
 #include "cadence/synth/setigen.hpp"
 
 namespace cadence::synth {
+
+/// The truth files beside the Kaggle layout (id,target,snr,drift).
+inline constexpr const char* kTestLabels = "test_labels.csv";
+inline constexpr const char* kTrainSignals = "train_signals.csv";
 
 struct SynthOptions {
   std::filesystem::path root = "data/synthetic";  // where the Kaggle layout is written
@@ -86,10 +92,17 @@ struct SynthSample {
   std::string id;
   int target = 0;
   std::vector<std::uint16_t> data;  // (6, tchans, fchans) float16 bits
+  double snr = 0.0, drift = 0.0;    // the positive's signal: setigen SNR and mean drift rate (Hz/s); 0 otherwise
+};
+
+/// What random_signal drew, for the truth files.
+struct SignalDraw {
+  double snr = 0.0, drift = 0.0;
 };
 
 /// A random narrow-band signal whose path stays inside the band for `duration` seconds.
-inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const FrameParams& p, double duration, double noise_std) {
+inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const FrameParams& p, double duration, double noise_std,
+                            SignalDraw* drawn = nullptr) {
   Signal s;
   const double drift = rng.uniform(o.drift_min, o.drift_max) * (rng.bernoulli(0.5) ? 1.0 : -1.0);
   const double u = rng.uniform();
@@ -110,7 +123,9 @@ inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Fram
   const double f = rng.uniform();
   s.f_profile.kind = f < 0.6 ? FProfileKind::gaussian : (f < 0.8 ? FProfileKind::sinc2 : FProfileKind::box);
   s.f_profile.width = w;
-  const double level = p.intensity(rng.uniform(o.snr_min, o.snr_max), noise_std);
+  const double snr = rng.uniform(o.snr_min, o.snr_max);
+  const double level = p.intensity(snr, noise_std);
+  if (drawn != nullptr) *drawn = {snr, drift};
   if (rng.bernoulli(0.3)) {  // scintillating: a slow sinusoidal modulation of the level
     s.t_profile = {TProfileKind::sine, level, duration * rng.uniform(0.05, 0.3), rng.uniform(0.0, duration), 0.5 * level};
   } else {
@@ -142,7 +157,10 @@ inline SynthSample make_sample(const SynthOptions& o, Split split, std::uint32_t
   chi2_noise(cadence, p, o.x_mean, rng);
   auto panel_span = [&](int k) { return std::span<float>(cadence.data() + k * panel, static_cast<std::size_t>(panel)); };
   if (s.target == 1) {
-    const Signal sig = random_signal(rng, o, p, 6 * T, noise_std);
+    SignalDraw drawn;
+    const Signal sig = random_signal(rng, o, p, 6 * T, noise_std, &drawn);
+    s.snr = drawn.snr;
+    s.drift = drawn.drift;
     for (int k : {0, 2, 4}) add_signal(panel_span(k), p, sig, k * T);
   }
   if (rfi) {
@@ -172,6 +190,7 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
     if (!seen.insert(synth_id(o.seed, j.split, j.index)).second) fail("synth: id collision; choose another seed");
 
   std::vector<int> targets(jobs.size());
+  std::vector<SignalDraw> signals(jobs.size());
   std::atomic<std::size_t> next{0}, written{0};
   std::exception_ptr error;
   std::mutex error_m;
@@ -180,6 +199,7 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
       try {
         const SynthSample s = make_sample(o, jobs[k].split, jobs[k].index);
         targets[k] = s.target;
+        signals[k] = {s.snr, s.drift};
         npy::write_f16(npy_path(o.root / layout_of(jobs[k].split).dir, s.id), shape, s.data);
       } catch (...) {
         std::lock_guard lk(error_m);
@@ -205,21 +225,29 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
   }
   if (error) std::rethrow_exception(error);
 
-  auto write_csv = [&](const fs::path& file, Split split, bool with_target, const char* fill) {
+  enum class Columns { target, fill, truth };
+  auto write_csv = [&](const fs::path& file, Split split, Columns columns) {
     write_text_atomically(o.root / file, [&](std::ostream& out) {
-      out << "id,target\n";
+      out << (columns == Columns::truth ? "id,target,snr,drift\n" : "id,target\n");
+      char buf[64];
       for (std::size_t k = 0; k < jobs.size(); ++k) {
         if (jobs[k].split != split) continue;
         out << synth_id(o.seed, split, jobs[k].index) << ',';
-        if (with_target) out << targets[k] << '\n';
-        else out << fill << '\n';
+        if (columns == Columns::fill) out << "0.5\n";
+        else out << targets[k];
+        if (columns == Columns::target) out << '\n';
+        if (columns != Columns::truth) continue;
+        if (targets[k] == 1) std::snprintf(buf, sizeof buf, ",%.3f,%.6f\n", signals[k].snr, signals[k].drift);
+        else std::snprintf(buf, sizeof buf, ",,\n");
+        out << buf;
       }
     });
   };
-  write_csv(layout_of(Split::train).labels, Split::train, true, "");
-  write_csv(layout_of(Split::test).labels, Split::test, false, "0.5");
-  write_csv("test_labels.csv", Split::test, true, "");
-  write_csv(layout_of(Split::old).labels, Split::old, true, "");
+  write_csv(layout_of(Split::train).labels, Split::train, Columns::target);
+  write_csv(kTrainSignals, Split::train, Columns::truth);
+  write_csv(layout_of(Split::test).labels, Split::test, Columns::fill);
+  write_csv(kTestLabels, Split::test, Columns::truth);
+  write_csv(layout_of(Split::old).labels, Split::old, Columns::target);
   write_text_atomically(o.root / ".complete", [&](std::ostream& out) { out << config::write(o).dump(2) << '\n'; });
 }
 

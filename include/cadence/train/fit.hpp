@@ -141,11 +141,13 @@ class Fit {
     if (run_.resume)
       if (const auto bytes = dist::read_on_leader(last())) resume(*bytes);
     for (const auto& line : r_.history) log_ += line.dump() + "\n";
+    if (!learns()) return score_only();
     for (int epoch = start_epoch_; epoch < t_.epochs; ++epoch) {
       const auto stats = train_epoch(epoch);
       if (ema_) ema_->swap(*net_);  // evaluate (and keep) the averaged weights
       const auto probs = validate(epoch);
       const double auc = roc_auc(truth_, probs);
+      valid_loss_ = log_loss(truth_, probs);
       log_epoch(epoch, stats, auc);
       keep_best(epoch, auc, probs);
       if (ema_) ema_->swap(*net_);
@@ -215,7 +217,8 @@ class Fit {
     std::int64_t done_here = 0;
     const bool on_readers = device_.is_cpu();
     const auto first = static_cast<std::uint32_t>(at.batch);
-    LoaderHooks hooks = on_readers ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true, first) : LoaderHooks{};
+    LoaderHooks hooks = on_readers ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true, first)
+                                   : source_hooks(pipeline_);
     auto loader = source_of(pipeline_).loader(data_, std::move(order), t_.batch_size, head_classes(head_), std::move(hooks));
     net_->train();
     std::optional<dist::SyncBatchNorm> sync_bn;
@@ -288,6 +291,28 @@ class Fit {
     ++step_;
   }
 
+  /// Whether the network has anything to train (the de-Doppler baseline has not).
+  bool learns() const {
+    for (const auto& p : net_->parameters())
+      if (p.requires_grad()) return true;
+    return false;
+  }
+
+  /// A network with nothing to learn: its validation predictions once, as the run's one "epoch" (no
+  /// training loss, no optimizer), and its (empty) weights as model.pt, so that predict finds the fold.
+  FitResult score_only() {
+    const auto probs = validate(0);
+    const double auc = roc_auc(truth_, probs);
+    config::json line = {{"tag", tag_}, {"epoch", 1}, {"valid_auc", auc}, {"valid_loss", log_loss(truth_, probs)}, {"scored_only", true}};
+    r_.history = config::json::array({line});
+    log_ = line.dump() + "\n";
+    if (leader()) write_text_atomically(dir_ / "log.jsonl", [&](std::ostream& o) { o << log_; });
+    if (!quiet()) std::fprintf(stderr, "%s: nothing to train; validation AUC %.4f\n", tag_.c_str(), auc);
+    keep_best(0, auc, probs);
+    r_.epochs_run = 0;
+    return r_;
+  }
+
   std::vector<double> validate(int epoch) {
     // the inference path seti predict runs (BN folded, channels_last as trained), on a copy: net_ trains on
     auto eval_net = inference_copy(pipeline_, *net_, device_, InferenceOptions{true, t_.channels_last});
@@ -312,7 +337,7 @@ class Fit {
     const double lr_now = schedule_.lr(std::max<std::int64_t>(0, step_ - 1));
     schedule_.epoch_end(auc);
     const double loss = s.loss;
-    config::json line = {{"tag", tag_}, {"epoch", epoch + 1}, {"train_loss", loss}, {"valid_auc", auc}, {"lr", lr_now},
+    config::json line = {{"tag", tag_}, {"epoch", epoch + 1}, {"train_loss", loss}, {"valid_auc", auc}, {"valid_loss", valid_loss_}, {"lr", lr_now},
                          {"samples_per_s", s.samples_per_s}, {"data_wait", s.data_wait}};
     if (world_ > 1) line["world_size"] = world_;
     r_.history.push_back(line);
@@ -418,6 +443,7 @@ class Fit {
   std::string log_;
   std::int64_t step_ = 0;
   int start_epoch_ = 0, stale_ = 0;
+  double valid_loss_ = 0.0;
   Position resumed_;
 };
 

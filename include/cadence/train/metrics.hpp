@@ -43,6 +43,20 @@ double roc_auc(const std::vector<T>& truth, const std::vector<S>& score) {
   return roc_auc(std::span<const T>(truth), std::span<const S>(score));
 }
 
+/// Mean binary log loss of probabilities against 0/1 labels (probabilities clipped to [1e-7, 1 - 1e-7],
+/// as scikit-learn's log_loss with eps=1e-7): the validation loss whatever the head.
+template <class T, class S>
+double log_loss(const std::vector<T>& truth, const std::vector<S>& prob) {
+  if (truth.size() != prob.size()) fail("log_loss: ", truth.size(), " labels but ", prob.size(), " probabilities");
+  if (truth.empty()) return 0.0;
+  double sum = 0.0;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    const double p = std::clamp(static_cast<double>(prob[i]), 1e-7, 1.0 - 1e-7);
+    sum -= truth[i] >= T(0.5) ? std::log(p) : std::log1p(-p);
+  }
+  return sum / static_cast<double>(truth.size());
+}
+
 /// Average ranks (1..n, ties averaged) divided by n: a score's place among all scores, in (0, 1].
 inline std::vector<double> normalized_ranks(std::span<const double> x) {
   const std::size_t n = x.size();

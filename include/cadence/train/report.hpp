@@ -3,6 +3,7 @@
 // would rather see than read: loss and AUC per epoch for each fold, the learning rate, throughput, and
 // the ROC curve of the out-of-fold predictions.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -19,6 +20,7 @@ namespace cadence::report {
 struct Series {
   std::string name;
   std::vector<std::pair<double, double>> points;
+  bool dashed = false;
 };
 
 inline std::string escape(const std::string& s) {
@@ -29,7 +31,7 @@ inline std::string escape(const std::string& s) {
 
 /// A line chart as inline SVG (class "chart", one <polyline> per series).
 inline std::string line_chart(const std::string& title, const std::string& xlabel, const std::vector<Series>& series,
-                              bool diagonal = false) {
+                              bool diagonal = false, bool integer_x = false) {
   static const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
   for (const auto& s : series)
@@ -46,17 +48,26 @@ inline std::string line_chart(const std::string& title, const std::string& xlabe
   o << "<text x=\"" << W / 2 << "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">" << escape(title) << "</text>";
   o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B << "\" fill=\"none\" stroke=\"#999\"/>";
   for (int k = 0; k <= 4; ++k) {
-    const double yv = y0 + (y1 - y0) * k / 4.0, xv = x0 + (x1 - x0) * k / 4.0;
+    const double yv = y0 + (y1 - y0) * k / 4.0;
     std::snprintf(buf, sizeof buf, "%.3g", yv);
     o << "<text x=\"" << L - 4 << "\" y=\"" << py(yv) + 4 << "\" text-anchor=\"end\" font-size=\"10\">" << buf << "</text>";
-    std::snprintf(buf, sizeof buf, "%.3g", xv);
-    o << "<text x=\"" << px(xv) << "\" y=\"" << H - B + 14 << "\" text-anchor=\"middle\" font-size=\"10\">" << buf << "</text>";
+  }
+  std::vector<double> xticks;  // epochs are whole numbers: integer ticks, at most about 10
+  if (integer_x) {
+    const double step = std::max(1.0, std::ceil((std::floor(x1) - std::ceil(x0)) / 10.0));
+    for (double xv = std::ceil(x0); xv <= x1 + 1e-9; xv += step) xticks.push_back(xv);
+  } else {
+    for (int k = 0; k <= 4; ++k) xticks.push_back(x0 + (x1 - x0) * k / 4.0);
+  }
+  for (const double xv : xticks) {
+    std::snprintf(buf, sizeof buf, integer_x ? "%.0f" : "%.3g", xv);
+    o << "<text class=\"xtick\" x=\"" << px(xv) << "\" y=\"" << H - B + 14 << "\" text-anchor=\"middle\" font-size=\"10\">" << buf << "</text>";
   }
   o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 6 << "\" text-anchor=\"middle\" font-size=\"11\">" << escape(xlabel) << "</text>";
   if (diagonal) o << "<line x1=\"" << px(0) << "\" y1=\"" << py(0) << "\" x2=\"" << px(1) << "\" y2=\"" << py(1) << "\" stroke=\"#bbb\" stroke-dasharray=\"4\"/>";
   for (std::size_t i = 0; i < series.size(); ++i) {
     const char* c = colours[i % 8];
-    o << "<polyline fill=\"none\" stroke=\"" << c << "\" stroke-width=\"2\" points=\"";
+    o << "<polyline fill=\"none\" stroke=\"" << c << "\" stroke-width=\"2\"" << (series[i].dashed ? " stroke-dasharray=\"5 3\"" : "") << " points=\"";
     for (auto [x, y] : series[i].points) {
       std::snprintf(buf, sizeof buf, "%.1f,%.1f ", px(x), py(y));
       o << buf;
@@ -84,38 +95,168 @@ inline std::vector<std::pair<double, double>> roc_points(const std::vector<float
   return pts;
 }
 
-/// Writes report.html from the epoch histories (objects with tag, epoch, train_loss, valid_auc, lr,
-/// samples_per_s) and, when given, the out-of-fold predictions.
+/// A value as a person reads it: numbers to 4 significant decimals, lists of numbers likewise.
+inline std::string format_value(const config::json& v) {
+  char buf[48];
+  if (v.is_number_float()) {
+    std::snprintf(buf, sizeof buf, "%.4f", v.get<double>());
+    return buf;
+  }
+  if (v.is_array()) {
+    std::string o;
+    for (const auto& e : v) o += (o.empty() ? "" : ", ") + format_value(e);
+    return o;
+  }
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+/// One row per AUC bin: positives whose value lies in [lo, hi) against every negative.
+struct BinAuc {
+  double lo = 0.0, hi = 0.0;
+  std::size_t positives = 0;
+  double auc = -1.0;  // -1: no positive in the bin
+};
+
+/// ROC AUC by bins of a per-sample value (a positive's SNR, say; NaN where unknown): each bin's positives
+/// ranked against all negatives, so that a bin's number says how well signals of that strength are found.
+inline std::vector<BinAuc> auc_by_bins(const std::vector<float>& truth, const std::vector<double>& score,
+                                       const std::vector<double>& value, const std::vector<double>& edges) {
+  std::vector<BinAuc> out;
+  std::vector<double> neg;
+  for (std::size_t i = 0; i < truth.size(); ++i)
+    if (truth[i] < 0.5f) neg.push_back(score[i]);
+  std::sort(neg.begin(), neg.end());
+  const auto negatives = static_cast<double>(neg.size());
+  for (std::size_t b = 0; b + 1 < edges.size(); ++b) {
+    BinAuc r{edges[b], edges[b + 1], 0, -1.0};
+    double wins = 0.0;
+    for (std::size_t i = 0; i < truth.size(); ++i) {
+      if (truth[i] < 0.5f || !(value[i] >= r.lo && value[i] < r.hi)) continue;
+      ++r.positives;
+      const auto below = std::lower_bound(neg.begin(), neg.end(), score[i]) - neg.begin();
+      const auto upto = std::upper_bound(neg.begin(), neg.end(), score[i]) - neg.begin();
+      wins += static_cast<double>(below) + 0.5 * static_cast<double>(upto - below);
+    }
+    if (r.positives > 0 && negatives > 0) r.auc = wins / (static_cast<double>(r.positives) * negatives);
+    out.push_back(r);
+  }
+  return out;
+}
+
+/// What a report shows beyond the epoch histories.
+struct Extras {
+  config::json settings;                // the run's key settings (name -> value)
+  std::vector<double> oof_snr;          // per OOF sample: the injected SNR of a positive (NaN: unknown)
+  config::json prediction;              // the test prediction's summary (name -> value), when there is one
+};
+
+/// Writes report.html from the epoch histories (objects with tag, epoch and valid_auc; train_loss,
+/// valid_loss, lr, samples_per_s, data_wait when the run trained) and, when given, the out-of-fold
+/// predictions and the extras.
 inline void write(const std::filesystem::path& path, const std::string& title, const config::json& history,
-                  const std::vector<float>& oof_truth, const std::vector<double>& oof_pred, const config::json& summary) {
+                  const std::vector<float>& oof_truth, const std::vector<double>& oof_pred, const config::json& summary,
+                  const Extras& extras = {}) {
   std::map<std::string, Series> loss, auc, lr, speed;
+  struct Row {
+    int epochs = 0, best_epoch = 0;
+    double best_auc = -1.0, train_loss = NAN, valid_loss = NAN, rate = NAN, wait = NAN;
+  };
+  std::map<std::string, Row> rows;
+  auto number = [](const config::json& h, const char* key) {
+    return h.contains(key) && h[key].is_number() ? h[key].get<double>() : NAN;
+  };
+  auto add = [](std::map<std::string, Series>& m, const std::string& key, const std::string& name, double e, double y, bool dashed = false) {
+    if (std::isnan(y)) return;
+    auto& s = m[key];
+    s.name = name;
+    s.dashed = dashed;
+    s.points.emplace_back(e, y);
+  };
   for (const auto& h : history) {
     const std::string tag = h.value("tag", "run");
-    const double e = h["epoch"].get<double>();
-    loss[tag].name = auc[tag].name = lr[tag].name = speed[tag].name = tag;
-    loss[tag].points.emplace_back(e, h["train_loss"].get<double>());
-    auc[tag].points.emplace_back(e, h["valid_auc"].get<double>());
-    lr[tag].points.emplace_back(e, h["lr"].get<double>());
-    speed[tag].points.emplace_back(e, h["samples_per_s"].get<double>());
+    const double e = number(h, "epoch");
+    add(loss, tag + " train", tag + " train", e, number(h, "train_loss"));
+    add(loss, tag + " valid", tag + " valid", e, number(h, "valid_loss"), true);
+    add(auc, tag, tag, e, number(h, "valid_auc"));
+    add(lr, tag, tag, e, number(h, "lr"));
+    add(speed, tag, tag, e, number(h, "samples_per_s"));
+    auto& r = rows[tag];
+    r.epochs = std::max(r.epochs, static_cast<int>(e));
+    if (number(h, "valid_auc") > r.best_auc) { r.best_auc = number(h, "valid_auc"); r.best_epoch = static_cast<int>(e); }
+    r.train_loss = number(h, "train_loss");
+    r.valid_loss = number(h, "valid_loss");
+    r.rate = number(h, "samples_per_s");
+    r.wait = number(h, "data_wait");
   }
   auto values = [](const std::map<std::string, Series>& m) {
     std::vector<Series> v;
     for (const auto& [_, s] : m) v.push_back(s);
     return v;
   };
+  auto cell = [](double v, const char* fmt = "%.4f") {
+    if (std::isnan(v)) return std::string("&ndash;");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, fmt, v);
+    return std::string(buf);
+  };
+  auto table = [&](std::ostringstream& html, const char* id, const config::json& kv) {
+    if (!kv.is_object() || kv.empty()) return;
+    html << "<table id=\"" << id << "\">";
+    for (const auto& [k, v] : kv.items()) html << "<tr><th>" << escape(k) << "</th><td>" << escape(format_value(v)) << "</td></tr>";
+    html << "</table>";
+  };
   std::ostringstream html;
   html << "<!doctype html><html><head><meta charset=\"utf-8\"><title>" << escape(title) << "</title><style>"
        << "body{font-family:sans-serif;margin:24px;color:#222}.grid{display:flex;flex-wrap:wrap;gap:16px}"
+       << ".tables{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}h2{font-size:15px;margin:18px 0 6px}"
        << "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
-       << "<h1>" << escape(title) << "</h1>";
-  if (!summary.is_null()) {
-    html << "<table id=\"summary\">";
-    for (const auto& [k, v] : summary.items()) html << "<tr><th>" << escape(k) << "</th><td>" << escape(v.is_string() ? v.get<std::string>() : v.dump()) << "</td></tr>";
+       << "<h1>" << escape(title) << "</h1><div class=\"tables\"><div><h2>Result</h2>";
+  table(html, "summary", summary);
+  html << "</div>";
+  if (!extras.settings.is_null() && !extras.settings.empty()) {
+    html << "<div><h2>Settings</h2>";
+    table(html, "settings", extras.settings);
+    html << "</div>";
+  }
+  if (!extras.prediction.is_null() && !extras.prediction.empty()) {
+    html << "<div><h2>Test prediction</h2>";
+    table(html, "prediction", extras.prediction);
+    html << "</div>";
+  }
+  html << "</div>";
+  if (!rows.empty()) {
+    html << "<h2>Per fold</h2><table id=\"folds\"><tr><th>run</th><th>epochs</th><th>best epoch</th><th>best valid AUC</th>"
+         << "<th>last train loss</th><th>last valid loss</th><th>samples/s</th><th>data wait</th></tr>";
+    for (const auto& [tag, r] : rows)
+      html << "<tr><th>" << escape(tag) << "</th><td>" << r.epochs << "</td><td>" << r.best_epoch << "</td><td>" << cell(r.best_auc)
+           << "</td><td>" << cell(r.train_loss) << "</td><td>" << cell(r.valid_loss) << "</td><td>" << cell(r.rate, "%.1f")
+           << "</td><td>" << cell(std::isnan(r.wait) ? NAN : 100.0 * r.wait, "%.1f%%") << "</td></tr>";
     html << "</table>";
   }
-  html << "<div class=\"grid\">" << line_chart("training loss", "epoch", values(loss)) << line_chart("validation ROC AUC", "epoch", values(auc))
-       << line_chart("learning rate (end of epoch)", "epoch", values(lr)) << line_chart("throughput (samples/s)", "epoch", values(speed));
+  std::vector<BinAuc> bins;
+  if (!extras.oof_snr.empty() && extras.oof_snr.size() == oof_truth.size()) {
+    bins = auc_by_bins(oof_truth, oof_pred, extras.oof_snr, {0, 10, 15, 20, 25, 30, 40, 60, 1e9});
+    html << "<h2>Out-of-fold AUC by the signal's SNR (each bin's positives against all negatives)</h2><table id=\"snr\"><tr><th>SNR</th>"
+         << "<th>positives</th><th>ROC AUC</th></tr>";
+    for (const auto& b : bins) {
+      if (b.positives == 0) continue;
+      html << "<tr><th>" << cell(b.lo, "%.0f") << (b.hi > 1e8 ? "+" : "&ndash;" + cell(b.hi, "%.0f")) << "</th><td>" << b.positives
+           << "</td><td>" << cell(b.auc) << "</td></tr>";
+    }
+    html << "</table>";
+  }
+  html << "<div class=\"grid\">" << line_chart("loss (solid: training, dashed: validation)", "epoch", values(loss), false, true)
+       << line_chart("validation ROC AUC", "epoch", values(auc), false, true)
+       << line_chart("learning rate (end of epoch)", "epoch", values(lr), false, true)
+       << line_chart("throughput (samples/s)", "epoch", values(speed), false, true);
   if (!oof_truth.empty()) html << line_chart("ROC of the out-of-fold predictions", "false positive rate", {{"OOF", roc_points(oof_truth, oof_pred)}}, true);
+  if (!bins.empty()) {
+    Series s{"OOF", {}};
+    for (const auto& b : bins)
+      if (b.positives > 0) s.points.emplace_back(b.hi > 1e8 ? b.lo + 10 : 0.5 * (b.lo + b.hi), b.auc);
+    html << line_chart("out-of-fold ROC AUC by SNR", "SNR (bin centre)", {s});
+  }
   html << "</div></body></html>\n";
   write_text_atomically(path, [&](std::ostream& o) { o << html.str(); });
 }

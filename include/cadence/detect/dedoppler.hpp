@@ -1,0 +1,163 @@
+#pragma once
+// The classical yardstick: a de-Doppler search (turboSETI's idea) as the model of a pipeline.
+//
+// For each drift rate r in [-drift_max, +drift_max] (channels per time step, `drift_steps` of them) and
+// each starting channel f, it sums each panel's power along the line f + r*g, where g counts time steps
+// from the start of the cadence (the line continues through the OFF panels, as a real signal's would);
+// a panel's sum, scaled by its noise (the panels are standardised), is a z-score. The cadence's score
+// is the best ON-minus-OFF contrast over all lines:
+//
+//   score = max over (r, f) of  mean_ON z(r, f) - mean_OFF z(r, f)
+//
+// so a drifting line in the ON panels only scores high, and RFI in all six cancels. With the ON panels
+// only (load.layout "on_stacked") there is no OFF term. It learns nothing: `seti run` scores each fold's
+// validation split (the out-of-fold AUC) and predicts the test set with no training.
+//
+//   auto p = Load{} | Background{} | Model<DeDopplerArch>{};
+//   "model": { "arch": "dedoppler", "drift_max": 0.1, "drift_steps": 41 }
+//
+// Rows are averaged in bins of `time_bin` first (a bin's rows drift by under drift_max*time_bin channels,
+// which the signals' widths absorb); that divides the cost by time_bin. search() also gives each
+// cadence's best line (drift rate and channel), which hits tables report.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <torch/nn.h>
+
+#include "cadence/config/options.hpp"
+#include "cadence/core/error.hpp"
+
+namespace cadence {
+
+struct DeDopplerOptions {
+  double drift_max = 0.1;      // largest |drift| searched, channels per time step (0.1: 164 channels over 6 x 273 steps)
+  int drift_steps = 41;        // drift rates, evenly from -drift_max to +drift_max (odd: 0 is one)
+  int time_bin = 3;            // time steps averaged before the search (273 = 3 x 91)
+  std::int64_t tchans = 273;   // time steps per panel, to find the panels in a stacked image
+  double threshold = 8.0;      // the score at which P(positive) = 0.5 (the scale of the reported probabilities)
+
+  template <class V> void fields(V& v) {
+    v("drift_max", drift_max, config::in_range(0.0, 16.0));
+    v("drift_steps", drift_steps, config::in_range(1, 4097));
+    v("time_bin", time_bin, config::in_range(1, 256));
+    v("tchans", tchans, config::in_range(1, 1 << 20));
+    v("threshold", threshold);
+  }
+};
+
+namespace dedoppler {
+
+/// Each cadence's best line: its score, drift rate (channels per time step) and starting channel.
+struct Best {
+  torch::Tensor score;    // (B,) float32
+  torch::Tensor drift;    // (B,) float32, channels per time step
+  torch::Tensor channel;  // (B,) int64, the line's channel at the cadence's first time step
+};
+
+/// The drift rates searched.
+inline std::vector<double> rates(const DeDopplerOptions& o) {
+  std::vector<double> r;
+  if (o.drift_steps <= 1) return {0.0};
+  for (int k = 0; k < o.drift_steps; ++k) r.push_back(-o.drift_max + 2.0 * o.drift_max * k / (o.drift_steps - 1));
+  return r;
+}
+
+/// Searches `panels` (B, P, T, F): panel k sits at cadence position `position[k]` (0..5) and is ON when
+/// that position is even. Returns the best ON-minus-OFF line of each cadence.
+inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>& position, const DeDopplerOptions& o) {
+  torch::NoGradGuard no_grad;
+  const auto B = panels.size(0), P = panels.size(1), T = panels.size(2), F = panels.size(3);
+  if (static_cast<std::int64_t>(position.size()) != P) fail("dedoppler: ", P, " panels but ", position.size(), " positions");
+  const std::int64_t bin = std::min<std::int64_t>(o.time_bin, T);
+  const std::int64_t Tb = T / bin;
+  auto x = panels.to(torch::kFloat32).contiguous().narrow(2, 0, Tb * bin).view({B, P, Tb, bin, F}).mean(3);  // (B,P,Tb,F)
+  // the time (in steps from the cadence's start) of each binned row: the middle of its bin
+  std::vector<double> when;
+  for (std::int64_t k = 0; k < P; ++k)
+    for (std::int64_t j = 0; j < Tb; ++j) when.push_back(static_cast<double>(position[static_cast<std::size_t>(k)] * T + j * bin) + 0.5 * (bin - 1));
+  const double span = position.empty() ? 0.0 : static_cast<double>((*std::max_element(position.begin(), position.end()) + 1) * T);
+  const auto margin = static_cast<std::int64_t>(std::ceil(o.drift_max * span)) + 1;
+  const auto G = P * Tb;
+  const auto padded = torch::constant_pad_nd(x.reshape({B, G, F}), {margin, margin}, 0.0);  // (B,G,F+2M): off-band is 0
+  const auto base = torch::arange(F, torch::kLong).view({1, F});
+  const auto times = torch::tensor(when, torch::kFloat64).view({G, 1});
+  std::vector<bool> on(static_cast<std::size_t>(P));
+  std::int64_t n_on = 0, n_off = 0;
+  for (std::int64_t k = 0; k < P; ++k) {
+    on[static_cast<std::size_t>(k)] = position[static_cast<std::size_t>(k)] % 2 == 0;
+    (on[static_cast<std::size_t>(k)] ? n_on : n_off) += 1;
+  }
+  std::vector<double> weight;  // +1/n_on for ON panels, -1/n_off for OFF ones
+  for (std::int64_t k = 0; k < P; ++k) weight.push_back(on[static_cast<std::size_t>(k)] ? 1.0 / static_cast<double>(n_on) : -1.0 / static_cast<double>(n_off));
+  const auto w = torch::tensor(weight, torch::kFloat32).view({1, P, 1}).to(x.device());
+  const double z = std::sqrt(static_cast<double>(bin)) / std::sqrt(static_cast<double>(Tb));  // a panel's sum of bin means -> z-score
+  Best best{torch::full({B}, -std::numeric_limits<float>::infinity()), torch::zeros({B}), torch::zeros({B}, torch::kLong)};
+  best.score = best.score.to(x.device());
+  best.drift = best.drift.to(x.device());
+  best.channel = best.channel.to(x.device());
+  for (const double r : rates(o)) {
+    const auto shift = torch::round(times * r).to(torch::kLong);  // (G,1)
+    const auto idx = (base + shift + margin).to(x.device()).unsqueeze(0).expand({B, G, F});
+    const auto line = padded.gather(2, idx).view({B, P, Tb, F}).sum(2) * z;  // (B,P,F) z-scores
+    const auto contrast = (line * w).sum(1);                                 // (B,F)
+    const auto [value, where] = contrast.max(1);
+    const auto better = value > best.score;
+    best.score = torch::where(better, value, best.score);
+    best.drift = torch::where(better, torch::full_like(best.drift, static_cast<float>(r)), best.drift);
+    best.channel = torch::where(better, where, best.channel);
+  }
+  return best;
+}
+
+}  // namespace dedoppler
+
+/// The network module: images (B,C,H,W) in, logits (B,K) out, no parameters.
+class DeDopplerImpl : public torch::nn::Module {
+ public:
+  DeDopplerImpl(DeDopplerOptions o, std::int64_t in_chans, std::int64_t classes) : o_(o), in_chans_(in_chans), classes_(classes) {
+    if (in_chans != 1 && in_chans != 6)
+      fail("/model: dedoppler reads a 1-channel stacked image or 6 channels (load.layout), not ", in_chans, " channels");
+  }
+
+  /// The panels of an input image (B,P,T,F) and their cadence positions.
+  std::pair<torch::Tensor, std::vector<std::int64_t>> panels(const torch::Tensor& x) const {
+    if (x.dim() != 4) fail("/model: dedoppler expects images (B,C,H,W), got ", x.dim(), " dimensions");
+    const auto B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+    if (C == 6) return {x, {0, 1, 2, 3, 4, 5}};
+    if (C == 1 && H % o_.tchans == 0) {
+      const auto P = H / o_.tchans;
+      if (P == 6) return {x.reshape({B, 6, o_.tchans, W}), {0, 1, 2, 3, 4, 5}};
+      if (P == 3) return {x.reshape({B, 3, o_.tchans, W}), {0, 2, 4}};
+    }
+    fail("/model: dedoppler got images of ", C, " x ", H, " x ", W, ", not 6 (or the 3 ON) panels of model.tchans = ", o_.tchans,
+         " rows; use load.layout \"all_stacked\" or \"channels\" and no Resize before it");
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    const auto [p, position] = panels(x.contiguous());
+    const auto score = dedoppler::search(p, position, o_).score - static_cast<float>(o_.threshold);
+    if (classes_ == 1) return score.unsqueeze(1);
+    return torch::stack({torch::zeros_like(score), score}, 1);  // softmax -> sigmoid(score - threshold)
+  }
+
+ private:
+  DeDopplerOptions o_;
+  std::int64_t in_chans_, classes_;
+};
+TORCH_MODULE(DeDoppler);
+
+/// Model<DeDopplerArch>: `"arch": "dedoppler"`.
+struct DeDopplerArch {
+  static constexpr std::string_view name = "dedoppler";
+  using Options = DeDopplerOptions;
+  static torch::nn::AnyModule build(const Options& o, std::int64_t in_chans, std::int64_t classes) {
+    return torch::nn::AnyModule(DeDoppler(o, in_chans, classes));
+  }
+};
+
+}  // namespace cadence

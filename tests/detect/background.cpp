@@ -1,0 +1,116 @@
+#include "cadence/detect/background.hpp"
+
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+
+#include "cadence/core/compose.hpp"
+#include "cadence/data/load.hpp"
+#include "cadence/data/npy.hpp"
+#include "support.hpp"
+
+namespace {
+constexpr std::int64_t P = 6, T = 16, F = 12;
+
+torch::Tensor random_cadence(std::uint64_t seed) {
+  torch::manual_seed(static_cast<std::int64_t>(seed));
+  return torch::randn({P, T, F});
+}
+
+torch::Tensor subtracted(const torch::Tensor& x, cadence::BackgroundMode mode) {
+  auto y = x.clone().contiguous();
+  cadence::background::subtract(std::span<float>(y.data_ptr<float>(), static_cast<std::size_t>(y.numel())), P, T, F, mode);
+  return y;
+}
+
+/// numpy's median over dim 0 (the mean of the two middle values for an even count), independently of background.hpp.
+torch::Tensor median0(const torch::Tensor& rows) {
+  const auto sorted = std::get<0>(rows.sort(0));
+  const auto n = rows.size(0);
+  if (n % 2 == 1) return sorted[n / 2];
+  return 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+}  // namespace
+
+TEST_CASE("background: each mode subtracts what its documentation says, against torch reductions") {
+  const auto x = random_cadence(1);
+  CHECK(torch::equal(subtracted(x, cadence::BackgroundMode::none), x));
+  auto neighbours = [&](int p) {  // the OFF panels next to ON panel p, rows stacked
+    std::vector<torch::Tensor> v;
+    if (p - 1 >= 0) v.push_back(x[p - 1]);
+    if (p + 1 < P) v.push_back(x[p + 1]);
+    return torch::cat(v, 0);
+  };
+  const auto mean = subtracted(x, cadence::BackgroundMode::off_mean);
+  const auto median = subtracted(x, cadence::BackgroundMode::off_median);
+  const auto panel = subtracted(x, cadence::BackgroundMode::off_panel);
+  for (int p = 0; p < P; ++p) {
+    CAPTURE(p);
+    if (p % 2 == 0) {
+      CHECK(torch::allclose(mean[p], x[p] - neighbours(p).mean(0, true), 1e-5, 1e-5));
+      CHECK(torch::allclose(median[p], x[p] - median0(neighbours(p)).unsqueeze(0), 1e-5, 1e-5));
+      CHECK(torch::allclose(panel[p], x[p] - x[p + 1], 1e-5, 1e-5));
+    } else {  // an OFF panel loses its own level
+      CHECK(torch::allclose(mean[p], x[p] - x[p].mean(0, true), 1e-5, 1e-5));
+      CHECK(torch::allclose(median[p], x[p] - median0(x[p]).unsqueeze(0), 1e-5, 1e-5));
+      CHECK(torch::allclose(panel[p], x[p] - x[p].mean(0, true), 1e-5, 1e-5));
+    }
+  }
+}
+
+TEST_CASE("background: a band feature in all six panels goes, a signal in the ON panels stays") {
+  auto x = torch::randn({P, T, F}) * 0.01;
+  x.select(2, 3) += 5.0;  // a bright channel in every panel (a band feature, zero-drift RFI)
+  for (int p : {0, 2, 4}) x[p].select(1, 8) += 2.0;  // a needle in the ON panels only
+  for (auto mode : {cadence::BackgroundMode::off_mean, cadence::BackgroundMode::off_median, cadence::BackgroundMode::off_panel}) {
+    const auto y = subtracted(x, mode);
+    CAPTURE(static_cast<int>(mode));
+    CHECK(y.select(2, 3).abs().max().item<float>() < 0.1f);
+    for (int p : {0, 2, 4}) CHECK(y[p].select(1, 8).mean().item<float>() > 1.9f);
+  }
+}
+
+TEST_CASE("background: refuses a cadence that is not six panels, and a source that cannot offer raw cadences") {
+  std::vector<float> five(static_cast<std::size_t>(5 * T * F));
+  test::check_error([&] { cadence::background::subtract(five, 5, T, F, cadence::BackgroundMode::off_mean); }, "5 panels", "ABACAD");
+  std::vector<float> short_of(10);
+  test::check_error([&] { cadence::background::subtract(short_of, 6, T, F, cadence::BackgroundMode::off_mean); }, "10 values");
+  cadence::Dataset d;
+  d.entries.push_back({"a", "x.npy", 0.0f});
+  cadence::LoaderHooks hooks;
+  hooks.cadence = [](std::span<float>, const cadence::CadenceKey&) {};
+  test::check_error([&] { cadence::Loader l(d, {0}, cadence::ReadOptions{}, 1, 1, 1, hooks, [](const cadence::Entry&, std::span<float>) {}); },
+                    "cannot hand the pipeline's cadence stages");
+}
+
+TEST_CASE("background: in a pipeline it runs on the raw cadence before the layout, in every layout; \"none\" keeps the fast path") {
+  test::TempDir data("bg");
+  test::small_dataset(data.path, 6, 2);
+  for (auto layout : {cadence::PanelLayout::on_stacked, cadence::PanelLayout::all_stacked, cadence::PanelLayout::channels}) {
+    cadence::Load load;
+    load.options.root = data.path;
+    load.options.layout = layout;
+    load.options.threads = 1;
+    const auto train = load.open(cadence::Split::train);
+    auto p = load | cadence::Background{};
+    p.get<cadence::Background>().options.mode = cadence::BackgroundMode::off_median;
+    auto loader = load.loader(train, {0, 1}, 2, 2, cadence::source_hooks(p));
+    const auto got = loader->next()->images;
+    for (int i = 0; i < 2; ++i) {  // by hand: read, subtract, keep the layout's panels, standardise each
+      std::vector<char> buf;
+      const auto h = cadence::npy::read_raw(train.entries[static_cast<std::size_t>(i)].file, buf);
+      std::vector<float> raw(h.count());
+      cadence::halves_to_floats(buf.data() + h.data_offset, raw.size(), raw.data());
+      cadence::background::subtract(raw, 6, 273, 256, cadence::BackgroundMode::off_median);
+      std::vector<float> want(static_cast<std::size_t>(cadence::image_shape(layout).numel()));
+      cadence::arrange(raw, layout, true, want);
+      const auto w = torch::from_blob(want.data(), {static_cast<std::int64_t>(want.size())}).clone();
+      CAPTURE(static_cast<int>(layout));
+      CHECK(torch::allclose(got[i].reshape({-1}), w, 1e-5, 1e-5));
+    }
+    p.get<cadence::Background>().options.mode = cadence::BackgroundMode::none;
+    CHECK_FALSE(cadence::source_hooks(p).cadence);  // nothing to do: the float16 fast path
+    auto plain = load.loader(train, {0, 1}, 2, 2, cadence::source_hooks(p))->next()->images;
+    auto direct = load.loader(train, {0, 1}, 2, 2)->next()->images;
+    CHECK(torch::equal(plain, direct));
+  }
+}
