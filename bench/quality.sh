@@ -14,7 +14,7 @@ seed=${SEED:-2026}
 build_dir=${CADENCE_BUILD_DIR:-build}
 out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
-all_rows="demo bg_none bg_off_mean bg_off_median bg_off_panel mean_channels mean_no_mixup mean_epochs_3 dedoppler dedoppler_off_mean"
+all_rows="demo bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 dedoppler dedoppler_off_mean"
 rows=${ROWS:-$all_rows}
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
@@ -39,6 +39,7 @@ config[bg_none]=$demo;              what[bg_none]="background.mode=none"
 config[bg_off_mean]=$demo;          what[bg_off_mean]="background.mode=off_mean"
 config[bg_off_median]=$demo;        what[bg_off_median]="background.mode=off_median"
 config[bg_off_panel]=$demo;         what[bg_off_panel]="background.mode=off_panel"
+config[bg_nearest]=$demo;           what[bg_nearest]="background.mode=nearest"
 config[mean_channels]=$demo;        what[mean_channels]="background.mode=off_mean load.layout=channels"
 config[mean_no_mixup]=$demo;        what[mean_no_mixup]="background.mode=off_mean mixup.p=0"
 config[mean_epochs_3]=$demo;        what[mean_epochs_3]="background.mode=off_mean train.epochs=3 pretrain.epochs=3"

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <span>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +72,11 @@ template <class P>
 int preview_with(P pipeline, const cadence::config::json& config, const std::string& out_dir) {
   cadence::CompetitionConfig recipe;
   cadence::config::read_config(config, pipeline, recipe);
+  if constexpr (!P::template contains<Ops>) {
+    std::ostringstream shown;
+    shown << pipeline;
+    cadence::fail("preview: the pipeline (", shown.str(), ") has no Augment stage to preview");
+  }
   const auto& load = cadence::source_of(pipeline);
   const auto data = load.open(cadence::Split::train);
   std::int64_t index = -1;
@@ -97,7 +103,7 @@ int preview_with(P pipeline, const cadence::config::json& config, const std::str
     write(name, x);
   };
   if constexpr (!P::template contains<Ops>) {
-    cadence::fail("preview: the pipeline (", pipeline, ") has no Augment stage to preview");
+    return 0;  // refused above
   } else {
   const auto& ops = pipeline.template get<Ops>();
   one(ops.template op<0>(), "vflip");

@@ -114,3 +114,46 @@ TEST_CASE("background: in a pipeline it runs on the raw cadence before the layou
     CHECK(torch::equal(plain, direct));
   }
 }
+
+TEST_CASE("background nearest: finds the cadence that shares the background, and subtracting it removes the background") {
+  test::TempDir dir("nearest");
+  constexpr std::int64_t P6 = 6, TT = 273, FF = 256;
+  cadence::Dataset d;
+  d.root = dir.path;
+  std::vector<torch::Tensor> raw;
+  torch::manual_seed(11);
+  for (int k = 0; k < 5; ++k) {  // five backgrounds (a strong per-channel band shape), two cadences each
+    const auto band = torch::randn({P6, 1, FF}) * 3.0;
+    for (int twin = 0; twin < 2; ++twin) {
+      const auto x = (band + torch::randn({P6, TT, FF}) * 0.3).contiguous();
+      raw.push_back(x);
+      const std::string id = "c" + std::to_string(2 * k + twin);
+      const auto file = dir / (id + ".npy");
+      std::vector<std::uint16_t> halves(static_cast<std::size_t>(x.numel()));
+      const float* p = x.data_ptr<float>();
+      for (std::size_t i = 0; i < halves.size(); ++i) halves[i] = cadence::float_to_half(p[i]);
+      const std::int64_t shape[3] = {P6, TT, FF};
+      cadence::npy::write_f16(file, shape, halves);
+      d.entries.push_back({id, file, 0.0f});
+    }
+  }
+  cadence::Background bg;
+  bg.options.mode = cadence::BackgroundMode::nearest;
+  for (std::int64_t i = 0; i < 10; ++i) CHECK(bg.neighbour_of(d, i) == (i ^ 1));
+  auto x = raw[4].clone();
+  bg.transform_cadence(std::span<float>(x.data_ptr<float>(), static_cast<std::size_t>(x.numel())), cadence::CadenceKey{6, 273, 256, 4, &d});
+  const auto profile = x.mean(1);  // the per-channel level left: the band shape is gone
+  CHECK(profile.abs().max().item<float>() < 0.1f);
+  CHECK(raw[4].mean(1).abs().max().item<float>() > 1.0f);
+  // the search is bounded: with one candidate, every cadence but that one gets it
+  cadence::Background one = bg;
+  one.options.nearest_limit = 1;
+  CHECK(one.neighbour_of(d, 3) == 0);
+  CHECK(one.neighbour_of(d, 0) == 1);
+  // misuse: one cadence has no neighbour; no dataset in the key
+  cadence::Dataset single;
+  single.entries.push_back(d.entries[0]);
+  test::check_error([&] { (void)bg.neighbour_of(single, 0); }, "the split has 1 cadence");
+  test::check_error([&] { bg.transform_cadence(std::span<float>(x.data_ptr<float>(), static_cast<std::size_t>(x.numel())), cadence::CadenceKey{}); },
+                    "needs the dataset");
+}

@@ -65,11 +65,6 @@ std::filesystem::path write_config(const std::filesystem::path& file, const json
   return file;
 }
 
-std::string last_line(const std::string& s) {
-  auto t = s;
-  while (!t.empty() && t.back() == '\n') t.pop_back();
-  return t.substr(t.rfind('\n') == std::string::npos ? 0 : t.rfind('\n') + 1);
-}
 }  // namespace
 
 TEST_CASE("hardening: a diverging run stops with one line naming the job, epoch and step") {

@@ -76,7 +76,8 @@ TEST_CASE("readme: every shipped config is complete and valid for its pipeline")
   auto ops = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>{};
   auto effnet_s = cadence::Load{} | ops | cadence::Mixup{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<16>{};
   auto effnet_m = cadence::Load{} | ops | cadence::Mixup{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2M>{} | cadence::TTA<16>{};
-  auto small = cadence::Load{} | ops | cadence::Mixup{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<16>{};
+  auto small = cadence::Load{} | cadence::Background{} | ops | cadence::Mixup{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<16>{};
+  auto dedoppler = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::DeDopplerArch>{};
   cadence::CompetitionConfig c;
   cadence::config::read_config(cadence::config::load_file(shipped("effnetv2_s.json")), effnet_s, c);
   cadence::config::read_config(cadence::config::load_file(shipped("effnetv2_m.json")), effnet_m, c);
@@ -84,4 +85,8 @@ TEST_CASE("readme: every shipped config is complete and valid for its pipeline")
   CHECK(c.run.dir == "runs/effnetv2_m");  // S and M no longer share a run directory
   cadence::config::read_config(cadence::config::load_file(shipped("demo.json")), small, c);
   CHECK(small.get<cadence::Model<cadence::SmallCnnArch>>().arch() == "small_cnn");
+  CHECK(small.get<cadence::Background>().options.mode == cadence::BackgroundMode::off_mean);  // chosen by bench/quality.sh
+  cadence::config::read_config(cadence::config::load_file(shipped("dedoppler.json")), dedoppler, c);
+  CHECK(dedoppler.get<cadence::Model<cadence::DeDopplerArch>>().arch() == "dedoppler");
+  CHECK(c.finetune.init == cadence::FinetuneInit::scratch);  // nothing to pretrain
 }

@@ -62,10 +62,12 @@ using AugmentKey = SampleKey;  // the augment ops' name for it
 /// epochs, so rounds never replay a training augmentation.
 inline constexpr std::uint32_t kTtaEpochBase = 1u << 30;
 
-/// What a cadence stage is given with a raw cadence: its shape and its dataset index.
+/// What a cadence stage is given with a raw cadence: its shape, its dataset index and the dataset it
+/// is read from (for a stage that looks at other cadences, as Background's "nearest" mode).
 struct CadenceKey {
   std::int64_t panels = 6, time = 273, freq = 256;
   std::int64_t index = 0;
+  const Dataset* data = nullptr;
 };
 
 /// Where a batch stands in its epoch, for batch stages: (seed, epoch, batch number) keys the draw;

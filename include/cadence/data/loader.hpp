@@ -65,7 +65,7 @@ using CadenceHook = std::function<void(std::span<float>, const CadenceKey&)>;
 /// Reads one cadence file into `out` (image_shape(layout).numel() floats). `cadence` (when set) runs on
 /// the whole raw cadence, in floats, before the layout keeps its panels and standardises them.
 inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> out, const CadenceHook& cadence = {},
-                        std::int64_t index = 0) {
+                        std::int64_t index = 0, const Dataset* dataset = nullptr) {
   thread_local std::vector<char> buffer;
   const auto dims = o.shape.dims();
   npy::Header h;
@@ -96,7 +96,7 @@ inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> o
     fail("id `", e.id, "`: ", e.file.string(), ": ", bad, " NaN/Inf values (set load.nonfinite to \"zero\" to replace them with 0)");
   if (cadence) {
     try {
-      cadence(raw, CadenceKey{o.shape.panels, o.shape.time, o.shape.freq, index});
+      cadence(raw, CadenceKey{o.shape.panels, o.shape.time, o.shape.freq, index, dataset});
     } catch (const Error& err) {
       fail("id `", e.id, "`: ", err.what());
     }
@@ -279,7 +279,7 @@ class Loader : public BatchStream {
       const auto row = static_cast<std::size_t>(k - begin);
       const std::span<float> dst(img + row * static_cast<std::size_t>(s.numel()), static_cast<std::size_t>(s.numel()));
       if (reader_) reader_(e, dst);
-      else read_sample(e, read_, dst, hooks_.cadence, order_[k]);
+      else read_sample(e, read_, dst, hooks_.cadence, order_[k], &data_);
       if (hooks_.sample) {
         auto one = out.images.narrow(0, static_cast<std::int64_t>(row), 1);
         hooks_.sample(one, order_[k]);

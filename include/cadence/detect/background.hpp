@@ -13,13 +13,24 @@
 //   off_mean    ON panel p minus, per frequency channel, the mean over time of its OFF neighbours
 //   off_median  the same with the median (robust to a bright transient in an OFF panel)
 //   off_panel   ON panel p minus OFF panel p+1, pixel by pixel (the neighbouring OFF panel itself)
-// In every mode but none an OFF panel loses its own per-channel level (its time mean; its median in
+//   nearest     the 1st-place idea: every panel minus the same panel of the most similar *other* cadence
+//               of the dataset (both standardised), found once per dataset by a bounded similarity
+//               search on downsampled panels (each panel's per-channel time means, pooled by 4 channels;
+//               cosine similarity; at most `nearest_limit` candidates). Costs a pass over the dataset's
+//               files when a split is first read, and one more file read per sample. Needs a source whose
+//               entries are .npy files (Load's).
+// In the off_* modes an OFF panel loses its own per-channel level (its time mean; its median in
 // off_median), so that the six panels stay comparable. A signal that is in the ON panels only survives;
 // a constant band feature and RFI present in the OFF panels shrink. See docs/quality.md for what each
 // mode does to the AUC, and its cost (a float path for the whole cadence in the reader).
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,20 +40,28 @@
 #include "cadence/config/options.hpp"
 #include "cadence/core/error.hpp"
 #include "cadence/core/pipeline.hpp"
+#include "cadence/data/half.hpp"
+#include "cadence/data/kaggle.hpp"
+#include "cadence/data/npy.hpp"
 
 namespace cadence {
 
-enum class BackgroundMode { none, off_mean, off_median, off_panel };
+enum class BackgroundMode { none, off_mean, off_median, off_panel, nearest };
 
-inline constexpr std::array<std::pair<BackgroundMode, std::string_view>, 4> enum_names(BackgroundMode) {
+inline constexpr std::array<std::pair<BackgroundMode, std::string_view>, 5> enum_names(BackgroundMode) {
   return {{{BackgroundMode::none, "none"}, {BackgroundMode::off_mean, "off_mean"},
-           {BackgroundMode::off_median, "off_median"}, {BackgroundMode::off_panel, "off_panel"}}};
+           {BackgroundMode::off_median, "off_median"}, {BackgroundMode::off_panel, "off_panel"},
+           {BackgroundMode::nearest, "nearest"}}};
 }
 
 struct BackgroundOptions {
   BackgroundMode mode = BackgroundMode::none;
+  int nearest_limit = 4096;  // "nearest": cadences each one is compared with (evenly spaced over the dataset)
 
-  template <class V> void fields(V& v) { v("mode", mode); }
+  template <class V> void fields(V& v) {
+    v("mode", mode);
+    v("nearest_limit", nearest_limit, config::in_range(1, 1 << 20));
+  }
 };
 
 namespace background {
@@ -112,6 +131,116 @@ inline void subtract(std::span<float> cadence, std::int64_t panels, std::int64_t
   }
 }
 
+/// Standardises a panel in place (zero mean, unit variance; statistics in double).
+inline void standardise(float* x, std::int64_t n) {
+  double sum = 0.0, sq = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) { sum += x[i]; sq += static_cast<double>(x[i]) * x[i]; }
+  const double mean = sum / static_cast<double>(n), var = sq / static_cast<double>(n) - mean * mean;
+  const double inv = 1.0 / std::sqrt(var > 1e-12 ? var : 1e-12);
+  for (std::int64_t i = 0; i < n; ++i) x[i] = static_cast<float>((x[i] - mean) * inv);
+}
+
+/// A cadence file as floats (panels x time x freq), non-finite values as 0.
+inline void read_floats(const Entry& e, std::int64_t values, std::vector<float>& out) {
+  thread_local std::vector<char> buffer;
+  npy::Header h;
+  try {
+    h = npy::read_raw(e.file, buffer);
+  } catch (const Error& err) {
+    fail("background (nearest): id `", e.id, "`: ", err.what());
+  }
+  if (static_cast<std::int64_t>(h.count()) != values)
+    fail("background (nearest): id `", e.id, "`: ", h.count(), " values, the cadence being cleaned has ", values);
+  out.resize(h.count());
+  const char* data = buffer.data() + h.data_offset;
+  if (h.dtype == npy::Dtype::f2) halves_to_floats(data, out.size(), out.data());
+  else std::memcpy(out.data(), data, out.size() * sizeof(float));
+  for (float& v : out)
+    if (!std::isfinite(v)) v = 0.0f;
+}
+
+/// Each cadence's most similar other cadence (see the header): for entry i, neighbour[i].
+inline std::vector<std::int64_t> nearest_neighbours(const Dataset& d, std::int64_t panels, std::int64_t time, std::int64_t freq, int limit) {
+  const auto n = static_cast<std::int64_t>(d.size());
+  if (n < 2) fail("background (nearest): the split has ", n, " cadence; the search needs another to compare with");
+  constexpr std::int64_t pool = 4;
+  const std::int64_t bins = (freq + pool - 1) / pool, dim = panels * bins;
+  std::vector<float> feature(static_cast<std::size_t>(n * dim)), raw;
+  for (std::int64_t i = 0; i < n; ++i) {
+    read_floats(d.entries[static_cast<std::size_t>(i)], panels * time * freq, raw);
+    float* f = feature.data() + i * dim;
+    for (std::int64_t p = 0; p < panels; ++p) {
+      std::vector<double> level(static_cast<std::size_t>(bins), 0.0);
+      const float* x = raw.data() + p * time * freq;
+      for (std::int64_t t = 0; t < time; ++t)
+        for (std::int64_t c = 0; c < freq; ++c) level[static_cast<std::size_t>(c / pool)] += x[t * freq + c];
+      for (std::int64_t b = 0; b < bins; ++b) f[p * bins + b] = static_cast<float>(level[static_cast<std::size_t>(b)]);
+    }
+    double mean = 0.0, norm = 0.0;
+    for (std::int64_t k = 0; k < dim; ++k) mean += f[k];
+    mean /= static_cast<double>(dim);
+    for (std::int64_t k = 0; k < dim; ++k) { f[k] = static_cast<float>(f[k] - mean); norm += static_cast<double>(f[k]) * f[k]; }
+    const double inv = norm > 0 ? 1.0 / std::sqrt(norm) : 0.0;
+    for (std::int64_t k = 0; k < dim; ++k) f[k] = static_cast<float>(f[k] * inv);
+  }
+  // the candidates: every cadence, or `limit` of them evenly spaced (the search's bound)
+  std::vector<std::int64_t> candidates;
+  const std::int64_t m = std::min<std::int64_t>(n, limit);
+  for (std::int64_t k = 0; k < m; ++k) candidates.push_back(k * n / m);
+  std::vector<std::int64_t> neighbour(static_cast<std::size_t>(n), -1);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float* a = feature.data() + i * dim;
+    double best = -2.0;
+    for (const auto j : candidates) {
+      if (j == i) continue;
+      const float* b = feature.data() + j * dim;
+      double dot = 0.0;
+      for (std::int64_t k = 0; k < dim; ++k) dot += static_cast<double>(a[k]) * b[k];
+      if (dot > best) { best = dot; neighbour[static_cast<std::size_t>(i)] = j; }
+    }
+    if (neighbour[static_cast<std::size_t>(i)] < 0) neighbour[static_cast<std::size_t>(i)] = i == 0 ? 1 : 0;  // limit 1, itself the candidate
+  }
+  return neighbour;
+}
+
+/// The neighbour lists by dataset (its files' paths, hashed), built once per split and shared by the
+/// reader threads and by copies of the stage.
+class NearestCache {
+ public:
+  std::shared_ptr<const std::vector<std::int64_t>> get(const Dataset& d, const CadenceKey& key, int limit) {
+    std::uint64_t h = 1469598103934665603ull ^ static_cast<std::uint64_t>(limit);
+    for (const auto& e : d.entries)
+      for (unsigned char c : e.file.native()) h = (h ^ c) * 1099511628211ull;
+    std::lock_guard lk(m_);
+    auto& slot = by_dataset_[h];
+    if (!slot) slot = std::make_shared<const std::vector<std::int64_t>>(nearest_neighbours(d, key.panels, key.time, key.freq, limit));
+    return slot;
+  }
+
+ private:
+  std::mutex m_;
+  std::map<std::uint64_t, std::shared_ptr<const std::vector<std::int64_t>>> by_dataset_;
+};
+
+/// "nearest": every panel minus the same panel of the cadence's neighbour, both standardised.
+inline void subtract_nearest(std::span<float> cadence, const CadenceKey& key, NearestCache& cache, int limit) {
+  if (key.data == nullptr) fail("background: mode \"nearest\" needs the dataset the cadence comes from (a source that passes it)");
+  const auto& d = *key.data;
+  if (key.index < 0 || static_cast<std::size_t>(key.index) >= d.size()) fail("background: index ", key.index, " outside the dataset");
+  const auto neighbours = cache.get(d, key, limit);
+  const auto j = (*neighbours)[static_cast<std::size_t>(key.index)];
+  thread_local std::vector<float> other;
+  const auto ps = key.time * key.freq;
+  read_floats(d.entries[static_cast<std::size_t>(j)], key.panels * ps, other);
+  for (std::int64_t p = 0; p < key.panels; ++p) {
+    float* x = cadence.data() + p * ps;
+    float* y = other.data() + p * ps;
+    standardise(x, ps);
+    standardise(y, ps);
+    for (std::int64_t i = 0; i < ps; ++i) x[i] -= y[i];
+  }
+}
+
 }  // namespace background
 
 /// The stage: `Load{} | Background{} | ...`; options under "background".
@@ -125,8 +254,19 @@ struct Background : Composes<Background> {
   bool active() const { return options.mode != BackgroundMode::none; }
 
   void transform_cadence(std::span<float> cadence, const CadenceKey& key) const {
-    background::subtract(cadence, key.panels, key.time, key.freq, options.mode);
+    if (options.mode == BackgroundMode::nearest) background::subtract_nearest(cadence, key, *nearest_, options.nearest_limit);
+    else background::subtract(cadence, key.panels, key.time, key.freq, options.mode);
   }
+
+  /// Which cadence "nearest" subtracts from entry `index` of `d` (for tests and for looking).
+  std::int64_t neighbour_of(const Dataset& d, std::int64_t index) const {
+    CadenceKey key;
+    key.data = &d;
+    return (*nearest_->get(d, key, options.nearest_limit))[static_cast<std::size_t>(index)];
+  }
+
+ private:
+  std::shared_ptr<background::NearestCache> nearest_ = std::make_shared<background::NearestCache>();
 };
 
 }  // namespace cadence

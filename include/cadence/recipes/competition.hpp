@@ -208,9 +208,10 @@ inline std::filesystem::path write_report(const CompetitionConfig& cfg, const st
   return path;
 }
 
-inline config::json finetune_summary(const CompetitionConfig& cfg, double cv_auc, const std::vector<double>& fold_auc, double wall) {
-  (void)cfg;
-  return {{"out-of-fold ROC AUC", cv_auc}, {"fold AUCs", fold_auc}, {"fine-tune wall time", seconds(wall)}};
+inline config::json finetune_summary(double cv_auc, const std::vector<double>& fold_auc, double wall = 0.0) {
+  config::json s = {{"out-of-fold ROC AUC", cv_auc}, {"fold AUCs", fold_auc}};
+  if (wall > 0.0) s["fine-tune wall time"] = seconds(wall);
+  return s;
 }
 
 /// The report's settings and, when the data root has cadence-synth's train_signals.csv, each OOF sample's SNR.
@@ -236,7 +237,7 @@ inline void read_finetune_outputs(const CompetitionConfig& cfg, std::vector<std:
   std::ifstream in(cv);
   const auto j = config::json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return;
-  summary = {{"out-of-fold ROC AUC", j.value("oof_auc", -1.0)}, {"fold AUCs", j.value("fold_auc", std::vector<double>{})}};
+  summary = finetune_summary(j.value("oof_auc", -1.0), j.value("fold_auc", std::vector<double>{}));
   std::ifstream rows(oof);
   std::string line;
   std::getline(rows, line);
@@ -348,14 +349,14 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
     csv << data.entries[i].id << ',' << targets[i] << ',' << oof[i] << ',' << fold[i] << '\n';
   }
   result.cv_auc = roc_auc(truth, pred);
-  const config::json cv = {{"fold_auc", result.fold_auc}, {"oof_auc", result.cv_auc}, {"folds", K}};
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const config::json cv = {{"fold_auc", result.fold_auc}, {"oof_auc", result.cv_auc}, {"folds", K}};  // byte-reproducible: no times
   dist::on_leader([&] {
     write_text_atomically(cfg.run.dir / "oof.csv", [&](std::ostream& o) { o << csv.str(); });
     write_text_atomically(cfg.run.dir / "cv.json", [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
   });
   if (!cfg.run.quiet) std::fprintf(stderr, "CV: out-of-fold ROC AUC %.4f over %zu samples\n", result.cv_auc, pred.size());
-  result.report = detail::write_report(cfg, "cadence: fine-tune", detail::finetune_summary(cfg, result.cv_auc, result.fold_auc,
-                                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()),
+  result.report = detail::write_report(cfg, "cadence: fine-tune", detail::finetune_summary(result.cv_auc, result.fold_auc, wall),
                                        truth, pred, detail::finetune_extras(pipeline, cfg, ids));
   return result;
 }
@@ -436,11 +437,11 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
       config::json bins = config::json::array();
       for (const auto& b : report::auc_by_bins(y, p, snr, {0, 10, 15, 20, 25, 30, 40, 60, 1e9}))
         if (b.positives > 0) bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
-      summary["test AUC by SNR"] = bins;
+      if (!bins.empty()) summary["test AUC by SNR"] = bins;  // truth files with SNR (cadence-synth's)
       bins = config::json::array();
       for (const auto& b : report::auc_by_bins(y, p, drift, {0, 0.002, 0.004, 0.006, 0.008, 0.010, 1e9}))
         if (b.positives > 0) bins.push_back({{"drift_lo", b.lo}, {"drift_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
-      summary["test AUC by |drift| (Hz/s)"] = bins;
+      if (!bins.empty()) summary["test AUC by |drift| (Hz/s)"] = bins;
       if (!cfg.run.quiet) std::fprintf(stderr, "test: ROC AUC %.4f against %s\n", summary["test ROC AUC (test_labels.csv)"].get<double>(), (root / "test_labels.csv").string().c_str());
     }
   }
