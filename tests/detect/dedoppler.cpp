@@ -130,3 +130,36 @@ TEST_CASE("dedoppler: as the model of a pipeline, run scores the folds without t
   CHECK(report.find("id=\"snr\"") != std::string::npos);
   CHECK(report.find("id=\"prediction\"") != std::string::npos);
 }
+
+#include "cadence/infer/tta.hpp"
+#include "cadence/nn/small_cnn.hpp"
+
+TEST_CASE("dedoppler: finetune.baseline scores the baseline on the network's out-of-fold cadences, for cv.json and the report") {
+  test::TempDir data("ddbase"), out("ddbaserun");
+  test::small_dataset(data.path, 40, 8);
+  const auto pipeline = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
+  const cadence::config::json j = {{"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
+                                   {"load", {{"root", data.path.string()}, {"threads", 2}}},
+                                   {"background", {{"mode", "off_mean"}}},
+                                   {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
+                                   {"train", {{"epochs", 1}, {"batch_size", 8}, {"folds", 2}}},
+                                   {"finetune", {{"init", "scratch"}, {"baseline", true}}}};
+  const auto r = cadence::recipes::finetune(pipeline, j);
+  const auto cv = cadence::config::json::parse(test::read_file(out / "r/cv.json"));
+  REQUIRE(cv.contains("baseline_auc"));
+  // the same number as the baseline pipeline itself on those cadences (all of train: two folds cover it)
+  const auto baseline = cadence::Load{} | cadence::Model<cadence::DeDopplerArch>{};
+  auto b = baseline;
+  b.get<cadence::Load>().options.root = data.path;
+  b.get<cadence::Load>().options.layout = cadence::PanelLayout::all_stacked;
+  const auto train = b.get<cadence::Load>().open(cadence::Split::train);
+  auto net = cadence::build_network(b, 1);
+  std::vector<std::int64_t> all(train.size());
+  std::iota(all.begin(), all.end(), 0);
+  const auto p = cadence::predict_pipeline(b, net, cadence::Head::ce, train, all, 64, torch::kCPU, 1, "x", true);
+  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(cadence::roc_auc(train.targets(), p)).epsilon(1e-12));
+  const auto report = test::read_file(r.report);
+  CHECK(report.find("de-Doppler baseline ROC AUC (same cadences)") != std::string::npos);
+  CHECK(report.find("<th>de-Doppler baseline</th>") != std::string::npos);  // beside the network, by SNR
+  CHECK(report.find("<title>de-Doppler baseline</title>") != std::string::npos);  // and on the ROC chart
+}

@@ -86,6 +86,7 @@ TEST_CASE("readme: every shipped config is complete and valid for its pipeline")
   cadence::config::read_config(cadence::config::load_file(shipped("demo.json")), small, c);
   CHECK(small.get<cadence::Model<cadence::SmallCnnArch>>().arch() == "small_cnn");
   CHECK(small.get<cadence::Background>().options.mode == cadence::BackgroundMode::off_mean);  // chosen by bench/quality.sh
+  CHECK(c.finetune.baseline);  // the report shows the de-Doppler baseline beside the network
   cadence::config::read_config(cadence::config::load_file(shipped("dedoppler.json")), dedoppler, c);
   CHECK(dedoppler.get<cadence::Model<cadence::DeDopplerArch>>().arch() == "dedoppler");
   CHECK(c.finetune.init == cadence::FinetuneInit::scratch);  // nothing to pretrain

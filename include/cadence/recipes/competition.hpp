@@ -33,6 +33,9 @@
 #include "cadence/recipes/options.hpp"
 #include "cadence/data/csv.hpp"
 #include "cadence/data/folds.hpp"
+#include "cadence/data/load.hpp"
+#include "cadence/detect/dedoppler.hpp"
+#include "cadence/nn/model.hpp"
 #include "cadence/infer/predict.hpp"
 #include "cadence/infer/submission.hpp"
 #include "cadence/nn/memory_format.hpp"
@@ -217,7 +220,7 @@ inline config::json finetune_summary(double cv_auc, const std::vector<double>& f
 /// The report's settings and, when the data root has cadence-synth's train_signals.csv, each OOF sample's SNR.
 template <class P>
 report::Extras finetune_extras(const P& pipeline, const CompetitionConfig& cfg, const std::vector<std::string>& oof_ids) {
-  report::Extras e{key_settings(pipeline, cfg), {}, {}};
+  report::Extras e{key_settings(pipeline, cfg), {}, {}, {}};
   const auto root = data_root(pipeline);
   const auto truth = read_truth_if_there(root.empty() ? root : root / "train_signals.csv");
   if (!truth.empty())
@@ -226,6 +229,26 @@ report::Extras finetune_extras(const P& pipeline, const CompetitionConfig& cfg, 
       e.oof_snr.push_back(it == truth.end() ? std::nan("") : it->second.snr);
     }
   return e;
+}
+
+/// The de-Doppler baseline's probabilities for `indices` of `data` (finetune.baseline): a copy of the
+/// pipeline's Load reading all six panels, no background stage, Model<DeDopplerArch> with its defaults.
+/// The yardstick the report shows beside the network, on the same cadences.
+template <class P>
+std::vector<double> baseline_scores(const P& pipeline, const CompetitionConfig& cfg, const Dataset& data,
+                                    const std::vector<std::int64_t>& indices, torch::Device device) {
+  using Source = std::remove_cvref_t<decltype(source_of(pipeline))>;
+  if constexpr (!std::same_as<Source, Load>) {
+    fail("/finetune/baseline: the de-Doppler baseline reads the competition's layout through Load, and this pipeline's source is another");
+  } else {
+    Load load = source_of(pipeline);
+    load.options.layout = PanelLayout::all_stacked;
+    const auto p = load | Model<DeDopplerArch>{};
+    auto net = build_network(p, load.image_shape().channels);
+    net->to(device);
+    return predict_pipeline(p, net, Head::ce, data, indices, cfg.train.eval_batch_size, device, cfg.run.seed, "de-Doppler baseline",
+                            cfg.run.quiet);
+  }
 }
 
 /// The OOF predictions and the summary finetune left (oof.csv, cv.json), to draw the report again.
@@ -238,6 +261,7 @@ inline void read_finetune_outputs(const CompetitionConfig& cfg, std::vector<std:
   const auto j = config::json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return;
   summary = finetune_summary(j.value("oof_auc", -1.0), j.value("fold_auc", std::vector<double>{}));
+  if (j.contains("baseline_auc")) summary["de-Doppler baseline ROC AUC (same cadences)"] = j["baseline_auc"];
   std::ifstream rows(oof);
   std::string line;
   std::getline(rows, line);
@@ -299,7 +323,7 @@ double pretrain(P pipeline, const config::json& j) {
   auto net = detail::fresh_network(pipeline, cfg, device, 1000);
   const auto r = fit(pipeline, net, cfg.run, t, data, fitting, valid, dir, "pretrain", device);
   detail::write_report(cfg, "cadence: pretrain", {{"pretrain validation AUC", r.best_auc}, {"best epoch", r.best_epoch}}, {}, {},
-                       report::Extras{detail::key_settings(pipeline, cfg), {}, {}});
+                       report::Extras{detail::key_settings(pipeline, cfg), {}, {}, {}});
   return r.best_auc;
 }
 
@@ -337,6 +361,7 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
     result.fold_auc.push_back(r.best_auc);
   }
   std::vector<std::string> ids;
+  std::vector<std::int64_t> oof_index;
   std::vector<float> truth;
   std::vector<double> pred;
   std::ostringstream csv;
@@ -344,20 +369,28 @@ CompetitionResult finetune(P pipeline, const config::json& j) {
   for (std::size_t i = 0; i < oof.size(); ++i) {
     if (oof[i] < 0) continue;
     ids.push_back(data.entries[i].id);
+    oof_index.push_back(static_cast<std::int64_t>(i));
     truth.push_back(targets[i]);
     pred.push_back(oof[i]);
     csv << data.entries[i].id << ',' << targets[i] << ',' << oof[i] << ',' << fold[i] << '\n';
   }
   result.cv_auc = roc_auc(truth, pred);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const config::json cv = {{"fold_auc", result.fold_auc}, {"oof_auc", result.cv_auc}, {"folds", K}};  // byte-reproducible: no times
+  config::json cv = {{"fold_auc", result.fold_auc}, {"oof_auc", result.cv_auc}, {"folds", K}};  // byte-reproducible: no times
+  auto extras = detail::finetune_extras(pipeline, cfg, ids);
+  if (cfg.finetune.baseline) {
+    extras.baseline = detail::baseline_scores(pipeline, cfg, data, oof_index, device);
+    cv["baseline_auc"] = roc_auc(truth, extras.baseline);
+    if (!cfg.run.quiet) std::fprintf(stderr, "de-Doppler baseline on the same cadences: ROC AUC %.4f\n", cv["baseline_auc"].get<double>());
+  }
   dist::on_leader([&] {
     write_text_atomically(cfg.run.dir / "oof.csv", [&](std::ostream& o) { o << csv.str(); });
     write_text_atomically(cfg.run.dir / "cv.json", [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
   });
   if (!cfg.run.quiet) std::fprintf(stderr, "CV: out-of-fold ROC AUC %.4f over %zu samples\n", result.cv_auc, pred.size());
-  result.report = detail::write_report(cfg, "cadence: fine-tune", detail::finetune_summary(result.cv_auc, result.fold_auc, wall),
-                                       truth, pred, detail::finetune_extras(pipeline, cfg, ids));
+  auto summary = detail::finetune_summary(result.cv_auc, result.fold_auc, wall);
+  if (cv.contains("baseline_auc")) summary["de-Doppler baseline ROC AUC (same cadences)"] = cv["baseline_auc"];
+  result.report = detail::write_report(cfg, "cadence: fine-tune", summary, truth, pred, extras);
   return result;
 }
 

@@ -34,9 +34,11 @@ struct PretrainOptions {
 struct FinetuneOptions {
   FinetuneInit init = FinetuneInit::pretrained;  // pretrained: <run.dir>/pretrain/model.pt; weights: model.weights; scratch
   std::vector<int> only;                         // train only these folds (empty: all)
+  bool baseline = false;                         // also score the de-Doppler baseline on the same cadences, for the report
   template <class V> void fields(V& v) {
     v("init", init);
     v("only", only);
+    v("baseline", baseline);
   }
 };
 

@@ -149,6 +149,7 @@ struct Extras {
   config::json settings;                // the run's key settings (name -> value)
   std::vector<double> oof_snr;          // per OOF sample: the injected SNR of a positive (NaN: unknown)
   config::json prediction;              // the test prediction's summary (name -> value), when there is one
+  std::vector<double> baseline;         // per OOF sample: the de-Doppler baseline's probability (finetune.baseline)
 };
 
 /// Writes report.html from the epoch histories (objects with tag, epoch and valid_auc; train_loss,
@@ -236,13 +237,17 @@ inline void write(const std::filesystem::path& path, const std::string& title, c
   }
   std::vector<BinAuc> bins;
   if (!extras.oof_snr.empty() && extras.oof_snr.size() == oof_truth.size()) {
-    bins = auc_by_bins(oof_truth, oof_pred, extras.oof_snr, {0, 10, 15, 20, 25, 30, 40, 60, 1e9});
+    const std::vector<double> edges{0, 10, 15, 20, 25, 30, 40, 60, 1e9};
+    bins = auc_by_bins(oof_truth, oof_pred, extras.oof_snr, edges);
+    const bool with_baseline = extras.baseline.size() == oof_truth.size();
+    const auto base = with_baseline ? auc_by_bins(oof_truth, extras.baseline, extras.oof_snr, edges) : std::vector<BinAuc>{};
     html << "<h2>Out-of-fold AUC by the signal's SNR (each bin's positives against all negatives)</h2><table id=\"snr\"><tr><th>SNR</th>"
-         << "<th>positives</th><th>ROC AUC</th></tr>";
-    for (const auto& b : bins) {
+         << "<th>positives</th><th>ROC AUC</th>" << (with_baseline ? "<th>de-Doppler baseline</th>" : "") << "</tr>";
+    for (std::size_t k = 0; k < bins.size(); ++k) {
+      const auto& b = bins[k];
       if (b.positives == 0) continue;
       html << "<tr><th>" << cell(b.lo, "%.0f") << (b.hi > 1e8 ? "+" : "&ndash;" + cell(b.hi, "%.0f")) << "</th><td>" << b.positives
-           << "</td><td>" << cell(b.auc) << "</td></tr>";
+           << "</td><td>" << cell(b.auc) << "</td>" << (with_baseline ? "<td>" + cell(base[k].auc) + "</td>" : "") << "</tr>";
     }
     html << "</table>";
   }
@@ -250,7 +255,11 @@ inline void write(const std::filesystem::path& path, const std::string& title, c
        << line_chart("validation ROC AUC", "epoch", values(auc), false, true)
        << line_chart("learning rate (end of epoch)", "epoch", values(lr), false, true)
        << line_chart("throughput (samples/s)", "epoch", values(speed), false, true);
-  if (!oof_truth.empty()) html << line_chart("ROC of the out-of-fold predictions", "false positive rate", {{"OOF", roc_points(oof_truth, oof_pred)}}, true);
+  if (!oof_truth.empty()) {
+    std::vector<Series> roc{{"OOF", roc_points(oof_truth, oof_pred)}};
+    if (extras.baseline.size() == oof_truth.size()) roc.push_back({"de-Doppler baseline", roc_points(oof_truth, extras.baseline), true});
+    html << line_chart("ROC of the out-of-fold predictions", "false positive rate", roc, true);
+  }
   if (!bins.empty()) {
     Series s{"OOF", {}};
     for (const auto& b : bins)
