@@ -42,6 +42,7 @@
 #include "cadence/core/pipeline.hpp"
 #include "cadence/data/half.hpp"
 #include "cadence/data/kaggle.hpp"
+#include "cadence/data/layout.hpp"
 #include "cadence/data/npy.hpp"
 
 namespace cadence {
@@ -129,15 +130,6 @@ inline void subtract(std::span<float> cadence, std::int64_t panels, std::int64_t
     for (std::int64_t t = 0; t < time; ++t)
       for (std::int64_t f = 0; f < freq; ++f) x[t * freq + f] -= e[static_cast<std::size_t>(f)];
   }
-}
-
-/// Standardises a panel in place (zero mean, unit variance; statistics in double).
-inline void standardise(float* x, std::int64_t n) {
-  double sum = 0.0, sq = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) { sum += x[i]; sq += static_cast<double>(x[i]) * x[i]; }
-  const double mean = sum / static_cast<double>(n), var = sq / static_cast<double>(n) - mean * mean;
-  const double inv = 1.0 / std::sqrt(var > 1e-12 ? var : 1e-12);
-  for (std::int64_t i = 0; i < n; ++i) x[i] = static_cast<float>((x[i] - mean) * inv);
 }
 
 /// A cadence file as floats (panels x time x freq), non-finite values as 0.
@@ -235,8 +227,8 @@ inline void subtract_nearest(std::span<float> cadence, const CadenceKey& key, Ne
   for (std::int64_t p = 0; p < key.panels; ++p) {
     float* x = cadence.data() + p * ps;
     float* y = other.data() + p * ps;
-    standardise(x, ps);
-    standardise(y, ps);
+    standardize(std::span<float>(x, static_cast<std::size_t>(ps)));  // data/layout.hpp's, as Load's
+    standardize(std::span<float>(y, static_cast<std::size_t>(ps)));
     for (std::int64_t i = 0; i < ps; ++i) x[i] -= y[i];
   }
 }
