@@ -62,3 +62,21 @@ if(NOT CADENCE_C10D_DONE)
     endif()
   endif()
 endif()
+
+# Breakthrough Listen's HDF5 observations (include/cadence/observe/hdf5.hpp) need libhdf5 (Debian:
+# libhdf5-dev) and, at run time, the bitshuffle filter plugin (Debian: bitshuffle). Without libhdf5
+# cadence still builds; a scan of a .h5 file then says what to install. Filterbank (.fil) needs nothing.
+if(NOT CADENCE_HDF5_DONE)
+  set(CADENCE_HDF5_DONE ON)
+  # by hand rather than FindHDF5, which needs the C language enabled; Debian keeps the serial build under hdf5/serial
+  find_path(CADENCE_HDF5_INCLUDE_DIR hdf5.h PATH_SUFFIXES hdf5/serial)
+  find_library(CADENCE_HDF5_LIBRARY NAMES hdf5_serial hdf5 PATH_SUFFIXES hdf5/serial)
+  if(CADENCE_HDF5_INCLUDE_DIR AND CADENCE_HDF5_LIBRARY)
+    set_property(TARGET cadence_torch APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS CADENCE_HAS_HDF5=1)
+    set_property(TARGET cadence_torch APPEND PROPERTY INTERFACE_INCLUDE_DIRECTORIES "${CADENCE_HDF5_INCLUDE_DIR}")
+    set_property(TARGET cadence_torch APPEND PROPERTY INTERFACE_LINK_LIBRARIES "${CADENCE_HDF5_LIBRARY}")
+    message(STATUS "cadence: HDF5 for .h5 observations (${CADENCE_HDF5_LIBRARY})")
+  else()
+    message(STATUS "cadence: no HDF5 (Debian: apt install libhdf5-dev); scanning .h5 observations is off, .fil works")
+  endif()
+endif()

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=${CADENCE_BUILD_DIR:-build}
-packages=(g++ cmake ninja-build libtorch-dev libgloo-dev librange-v3-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libcli11-dev)
+packages=(g++ cmake ninja-build libtorch-dev libgloo-dev librange-v3-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libcli11-dev libhdf5-dev bitshuffle)
 # the tests also open report.html in a real browser, and fuzz with clang's libFuzzer
 [ "${1:-}" = test ] && packages+=(chromium clang libclang-rt-14-dev)
 

@@ -2,6 +2,7 @@
 //
 //   seti run --config samples/seti/configs/demo.json [--set train.epochs=2 ...] [--resume] [--quiet]
 //   seti ensemble --config samples/seti/configs/ensemble_demo.json
+//   seti scan --config samples/seti/configs/demo.json --run runs/demo --cadence a1.h5 b.h5 a2.h5 c.h5 a3.h5 d.h5
 //
 // The config's model.arch picks the compiled pipeline: small_cnn, or EfficientNetV2-S/-M (plain or
 // tf_) behind the learned resizer. `seti --help` and `seti <command> --help` list everything.
@@ -30,6 +31,7 @@
 #include "cadence/recipes/competition.hpp"
 #include "cadence/recipes/ensemble.hpp"
 #include "cadence/recipes/holdout.hpp"
+#include "cadence/recipes/scan.hpp"
 #include "common/cli.hpp"
 
 namespace {
@@ -273,6 +275,15 @@ int main(int argc, char** argv) {
   auto* prev = app.add_subcommand("preview", "write before/after PNGs of each augment op on a positive training sample");
   config.add_to(*prev);
   prev->add_option("--out", out, "the directory for the PNGs")->required();
+  std::string scan_run;
+  std::vector<std::string> scan_files;
+  bool scan_quiet = false;
+  auto* scn = app.add_subcommand("scan", "score every window of an observation (six .fil/.h5 files, ABACAD) with a run's folds: "
+                                         "hits.csv, waterfall PNGs, scan.html");
+  config.add_to(*scn);
+  scn->add_option("--run", scan_run, "the run directory whose fold_<k>/model.pt score the windows")->required();
+  scn->add_option("--cadence", scan_files, "the six files of the cadence, in observing order")->required();
+  scn->add_flag("--quiet", scan_quiet, "no progress bar (run.quiet=true)");
   ModelArgs margs;
   auto* mod = app.add_subcommand("model", "build a backbone: its parameter count and module tree, or one forward pass of a .npy");
   mod->add_option("--arch", margs.arch, "efficientnetv2_s | efficientnetv2_m | tf_efficientnetv2_s | tf_efficientnetv2_m | small_cnn")->required();
@@ -290,6 +301,21 @@ int main(int argc, char** argv) {
       return job(job_name, j);
     }
     if (ens->parsed()) return ensemble(config.file, config.load());
+    if (scn->parsed()) {
+      auto j = config.load();
+      if (scan_quiet) cadence::config::apply_override(j, "run.quiet=true");
+      return with_pipeline(j, [&](auto pipeline, const cadence::config::json& cfg) {
+        const std::vector<std::filesystem::path> files(scan_files.begin(), scan_files.end());
+        const auto r = cadence::recipes::scan(pipeline, cfg, files, scan_run);
+        std::printf("scanned %lld windows in %.1f s (%.1f windows/s)%s\n", static_cast<long long>(r.windows), r.seconds, r.windows_per_s,
+                    r.skipped > 0 ? (", " + std::to_string(r.skipped) + " skipped: NaN/Inf or no power").c_str() : "");
+        for (std::size_t k = 0; k < std::min<std::size_t>(5, r.hits.size()); ++k)
+          std::printf("hit %zu: channels %lld-%lld, score %.4f\n", k + 1, static_cast<long long>(r.hits[k].first),
+                      static_cast<long long>(r.hits[k].first + r.hits[k].width - 1), r.hits[k].score);
+        std::printf("hits: %s\npage: %s\n", r.csv.string().c_str(), r.html.string().c_str());
+        return 0;
+      });
+    }
     if (prev->parsed())
       return with_pipeline(config.load(), [&](auto pipeline, const cadence::config::json& j) { return preview_with(pipeline, j, out); });
     return model(margs);

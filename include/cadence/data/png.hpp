@@ -39,13 +39,15 @@ inline void chunk(std::vector<std::uint8_t>& out, const char* type, const std::v
 }
 }  // namespace detail
 
-/// Encodes `pixels` (height x width, row-major) as a PNG file's bytes.
-inline std::vector<std::uint8_t> encode_gray(const std::vector<std::uint8_t>& pixels, std::uint32_t width, std::uint32_t height) {
+/// Encodes `pixels` (height x width x channels, row-major; 1 channel: gray, 3: RGB) as a PNG file's bytes.
+inline std::vector<std::uint8_t> encode(const std::vector<std::uint8_t>& pixels, std::uint32_t width, std::uint32_t height,
+                                        std::uint32_t channels = 1) {
+  const std::size_t stride = static_cast<std::size_t>(width) * channels;
   std::vector<std::uint8_t> raw;  // each row: filter byte 0, then the row
-  raw.reserve((width + 1) * height);
+  raw.reserve((stride + 1) * height);
   for (std::uint32_t y = 0; y < height; ++y) {
     raw.push_back(0);
-    raw.insert(raw.end(), pixels.begin() + y * width, pixels.begin() + (y + 1) * width);
+    raw.insert(raw.end(), pixels.begin() + static_cast<std::ptrdiff_t>(y * stride), pixels.begin() + static_cast<std::ptrdiff_t>((y + 1) * stride));
   }
   std::vector<std::uint8_t> z{0x78, 0x01};  // zlib header, then stored blocks of <= 65535 bytes
   std::uint32_t a = 1, b = 0;
@@ -67,11 +69,15 @@ inline std::vector<std::uint8_t> encode_gray(const std::vector<std::uint8_t>& pi
   std::vector<std::uint8_t> ihdr;
   detail::put32(ihdr, width);
   detail::put32(ihdr, height);
-  ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});  // 8-bit grayscale
+  ihdr.insert(ihdr.end(), {8, static_cast<std::uint8_t>(channels == 3 ? 2 : 0), 0, 0, 0});  // 8-bit gray or RGB
   detail::chunk(out, "IHDR", ihdr);
   detail::chunk(out, "IDAT", z);
   detail::chunk(out, "IEND", {});
   return out;
+}
+
+inline std::vector<std::uint8_t> encode_gray(const std::vector<std::uint8_t>& pixels, std::uint32_t width, std::uint32_t height) {
+  return encode(pixels, width, height, 1);
 }
 
 /// Maps floats in [lo, hi] to 0..255 and writes a PNG atomically.

@@ -26,7 +26,7 @@ namespace cadence::fingerprint {
 inline const std::vector<std::string>& presentation_keys() {
   static const std::vector<std::string> keys{"/run/dir", "/run/quiet", "/run/threads", "/run/resume", "/run/keep_memory", "/run/dist_timeout",
                                              "/load/threads", "/load/prefetch", "/train/checkpoint_every",
-                                             "/train/eval_batch_size", "/train/grad_checkpointing", "/predict"};
+                                             "/train/eval_batch_size", "/train/grad_checkpointing", "/predict", "/scan"};
   return keys;
 }
 

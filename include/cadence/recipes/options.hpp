@@ -9,6 +9,7 @@
 
 #include "cadence/config/options.hpp"
 #include "cadence/nn/inference.hpp"
+#include "cadence/observe/options.hpp"
 #include "cadence/train/trainer.hpp"
 
 namespace cadence {
@@ -73,12 +74,14 @@ struct CompetitionConfig {
   PretrainOptions pretrain;
   FinetuneOptions finetune;
   PredictOptions predict;
+  ScanOptions scan;
   template <class V> void fields(V& v) {
     v("run", run);
     v("train", train);
     v("pretrain", pretrain);
     v("finetune", finetune);
     v("predict", predict);
+    v("scan", scan);
   }
   /// Checks across sections, before any work.
   void validate() const {
