@@ -22,6 +22,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -59,8 +60,8 @@ class Cadence {
     if (timed)
       for (std::size_t k = 1; k < 6; ++k)
         if (!(given[k]->header().tstart > given[k - 1]->header().tstart))
-          fail(given[k]->header().file.string(), ": starts (tstart ", given[k]->header().tstart, ") before the file given before it (",
-               given[k - 1]->header().tstart, "); give the six files in observing order");
+          fail(given[k]->header().file.string(), ": starts (tstart ", mjd(given[k]->header().tstart), ") before the file given before it (",
+               mjd(given[k - 1]->header().tstart), "); give the six files in observing order");
     std::array<int, 6> order{};  // order[position] = index among the given files
     if (!on.empty()) {
       std::vector<bool> is_on(6, false);
@@ -101,6 +102,12 @@ class Cadence {
     std::int64_t b = 1;
     for (const auto& f : files_) b = std::max(b, f->preferred_block());
     return b;
+  }
+
+  static std::string mjd(double t) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "MJD %.6f", t);
+    return buf;
   }
 
   static std::string axis(const Header& h) {

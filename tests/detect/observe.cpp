@@ -1,0 +1,230 @@
+// Observation files (.fil, .h5) against blimpy, the cadence checks, the windows and the time axis.
+#include "cadence/observe/cadence.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cadence/data/npy.hpp"
+#include "support.hpp"
+
+namespace {
+namespace ob = cadence::observe;
+const std::vector<std::string> kNames{"a1", "b", "a2", "c", "a3", "d"};
+
+std::vector<std::filesystem::path> cadence_files(const std::string& fmt) {
+  std::vector<std::filesystem::path> v;
+  for (const auto& n : kNames) v.push_back(test::fixture("scan/" + fmt + "/" + n + "." + fmt));
+  return v;
+}
+
+nlohmann::json oracle() { return nlohmann::json::parse(test::read_file(test::fixture("scan/oracle.json"))); }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const cadence::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+/// A small float32 filterbank file: nsamples x nchans of `value`, with `name` as source.
+void write_fil(const std::filesystem::path& p, std::int64_t nchans, std::int64_t nsamples, float value, const std::string& name = "T",
+               double fch1 = 1000.0, double foff = -0.001, double tstart = 0.0, std::int64_t nbits = 32) {
+  ob::Header h;
+  h.source_name = name;
+  h.fch1 = fch1;
+  h.foff = foff;
+  h.tsamp = 1.0;
+  h.tstart = tstart;
+  h.nchans = nchans;
+  h.nbits = nbits;
+  std::vector<float> data(static_cast<std::size_t>(nchans * nsamples), value);
+  ob::write_filterbank(p, h, data);
+}
+}  // namespace
+
+TEST_CASE("observe: .fil and .h5 read exactly what blimpy reads (header and data)") {
+  const auto o = oracle();
+  std::vector<float> expect;
+  const auto npy = cadence::npy::read_f32(test::fixture("scan/a1_blimpy.npy"), {}, expect);
+  REQUIRE(npy.shape == std::vector<std::int64_t>{16, 768});
+  for (const std::string fmt : {"fil", "h5"})
+    for (const auto& n : kNames) {
+      CAPTURE(fmt);
+      CAPTURE(n);
+      const auto f = ob::open_observation(test::fixture("scan/" + fmt + "/" + n + "." + fmt));
+      const auto& want = o["files"][fmt + "/" + n + "." + fmt];
+      const auto& h = f->header();
+      CHECK(h.fch1 == want["fch1"].get<double>());
+      CHECK(h.foff == want["foff"].get<double>());
+      CHECK(h.tsamp == want["tsamp"].get<double>());
+      CHECK(h.tstart == want["tstart"].get<double>());
+      CHECK(h.nchans == want["nchans"].get<std::int64_t>());
+      CHECK(h.nbits == want["nbits"].get<std::int64_t>());
+      CHECK(h.source_name == want["source_name"].get<std::string>());
+      CHECK(h.nsamples == want["shape"][0].get<std::int64_t>());
+      if (n == "a1") {
+        std::vector<float> got(static_cast<std::size_t>(16 * 768));
+        f->read(0, 768, got.data());
+        CHECK(std::memcmp(got.data(), expect.data(), got.size() * sizeof(float)) == 0);
+        std::vector<float> part(static_cast<std::size_t>(16 * 100));  // a channel range: the right columns
+        f->read(333, 100, part.data());
+        bool same = true;
+        for (int t = 0; t < 16; ++t)
+          for (int c = 0; c < 100; ++c) same = same && part[static_cast<std::size_t>(t * 100 + c)] == expect[static_cast<std::size_t>(t * 768 + 333 + c)];
+        CHECK(same);
+      }
+    }
+}
+
+TEST_CASE("observe: 8- and 16-bit filterbank data reads as unsigned integers") {
+  test::TempDir dir("obs-bits");
+  for (const std::int64_t bits : {8, 16}) {
+    ob::Header h;
+    h.source_name = "X";
+    h.fch1 = 1000;
+    h.foff = -0.001;
+    h.tsamp = 1;
+    h.nchans = 4;
+    h.nbits = bits;
+    const std::vector<float> data{0, 1, 200, 255, 3, 4, 5, 6};
+    const auto p = dir / ("b" + std::to_string(bits) + ".fil");
+    ob::write_filterbank(p, h, data);
+    const auto f = ob::open_observation(p);
+    CHECK(f->header().nsamples == 2);
+    std::vector<float> got(4);
+    f->read(2, 2, got.data());
+    CHECK(got == std::vector<float>{200, 255, 5, 6});
+  }
+}
+
+TEST_CASE("observe: bad files are one-line errors naming the file") {
+  test::TempDir dir("obs-bad");
+  write_fil(dir / "good.fil", 512, 4, 1.0f);
+  const std::string good = test::read_file(dir / "good.fil");
+  SUBCASE("truncated header") {
+    test::write_file(dir / "t.fil", good.substr(0, 60));
+    const auto e = error_of([&] { (void)ob::open_observation(dir / "t.fil"); });
+    CHECK(e.find("t.fil: truncated header") != std::string::npos);
+  }
+  SUBCASE("truncated data") {
+    test::write_file(dir / "t.fil", good.substr(0, good.size() - 3));
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "t.fil"); }).find("t.fil: truncated data") != std::string::npos);
+  }
+  SUBCASE("unknown nbits") {
+    auto bad = good;
+    const auto at = bad.find("nbits") + 5;
+    const std::int32_t four = 4;
+    std::memcpy(bad.data() + at, &four, 4);
+    test::write_file(dir / "n.fil", bad);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "n.fil"); }).find("n.fil: nbits is 4; cadence reads 8, 16 (unsigned) and 32 (float)") !=
+          std::string::npos);
+  }
+  SUBCASE("unknown keyword") {
+    auto bad = good;
+    const auto at = bad.find("nifs");
+    bad.replace(at, 4, "nfoo");
+    test::write_file(dir / "k.fil", bad);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "k.fil"); }).find("k.fil: unknown header keyword `nfoo`") != std::string::npos);
+  }
+  SUBCASE("not a filterbank, not HDF5, unknown extension, missing") {
+    test::write_file(dir / "x.fil", "hello, this is text and not a header at all");
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "x.fil"); }).find("x.fil: not a SIGPROC filterbank") != std::string::npos);
+    test::write_file(dir / "x.h5", good);
+#if CADENCE_HAS_HDF5
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "x.h5"); }).find("x.h5: not an HDF5 file") != std::string::npos);
+#endif
+    test::write_file(dir / "x.raw", good);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "x.raw"); }).find("unknown observation format `.raw`") != std::string::npos);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "none.fil"); }).find("none.fil: no such file") != std::string::npos);
+  }
+#if CADENCE_HAS_HDF5
+  SUBCASE("a truncated .h5") {
+    const std::string h5 = test::read_file(test::fixture("scan/h5/a1.h5"));
+    test::write_file(dir / "t.h5", h5.substr(0, h5.size() / 2));
+    const auto e = error_of([&] {
+      const auto f = ob::open_observation(dir / "t.h5");
+      std::vector<float> v(static_cast<std::size_t>(16 * 768));
+      f->read(0, 768, v.data());
+    });
+    CHECK(e.find("t.h5: ") != std::string::npos);
+  }
+#endif
+}
+
+TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in observing order") {
+  SUBCASE("the fixtures form one, ON from the source names") {
+    const ob::Cadence c(cadence_files("fil"), {});
+    CHECK(c.nchans() == 768);
+    for (std::size_t p = 0; p < 6; ++p) CHECK(c.given_index(p) == static_cast<int>(p));
+    CHECK(c.header(2).source_name == "TARGET");
+  }
+  SUBCASE("five files") {
+    auto f = cadence_files("fil");
+    f.pop_back();
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("a cadence is six files (ABACAD: ON, OFF, ON, OFF, ON, OFF), got 5") != std::string::npos);
+  }
+  SUBCASE("an OFF where an ON should be: names the file") {
+    auto f = cadence_files("fil");
+    std::swap(f[1], f[2]);
+    // given a1, a2, b, ...: b started before a2 (the headers' tstart), which is the first thing broken
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("b.fil: starts (tstart MJD 60000.003612) before the file given before it (MJD 60000.007224)") != std::string::npos);
+  }
+  SUBCASE("scan.on reorders: ON files to 0, 2, 4, OFF files to 1, 3, 5") {
+    test::TempDir dir("obs-on");
+    std::vector<std::filesystem::path> f;
+    const std::vector<std::string> names{"T", "T", "T", "O1", "O2", "O3"};
+    for (int k = 0; k < 6; ++k) {
+      f.push_back(dir / ("f" + std::to_string(k) + ".fil"));
+      write_fil(f.back(), 300, 3, 1.0f + static_cast<float>(k), names[static_cast<std::size_t>(k)]);
+    }
+    const ob::Cadence c(f, {0, 1, 2});
+    CHECK(c.given_index(0) == 0);
+    CHECK(c.given_index(1) == 3);
+    CHECK(c.given_index(2) == 1);
+    CHECK(c.given_index(3) == 4);
+    CHECK(c.given_index(4) == 2);
+    CHECK(c.given_index(5) == 5);
+    CHECK(error_of([&] { ob::Cadence bad(f, {}); }).find("f1.fil: source `T` at cadence position 2, where ABACAD wants an OFF source") !=
+          std::string::npos);
+  }
+  SUBCASE("mismatched frequency axes, and files out of time order") {
+    test::TempDir dir("obs-axis");
+    std::vector<std::filesystem::path> f;
+    for (int k = 0; k < 6; ++k) {
+      f.push_back(dir / ("f" + std::to_string(k) + ".fil"));
+      write_fil(f.back(), 300, 3, 1.0f, k % 2 == 0 ? "T" : "O", k == 3 ? 1000.5 : 1000.0, -0.001, 60000.0 + k);
+    }
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f3.fil: its frequency axis (300 channels from 1000.5 MHz by -0.001 MHz) is not") !=
+          std::string::npos);
+    write_fil(f[3], 300, 3, 1.0f, "O", 1000.0, -0.001, 60000.0 + 3);
+    write_fil(f[4], 290, 3, 1.0f, "T", 1000.0, -0.001, 60000.0 + 4);
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f4.fil: its frequency axis (290 channels") != std::string::npos);
+    write_fil(f[4], 300, 3, 1.0f, "T", 1000.0, -0.001, 60000.0 + 1.5);
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f4.fil: starts (tstart MJD 60001.500000) before the file given before it") != std::string::npos);
+  }
+}
+
+TEST_CASE("observe: windows cover every channel; the time axis is interpolated or averaged") {
+  CHECK(ob::window_starts(768, 256, 64) == std::vector<std::int64_t>{0, 192, 384, 512});
+  CHECK(ob::window_starts(512, 256, 0) == std::vector<std::int64_t>{0, 256});
+  CHECK(ob::window_starts(256, 256, 255) == std::vector<std::int64_t>{0});
+  CHECK(error_of([] { (void)ob::window_starts(200, 256, 0); }).find("200 channels, fewer than a window's 256") != std::string::npos);
+  // linear in time when upsampling: first and last rows kept, a ramp stays a ramp
+  std::vector<float> in{0, 10, 1, 11, 2, 12};  // 3 rows x 2 cols
+  std::vector<float> out(5 * 2);
+  ob::resample_time(in.data(), 3, 2, out.data(), 5);
+  CHECK(out == std::vector<float>{0, 10, 0.5f, 10.5f, 1, 11, 1.5f, 11.5f, 2, 12});
+  // the mean of each output row's share when downsampling
+  std::vector<float> many{1, 3, 5, 7, 9, 11};  // 6 rows x 1 col
+  std::vector<float> two(2);
+  ob::resample_time(many.data(), 6, 1, two.data(), 2);
+  CHECK(two == std::vector<float>{3, 9});
+}
