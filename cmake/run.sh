@@ -64,7 +64,7 @@ case "${1:-}" in
     fuzz_dir=${CADENCE_FUZZ_DIR:-build-fuzz}
     [ -f "$fuzz_dir/build.ninja" ] || cmake -S tests/fuzz -B "$fuzz_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++
     cmake --build "$fuzz_dir"
-    for t in npy csv config safetensors; do
+    for t in npy csv config safetensors filterbank; do
       mkdir -p "$fuzz_dir/work/$t"
       if ! "$fuzz_dir/fuzz_$t" "$fuzz_dir/work/$t" "tests/fuzz/corpus/$t" -max_total_time="${CADENCE_FUZZ_SECONDS:-20}" \
            -print_final_stats=1 > "$fuzz_dir/work/$t.log" 2>&1; then
@@ -74,7 +74,7 @@ case "${1:-}" in
       fi
       echo "fuzz_$t: $(grep -E '^stat::number_of_executed_units' "$fuzz_dir/work/$t.log" | grep -oE '[0-9]+$') inputs, no crash"
     done
-    echo "fuzz: 4 passed, 0 failed"
+    echo "fuzz: 5 passed, 0 failed"
     ;;
   *)
     echo "usage: bash cmake/run.sh demo|test [extra arguments]" >&2

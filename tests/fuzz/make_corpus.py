@@ -64,6 +64,14 @@ def main():
                                                       {'timm_model': 'tf_efficientnetv2_s.in21k'}))
     put('safetensors', 'empty.safetensors', safetensors({}))
 
+    def sp(s):  # a SIGPROC string: int32 length, then the bytes
+        return struct.pack('<i', len(s)) + s.encode()
+    header = (sp('HEADER_START') + sp('source_name') + sp('TARGET') + sp('fch1') + struct.pack('<d', 6095.2) + sp('foff') +
+              struct.pack('<d', -2.79e-6) + sp('nchans') + struct.pack('<i', 4) + sp('tsamp') + struct.pack('<d', 18.25) +
+              sp('nbits') + struct.pack('<i', 32) + sp('nifs') + struct.pack('<i', 1) + sp('signed') + b'\x00' + sp('HEADER_END'))
+    put('filterbank', 'a1_header.fil', header + np.ones(8, np.float32).tobytes())
+    put('filterbank', 'truncated.fil', header[:-20])
+
 
 if __name__ == '__main__':
     main()
