@@ -307,7 +307,8 @@ int main(int argc, char** argv) {
       return with_pipeline(j, [&](auto pipeline, const cadence::config::json& cfg) {
         const std::vector<std::filesystem::path> files(scan_files.begin(), scan_files.end());
         const auto r = cadence::recipes::scan(pipeline, cfg, files, scan_run);
-        std::printf("scanned %lld windows in %.1f s (%.1f windows/s)%s\n", static_cast<long long>(r.windows), r.seconds, r.windows_per_s,
+        std::printf("scanned %lld windows with %zu model(s) x %d round(s) in %.1f s (%.1f windows/s)%s\n", static_cast<long long>(r.windows),
+                    r.models, r.rounds, r.seconds, r.windows_per_s,
                     r.skipped > 0 ? (", " + std::to_string(r.skipped) + " skipped: NaN/Inf or no power").c_str() : "");
         for (std::size_t k = 0; k < std::min<std::size_t>(5, r.hits.size()); ++k)
           std::printf("hit %zu: channels %lld-%lld, score %.4f\n", k + 1, static_cast<long long>(r.hits[k].first),

@@ -228,3 +228,27 @@ TEST_CASE("observe: windows cover every channel; the time axis is interpolated o
   ob::resample_time(many.data(), 6, 1, two.data(), 2);
   CHECK(two == std::vector<float>{3, 9});
 }
+
+TEST_CASE("observe: a window with NaN/Inf or no power is refused (the scan scores it 0), a good one is scaled to mean power 1") {
+  test::TempDir dir("obs-nan");
+  std::vector<std::filesystem::path> f;
+  for (int k = 0; k < 6; ++k) {
+    f.push_back(dir / ("f" + std::to_string(k) + ".fil"));
+    write_fil(f.back(), 512, 4, 1000.0f * static_cast<float>(k + 1), k % 2 == 0 ? "T" : "O");
+  }
+  const ob::Cadence c(f, {});
+  ob::Block b;
+  ob::read_block(c, 0, 512, b);
+  std::vector<float> out(static_cast<std::size_t>(6 * 10 * 256));
+  REQUIRE(ob::cut_window(c, b, 256, 256, 10, out));
+  double sum = 0;
+  for (float v : out) sum += v;
+  CHECK(sum / static_cast<double>(out.size()) == doctest::Approx(1.0));
+  CHECK(out[0] == doctest::Approx(1.0 / 3.5));  // panel 0 holds 1000, the window's mean is 3500
+  b.panels[3][static_cast<std::size_t>(2 * 512 + 300)] = std::nanf("");
+  CHECK_FALSE(ob::cut_window(c, b, 256, 256, 10, out));
+  CHECK(out[5] == 0.0f);
+  CHECK(ob::cut_window(c, b, 0, 256, 10, out));  // the NaN is in the other window
+  for (auto& p : b.panels) std::fill(p.begin(), p.end(), 0.0f);
+  CHECK_FALSE(ob::cut_window(c, b, 0, 256, 10, out));  // flagged: no power at all
+}

@@ -55,6 +55,8 @@ struct Hit {
 struct ScanResult {
   std::vector<Hit> hits;  // ranked, best first
   std::int64_t windows = 0, skipped = 0;
+  std::size_t models = 0;  // fold models
+  int rounds = 1;          // TTA rounds per model (1 without scan.tta)
   double seconds = 0.0, windows_per_s = 0.0;
   std::filesystem::path dir, csv, html;
 };
@@ -259,6 +261,8 @@ ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesy
     const ScanOptions& so = cfg.scan;
     const observe::Cadence cad(files, so.on);  // every input check before any work
     const CadenceShape shape{};                // the training shape: 6 x 273 x 256
+    if (cad.nchans() < shape.freq)
+      fail(cad.header().file.string(), ": ", cad.nchans(), " channels, fewer than one window of the trained model's ", shape.freq);
     const auto starts = observe::window_starts(cad.nchans(), shape.freq, so.overlap);
     const auto n = static_cast<std::int64_t>(starts.size());
     const fs::path out = so.out.empty() ? run_dir / "scan" : so.out;
@@ -405,6 +409,8 @@ ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesy
     }
     ScanResult r;
     r.windows = n;
+    r.models = nets.size();
+    if (so.tta) with_predict_stage(pipeline, [&](const auto& stage) { r.rounds = stage.rounds(); });
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     r.windows_per_s = static_cast<double>(n) / std::max(r.seconds, 1e-9);
     for (const auto& h : hits) r.skipped += h.valid ? 0 : 1;
