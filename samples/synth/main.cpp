@@ -1,6 +1,7 @@
 // cadence-synth: writes a synthetic SETI dataset in the Kaggle competition's layout.
 //
 //   cadence-synth --root data/synthetic --train 1200 --test 400 --old 1200 --seed 0
+//   cadence-synth observation --root data/observation --channels 1048576 --signals 16   (six .fil files for seti scan)
 //
 // Every option of cadence::synth::SynthOptions is a flag (`positive_rate` is --positive-rate); the
 // values go through the same JSON reader as a config file, so a bad one names its key.
@@ -10,6 +11,7 @@
 
 #include "cadence/config/overrides.hpp"
 #include "cadence/synth/generator.hpp"
+#include "cadence/synth/observation.hpp"
 #include "common/cli.hpp"
 
 int main(int argc, char** argv) {
@@ -18,7 +20,18 @@ int main(int argc, char** argv) {
   bool quiet = false;
   cli::add_fields(app, cadence::synth::SynthOptions{}, flags);
   app.add_flag("--quiet", quiet, "no progress bar");
+  std::vector<std::string> obs_flags;
+  auto* obs = app.add_subcommand("observation", "a whole observation for seti scan: six .fil files (ABACAD) and signals.csv");
+  cli::add_fields(*obs, cadence::synth::ObservationOptions{}, obs_flags);
+  app.require_subcommand(0, 1);
   return cli::run(app, argc, argv, [&] {
+    if (obs->parsed()) {
+      const auto o = cadence::config::parse<cadence::synth::ObservationOptions>(cadence::config::flags_to_json(obs_flags));
+      const auto files = cadence::synth::generate_observation(o);
+      std::printf("wrote %s ... %s (%lld channels x %d samples each) and %s\n", files.front().string().c_str(), files.back().string().c_str(),
+                  static_cast<long long>(o.channels), o.samples, (o.root / "signals.csv").string().c_str());
+      return 0;
+    }
     const auto options = cadence::config::parse<cadence::synth::SynthOptions>(cadence::config::flags_to_json(flags));
     cadence::synth::generate(options, quiet);
     std::printf("wrote %d train, %d test, %d old cadences to %s\n", options.train, options.test, options.old,

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cadence/data/npy.hpp"
+#include "cadence/synth/observation.hpp"
 #include "support.hpp"
 
 namespace {
@@ -165,6 +166,9 @@ TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in obs
     CHECK(c.nchans() == 768);
     for (std::size_t p = 0; p < 6; ++p) CHECK(c.given_index(p) == static_cast<int>(p));
     CHECK(c.header(2).source_name == "TARGET");
+    const std::vector<std::filesystem::path> same(6, test::fixture("scan/fil/a1.fil"));  // one file six times
+    CHECK(error_of([&] { ob::Cadence bad(same, {}); }).find("a1.fil: starts (tstart MJD 60000.000000) no later than the file given before it") !=
+          std::string::npos);
   }
   SUBCASE("five files") {
     auto f = cadence_files("fil");
@@ -175,7 +179,7 @@ TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in obs
     auto f = cadence_files("fil");
     std::swap(f[1], f[2]);
     // given a1, a2, b, ...: b started before a2 (the headers' tstart), which is the first thing broken
-    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("b.fil: starts (tstart MJD 60000.003612) before the file given before it (MJD 60000.007224)") != std::string::npos);
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("b.fil: starts (tstart MJD 60000.003612) no later than the file given before it (MJD 60000.007224)") != std::string::npos);
   }
   SUBCASE("scan.on reorders: ON files to 0, 2, 4, OFF files to 1, 3, 5") {
     test::TempDir dir("obs-on");
@@ -208,7 +212,7 @@ TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in obs
     write_fil(f[4], 290, 3, 1.0f, "T", 1000.0, -0.001, 60000.0 + 4);
     CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f4.fil: its frequency axis (290 channels") != std::string::npos);
     write_fil(f[4], 300, 3, 1.0f, "T", 1000.0, -0.001, 60000.0 + 1.5);
-    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f4.fil: starts (tstart MJD 60001.500000) before the file given before it") != std::string::npos);
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f4.fil: starts (tstart MJD 60001.500000) no later than the file given before it") != std::string::npos);
   }
 }
 
@@ -251,4 +255,55 @@ TEST_CASE("observe: a window with NaN/Inf or no power is refused (the scan score
   CHECK(ob::cut_window(c, b, 0, 256, 10, out));  // the NaN is in the other window
   for (auto& p : b.panels) std::fill(p.begin(), p.end(), 0.0f);
   CHECK_FALSE(ob::cut_window(c, b, 0, 256, 10, out));  // flagged: no power at all
+}
+
+TEST_CASE("observe: cadence-synth's observations are cadences with their signals where signals.csv says, in the ON files only") {
+  test::TempDir dir("obs-synth");
+  constexpr std::int64_t N = 8192;
+  cadence::synth::ObservationOptions o;
+  o.root = dir.path;
+  o.channels = N;
+  o.signals = 3;
+  o.snr_min = o.snr_max = 200.0;
+  o.seed = 3;
+  const auto files = cadence::synth::generate_observation(o);
+  REQUIRE(files.size() == 6);
+  const ob::Cadence c(files, {});  // ABACAD from the source names, tstart rising, one axis
+  CHECK(c.nchans() == N);
+  CHECK(c.header(0).nsamples == 16);
+  CHECK(c.header(0).foff == doctest::Approx(-2.7939677238464355e-06));
+  const auto lines = test::read_file(dir / "signals.csv");
+  CHECK(lines.rfind("channel,snr,drift_hz_s,width_hz\n", 0) == 0);
+  const auto signals = cadence::synth::draw_signals(o);
+  REQUIRE(signals.size() == 3);
+  ob::Block b;
+  ob::read_block(c, 0, N, b);
+  double sum = 0;
+  for (float v : b.panels[1]) sum += v;
+  CHECK(sum / static_cast<double>(b.panels[1].size()) == doctest::Approx(10.0).epsilon(0.01));  // the noise mean, x_mean
+  for (const auto& s : signals) {
+    CAPTURE(s.channel);
+    CHECK(lines.find(std::to_string(s.channel) + ",") != std::string::npos);
+    auto peak = [&](std::size_t panel, std::int64_t row) {  // the brightest channel within 150 of the signal's start
+      std::int64_t best = s.channel - 150;
+      for (std::int64_t j = s.channel - 150; j <= s.channel + 150; ++j)
+        if (b.panels[panel][static_cast<std::size_t>(row * N + j)] > b.panels[panel][static_cast<std::size_t>(row * N + best)]) best = j;
+      return best;
+    };
+    CHECK(std::abs(peak(0, 0) - s.channel) <= 1);  // at its channel at the cadence's start
+    // later rows: moved by the drift (frequency up = channel down), in the next ON file too
+    const double per_row = s.drift * 18.253611008 / 2.7939677238464355;
+    CHECK(std::abs(static_cast<double>(peak(0, 15)) - (static_cast<double>(s.channel) - 15 * per_row)) <= 1.5);
+    const double a2_start = 2 * (16 * 18.253611008 + 20.0) * s.drift / 2.7939677238464355;
+    CHECK(std::abs(static_cast<double>(peak(2, 0)) - (static_cast<double>(s.channel) - a2_start)) <= 1.5);
+    float off_max = 0, on_max = 0;  // the OFF file is noise there
+    for (std::int64_t j = s.channel - 100; j <= s.channel + 100; ++j) {
+      off_max = std::max(off_max, b.panels[1][static_cast<std::size_t>(j)]);
+      on_max = std::max(on_max, b.panels[0][static_cast<std::size_t>(j)]);
+    }
+    CHECK(on_max > 2.0f * off_max);
+  }
+  o.signals = 7;  // 8192 channels hold six signals 1200 apart (400 from each edge), not seven
+  CHECK(error_of([&] { (void)cadence::synth::draw_signals(o); }).find("/signals: 7 signals need 9200 channels (1200 apart), there are 8192") !=
+        std::string::npos);
 }

@@ -60,7 +60,7 @@ class Cadence {
     if (timed)
       for (std::size_t k = 1; k < 6; ++k)
         if (!(given[k]->header().tstart > given[k - 1]->header().tstart))
-          fail(given[k]->header().file.string(), ": starts (tstart ", mjd(given[k]->header().tstart), ") before the file given before it (",
+          fail(given[k]->header().file.string(), ": starts (tstart ", mjd(given[k]->header().tstart), ") no later than the file given before it (",
                mjd(given[k - 1]->header().tstart), "); give the six files in observing order");
     std::array<int, 6> order{};  // order[position] = index among the given files
     if (!on.empty()) {

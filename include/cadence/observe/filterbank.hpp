@@ -2,10 +2,9 @@
 // SIGPROC filterbank (.fil): a keyword header between HEADER_START and HEADER_END (each keyword a
 // length-prefixed string, then its value: int32, float64 or a length-prefixed string), then the data,
 // time-major: sample t, IF i, channel c at ((t * nifs) + i) * nchans + c, nbits each (8 and 16: unsigned
-// integers, as blimpy reads them; 32: float32). The data is memory-mapped, so a scan's memory stays
-// flat in the file's size: the kernel pages in what a read touches.
+// integers, as blimpy reads them; 32: float32). Reads take only the byte ranges they need (pread), so a
+// scan's memory stays flat in the file's size.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,42 +181,38 @@ inline void write_filterbank(const std::filesystem::path& path, Header h, std::s
   });
 }
 
-/// A memory-mapped .fil file.
+/// A .fil file, read with pread(): each read takes the rows' byte ranges it needs, so memory stays flat
+/// in the file's size (a memory map would too, but its touched pages count as the process' resident
+/// memory until the kernel reclaims them, and a scan touches the whole file).
 class FilterbankFile final : public File {
  public:
   explicit FilterbankFile(const std::filesystem::path& path) {
     const std::string where = path.string();
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) fail(where, ": cannot open (", std::strerror(errno), ")");
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) { ::close(fd_); fail(where, ": not a regular file"); }
-    size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ == 0) { ::close(fd_); fail(where, ": empty file"); }
-    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
-    if (m == MAP_FAILED) { ::close(fd_); fail(where, ": cannot map (", std::strerror(errno), ")"); }
-    base_ = static_cast<const std::uint8_t*>(m);
     try {
-      h_ = sigproc::parse(base_, size_, where, offset_);
+      struct stat st {};
+      if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) fail(where, ": not a regular file");
+      const auto size = static_cast<std::size_t>(st.st_size);
+      if (size == 0) fail(where, ": empty file");
+      std::vector<std::uint8_t> head(std::min<std::size_t>(size, std::size_t{1} << 20));  // headers are under a kilobyte
+      pread_all(head.data(), head.size(), 0, where);
+      h_ = sigproc::parse(head.data(), head.size(), where, offset_);
       h_.file = path;
       const auto bytes_per_sample = static_cast<std::size_t>(h_.nifs * h_.nchans * (h_.nbits / 8));
-      const std::size_t data = size_ - offset_;
+      const std::size_t data = size - offset_;
       if (data == 0) fail(where, ": no data after the header");
       if (data % bytes_per_sample != 0)
         fail(where, ": truncated data (", data, " bytes after the header is not a whole number of ", bytes_per_sample, "-byte samples)");
       h_.nsamples = static_cast<std::int64_t>(data / bytes_per_sample);
     } catch (...) {
-      ::munmap(const_cast<std::uint8_t*>(base_), size_);
       ::close(fd_);
       throw;
     }
-    ::madvise(const_cast<std::uint8_t*>(base_), size_, MADV_RANDOM);  // windows read a few KB per sample row
   }
   FilterbankFile(const FilterbankFile&) = delete;
   FilterbankFile& operator=(const FilterbankFile&) = delete;
-  ~FilterbankFile() override {
-    ::munmap(const_cast<std::uint8_t*>(base_), size_);
-    ::close(fd_);
-  }
+  ~FilterbankFile() override { ::close(fd_); }
 
   const Header& header() const override { return h_; }
 
@@ -227,25 +222,42 @@ class FilterbankFile final : public File {
     const auto bytes = static_cast<std::size_t>(h_.nbits / 8);
     const auto row = static_cast<std::size_t>(h_.nifs * h_.nchans) * bytes;  // one time sample, all IFs
     const auto n = static_cast<std::size_t>(count);
+    thread_local std::vector<std::uint8_t> buf;
+    buf.resize(n * bytes);
     for (std::int64_t t = 0; t < h_.nsamples; ++t) {
-      const std::uint8_t* src = base_ + offset_ + static_cast<std::size_t>(t) * row + static_cast<std::size_t>(first) * bytes;
       float* dst = out + static_cast<std::size_t>(t) * n;
-      if (h_.nbits == 32) std::memcpy(dst, src, n * 4);
-      else if (h_.nbits == 16)
+      const std::size_t at = offset_ + static_cast<std::size_t>(t) * row + static_cast<std::size_t>(first) * bytes;
+      if (h_.nbits == 32) {
+        pread_all(dst, n * 4, at, h_.file.string());
+        continue;
+      }
+      pread_all(buf.data(), buf.size(), at, h_.file.string());
+      if (h_.nbits == 16)
         for (std::size_t c = 0; c < n; ++c) {
           std::uint16_t v;
-          std::memcpy(&v, src + 2 * c, 2);
+          std::memcpy(&v, buf.data() + 2 * c, 2);
           dst[c] = static_cast<float>(v);
         }
       else
-        for (std::size_t c = 0; c < n; ++c) dst[c] = static_cast<float>(src[c]);
+        for (std::size_t c = 0; c < n; ++c) dst[c] = static_cast<float>(buf[c]);
     }
   }
 
  private:
+  void pread_all(void* into, std::size_t n, std::size_t at, const std::string& where) const {
+    auto* p = static_cast<char*>(into);
+    while (n > 0) {
+      const ssize_t got = ::pread(fd_, p, n, static_cast<off_t>(at));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) fail(where, ": cannot read ", n, " bytes at offset ", at, got < 0 ? std::string(" (") + std::strerror(errno) + ")" : std::string(" (the file shrank?)"));
+      p += got;
+      n -= static_cast<std::size_t>(got);
+      at += static_cast<std::size_t>(got);
+    }
+  }
+
   int fd_ = -1;
-  const std::uint8_t* base_ = nullptr;
-  std::size_t size_ = 0, offset_ = 0;
+  std::size_t offset_ = 0;
   Header h_;
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 // One observation file of a Breakthrough Listen cadence, as the scan reads it: its header (SIGPROC's
 // keys, which blimpy's HDF5 files carry as attributes too) and a reader of channel ranges. The two
-// formats are observe/filterbank.hpp (.fil, memory-mapped) and observe/hdf5.hpp (.h5, chunked);
+// formats are observe/filterbank.hpp (.fil, pread) and observe/hdf5.hpp (.h5, chunked);
 // open_observation() (in observe/hdf5.hpp) picks by extension. Light: no LibTorch.
 #include <cmath>
 #include <cstdint>

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# seti scan on one CUDA GPU: the rate a whole observation is scanned at, for docs/scan.md.
+#
+#   bash bench/gpu_scan.sh            on a GPU machine (CADENCE_DEPS_PREFIX as for bench/gpu_compare.sh),
+#                                     with a trained run in RUN (default runs/demo: carry it to the machine)
+#   bash bench/gpu_scan.sh --cpu      the same steps at toy sizes on the CPU (keeps the script working)
+#
+# Builds seti and cadence-synth against the machine's own PyTorch, writes a synthetic observation with
+# `cadence-synth observation` (LOG2 = 22: six .fil files of 2^22 channels x 16 samples, 16 signals; no
+# Python packages, no download), then scans it with run.device cuda (and, for the same machine's
+# comparison, on its CPUs), printing windows/s, channels/s and the minutes a 2^26-channel observation
+# (Green Bank's ~67 million channels per file) would take at that rate. Results also in $OUT/gpu_scan.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=gpu
+[ "${1:-}" = --cpu ] && mode=cpu
+run=${RUN:-runs/demo}
+if [ "$mode" = gpu ]; then
+  log2=${LOG2:-22} build=${CADENCE_GPU_BUILD_DIR:-build-gpu} py=${PYTHON:-python3} devices="cuda cpu"
+else
+  log2=${LOG2:-14} build=${CADENCE_BUILD_DIR:-build} devices="cpu"
+fi
+out=${OUT:-$build/gpu-scan}
+work=$build/gpu-scan-work
+mkdir -p "$out" "$work"
+[ -f "$run/config.json" ] || { echo "bench/gpu_scan.sh: no trained run in $run" >&2; exit 1; }
+if [ "$mode" = gpu ]; then
+  nvidia-smi -L
+  torch_prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;${CADENCE_DEPS_PREFIX:-}" \
+    -DCADENCE_BUILD_TESTS=OFF -DCADENCE_BUILD_BENCH=OFF -DCADENCE_INSTALL=OFF > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
+fi
+ninja -C "$build" seti cadence-synth > "$out/build.log" 2>&1 || { grep -B2 -A8 'error' "$out/build.log" | head -60; exit 1; }
+channels=$((1 << log2))
+t0=$SECONDS
+"$build/samples/cadence-synth" observation --root "$work/obs" --channels "$channels" --signals 16 > /dev/null
+echo "observation: $channels channels x 16 samples x 6 files in $((SECONDS - t0)) s"
+files=$(for n in a1 b a2 c a3 d; do echo "$work/obs/$n.fil"; done)
+{
+  echo "| device | windows | seconds | windows/s | channels/s | a 2^26-channel observation |"
+  echo "|---|---|---|---|---|---|"
+} > "$out/gpu_scan.md"
+for device in $devices; do
+  "$build/samples/seti" scan --config "$run/config.json" --run "$run" --quiet --cadence $files \
+    --set scan.out="$work/scan_$device" --set run.device="$device" --set scan.top=5 > "$out/scan_$device.log" 2>&1 ||
+    { tail -20 "$out/scan_$device.log"; exit 1; }
+  "${py:-python3}" - "$work/scan_$device/scan.json" "$device" "$channels" >> "$out/gpu_scan.md" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1])); ch = int(sys.argv[3])
+rate = ch / s["seconds"]
+print(f"| {sys.argv[2]} | {s['windows']} | {s['seconds']:.1f} | {s['windows_per_s']:.1f} | {rate:,.0f} | {(1 << 26) / rate / 60:.1f} min |")
+EOF
+done
+cat "$out/gpu_scan.md"
