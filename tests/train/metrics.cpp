@@ -81,3 +81,18 @@ TEST_CASE("report: a per-fold table with 4-digit AUCs, whole-epoch ticks, valida
     CHECK(label.find('.') == std::string::npos);
   }
 }
+
+TEST_CASE("report: tick labels tell the ticks apart when the span is small beside the values (a band in MHz)") {
+  cadence::report::Series s{"score", {{6092.285158, 0.3}, {6095.214842, 0.9}}, false};
+  const auto svg = cadence::report::line_chart("score along the band", "frequency (MHz)", {s});
+  std::vector<std::string> labels;
+  for (std::size_t at = 0; (at = svg.find("class=\"xtick\"", at)) != std::string::npos; ++at) {
+    const auto open = svg.find('>', at) + 1;
+    labels.push_back(svg.substr(open, svg.find('<', open) - open));
+  }
+  REQUIRE(labels.size() == 5);
+  CHECK(labels.front() == "6092.29");
+  CHECK(labels.back() == "6095.21");
+  for (std::size_t i = 1; i < labels.size(); ++i) CHECK(labels[i] != labels[i - 1]);
+  CHECK(cadence::report::tick_digits(0.5, 1.0) == 3);  // AUCs and losses keep three digits
+}

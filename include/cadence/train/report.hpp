@@ -29,6 +29,14 @@ inline std::string escape(const std::string& s) {
   return o;
 }
 
+/// Significant digits that tell an axis' ticks apart: 3, or more when the span is small beside the
+/// values (frequencies in MHz over a few MHz of band).
+inline int tick_digits(double lo, double hi) {
+  const double span = std::abs(hi - lo), mag = std::max(std::abs(lo), std::abs(hi));
+  if (!(span > 0) || !(mag > 0) || !std::isfinite(span) || !std::isfinite(mag)) return 3;
+  return std::clamp(static_cast<int>(std::ceil(std::log10(mag / span))) + 2, 3, 12);
+}
+
 /// A line chart as inline SVG (class "chart", one <polyline> per series).
 inline std::string line_chart(const std::string& title, const std::string& xlabel, const std::vector<Series>& series,
                               bool diagonal = false, bool integer_x = false) {
@@ -49,7 +57,7 @@ inline std::string line_chart(const std::string& title, const std::string& xlabe
   o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B << "\" fill=\"none\" stroke=\"#999\"/>";
   for (int k = 0; k <= 4; ++k) {
     const double yv = y0 + (y1 - y0) * k / 4.0;
-    std::snprintf(buf, sizeof buf, "%.3g", yv);
+    std::snprintf(buf, sizeof buf, "%.*g", tick_digits(y0, y1), yv);
     o << "<text x=\"" << L - 4 << "\" y=\"" << py(yv) + 4 << "\" text-anchor=\"end\" font-size=\"10\">" << buf << "</text>";
   }
   std::vector<double> xticks;  // epochs are whole numbers: integer ticks, at most about 10
@@ -60,7 +68,8 @@ inline std::string line_chart(const std::string& title, const std::string& xlabe
     for (int k = 0; k <= 4; ++k) xticks.push_back(x0 + (x1 - x0) * k / 4.0);
   }
   for (const double xv : xticks) {
-    std::snprintf(buf, sizeof buf, integer_x ? "%.0f" : "%.3g", xv);
+    if (integer_x) std::snprintf(buf, sizeof buf, "%.0f", xv);
+    else std::snprintf(buf, sizeof buf, "%.*g", tick_digits(x0, x1), xv);
     o << "<text class=\"xtick\" x=\"" << px(xv) << "\" y=\"" << H - B + 14 << "\" text-anchor=\"middle\" font-size=\"10\">" << buf << "</text>";
   }
   o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 6 << "\" text-anchor=\"middle\" font-size=\"11\">" << escape(xlabel) << "</text>";
