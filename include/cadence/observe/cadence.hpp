@@ -97,13 +97,6 @@ class Cadence {
   /// The index among the given files of the file at cadence `position`.
   int given_index(std::size_t position) const { return given_[position]; }
   std::int64_t nchans() const { return files_[0]->header().nchans; }
-  /// A read size that touches each file's stored chunks once (the largest of the files').
-  std::int64_t preferred_block() const {
-    std::int64_t b = 1;
-    for (const auto& f : files_) b = std::max(b, f->preferred_block());
-    return b;
-  }
-
   static std::string mjd(double t) {
     char buf[48];
     std::snprintf(buf, sizeof buf, "MJD %.6f", t);

@@ -150,7 +150,6 @@ class Hdf5File final : public File {
     if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
       hsize_t chunk[3] = {1, 1, 1};
       H5Pget_chunk(dcpl.get(), 3, chunk);
-      chunk_ = static_cast<std::int64_t>(chunk[2]);
       // a cache that holds one row of chunks across time, so reading a file block by block decompresses each chunk once
       h5::Id type(H5Dget_type(d), H5Tclose);
       const auto chunk_bytes = static_cast<std::size_t>(chunk[0] * chunk[1] * chunk[2]) * H5Tget_size(type.get());
@@ -163,7 +162,6 @@ class Hdf5File final : public File {
   }
 
   const Header& header() const override { return h_; }
-  std::int64_t preferred_block() const override { return chunk_; }
 
   void read(std::int64_t first, std::int64_t count, float* out) const override {
     if (first < 0 || count < 1 || first + count > h_.nchans)
@@ -181,7 +179,6 @@ class Hdf5File final : public File {
  private:
   h5::Id file_, data_;
   Header h_;
-  std::int64_t chunk_ = 1;
 };
 
 #endif  // CADENCE_HAS_HDF5

@@ -33,8 +33,6 @@ class File {
   virtual const Header& header() const = 0;
   /// Channels [first, first + count) of IF 0, every time sample: nsamples x count floats, row-major.
   virtual void read(std::int64_t first, std::int64_t count, float* out) const = 0;
-  /// The channel count a read should cover to touch each stored chunk once (1: any).
-  virtual std::int64_t preferred_block() const { return 1; }
 };
 
 }  // namespace cadence::observe
