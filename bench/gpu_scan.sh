@@ -16,16 +16,16 @@ mode=gpu
 [ "${1:-}" = --cpu ] && mode=cpu
 run=${RUN:-runs/demo}
 if [ "$mode" = gpu ]; then
-  log2=${LOG2:-22} build=${CADENCE_GPU_BUILD_DIR:-build-gpu} py=${PYTHON:-python3} devices="cuda cpu"
+  log2=${LOG2:-22} signals=16 build=${CADENCE_GPU_BUILD_DIR:-build-gpu} py=${PYTHON:-python3} runs="cuda:32 cuda:256 cpu:32"
 else
-  log2=${LOG2:-14} build=${CADENCE_BUILD_DIR:-build} devices="cpu"
+  log2=${LOG2:-14} signals=4 build=${CADENCE_BUILD_DIR:-build} runs="cpu:32"
 fi
 out=${OUT:-$build/gpu-scan}
 work=$build/gpu-scan-work
 mkdir -p "$out" "$work"
 [ -f "$run/config.json" ] || { echo "bench/gpu_scan.sh: no trained run in $run" >&2; exit 1; }
 if [ "$mode" = gpu ]; then
-  nvidia-smi -L
+  nvidia-smi -L; "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
   torch_prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;${CADENCE_DEPS_PREFIX:-}" \
     -DCADENCE_BUILD_TESTS=OFF -DCADENCE_BUILD_BENCH=OFF -DCADENCE_INSTALL=OFF > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
@@ -33,22 +33,23 @@ fi
 ninja -C "$build" seti cadence-synth > "$out/build.log" 2>&1 || { grep -B2 -A8 'error' "$out/build.log" | head -60; exit 1; }
 channels=$((1 << log2))
 t0=$SECONDS
-"$build/samples/cadence-synth" observation --root "$work/obs" --channels "$channels" --signals 16 > /dev/null
+"$build/samples/cadence-synth" observation --root "$work/obs" --channels "$channels" --signals "$signals" > /dev/null
 echo "observation: $channels channels x 16 samples x 6 files in $((SECONDS - t0)) s"
 files=$(for n in a1 b a2 c a3 d; do echo "$work/obs/$n.fil"; done)
 {
-  echo "| device | windows | seconds | windows/s | channels/s | a 2^26-channel observation |"
-  echo "|---|---|---|---|---|---|"
+  echo "| device | batch | windows | seconds | windows/s | channels/s | a 2^26-channel observation |"
+  echo "|---|---|---|---|---|---|---|"
 } > "$out/gpu_scan.md"
-for device in $devices; do
+for r in $runs; do
+  device=${r%%:*} batch=${r##*:}
   "$build/samples/seti" scan --config "$run/config.json" --run "$run" --quiet --cadence $files \
-    --set scan.out="$work/scan_$device" --set run.device="$device" --set scan.top=5 > "$out/scan_$device.log" 2>&1 ||
-    { tail -20 "$out/scan_$device.log"; exit 1; }
-  "${py:-python3}" - "$work/scan_$device/scan.json" "$device" "$channels" >> "$out/gpu_scan.md" <<'EOF'
+    --set scan.out="$work/scan_${device}_$batch" --set scan.batch="$batch" --set run.device="$device" --set scan.top=5 > "$out/scan_${device}_$batch.log" 2>&1 ||
+    { tail -20 "$out/scan_${device}_$batch.log"; exit 1; }
+  "${py:-python3}" - "$work/scan_${device}_$batch/scan.json" "$device" "$channels" "$batch" >> "$out/gpu_scan.md" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1])); ch = int(sys.argv[3])
 rate = ch / s["seconds"]
-print(f"| {sys.argv[2]} | {s['windows']} | {s['seconds']:.1f} | {s['windows_per_s']:.1f} | {rate:,.0f} | {(1 << 26) / rate / 60:.1f} min |")
+print(f"| {sys.argv[2]} | {sys.argv[4]} | {s['windows']} | {s['seconds']:.1f} | {s['windows_per_s']:.1f} | {rate:,.0f} | {(1 << 26) / rate / 60:.1f} min |")
 EOF
 done
 cat "$out/gpu_scan.md"
