@@ -67,6 +67,12 @@ if [ "$quick" -eq 0 ]; then
   }
   check "synthetic data" "$build/samples/cadence-synth" --root "$build/data" --train 1024 --test 256 --old 1024 --quiet
   check "demo on the GPU" job demo samples/seti/configs/demo.json --set run.device=cuda --set train.amp=fp16 --set predict.amp=fp16
+  cross() {  # the GPU-trained demo predicts on the CPU: the device is no part of a run's identity
+    "$build/samples/seti" predict --config samples/seti/configs/demo.json --quiet --set load.root="$build/data" \
+      --set run.dir="$build/runs/demo" --set run.device=cpu > "$out/demo-cpu-predict.log" 2>&1 || { tail -5 "$out/demo-cpu-predict.log"; return 1; }
+    head -3 "$build/runs/demo/submission.csv"
+  }
+  check "the GPU-trained demo predicts on the CPU" cross
   check "EfficientNetV2-S on the GPU" job effnetv2_s samples/seti/configs/effnetv2_s.json \
     --set train.epochs=2 --set pretrain.epochs=2 --set train.folds=2
 

@@ -19,6 +19,7 @@
 #include "cadence/nn/head.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/train/amp.hpp"
+#include "cadence/train/trainer.hpp"
 #include "augment/ops.hpp"
 #include "support.hpp"
 
@@ -171,4 +172,23 @@ TEST_CASE("cuda: predict.amp fp16 with TTA rounds that augment (SSR, MotionBlur 
   }
   REQUIRE(fp16.size() == fp32.size());
   for (std::size_t i = 0; i < fp16.size(); ++i) CHECK(std::abs(fp16[i] - fp32[i]) < 1e-2);  // the same augmented inputs, the network in fp16
+}
+
+TEST_CASE("cuda: weights saved on one device load onto a module on the other (a CPU run scanned on a GPU, and back)") {
+  const test::TempDir dir("cuda_load");
+  auto make = [] { return torch::nn::Sequential(torch::nn::Conv2d(1, 4, 3), torch::nn::BatchNorm2d(4)); };
+  torch::manual_seed(0);
+  auto cpu = make();
+  cadence::save_module(cpu, dir / "cpu.pt");
+  auto gpu = make();
+  gpu->to(kCuda);
+  cadence::load_module(gpu, dir / "cpu.pt");
+  for (const auto& p : gpu->parameters()) CHECK(p.device().is_cuda());
+  for (const auto& b : gpu->buffers()) CHECK(b.device().is_cuda());
+  CHECK(torch::equal(gpu->parameters()[0].cpu(), cpu->parameters()[0]));
+  cadence::save_module(gpu, dir / "gpu.pt");
+  auto back = make();
+  cadence::load_module(back, dir / "gpu.pt");
+  for (const auto& p : back->parameters()) CHECK(p.device().is_cpu());
+  CHECK(torch::equal(back->parameters()[0], cpu->parameters()[0]));
 }

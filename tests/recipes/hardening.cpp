@@ -324,3 +324,18 @@ TEST_CASE("hardening: train.grad_checkpointing may change on --resume (same grad
   b["train"]["lr"] = 0.2;
   CHECK_FALSE(fp::same_config(fp::of_config(a, {}), fp::of_config(b, {})));
 }
+
+TEST_CASE("hardening: run.device may change between jobs (train on a GPU, predict or scan on a CPU), also on runs recorded with it") {
+  namespace fp = cadence::fingerprint;
+  const auto cpu = cadence::config::json::parse(R"({"run": {"device": "cpu", "seed": 1}, "train": {"lr": 0.1}})");
+  auto cuda = cpu;
+  cuda["run"]["device"] = "cuda:1";
+  CHECK(fp::same_config(fp::of_config(cpu, {}), fp::of_config(cuda, {})));
+  CHECK_FALSE(fp::of_config(cpu, {}).contains(cadence::config::json::json_pointer("/run/device")));
+  // a fingerprint written when the device was part of it (runs made before this version) still matches
+  CHECK(fp::same_config(cpu, fp::of_config(cuda, {})));
+  CHECK(fp::differences(cpu, fp::of_config(cuda, {})).empty());
+  cuda["run"]["seed"] = 2;  // a key that does change the run still differs, and is the only one named
+  CHECK_FALSE(fp::same_config(cpu, fp::of_config(cuda, {})));
+  CHECK(fp::differences(cpu, fp::of_config(cuda, {})) == "run.seed: 1 -> 2");
+}

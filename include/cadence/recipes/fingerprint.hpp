@@ -1,6 +1,6 @@
 #pragma once
 // A run directory knows what produced it: <run.dir>/fingerprint.json holds the resolved config minus
-// the keys that cannot change a trained model (presentation: quiet, thread counts, checkpoint
+// the keys that cannot change a trained model (presentation: quiet, thread counts, the device, checkpoint
 // cadence; prediction-time: the prediction stage's section, `predict`, eval_batch_size) and, per
 // training split, the count and a hash of its (id, target) list.
 //
@@ -22,21 +22,29 @@
 
 namespace cadence::fingerprint {
 
-/// Keys (as /section/key JSON pointers) that never change what a run trains.
+/// Keys (as /section/key JSON pointers) that never change what a run trains. The device is one: a run
+/// trained on a GPU predicts or scans on a CPU and the other way round (the weights are the same
+/// tensors), as thread counts change the float summation order and nothing else.
 inline const std::vector<std::string>& presentation_keys() {
-  static const std::vector<std::string> keys{"/run/dir", "/run/quiet", "/run/threads", "/run/resume", "/run/keep_memory", "/run/dist_timeout",
+  static const std::vector<std::string> keys{"/run/dir", "/run/quiet", "/run/device", "/run/threads", "/run/resume", "/run/keep_memory", "/run/dist_timeout",
                                              "/load/threads", "/load/prefetch", "/train/checkpoint_every",
                                              "/train/eval_batch_size", "/train/grad_checkpointing", "/predict", "/scan"};
   return keys;
 }
 
+/// `config` without the presentation keys.
+inline config::json without_presentation(config::json config) {
+  for (const auto& k : presentation_keys()) {
+    const auto ptr = config::json::json_pointer(k);
+    if (config.contains(ptr)) config[ptr.parent_pointer()].erase(ptr.back());
+  }
+  return config;
+}
+
 /// The resolved config with presentation keys and the sections in `also_ignore` (the prediction
 /// stage's) removed.
 inline config::json of_config(config::json resolved, const std::vector<std::string>& also_ignore) {
-  for (const auto& k : presentation_keys()) {
-    const auto ptr = config::json::json_pointer(k);
-    if (resolved.contains(ptr)) resolved[ptr.parent_pointer()].erase(ptr.back());
-  }
+  resolved = without_presentation(std::move(resolved));
   for (const auto& section : also_ignore) resolved.erase(section);
   return resolved;
 }
@@ -51,7 +59,7 @@ inline bool added_since(const config::json& was_flat, const config::json& defaul
 /// fingerprint of an all-defaults config; null: none).
 inline bool same_config(const config::json& was, const config::json& now, const config::json& defaults = nullptr) {
   if (was == now) return true;
-  const auto a = was.flatten(), b = now.flatten();
+  const auto a = without_presentation(was).flatten(), b = now.flatten();
   const auto d = defaults.is_object() ? defaults.flatten() : config::json();
   for (const auto& [k, v] : b.items())
     if (a.contains(k) ? a[k] != v : !added_since(a, d, k, v)) return false;
@@ -63,7 +71,7 @@ inline bool same_config(const config::json& was, const config::json& now, const 
 /// "key: old -> new" for every leaf that differs (at most `limit` of them).
 inline std::string differences(const config::json& was, const config::json& now, std::size_t limit = 6,
                                const config::json& defaults = nullptr) {
-  const auto a = was.flatten(), b = now.flatten();
+  const auto a = without_presentation(was).flatten(), b = now.flatten();
   const auto d = defaults.is_object() ? defaults.flatten() : config::json();
   std::set<std::string> keys;
   for (const auto& [k, _] : a.items()) keys.insert(k);

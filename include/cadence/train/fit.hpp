@@ -385,7 +385,7 @@ class Fit {
   void resume(const std::string& bytes) {
     try {
       torch::serialize::InputArchive a;
-      a.load_from(bytes.data(), bytes.size());
+      a.load_from(bytes.data(), bytes.size(), device_);  // a checkpoint written on another device resumes on this one
       net_->load(a);
       torch::serialize::InputArchive oa;
       a.read("optimizer", oa);
@@ -408,6 +408,7 @@ class Fit {
       scaler_.restore(pos.at("scaler"));
       torch::Tensor rng;
       a.read("torch_rng", rng, true);
+      rng = rng.to(torch::kCPU);
       at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle: shares the default generator
       std::lock_guard<std::mutex> lock(gen.mutex());
       gen.set_state(rng);

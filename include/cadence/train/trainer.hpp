@@ -235,7 +235,16 @@ void save_module(const Net& net, const std::filesystem::path& path) {
   save_archive(a, path);
 }
 
-/// Loads weights saved by save_module; a truncated file or one of another network is one line naming it.
+/// The device a module's tensors are on (its first parameter's or buffer's; the CPU when it has none).
+template <class Net>
+torch::Device module_device(const Net& net) {
+  for (const auto& p : net->parameters()) return p.device();
+  for (const auto& b : net->buffers()) return b.device();
+  return torch::kCPU;
+}
+
+/// Loads weights saved by save_module onto the module's device (weights trained on a GPU predict on a
+/// CPU and the other way round); a truncated file or one of another network is one line naming it.
 /// In a data-parallel run rank 0 reads the file and every rank loads its bytes (all ranks call it).
 template <class Net>
 void load_module(Net& net, const std::filesystem::path& path) {
@@ -243,7 +252,7 @@ void load_module(Net& net, const std::filesystem::path& path) {
   if (!bytes) fail(path.string(), ": no such checkpoint");
   try {
     torch::serialize::InputArchive a;
-    a.load_from(bytes->data(), bytes->size());
+    a.load_from(bytes->data(), bytes->size(), module_device(net));
     net->load(a);
   } catch (const std::exception& e) {
     fail(path.string(), ": cannot load these weights (", first_line(e.what()),
