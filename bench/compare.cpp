@@ -22,7 +22,7 @@
 #include "cadence/augment/augment.hpp"
 #include "cadence/batch/mixup.hpp"
 #include "cadence/config/overrides.hpp"
-#include "cadence/core/memory.hpp"
+#include "cadence/core/caching_allocator.hpp"
 #include "cadence/data/folds.hpp"
 #include "cadence/data/load.hpp"
 #include "cadence/infer/predict.hpp"
@@ -87,7 +87,7 @@ torch::nn::Sequential network() {
 int main(int argc, char** argv) {
   try {
     const auto a = cadence::config::parse<Args>(cadence::config::flags_to_json({argv + 1, argv + argc}));
-    if (a.keep_memory) cadence::keep_freed_memory();  // as the jobs do (run.keep_memory, on by default)
+    if (a.keep_memory) cadence::install_caching_allocator();  // as the jobs do (run.keep_memory, on by default)
     torch::set_num_threads(a.threads);
     cadence::Load load;
     load.options.root = a.data;
@@ -164,6 +164,11 @@ int main(int argc, char** argv) {
                         {"amp", a.amp == cadence::Amp::fp16 ? "fp16" : a.amp == cadence::Amp::bf16 ? "bf16" : "off"}};
     }
     out["threads"] = a.threads;
+    if (const auto* cache = a.keep_memory ? cadence::install_caching_allocator() : nullptr) {  // what run.keep_memory's cache held
+      const auto st = cache->stats();
+      out["host_cache"] = {{"peak_live_mib", st.peak_live / 1048576.0}, {"peak_mapped_mib", st.peak_mapped / 1048576.0},
+                           {"hits", st.hits}, {"misses", st.misses}, {"released_mib", st.released / 1048576.0}};
+    }
     std::ofstream(a.json) << out.dump(2) << '\n';
     std::cout << out.dump() << '\n';
   } catch (const std::exception& e) {

@@ -29,8 +29,9 @@ if [ ! -f "$data/.complete" ]; then
 fi
 mkdir -p "$out"
 rm -f "$out"/cadence-*.json "$out"/peer-*.json "$out"/tuned-*.json
-# The peer as its users can best run it: glibc's allocator keeping freed blocks (what cadence's
-# run.keep_memory does) and channels_last (timm's --channels-last).
+# The peer as its users can best run it: glibc's allocator keeping freed blocks (what jemalloc or
+# tcmalloc would do for it; cadence's run.keep_memory keeps them in its own cache) and channels_last
+# (timm's --channels-last).
 tuned=(env GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736)
 # One process per stage and side, so that each peak is its own. The input stage takes seconds and
 # varies most on a shared machine: it runs REPEAT times on each side, alternating, and the table
@@ -44,22 +45,26 @@ for r in $(seq 1 "$repeat"); do
   "${tuned[@]}" .venv-peer/bin/python bench/peer/peer.py --stage input --data "$data" --threads "$threads" --samples "$samples" \
     --warmup-batches 2 --json "$out/tuned-input-$r.json" > /dev/null
 done
-echo "train ..."
-"$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --json "$out/cadence-train.json" > /dev/null
-"$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --grad-checkpointing true \
-  --json "$out/cadence-ckpt.json" > /dev/null
-"$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --grad-checkpointing true \
-  --keep-memory false --json "$out/cadence-lean.json" > /dev/null
-.venv-peer/bin/python bench/peer/peer.py --stage train --threads "$threads" --steps "$steps" --json "$out/peer-train.json" > /dev/null
-"${tuned[@]}" .venv-peer/bin/python bench/peer/peer.py --stage train --threads "$threads" --steps "$steps" --channels-last \
-  --json "$out/tuned-train.json" > /dev/null
-echo "predict ..."
-"$build_dir/bench/bench_compare" --stage predict --data "$data" --threads "$threads" --predict-samples "$predict" \
-  --json "$out/cadence-predict.json" > /dev/null
-.venv-peer/bin/python bench/peer/peer.py --stage predict --data "$data" --threads "$threads" --samples "$predict" \
-  --json "$out/peer-predict.json" > /dev/null
-"${tuned[@]}" .venv-peer/bin/python bench/peer/peer.py --stage predict --data "$data" --threads "$threads" --samples "$predict" \
-  --channels-last --json "$out/tuned-predict.json" > /dev/null
+# The train and predict stages vary from run to run too (the peer's more: its steps spend much of
+# their time in page faults): each runs REPEAT times per side as well, and the table takes medians.
+for r in $(seq 1 "$repeat"); do
+  echo "train, run $r of $repeat ..."
+  "$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --json "$out/cadence-train-$r.json" > /dev/null
+  "$build_dir/bench/bench_compare" --stage train --data "$data" --threads "$threads" --steps "$steps" --grad-checkpointing true \
+    --json "$out/cadence-ckpt-$r.json" > /dev/null
+  .venv-peer/bin/python bench/peer/peer.py --stage train --threads "$threads" --steps "$steps" --json "$out/peer-train-$r.json" > /dev/null
+  "${tuned[@]}" .venv-peer/bin/python bench/peer/peer.py --stage train --threads "$threads" --steps "$steps" --channels-last \
+    --json "$out/tuned-train-$r.json" > /dev/null
+done
+for r in $(seq 1 "$repeat"); do
+  echo "predict, run $r of $repeat ..."
+  "$build_dir/bench/bench_compare" --stage predict --data "$data" --threads "$threads" --predict-samples "$predict" \
+    --json "$out/cadence-predict-$r.json" > /dev/null
+  .venv-peer/bin/python bench/peer/peer.py --stage predict --data "$data" --threads "$threads" --samples "$predict" \
+    --json "$out/peer-predict-$r.json" > /dev/null
+  "${tuned[@]}" .venv-peer/bin/python bench/peer/peer.py --stage predict --data "$data" --threads "$threads" --samples "$predict" \
+    --channels-last --json "$out/tuned-predict-$r.json" > /dev/null
+done
 /usr/bin/python3 - "$out" "$threads" <<'PY'
 import glob, json, os, sys
 out = sys.argv[1]
@@ -75,14 +80,13 @@ def stage(side, file_stem, key):
 rows = [("input", "input", "input", "input pipeline (load + augment + mixup)"),
         ("train", "train", "train", "train step (learned resizer + EfficientNetV2-S 256^2, batch 8)"),
         ("ckpt", "train", "train", "  the same, cadence with train.grad_checkpointing"),
-        ("lean", "train", "train", "  the same, cadence with grad_checkpointing and run.keep_memory=false"),
         ("predict", "predict", "predict", "predict, TTA x16 (same model)")]
 c = {name: stage("cadence", name, key) for name, key, _, _ in rows}
 p = {name: stage("peer", peer, key) for name, key, peer, _ in rows}
 t = {name: stage("tuned", peer, key) for name, key, peer, _ in rows}
 for side, d in (("cadence", c), ("peer", p), ("tuned", t)):
     json.dump(d, open(os.path.join(out, f"{side}.json"), "w"), indent=2)
-print(f"threads: {sys.argv[2]}; input: median of {len(c['input']['runs_samples_per_s'])} runs per side; "
+print(f"threads: {sys.argv[2]}; each stage: the median of {len(c['input']['runs_samples_per_s'])} runs per side (by samples/s); "
       f"peer+: the peer with GLIBC_TUNABLES (freed memory kept) and channels_last")
 print(f"| stage | cadence/s | peer/s | peer+/s | vs peer | vs peer+ | cadence MiB | peer MiB | peer+ MiB | mem vs peer | mem vs peer+ |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "cadence/augment/augment.hpp"
-#include "cadence/core/memory.hpp"
+#include "cadence/core/caching_allocator.hpp"
 #include "cadence/infer/tta.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
@@ -18,7 +18,7 @@
 #include "cadence/nn/resize.hpp"
 
 // As the jobs run (run.keep_memory, on by default): freed host memory is kept for reuse.
-static const bool kKeepMemory = cadence::keep_freed_memory();
+static const bool kKeepMemory = cadence::install_caching_allocator() != nullptr;
 
 namespace {
 

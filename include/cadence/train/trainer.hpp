@@ -24,7 +24,7 @@
 #include "cadence/config/options.hpp"
 #include "cadence/core/atomic_file.hpp"
 #include "cadence/core/error.hpp"
-#include "cadence/core/memory.hpp"
+#include "cadence/core/caching_allocator.hpp"
 #include "cadence/dist/group.hpp"
 #include "cadence/train/amp.hpp"
 
@@ -38,7 +38,7 @@ struct RunOptions {
   bool quiet = false;                       // no progress bars
   bool resume = false;                      // continue from each fold's last.pt where present
   bool deterministic = false;               // deterministic kernels (same results run to run, any thread count)
-  bool keep_memory = true;                  // keep freed host memory for reuse (see core/memory.hpp)
+  bool keep_memory = true;                  // keep freed host memory for reuse (core/caching_allocator.hpp)
   int dist_timeout = 300;                   // data-parallel runs: seconds any collective may wait for the other ranks
 
   template <class V> void fields(V& v) {
@@ -66,7 +66,7 @@ struct RunOptions {
   }
   /// Sets torch's intra-op threads, the host allocator's policy, seeds torch's generator; returns the device.
   torch::Device apply() const {
-    if (keep_memory) keep_freed_memory();
+    if (keep_memory) install_caching_allocator();
     const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     torch::set_num_threads(n);
     torch::manual_seed(seed);
