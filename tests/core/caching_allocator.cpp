@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
+#include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -95,4 +97,23 @@ TEST_CASE("caching allocator: raw_allocate / raw_deallocate (oneDNN's scratchpad
   CHECK(after.live == before.live);  // everything handed out came back
   CHECK(after.mapped == after.live + after.cached);
   CHECK(after.hits + after.misses >= before.hits + before.misses + 200);
+}
+
+TEST_CASE("caching allocator: a request the system cannot map is LibTorch's one-line out-of-memory error, and the cache survives it") {
+  auto* cache = cadence::install_caching_allocator();
+  if (cache == nullptr) return;  // under ASan (checked above): ASan's own allocator aborts on such a size
+  const auto before = cache->stats();
+  std::string msg;
+  try {
+    auto t = torch::empty({std::int64_t{1} << 48});  // 2^48 floats: 1 PiB, which no mapping gets
+  } catch (const c10::Error& e) {
+    msg = e.what_without_backtrace();
+  }
+  CHECK(msg.find("not enough memory") != std::string::npos);
+  CHECK(msg.find("1125899906842624") != std::string::npos);  // the bytes asked for (2^50: its own size class)
+  const auto after = cache->stats();
+  CHECK(after.live == before.live);
+  CHECK(after.cached == 0);  // everything cached was given back before the second try
+  auto ok = torch::ones({2'000'000});
+  CHECK(ok.sum().item<double>() == 2'000'000.0);
 }

@@ -25,6 +25,7 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -33,7 +34,6 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <new>
 #include <unordered_map>
 #include <vector>
 
@@ -128,7 +128,9 @@ class CachingHostAllocator final : public c10::Allocator {
       if (p == MAP_FAILED) {
         release_locked(s.cached);  // all that is cached, then once more
         p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) throw std::bad_alloc();
+        // LibTorch's own allocator's words, so that callers and users see the same error
+        TORCH_CHECK(p != MAP_FAILED, "cadence's host allocator: not enough memory: you tried to allocate ", size, " bytes (",
+                    s.live, " bytes in use)");
       }
 #if defined(MADV_HUGEPAGE)
       ::madvise(p, size, MADV_HUGEPAGE);

@@ -119,7 +119,7 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
 /// The network module: images (B,C,H,W) in, logits (B,K) out, no parameters.
 class DeDopplerImpl : public torch::nn::Module {
  public:
-  DeDopplerImpl(DeDopplerOptions o, std::int64_t in_chans, std::int64_t classes) : o_(o), in_chans_(in_chans), classes_(classes) {
+  DeDopplerImpl(DeDopplerOptions o, std::int64_t in_chans, std::int64_t classes) : o_(o), classes_(classes) {
     if (in_chans != 1 && in_chans != 6)
       fail("/model: dedoppler reads a 1-channel stacked image or 6 channels (load.layout), not ", in_chans, " channels");
   }
@@ -147,7 +147,7 @@ class DeDopplerImpl : public torch::nn::Module {
 
  private:
   DeDopplerOptions o_;
-  std::int64_t in_chans_, classes_;
+  std::int64_t classes_;
 };
 TORCH_MODULE(DeDoppler);
 

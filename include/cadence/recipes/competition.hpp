@@ -468,7 +468,7 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
     if (y.size() == test.size() && std::count(y.begin(), y.end(), 1.0f) > 0 && std::count(y.begin(), y.end(), 0.0f) > 0) {
       summary["test ROC AUC (test_labels.csv)"] = roc_auc(y, p);
       config::json bins = config::json::array();
-      for (const auto& b : report::auc_by_bins(y, p, snr, {0, 10, 15, 20, 25, 30, 40, 60, 1e9}))
+      for (const auto& b : report::auc_by_bins(y, p, snr, report::snr_bin_edges()))
         if (b.positives > 0) bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
       if (!bins.empty()) summary["test AUC by SNR"] = bins;  // truth files with SNR (cadence-synth's)
       bins = config::json::array();

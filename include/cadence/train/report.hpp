@@ -127,6 +127,13 @@ struct BinAuc {
   double auc = -1.0;  // -1: no positive in the bin
 };
 
+/// The SNR bins of the reports' "AUC by SNR" tables (the fine-tune report's out-of-fold table and
+/// predict's test summary share them, so that the two read side by side).
+inline const std::vector<double>& snr_bin_edges() {
+  static const std::vector<double> edges{0, 10, 15, 20, 25, 30, 40, 60, 1e9};
+  return edges;
+}
+
 /// ROC AUC by bins of a per-sample value (a positive's SNR, say; NaN where unknown): each bin's positives
 /// ranked against all negatives, so that a bin's number says how well signals of that strength are found.
 inline std::vector<BinAuc> auc_by_bins(const std::vector<float>& truth, const std::vector<double>& score,
@@ -246,7 +253,7 @@ inline void write(const std::filesystem::path& path, const std::string& title, c
   }
   std::vector<BinAuc> bins;
   if (!extras.oof_snr.empty() && extras.oof_snr.size() == oof_truth.size()) {
-    const std::vector<double> edges{0, 10, 15, 20, 25, 30, 40, 60, 1e9};
+    const auto& edges = snr_bin_edges();
     bins = auc_by_bins(oof_truth, oof_pred, extras.oof_snr, edges);
     const bool with_baseline = extras.baseline.size() == oof_truth.size();
     const auto base = with_baseline ? auc_by_bins(oof_truth, extras.baseline, extras.oof_snr, edges) : std::vector<BinAuc>{};
