@@ -51,6 +51,11 @@ TEST_CASE("caching allocator: a freed large block serves the next request of its
   auto small = torch::ones({1000});  // 4 kB: LibTorch's allocator, not counted
   CHECK(cache->stats().live == freed.live + CachingHostAllocator::size_class(1'234'567 * 4));
   CHECK(small.sum().item<float>() == 1000.0f);
+  // small blocks keep LibTorch's deleter (their frees take no lock of the cache); large ones have the cache's
+  const bool small_ours = small.storage().data_ptr().get_deleter() == cache->raw_deleter();
+  const bool large_ours = u.storage().data_ptr().get_deleter() == cache->raw_deleter();
+  CHECK_FALSE(small_ours);
+  CHECK(large_ours);
 }
 
 TEST_CASE("caching allocator: the cache maps no more than the live peak; other classes' free blocks go first") {

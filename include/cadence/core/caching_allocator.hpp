@@ -78,10 +78,12 @@ class CachingHostAllocator final : public c10::Allocator {
   }
 
   c10::DataPtr allocate(std::size_t n) CADENCE_ALLOCATE_CONST override {
-    auto* self = const_cast<CachingHostAllocator*>(this);
+    // small blocks keep LibTorch's own pointer and deleter: freeing them takes no lock of ours
+    if (n < kLarge) return small_->allocate(n);
     // the context is the pointer itself, as LibTorch's raw_allocate / raw_deallocate (oneDNN's
-    // scratchpads) require; the deleter finds a large block's class by its address
-    void* p = n < kLarge ? small_->raw_allocate(n) : self->take(size_class(n));
+    // scratchpads) require; the deleter finds a large block's class by its address, and hands
+    // addresses it does not know (small blocks, through raw_deallocate) to LibTorch's allocator
+    void* p = const_cast<CachingHostAllocator*>(this)->take(size_class(n));
     return {p, p, &deleter, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &deleter; }
