@@ -20,14 +20,10 @@
 #include <thread>
 #include <vector>
 
-#include <ATen/Parallel.h>
 #include <torch/types.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "cadence/core/error.hpp"
+#include "cadence/core/ordered_prefetch.hpp"
 #include "cadence/core/stage.hpp"
 #include "cadence/data/kaggle.hpp"
 #include "cadence/data/layout.hpp"
@@ -227,43 +223,22 @@ class Loader : public BatchStream {
     for (auto i : order_)
       if (i < 0 || static_cast<std::size_t>(i) >= data_.size()) fail("loader: index ", i, " outside the dataset");
     batches_ = (order_.size() + static_cast<std::size_t>(batch_) - 1) / static_cast<std::size_t>(batch_);
-    const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    for (int t = 0; t < n; ++t) workers_.emplace_back([this] { work(); });
+    ahead_.emplace(batches_, threads, prefetch_, [this](std::size_t b) {
+      Batch out = load(b);
+      if (hooks_.batch) hooks_.batch(out, b);
+      return out;
+    });
   }
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
-  ~Loader() override {
-    {
-      std::lock_guard lk(m_);
-      stop_ = true;
-    }
-    space_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
-
   std::size_t num_batches() const { return batches_; }
   std::size_t num_samples() const override { return order_.size(); }
 
   /// The next batch in order, or nullopt at the end. A read error is rethrown here, for the batch
   /// that holds the bad sample.
-  std::optional<Batch> next() override {
-    std::unique_lock lk(m_);
-    if (consumed_ == batches_) return std::nullopt;
-    ready_cv_.wait(lk, [&] { return done_.count(consumed_) != 0; });
-    auto node = done_.extract(consumed_);
-    ++consumed_;
-    lk.unlock();
-    space_.notify_all();
-    if (node.mapped().error) std::rethrow_exception(node.mapped().error);
-    return std::move(node.mapped().batch);
-  }
+  std::optional<Batch> next() override { return ahead_->next(); }
 
  private:
-  struct Slot {
-    Batch batch;
-    std::exception_ptr error;
-  };
-
   Batch load(std::size_t b) const {
     const std::size_t begin = b * static_cast<std::size_t>(batch_);
     const std::size_t end = std::min(order_.size(), begin + static_cast<std::size_t>(batch_));
@@ -291,34 +266,6 @@ class Loader : public BatchStream {
     return out;
   }
 
-  void work() {
-    // Each reader is one of `threads` parallel lanes already: an op it runs must not start an OpenMP
-    // team of its own (2 readers x 2 OpenMP threads on 2 cores spin against each other). ATen sets a
-    // thread's team size on its first parallel_for, so let it do that first, then pin ours to 1.
-    (void)at::get_num_threads();
-#ifdef _OPENMP
-    omp_set_num_threads(1);
-#endif
-    for (;;) {
-      std::unique_lock lk(m_);
-      space_.wait(lk, [&] { return stop_ || claimed_ >= batches_ || claimed_ < consumed_ + static_cast<std::size_t>(prefetch_); });
-      if (stop_ || claimed_ >= batches_) return;
-      const std::size_t b = claimed_++;
-      lk.unlock();
-      Slot slot;
-      try {
-        slot.batch = load(b);
-        if (hooks_.batch) hooks_.batch(slot.batch, b);
-      } catch (...) {
-        slot.error = std::current_exception();
-      }
-      lk.lock();
-      done_.emplace(b, std::move(slot));
-      lk.unlock();
-      ready_cv_.notify_all();
-    }
-  }
-
   const Dataset& data_;
   std::vector<std::int64_t> order_;
   ReadOptions read_;
@@ -329,13 +276,7 @@ class Loader : public BatchStream {
   SampleReader reader_;
   ImageShape shape_;
   std::size_t batches_ = 0;
-
-  std::mutex m_;
-  std::condition_variable space_, ready_cv_;
-  std::size_t claimed_ = 0, consumed_ = 0;
-  bool stop_ = false;
-  std::map<std::size_t, Slot> done_;
-  std::vector<std::thread> workers_;
+  std::optional<OrderedPrefetch<Batch>> ahead_;  // last: its workers read the members above
 };
 
 }  // namespace cadence
