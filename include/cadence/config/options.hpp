@@ -11,6 +11,8 @@
 // Reading keeps defaults for absent keys and refuses unknown keys, wrong types and out-of-range
 // values with messages like `/load/threads: -1 is below the minimum 0`.
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
@@ -30,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cadence/core/error.hpp"
+#include "cadence/core/regular_file.hpp"
 
 namespace cadence::config {
 
@@ -282,15 +285,88 @@ T parse(const json& j, const std::string& path = "") {
 template <HasFields T>
 json write(const T& v) { return write_value(v); }
 
-/// Parses a JSON file; a syntax error names the file and nlohmann's position.
-inline json load_file(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) fail(file.string(), ": cannot open config file");
-  try {
-    return json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
-    fail(file.string(), ": invalid JSON: ", e.what());
+namespace detail {
+/// nlohmann's parser callback that refuses a key given twice in one object (nlohmann would keep the
+/// last silently) and nesting deeper than kMaxDepth, naming the JSON path.
+class StrictKeys {
+ public:
+  static constexpr int kMaxDepth = 64;
+  explicit StrictKeys(std::string where) : where_(std::move(where)) {}
+  bool operator()(int depth, json::parse_event_t event, json& parsed) {
+    using E = json::parse_event_t;
+    if (depth > kMaxDepth) fail(where_, ": ", path(), ": nested deeper than ", kMaxDepth, " levels");
+    switch (event) {
+      case E::object_start: frames_.push_back({true, {}, {}, 0}); break;
+      case E::array_start: frames_.push_back({false, {}, {}, 0}); break;
+      case E::key: {
+        auto& f = frames_.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second)
+          fail(where_, ": ", path(), ": given twice in one object (each key may appear once)");
+        break;
+      }
+      case E::object_end:
+      case E::array_end:
+        frames_.pop_back();
+        child_done();
+        break;
+      case E::value: child_done(); break;
+    }
+    return true;
   }
+
+ private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;
+    std::string key;
+    std::size_t index;
+  };
+  void child_done() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+  }
+  std::string path() const {
+    std::string p;
+    for (const auto& f : frames_) p += "/" + (f.object ? first_line(f.key, 60) : std::to_string(f.index));
+    return p.empty() ? "/" : p;
+  }
+  std::string where_;
+  std::vector<Frame> frames_;
+};
+}  // namespace detail
+
+/// Parses JSON text (comments allowed) strictly: a key twice in one object, nesting deeper than 64
+/// levels, a number beyond a double's range and a syntax error are each one line naming `where`.
+inline json parse_strict(const std::string& text, const std::string& where) {
+  try {
+    return json::parse(text, detail::StrictKeys(where), true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    fail(where, ": invalid JSON: ", first_line(e.what()));
+  } catch (const json::out_of_range& e) {  // 406: a number that overflows a double, e.g. 1e400
+    fail(where, ": a number out of range (", first_line(e.what()), ")");
+  }
+}
+
+/// Parses a JSON file (parse_strict); the file must be a regular file (a FIFO or directory is refused
+/// at once), and an error names it.
+inline json load_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) fail(file.string(), ": cannot open config file (no such file)");
+  const int fd = open_regular_file(file, file.string());
+  std::string text;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      fail(file.string(), ": cannot read config file (", std::strerror(errno), ")");
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return parse_strict(text, file.string());
 }
 
 }  // namespace cadence::config

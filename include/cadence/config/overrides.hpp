@@ -10,11 +10,15 @@
 namespace cadence::config {
 
 inline json parse_scalar(const std::string& text) {
+  json j;
   try {
-    return json::parse(text);
+    j = json::parse(text);
   } catch (const json::parse_error&) {
     return text;  // bare words are strings: run.device=cuda
+  } catch (const json::out_of_range&) {
+    fail("`", first_line(text, 40), "` is a number out of range");
   }
+  return parse_strict(text, "`" + first_line(text, 40) + "`");  // valid JSON: no key twice in an object
 }
 
 /// Applies `a.b.c=value` to `j`, creating objects on the way.
@@ -35,7 +39,11 @@ inline void apply_override(json& j, std::string_view full) {
     if (dot == std::string_view::npos) break;
     path.remove_prefix(dot + 1);
   }
-  *node = parse_scalar(std::string(assignment.substr(eq + 1)));
+  try {
+    *node = parse_scalar(std::string(assignment.substr(eq + 1)));
+  } catch (const Error& e) {
+    fail("--set `", quoted, "`: ", e.what());
+  }
 }
 
 /// `--train 100 --positive-rate 0.2` -> {"train": 100, "positive_rate": 0.2}.

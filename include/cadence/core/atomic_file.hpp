@@ -1,9 +1,12 @@
 #pragma once
 // Outputs are written to a temporary file beside the target and renamed into place, so a crash or
 // an error mid-write never leaves a half-written checkpoint, submission or report behind.
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -27,6 +30,8 @@ void write_atomically(const std::filesystem::path& path, F&& write) {
   const fs::path tmp = temporary_name(path);
   try {
     if (path.has_parent_path()) fs::create_directories(path.parent_path());
+    std::error_code planted;
+    fs::remove(tmp, planted);  // a link planted under the temporary name is removed, not written through
     write(tmp);
     std::error_code ec;
     fs::rename(tmp, path, ec);
@@ -42,19 +47,23 @@ void write_atomically(const std::filesystem::path& path, F&& write) {
   }
 }
 
-/// Removes the temporary files that killed runs left under `dir` (`<name>.tmp.<pid>`); returns how
-/// many. Call it only while holding the directory's lock (core/run_lock.hpp).
-inline int remove_stale_temporaries(const std::filesystem::path& dir) {
+/// Removes the temporary files that killed runs left under `dir` (`<name>.tmp.<pid>` whose process is
+/// gone, and, when `ours` is given, whose <name> it accepts: a file cadence writes); returns how many.
+/// Links are not followed. Call it only while holding the directory's lock (core/run_lock.hpp).
+inline int remove_stale_temporaries(const std::filesystem::path& dir, const std::function<bool(const std::string&)>& ours = {}) {
   namespace fs = std::filesystem;
   int n = 0;
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return 0;
+  if (!fs::is_directory(fs::symlink_status(dir, ec)) && !fs::is_directory(dir, ec)) return 0;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const auto name = it->path().filename().string();
     const auto at = name.rfind(".tmp.");
-    if (at == std::string::npos || !it->is_regular_file()) continue;
+    if (at == std::string::npos || !it->is_regular_file() || it->is_symlink()) continue;
     const auto pid = name.substr(at + 5);
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto owner = static_cast<pid_t>(std::stol(pid));
+    if (owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;  // a live writer's, or not ours to judge
+    if (ours && !ours(name.substr(0, at))) continue;
     std::error_code rm;
     if (fs::remove(it->path(), rm)) ++n;
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cadence/core/error.hpp"
+#include "cadence/core/regular_file.hpp"
 
 namespace cadence::csv {
 
@@ -97,6 +98,7 @@ inline std::vector<Row> parse_labels(std::istream& in, const std::string& file, 
 /// Reads an `id,target` file (see parse_labels).
 inline std::vector<Row> read_labels(const std::filesystem::path& path, Column column = Column::probability,
                                     std::string_view second = "target") {
+  if (std::filesystem::exists(path)) require_regular_file(path, path.string());  // a directory or FIFO: said so, at once
   std::ifstream in(path);
   if (!in) fail(path.string(), ": cannot open (missing labels file?)");
   return parse_labels(in, path.string(), column, second);
@@ -116,6 +118,7 @@ struct TruthRow {
 
 /// Reads a truth file: `id,target` or `id,target,snr,drift`. Errors name the file and line.
 inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
+  if (std::filesystem::exists(path)) require_regular_file(path, path.string());
   std::ifstream in(path);
   if (!in) fail(path.string(), ": cannot open (missing truth file?)");
   std::string line;

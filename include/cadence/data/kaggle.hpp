@@ -81,8 +81,9 @@ inline std::filesystem::path npy_path(const std::filesystem::path& dir, const st
 
 inline Dataset open_split(const std::filesystem::path& root, Split split) {
   namespace fs = std::filesystem;
+  if (fs::exists(root) && !fs::is_directory(root)) fail("data root `", first_line(root.string(), 200), "` is not a directory (load.root names the Kaggle layout's folder)");
   if (!fs::is_directory(root))
-    fail("data root `", root.string(), "` does not exist (make one with cadence-synth --root ", root.string(), ")");
+    fail("data root `", first_line(root.string(), 200), "` does not exist (make one with cadence-synth --root ", first_line(root.string(), 200), ")");
   const SplitLayout l = layout_of(split);
   Dataset d{root, split, {}};
   const auto rows = csv::read_labels(root / l.labels, l.labelled ? csv::Column::label : csv::Column::any);

@@ -24,6 +24,7 @@
 
 #include "cadence/core/atomic_file.hpp"
 #include "cadence/core/error.hpp"
+#include "cadence/core/regular_file.hpp"
 #include "cadence/observe/observation.hpp"
 
 namespace cadence::observe {
@@ -188,8 +189,7 @@ class FilterbankFile final : public File {
  public:
   explicit FilterbankFile(const std::filesystem::path& path) {
     const std::string where = path.string();
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) fail(where, ": cannot open (", std::strerror(errno), ")");
+    fd_ = open_regular_file(path, where);  // a FIFO or device is refused, not waited on
     try {
       struct stat st {};
       if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) fail(where, ": not a regular file");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cadence/core/error.hpp"
+#include "cadence/core/regular_file.hpp"
 #include "cadence/observe/filterbank.hpp"
 #include "cadence/observe/observation.hpp"
 
@@ -107,6 +108,7 @@ class Hdf5File final : public File {
     const std::string where = path.string();
     std::lock_guard g(h5::lock());
     h5::quiet();
+    require_regular_file(path, where);  // libhdf5 would block on a FIFO
     if (H5Fis_hdf5(path.c_str()) <= 0) fail(where, ": not an HDF5 file (or unreadable)");
     file_ = h5::Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!file_.ok()) fail(where, ": libhdf5 cannot open it (truncated or damaged?)");

@@ -8,8 +8,8 @@
 //             submissions (the seed averaged EfficientNetV2-S and -M); submission.csv in sample order
 //   run       all three
 //
-// Run directory (run.dir): config.json, pretrain/, fold_<k>/ (log.jsonl, model.pt, last.pt), folds.csv,
-// oof.csv, cv.json, submission.csv, report.html. Every file is written atomically.
+// Run directory (run.dir): its layout, lock, fingerprint and link policy are recipes/run_dir.hpp's. A job
+// reads as its phases: prepare (every check, then the first write), the work, the outputs.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -26,11 +26,12 @@
 #include <torch/serialize.h>
 
 #include "cadence/config/pipeline_config.hpp"
-#include "cadence/core/run_lock.hpp"
 #include "cadence/dist/group.hpp"
 #include "cadence/recipes/check.hpp"
 #include "cadence/recipes/fingerprint.hpp"
 #include "cadence/recipes/options.hpp"
+#include "cadence/recipes/run_dir.hpp"
+#include "cadence/recipes/run_files.hpp"
 #include "cadence/data/csv.hpp"
 #include "cadence/data/folds.hpp"
 #include "cadence/data/load.hpp"
@@ -63,10 +64,10 @@ inline std::vector<std::int64_t> iota(std::size_t n) {
   return v;
 }
 
-/// A job's configuration and its hold on the run directory.
+/// A job's configuration and its run directory (held on rank 0 once prepare() returns).
 struct Prepared {
   CompetitionConfig cfg;
-  std::unique_ptr<RunLock> lock;
+  RunDir dir;
 };
 
 /// The prediction stage's JSON section: prediction-time keys, not part of the fingerprint.
@@ -80,11 +81,36 @@ std::vector<std::string> prediction_sections(const P& pipeline) {
   return names;
 }
 
+/// This config's fingerprint, and the all-defaults one (options added since a run was made).
+template <class P>
+std::pair<config::json, config::json> identity_of(const P& pipeline, const CompetitionConfig& cfg) {
+  return {fingerprint::of_config(config::write_config(pipeline, cfg), prediction_sections(pipeline)),
+          fingerprint::of_config(config::write_config(P{}, CompetitionConfig{}), prediction_sections(pipeline))};
+}
+
+/// Reads the weights a job will start from (model.weights, when set and used), so that a file it cannot
+/// import is refused before anything is written.
+template <class P>
+void check_weights(const P& pipeline, const CompetitionConfig& cfg, const std::string& job) {
+  bool has = false;
+  pipeline.for_each([&](const auto& s) {
+    if constexpr (requires { s.options.weights; }) {
+      if (s.options.weights.empty()) return;
+      if (!std::filesystem::exists(s.options.weights))
+        fail("/", std::remove_cvref_t<decltype(s)>::name, "/weights: ", s.options.weights.string(), " does not exist");
+      has = true;
+    }
+  });
+  const bool used = job == "pretrain" || job == "run" || job == "check" || job == "holdout" || (job == "finetune" && cfg.finetune.init == FinetuneInit::weights);
+  if (has && used) (void)build_network(pipeline, source_of(pipeline).image_shape().channels);  // errors name /model/weights
+}
+
 /// Everything a job checks before it works (see recipes/check.hpp), for the inputs it (and the jobs
 /// after it) will read: pretrain its split and hold-out; finetune the pretrained weights, train and
-/// its folds, and test; predict test and the blend files; run and check all of them.
+/// its folds, and test; predict test and the blend files; run and check all of them; each the weights
+/// it starts from.
 template <class P>
-void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const std::string& job) {
+void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const RunDir& dir, const std::string& job) {
   const bool all = job == "run" || job == "check";
   const bool pretrained = cfg.finetune.init == FinetuneInit::pretrained;
   if (job == "pretrain" || (all && pretrained)) {
@@ -92,21 +118,27 @@ void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const std::st
     const auto d = open_checked(pipeline, s);
     checks::holdout(d.targets(), stratified_holdout(d.targets(), cfg.train.holdout, cfg.run.seed), to_string(s));
   }
-  if (job == "finetune" && pretrained && dist::leader() && !std::filesystem::exists(cfg.run.dir / "pretrain" / "model.pt"))
-    fail("/finetune/init: \"pretrained\" but ", (cfg.run.dir / "pretrain" / "model.pt").string(),
-         " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
+  const auto pretrained_model = RunDir::model(dir.pretrain());
+  if (job == "finetune" && pretrained && dist::leader() && !std::filesystem::exists(pretrained_model))
+    fail("/finetune/init: \"pretrained\" but ", pretrained_model.string(), " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
   if (job == "finetune" || all) checks::folds(open_checked(pipeline, Split::train).targets(), cfg.train.folds, "train");
+  if (job == "holdout") {
+    const auto d = open_checked(pipeline, Split::train);
+    checks::holdout(d.targets(), stratified_holdout(d.targets(), cfg.train.holdout, cfg.run.seed), "train");
+  }
   if (job != "pretrain" && dist::leader()) checks::blend(cfg.predict, open_checked(pipeline, Split::test));  // rank 0 blends
-  pipeline.for_each([&](const auto& s) {
-    if constexpr (requires { s.options.weights; })
-      if (!s.options.weights.empty() && !std::filesystem::exists(s.options.weights))
-        fail("/", std::remove_cvref_t<decltype(s)>::name, "/weights: ", s.options.weights.string(), " does not exist");
-  });
+  if (job == "predict" && dist::leader()) {  // what predict reads back for the report: refused now, not after submission.csv
+    if (std::filesystem::exists(dir.oof())) (void)read_oof(dir.oof());
+    if (std::filesystem::exists(dir.cv())) (void)config::load_file(dir.cv());
+    for (const auto& [k, _] : dir.fold_models(cfg.train.folds)) (void)read_history(RunDir::log(dir.fold(k)));
+  }
+  check_weights(pipeline, cfg, job);
 }
 
-/// Reads the config (all errors here, before any work), takes the run directory (its lock; its
-/// fingerprint, recorded once the inputs have passed), checks the inputs and writes the resolved
-/// config. `fresh`: a job that starts the directory's run over (pretrain or run without --resume).
+/// Reads the config (all errors here), checks the run directory's identity and every input the job
+/// will read, and only then takes the directory (its lock; its fingerprint) and writes the resolved
+/// config: a refused job writes nothing. `fresh`: a job that starts the directory's run over (pretrain
+/// or run without --resume).
 template <class P>
 Prepared prepare(P& pipeline, const config::json& j, const std::string& job, bool fresh) {
   static_assert(P::has_source, "cadence::recipes: the pipeline has no source stage; start it with Load{} (or a source of your own).");
@@ -115,22 +147,26 @@ Prepared prepare(P& pipeline, const config::json& j, const std::string& job, boo
   config::read_config(j, pipeline, p.cfg);
   auto& cfg = p.cfg;
   cfg.validate();
-  const auto resolved = config::write_config(pipeline, cfg);
-  const auto identity = fingerprint::of_config(resolved, prediction_sections(pipeline));
+  p.dir = RunDir(cfg.run.dir);
+  const auto [identity, defaults] = identity_of(pipeline, cfg);
+  p.dir.set_identity(identity, defaults);
   const bool starts_over = fresh && !cfg.run.resume;
   if (dist::Group* g = cfg.run.join()) {  // a data-parallel run: one config, rank 0 keeps the directory
     g->agree("config", std::hash<std::string>{}(identity.dump()));
     if (!g->leader()) cfg.run.quiet = true;
   }
-  const auto defaults = fingerprint::of_config(config::write_config(P{}, CompetitionConfig{}), prediction_sections(pipeline));
-  dist::on_leader([&] { fingerprint::verify_config(cfg.run.dir, identity, job, starts_over, defaults); });
-  check_inputs(pipeline, cfg, job);
   dist::on_leader([&] {
-    p.lock = std::make_unique<RunLock>(cfg.run.dir);  // the first write to the directory (it makes it)
-    const auto replaced = fingerprint::record_config(cfg.run.dir, identity, starts_over, cfg.train.folds);
+    p.dir.refuse_links();
+    p.dir.verify(job, starts_over);
+  });
+  check_inputs(pipeline, cfg, p.dir, job);
+  dist::on_leader([&] {
+    p.dir.take();  // the first write to the directory (it makes it)
+    const auto replaced = p.dir.record(starts_over, job == "holdout" ? 0 : cfg.train.folds);
     if (!replaced.empty() && !cfg.run.quiet)
       std::fprintf(stderr, "%s: a new run replaces the one made by another config (%s)\n", cfg.run.dir.string().c_str(), replaced.c_str());
-    write_text_atomically(cfg.run.dir / "config.json", [&](std::ostream& o) { o << resolved.dump(2) << '\n'; });
+    const auto resolved = config::write_config(pipeline, cfg);
+    write_text_atomically(p.dir.config(), [&](std::ostream& o) { o << resolved.dump(2) << '\n'; });
   });
   return p;
 }
@@ -145,14 +181,6 @@ auto fresh_network(const P& pipeline, const CompetitionConfig& cfg, torch::Devic
 }
 
 using cadence::without_weights;  // core/compose.hpp
-
-inline config::json read_history(const std::filesystem::path& log) {
-  config::json h = config::json::array();
-  std::ifstream in(log);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) h.push_back(config::json::parse(line));
-  return h;
-}
 
 /// The settings a reader of the report wants first, from the resolved config (those the pipeline has).
 template <class P>
@@ -190,25 +218,16 @@ inline std::string seconds(double s) {
   return buf;
 }
 
-/// report.html from whatever the run directory holds so far.
-inline std::filesystem::path write_report(const CompetitionConfig& cfg, const std::string& title, const config::json& summary,
+/// report.html from whatever the run directory holds so far (this run's folds only).
+inline std::filesystem::path write_report(const CompetitionConfig& cfg, const RunDir& dir, const std::string& title, const config::json& summary,
                                           const std::vector<float>& oof_truth = {}, const std::vector<double>& oof = {},
                                           const report::Extras& extras = {}) {
-  namespace fs = std::filesystem;
-  if (!dist::leader()) return cfg.run.dir / "report.html";  // rank 0 writes
-  config::json history = config::json::array();
-  for (const auto& sub : {std::string("pretrain")}) {
-    if (fs::exists(cfg.run.dir / sub / "log.jsonl"))
-      for (auto& h : read_history(cfg.run.dir / sub / "log.jsonl")) history.push_back(h);
-  }
-  for (int k = 0; k < cfg.train.folds; ++k) {  // this run's folds only
-    const auto log = cfg.run.dir / ("fold_" + std::to_string(k)) / "log.jsonl";
-    if (!fs::exists(log)) continue;
-    for (auto& h : read_history(log)) history.push_back(h);
-  }
-  const auto path = cfg.run.dir / "report.html";
-  report::write(path, title, history, oof_truth, oof, summary, extras);
-  return path;
+  if (!dist::leader()) return dir.report();  // rank 0 writes
+  config::json history = read_history(RunDir::log(dir.pretrain()));
+  for (int k = 0; k < cfg.train.folds; ++k)
+    for (auto& h : read_history(RunDir::log(dir.fold(k)))) history.push_back(std::move(h));
+  report::write(dir.report(), title, history, oof_truth, oof, summary, extras);
+  return dir.report();
 }
 
 inline config::json finetune_summary(double cv_auc, const std::vector<double>& fold_auc, double wall = 0.0) {
@@ -246,33 +265,266 @@ std::vector<double> baseline_scores(const P& pipeline, const CompetitionConfig& 
     const auto p = load | Model<DeDopplerArch>{};
     auto net = build_network(p, load.image_shape().channels);
     net->to(device);
-    return predict_pipeline(p, net, Head::ce, data, indices, cfg.train.eval_batch_size, device, cfg.run.seed, "de-Doppler baseline",
-                            cfg.run.quiet);
+    return predict_pipeline(p, net, Head::ce, data, indices,
+                            {.batch_size = cfg.train.eval_batch_size, .device = device, .seed = cfg.run.seed, .label = "de-Doppler baseline",
+                             .quiet = cfg.run.quiet});
   }
 }
 
-/// The OOF predictions and the summary finetune left (oof.csv, cv.json), to draw the report again.
-inline void read_finetune_outputs(const CompetitionConfig& cfg, std::vector<std::string>& ids, std::vector<float>& truth,
-                                  std::vector<double>& pred, config::json& summary) {
+/// Out-of-fold predictions in dataset order: ids, truth, predictions (the report's and cv.json's inputs).
+struct OofTable {
+  std::vector<std::string> ids;
+  std::vector<std::int64_t> index;  // into the train split
+  std::vector<float> truth;
+  std::vector<double> pred;
+};
+
+/// The OOF predictions and the summary finetune left (oof.csv, cv.json), to draw the report again;
+/// nothing when finetune has not run.
+inline void read_finetune_outputs(const RunDir& dir, OofTable& oof, config::json& summary) {
   namespace fs = std::filesystem;
-  const auto cv = cfg.run.dir / "cv.json", oof = cfg.run.dir / "oof.csv";
-  if (!fs::exists(cv) || !fs::exists(oof)) return;
-  std::ifstream in(cv);
-  const auto j = config::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return;
+  if (!fs::exists(dir.cv()) || !fs::exists(dir.oof())) return;
+  const auto j = config::load_file(dir.cv());
+  if (!j.is_object()) fail(dir.cv().string(), ": expected a JSON object");
   summary = finetune_summary(j.value("oof_auc", -1.0), j.value("fold_auc", std::vector<double>{}));
   if (j.contains("baseline_auc")) summary["de-Doppler baseline ROC AUC (same cadences)"] = j["baseline_auc"];
-  std::ifstream rows(oof);
-  std::string line;
-  std::getline(rows, line);
-  while (std::getline(rows, line)) {
-    std::istringstream f(line);
-    std::string id, t, p;
-    if (!std::getline(f, id, ',') || !std::getline(f, t, ',') || !std::getline(f, p, ',')) continue;
-    ids.push_back(id);
-    truth.push_back(std::stof(t));
-    pred.push_back(std::stod(p));
+  const auto [rows, order] = read_oof(dir.oof());  // one reader of oof.csv, with the ensemble's rules
+  for (const auto& id : order) {
+    oof.ids.push_back(id);
+    oof.truth.push_back(static_cast<float>(rows.at(id).target));
+    oof.pred.push_back(rows.at(id).prediction);
   }
+}
+
+// ---- pretrain -------------------------------------------------------------------------------------
+
+template <class P>
+double pretrain_job(const P& pipeline, const Prepared& prepared) {
+  const auto& cfg = prepared.cfg;
+  const RunDir& run = prepared.dir;
+  const torch::Device device = cfg.run.apply();
+  const Split split_name = cfg.pretrain.split == PretrainSplit::old ? Split::old : Split::train;
+  const Dataset data = source_of(pipeline).open(split_name);
+  dist::on_leader([&] { run.check_inputs(to_string(split_name), data); });
+  const auto targets = data.targets();
+  const auto is_valid = stratified_holdout(targets, cfg.train.holdout, cfg.run.seed);
+  const auto split = split_indices(targets.size(), [&](std::size_t i) { return is_valid[i]; });
+  dist::on_leader([&] { save_folds(RunDir::split(run.make_dir(run.pretrain())), data.ids(), std::vector<int>(is_valid.begin(), is_valid.end())); });
+  TrainOptions t = cfg.train;
+  if (cfg.pretrain.epochs > 0) t.epochs = cfg.pretrain.epochs;
+  auto net = fresh_network(pipeline, cfg, device, 1000);
+  const auto r = fit(pipeline, net, FitContext{cfg.run, t, data, split.fitting, split.valid, run.pretrain(), "pretrain", device,
+                                               run.identity_check("pretrain")});
+  write_report(cfg, run, "cadence: pretrain", {{"pretrain validation AUC", r.best_auc}, {"best epoch", r.best_epoch}}, {}, {},
+               report::Extras{key_settings(pipeline, cfg), {}, {}, {}});
+  return r.best_auc;
+}
+
+// ---- finetune: train the folds, then write what they predicted ------------------------------------
+
+/// Trains each fold (finetune.only: some of them) and returns the out-of-fold predictions (-1: not
+/// predicted) and each trained fold's AUC.
+template <class P>
+std::pair<std::vector<double>, std::vector<double>> train_folds(const P& pipeline, const Prepared& prepared, const Dataset& data,
+                                                                const std::vector<int>& fold, torch::Device device) {
+  const auto& cfg = prepared.cfg;
+  const RunDir& run = prepared.dir;
+  std::vector<double> oof(data.size(), -1.0), fold_auc;
+  // "scratch" ignores model.weights; "pretrained" overwrites them anyway, so neither reads the file
+  const auto init_from = cfg.finetune.init == FinetuneInit::weights ? pipeline : without_weights(pipeline);
+  for (int k = 0; k < cfg.train.folds; ++k) {
+    const auto& only = cfg.finetune.only;
+    if (!only.empty() && std::find(only.begin(), only.end(), k) == only.end()) continue;
+    const auto split = fold_split(fold, k);
+    auto net = fresh_network(init_from, cfg, device, static_cast<std::uint64_t>(k));
+    if (cfg.finetune.init == FinetuneInit::pretrained) load_module(net, RunDir::model(run.pretrain()), run.identity_check("pretrain"));
+    dist::on_leader([&] { run.make_dir(run.fold(k)); });
+    const auto r = fit(pipeline, net, FitContext{cfg.run, cfg.train, data, split.fitting, split.valid, run.fold(k), "fold " + std::to_string(k),
+                                                 device, run.identity_check("finetune", k)});
+    for (std::size_t v = 0; v < split.valid.size(); ++v) oof[static_cast<std::size_t>(split.valid[v])] = r.best_valid[v];
+    fold_auc.push_back(r.best_auc);
+  }
+  return {oof, fold_auc};
+}
+
+/// The predicted rows of `oof`, in dataset order.
+inline OofTable oof_table(const Dataset& data, const std::vector<double>& oof) {
+  OofTable t;
+  const auto targets = data.targets();
+  for (std::size_t i = 0; i < oof.size(); ++i) {
+    if (oof[i] < 0) continue;
+    t.ids.push_back(data.entries[i].id);
+    t.index.push_back(static_cast<std::int64_t>(i));
+    t.truth.push_back(targets[i]);
+    t.pred.push_back(oof[i]);
+  }
+  return t;
+}
+
+template <class P>
+CompetitionResult finetune_job(const P& pipeline, const Prepared& prepared) {
+  const auto& cfg = prepared.cfg;
+  const RunDir& run = prepared.dir;
+  const torch::Device device = cfg.run.apply();
+  const Dataset data = source_of(pipeline).open(Split::train);
+  dist::on_leader([&] { run.check_inputs("train", data); });
+  const auto targets = data.targets();
+  const auto fold = stratified_kfold(targets, cfg.train.folds, cfg.run.seed);
+  dist::on_leader([&] { save_folds(run.folds_csv(), data.ids(), fold); });
+
+  CompetitionResult result;
+  result.dir = run.root();
+  const auto started = std::chrono::steady_clock::now();
+  const auto [oof, fold_auc] = train_folds(pipeline, prepared, data, fold, device);
+  result.fold_auc = fold_auc;
+  const OofTable table = oof_table(data, oof);
+  result.cv_auc = roc_auc(table.truth, table.pred);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  std::ostringstream csv;
+  csv << "id,target,prediction,fold\n";
+  for (std::size_t r = 0; r < table.ids.size(); ++r)
+    csv << table.ids[r] << ',' << table.truth[r] << ',' << table.pred[r] << ',' << fold[static_cast<std::size_t>(table.index[r])] << '\n';
+  config::json cv = {{"fold_auc", result.fold_auc}, {"oof_auc", result.cv_auc}, {"folds", cfg.train.folds}};  // byte-reproducible: no times
+  auto extras = finetune_extras(pipeline, cfg, table.ids);
+  if (cfg.finetune.baseline) {
+    extras.baseline = baseline_scores(pipeline, cfg, data, table.index, device);
+    cv["baseline_auc"] = roc_auc(table.truth, extras.baseline);
+    if (!cfg.run.quiet) std::fprintf(stderr, "de-Doppler baseline on the same cadences: ROC AUC %.4f\n", cv["baseline_auc"].get<double>());
+  }
+  dist::on_leader([&] {
+    write_text_atomically(run.oof(), [&](std::ostream& o) { o << csv.str(); });
+    write_text_atomically(run.cv(), [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
+  });
+  if (!cfg.run.quiet) std::fprintf(stderr, "CV: out-of-fold ROC AUC %.4f over %zu samples\n", result.cv_auc, table.pred.size());
+  auto summary = finetune_summary(result.cv_auc, result.fold_auc, wall);
+  if (cv.contains("baseline_auc")) summary["de-Doppler baseline ROC AUC (same cadences)"] = cv["baseline_auc"];
+  result.report = write_report(cfg, run, "cadence: fine-tune", summary, table.truth, table.pred, extras);
+  return result;
+}
+
+// ---- predict: the folds on test, the blend, the summary ---------------------------------------------
+
+/// The trained folds' checkpoints, as rank 0 sees them (every rank gets rank 0's list): (fold, model.pt).
+inline std::vector<std::pair<int, std::filesystem::path>> fold_models(const RunDir& run, int folds) {
+  std::string present(static_cast<std::size_t>(folds), '0');
+  for (const auto& [k, _] : run.fold_models(folds)) present[static_cast<std::size_t>(k)] = '1';
+  if (dist::Group* g = dist::current()) present = g->broadcast_bytes(present, "fold list");
+  std::vector<std::pair<int, std::filesystem::path>> models;
+  for (int k = 0; k < folds; ++k)
+    if (present[static_cast<std::size_t>(k)] == '1') models.emplace_back(k, RunDir::model(run.fold(k)));
+  if (models.empty()) fail(run.root().string(), ": no trained fold (", RunDir::model(run.fold(0)).string(), ", ...) to predict with (run finetune first)");
+  return models;
+}
+
+/// The mean probability of the fold models on `test`, each with the pipeline's TTA.
+template <class P>
+std::vector<double> predict_folds(const P& pipeline, const Prepared& prepared, const Dataset& test, torch::Device device,
+                                  std::vector<std::pair<int, std::filesystem::path>>& models) {
+  const auto& cfg = prepared.cfg;
+  std::vector<double> mean(test.size(), 0.0);
+  const auto shell = without_weights(pipeline);  // each fold's checkpoint replaces the weights
+  if (fresh_network(shell, cfg, device, 0)->parameters().empty()) models.resize(1);  // nothing learnt: the folds agree
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    auto net = fresh_network(shell, cfg, device, 0);
+    load_module(net, models[m].second, prepared.dir.identity_check("finetune", models[m].first));
+    prepare_for_inference(*net, cfg.predict.inference());  // BN folded, channels_last: what bench_compare times
+    AutocastGuard autocast(cfg.predict.amp, device);
+    const auto p = predict_pipeline(pipeline, net, pipeline_head(pipeline), test, iota(test.size()),
+                                    {.batch_size = cfg.train.eval_batch_size, .device = device, .seed = cfg.run.seed,
+                                     .label = "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()), .quiet = cfg.run.quiet});
+    for (std::size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / static_cast<double>(models.size());
+  }
+  return mean;
+}
+
+/// This run's predictions blended with predict.blend's submissions, by id.
+inline std::vector<double> blend(const PredictOptions& o, const Dataset& test, const std::vector<double>& mean) {
+  double total = o.weight;
+  std::vector<double> blended(mean.size());
+  for (std::size_t i = 0; i < mean.size(); ++i) blended[i] = o.weight * mean[i];
+  for (const auto& member : o.blend) {
+    const auto rows = csv::read_labels(member.submission);
+    if (rows.size() != test.size()) fail(member.submission.string(), ": ", rows.size(), " rows, the test set has ", test.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].id != test.entries[i].id)
+        fail(member.submission.string(), ": row ", i + 2, " is id `", rows[i].id, "`, expected `", test.entries[i].id, "`");
+      blended[i] += member.weight * rows[i].target;
+    }
+    total += member.weight;
+  }
+  if (!(total > 0)) fail("/predict: the blend weights sum to 0");
+  for (auto& v : blended) v /= total;
+  return blended;
+}
+
+/// What the prediction looks like and, on a set with a truth file (cadence-synth's test_labels.csv),
+/// how good it is: predict.json's content.
+template <class P>
+config::json prediction_summary(const P& pipeline, const CompetitionConfig& cfg, const Dataset& test, const std::vector<double>& blended,
+                                std::size_t models, double wall) {
+  int rounds = 1;
+  with_predict_stage(pipeline, [&](const auto& stage) { rounds = stage.rounds(); });
+  std::vector<double> sorted = blended;
+  std::sort(sorted.begin(), sorted.end());
+  const auto at = [&](double q) { return sorted[static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1))]; };
+  config::json summary = {{"test cadences", blended.size()}, {"models (folds)", models}, {"TTA rounds", rounds},
+                          {"mean probability", std::accumulate(blended.begin(), blended.end(), 0.0) / static_cast<double>(blended.size())},
+                          {"share >= 0.5", static_cast<double>(sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), 0.5)) / static_cast<double>(sorted.size())},
+                          {"probability quartiles", std::vector<double>{at(0.25), at(0.5), at(0.75)}},
+                          {"predict wall time", seconds(wall)}};
+  const auto root = data_root(pipeline);
+  const auto truth = read_truth_if_there(root.empty() ? root : root / "test_labels.csv");
+  if (truth.empty()) return summary;
+  std::vector<float> y;
+  std::vector<double> p, snr, drift;
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    const auto it = truth.find(test.entries[i].id);
+    if (it == truth.end()) continue;
+    y.push_back(static_cast<float>(it->second.target));
+    p.push_back(blended[i]);
+    snr.push_back(it->second.snr);
+    drift.push_back(std::abs(it->second.drift));
+  }
+  if (y.size() != test.size() || std::count(y.begin(), y.end(), 1.0f) == 0 || std::count(y.begin(), y.end(), 0.0f) == 0) return summary;
+  summary["test ROC AUC (test_labels.csv)"] = roc_auc(y, p);
+  config::json bins = config::json::array();
+  for (const auto& b : report::auc_by_bins(y, p, snr, report::snr_bin_edges()))
+    if (b.positives > 0) bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
+  if (!bins.empty()) summary["test AUC by SNR"] = bins;  // truth files with SNR (cadence-synth's)
+  bins = config::json::array();
+  for (const auto& b : report::auc_by_bins(y, p, drift, {0, 0.002, 0.004, 0.006, 0.008, 0.010, 1e9}))
+    if (b.positives > 0) bins.push_back({{"drift_lo", b.lo}, {"drift_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
+  if (!bins.empty()) summary["test AUC by |drift| (Hz/s)"] = bins;
+  if (!cfg.run.quiet)
+    std::fprintf(stderr, "test: ROC AUC %.4f against %s\n", summary["test ROC AUC (test_labels.csv)"].get<double>(), (root / "test_labels.csv").string().c_str());
+  return summary;
+}
+
+template <class P>
+std::filesystem::path predict_job(const P& pipeline, const Prepared& prepared) {
+  const auto& cfg = prepared.cfg;
+  const RunDir& run = prepared.dir;
+  auto models = fold_models(run, cfg.train.folds);
+  const auto started = std::chrono::steady_clock::now();
+  const torch::Device device = cfg.run.apply();
+  const Dataset test = source_of(pipeline).open(Split::test);
+  const auto mean = predict_folds(pipeline, prepared, test, device, models);
+  if (!dist::leader()) return run.submission();  // rank 0 blends and writes
+  const auto blended = blend(cfg.predict, test, mean);
+  write_predictions(run.submission(), test.ids(), blended);
+  auto summary = prediction_summary(pipeline, cfg, test, blended, models.size(),
+                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  write_text_atomically(run.predict_json(), [&](std::ostream& o) { o << summary.dump(2) << '\n'; });
+  OofTable oof;
+  config::json cv_summary;
+  read_finetune_outputs(run, oof, cv_summary);
+  auto extras = finetune_extras(pipeline, cfg, oof.ids);
+  summary.erase("test AUC by SNR");
+  summary.erase("test AUC by |drift| (Hz/s)");
+  extras.prediction = summary;
+  write_report(cfg, run, "cadence: fine-tune and predict", cv_summary, oof.truth, oof.pred, extras);
+  return run.submission();
 }
 
 }  // namespace detail
@@ -284,7 +536,7 @@ std::string check(P pipeline, const config::json& j) {
   CompetitionConfig cfg;
   config::read_config(j, pipeline, cfg);
   cfg.validate();
-  detail::check_inputs(pipeline, cfg, "check");
+  detail::check_inputs(pipeline, cfg, RunDir(cfg.run.dir), "check");
   std::string summary;
   auto line = [&](Split s) {
     const auto d = source_of(pipeline).open(s);
@@ -302,210 +554,35 @@ std::string check(P pipeline, const config::json& j) {
 /// Hold-out training on the pretraining split; best weights in <run.dir>/pretrain/model.pt.
 template <class P>
 double pretrain(P pipeline, const config::json& j) {
-  const auto prepared = detail::prepare(pipeline, j, "pretrain", /*fresh=*/true);
-  const auto& cfg = prepared.cfg;
-  const torch::Device device = cfg.run.apply();
-  const Split split_name = cfg.pretrain.split == PretrainSplit::old ? Split::old : Split::train;
-  const Dataset data = source_of(pipeline).open(split_name);
-  dist::on_leader([&] { fingerprint::check_inputs(cfg.run.dir, to_string(split_name), data); });
-  const auto targets = data.targets();
-  const auto is_valid = stratified_holdout(targets, cfg.train.holdout, cfg.run.seed);
-  const auto split = split_indices(targets.size(), [&](std::size_t i) { return is_valid[i]; });
-  const auto& fitting = split.fitting;
-  const auto& valid = split.valid;
-  const auto dir = cfg.run.dir / "pretrain";
-  dist::on_leader([&] {
-    std::filesystem::create_directories(dir);
-    save_folds(dir / "split.csv", data.ids(), std::vector<int>(is_valid.begin(), is_valid.end()));
-  });
-  TrainOptions t = cfg.train;
-  if (cfg.pretrain.epochs > 0) t.epochs = cfg.pretrain.epochs;
-  auto net = detail::fresh_network(pipeline, cfg, device, 1000);
-  const auto r = fit(pipeline, net, cfg.run, t, data, fitting, valid, dir, "pretrain", device);
-  detail::write_report(cfg, "cadence: pretrain", {{"pretrain validation AUC", r.best_auc}, {"best epoch", r.best_epoch}}, {}, {},
-                       report::Extras{detail::key_settings(pipeline, cfg), {}, {}, {}});
-  return r.best_auc;
+  return detail::pretrain_job(pipeline, detail::prepare(pipeline, j, "pretrain", /*fresh=*/true));
 }
 
 /// Stratified K-fold on train; oof.csv, cv.json; per-fold weights in <run.dir>/fold_<k>/model.pt.
 template <class P>
 CompetitionResult finetune(P pipeline, const config::json& j) {
-  const auto prepared = detail::prepare(pipeline, j, "finetune", /*fresh=*/false);
-  const auto& cfg = prepared.cfg;
-  namespace fs = std::filesystem;
-  const fs::path pretrained = cfg.run.dir / "pretrain" / "model.pt";
-  const torch::Device device = cfg.run.apply();
-  const Dataset data = source_of(pipeline).open(Split::train);
-  dist::on_leader([&] { fingerprint::check_inputs(cfg.run.dir, "train", data); });
-  const auto targets = data.targets();
-  const int K = cfg.train.folds;
-  const auto fold = stratified_kfold(targets, K, cfg.run.seed);
-  dist::on_leader([&] { save_folds(cfg.run.dir / "folds.csv", data.ids(), fold); });
-
-  CompetitionResult result;
-  result.dir = cfg.run.dir;
-  const auto started = std::chrono::steady_clock::now();
-  std::vector<double> oof(targets.size(), -1.0);
-  // "scratch" ignores model.weights; "pretrained" overwrites them anyway, so neither reads the file
-  const auto init_from = cfg.finetune.init == FinetuneInit::weights ? pipeline : detail::without_weights(pipeline);
-  for (int k = 0; k < K; ++k) {
-    if (!cfg.finetune.only.empty() && std::find(cfg.finetune.only.begin(), cfg.finetune.only.end(), k) == cfg.finetune.only.end()) continue;
-    const auto split = fold_split(fold, k);
-    const auto& fitting = split.fitting;
-    const auto& valid = split.valid;
-    auto net = detail::fresh_network(init_from, cfg, device, static_cast<std::uint64_t>(k));
-    if (cfg.finetune.init == FinetuneInit::pretrained) load_module(net, pretrained);
-    const auto r = fit(pipeline, net, cfg.run, cfg.train, data, fitting, valid, cfg.run.dir / ("fold_" + std::to_string(k)),
-                       "fold " + std::to_string(k), device);
-    for (std::size_t v = 0; v < valid.size(); ++v) oof[static_cast<std::size_t>(valid[v])] = r.best_valid[v];
-    result.fold_auc.push_back(r.best_auc);
-  }
-  std::vector<std::string> ids;
-  std::vector<std::int64_t> oof_index;
-  std::vector<float> truth;
-  std::vector<double> pred;
-  std::ostringstream csv;
-  csv << "id,target,prediction,fold\n";
-  for (std::size_t i = 0; i < oof.size(); ++i) {
-    if (oof[i] < 0) continue;
-    ids.push_back(data.entries[i].id);
-    oof_index.push_back(static_cast<std::int64_t>(i));
-    truth.push_back(targets[i]);
-    pred.push_back(oof[i]);
-    csv << data.entries[i].id << ',' << targets[i] << ',' << oof[i] << ',' << fold[i] << '\n';
-  }
-  result.cv_auc = roc_auc(truth, pred);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  config::json cv = {{"fold_auc", result.fold_auc}, {"oof_auc", result.cv_auc}, {"folds", K}};  // byte-reproducible: no times
-  auto extras = detail::finetune_extras(pipeline, cfg, ids);
-  if (cfg.finetune.baseline) {
-    extras.baseline = detail::baseline_scores(pipeline, cfg, data, oof_index, device);
-    cv["baseline_auc"] = roc_auc(truth, extras.baseline);
-    if (!cfg.run.quiet) std::fprintf(stderr, "de-Doppler baseline on the same cadences: ROC AUC %.4f\n", cv["baseline_auc"].get<double>());
-  }
-  dist::on_leader([&] {
-    write_text_atomically(cfg.run.dir / "oof.csv", [&](std::ostream& o) { o << csv.str(); });
-    write_text_atomically(cfg.run.dir / "cv.json", [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
-  });
-  if (!cfg.run.quiet) std::fprintf(stderr, "CV: out-of-fold ROC AUC %.4f over %zu samples\n", result.cv_auc, pred.size());
-  auto summary = detail::finetune_summary(result.cv_auc, result.fold_auc, wall);
-  if (cv.contains("baseline_auc")) summary["de-Doppler baseline ROC AUC (same cadences)"] = cv["baseline_auc"];
-  result.report = detail::write_report(cfg, "cadence: fine-tune", summary, truth, pred, extras);
-  return result;
+  return detail::finetune_job(pipeline, detail::prepare(pipeline, j, "finetune", /*fresh=*/false));
 }
 
 /// The fold ensemble x TTA on test, blended with predict.blend; submission.csv in sample order.
 template <class P>
 std::filesystem::path predict(P pipeline, const config::json& j) {
-  const auto prepared = detail::prepare(pipeline, j, "predict", /*fresh=*/false);
-  const auto& cfg = prepared.cfg;
-  namespace fs = std::filesystem;
-  std::vector<fs::path> models;
-  std::string present(static_cast<std::size_t>(cfg.train.folds), '0');  // rank 0's view of the folds, for all ranks
-  for (int k = 0; k < cfg.train.folds; ++k)
-    if (fs::exists(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt")) present[static_cast<std::size_t>(k)] = '1';
-  if (dist::Group* g = dist::current()) present = g->broadcast_bytes(present, "fold list");
-  for (int k = 0; k < cfg.train.folds; ++k)
-    if (present[static_cast<std::size_t>(k)] == '1') models.push_back(cfg.run.dir / ("fold_" + std::to_string(k)) / "model.pt");
-  if (models.empty()) fail(cfg.run.dir.string(), ": no fold_<k>/model.pt to predict with (run finetune first)");
-  const auto started = std::chrono::steady_clock::now();
-  const torch::Device device = cfg.run.apply();
-  const Dataset test = source_of(pipeline).open(Split::test);
-  std::vector<double> mean(test.size(), 0.0);
-  const auto shell = detail::without_weights(pipeline);  // each fold's checkpoint replaces the weights
-  if (detail::fresh_network(shell, cfg, device, 0)->parameters().empty()) models.resize(1);  // nothing learnt: the folds agree
-  for (std::size_t m = 0; m < models.size(); ++m) {
-    auto net = detail::fresh_network(shell, cfg, device, 0);
-    load_module(net, models[m]);
-    prepare_for_inference(*net, cfg.predict.inference());  // BN folded, channels_last: what bench_compare times
-    AutocastGuard autocast(cfg.predict.amp, device);
-    const auto p = predict_pipeline(pipeline, net, pipeline_head(pipeline), test, detail::iota(test.size()), cfg.train.eval_batch_size,
-                                    device, cfg.run.seed, "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()), cfg.run.quiet);
-    for (std::size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / static_cast<double>(models.size());
-  }
-  const auto path = cfg.run.dir / "submission.csv";
-  if (!dist::leader()) return path;  // rank 0 blends and writes
-  // blend with other runs' submissions, by id
-  double total = cfg.predict.weight;
-  std::vector<double> blended(mean.size());
-  for (std::size_t i = 0; i < mean.size(); ++i) blended[i] = cfg.predict.weight * mean[i];
-  for (const auto& member : cfg.predict.blend) {
-    const auto rows = csv::read_labels(member.submission);
-    if (rows.size() != test.size()) fail(member.submission.string(), ": ", rows.size(), " rows, the test set has ", test.size());
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      if (rows[i].id != test.entries[i].id) fail(member.submission.string(), ": row ", i + 2, " is id `", rows[i].id, "`, expected `", test.entries[i].id, "`");
-      blended[i] += member.weight * rows[i].target;
-    }
-    total += member.weight;
-  }
-  if (!(total > 0)) fail("/predict: the blend weights sum to 0");
-  for (auto& v : blended) v /= total;
-  write_predictions(path, test.ids(), blended);
-  // what the prediction looks like, and (on a set with a truth file, as cadence-synth's) how good it is
-  int rounds = 1;
-  with_predict_stage(pipeline, [&](const auto& stage) { rounds = stage.rounds(); });
-  std::vector<double> sorted = blended;
-  std::sort(sorted.begin(), sorted.end());
-  const auto at = [&](double q) { return sorted[static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1))]; };
-  config::json summary = {{"test cadences", blended.size()}, {"models (folds)", models.size()}, {"TTA rounds", rounds},
-                          {"mean probability", std::accumulate(blended.begin(), blended.end(), 0.0) / static_cast<double>(blended.size())},
-                          {"share >= 0.5", static_cast<double>(sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), 0.5)) / static_cast<double>(sorted.size())},
-                          {"probability quartiles", std::vector<double>{at(0.25), at(0.5), at(0.75)}},
-                          {"predict wall time", detail::seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())}};
-  const auto root = detail::data_root(pipeline);
-  const auto truth = detail::read_truth_if_there(root.empty() ? root : root / "test_labels.csv");
-  if (!truth.empty()) {
-    std::vector<float> y;
-    std::vector<double> p, snr, drift;
-    for (std::size_t i = 0; i < test.size(); ++i) {
-      const auto it = truth.find(test.entries[i].id);
-      if (it == truth.end()) continue;
-      y.push_back(static_cast<float>(it->second.target));
-      p.push_back(blended[i]);
-      snr.push_back(it->second.snr);
-      drift.push_back(std::abs(it->second.drift));
-    }
-    if (y.size() == test.size() && std::count(y.begin(), y.end(), 1.0f) > 0 && std::count(y.begin(), y.end(), 0.0f) > 0) {
-      summary["test ROC AUC (test_labels.csv)"] = roc_auc(y, p);
-      config::json bins = config::json::array();
-      for (const auto& b : report::auc_by_bins(y, p, snr, report::snr_bin_edges()))
-        if (b.positives > 0) bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
-      if (!bins.empty()) summary["test AUC by SNR"] = bins;  // truth files with SNR (cadence-synth's)
-      bins = config::json::array();
-      for (const auto& b : report::auc_by_bins(y, p, drift, {0, 0.002, 0.004, 0.006, 0.008, 0.010, 1e9}))
-        if (b.positives > 0) bins.push_back({{"drift_lo", b.lo}, {"drift_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
-      if (!bins.empty()) summary["test AUC by |drift| (Hz/s)"] = bins;
-      if (!cfg.run.quiet) std::fprintf(stderr, "test: ROC AUC %.4f against %s\n", summary["test ROC AUC (test_labels.csv)"].get<double>(), (root / "test_labels.csv").string().c_str());
-    }
-  }
-  write_text_atomically(cfg.run.dir / "predict.json", [&](std::ostream& o) { o << summary.dump(2) << '\n'; });
-  std::vector<std::string> oof_ids;
-  std::vector<float> oof_truth;
-  std::vector<double> oof_pred;
-  config::json cv_summary;
-  detail::read_finetune_outputs(cfg, oof_ids, oof_truth, oof_pred, cv_summary);
-  auto extras = detail::finetune_extras(pipeline, cfg, oof_ids);
-  summary.erase("test AUC by SNR");
-  summary.erase("test AUC by |drift| (Hz/s)");
-  extras.prediction = summary;
-  detail::write_report(cfg, "cadence: fine-tune and predict", cv_summary, oof_truth, oof_pred, extras);
-  return path;
+  return detail::predict_job(pipeline, detail::prepare(pipeline, j, "predict", /*fresh=*/false));
 }
 
-/// pretrain (unless finetune.init is not "pretrained"), finetune, predict.
+/// pretrain (unless finetune.init is not "pretrained"), finetune, predict: one preparation (every
+/// check of all three jobs before the first write), one hold on the directory from the first job to
+/// the last.
 template <class P>
 CompetitionResult run(P pipeline, const config::json& j) {
   CompetitionResult r;
-  auto p = pipeline;
-  // the whole run's checks first, and the directory held from the first job to the last
-  const auto prepared = detail::prepare(p, j, "run", /*fresh=*/true);
-  if (prepared.cfg.finetune.init == FinetuneInit::pretrained) r.pretrain_auc = pretrain(pipeline, j);
-  const auto f = finetune(pipeline, j);
+  const auto prepared = detail::prepare(pipeline, j, "run", /*fresh=*/true);
+  if (prepared.cfg.finetune.init == FinetuneInit::pretrained) r.pretrain_auc = detail::pretrain_job(pipeline, prepared);
+  const auto f = detail::finetune_job(pipeline, prepared);
   r.fold_auc = f.fold_auc;
   r.cv_auc = f.cv_auc;
   r.dir = f.dir;
   r.report = f.report;
-  r.submission = predict(pipeline, j);
+  r.submission = detail::predict_job(pipeline, prepared);
   return r;
 }
 

@@ -27,6 +27,8 @@
 #include "cadence/core/atomic_file.hpp"
 #include "cadence/data/csv.hpp"
 #include "cadence/infer/submission.hpp"
+#include "cadence/recipes/run_dir.hpp"
+#include "cadence/recipes/run_files.hpp"
 #include "cadence/train/metrics.hpp"
 #include "cadence/train/report.hpp"
 
@@ -110,37 +112,6 @@ inline config::json member_config(const EnsembleOptions& e, const EnsembleMember
 
 namespace detail {
 
-struct OofRow {
-  double target = 0, prediction = 0;
-  int fold = -1;
-};
-
-/// A run's oof.csv: id -> (target, prediction, fold), and the ids in file order.
-inline std::pair<std::map<std::string, OofRow>, std::vector<std::string>> read_oof(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) fail(file.string(), ": cannot open (did the member's finetune run?)");
-  std::string line;
-  std::getline(in, line);
-  if (csv::trim(line) != "id,target,prediction,fold") fail(file.string(), ":1: expected the header `id,target,prediction,fold`");
-  std::map<std::string, OofRow> rows;
-  std::vector<std::string> order;
-  for (std::size_t no = 2; std::getline(in, line); ++no) {
-    if (csv::trim(line).empty()) continue;
-    std::istringstream s(line);
-    std::string id, target, prediction, fold;
-    if (!std::getline(s, id, ',') || !std::getline(s, target, ',') || !std::getline(s, prediction, ',') || !std::getline(s, fold))
-      fail(file.string(), ":", no, ": expected id,target,prediction,fold");
-    try {
-      rows[id] = {std::stod(target), std::stod(prediction), std::stoi(fold)};
-    } catch (const std::exception&) {
-      fail(file.string(), ":", no, ": not numbers: `", csv::trim(line), "`");
-    }
-    order.push_back(id);
-  }
-  if (order.empty()) fail(file.string(), ": no rows");
-  return {std::move(rows), std::move(order)};
-}
-
 /// Weighted mean of the members' columns, as probabilities or as normalised ranks.
 inline std::vector<double> blend_columns(const std::vector<std::vector<double>>& columns, const std::vector<double>& weights, BlendMode mode) {
   std::vector<double> out(columns.front().size(), 0.0);
@@ -166,11 +137,11 @@ inline EnsembleResult blend(const EnsembleOptions& e) {
   std::vector<std::vector<double>> oof_columns, test_columns;
   std::vector<std::string> ids, test_ids;
   std::vector<float> truth;
-  std::map<std::string, detail::OofRow> first;
+  std::map<std::string, OofRow> first;
   config::json history = config::json::array();
   for (const auto& m : e.members) {
     const auto dir = e.dir / m.name;
-    const auto [rows, order] = detail::read_oof(dir / "oof.csv");
+    const auto [rows, order] = read_oof(dir / "oof.csv");
     if (ids.empty()) {
       ids = order;
       first = rows;
@@ -204,17 +175,14 @@ inline EnsembleResult blend(const EnsembleOptions& e) {
       test_col.push_back(sub[i].target);
     }
     test_columns.push_back(std::move(test_col));
-    std::vector<std::string> runs{"pretrain"};
-    for (int k = 0; fs::exists(dir / ("fold_" + std::to_string(k))); ++k) runs.push_back("fold_" + std::to_string(k));
-    for (const auto& sub_dir : runs) {
-      std::ifstream log(dir / sub_dir / "log.jsonl");
-      for (std::string line; std::getline(log, line);) {
-        if (line.empty()) continue;
-        auto h = config::json::parse(line);
-        h["tag"] = m.name + " " + h.value("tag", sub_dir);
+    const RunDir run(dir);
+    std::vector<fs::path> training{run.pretrain()};
+    for (const auto& f : run.folds_present()) training.push_back(f);
+    for (const auto& t : training)
+      for (auto& h : read_history(RunDir::log(t))) {
+        h["tag"] = m.name + " " + h.value("tag", t.filename().string());
         history.push_back(std::move(h));
       }
-    }
   }
   const auto oof = detail::blend_columns(oof_columns, weights, e.blend);
   result.blend_auc = roc_auc(truth, oof);

@@ -4,8 +4,8 @@
 // cadence; prediction-time: the prediction stage's section, `predict`, eval_batch_size) and, per
 // training split, the count and a hash of its (id, target) list.
 //
-//   - a fresh pretrain / run / holdout records it (replacing another run's, whose stale fold_<k>
-//     directories beyond the new train.folds are removed);
+//   - a fresh pretrain / run / holdout records it (replacing another run's; RunDir::record removes
+//     the old run's folds beyond the new train.folds);
 //   - --resume, finetune and predict on a directory with another fingerprint refuse, naming the
 //     keys that differ, so that old state is never mixed into a new run.
 #include <cstdint>
@@ -133,20 +133,13 @@ inline void verify_config(const std::filesystem::path& dir, const config::json& 
 }
 
 /// Records the config part when the directory has none, or when a `fresh` job starts the directory's
-/// run over (the inputs are then forgotten, and the old run's fold_<k> beyond `folds` removed).
+/// run over (the inputs are then forgotten; RunDir::record also removes the old run's extra folds).
 /// Returns what a fresh job replaced ("" if nothing).
-inline std::string record_config(const std::filesystem::path& dir, const config::json& config_part, bool fresh, int folds) {
+inline std::string record_config(const std::filesystem::path& dir, const config::json& config_part, bool fresh) {
   const auto fp = read(dir);
   const bool recorded = fp.is_object() && fp.contains("config") && !fp["config"].is_null();
   if (recorded && !fresh) return "";
   const std::string diff = recorded && fp["config"] != config_part ? differences(fp["config"], config_part) : "";
-  if (!diff.empty()) {  // a new run replaces the old one: its extra folds would linger in reports
-    namespace fs = std::filesystem;
-    for (int k = folds; k < 256; ++k) {
-      std::error_code ec;
-      fs::remove_all(dir / ("fold_" + std::to_string(k)), ec);
-    }
-  }
   write(dir, {{"config", config_part}, {"inputs", config::json::object()}});
   return diff;
 }

@@ -88,6 +88,9 @@ struct CompetitionConfig {
     (void)run.torch_device();  // a malformed device string, before anything is written
     if (train.amp == Amp::fp16 && !run.torch_device().is_cuda())
       fail("/train/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
+    double blend_weights = predict.weight;
+    for (const auto& m : predict.blend) blend_weights += m.weight;
+    if (!(blend_weights > 0)) fail("/predict/weight: the blend weights (this run's and predict.blend's) sum to 0; give this run a weight above 0");
     if (predict.amp == Amp::fp16 && !run.torch_device().is_cuda())
       fail("/predict/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
   }

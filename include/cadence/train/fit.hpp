@@ -110,29 +110,43 @@ class Ema {
 /// A run killed anywhere and resumed from its last checkpoint ends bit for bit as an uninterrupted one:
 /// the checkpoint holds the weights, the optimizer, EMA, torch's generator, the schedule and the
 /// position (epoch, batch, the epoch's running loss), and all of cadence's own draws are keyed.
+/// Where and as what a Fit trains: the data, the options, the directory and the checkpoints' identity
+/// (an options struct, as LibTorch's DataLoaderOptions, instead of a row of arguments).
+struct FitContext {
+  const RunOptions& run;
+  const TrainOptions& train;
+  const Dataset& data;
+  const std::vector<std::int64_t>& fitting;  // indices into data that train
+  const std::vector<std::int64_t>& valid;    // indices into data that validate
+  std::filesystem::path dir;                 // model.pt, last.pt, log.jsonl
+  std::string tag;                           // "pretrain", "fold 1", "epoch" (holdout): progress and log.jsonl
+  torch::Device device = torch::kCPU;
+  IdentityCheck checkpoint;                  // what model.pt and last.pt record, and what a resume must find
+};
+
 template <class P, class Net>
 class Fit {
  public:
-  Fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOptions& t, const Dataset& data,
-      const std::vector<std::int64_t>& fit_idx, const std::vector<std::int64_t>& valid_idx,
-      const std::filesystem::path& dir, const std::string& tag, torch::Device device)
-      : pipeline_(pipeline), net_(net), run_(run), group_(dist::current()), t_(t), data_(data), fit_idx_(fit_idx), valid_idx_(valid_idx), dir_(dir),
-        tag_(tag), device_(device), head_(pipeline_head(pipeline)), targets_(data.targets()),
-        opt_(make_optimizer(t, net->parameters())), scaler_(t.amp == Amp::fp16),
-        world_(group_ != nullptr ? group_->size() : 1), batches_(per_rank_batches(fit_idx.size(), world_, t.batch_size)),
-        schedule_(for_global_batch(t, world_), (batches_ + t.accumulate - 1) / t.accumulate * t.epochs) {
+  Fit(const P& pipeline, Net& net, const FitContext& c)
+      : pipeline_(pipeline), net_(net), run_(c.run), group_(dist::current()), t_(c.train), data_(c.data), fit_idx_(c.fitting),
+        valid_idx_(c.valid), dir_(c.dir), tag_(c.tag), device_(c.device), check_(c.checkpoint), head_(pipeline_head(pipeline)),
+        targets_(c.data.targets()), opt_(make_optimizer(c.train, net->parameters())), scaler_(c.train.amp == Amp::fp16),
+        world_(group_ != nullptr ? group_->size() : 1), batches_(per_rank_batches(c.fitting.size(), world_, c.train.batch_size)),
+        schedule_(for_global_batch(c.train, world_), (batches_ + c.train.accumulate - 1) / c.train.accumulate * c.train.epochs) {
+    const TrainOptions& t = c.train;
+    const torch::Device device = c.device;
     if (t.amp == Amp::fp16 && !device.is_cuda()) fail("/train/amp: \"fp16\" needs a CUDA device; use \"bf16\" on a CPU");
     if (t.grad_checkpointing && t.sync_batchnorm && world_ > 1)
       fail("/train/grad_checkpointing: not with train.sync_batchnorm in a data-parallel run (the recomputation would "
            "synchronise the statistics again); turn one of them off");
     set_grad_checkpointing(*net, t.grad_checkpointing);
-    for (auto i : valid_idx) truth_.push_back(targets_[static_cast<std::size_t>(i)]);
+    for (auto i : c.valid) truth_.push_back(targets_[static_cast<std::size_t>(i)]);
     if (group_ != nullptr) {  // DDP: rank 0's weights everywhere, then gradients averaged in buckets
       dist::broadcast_module(*group_, *net);
       reducer_ = std::make_unique<dist::GradReducer>(*group_, net->parameters());
     }
     if (t.ema > 0.0) ema_ = std::make_unique<Ema>(*net, t.ema);
-    r_.model = dir / "model.pt";
+    r_.model = c.dir / "model.pt";
   }
 
   FitResult run() {
@@ -159,7 +173,7 @@ class Fit {
         break;
       }
     }
-    load_module(net_, r_.model);
+    load_module(net_, r_.model, check_);
     return r_;
   }
 
@@ -317,7 +331,8 @@ class Fit {
     // the inference path seti predict runs (BN folded, channels_last as trained), on a copy: net_ trains on
     auto eval_net = inference_copy(pipeline_, *net_, device_, InferenceOptions{true, t_.channels_last});
     AutocastGuard autocast(t_.amp, device_);  // validation at the training's precision, as Lightning's
-    auto p = predict_pipeline(pipeline_, eval_net, head_, data_, valid_idx_, t_.eval_batch_size, device_, run_.seed, "validate", quiet(), false);
+    auto p = predict_pipeline(pipeline_, eval_net, head_, data_, valid_idx_,
+                              {.batch_size = t_.eval_batch_size, .device = device_, .seed = run_.seed, .label = "validate", .quiet = quiet(), .use_tta = false});
     for (std::size_t i = 0; i < p.size(); ++i)
       if (!std::isfinite(p[i]))
         fail(job(), ": the validation prediction for id `", data_.entries[static_cast<std::size_t>(valid_idx_[i])].id, "` is ", p[i],
@@ -351,7 +366,7 @@ class Fit {
       r_.best_auc = auc;
       r_.best_epoch = epoch + 1;
       r_.best_valid = probs;
-      if (leader()) save_module(net_, r_.model);
+      if (leader()) save_module(net_, r_.model, check_.expected);
       stale_ = 0;
     } else {
       ++stale_;
@@ -377,6 +392,7 @@ class Fit {
       a.write("position", c10::IValue(pos.dump()));
       at::Generator gen = at::detail::getDefaultCPUGenerator();
       a.write("torch_rng", gen.get_state(), true);
+      write_identity(a, check_.expected);
       save_archive(a, last());
     }
   }
@@ -386,6 +402,7 @@ class Fit {
     try {
       torch::serialize::InputArchive a;
       a.load_from(bytes.data(), bytes.size(), device_);  // a checkpoint written on another device resumes on this one
+      verify_checkpoint(a, net_, last(), check_);          // this job's, this fold's, this run's; the network's shapes
       net_->load(a);
       torch::serialize::InputArchive oa;
       a.read("optimizer", oa);
@@ -431,6 +448,7 @@ class Fit {
   std::filesystem::path dir_;
   std::string tag_;
   torch::Device device_;
+  IdentityCheck check_;
   Head head_;
   std::vector<float> targets_, truth_;
   std::unique_ptr<torch::optim::Optimizer> opt_;
@@ -448,12 +466,10 @@ class Fit {
   Position resumed_;
 };
 
-/// Trains `net` on `fit_idx`, validating on `valid_idx` after every epoch (see Fit).
+/// Trains `net` on `c.fitting`, validating on `c.valid` after every epoch (see Fit).
 template <class P, class Net>
-FitResult fit(const P& pipeline, Net& net, const RunOptions& run, const TrainOptions& t, const Dataset& data,
-              const std::vector<std::int64_t>& fit_idx, const std::vector<std::int64_t>& valid_idx,
-              const std::filesystem::path& dir, const std::string& tag, torch::Device device) {
-  return Fit<P, Net>(pipeline, net, run, t, data, fit_idx, valid_idx, dir, tag, device).run();
+FitResult fit(const P& pipeline, Net& net, const FitContext& c) {
+  return Fit<P, Net>(pipeline, net, c).run();
 }
 
 }  // namespace cadence

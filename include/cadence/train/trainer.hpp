@@ -1,7 +1,7 @@
 #pragma once
 // The training engine's options: RunOptions ("run": where, seed, device, threads, resume), TrainOptions
 // ("train": optimizer, schedule, accumulation, clipping, EMA, early stopping, amp, ...) and the learning
-// rate schedule they define. The loop itself is train/fit.hpp.
+// rate schedule they define. The loop itself is train/fit.hpp; its checkpoint files train/checkpoint_file.hpp.
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -27,6 +27,7 @@
 #include "cadence/core/caching_allocator.hpp"
 #include "cadence/dist/group.hpp"
 #include "cadence/train/amp.hpp"
+#include "cadence/train/checkpoint_file.hpp"  // save_module, load_module: with the options, as before
 
 namespace cadence {
 
@@ -42,7 +43,7 @@ struct RunOptions {
   int dist_timeout = 300;                   // data-parallel runs: seconds any collective may wait for the other ranks
 
   template <class V> void fields(V& v) {
-    v("dir", dir);
+    v("dir", dir, config::non_empty());
     v("seed", seed);
     v("device", device, config::non_empty());
     v("threads", threads, config::in_range(0, 1024));
@@ -218,46 +219,5 @@ class LrSchedule {
   double scale_ = 1.0, best_ = -1.0;
   int bad_ = 0;
 };
-
-/// Writes a LibTorch archive atomically. The archive is made in memory first: LibTorch's file writer
-/// reports a failed write (a full disk) from a destructor, which ends the process in std::terminate.
-inline void save_archive(torch::serialize::OutputArchive& archive, const std::filesystem::path& path) {
-  std::ostringstream mem;
-  archive.save_to(mem);
-  write_text_atomically(path, [&](std::ostream& o) { o << mem.view(); });
-}
-
-/// Saves a module's parameters and buffers atomically.
-template <class Net>
-void save_module(const Net& net, const std::filesystem::path& path) {
-  torch::serialize::OutputArchive a;
-  net->save(a);
-  save_archive(a, path);
-}
-
-/// The device a module's tensors are on (its first parameter's or buffer's; the CPU when it has none).
-template <class Net>
-torch::Device module_device(const Net& net) {
-  for (const auto& p : net->parameters()) return p.device();
-  for (const auto& b : net->buffers()) return b.device();
-  return torch::kCPU;
-}
-
-/// Loads weights saved by save_module onto the module's device (weights trained on a GPU predict on a
-/// CPU and the other way round); a truncated file or one of another network is one line naming it.
-/// In a data-parallel run rank 0 reads the file and every rank loads its bytes (all ranks call it).
-template <class Net>
-void load_module(Net& net, const std::filesystem::path& path) {
-  const auto bytes = dist::read_on_leader(path);
-  if (!bytes) fail(path.string(), ": no such checkpoint");
-  try {
-    torch::serialize::InputArchive a;
-    a.load_from(bytes->data(), bytes->size(), module_device(net));
-    net->load(a);
-  } catch (const std::exception& e) {
-    fail(path.string(), ": cannot load these weights (", first_line(e.what()),
-         "); the file is truncated, or was written for another model or model.* options");
-  }
-}
 
 }  // namespace cadence
