@@ -33,41 +33,25 @@
 #include "cadence/recipes/holdout.hpp"
 #include "cadence/recipes/scan.hpp"
 #include "common/cli.hpp"
+#include "seti/architectures.hpp"
 
 namespace {
 
-// The competition's pipelines. The config's top-level "arch" picks one (the model is part of the
-// pipeline's type, so each is compiled in).
-using Ops = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
-template <class Arch>
-auto effnet_pipeline() {
-  using namespace cadence;
-  return Load{} | Background{} | Ops{} | Mixup{} | Resize<Learned>{} | Model<Arch>{} | TTA<16>{};
-}
-auto small_pipeline() {
-  using namespace cadence;
-  return Load{} | Background{} | Ops{} | Mixup{} | Model<SmallCnnArch>{} | TTA<16>{};
-}
-/// The classical baseline: nothing to train, nothing to augment.
-auto dedoppler_pipeline() {
-  using namespace cadence;
-  return Load{} | Background{} | Model<DeDopplerArch>{};
-}
+using seti::Ops;
 
-/// Calls f(pipeline, j) with the pipeline compiled for j's `model.arch` (the library validates the key
-/// again, like every other, when it reads the config).
+/// Calls f(pipeline, j) with the pipeline compiled for j's `model.arch` (architectures.hpp's table; the
+/// library validates the key again, like every other, when it reads the config).
 template <class F>
 int with_pipeline(const cadence::config::json& j, F&& f) {
-  constexpr const char* choices = "small_cnn, efficientnetv2_s, efficientnetv2_m, tf_efficientnetv2_s, tf_efficientnetv2_m, dedoppler";
-  if (!j.is_object() || !j.contains("model") || !j["model"].is_object() || !j["model"].contains("arch"))
-    cadence::fail("/model/arch: missing (required, no default; one of: ", choices, ")");
+  if (!j.is_object()) cadence::fail("config: expected a JSON object at the top level, got ", j.type_name());
+  if (!j.contains("model") || !j["model"].is_object() || !j["model"].contains("arch"))
+    cadence::fail("/model/arch: missing (required, no default; one of: ", seti::architecture_names(), ")");
   if (!j["model"]["arch"].is_string()) cadence::fail("/model/arch: expected a string, got ", j["model"]["arch"].type_name());
   const auto arch = j["model"]["arch"].get<std::string>();
-  if (arch == "small_cnn") return f(small_pipeline(), j);
-  if (arch == "dedoppler") return f(dedoppler_pipeline(), j);
-  if (arch == "efficientnetv2_s" || arch == "tf_efficientnetv2_s") return f(effnet_pipeline<cadence::EffNetV2S>(), j);
-  if (arch == "efficientnetv2_m" || arch == "tf_efficientnetv2_m") return f(effnet_pipeline<cadence::EffNetV2M>(), j);
-  cadence::fail("/model/arch: unknown value \"", arch, "\" (expected one of: ", choices, ")");
+  int status = 0;
+  if (!seti::with_architecture(arch, [&](const auto& entry) { status = f(entry.pipeline(), j); }))
+    cadence::fail("/model/arch: unknown value \"", cadence::first_line(arch, 60), "\" (expected one of: ", seti::architecture_names(), ")");
+  return status;
 }
 
 template <class P>
@@ -119,16 +103,20 @@ int preview_with(P pipeline, const cadence::config::json& config, const std::str
   return 0;
 }
 
-/// The backbones by timm name.
+/// The bare backbone `arch` names (architectures.hpp's table).
 torch::nn::AnyModule build_arch(const std::string& arch, const cadence::EffNetV2Options& o, std::int64_t in_chans,
                                 std::int64_t classes) {
-  using namespace cadence;
-  if (arch == EffNetV2S::name) return EffNetV2S::build(o, in_chans, classes);
-  if (arch == EffNetV2M::name) return EffNetV2M::build(o, in_chans, classes);
-  if (arch == TfEffNetV2S::name) return TfEffNetV2S::build(o, in_chans, classes);
-  if (arch == TfEffNetV2M::name) return TfEffNetV2M::build(o, in_chans, classes);
-  if (arch == SmallCnnArch::name) return SmallCnnArch::build(SmallCnnOptions{}, in_chans, classes);
-  fail("--arch `", arch, "`: expected efficientnetv2_s, efficientnetv2_m, tf_efficientnetv2_s, tf_efficientnetv2_m or small_cnn");
+  torch::nn::AnyModule m;
+  const bool found = seti::with_architecture(arch, [&](const auto& entry) {
+    using E = std::remove_cvref_t<decltype(entry)>;
+    using Arch = typename E::tag;
+    if constexpr (std::is_same_v<typename Arch::Options, cadence::EffNetV2Options>) m = Arch::build(o, in_chans, classes, arch);
+    else if constexpr (E::has_backbone) m = Arch::build(typename Arch::Options{}, in_chans, classes);
+  });
+  if (m.is_empty())
+    cadence::fail("--arch `", cadence::first_line(arch, 60), "`: expected one of ", seti::architecture_names(/*backbones_only=*/true),
+                  found ? " (this one has no backbone to build)" : "");
+  return m;
 }
 
 struct ModelFlags {
@@ -286,7 +274,7 @@ int main(int argc, char** argv) {
   scn->add_flag("--quiet", scan_quiet, "no progress bar (run.quiet=true)");
   ModelArgs margs;
   auto* mod = app.add_subcommand("model", "build a backbone: its parameter count and module tree, or one forward pass of a .npy");
-  mod->add_option("--arch", margs.arch, "efficientnetv2_s | efficientnetv2_m | tf_efficientnetv2_s | tf_efficientnetv2_m | small_cnn")->required();
+  mod->add_option("--arch", margs.arch, seti::architecture_names(/*backbones_only=*/true))->required();
   mod->add_option("--weights", margs.weights, "a timm state_dict (.safetensors or a torch.save'd dict) to load");
   mod->add_option("--input", margs.input, "a float32 (B,C,H,W) .npy to run in eval mode");
   mod->add_option("--output", margs.output, "where --input's logits go (.npy)");
@@ -307,9 +295,12 @@ int main(int argc, char** argv) {
       return with_pipeline(j, [&](auto pipeline, const cadence::config::json& cfg) {
         const std::vector<std::filesystem::path> files(scan_files.begin(), scan_files.end());
         const auto r = cadence::recipes::scan(pipeline, cfg, files, scan_run);
+        std::string notes;
+        if (r.skipped > 0) notes += ", " + std::to_string(r.skipped) + " skipped: a panel all NaN/Inf, or no power";
+        if (r.masked_windows > 0)
+          notes += ", " + std::to_string(r.masked_samples) + " NaN/Inf samples masked in " + std::to_string(r.masked_windows) + " windows";
         std::printf("scanned %lld windows with %zu model(s) x %d round(s) in %.1f s (%.1f windows/s)%s\n", static_cast<long long>(r.windows),
-                    r.models, r.rounds, r.seconds, r.windows_per_s,
-                    r.skipped > 0 ? (", " + std::to_string(r.skipped) + " skipped: NaN/Inf or no power").c_str() : "");
+                    r.models, r.rounds, r.seconds, r.windows_per_s, notes.c_str());
         for (std::size_t k = 0; k < std::min<std::size_t>(5, r.hits.size()); ++k)
           std::printf("hit %zu: channels %lld-%lld, score %.4f\n", k + 1, static_cast<long long>(r.hits[k].first),
                       static_cast<long long>(r.hits[k].first + r.hits[k].width - 1), r.hits[k].score);

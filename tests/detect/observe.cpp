@@ -1,6 +1,7 @@
 // Observation files (.fil, .h5) against blimpy, the cadence checks, the windows and the time axis.
 #include "cadence/observe/cadence.hpp"
 
+#include <limits>
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -181,6 +182,25 @@ TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in obs
     // given a1, a2, b, ...: b started before a2 (the headers' tstart), which is the first thing broken
     CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("b.fil: starts (tstart MJD 60000.003612) no later than the file given before it (MJD 60000.007224)") != std::string::npos);
   }
+  SUBCASE("another time resolution in one file: names it and both tsamps") {
+    test::TempDir dir("obs-tsamp");
+    std::vector<std::filesystem::path> f;
+    for (int k = 0; k < 6; ++k) {
+      f.push_back(dir / ("f" + std::to_string(k) + ".fil"));
+      ob::Header h;
+      h.source_name = k % 2 == 0 ? "T" : "O";
+      h.fch1 = 1000.0;
+      h.foff = -0.001;
+      h.tsamp = k == 3 ? 2.0 : 1.0;
+      h.tstart = 60000.0 + 0.01 * k;
+      h.nchans = 300;
+      h.nbits = 32;
+      ob::write_filterbank(f.back(), h, std::vector<float>(300 * 3, 1.0f));
+    }
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f3.fil: tsamp 2 s, but ") != std::string::npos);
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f0.fil's is 1 s; the six files of a cadence must share one time resolution") !=
+          std::string::npos);
+  }
   SUBCASE("scan.on reorders: ON files to 0, 2, 4, OFF files to 1, 3, 5") {
     test::TempDir dir("obs-on");
     std::vector<std::filesystem::path> f;
@@ -216,7 +236,7 @@ TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in obs
   }
 }
 
-TEST_CASE("observe: windows cover every channel; the time axis is interpolated or averaged") {
+TEST_CASE("observe: windows cover every channel, the time axis is interpolated or averaged") {
   CHECK(ob::window_starts(768, 256, 64) == std::vector<std::int64_t>{0, 192, 384, 512});
   CHECK(ob::window_starts(512, 256, 0) == std::vector<std::int64_t>{0, 256});
   CHECK(ob::window_starts(256, 256, 255) == std::vector<std::int64_t>{0});
@@ -233,7 +253,7 @@ TEST_CASE("observe: windows cover every channel; the time axis is interpolated o
   CHECK(two == std::vector<float>{3, 9});
 }
 
-TEST_CASE("observe: a window with NaN/Inf or no power is refused (the scan scores it 0), a good one is scaled to mean power 1") {
+TEST_CASE("observe: NaN/Inf samples are masked, a window with a panel of them or no power is refused, a good one is scaled to mean power 1") {
   test::TempDir dir("obs-nan");
   std::vector<std::filesystem::path> f;
   for (int k = 0; k < 6; ++k) {
@@ -250,9 +270,17 @@ TEST_CASE("observe: a window with NaN/Inf or no power is refused (the scan score
   CHECK(sum / static_cast<double>(out.size()) == doctest::Approx(1.0));
   CHECK(out[0] == doctest::Approx(1.0 / 3.5));  // panel 0 holds 1000, the window's mean is 3500
   b.panels[3][static_cast<std::size_t>(2 * 512 + 300)] = std::nanf("");
-  CHECK_FALSE(ob::cut_window(c, b, 256, 256, 10, out));
+  std::int64_t masked = -1;
+  REQUIRE(ob::cut_window(c, b, 256, 256, 10, out, &masked));  // a flagged sample is masked, not the window blanked
+  CHECK(masked == 1);
+  for (float v : out) REQUIRE(std::isfinite(v));
+  for (std::size_t k = 3 * 10 * 256; k < 4 * 10 * 256; ++k)  // the NaN took its panel's mean (4000): the panel stays flat
+    REQUIRE(out[k] == doctest::Approx(4000.0 / 3500.0));
+  CHECK(ob::cut_window(c, b, 0, 256, 10, out, &masked));  // the NaN is in the other window
+  CHECK(masked == 0);
+  for (std::size_t k = 0; k < b.panels[3].size(); ++k) b.panels[3][k] = std::numeric_limits<float>::infinity();
+  CHECK_FALSE(ob::cut_window(c, b, 0, 256, 10, out, &masked));  // a panel with no finite sample: nothing to mask with
   CHECK(out[5] == 0.0f);
-  CHECK(ob::cut_window(c, b, 0, 256, 10, out));  // the NaN is in the other window
   for (auto& p : b.panels) std::fill(p.begin(), p.end(), 0.0f);
   CHECK_FALSE(ob::cut_window(c, b, 0, 256, 10, out));  // flagged: no power at all
 }

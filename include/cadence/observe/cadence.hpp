@@ -55,6 +55,12 @@ class Cadence {
         fail(h.file.string(), ": its frequency axis (", axis(h), ") is not ", ref.file.string(), "'s (", axis(ref),
              "); the six files of a cadence must cover the same channels");
     }
+    for (std::size_t k = 1; k < 6; ++k) {  // one time resolution: the de-Doppler drift and the events' times assume it
+      const Header& h = given[k]->header();
+      if (!(std::abs(h.tsamp - ref.tsamp) <= 1e-6 * std::abs(ref.tsamp)))
+        fail(h.file.string(), ": tsamp ", h.tsamp, " s, but ", ref.file.string(), "'s is ", ref.tsamp,
+             " s; the six files of a cadence must share one time resolution");
+    }
     bool timed = true;
     for (const auto& f : given) timed = timed && f->header().tstart > 0.0;
     if (timed)
@@ -174,27 +180,44 @@ inline void read_block(const Cadence& c, std::int64_t first, std::int64_t count,
 }
 
 /// Window [start, start + width) of block `b`, as a raw cadence (6 x T x width floats) on the model's
-/// time axis, divided by its mean power. Returns false (and leaves zeros) when the window holds NaN/Inf
-/// or no power at all (flagged channels): the scan scores it 0 and says how many there were.
-inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std::int64_t width, std::int64_t T, std::span<float> out) {
+/// time axis, divided by its mean power. Flagged data is masked, as turboSETI and blimpy practice masks
+/// it, not allowed to blank the window: each NaN/Inf sample is replaced by the mean of its panel's
+/// finite samples in the window, and `masked` (when given) counts them. Returns false (and leaves
+/// zeros) only when a panel holds no finite sample or the window no power at all (flagged channels):
+/// the scan scores it 0 and says how many there were.
+inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std::int64_t width, std::int64_t T, std::span<float> out,
+                       std::int64_t* masked = nullptr) {
   thread_local std::vector<float> cols;
   const auto W = static_cast<std::size_t>(width);
   const auto panel = static_cast<std::size_t>(T) * W;
+  std::int64_t bad_total = 0;
+  bool usable = true;
   for (std::size_t p = 0; p < 6; ++p) {
     const auto rows = c.header(p).nsamples;
     cols.resize(static_cast<std::size_t>(rows) * W);
     const float* src = b.panels[p].data() + (start - b.first);
     for (std::int64_t r = 0; r < rows; ++r)
       std::copy(src + r * b.count, src + r * b.count + width, cols.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * W));
+    double finite_sum = 0.0;
+    std::int64_t bad = 0;
+    for (float v : cols) {
+      if (std::isfinite(v)) finite_sum += v;
+      else ++bad;
+    }
+    if (bad > 0) {
+      const auto good = static_cast<std::int64_t>(cols.size()) - bad;
+      usable = usable && good > 0;
+      const auto fill = good > 0 ? static_cast<float>(finite_sum / static_cast<double>(good)) : 0.0f;
+      for (float& v : cols)
+        if (!std::isfinite(v)) v = fill;
+      bad_total += bad;
+    }
     resample_time(cols.data(), rows, width, out.data() + p * panel, T);
   }
+  if (masked != nullptr) *masked = bad_total;
   double sum = 0.0;
-  bool finite = true;
-  for (float v : out) {
-    finite = finite && std::isfinite(v);
-    sum += std::abs(static_cast<double>(v));
-  }
-  if (!finite || !(sum > 0.0)) {
+  for (float v : out) sum += std::abs(static_cast<double>(v));
+  if (!usable || !(sum > 0.0) || !std::isfinite(sum)) {
     std::fill(out.begin(), out.end(), 0.0f);
     return false;
   }
