@@ -186,93 +186,132 @@ class SqueezeExciteImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SqueezeExcite);
 
-/// One block of any of the three types, with timm's module names.
+/// What every block is to the network: one class per kind below, as timm's _efficientnet_blocks.py
+/// (ConvBnAct, EdgeResidual, InvertedResidual), each with timm's module names (the weights' keys).
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(const BlockArgs& a, std::int64_t in, std::int64_t out, int stride, bool tf, double drop_path)
-      : type_(a.type), drop_path_(drop_path) {
-    if (a.type == 'c') {
-      conv = register_module("conv", effnet::conv(in, out, a.kernel, stride, tf, pad_));
-      bn1 = register_module("bn1", bn(out, tf));
-      skip_ = a.skip && stride == 1 && in == out;
-    } else if (a.type == 'e') {
-      const auto mid = make_divisible(static_cast<double>(in) * a.exp);
-      conv_exp = register_module("conv_exp", effnet::conv(in, mid, a.kernel, stride, tf, pad_));
-      bn1 = register_module("bn1", bn(mid, tf));
-      if (a.se > 0) se = register_module("se", SqueezeExcite(mid, static_cast<std::int64_t>(std::nearbyint(static_cast<double>(mid) * a.se / a.exp))));
-      Padding none;
-      conv_pwl = register_module("conv_pwl", effnet::conv(mid, out, 1, 1, tf, none));
-      bn2 = register_module("bn2", bn(out, tf));
-      skip_ = !a.noskip && stride == 1 && in == out;
-    } else {
-      const auto mid = make_divisible(static_cast<double>(in) * a.exp);
-      Padding none;
-      conv_pw = register_module("conv_pw", effnet::conv(in, mid, 1, 1, tf, none));
-      bn1 = register_module("bn1", bn(mid, tf));
-      conv_dw = register_module("conv_dw", effnet::conv(mid, mid, a.kernel, stride, tf, pad_, mid));
-      bn2 = register_module("bn2", bn(mid, tf));
-      if (a.se > 0) se = register_module("se", SqueezeExcite(mid, static_cast<std::int64_t>(std::nearbyint(static_cast<double>(mid) * a.se / a.exp))));
-      conv_pwl = register_module("conv_pwl", effnet::conv(mid, out, 1, 1, tf, none));
-      bn3 = register_module("bn3", bn(out, tf));
-      skip_ = !a.noskip && stride == 1 && in == out;
-    }
-  }
-
-  void pretty_print(std::ostream& os) const override {
-    os << (type_ == 'c' ? "ConvBnAct" : type_ == 'e' ? "EdgeResidual" : "InvertedResidual") << (skip_ ? "(skip)" : "()");
-  }
+  BlockImpl(bool skip, double drop_path) : skip_(skip), drop_path_(drop_path) {}
   /// timm's block type: "cn" (ConvBnAct), "er" (EdgeResidual), "ir" (InvertedResidual).
-  std::string type() const { return type_ == 'c' ? "cn" : type_ == 'e' ? "er" : "ir"; }
+  virtual std::string type() const = 0;
+  /// The block's spatial conv (cn: conv, er: conv_exp, ir: conv_dw): its kernel and stride.
+  virtual const torch::nn::Conv2d& spatial_conv() const = 0;
+  /// Folds each BN into the conv before it (inference only; see EfficientNetV2Impl::fold_batchnorm).
+  virtual void fold() = 0;
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+
   bool has_skip() const { return skip_; }
   double drop_path_rate() const { return drop_path_; }
-  /// The block's spatial conv (cn: conv, er: conv_exp, ir: conv_dw): its kernel and stride.
-  const torch::nn::Conv2d& spatial_conv() const { return type_ == 'c' ? conv : type_ == 'e' ? conv_exp : conv_dw; }
+  void pretty_print(std::ostream& os) const override {
+    const auto t = type();
+    os << (t == "cn" ? "ConvBnAct" : t == "er" ? "EdgeResidual" : "InvertedResidual") << (skip_ ? "(skip)" : "()");
+  }
 
-  /// Folds each BN into the conv before it (inference only; see EfficientNetV2Impl::fold_batchnorm).
-  void fold() {
-    if (type_ == 'c') {
-      fold_into(conv, bn1);
-    } else if (type_ == 'e') {
-      fold_into(conv_exp, bn1);
-      fold_into(conv_pwl, bn2);
-    } else {
-      fold_into(conv_pw, bn1);
-      fold_into(conv_dw, bn2);
-      fold_into(conv_pwl, bn3);
-    }
+ protected:
+  /// The residual: the branch (with stochastic depth in training) plus the input, when the block has one.
+  torch::Tensor residual(const torch::Tensor& y, const torch::Tensor& x) const { return skip_ ? drop_path(y, drop_path_, is_training()) + x : y; }
+  torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t) const { return effnet::norm(b, t, folded_); }
+  static SqueezeExcite make_se(const BlockArgs& a, std::int64_t mid) {
+    return SqueezeExcite(mid, static_cast<std::int64_t>(std::nearbyint(static_cast<double>(mid) * a.se / a.exp)));
+  }
+
+  bool skip_;
+  double drop_path_;
+  bool folded_ = false;
+  Padding pad_;  // the spatial conv's "same" padding (tf_ models)
+};
+
+/// timm's ConvBnAct: conv, bn1, SiLU (EfficientNetV2's first stage, "cn").
+class ConvBnActImpl : public BlockImpl {
+ public:
+  ConvBnActImpl(const BlockArgs& a, std::int64_t in, std::int64_t out, int stride, bool tf, double drop_path)
+      : BlockImpl(a.skip && stride == 1 && in == out, drop_path) {
+    conv = register_module("conv", effnet::conv(in, out, a.kernel, stride, tf, pad_));
+    bn1 = register_module("bn1", bn(out, tf));
+  }
+  std::string type() const override { return "cn"; }
+  const torch::nn::Conv2d& spatial_conv() const override { return conv; }
+  void fold() override {
+    fold_into(conv, bn1);
     folded_ = true;
   }
+  torch::Tensor forward(const torch::Tensor& x) override { return residual(torch::silu(norm(bn1, conv->forward(pad_.apply(x)))), x); }
 
-  torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor y;
-    auto norm = [&](BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
-    if (type_ == 'c') {
-      y = torch::silu(norm(bn1, conv->forward(pad_.apply(x))));
-    } else if (type_ == 'e') {
-      y = torch::silu(norm(bn1, conv_exp->forward(pad_.apply(x))));
-      if (!se.is_empty()) y = se->forward(y);
-      y = norm(bn2, conv_pwl->forward(y));
-    } else {
-      y = torch::silu(norm(bn1, conv_pw->forward(x)));
-      y = torch::silu(norm(bn2, conv_dw->forward(pad_.apply(y))));
-      if (!se.is_empty()) y = se->forward(y);
-      y = norm(bn3, conv_pwl->forward(y));
-    }
-    return skip_ ? drop_path(y, drop_path_, is_training()) + x : y;
+  torch::nn::Conv2d conv{nullptr};
+  BatchNorm2d bn1{nullptr};
+};
+
+/// timm's EdgeResidual (FusedMBConv): conv_exp, bn1, SiLU, [se], conv_pwl, bn2 ("er").
+class EdgeResidualImpl : public BlockImpl {
+ public:
+  EdgeResidualImpl(const BlockArgs& a, std::int64_t in, std::int64_t out, int stride, bool tf, double drop_path)
+      : BlockImpl(!a.noskip && stride == 1 && in == out, drop_path) {
+    const auto mid = make_divisible(static_cast<double>(in) * a.exp);
+    conv_exp = register_module("conv_exp", effnet::conv(in, mid, a.kernel, stride, tf, pad_));
+    bn1 = register_module("bn1", bn(mid, tf));
+    if (a.se > 0) se = register_module("se", make_se(a, mid));
+    Padding none;
+    conv_pwl = register_module("conv_pwl", effnet::conv(mid, out, 1, 1, tf, none));
+    bn2 = register_module("bn2", bn(out, tf));
+  }
+  std::string type() const override { return "er"; }
+  const torch::nn::Conv2d& spatial_conv() const override { return conv_exp; }
+  void fold() override {
+    fold_into(conv_exp, bn1);
+    fold_into(conv_pwl, bn2);
+    folded_ = true;
+  }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto y = torch::silu(norm(bn1, conv_exp->forward(pad_.apply(x))));
+    if (!se.is_empty()) y = se->forward(y);
+    return residual(norm(bn2, conv_pwl->forward(y)), x);
   }
 
-  torch::nn::Conv2d conv{nullptr}, conv_exp{nullptr}, conv_pw{nullptr}, conv_dw{nullptr}, conv_pwl{nullptr};
+  torch::nn::Conv2d conv_exp{nullptr}, conv_pwl{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  SqueezeExcite se{nullptr};
+};
+
+/// timm's InvertedResidual (MBConv): conv_pw, bn1, SiLU, conv_dw, bn2, SiLU, [se], conv_pwl, bn3 ("ir").
+class InvertedResidualImpl : public BlockImpl {
+ public:
+  InvertedResidualImpl(const BlockArgs& a, std::int64_t in, std::int64_t out, int stride, bool tf, double drop_path)
+      : BlockImpl(!a.noskip && stride == 1 && in == out, drop_path) {
+    const auto mid = make_divisible(static_cast<double>(in) * a.exp);
+    Padding none;
+    conv_pw = register_module("conv_pw", effnet::conv(in, mid, 1, 1, tf, none));
+    bn1 = register_module("bn1", bn(mid, tf));
+    conv_dw = register_module("conv_dw", effnet::conv(mid, mid, a.kernel, stride, tf, pad_, mid));
+    bn2 = register_module("bn2", bn(mid, tf));
+    if (a.se > 0) se = register_module("se", make_se(a, mid));
+    conv_pwl = register_module("conv_pwl", effnet::conv(mid, out, 1, 1, tf, none));
+    bn3 = register_module("bn3", bn(out, tf));
+  }
+  std::string type() const override { return "ir"; }
+  const torch::nn::Conv2d& spatial_conv() const override { return conv_dw; }
+  void fold() override {
+    fold_into(conv_pw, bn1);
+    fold_into(conv_dw, bn2);
+    fold_into(conv_pwl, bn3);
+    folded_ = true;
+  }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto y = torch::silu(norm(bn1, conv_pw->forward(x)));
+    y = torch::silu(norm(bn2, conv_dw->forward(pad_.apply(y))));
+    if (!se.is_empty()) y = se->forward(y);
+    return residual(norm(bn3, conv_pwl->forward(y)), x);
+  }
+
+  torch::nn::Conv2d conv_pw{nullptr}, conv_dw{nullptr}, conv_pwl{nullptr};
   BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   SqueezeExcite se{nullptr};
-
- private:
-  char type_;
-  double drop_path_;
-  bool skip_ = false;
-  bool folded_ = false;
-  Padding pad_;
 };
-TORCH_MODULE(Block);
+
+/// The block of kind a.type ('c', 'e', 'i').
+inline std::shared_ptr<BlockImpl> make_block(const BlockArgs& a, std::int64_t in, std::int64_t out, int stride, bool tf, double drop_path) {
+  if (a.type == 'c') return std::make_shared<ConvBnActImpl>(a, in, out, stride, tf, drop_path);
+  if (a.type == 'e') return std::make_shared<EdgeResidualImpl>(a, in, out, stride, tf, drop_path);
+  return std::make_shared<InvertedResidualImpl>(a, in, out, stride, tf, drop_path);
+}
 
 }  // namespace effnet
 
@@ -298,7 +337,7 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
       torch::nn::ModuleList stage;
       const auto out = round_chs(a.out);
       for (int r = 0; r < a.repeat; ++r, ++index) {
-        stage->push_back(effnet::Block(a, chs, out, r == 0 ? a.stride : 1, tf_, o.drop_path_rate * index / total));
+        stage->push_back(effnet::make_block(a, chs, out, r == 0 ? a.stride : 1, tf_, o.drop_path_rate * index / total));
         chs = out;
       }
       blocks->push_back(stage);
@@ -321,7 +360,7 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
     if (folded_) return;
     effnet::fold_into(conv_stem, bn1);
     for (const auto& stage : *blocks)
-      for (const auto& block : *stage->as<torch::nn::ModuleList>()) block->as<effnet::Block>()->fold();
+      for (const auto& block : *stage->as<torch::nn::ModuleList>()) std::dynamic_pointer_cast<effnet::BlockImpl>(block)->fold();
     effnet::fold_into(conv_head, bn2);
     folded_ = true;
   }
