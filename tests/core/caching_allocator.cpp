@@ -58,7 +58,7 @@ TEST_CASE("caching allocator: a freed large block serves the next request of its
   CHECK(large_ours);
 }
 
-TEST_CASE("caching allocator: the cache maps no more than the live peak; other classes' free blocks go first") {
+TEST_CASE("caching allocator: the cache maps no more than the live peak, other classes' free blocks go first") {
   auto* cache = cadence::install_caching_allocator();
   if (cache == nullptr) return;  // under ASan (checked above)
   cache->empty_cache();

@@ -82,7 +82,7 @@ TEST_CASE("background: refuses a cadence that is not six panels, and a source th
                     "cannot hand the pipeline's cadence stages");
 }
 
-TEST_CASE("background: in a pipeline it runs on the raw cadence before the layout, in every layout; \"none\" keeps the fast path") {
+TEST_CASE("background: in a pipeline it runs on the raw cadence before the layout, in every layout, \"none\" keeps the fast path") {
   test::TempDir data("bg");
   test::small_dataset(data.path, 6, 2);
   for (auto layout : {cadence::PanelLayout::on_stacked, cadence::PanelLayout::all_stacked, cadence::PanelLayout::channels}) {

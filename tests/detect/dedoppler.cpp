@@ -78,7 +78,7 @@ TEST_CASE("dedoppler: the search's scores equal a brute-force loop's, with and w
   }
 }
 
-TEST_CASE("dedoppler: finds an injected line's drift and channel; RFI in all six panels scores low") {
+TEST_CASE("dedoppler: finds an injected line's drift and channel, RFI in all six panels scores low") {
   const auto o = small_options();
   const auto signal = with_line(4, -0.15, 30, 3.0f, {0, 2, 4});
   const auto best = cadence::dedoppler::search(signal.unsqueeze(0), {0, 1, 2, 3, 4, 5}, o);

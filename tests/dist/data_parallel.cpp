@@ -95,7 +95,7 @@ cadence::SmallCnn tiny_net() {
 
 }  // namespace
 
-TEST_CASE("dist: the environment as torchrun writes it; none of it is a world of one") {
+TEST_CASE("dist: the environment as torchrun writes it, none of it is a world of one") {
   {
     Env none({});
     const auto w = World::from_env();
@@ -276,7 +276,7 @@ TEST_CASE("dist: rank 0's error is every rank's, and ranks with different config
   CHECK(messages[1].find("rank 0's config differs from rank 1's") != std::string::npos);
 }
 
-TEST_CASE("dist: rank 0's file on every rank; gathered predictions in order") {
+TEST_CASE("dist: rank 0's file on every rank, gathered predictions in order") {
   test::TempDir dir;
   const auto file = dir.path / "weights.bin";
   { std::ofstream(file) << "rank zero's bytes"; }

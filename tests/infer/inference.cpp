@@ -92,7 +92,7 @@ TEST_CASE("inference: folded BatchNorm + channels_last give the plain network's 
 
 // The augmentation's autocast pause matters on a GPU, where Augment runs as tensor ops that autocast
 // would cast (tests/cuda has that regression test); on a CPU Augment's kernels are autocast-free.
-TEST_CASE("inference: predict.amp (bf16 on a CPU) gives the fp32 predictions to bf16 rounding; AutocastPause restores autocast") {
+TEST_CASE("inference: predict.amp (bf16 on a CPU) gives the fp32 predictions to bf16 rounding, AutocastPause restores autocast") {
   test::TempDir data("inference-amp");
   test::small_dataset(data.path, 4, 6);
   using Aug = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;

@@ -47,7 +47,7 @@ TEST_CASE("folds: saved and loaded by id") {
   test::check_error([&] { cadence::load_folds(dir / "folds.csv", {"z"}); }, "folds.csv", "no fold for id `z`");
 }
 
-TEST_CASE("sampler: epoch orders are seeded permutations; the balanced sampler draws about half positives") {
+TEST_CASE("sampler: epoch orders are seeded permutations, the balanced sampler draws about half positives") {
   std::vector<std::int64_t> members(1000);
   std::iota(members.begin(), members.end(), 0);
   const auto a = cadence::epoch_order(members, 1, 0);

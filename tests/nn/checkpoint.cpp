@@ -60,7 +60,7 @@ Step train_step(Net net, const torch::Tensor& x, const torch::Tensor& y, bool ch
 
 }  // namespace
 
-TEST_CASE("checkpoint: a segment with BatchNorm and dropout gives the plain backward's gradients; statistics updated once") {
+TEST_CASE("checkpoint: a segment with BatchNorm and dropout gives the plain backward's gradients, statistics updated once") {
   torch::manual_seed(0);
   torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 8, 3).padding(1));
   cadence::BatchNorm2d bn(8);

@@ -108,7 +108,7 @@ TEST_CASE("efficientnetv2: every block is timm's block (type, channels, kernel, 
   }
 }
 
-TEST_CASE("efficientnetv2: timm's weights give timm's logits (eval and train mode; torch and tf padding)") {
+TEST_CASE("efficientnetv2: timm's weights give timm's logits (eval and train mode, torch and tf padding)") {
   for (const char* variant : {"tiny", "tiny_tf"}) {
     CAPTURE(variant);
     const auto d = json::parse(test::read_file(test::fixture(std::string("timm/") + variant + ".json")));

@@ -60,7 +60,7 @@ TEST_CASE("resize: inference without gradients (one sample at a time, in place) 
   CHECK(torch::allclose(r->forward(x.narrow(0, 3, 1)), per_sample.narrow(0, 3, 1), 1e-5, 1e-5));
 }
 
-TEST_CASE("resize: fixed resizers are plain interpolation; options are checked") {
+TEST_CASE("resize: fixed resizers are plain interpolation, options are checked") {
   namespace F = torch::nn::functional;
   cadence::ResizeSize s;
   s.size = {30, 20};

@@ -22,6 +22,7 @@
 #include "cadence/recipes/competition.hpp"
 #include "cadence/recipes/holdout.hpp"
 #include "networks.hpp"
+#include "small_run.hpp"
 #include "support.hpp"
 
 using cadence::config::json;
@@ -29,16 +30,9 @@ using cadence::config::json;
 extern char** environ;
 
 namespace {
-using Aug = cadence::Augment<cadence::VFlip, cadence::SpecAug>;
-auto pipeline() { return cadence::Load{} | Aug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{}; }
-
-json config(const std::filesystem::path& data, const std::filesystem::path& run) {
-  return {{"run", {{"dir", run.string()}, {"seed", 3}, {"threads", 2}, {"quiet", true}}},
-          {"load", {{"root", data.string()}, {"threads", 2}}},
-          {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
-          {"train", {{"epochs", 2}, {"batch_size", 8}, {"folds", 2}, {"holdout", 0.25}}},
-          {"finetune", {{"init", "scratch"}}}};
-}
+using Aug = test::SmallAug;
+auto pipeline() { return test::small_run_pipeline(); }
+json config(const std::filesystem::path& data, const std::filesystem::path& run) { return test::small_run_config(data, run); }
 
 struct Result {
   int status = -1;  // exit code, or 128 + signal

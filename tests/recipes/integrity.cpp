@@ -14,21 +14,15 @@
 #include "cadence/observe/hdf5.hpp"
 #include "cadence/recipes/competition.hpp"
 #include "cadence/recipes/run_files.hpp"
+#include "small_run.hpp"
 #include "support.hpp"
 
 using cadence::config::json;
 
 namespace {
-using Aug = cadence::Augment<cadence::VFlip, cadence::SpecAug>;
-auto pipeline() { return cadence::Load{} | Aug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{}; }
-
-json config(const std::filesystem::path& data, const std::filesystem::path& run) {
-  return {{"run", {{"dir", run.string()}, {"seed", 3}, {"threads", 2}, {"quiet", true}}},
-          {"load", {{"root", data.string()}, {"threads", 2}}},
-          {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
-          {"train", {{"epochs", 1}, {"batch_size", 8}, {"folds", 2}, {"holdout", 0.25}}},
-          {"finetune", {{"init", "scratch"}}}};
-}
+using Aug = test::SmallAug;
+auto pipeline() { return test::small_run_pipeline(); }
+json config(const std::filesystem::path& data, const std::filesystem::path& run) { return test::small_run_config(data, run, /*epochs=*/1); }
 
 /// A trained run shared by the cases below (finetune of 2 folds, one epoch, on 24 cadences).
 struct TrainedRun {

@@ -24,7 +24,7 @@ TEST_CASE("generator: the same seed writes byte-identical files with any thread 
   CHECK(differ == 12);       // another seed: other ids, so no .npy path is shared
 }
 
-TEST_CASE("generator: positives carry the signal in ON panels only; files are standardised float16") {
+TEST_CASE("generator: positives carry the signal in ON panels only, files are standardised float16") {
   cadence::synth::SynthOptions o;
   o.rfi_rate = 0.0;
   o.standardize = false;

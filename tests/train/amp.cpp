@@ -46,7 +46,7 @@ TEST_CASE("amp: the loss scaler skips non-finite steps, halves, and grows after 
   CHECK(off.scale_loss(torch::ones({})).item<float>() == 1.f);
 }
 
-TEST_CASE("amp: bf16 autocast trains on the CPU; fp16 without CUDA is refused before any work") {
+TEST_CASE("amp: bf16 autocast trains on the CPU, fp16 without CUDA is refused before any work") {
   test::TempDir data("amp"), out("amprun");
   test::small_dataset(data.path, 16, 2, 0);
   nlohmann::json cfg = {{"run", {{"dir", (out / "a").string()}, {"threads", 2}, {"quiet", true}}},
