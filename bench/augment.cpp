@@ -54,9 +54,7 @@ void Op_(benchmark::State& state) {
   Op op;
   op.options.p = 1.0;
   const auto k = keys();
-  run(state, [&](torch::Tensor& x, std::uint32_t e) {
-    op.apply(x, cadence::draw_params(op, {1, e, k}, 0, kH, kW));
-  });
+  run(state, [&](torch::Tensor& x, std::uint32_t e) { op.apply(x, cadence::draw_params(op, {1, e, k}, 0, kH, kW)); });
 }
 BENCHMARK_TEMPLATE(Op_, cadence::VFlip)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(Op_, cadence::SSR)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();

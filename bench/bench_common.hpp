@@ -13,7 +13,8 @@ namespace bench {
 /// <tmp>/cadence-bench-<n>).
 inline std::filesystem::path dataset(int n) {
   const char* env = std::getenv("CADENCE_BENCH_DATA");
-  const auto root = env ? std::filesystem::path(env) : std::filesystem::temp_directory_path() / ("cadence-bench-" + std::to_string(n));
+  const auto root = env ? std::filesystem::path(env)
+                        : std::filesystem::temp_directory_path() / ("cadence-bench-" + std::to_string(n));
   if (!std::filesystem::exists(root / ".complete")) {
     cadence::synth::SynthOptions o;
     o.root = root;

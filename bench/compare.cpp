@@ -45,7 +45,7 @@ struct Args {
   std::string stage = "input";
   std::filesystem::path data;
   int threads = 2, samples = 512, steps = 3, warmup_batches = 2;
-  bool keep_memory = true;  // run.keep_memory
+  bool keep_memory = true;   // run.keep_memory
   int predict_samples = 16;  // TTA x16 of a full-size model is slow on a CPU
   std::string device = "cpu";
   cadence::Amp amp = cadence::Amp::off;  // predict: autocast, as predict.amp
@@ -53,7 +53,8 @@ struct Args {
   int size = 256;                        // predict: the learned resizer's output, H = W
   bool grad_checkpointing = false;       // train: train.grad_checkpointing
   std::filesystem::path json = "cadence.json";
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("stage", stage, [](const std::string& s, const std::string& path) {
       if (s != "input" && s != "train" && s != "predict") cadence::fail(path, ": expected input, train or predict");
     });
@@ -78,8 +79,9 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 torch::nn::Sequential network() {
   cadence::LearnedOptions r;
   r.size = r.test_size = {256, 256};
-  return torch::nn::Sequential(cadence::LearnedResizer(r, 1),
-                               cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 1, 2));
+  return torch::nn::Sequential(
+      cadence::LearnedResizer(r, 1),
+      cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 1, 2));
 }
 
 }  // namespace
@@ -110,18 +112,27 @@ int main(int argc, char** argv) {
       bench::reset_peak_rss();
       auto t0 = Clock::now();
       cadence::LoaderHooks hooks;  // as fit() sets them up for a CPU run
-      hooks.sample = [&](torch::Tensor& one, std::int64_t index) { aug.apply(one, {0, 0, std::span<const std::int64_t>(&index, 1)}); };
-      hooks.batch = [&](cadence::Batch& b, std::size_t no) { mix.apply(b.images, b.targets, 0, 0, static_cast<std::uint32_t>(no)); };
+      hooks.sample = [&](torch::Tensor& one, std::int64_t index) {
+        aug.apply(one, {0, 0, std::span<const std::int64_t>(&index, 1)});
+      };
+      hooks.batch = [&](cadence::Batch& b, std::size_t no) {
+        mix.apply(b.images, b.targets, 0, 0, static_cast<std::uint32_t>(no));
+      };
       auto loader = load.loader(data, order_of(static_cast<std::size_t>(warm + a.samples), 0), bs, 2, std::move(hooks));
       std::int64_t seen = -warm;  // like peer.py: the clock starts after the warm-up batches
       while (auto batch = loader->next()) {
         seen += batch->size();
         if (seen == 0) t0 = Clock::now();
       }
-      out["input"] = {{"samples_per_s", static_cast<double>(seen) / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()},
-                      {"samples", seen}, {"batch_size", bs}, {"reader_threads", a.threads}, {"warmup_samples", warm}};
+      out["input"] = {{"samples_per_s", static_cast<double>(seen) / seconds_since(t0)},
+                      {"peak_rss_mib", bench::peak_rss_mib()},
+                      {"samples", seen},
+                      {"batch_size", bs},
+                      {"reader_threads", a.threads},
+                      {"warmup_samples", warm}};
     }
-    if (a.stage == "train") {  // training step: Resize<Learned> 256^2 + EfficientNetV2-S, batch --batch (8), AdamW, channels_last
+    if (a.stage ==
+        "train") {  // training step: Resize<Learned> 256^2 + EfficientNetV2-S, batch --batch (8), AdamW, channels_last
       bench::reset_peak_rss();
       auto net = network();
       cadence::to_channels_last(*net);
@@ -138,36 +149,52 @@ int main(int argc, char** argv) {
       step();  // warm-up
       const auto t0 = Clock::now();
       for (int s = 0; s < a.steps; ++s) step();
-      out["train"] = {{"samples_per_s", static_cast<double>(a.batch) * a.steps / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()},
-                      {"grad_checkpointing", a.grad_checkpointing}, {"batch_size", a.batch}};
+      out["train"] = {{"samples_per_s", static_cast<double>(a.batch) * a.steps / seconds_since(t0)},
+                      {"peak_rss_mib", bench::peak_rss_mib()},
+                      {"grad_checkpointing", a.grad_checkpointing},
+                      {"batch_size", a.batch}};
     }
     if (a.stage == "predict") {  // prediction with TTA<16>: the functions seti predict runs (recipes::predict)
       const torch::Device device(a.device);
       if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // as RunOptions::apply on a GPU
       bench::reset_peak_rss();
-      auto pipeline = load | Aug4{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<16>{};
+      auto pipeline = load | Aug4{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} |
+                      cadence::TTA<16>{};
       pipeline.get<cadence::Model<cadence::EffNetV2S>>().options.arch = "efficientnetv2_s";
       auto& resize = pipeline.get<cadence::Resize<cadence::Learned>>().options;
       resize.size = resize.test_size = {a.size, a.size};
       auto net = cadence::build_network(pipeline, load.image_shape().channels);
       net->to(device);
       cadence::prepare_for_inference(*net, cadence::PredictOptions{}.inference());  // seti predict's defaults
-      cadence::AutocastGuard autocast(a.amp, device);                              // predict.amp
+      cadence::AutocastGuard autocast(a.amp, device);                               // predict.amp
       const auto n = std::min<std::size_t>(static_cast<std::size_t>(a.predict_samples), data.size());
       const auto head = cadence::pipeline_head(pipeline);
-      if (device.is_cuda())  // cuDNN's autotuner and the allocator's first blocks, outside the clock (peer.py warms up too)
-        cadence::predict_pipeline(pipeline, net, head, data, order_of(static_cast<std::size_t>(a.batch), 2), a.batch, device, 0, "warm-up", true);
+      if (device
+              .is_cuda())  // cuDNN's autotuner and the allocator's first blocks, outside the clock (peer.py warms up too)
+        cadence::predict_pipeline(pipeline, net, head, data, order_of(static_cast<std::size_t>(a.batch), 2), a.batch,
+                                  device, 0, "warm-up", true);
       const auto t0 = Clock::now();
-      cadence::predict_pipeline(pipeline, net, head, data, order_of(n, 1), a.batch, device, 0, "predict", /*quiet=*/true);
-      out["predict"] = {{"samples_per_s", static_cast<double>(n) / seconds_since(t0)}, {"peak_rss_mib", bench::peak_rss_mib()},
-                        {"samples", n}, {"batch_size", a.batch}, {"size", a.size}, {"device", device.str()},
-                        {"amp", a.amp == cadence::Amp::fp16 ? "fp16" : a.amp == cadence::Amp::bf16 ? "bf16" : "off"}};
+      cadence::predict_pipeline(pipeline, net, head, data, order_of(n, 1), a.batch, device, 0, "predict",
+                                /*quiet=*/true);
+      out["predict"] = {{"samples_per_s", static_cast<double>(n) / seconds_since(t0)},
+                        {"peak_rss_mib", bench::peak_rss_mib()},
+                        {"samples", n},
+                        {"batch_size", a.batch},
+                        {"size", a.size},
+                        {"device", device.str()},
+                        {"amp", a.amp == cadence::Amp::fp16   ? "fp16"
+                                : a.amp == cadence::Amp::bf16 ? "bf16"
+                                                              : "off"}};
     }
     out["threads"] = a.threads;
-    if (const auto* cache = a.keep_memory ? cadence::install_caching_allocator() : nullptr) {  // what run.keep_memory's cache held
+    if (const auto* cache =
+            a.keep_memory ? cadence::install_caching_allocator() : nullptr) {  // what run.keep_memory's cache held
       const auto st = cache->stats();
-      out["host_cache"] = {{"peak_live_mib", st.peak_live / 1048576.0}, {"peak_mapped_mib", st.peak_mapped / 1048576.0},
-                           {"hits", st.hits}, {"misses", st.misses}, {"released_mib", st.released / 1048576.0}};
+      out["host_cache"] = {{"peak_live_mib", st.peak_live / 1048576.0},
+                           {"peak_mapped_mib", st.peak_mapped / 1048576.0},
+                           {"hits", st.hits},
+                           {"misses", st.misses},
+                           {"released_mib", st.released / 1048576.0}};
     }
     std::ofstream(a.json) << out.dump(2) << '\n';
     std::cout << out.dump() << '\n';

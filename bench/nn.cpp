@@ -29,7 +29,8 @@ torch::nn::Sequential network(bool m, std::int64_t size) {
   cadence::LearnedOptions r;
   r.size = r.test_size = {size, size};
   auto arch = m ? cadence::efficientnetv2_m_arch() : cadence::efficientnetv2_s_arch();
-  return torch::nn::Sequential(cadence::LearnedResizer(r, 1), cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, 1, 2));
+  return torch::nn::Sequential(cadence::LearnedResizer(r, 1),
+                               cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, 1, 2));
 }
 
 // args: model (0 = S, 1 = M), size, channels_last, train, threads
@@ -45,8 +46,10 @@ void EffNetV2(benchmark::State& state) {
     x = cadence::as_channels_last(x);
   }
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));
-  if (train) net->train();
-  else net->eval();
+  if (train)
+    net->train();
+  else
+    net->eval();
   for (auto _ : state) {
     if (train) {
       opt.zero_grad();
@@ -142,7 +145,8 @@ static void ConvPeak(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data_ptr<float>());
   }
   const double flop = 2.0 * 8 * 64 * 64 * 256 * 256 * 9;
-  state.counters["GFLOP/s"] = benchmark::Counter(flop * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flop * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
   state.counters["threads"] = static_cast<double>(state.range(0));
 }
 BENCHMARK(ConvPeak)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();

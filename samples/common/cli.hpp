@@ -38,7 +38,8 @@ int run(CLI::App& app, int argc, char** argv, F&& body) {
     std::string what = e.what(), where = app.get_name();
     const std::string first = argc > 1 ? argv[1] : "";
     std::vector<std::string> commands;
-    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) commands.push_back(sub->get_name());
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+      commands.push_back(sub->get_name());
     const bool is_command = std::find(commands.begin(), commands.end(), first) != commands.end();
     if (!commands.empty() && !first.empty() && first[0] != '-' && !is_command) {
       what = "unknown command `" + first + "` (commands:";
@@ -47,7 +48,8 @@ int run(CLI::App& app, int argc, char** argv, F&& body) {
     } else if (is_command) {
       where += " " + first;
     }
-    for (char& c : what) if (c == '\n') c = ' ';
+    for (char& c : what)
+      if (c == '\n') c = ' ';
     std::fprintf(stderr, "error: %s (see %s --help)\n", what.c_str(), where.c_str());
     return 2;
   }
@@ -60,7 +62,8 @@ int run(CLI::App& app, int argc, char** argv, F&& body) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "error: out of memory (a batch size, image size or model option too large for this machine?)\n");
+    std::fprintf(stderr,
+                 "error: out of memory (a batch size, image size or model option too large for this machine?)\n");
     return 1;
   } catch (const std::exception& e) {  // LibTorch's errors carry a stack trace: their first line only
     std::fprintf(stderr, "error: %s\n", cadence::first_line(e.what(), 300).c_str());
@@ -75,10 +78,15 @@ struct FieldFlags {
   template <class T, class... Checks>
   void operator()(std::string_view key, T& value, Checks&&...) {
     std::string flag = "--" + std::string(key);
-    for (char& c : flag) if (c == '_') c = '-';
+    for (char& c : flag)
+      if (c == '_') c = '-';
     const auto shown = cadence::config::write_value(value);
-    app.add_option_function<std::string>(flag, [&given = given, flag](const std::string& v) { given.insert(given.end(), {flag, v}); },
-                                         "default: " + (shown.is_string() ? shown.template get<std::string>() : shown.dump()));
+    app.add_option_function<std::string>(
+        flag,
+        [&given = given, flag](const std::string& v) {
+          given.insert(given.end(), {flag, v});
+        },
+        "default: " + (shown.is_string() ? shown.template get<std::string>() : shown.dump()));
   }
 };
 }  // namespace detail

@@ -59,32 +59,36 @@ inline const auto kArchitectures = std::make_tuple(
 template <class F>
 bool with_architecture(std::string_view name, F&& f) {
   bool found = false;
-  std::apply([&](const auto&... e) {
-    auto one = [&](const auto& a) {
-      if (found) return;
-      for (auto n : cadence::arch_names<typename std::remove_cvref_t<decltype(a)>::tag>())
-        if (n == name) {
-          found = true;
-          f(a);
-          return;
-        }
-    };
-    (one(e), ...);
-  }, kArchitectures);
+  std::apply(
+      [&](const auto&... e) {
+        auto one = [&](const auto& a) {
+          if (found) return;
+          for (auto n : cadence::arch_names<typename std::remove_cvref_t<decltype(a)>::tag>())
+            if (n == name) {
+              found = true;
+              f(a);
+              return;
+            }
+        };
+        (one(e), ...);
+      },
+      kArchitectures);
   return found;
 }
 
 /// Every name the table takes, ", "-separated; `backbones_only`: those `seti model` builds.
 inline std::string architecture_names(bool backbones_only = false) {
   std::string out;
-  std::apply([&](const auto&... e) {
-    auto one = [&](const auto& a) {
-      using A = std::remove_cvref_t<decltype(a)>;
-      if (backbones_only && !A::has_backbone) return;
-      for (auto n : cadence::arch_names<typename A::tag>()) out += (out.empty() ? "" : ", ") + std::string(n);
-    };
-    (one(e), ...);
-  }, kArchitectures);
+  std::apply(
+      [&](const auto&... e) {
+        auto one = [&](const auto& a) {
+          using A = std::remove_cvref_t<decltype(a)>;
+          if (backbones_only && !A::has_backbone) return;
+          for (auto n : cadence::arch_names<typename A::tag>()) out += (out.empty() ? "" : ", ") + std::string(n);
+        };
+        (one(e), ...);
+      },
+      kArchitectures);
   return out;
 }
 

@@ -46,11 +46,13 @@ int with_pipeline(const cadence::config::json& j, F&& f) {
   if (!j.is_object()) cadence::fail("config: expected a JSON object at the top level, got ", j.type_name());
   if (!j.contains("model") || !j["model"].is_object() || !j["model"].contains("arch"))
     cadence::fail("/model/arch: missing (required, no default; one of: ", seti::architecture_names(), ")");
-  if (!j["model"]["arch"].is_string()) cadence::fail("/model/arch: expected a string, got ", j["model"]["arch"].type_name());
+  if (!j["model"]["arch"].is_string())
+    cadence::fail("/model/arch: expected a string, got ", j["model"]["arch"].type_name());
   const auto arch = j["model"]["arch"].get<std::string>();
   int status = 0;
   if (!seti::with_architecture(arch, [&](const auto& entry) { status = f(entry.pipeline(), j); }))
-    cadence::fail("/model/arch: unknown value \"", cadence::first_line(arch, 60), "\" (expected one of: ", seti::architecture_names(), ")");
+    cadence::fail("/model/arch: unknown value \"", cadence::first_line(arch, 60),
+                  "\" (expected one of: ", seti::architecture_names(), ")");
   return status;
 }
 
@@ -91,14 +93,14 @@ int preview_with(P pipeline, const cadence::config::json& config, const std::str
   if constexpr (!P::template contains<Ops>) {
     return 0;  // refused above
   } else {
-  const auto& ops = pipeline.template get<Ops>();
-  one(ops.template op<0>(), "vflip");
-  one(ops.template op<1>(), "ssr");
-  one(ops.template op<2>(), "motion_blur");
-  one(ops.template op<3>(), "spec_aug");
-  auto all = image.clone();
-  ops.apply(all, {recipe.run.seed, 0, key});
-  write("augment", all);
+    const auto& ops = pipeline.template get<Ops>();
+    one(ops.template op<0>(), "vflip");
+    one(ops.template op<1>(), "ssr");
+    one(ops.template op<2>(), "motion_blur");
+    one(ops.template op<3>(), "spec_aug");
+    auto all = image.clone();
+    ops.apply(all, {recipe.run.seed, 0, key});
+    write("augment", all);
   }
   return 0;
 }
@@ -110,11 +112,14 @@ torch::nn::AnyModule build_arch(const std::string& arch, const cadence::EffNetV2
   const bool found = seti::with_architecture(arch, [&](const auto& entry) {
     using E = std::remove_cvref_t<decltype(entry)>;
     using Arch = typename E::tag;
-    if constexpr (std::is_same_v<typename Arch::Options, cadence::EffNetV2Options>) m = Arch::build(o, in_chans, classes, arch);
-    else if constexpr (E::has_backbone) m = Arch::build(typename Arch::Options{}, in_chans, classes);
+    if constexpr (std::is_same_v<typename Arch::Options, cadence::EffNetV2Options>)
+      m = Arch::build(o, in_chans, classes, arch);
+    else if constexpr (E::has_backbone)
+      m = Arch::build(typename Arch::Options{}, in_chans, classes);
   });
   if (m.is_empty())
-    cadence::fail("--arch `", cadence::first_line(arch, 60), "`: expected one of ", seti::architecture_names(/*backbones_only=*/true),
+    cadence::fail("--arch `", cadence::first_line(arch, 60), "`: expected one of ",
+                  seti::architecture_names(/*backbones_only=*/true),
                   found ? " (this one has no backbone to build)" : "");
   return m;
 }
@@ -122,14 +127,14 @@ torch::nn::AnyModule build_arch(const std::string& arch, const cadence::EffNetV2
 struct ModelFlags {
   std::int64_t classes = 1000, in_chans = 3;
   cadence::EffNetV2Options net;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("classes", classes, cadence::config::in_range(1, 100000));
     v("in_chans", in_chans, cadence::config::in_range(1, 64));
     v("width_multiplier", net.width_multiplier, cadence::config::above(0.0), cadence::config::in_range(0.0, 8.0));
     v("depth_multiplier", net.depth_multiplier, cadence::config::above(0.0), cadence::config::in_range(0.0, 8.0));
   }
 };
-
 
 struct ModelArgs {
   std::string arch, weights, input, output;
@@ -139,7 +144,8 @@ struct ModelArgs {
 
 int model(const ModelArgs& a) {
   const auto f = cadence::config::parse<ModelFlags>(cadence::config::flags_to_json(a.flags));
-  torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));  // PyTorch alone picks 1 on 2 vCPUs
+  torch::set_num_threads(
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));  // PyTorch alone picks 1 on 2 vCPUs
   auto m = build_arch(a.arch, f.net, f.in_chans, f.classes);
   if (!a.weights.empty()) {
     cadence::ImportOptions io;
@@ -160,15 +166,18 @@ int model(const ModelArgs& a) {
     if (a.output.empty()) cadence::fail("--input needs --output LOGITS.npy");
     std::vector<float> x;
     const auto head = cadence::npy::read_header(a.input);  // sizes first, before any allocation
-    if (head.shape.size() != 4 || head.shape[1] != f.in_chans || head.shape[0] < 1 || head.shape[0] > 4096 || head.shape[2] < 8 ||
-        head.shape[3] < 8 || head.shape[2] > 8192 || head.shape[3] > 8192)
-      cadence::fail(a.input, ": expected a (B,", f.in_chans, ",H,W) array with 1 <= B <= 4096 and 8 <= H, W <= 8192, got ",
+    if (head.shape.size() != 4 || head.shape[1] != f.in_chans || head.shape[0] < 1 || head.shape[0] > 4096 ||
+        head.shape[2] < 8 || head.shape[3] < 8 || head.shape[2] > 8192 || head.shape[3] > 8192)
+      cadence::fail(a.input, ": expected a (B,", f.in_chans,
+                    ",H,W) array with 1 <= B <= 4096 and 8 <= H, W <= 8192, got ",
                     cadence::npy::shape_string(head.shape));
     const auto h = cadence::npy::read_f32(a.input, {}, x);
     torch::NoGradGuard g;
     m.ptr()->eval();
     const auto logits = m.forward(torch::from_blob(x.data(), h.shape, torch::kFloat32)).contiguous();
-    cadence::npy::write_f32(a.output, logits.sizes().vec(), std::span<const float>(logits.template data_ptr<float>(), static_cast<std::size_t>(logits.numel())));
+    cadence::npy::write_f32(
+        a.output, logits.sizes().vec(),
+        std::span<const float>(logits.template data_ptr<float>(), static_cast<std::size_t>(logits.numel())));
     std::cout << "wrote " << a.output << " " << cadence::npy::shape_string(logits.sizes().vec()) << '\n';
   }
   return 0;
@@ -189,8 +198,8 @@ int job(const std::string& name, const cadence::config::json& config) {
     namespace r = cadence::recipes;
     if (name == "holdout") {
       const auto h = r::holdout(pipeline, j);
-      std::printf("validation ROC AUC: %.4f (best epoch %d), with TTA: %.4f\nsubmission: %s\nrun directory: %s\n", h.best_auc,
-                  h.best_epoch, h.tta_auc, h.submission.string().c_str(), h.dir.string().c_str());
+      std::printf("validation ROC AUC: %.4f (best epoch %d), with TTA: %.4f\nsubmission: %s\nrun directory: %s\n",
+                  h.best_auc, h.best_epoch, h.tta_auc, h.submission.string().c_str(), h.dir.string().c_str());
     } else if (name == "pretrain") {
       std::printf("pretrain validation ROC AUC: %.4f\n", r::pretrain(pipeline, j));
     } else if (name == "finetune") {
@@ -203,8 +212,8 @@ int job(const std::string& name, const cadence::config::json& config) {
     } else {
       const auto f = r::run(pipeline, j);
       if (f.pretrain_auc >= 0) std::printf("pretrain validation ROC AUC: %.4f\n", f.pretrain_auc);
-      std::printf("CV ROC AUC (out of fold): %.4f\nsubmission: %s\nreport: %s\n", f.cv_auc, f.submission.string().c_str(),
-                  f.report.string().c_str());
+      std::printf("CV ROC AUC (out of fold): %.4f\nsubmission: %s\nreport: %s\n", f.cv_auc,
+                  f.submission.string().c_str(), f.report.string().c_str());
     }
     return 0;
   });
@@ -215,10 +224,14 @@ int ensemble(const std::string& file, const cadence::config::json& j) {
   const auto e = cadence::config::parse<cadence::EnsembleConfig>(j).ensemble;
   const bool rank0 = quiet_unless_rank0();
   std::filesystem::create_directories(e.dir);
-  if (rank0) cadence::write_text_atomically(e.dir / "ensemble.json", [&](std::ostream& o) { o << cadence::config::write(cadence::EnsembleConfig{e}).dump(2) << '\n'; });
+  if (rank0)
+    cadence::write_text_atomically(e.dir / "ensemble.json", [&](std::ostream& o) {
+      o << cadence::config::write(cadence::EnsembleConfig{e}).dump(2) << '\n';
+    });
   const auto base = std::filesystem::path(file).parent_path();
   std::vector<cadence::config::json> members;
-  for (const auto& m : e.members) members.push_back(cadence::recipes::member_config(e, m, base));  // all errors before any work
+  for (const auto& m : e.members)
+    members.push_back(cadence::recipes::member_config(e, m, base));  // all errors before any work
   for (std::size_t i = 0; i < e.members.size(); ++i) {
     std::printf("member %s (%zu/%zu), run directory %s\n", e.members[i].name.c_str(), i + 1, e.members.size(),
                 members[i]["run"]["dir"].get<std::string>().c_str());
@@ -228,8 +241,8 @@ int ensemble(const std::string& file, const cadence::config::json& j) {
   if (!rank0) return 0;  // rank 0 blends
   const auto r = cadence::recipes::blend(e);
   for (const auto& [name, auc] : r.member_auc) std::printf("member %s: out-of-fold ROC AUC %.4f\n", name.c_str(), auc);
-  std::printf("blend: out-of-fold ROC AUC %.4f\nsubmission: %s\nreport: %s\n", r.blend_auc, r.submission.string().c_str(),
-              r.report.string().c_str());
+  std::printf("blend: out-of-fold ROC AUC %.4f\nsubmission: %s\nreport: %s\n", r.blend_auc,
+              r.submission.string().c_str(), r.report.string().c_str());
   return 0;
 }
 
@@ -247,7 +260,8 @@ int main(int argc, char** argv) {
       {"finetune", "stratified K-fold on train from the pretrained weights; oof.csv, cv.json, report.html"},
       {"predict", "the fold ensemble x TTA on test (blended with predict.blend); submission.csv"},
       {"holdout", "one hold-out run on train, then predict: the quickest end-to-end check"},
-      {"check", "check the config and every input it names (labels, each file's header, folds, blend files) without training"}};
+      {"check",
+       "check the config and every input it names (labels, each file's header, folds, blend files) without training"}};
   for (const auto& [name, help] : jobs) {
     auto* sub = app.add_subcommand(name, help);
     config.add_to(*sub);
@@ -257,23 +271,28 @@ int main(int argc, char** argv) {
     }
     sub->callback([&job_name, n = std::string(name)] { job_name = n; });
   }
-  auto* ens = app.add_subcommand("ensemble", "run each member of an ensemble config in its own directory, then blend them");
+  auto* ens =
+      app.add_subcommand("ensemble", "run each member of an ensemble config in its own directory, then blend them");
   config.add_to(*ens);
   std::string out;
-  auto* prev = app.add_subcommand("preview", "write before/after PNGs of each augment op on a positive training sample");
+  auto* prev =
+      app.add_subcommand("preview", "write before/after PNGs of each augment op on a positive training sample");
   config.add_to(*prev);
   prev->add_option("--out", out, "the directory for the PNGs")->required();
   std::string scan_run;
   std::vector<std::string> scan_files;
   bool scan_quiet = false;
-  auto* scn = app.add_subcommand("scan", "score every window of an observation (six .fil/.h5 files, ABACAD) with a run's folds: "
-                                         "hits.csv, waterfall PNGs, scan.html");
+  auto* scn =
+      app.add_subcommand("scan",
+                         "score every window of an observation (six .fil/.h5 files, ABACAD) with a run's folds: "
+                         "hits.csv, waterfall PNGs, scan.html");
   config.add_to(*scn);
   scn->add_option("--run", scan_run, "the run directory whose fold_<k>/model.pt score the windows")->required();
   scn->add_option("--cadence", scan_files, "the six files of the cadence, in observing order")->required();
   scn->add_flag("--quiet", scan_quiet, "no progress bar (run.quiet=true)");
   ModelArgs margs;
-  auto* mod = app.add_subcommand("model", "build a backbone: its parameter count and module tree, or one forward pass of a .npy");
+  auto* mod = app.add_subcommand(
+      "model", "build a backbone: its parameter count and module tree, or one forward pass of a .npy");
   mod->add_option("--arch", margs.arch, seti::architecture_names(/*backbones_only=*/true))->required();
   mod->add_option("--weights", margs.weights, "a timm state_dict (.safetensors or a torch.save'd dict) to load");
   mod->add_option("--input", margs.input, "a float32 (B,C,H,W) .npy to run in eval mode");
@@ -298,9 +317,10 @@ int main(int argc, char** argv) {
         std::string notes;
         if (r.skipped > 0) notes += ", " + std::to_string(r.skipped) + " skipped: a panel all NaN/Inf, or no power";
         if (r.masked_windows > 0)
-          notes += ", " + std::to_string(r.masked_samples) + " NaN/Inf samples masked in " + std::to_string(r.masked_windows) + " windows";
-        std::printf("scanned %lld windows with %zu model(s) x %d round(s) in %.1f s (%.1f windows/s)%s\n", static_cast<long long>(r.windows),
-                    r.models, r.rounds, r.seconds, r.windows_per_s, notes.c_str());
+          notes += ", " + std::to_string(r.masked_samples) + " NaN/Inf samples masked in " +
+                   std::to_string(r.masked_windows) + " windows";
+        std::printf("scanned %lld windows with %zu model(s) x %d round(s) in %.1f s (%.1f windows/s)%s\n",
+                    static_cast<long long>(r.windows), r.models, r.rounds, r.seconds, r.windows_per_s, notes.c_str());
         for (std::size_t k = 0; k < std::min<std::size_t>(5, r.hits.size()); ++k)
           std::printf("hit %zu: channels %lld-%lld, score %.4f\n", k + 1, static_cast<long long>(r.hits[k].first),
                       static_cast<long long>(r.hits[k].first + r.hits[k].width - 1), r.hits[k].score);
@@ -309,7 +329,8 @@ int main(int argc, char** argv) {
       });
     }
     if (prev->parsed())
-      return with_pipeline(config.load(), [&](auto pipeline, const cadence::config::json& j) { return preview_with(pipeline, j, out); });
+      return with_pipeline(
+          config.load(), [&](auto pipeline, const cadence::config::json& j) { return preview_with(pipeline, j, out); });
     return model(margs);
   });
 }

@@ -15,21 +15,25 @@
 #include "common/cli.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"cadence-synth: a synthetic SETI dataset (setigen's physics) in the Kaggle competition's layout", "cadence-synth"};
+  CLI::App app{"cadence-synth: a synthetic SETI dataset (setigen's physics) in the Kaggle competition's layout",
+               "cadence-synth"};
   std::vector<std::string> flags;
   bool quiet = false;
   cli::add_fields(app, cadence::synth::SynthOptions{}, flags);
   app.add_flag("--quiet", quiet, "no progress bar");
   std::vector<std::string> obs_flags;
-  auto* obs = app.add_subcommand("observation", "a whole observation for seti scan: six .fil files (ABACAD) and signals.csv");
+  auto* obs =
+      app.add_subcommand("observation", "a whole observation for seti scan: six .fil files (ABACAD) and signals.csv");
   cli::add_fields(*obs, cadence::synth::ObservationOptions{}, obs_flags);
   app.require_subcommand(0, 1);
   return cli::run(app, argc, argv, [&] {
     if (obs->parsed()) {
-      const auto o = cadence::config::parse<cadence::synth::ObservationOptions>(cadence::config::flags_to_json(obs_flags));
+      const auto o =
+          cadence::config::parse<cadence::synth::ObservationOptions>(cadence::config::flags_to_json(obs_flags));
       const auto files = cadence::synth::generate_observation(o);
-      std::printf("wrote %s ... %s (%lld channels x %d samples each) and %s\n", files.front().string().c_str(), files.back().string().c_str(),
-                  static_cast<long long>(o.channels), o.samples, (o.root / "signals.csv").string().c_str());
+      std::printf("wrote %s ... %s (%lld channels x %d samples each) and %s\n", files.front().string().c_str(),
+                  files.back().string().c_str(), static_cast<long long>(o.channels), o.samples,
+                  (o.root / "signals.csv").string().c_str());
       return 0;
     }
     const auto options = cadence::config::parse<cadence::synth::SynthOptions>(cadence::config::flags_to_json(flags));

@@ -7,8 +7,8 @@
 #include "cadence/data/load.hpp"
 #include "support.hpp"
 
-using test::Aug4;
 using test::always;
+using test::Aug4;
 
 namespace {
 torch::Tensor batch_of(std::int64_t b, std::int64_t h = 64, std::int64_t w = 48, std::int64_t c = 1) {
@@ -22,7 +22,9 @@ TEST_CASE("augment: prints like the pipeline expression and reads its options pe
   os << (cadence::Load{} | Aug4{});
   CHECK(os.str() == "Load | Augment<VFlip, SSR, MotionBlur, SpecAug>");
   Aug4 a;
-  cadence::config::read(nlohmann::json::parse(R"({"ssr": {"rotate_limit": 30, "border_mode": "constant"}, "vflip": {"p": 1}})"), a.options);
+  cadence::config::read(
+      nlohmann::json::parse(R"({"ssr": {"rotate_limit": 30, "border_mode": "constant"}, "vflip": {"p": 1}})"),
+      a.options);
   CHECK(std::get<1>(a.options.ops).rotate_limit == 30.0);
   CHECK(std::get<1>(a.options.ops).border_mode == cadence::BorderMode::constant);
   CHECK(std::get<0>(a.options.ops).p == 1.0);
@@ -103,7 +105,8 @@ TEST_CASE("augment: the tensor path (any device) equals the CPU kernels") {
   CHECK(torch::allclose(a, b, 1e-6, 1e-6));
 }
 
-TEST_CASE("augment: SSR's constant border fills every channel with `value` (albumentations 1.0.3 fills channel 0 only)") {
+TEST_CASE(
+    "augment: SSR's constant border fills every channel with `value` (albumentations 1.0.3 fills channel 0 only)") {
   // A decision, not parity: OpenCV reads albumentations 1.0.3's scalar borderValue as (v, 0, 0, 0) per
   // chunk of 4 channels, so a 6-channel cadence would get v in panels 0 and 4 and 0 elsewhere.
   // cadence fills every channel, on the CPU kernel and the tensor path alike (docs/augment/ssr.md).
@@ -157,19 +160,25 @@ TEST_CASE("augment: SSR's vectorised rows equal its scalar rows bit for bit") {
                     cadence::BorderMode::reflect})
     for (int k = 0; k < 8; ++k) {
       // the last two shift the image by most of its size: border blocks far outside
-      cadence::SSR::Params p{true, -45.0 + 13.0 * k, 0.9 + 0.03 * k, k < 6 ? 0.05 - 0.02 * k : 0.9, k < 6 ? -0.06 + 0.025 * k : -0.95};
+      cadence::SSR::Params p{true, -45.0 + 13.0 * k, 0.9 + 0.03 * k, k < 6 ? 0.05 - 0.02 * k : 0.9,
+                             k < 6 ? -0.06 + 0.025 * k : -0.95};
       const auto m = cadence::SSR::inverse_matrix(p, H, W);
       std::vector<int> ad(static_cast<std::size_t>(W)), bd(static_cast<std::size_t>(W));
       for (std::int64_t c = 0; c < W; ++c) {
-        ad[static_cast<std::size_t>(c)] = static_cast<int>(cadence::ssr_detail::cv_round(m[0] * static_cast<double>(c) * 1024));
-        bd[static_cast<std::size_t>(c)] = static_cast<int>(cadence::ssr_detail::cv_round(m[3] * static_cast<double>(c) * 1024));
+        ad[static_cast<std::size_t>(c)] =
+            static_cast<int>(cadence::ssr_detail::cv_round(m[0] * static_cast<double>(c) * 1024));
+        bd[static_cast<std::size_t>(c)] =
+            static_cast<int>(cadence::ssr_detail::cv_round(m[3] * static_cast<double>(c) * 1024));
       }
       std::vector<float> fast(static_cast<std::size_t>(W)), slow(static_cast<std::size_t>(W));
       const cadence::ssr_detail::BorderTable bx(W, mode), by(H, mode);
       for (std::int64_t y = 0; y < H; y += 7) {
-        const int X0 = static_cast<int>(cadence::ssr_detail::cv_round((m[1] * static_cast<double>(y) + m[2]) * 1024)) + 16;
-        const int Y0 = static_cast<int>(cadence::ssr_detail::cv_round((m[4] * static_cast<double>(y) + m[5]) * 1024)) + 16;
-        cadence::ssr_detail::Row r{src.data_ptr<float>(), fast.data(), X0, Y0, ad.data(), bd.data(), H, W, mode, 0.5f, &bx, &by};
+        const int X0 =
+            static_cast<int>(cadence::ssr_detail::cv_round((m[1] * static_cast<double>(y) + m[2]) * 1024)) + 16;
+        const int Y0 =
+            static_cast<int>(cadence::ssr_detail::cv_round((m[4] * static_cast<double>(y) + m[5]) * 1024)) + 16;
+        cadence::ssr_detail::Row r{
+            src.data_ptr<float>(), fast.data(), X0, Y0, ad.data(), bd.data(), H, W, mode, 0.5f, &bx, &by};
         cadence::ssr_detail::row_avx2(r);
         r.d = slow.data();
         cadence::ssr_detail::row_scalar(r, 0, W);

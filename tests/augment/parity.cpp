@@ -29,7 +29,8 @@ TEST_CASE("parity: VFlip, SSR and MotionBlur match albumentations 1.0.3") {
   for (const auto& c : fixture["cases"]) {
     const std::string op = c["op"], out = c["output"];
     CAPTURE(out);
-    const auto input = load(c["image"]).select(0, c["index"].get<std::int64_t>()).unsqueeze(0).contiguous();  // (1,C,H,W)
+    const auto input =
+        load(c["image"]).select(0, c["index"].get<std::int64_t>()).unsqueeze(0).contiguous();  // (1,C,H,W)
     const auto want = load(out).unsqueeze(0);
     const auto& p = c["params"];
     auto check = [&](auto&& apply_to) {  // the CPU kernel and the any-device tensor path
@@ -38,8 +39,10 @@ TEST_CASE("parity: VFlip, SSR and MotionBlur match albumentations 1.0.3") {
         auto x = input.clone();
         apply_to(x, path);
         const double err = (x - want).abs().max().item<double>();
-        if (op == "vflip") CHECK(err == 0.0);
-        else CHECK(err < 1e-4);
+        if (op == "vflip")
+          CHECK(err == 0.0);
+        else
+          CHECK(err < 1e-4);
       }
     };
     if (op == "vflip") {
@@ -53,8 +56,11 @@ TEST_CASE("parity: VFlip, SSR and MotionBlur match albumentations 1.0.3") {
       const cadence::SSR::Params params{true, p["angle"], p["scale"], p["dx"], p["dy"]};
       // the inverse matrix cv2.warpAffine derives
       const auto inv = cadence::SSR::inverse_matrix(params, input.size(2), input.size(3));
-      for (int k = 0; k < 6; ++k) CHECK(inv[static_cast<std::size_t>(k)] == doctest::Approx(p["inverse"][k / 3][k % 3].get<double>()).epsilon(1e-12));
-      check([&](torch::Tensor& x, int path) { path == 0 ? ssr.apply_cpu(x, {params}) : ssr.apply_tensor(x, {params}); });
+      for (int k = 0; k < 6; ++k)
+        CHECK(inv[static_cast<std::size_t>(k)] ==
+              doctest::Approx(p["inverse"][k / 3][k % 3].get<double>()).epsilon(1e-12));
+      check(
+          [&](torch::Tensor& x, int path) { path == 0 ? ssr.apply_cpu(x, {params}) : ssr.apply_tensor(x, {params}); });
     } else if (op == "motion_blur") {
       ++counted[2];
       const auto params = cadence::MotionBlur::kernel(p["ksize"], p["xs"], p["ys"], p["xe"], p["ye"]);

@@ -3,7 +3,9 @@
 #include "support.hpp"
 
 namespace {
-cadence::MixupDraw fixed(std::vector<std::int64_t> partner, std::vector<float> lam) { return {true, std::move(partner), std::move(lam)}; }
+cadence::MixupDraw fixed(std::vector<std::int64_t> partner, std::vector<float> lam) {
+  return {true, std::move(partner), std::move(lam)};
+}
 }  // namespace
 
 TEST_CASE("mixup: images and soft labels, by hand") {
@@ -62,7 +64,11 @@ TEST_CASE("mixup: draws are seeded per (seed, epoch, batch) and honour p, alpha 
   CHECK(s / 20000 == doctest::Approx(0.5).epsilon(0.02));
   CHECK(s2 / 20000 - (s / 20000) * (s / 20000) == doctest::Approx(0.1389).epsilon(0.03));
   test::check_error([] { cadence::config::parse<cadence::MixupOptions>(nlohmann::json{{"alpha", 0}}); }, "/alpha");
-  test::check_error([] { cadence::config::parse<cadence::MixupOptions>(nlohmann::json{{"labels", "min"}}); }, "/labels", "soft, max, or");
+  test::check_error(
+      [] {
+        cadence::config::parse<cadence::MixupOptions>(nlohmann::json{{"labels", "min"}});
+      },
+      "/labels", "soft, max, or");
 }
 
 TEST_CASE("mixup: the CPU kernel equals the tensor path on a full-size batch") {

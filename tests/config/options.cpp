@@ -15,7 +15,8 @@ namespace {
 struct Inner {
   double p = 0.5;
   int blur = 7;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("p", p, cadence::config::probability());
     v("blur", blur, cadence::config::at_least(3), cadence::config::odd());
   }
@@ -26,7 +27,8 @@ struct Outer {
   cadence::PanelLayout layout = cadence::PanelLayout::on_stacked;
   std::vector<int> sizes{1, 2};
   Inner inner;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("folds", folds, cadence::config::at_least(2));
     v("name", name);
     v("layout", layout);
@@ -75,8 +77,10 @@ TEST_CASE("config: write gives the resolved options, and reading them back is th
 TEST_CASE("config: a pipeline's config has one section per stage plus the recipe's") {
   auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
   cadence::HoldoutConfig recipe;
-  cadence::config::read_config(json::parse(R"({"load": {"threads": 3}, "model": {"arch": "small_cnn", "width": 8, "head": "bce"},
-                                               "train": {"epochs": 2}})"), p, recipe);
+  cadence::config::read_config(
+      json::parse(R"({"load": {"threads": 3}, "model": {"arch": "small_cnn", "width": 8, "head": "bce"},
+                                               "train": {"epochs": 2}})"),
+      p, recipe);
   CHECK(p.get<cadence::Load>().options.threads == 3);
   CHECK(p.get<cadence::Model<cadence::SmallCnnArch>>().options.width == 8);
   CHECK(p.get<cadence::Model<cadence::SmallCnnArch>>().options.head == cadence::Head::bce);
@@ -86,7 +90,9 @@ TEST_CASE("config: a pipeline's config has one section per stage plus the recipe
   CHECK(resolved["load"]["layout"] == "on_stacked");
   CHECK(resolved["run"]["seed"] == 42);
 
-  auto read = [&](const char* text) { return [&p, &recipe, text] { cadence::config::read_config(json::parse(text), p, recipe); }; };
+  auto read = [&](const char* text) {
+    return [&p, &recipe, text] { cadence::config::read_config(json::parse(text), p, recipe); };
+  };
   test::check_error(read(R"({"modle": {}})"), "/modle", "unknown key");
   test::check_error(read(R"({"train": {"holdout": 1.5}})"), "/train/holdout");
   test::check_error(read(R"({"load": {"nonfinite": "ignore"}})"), "/load/nonfinite", "error, zero");
@@ -94,12 +100,16 @@ TEST_CASE("config: a pipeline's config has one section per stage plus the recipe
   // the architecture has no default, and only the Model's own are accepted
   test::check_error(read(R"({"load": {}})"), "/model/arch", "missing (required", "small_cnn");
   test::check_error(read(R"({"model": {}})"), "/model/arch", "missing (required", "small_cnn");
-  test::check_error(read(R"({"model": {"arch": "efficientnetv2_s"}})"), "/model/arch", "unknown value \"efficientnetv2_s\"", "\"small_cnn\"");
+  test::check_error(read(R"({"model": {"arch": "efficientnetv2_s"}})"), "/model/arch",
+                    "unknown value \"efficientnetv2_s\"", "\"small_cnn\"");
   auto effnet = cadence::Load{} | cadence::Model<cadence::EffNetV2S>{};
   cadence::config::read_config(json::parse(R"({"model": {"arch": "tf_efficientnetv2_s"}})"), effnet, recipe);
   CHECK(effnet.get<cadence::Model<cadence::EffNetV2S>>().arch() == "tf_efficientnetv2_s");
-  test::check_error([&] { cadence::config::read_config(json::parse(R"({"model": {"arch": "tf_efficientnetv2_m"}})"), effnet, recipe); },
-                    "/model/arch", "efficientnetv2_s\", \"tf_efficientnetv2_s\"");
+  test::check_error(
+      [&] {
+        cadence::config::read_config(json::parse(R"({"model": {"arch": "tf_efficientnetv2_m"}})"), effnet, recipe);
+      },
+      "/model/arch", "efficientnetv2_s\", \"tf_efficientnetv2_s\"");
 }
 
 TEST_CASE("config: --set overrides and --flag lists") {

@@ -14,8 +14,8 @@
 using cadence::CachingHostAllocator;
 
 TEST_CASE("caching allocator: size classes are a quarter of the power of two, never smaller than the request") {
-  for (std::size_t n : {std::size_t{1} << 20, (std::size_t{1} << 20) + 1, std::size_t{3'000'000}, std::size_t{107'000'000},
-                        (std::size_t{1} << 30) - 1}) {
+  for (std::size_t n : {std::size_t{1} << 20, (std::size_t{1} << 20) + 1, std::size_t{3'000'000},
+                        std::size_t{107'000'000}, (std::size_t{1} << 30) - 1}) {
     const auto c = CachingHostAllocator::size_class(n);
     CHECK(c >= n);
     CHECK(static_cast<double>(c) <= 1.25 * static_cast<double>(n));
@@ -64,7 +64,8 @@ TEST_CASE("caching allocator: the cache maps no more than the live peak, other c
   cache->empty_cache();
   cache->reset_peaks();
   const auto base = cache->stats();
-  const std::size_t a = CachingHostAllocator::size_class(9'876'543 * 4), b = CachingHostAllocator::size_class(7'654'321 * 4);
+  const std::size_t a = CachingHostAllocator::size_class(9'876'543 * 4),
+                    b = CachingHostAllocator::size_class(7'654'321 * 4);
   REQUIRE(a != b);
   { auto x = torch::empty({9'876'543}); }  // peak: base + a; then a is cached
   CHECK(cache->stats().cached == a);
@@ -94,7 +95,8 @@ TEST_CASE("caching allocator: raw_allocate / raw_deallocate (oneDNN's scratchpad
     threads.emplace_back([t] {
       for (int i = 0; i < 50; ++i) {
         auto x = torch::full({300'000 + 1000 * (i % 7) + t}, static_cast<float>(t));  // ~1.2 MB, several classes
-        if (x.sum().item<double>() != static_cast<double>(t) * static_cast<double>(x.numel())) throw std::runtime_error("corrupt");
+        if (x.sum().item<double>() != static_cast<double>(t) * static_cast<double>(x.numel()))
+          throw std::runtime_error("corrupt");
       }
     });
   for (auto& th : threads) th.join();
@@ -104,7 +106,9 @@ TEST_CASE("caching allocator: raw_allocate / raw_deallocate (oneDNN's scratchpad
   CHECK(after.hits + after.misses >= before.hits + before.misses + 200);
 }
 
-TEST_CASE("caching allocator: a request the system cannot map is LibTorch's one-line out-of-memory error, and the cache survives it") {
+TEST_CASE(
+    "caching allocator: a request the system cannot map is LibTorch's one-line out-of-memory error, and the cache "
+    "survives it") {
   auto* cache = cadence::install_caching_allocator();
   if (cache == nullptr) return;  // under ASan (checked above): ASan's own allocator aborts on such a size
   const auto before = cache->stats();

@@ -11,7 +11,9 @@ namespace {
 struct Aug : cadence::Composes<Aug> {
   static constexpr std::string_view name = "aug";
   static constexpr bool augmentation = true;
-  struct Options { int n = 3; };
+  struct Options {
+    int n = 3;
+  };
   Options options;
   void apply(torch::Tensor&, const cadence::SampleKey&) const {}
   static std::string label() { return "Augment<VFlip>"; }

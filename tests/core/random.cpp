@@ -25,7 +25,8 @@ TEST_CASE("random: a stream is a pure function of (seed, epoch, index, stream)")
     return v;
   };
   CHECK(draw(1, 2, 3, 4) == draw(1, 2, 3, 4));
-  std::set<std::vector<std::uint32_t>> distinct{draw(1, 2, 3, 4), draw(2, 2, 3, 4), draw(1, 3, 3, 4), draw(1, 2, 4, 4),
+  std::set<std::vector<std::uint32_t>> distinct{draw(1, 2, 3, 4), draw(2, 2, 3, 4),
+                                                draw(1, 3, 3, 4), draw(1, 2, 4, 4),
                                                 draw(1, 2, 3, 5), draw(std::uint64_t{1} << 32 | 1, 2, 3, 4)};
   CHECK(distinct.size() == 6);
 }

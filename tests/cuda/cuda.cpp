@@ -171,7 +171,8 @@ TEST_CASE("cuda: predict.amp fp16 with TTA rounds that augment (SSR, MotionBlur 
     fp16 = cadence::predict_pipeline(p, net, cadence::Head::ce, test, idx, 4, kCuda, 3, "fp16", true);
   }
   REQUIRE(fp16.size() == fp32.size());
-  for (std::size_t i = 0; i < fp16.size(); ++i) CHECK(std::abs(fp16[i] - fp32[i]) < 1e-2);  // the same augmented inputs, the network in fp16
+  for (std::size_t i = 0; i < fp16.size(); ++i)
+    CHECK(std::abs(fp16[i] - fp32[i]) < 1e-2);  // the same augmented inputs, the network in fp16
 }
 
 TEST_CASE("cuda: weights saved on one device load onto a module on the other (a CPU run scanned on a GPU, and back)") {

@@ -18,7 +18,8 @@ torch::Tensor random_cadence(std::uint64_t seed) {
 
 torch::Tensor subtracted(const torch::Tensor& x, cadence::BackgroundMode mode) {
   auto y = x.clone().contiguous();
-  cadence::background::subtract(std::span<float>(y.data_ptr<float>(), static_cast<std::size_t>(y.numel())), P, T, F, mode);
+  cadence::background::subtract(std::span<float>(y.data_ptr<float>(), static_cast<std::size_t>(y.numel())), P, T, F,
+                                mode);
   return y;
 }
 
@@ -59,9 +60,10 @@ TEST_CASE("background: each mode subtracts what its documentation says, against 
 
 TEST_CASE("background: a band feature in all six panels goes, a signal in the ON panels stays") {
   auto x = torch::randn({P, T, F}) * 0.01;
-  x.select(2, 3) += 5.0;  // a bright channel in every panel (a band feature, zero-drift RFI)
+  x.select(2, 3) += 5.0;                             // a bright channel in every panel (a band feature, zero-drift RFI)
   for (int p : {0, 2, 4}) x[p].select(1, 8) += 2.0;  // a needle in the ON panels only
-  for (auto mode : {cadence::BackgroundMode::off_mean, cadence::BackgroundMode::off_median, cadence::BackgroundMode::off_panel}) {
+  for (auto mode :
+       {cadence::BackgroundMode::off_mean, cadence::BackgroundMode::off_median, cadence::BackgroundMode::off_panel}) {
     const auto y = subtracted(x, mode);
     CAPTURE(static_cast<int>(mode));
     CHECK(y.select(2, 3).abs().max().item<float>() < 0.1f);
@@ -71,21 +73,30 @@ TEST_CASE("background: a band feature in all six panels goes, a signal in the ON
 
 TEST_CASE("background: refuses a cadence that is not six panels, and a source that cannot offer raw cadences") {
   std::vector<float> five(static_cast<std::size_t>(5 * T * F));
-  test::check_error([&] { cadence::background::subtract(five, 5, T, F, cadence::BackgroundMode::off_mean); }, "5 panels", "ABACAD");
+  test::check_error([&] { cadence::background::subtract(five, 5, T, F, cadence::BackgroundMode::off_mean); },
+                    "5 panels", "ABACAD");
   std::vector<float> short_of(10);
-  test::check_error([&] { cadence::background::subtract(short_of, 6, T, F, cadence::BackgroundMode::off_mean); }, "10 values");
+  test::check_error([&] { cadence::background::subtract(short_of, 6, T, F, cadence::BackgroundMode::off_mean); },
+                    "10 values");
   cadence::Dataset d;
   d.entries.push_back({"a", "x.npy", 0.0f});
   cadence::LoaderHooks hooks;
   hooks.cadence = [](std::span<float>, const cadence::CadenceKey&) {};
-  test::check_error([&] { cadence::Loader l(d, {0}, cadence::ReadOptions{}, 1, 1, 1, hooks, [](const cadence::Entry&, std::span<float>) {}); },
-                    "cannot hand the pipeline's cadence stages");
+  test::check_error(
+      [&] {
+        cadence::Loader l(d, {0}, cadence::ReadOptions{}, 1, 1, 1, hooks,
+                          [](const cadence::Entry&, std::span<float>) {});
+      },
+      "cannot hand the pipeline's cadence stages");
 }
 
-TEST_CASE("background: in a pipeline it runs on the raw cadence before the layout, in every layout, \"none\" keeps the fast path") {
+TEST_CASE(
+    "background: in a pipeline it runs on the raw cadence before the layout, in every layout, \"none\" keeps the fast "
+    "path") {
   test::TempDir data("bg");
   test::small_dataset(data.path, 6, 2);
-  for (auto layout : {cadence::PanelLayout::on_stacked, cadence::PanelLayout::all_stacked, cadence::PanelLayout::channels}) {
+  for (auto layout :
+       {cadence::PanelLayout::on_stacked, cadence::PanelLayout::all_stacked, cadence::PanelLayout::channels}) {
     cadence::Load load;
     load.options.root = data.path;
     load.options.layout = layout;
@@ -115,7 +126,8 @@ TEST_CASE("background: in a pipeline it runs on the raw cadence before the layou
   }
 }
 
-TEST_CASE("background nearest: finds the cadence that shares the background, and subtracting it removes the background") {
+TEST_CASE(
+    "background nearest: finds the cadence that shares the background, and subtracting it removes the background") {
   test::TempDir dir("nearest");
   constexpr std::int64_t P6 = 6, TT = 273, FF = 256;
   cadence::Dataset d;
@@ -141,7 +153,8 @@ TEST_CASE("background nearest: finds the cadence that shares the background, and
   bg.options.mode = cadence::BackgroundMode::nearest;
   for (std::int64_t i = 0; i < 10; ++i) CHECK(bg.neighbour_of(d, i) == (i ^ 1));
   auto x = raw[4].clone();
-  bg.transform_cadence(std::span<float>(x.data_ptr<float>(), static_cast<std::size_t>(x.numel())), cadence::CadenceKey{6, 273, 256, 4, &d});
+  bg.transform_cadence(std::span<float>(x.data_ptr<float>(), static_cast<std::size_t>(x.numel())),
+                       cadence::CadenceKey{6, 273, 256, 4, &d});
   const auto profile = x.mean(1);  // the per-channel level left: the band shape is gone
   CHECK(profile.abs().max().item<float>() < 0.1f);
   CHECK(raw[4].mean(1).abs().max().item<float>() > 1.0f);
@@ -154,6 +167,10 @@ TEST_CASE("background nearest: finds the cadence that shares the background, and
   cadence::Dataset single;
   single.entries.push_back(d.entries[0]);
   test::check_error([&] { (void)bg.neighbour_of(single, 0); }, "the split has 1 cadence");
-  test::check_error([&] { bg.transform_cadence(std::span<float>(x.data_ptr<float>(), static_cast<std::size_t>(x.numel())), cadence::CadenceKey{}); },
-                    "needs the dataset");
+  test::check_error(
+      [&] {
+        bg.transform_cadence(std::span<float>(x.data_ptr<float>(), static_cast<std::size_t>(x.numel())),
+                             cadence::CadenceKey{});
+      },
+      "needs the dataset");
 }

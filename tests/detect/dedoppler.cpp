@@ -15,7 +15,8 @@ namespace {
 constexpr std::int64_t T = 30, F = 40;
 
 /// The search written the slow, obvious way (loops, no padding tricks), for one cadence (P,T,F).
-double brute_force(const torch::Tensor& x, const std::vector<std::int64_t>& position, const cadence::DeDopplerOptions& o) {
+double brute_force(const torch::Tensor& x, const std::vector<std::int64_t>& position,
+                   const cadence::DeDopplerOptions& o) {
   const auto P = x.size(0);
   const std::int64_t bin = o.time_bin, Tb = T / bin;
   auto a = x.accessor<float, 3>();
@@ -27,7 +28,8 @@ double brute_force(const torch::Tensor& x, const std::vector<std::int64_t>& posi
       for (std::int64_t k = 0; k < P; ++k) {
         double sum = 0;
         for (std::int64_t j = 0; j < Tb; ++j) {
-          const double when = static_cast<double>(position[static_cast<std::size_t>(k)] * T + j * bin) + 0.5 * (bin - 1);
+          const double when =
+              static_cast<double>(position[static_cast<std::size_t>(k)] * T + j * bin) + 0.5 * (bin - 1);
           const auto c = f + static_cast<std::int64_t>(std::nearbyint(when * r));
           if (c < 0 || c >= F) continue;
           double mean = 0;
@@ -35,8 +37,10 @@ double brute_force(const torch::Tensor& x, const std::vector<std::int64_t>& posi
           sum += mean / static_cast<double>(bin);
         }
         const double z = sum * std::sqrt(static_cast<double>(bin)) / std::sqrt(static_cast<double>(Tb));
-        if (position[static_cast<std::size_t>(k)] % 2 == 0) on += z, ++n_on;
-        else off += z, ++n_off;
+        if (position[static_cast<std::size_t>(k)] % 2 == 0)
+          on += z, ++n_on;
+        else
+          off += z, ++n_off;
       }
       best = std::max(best, on / n_on - (n_off > 0 ? off / n_off : 0.0));
     }
@@ -111,11 +115,12 @@ TEST_CASE("dedoppler: as the model of a pipeline, run scores the folds without t
   test::TempDir data("dd"), out("ddrun");
   test::small_dataset(data.path, 40, 20);
   const auto pipeline = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::DeDopplerArch>{};
-  const cadence::config::json j = {{"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
-                                   {"load", {{"root", data.path.string()}, {"layout", "all_stacked"}, {"threads", 2}}},
-                                   {"model", {{"arch", "dedoppler"}, {"drift_steps", 9}}},
-                                   {"train", {{"folds", 2}}},
-                                   {"finetune", {{"init", "scratch"}}}};
+  const cadence::config::json j = {
+      {"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
+      {"load", {{"root", data.path.string()}, {"layout", "all_stacked"}, {"threads", 2}}},
+      {"model", {{"arch", "dedoppler"}, {"drift_steps", 9}}},
+      {"train", {{"folds", 2}}},
+      {"finetune", {{"init", "scratch"}}}};
   const auto r = cadence::recipes::run(pipeline, j);
   REQUIRE(r.fold_auc.size() == 2);
   CHECK(r.cv_auc > 0.8);  // the synthetic positives are bright drifting lines: the classical search finds them
@@ -134,16 +139,20 @@ TEST_CASE("dedoppler: as the model of a pipeline, run scores the folds without t
 #include "cadence/infer/tta.hpp"
 #include "cadence/nn/small_cnn.hpp"
 
-TEST_CASE("dedoppler: finetune.baseline scores the baseline on the network's out-of-fold cadences, for cv.json and the report") {
+TEST_CASE(
+    "dedoppler: finetune.baseline scores the baseline on the network's out-of-fold cadences, for cv.json and the "
+    "report") {
   test::TempDir data("ddbase"), out("ddbaserun");
   test::small_dataset(data.path, 40, 8);
-  const auto pipeline = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
-  const cadence::config::json j = {{"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
-                                   {"load", {{"root", data.path.string()}, {"threads", 2}}},
-                                   {"background", {{"mode", "off_mean"}}},
-                                   {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
-                                   {"train", {{"epochs", 1}, {"batch_size", 8}, {"folds", 2}}},
-                                   {"finetune", {{"init", "scratch"}, {"baseline", true}}}};
+  const auto pipeline =
+      cadence::Load{} | cadence::Background{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
+  const cadence::config::json j = {
+      {"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
+      {"load", {{"root", data.path.string()}, {"threads", 2}}},
+      {"background", {{"mode", "off_mean"}}},
+      {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
+      {"train", {{"epochs", 1}, {"batch_size", 8}, {"folds", 2}}},
+      {"finetune", {{"init", "scratch"}, {"baseline", true}}}};
   const auto r = cadence::recipes::finetune(pipeline, j);
   const auto cv = cadence::config::json::parse(test::read_file(out / "r/cv.json"));
   REQUIRE(cv.contains("baseline_auc"));
@@ -160,6 +169,6 @@ TEST_CASE("dedoppler: finetune.baseline scores the baseline on the network's out
   CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(cadence::roc_auc(train.targets(), p)).epsilon(1e-12));
   const auto report = test::read_file(r.report);
   CHECK(report.find("de-Doppler baseline ROC AUC (same cadences)") != std::string::npos);
-  CHECK(report.find("<th>de-Doppler baseline</th>") != std::string::npos);  // beside the network, by SNR
+  CHECK(report.find("<th>de-Doppler baseline</th>") != std::string::npos);        // beside the network, by SNR
   CHECK(report.find("<title>de-Doppler baseline</title>") != std::string::npos);  // and on the ROC chart
 }

@@ -37,8 +37,9 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 /// A small float32 filterbank file: nsamples x nchans of `value`, with `name` as source.
-void write_fil(const std::filesystem::path& p, std::int64_t nchans, std::int64_t nsamples, float value, const std::string& name = "T",
-               double fch1 = 1000.0, double foff = -0.001, double tstart = 0.0, std::int64_t nbits = 32) {
+void write_fil(const std::filesystem::path& p, std::int64_t nchans, std::int64_t nsamples, float value,
+               const std::string& name = "T", double fch1 = 1000.0, double foff = -0.001, double tstart = 0.0,
+               std::int64_t nbits = 32) {
   ob::Header h;
   h.source_name = name;
   h.fch1 = fch1;
@@ -80,7 +81,9 @@ TEST_CASE("observe: .fil and .h5 read exactly what blimpy reads (header and data
         f->read(333, 100, part.data());
         bool same = true;
         for (int t = 0; t < 16; ++t)
-          for (int c = 0; c < 100; ++c) same = same && part[static_cast<std::size_t>(t * 100 + c)] == expect[static_cast<std::size_t>(t * 768 + 333 + c)];
+          for (int c = 0; c < 100; ++c)
+            same = same &&
+                   part[static_cast<std::size_t>(t * 100 + c)] == expect[static_cast<std::size_t>(t * 768 + 333 + c)];
         CHECK(same);
       }
     }
@@ -118,7 +121,8 @@ TEST_CASE("observe: bad files are one-line errors naming the file") {
   }
   SUBCASE("truncated data") {
     test::write_file(dir / "t.fil", good.substr(0, good.size() - 3));
-    CHECK(error_of([&] { (void)ob::open_observation(dir / "t.fil"); }).find("t.fil: truncated data") != std::string::npos);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "t.fil"); }).find("t.fil: truncated data") !=
+          std::string::npos);
   }
   SUBCASE("unknown nbits") {
     auto bad = good;
@@ -126,26 +130,32 @@ TEST_CASE("observe: bad files are one-line errors naming the file") {
     const std::int32_t four = 4;
     std::memcpy(bad.data() + at, &four, 4);
     test::write_file(dir / "n.fil", bad);
-    CHECK(error_of([&] { (void)ob::open_observation(dir / "n.fil"); }).find("n.fil: nbits is 4; cadence reads 8, 16 (unsigned) and 32 (float)") !=
-          std::string::npos);
+    CHECK(error_of([&] {
+            (void)ob::open_observation(dir / "n.fil");
+          }).find("n.fil: nbits is 4; cadence reads 8, 16 (unsigned) and 32 (float)") != std::string::npos);
   }
   SUBCASE("unknown keyword") {
     auto bad = good;
     const auto at = bad.find("nifs");
     bad.replace(at, 4, "nfoo");
     test::write_file(dir / "k.fil", bad);
-    CHECK(error_of([&] { (void)ob::open_observation(dir / "k.fil"); }).find("k.fil: unknown header keyword `nfoo`") != std::string::npos);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "k.fil"); }).find("k.fil: unknown header keyword `nfoo`") !=
+          std::string::npos);
   }
   SUBCASE("not a filterbank, not HDF5, unknown extension, missing") {
     test::write_file(dir / "x.fil", "hello, this is text and not a header at all");
-    CHECK(error_of([&] { (void)ob::open_observation(dir / "x.fil"); }).find("x.fil: not a SIGPROC filterbank") != std::string::npos);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "x.fil"); }).find("x.fil: not a SIGPROC filterbank") !=
+          std::string::npos);
     test::write_file(dir / "x.h5", good);
 #if CADENCE_HAS_HDF5
-    CHECK(error_of([&] { (void)ob::open_observation(dir / "x.h5"); }).find("x.h5: not an HDF5 file") != std::string::npos);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "x.h5"); }).find("x.h5: not an HDF5 file") !=
+          std::string::npos);
 #endif
     test::write_file(dir / "x.raw", good);
-    CHECK(error_of([&] { (void)ob::open_observation(dir / "x.raw"); }).find("unknown observation format `.raw`") != std::string::npos);
-    CHECK(error_of([&] { (void)ob::open_observation(dir / "none.fil"); }).find("none.fil: no such file") != std::string::npos);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "x.raw"); }).find("unknown observation format `.raw`") !=
+          std::string::npos);
+    CHECK(error_of([&] { (void)ob::open_observation(dir / "none.fil"); }).find("none.fil: no such file") !=
+          std::string::npos);
   }
 #if CADENCE_HAS_HDF5
   SUBCASE("a truncated .h5") {
@@ -168,19 +178,27 @@ TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in obs
     for (std::size_t p = 0; p < 6; ++p) CHECK(c.given_index(p) == static_cast<int>(p));
     CHECK(c.header(2).source_name == "TARGET");
     const std::vector<std::filesystem::path> same(6, test::fixture("scan/fil/a1.fil"));  // one file six times
-    CHECK(error_of([&] { ob::Cadence bad(same, {}); }).find("a1.fil: starts (tstart MJD 60000.000000) no later than the file given before it") !=
+    CHECK(error_of([&] {
+            ob::Cadence bad(same, {});
+          }).find("a1.fil: starts (tstart MJD 60000.000000) no later than the file given before it") !=
           std::string::npos);
   }
   SUBCASE("five files") {
     auto f = cadence_files("fil");
     f.pop_back();
-    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("a cadence is six files (ABACAD: ON, OFF, ON, OFF, ON, OFF), got 5") != std::string::npos);
+    CHECK(error_of([&] {
+            ob::Cadence c(f, {});
+          }).find("a cadence is six files (ABACAD: ON, OFF, ON, OFF, ON, OFF), got 5") != std::string::npos);
   }
   SUBCASE("an OFF where an ON should be: names the file") {
     auto f = cadence_files("fil");
     std::swap(f[1], f[2]);
     // given a1, a2, b, ...: b started before a2 (the headers' tstart), which is the first thing broken
-    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("b.fil: starts (tstart MJD 60000.003612) no later than the file given before it (MJD 60000.007224)") != std::string::npos);
+    CHECK(
+        error_of([&] {
+          ob::Cadence c(f, {});
+        }).find("b.fil: starts (tstart MJD 60000.003612) no later than the file given before it (MJD 60000.007224)") !=
+        std::string::npos);
   }
   SUBCASE("another time resolution in one file: names it and both tsamps") {
     test::TempDir dir("obs-tsamp");
@@ -198,8 +216,9 @@ TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in obs
       ob::write_filterbank(f.back(), h, std::vector<float>(300 * 3, 1.0f));
     }
     CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f3.fil: tsamp 2 s, but ") != std::string::npos);
-    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f0.fil's is 1 s; the six files of a cadence must share one time resolution") !=
-          std::string::npos);
+    CHECK(error_of([&] {
+            ob::Cadence c(f, {});
+          }).find("f0.fil's is 1 s; the six files of a cadence must share one time resolution") != std::string::npos);
   }
   SUBCASE("scan.on reorders: ON files to 0, 2, 4, OFF files to 1, 3, 5") {
     test::TempDir dir("obs-on");
@@ -216,8 +235,9 @@ TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in obs
     CHECK(c.given_index(3) == 4);
     CHECK(c.given_index(4) == 2);
     CHECK(c.given_index(5) == 5);
-    CHECK(error_of([&] { ob::Cadence bad(f, {}); }).find("f1.fil: source `T` at cadence position 2, where ABACAD wants an OFF source") !=
-          std::string::npos);
+    CHECK(error_of([&] {
+            ob::Cadence bad(f, {});
+          }).find("f1.fil: source `T` at cadence position 2, where ABACAD wants an OFF source") != std::string::npos);
   }
   SUBCASE("mismatched frequency axes, and files out of time order") {
     test::TempDir dir("obs-axis");
@@ -226,13 +246,19 @@ TEST_CASE("observe: a cadence is six files on one frequency axis, ABACAD, in obs
       f.push_back(dir / ("f" + std::to_string(k) + ".fil"));
       write_fil(f.back(), 300, 3, 1.0f, k % 2 == 0 ? "T" : "O", k == 3 ? 1000.5 : 1000.0, -0.001, 60000.0 + k);
     }
-    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f3.fil: its frequency axis (300 channels from 1000.5 MHz by -0.001 MHz) is not") !=
+    CHECK(error_of([&] {
+            ob::Cadence c(f, {});
+          }).find("f3.fil: its frequency axis (300 channels from 1000.5 MHz by -0.001 MHz) is not") !=
           std::string::npos);
     write_fil(f[3], 300, 3, 1.0f, "O", 1000.0, -0.001, 60000.0 + 3);
     write_fil(f[4], 290, 3, 1.0f, "T", 1000.0, -0.001, 60000.0 + 4);
-    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f4.fil: its frequency axis (290 channels") != std::string::npos);
+    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f4.fil: its frequency axis (290 channels") !=
+          std::string::npos);
     write_fil(f[4], 300, 3, 1.0f, "T", 1000.0, -0.001, 60000.0 + 1.5);
-    CHECK(error_of([&] { ob::Cadence c(f, {}); }).find("f4.fil: starts (tstart MJD 60001.500000) no later than the file given before it") != std::string::npos);
+    CHECK(error_of([&] {
+            ob::Cadence c(f, {});
+          }).find("f4.fil: starts (tstart MJD 60001.500000) no later than the file given before it") !=
+          std::string::npos);
   }
 }
 
@@ -240,7 +266,8 @@ TEST_CASE("observe: windows cover every channel, the time axis is interpolated o
   CHECK(ob::window_starts(768, 256, 64) == std::vector<std::int64_t>{0, 192, 384, 512});
   CHECK(ob::window_starts(512, 256, 0) == std::vector<std::int64_t>{0, 256});
   CHECK(ob::window_starts(256, 256, 255) == std::vector<std::int64_t>{0});
-  CHECK(error_of([] { (void)ob::window_starts(200, 256, 0); }).find("200 channels, fewer than a window's 256") != std::string::npos);
+  CHECK(error_of([] { (void)ob::window_starts(200, 256, 0); }).find("200 channels, fewer than a window's 256") !=
+        std::string::npos);
   // linear in time when upsampling: first and last rows kept, a ramp stays a ramp
   std::vector<float> in{0, 10, 1, 11, 2, 12};  // 3 rows x 2 cols
   std::vector<float> out(5 * 2);
@@ -253,7 +280,9 @@ TEST_CASE("observe: windows cover every channel, the time axis is interpolated o
   CHECK(two == std::vector<float>{3, 9});
 }
 
-TEST_CASE("observe: NaN/Inf samples are masked, a window with a panel of them or no power is refused, a good one is scaled to mean power 1") {
+TEST_CASE(
+    "observe: NaN/Inf samples are masked, a window with a panel of them or no power is refused, a good one is scaled "
+    "to mean power 1") {
   test::TempDir dir("obs-nan");
   std::vector<std::filesystem::path> f;
   for (int k = 0; k < 6; ++k) {
@@ -274,7 +303,8 @@ TEST_CASE("observe: NaN/Inf samples are masked, a window with a panel of them or
   REQUIRE(ob::cut_window(c, b, 256, 256, 10, out, &masked));  // a flagged sample is masked, not the window blanked
   CHECK(masked == 1);
   for (float v : out) REQUIRE(std::isfinite(v));
-  for (std::size_t k = 3 * 10 * 256; k < 4 * 10 * 256; ++k)  // the NaN took its panel's mean (4000): the panel stays flat
+  for (std::size_t k = 3 * 10 * 256; k < 4 * 10 * 256;
+       ++k)  // the NaN took its panel's mean (4000): the panel stays flat
     REQUIRE(out[k] == doctest::Approx(4000.0 / 3500.0));
   CHECK(ob::cut_window(c, b, 0, 256, 10, out, &masked));  // the NaN is in the other window
   CHECK(masked == 0);
@@ -285,7 +315,9 @@ TEST_CASE("observe: NaN/Inf samples are masked, a window with a panel of them or
   CHECK_FALSE(ob::cut_window(c, b, 0, 256, 10, out));  // flagged: no power at all
 }
 
-TEST_CASE("observe: cadence-synth's observations are cadences with their signals where signals.csv says, in the ON files only") {
+TEST_CASE(
+    "observe: cadence-synth's observations are cadences with their signals where signals.csv says, in the ON files "
+    "only") {
   test::TempDir dir("obs-synth");
   constexpr std::int64_t N = 8192;
   cadence::synth::ObservationOptions o;
@@ -308,14 +340,17 @@ TEST_CASE("observe: cadence-synth's observations are cadences with their signals
   ob::read_block(c, 0, N, b);
   double sum = 0;
   for (float v : b.panels[1]) sum += v;
-  CHECK(sum / static_cast<double>(b.panels[1].size()) == doctest::Approx(10.0).epsilon(0.01));  // the noise mean, x_mean
+  CHECK(sum / static_cast<double>(b.panels[1].size()) ==
+        doctest::Approx(10.0).epsilon(0.01));  // the noise mean, x_mean
   for (const auto& s : signals) {
     CAPTURE(s.channel);
     CHECK(lines.find(std::to_string(s.channel) + ",") != std::string::npos);
     auto peak = [&](std::size_t panel, std::int64_t row) {  // the brightest channel within 150 of the signal's start
       std::int64_t best = s.channel - 150;
       for (std::int64_t j = s.channel - 150; j <= s.channel + 150; ++j)
-        if (b.panels[panel][static_cast<std::size_t>(row * N + j)] > b.panels[panel][static_cast<std::size_t>(row * N + best)]) best = j;
+        if (b.panels[panel][static_cast<std::size_t>(row * N + j)] >
+            b.panels[panel][static_cast<std::size_t>(row * N + best)])
+          best = j;
       return best;
     };
     CHECK(std::abs(peak(0, 0) - s.channel) <= 1);  // at its channel at the cadence's start
@@ -332,6 +367,7 @@ TEST_CASE("observe: cadence-synth's observations are cadences with their signals
     CHECK(on_max > 2.0f * off_max);
   }
   o.signals = 7;  // 8192 channels hold six signals 1200 apart (400 from each edge), not seven
-  CHECK(error_of([&] { (void)cadence::synth::draw_signals(o); }).find("/signals: 7 signals need 9200 channels (1200 apart), there are 8192") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          (void)cadence::synth::draw_signals(o);
+        }).find("/signals: 7 signals need 9200 channels (1200 apart), there are 8192") != std::string::npos);
 }

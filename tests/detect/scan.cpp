@@ -23,7 +23,8 @@ void flag_row(const std::filesystem::path& fil, std::int64_t row, std::int64_t n
   const std::size_t data = end + 10 + static_cast<std::size_t>(row * nchans) * sizeof(float);
   REQUIRE(data + static_cast<std::size_t>(nchans) * sizeof(float) <= bytes.size());
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  for (std::int64_t c = 0; c < nchans; ++c) std::memcpy(bytes.data() + data + static_cast<std::size_t>(c) * sizeof(float), &nan, sizeof nan);
+  for (std::int64_t c = 0; c < nchans; ++c)
+    std::memcpy(bytes.data() + data + static_cast<std::size_t>(c) * sizeof(float), &nan, sizeof nan);
   test::write_file(fil, bytes);
 }
 }  // namespace
@@ -31,7 +32,8 @@ void flag_row(const std::filesystem::path& fil, std::int64_t row, std::int64_t n
 TEST_CASE("scan: a cadence with a NaN row still finds its signal (the row is masked, and the scan says so)") {
   test::TempDir data("scan-data"), out("scan-nan");
   test::small_dataset(data.path, 24, 4);
-  auto cfg = cadence::config::load_file(std::filesystem::path(CADENCE_SOURCE_DIR) / "samples/seti/configs/dedoppler.json");
+  auto cfg =
+      cadence::config::load_file(std::filesystem::path(CADENCE_SOURCE_DIR) / "samples/seti/configs/dedoppler.json");
   cfg["load"]["root"] = data.path.string();
   cfg["run"]["dir"] = (out / "run").string();
   cfg["run"]["quiet"] = true;

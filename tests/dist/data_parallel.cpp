@@ -28,7 +28,13 @@ using cadence::dist::World;
 class Env {
  public:
   explicit Env(const std::map<std::string, std::string>& vars) {
-    keys_ = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"};
+    keys_ = {"RANK",
+             "WORLD_SIZE",
+             "LOCAL_RANK",
+             "LOCAL_WORLD_SIZE",
+             "MASTER_ADDR",
+             "MASTER_PORT",
+             "TORCHELASTIC_USE_AGENT_STORE"};
     for (const auto& [k, v] : vars) keys_.insert(k);
     for (const auto& k : keys_) {
       if (const char* v = std::getenv(k.c_str())) saved_[k] = v;
@@ -104,7 +110,12 @@ TEST_CASE("dist: the environment as torchrun writes it, none of it is a world of
     CHECK(w.leader());
   }
   {
-    Env e({{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "node0"}, {"MASTER_PORT", "29400"}});
+    Env e({{"RANK", "3"},
+           {"WORLD_SIZE", "8"},
+           {"LOCAL_RANK", "1"},
+           {"LOCAL_WORLD_SIZE", "2"},
+           {"MASTER_ADDR", "node0"},
+           {"MASTER_PORT", "29400"}});
     const auto w = World::from_env();
     CHECK(w.rank == 3);
     CHECK(w.size == 8);
@@ -213,7 +224,8 @@ TEST_CASE("dist: two ranks x batch B = one process x batch 2B (bucketed all-redu
       for (int k = 0; k < 2; ++k) {  // rank r's part of micro-batch k: rows 4k + r, 4k + r + 2
         const auto rows = torch::tensor({4 * k + g.rank(), 4 * k + g.rank() + 2});
         if (k == 1) reducer.arm();  // only the window's last backward reduces
-        (torch::nn::functional::cross_entropy(net->forward(x.index_select(0, rows)), y.index_select(0, rows)) / 2.0).backward();
+        (torch::nn::functional::cross_entropy(net->forward(x.index_select(0, rows)), y.index_select(0, rows)) / 2.0)
+            .backward();
         reducer.finish();
       }
       auto& mine = got[static_cast<std::size_t>(g.rank())];
@@ -225,8 +237,10 @@ TEST_CASE("dist: two ranks x batch B = one process x batch 2B (bucketed all-redu
         CAPTURE(k);
         CAPTURE(r);
         const auto& v = got[static_cast<std::size_t>(r)].at(k);
-        if (!w.is_floating_point()) CHECK(torch::equal(v, w));
-        else CHECK(torch::allclose(v, w, 1e-4, 1e-6));
+        if (!w.is_floating_point())
+          CHECK(torch::equal(v, w));
+        else
+          CHECK(torch::allclose(v, w, 1e-4, 1e-6));
       }
   }
 }
@@ -334,10 +348,13 @@ TEST_CASE("dist: under torchrun's agent store (TORCHELASTIC_USE_AGENT_STORE=True
   auto agent = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", o);
   Env env(std::map<std::string, std::string>{{"TORCHELASTIC_USE_AGENT_STORE", "True"}});
   const auto keys_before = agent->getNumKeys();
-  on_ranks(2, [](cadence::dist::Group& g) {  // a rank 0 that tried to serve the port would fail: it is taken
-    auto t = torch::ones({3});
-    g.all_reduce(t);
-    CHECK(t[2].item<float>() == 2.0f);
-  }, 20, port);
+  on_ranks(
+      2,
+      [](cadence::dist::Group& g) {  // a rank 0 that tried to serve the port would fail: it is taken
+        auto t = torch::ones({3});
+        g.all_reduce(t);
+        CHECK(t[2].item<float>() == 2.0f);
+      },
+      20, port);
   CHECK(agent->getNumKeys() > keys_before);  // the ranks met in the launcher's store
 }

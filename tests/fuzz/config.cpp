@@ -34,9 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto e = cadence::config::parse<cadence::EnsembleConfig>(j);
       const auto back = cadence::config::write(e);  // what was read writes back and reads again the same
       if (cadence::config::write(cadence::config::parse<cadence::EnsembleConfig>(back)) != back) __builtin_trap();
-    } catch (const cadence::Error&) {
-    }
-    if (j.is_object() && j.contains("synth")) (void)cadence::config::parse<cadence::synth::SynthOptions>(j["synth"], "/synth");
+    } catch (const cadence::Error&) {}
+    if (j.is_object() && j.contains("synth"))
+      (void)cadence::config::parse<cadence::synth::SynthOptions>(j["synth"], "/synth");
   } catch (const cadence::Error&) {
   } catch (const cadence::config::json::exception&) {  // not JSON at all: nlohmann's own parse error
   }

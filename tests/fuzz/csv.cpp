@@ -16,8 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!cadence::csv::valid_id(r.id)) __builtin_trap();
         if (column != cadence::csv::Column::any && !(r.target >= 0.0 && r.target <= 1.0)) __builtin_trap();
       }
-    } catch (const cadence::Error&) {
-    }
+    } catch (const cadence::Error&) {}
   }
   return 0;
 }

@@ -16,7 +16,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::vector<float> out(h.count());
       cadence::halves_to_floats(bytes.data() + h.data_offset, h.count(), out.data());
     }
-  } catch (const cadence::Error&) {
-  }
+  } catch (const cadence::Error&) {}
   return 0;
 }

@@ -11,7 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto c = cadence::safetensors::parse(bytes, "fuzz.safetensors");
     for (const auto& e : c.entries)
       if (e.begin > e.end || e.end > size) __builtin_trap();  // every accepted tensor lies inside the file
-  } catch (const cadence::Error&) {
-  }
+  } catch (const cadence::Error&) {}
   return 0;
 }

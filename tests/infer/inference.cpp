@@ -31,7 +31,8 @@ void randomize_batchnorm(torch::nn::Module& net) {
 /// reading `root`: a network small enough to predict with in a test, with every stage of the real one.
 template <class Aug>
 auto tiny_pipeline(const std::filesystem::path& root) {
-  auto p = cadence::Load{} | Aug{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<2>{};
+  auto p = cadence::Load{} | Aug{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} |
+           cadence::TTA<2>{};
   p.template get<cadence::Load>().options.root = root;
   auto& m = p.template get<cadence::Model<cadence::EffNetV2S>>().options;
   m.arch = "efficientnetv2_s";
@@ -52,7 +53,9 @@ std::vector<std::int64_t> all_of(const cadence::Dataset& d) {
 
 }  // namespace
 
-TEST_CASE("inference: folded BatchNorm + channels_last give the plain network's probabilities within 1e-5 (TTA, resizer, EfficientNetV2)") {
+TEST_CASE(
+    "inference: folded BatchNorm + channels_last give the plain network's probabilities within 1e-5 (TTA, resizer, "
+    "EfficientNetV2)") {
   test::TempDir data("inference");
   test::small_dataset(data.path, 4, 6);
   auto p = tiny_pipeline<cadence::Augment<cadence::VFlip, cadence::SpecAug>>(data.path);
@@ -80,19 +83,23 @@ TEST_CASE("inference: folded BatchNorm + channels_last give the plain network's 
   bool changed = false;
   auto pp = plain->named_parameters(), fp = fast->named_parameters();
   for (const auto& item : pp)
-    if (item.key().find("conv_stem.weight") != std::string::npos) changed = !torch::allclose(item.value(), fp[item.key()]);
+    if (item.key().find("conv_stem.weight") != std::string::npos)
+      changed = !torch::allclose(item.value(), fp[item.key()]);
   CHECK(changed);
 
   // in place, as seti predict does after loading each fold; a second preparation changes nothing
   cadence::prepare_for_inference(*plain, cadence::InferenceOptions{});
   cadence::prepare_for_inference(*plain, cadence::InferenceOptions{});
-  const auto again = cadence::predict_pipeline(p, plain, cadence::Head::ce, test, idx, 4, torch::kCPU, 3, "again", true);
+  const auto again =
+      cadence::predict_pipeline(p, plain, cadence::Head::ce, test, idx, 4, torch::kCPU, 3, "again", true);
   for (std::size_t i = 0; i < got.size(); ++i) CHECK(again[i] == doctest::Approx(got[i]).epsilon(1e-9));
 }
 
 // The augmentation's autocast pause matters on a GPU, where Augment runs as tensor ops that autocast
 // would cast (tests/cuda has that regression test); on a CPU Augment's kernels are autocast-free.
-TEST_CASE("inference: predict.amp (bf16 on a CPU) gives the fp32 predictions to bf16 rounding, AutocastPause restores autocast") {
+TEST_CASE(
+    "inference: predict.amp (bf16 on a CPU) gives the fp32 predictions to bf16 rounding, AutocastPause restores "
+    "autocast") {
   test::TempDir data("inference-amp");
   test::small_dataset(data.path, 4, 6);
   using Aug = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
@@ -120,8 +127,8 @@ TEST_CASE("inference: predict.amp (bf16 on a CPU) gives the fp32 predictions to 
     differs = differs || bf16[i] != fp32[i];
   }
   INFO("max |p_bf16 - p_fp32| = ", worst);
-  CHECK(differs);        // the network did run in bf16
-  CHECK(worst < 0.05);   // the same predictions to bf16's 8-bit mantissa: same augmented inputs
+  CHECK(differs);       // the network did run in bf16
+  CHECK(worst < 0.05);  // the same predictions to bf16's 8-bit mantissa: same augmented inputs
 
   // the pause restores autocast as it found it
   cadence::AutocastGuard autocast(cadence::Amp::bf16, torch::kCPU);

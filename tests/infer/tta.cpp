@@ -24,10 +24,12 @@ TEST_CASE("tta: reductions by hand") {
   const auto rank = cadence::reduce_rounds({r0, r1}, cadence::Head::ce, cadence::TtaReduce::rank);
   CHECK(torch::allclose(rank, torch::tensor({0.75, 0.75}, torch::kFloat64)));
   // BCE head: sigmoid
-  const auto b = cadence::reduce_rounds({torch::zeros({1, 1}), torch::full({1, 1}, 100.f)}, cadence::Head::bce, cadence::TtaReduce::prob);
+  const auto b = cadence::reduce_rounds({torch::zeros({1, 1}), torch::full({1, 1}, 100.f)}, cadence::Head::bce,
+                                        cadence::TtaReduce::prob);
   CHECK(b.item<double>() == doctest::Approx(0.75));
   // ties share the average rank
-  CHECK(torch::allclose(cadence::normalized_rank(torch::tensor({0.3, 0.1, 0.3, 0.2})), torch::tensor({0.875, 0.25, 0.875, 0.5}, torch::kFloat64)));
+  CHECK(torch::allclose(cadence::normalized_rank(torch::tensor({0.3, 0.1, 0.3, 0.2})),
+                        torch::tensor({0.875, 0.25, 0.875, 0.5}, torch::kFloat64)));
 }
 
 TEST_CASE("tta: flip rounds cycle identity, vflip, hflip, both") {
@@ -79,13 +81,17 @@ TEST_CASE("tta: predict_pipeline reads each batch once and averages N augmented 
   }
   const auto want = torch::stack(rounds).mean(0).to(torch::kFloat64);
   REQUIRE(got.size() == 6);
-  for (std::size_t i = 0; i < 6; ++i) CHECK(got[i] == doctest::Approx(want[static_cast<std::int64_t>(i)].item<double>()).epsilon(1e-5));
+  for (std::size_t i = 0; i < 6; ++i)
+    CHECK(got[i] == doctest::Approx(want[static_cast<std::int64_t>(i)].item<double>()).epsilon(1e-5));
   // the rounds differ (the augmentations do something) and plain prediction is one round
   CHECK_FALSE(torch::allclose(rounds[0], rounds[1]));
-  const auto plain = cadence::predict_pipeline(p, net, cadence::Head::ce, test, idx, 4, torch::kCPU, 11, "plain", true, false);
+  const auto plain =
+      cadence::predict_pipeline(p, net, cadence::Head::ce, test, idx, 4, torch::kCPU, 11, "plain", true, false);
   CHECK(plain[0] == doctest::Approx(torch::softmax(net->forward(batch->images), 1)[0][1].item<double>()).epsilon(1e-5));
   // "augment" TTA without an Augment stage is refused with the JSON path
   auto bare = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
   bare.get<cadence::Load>().options.root = data.path;
-  test::check_error([&] { cadence::predict_pipeline(bare, net, cadence::Head::ce, test, idx, 4, torch::kCPU, 11, "x", true); }, "/tta/mode");
+  test::check_error(
+      [&] { cadence::predict_pipeline(bare, net, cadence::Head::ce, test, idx, 4, torch::kCPU, 11, "x", true); },
+      "/tta/mode");
 }

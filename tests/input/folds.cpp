@@ -19,7 +19,10 @@ TEST_CASE("folds: stratified K-fold keeps each fold's positive rate and size") {
   for (int k = 0; k < 4; ++k) {
     int n = 0, pos = 0;
     for (std::size_t i = 0; i < t.size(); ++i)
-      if (fold[i] == k) { ++n; pos += t[i] > 0.5f; }
+      if (fold[i] == k) {
+        ++n;
+        pos += t[i] > 0.5f;
+      }
     CHECK(std::abs(n - 1003 / 4) <= 1);
     CHECK(std::abs(pos - 101 / 4) <= 1);
   }
@@ -33,7 +36,10 @@ TEST_CASE("folds: stratified hold-out") {
   const auto v = cadence::stratified_holdout(t, 0.2, 3);
   int n = 0, pos = 0;
   for (std::size_t i = 0; i < t.size(); ++i)
-    if (v[i]) { ++n; pos += t[i] > 0.5f; }
+    if (v[i]) {
+      ++n;
+      pos += t[i] > 0.5f;
+    }
   CHECK(n == 100);
   CHECK(pos == 10);
   test::check_error([&] { cadence::stratified_holdout(t, 1.0, 3); }, "fraction");

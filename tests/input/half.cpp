@@ -35,7 +35,8 @@ TEST_CASE("half: float -> half rounds to nearest even, as numpy's astype(float16
   }
 }
 
-TEST_CASE("half: the bulk conversion (F16C where the CPU has it) equals the exact one for every value, at any alignment") {
+TEST_CASE(
+    "half: the bulk conversion (F16C where the CPU has it) equals the exact one for every value, at any alignment") {
   std::vector<std::uint16_t> all(65536 + 1);
   for (std::uint32_t i = 0; i < 65536; ++i) all[i + 1] = static_cast<std::uint16_t>(i);
   for (std::size_t shift : {1u, 0u}) {  // odd element offsets and a tail shorter than one vector
@@ -69,6 +70,7 @@ TEST_CASE("half: the bulk conversion (F16C where the CPU has it) equals the exac
     std::vector<float> scaled(finite.size());
     cadence::halves_to_scaled(finite.data(), finite.size(), scaled.data(), mean, inv);
     for (std::size_t k = 0; k < finite.size(); ++k)
-      REQUIRE(scaled[k] == static_cast<float>((static_cast<double>(cadence::half_to_float_exact(finite[k])) - mean) * inv));
+      REQUIRE(scaled[k] ==
+              static_cast<float>((static_cast<double>(cadence::half_to_float_exact(finite[k])) - mean) * inv));
   }
 }

@@ -44,9 +44,11 @@ TEST_CASE("kaggle: bad layouts are refused with the file or id named") {
   test::check_error(labels("id,targets\nabc,1\n"), "train_labels.csv:1", "expected the header `id,target`");
   test::check_error(labels("id,target,extra\nabc,1\n"), "train_labels.csv:1", "expected the header");
   for (const char* v : {"0x1", "inf", "nan", "-0", "+1", " 1", "1e", ".", "1.5e-1x"})
-    test::check_error(labels(std::string("id,target\nabc,") + v + "\n"), "train_labels.csv:2", "not a number in [0, 1]");
+    test::check_error(labels(std::string("id,target\nabc,") + v + "\n"), "train_labels.csv:2",
+                      "not a number in [0, 1]");
   test::check_error(labels("id,target\nabc,0.5\n"), "train_labels.csv:2", "not a label (0 or 1)");
-  test::check_error(labels("id,target\r\nabc,1\r\n"), (dir / "train" / "a" / "abc.npy").string(), "missing file for id `abc`");
+  test::check_error(labels("id,target\r\nabc,1\r\n"), (dir / "train" / "a" / "abc.npy").string(),
+                    "missing file for id `abc`");
 }
 
 TEST_CASE("csv: ids are checked so that they can only name a file inside the split") {

@@ -32,14 +32,16 @@ TEST_CASE("layout: on_stacked keeps the ON panels 0, 2, 4 in order") {
 TEST_CASE("layout: per-panel standardisation gives zero mean and unit variance per panel") {
   const cadence::CadenceShape s{6, 4, 5};
   std::vector<float> raw(120);
-  for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<float>((i * 37) % 11) * static_cast<float>(1 + i / 20);
+  for (std::size_t i = 0; i < raw.size(); ++i)
+    raw[i] = static_cast<float>((i * 37) % 11) * static_cast<float>(1 + i / 20);
   std::vector<float> out(120);
   cadence::arrange(raw, PanelLayout::all_stacked, true, out, s);
   for (int p = 0; p < 6; ++p) {
     double m = 0, v = 0;
     for (int k = 0; k < 20; ++k) m += out[static_cast<std::size_t>(p * 20 + k)];
     m /= 20;
-    for (int k = 0; k < 20; ++k) v += (out[static_cast<std::size_t>(p * 20 + k)] - m) * (out[static_cast<std::size_t>(p * 20 + k)] - m);
+    for (int k = 0; k < 20; ++k)
+      v += (out[static_cast<std::size_t>(p * 20 + k)] - m) * (out[static_cast<std::size_t>(p * 20 + k)] - m);
     CHECK(std::abs(m) < 1e-5);
     CHECK(v / 20 == doctest::Approx(1.0).epsilon(1e-4));
   }

@@ -49,7 +49,8 @@ TEST_CASE("loader: the same seed gives the same batches with 1 and 2 threads") {
     const auto& batch = a[k / 6];
     CHECK(batch.ids[k % 6] == e.id);
     cadence::read_sample(e, ro, one_sample);
-    CHECK(torch::equal(batch.images[static_cast<std::int64_t>(k % 6)].flatten(), torch::from_blob(one_sample.data(), {819 * 256})));
+    CHECK(torch::equal(batch.images[static_cast<std::int64_t>(k % 6)].flatten(),
+                       torch::from_blob(one_sample.data(), {819 * 256})));
     CHECK(batch.targets[static_cast<std::int64_t>(k % 6)][1].item<float>() == e.target);
     CHECK(batch.targets[static_cast<std::int64_t>(k % 6)][0].item<float>() == 1.0f - e.target);
   }
@@ -72,8 +73,12 @@ TEST_CASE("loader: augment and mixup in the reader threads give what they give o
     mix.apply(b.images, b.targets, 9, 1, no++);
   }
   cadence::LoaderHooks hooks;  // per sample as read, then per batch, in the reader threads
-  hooks.sample = [&](torch::Tensor& one, std::int64_t index) { aug.apply(one, {9, 1, std::span<const std::int64_t>(&index, 1)}); };
-  hooks.batch = [&](cadence::Batch& b, std::size_t n) { mix.apply(b.images, b.targets, 9, 1, static_cast<std::uint32_t>(n)); };
+  hooks.sample = [&](torch::Tensor& one, std::int64_t index) {
+    aug.apply(one, {9, 1, std::span<const std::int64_t>(&index, 1)});
+  };
+  hooks.batch = [&](cadence::Batch& b, std::size_t n) {
+    mix.apply(b.images, b.targets, 9, 1, static_cast<std::uint32_t>(n));
+  };
   for (int threads : {1, 2}) {
     cadence::Loader on_readers(data, order, ro, 6, threads, 2, hooks);
     const auto got = drain(on_readers);
@@ -156,7 +161,8 @@ TEST_CASE("loader: an input range of batches that range-v3's views work on") {
   static_assert(ranges::input_range<cadence::BatchStream>);
   const auto expected = drain(whole);
   std::vector<std::vector<std::string>> ids;
-  for (const cadence::Batch& b : static_cast<cadence::BatchStream&>(taken) | ranges::views::take(2)) ids.push_back(b.ids);
+  for (const cadence::Batch& b : static_cast<cadence::BatchStream&>(taken) | ranges::views::take(2))
+    ids.push_back(b.ids);
   REQUIRE(ids.size() == 2);
   CHECK(ids[0] == expected[0].ids);
   CHECK(ids[1] == expected[1].ids);

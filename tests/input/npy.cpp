@@ -22,7 +22,9 @@ TEST_CASE("npy: reads numpy's own float16 files (format 1.0 and 2.0) and float32
     const auto h = npy::read_f32(test::fixture(f), shape, got);
     CHECK(h.dtype == npy::Dtype::f2);
     REQUIRE(got.size() == want.size());
-    CHECK(std::equal(got.begin(), got.end(), want.begin(), [](float a, float b) { return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b); }));
+    CHECK(std::equal(got.begin(), got.end(), want.begin(), [](float a, float b) {
+      return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
+    }));
   }
   const auto h = npy::read_f32(test::fixture("npy/f4_v1.npy"), {}, got);
   CHECK(h.dtype == npy::Dtype::f4);
@@ -66,12 +68,18 @@ TEST_CASE("npy: refuses what it cannot read, naming the file") {
   test::check_error(read(dir / "v3.npy"), "v3.npy", "version 3.0");
 
   // A header that claims ~10^18 elements: refused from the file size, nothing allocated.
-  test::write_file(dir / "huge.npy", cadence::npy::frame_header("{'descr': '<f2', 'fortran_order': False, 'shape': (1000000000, 1000000000), }") + "xx");
+  test::write_file(
+      dir / "huge.npy",
+      cadence::npy::frame_header("{'descr': '<f2', 'fortran_order': False, 'shape': (1000000000, 1000000000), }") +
+          "xx");
   test::check_error(read(dir / "huge.npy"), "huge.npy", "truncated", "the file has");
-  test::write_file(dir / "absurd.npy", cadence::npy::frame_header("{'descr': '<f2', 'fortran_order': False, 'shape': (99999999999999999999,), }"));
+  test::write_file(
+      dir / "absurd.npy",
+      cadence::npy::frame_header("{'descr': '<f2', 'fortran_order': False, 'shape': (99999999999999999999,), }"));
   test::check_error(read(dir / "absurd.npy"), "absurd.npy", "implausibly large");
   CHECK(out.capacity() < 1000);
 
   const std::int64_t other[] = {6, 273, 256};
-  test::check_error([&] { npy::read_f32(test::fixture("npy/f2_v1.npy"), other, out); }, "f2_v1.npy", "shape (6, 4, 8), expected (6, 273, 256)");
+  test::check_error([&] { npy::read_f32(test::fixture("npy/f2_v1.npy"), other, out); }, "f2_v1.npy",
+                    "shape (6, 4, 8), expected (6, 273, 256)");
 }

@@ -15,17 +15,24 @@ TEST_CASE("png: a grayscale image round-trips through the stored-deflate stream"
   for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>(i * 7 % 251);
   const auto bytes = cadence::png::encode_gray(px, w, h);
   REQUIRE(bytes.size() > 8);
-  CHECK(std::equal(bytes.begin(), bytes.begin() + 8, std::vector<std::uint8_t>{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}.begin()));
+  CHECK(std::equal(bytes.begin(), bytes.begin() + 8,
+                   std::vector<std::uint8_t>{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}.begin()));
   // walk the chunks, checking each CRC, and inflate IDAT's stored blocks
   std::size_t pos = 8;
   std::vector<std::uint8_t> idat;
   std::vector<std::string> types;
-  auto be32 = [&](std::size_t p) { return std::uint32_t(bytes[p]) << 24 | std::uint32_t(bytes[p + 1]) << 16 | std::uint32_t(bytes[p + 2]) << 8 | bytes[p + 3]; };
+  auto be32 = [&](std::size_t p) {
+    return std::uint32_t(bytes[p]) << 24 | std::uint32_t(bytes[p + 1]) << 16 | std::uint32_t(bytes[p + 2]) << 8 |
+           bytes[p + 3];
+  };
   while (pos < bytes.size()) {
     const auto len = be32(pos);
-    types.emplace_back(bytes.begin() + static_cast<std::ptrdiff_t>(pos + 4), bytes.begin() + static_cast<std::ptrdiff_t>(pos + 8));
+    types.emplace_back(bytes.begin() + static_cast<std::ptrdiff_t>(pos + 4),
+                       bytes.begin() + static_cast<std::ptrdiff_t>(pos + 8));
     CHECK(be32(pos + 8 + len) == cadence::png::detail::crc32(bytes.data() + pos + 4, len + 4));
-    if (types.back() == "IDAT") idat.assign(bytes.begin() + static_cast<std::ptrdiff_t>(pos + 8), bytes.begin() + static_cast<std::ptrdiff_t>(pos + 8 + len));
+    if (types.back() == "IDAT")
+      idat.assign(bytes.begin() + static_cast<std::ptrdiff_t>(pos + 8),
+                  bytes.begin() + static_cast<std::ptrdiff_t>(pos + 8 + len));
     pos += 12 + len;
   }
   CHECK(types == std::vector<std::string>{"IHDR", "IDAT", "IEND"});
@@ -34,7 +41,8 @@ TEST_CASE("png: a grayscale image round-trips through the stored-deflate stream"
     const bool last = idat[p] & 1;
     const std::size_t n = idat[p + 1] | std::size_t(idat[p + 2]) << 8;
     CHECK((idat[p + 3] | std::size_t(idat[p + 4]) << 8) == (~n & 0xFFFF));
-    raw.insert(raw.end(), idat.begin() + static_cast<std::ptrdiff_t>(p + 5), idat.begin() + static_cast<std::ptrdiff_t>(p + 5 + n));
+    raw.insert(raw.end(), idat.begin() + static_cast<std::ptrdiff_t>(p + 5),
+               idat.begin() + static_cast<std::ptrdiff_t>(p + 5 + n));
     p += 5 + n;
     if (last) break;
   }

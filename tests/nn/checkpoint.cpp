@@ -45,7 +45,8 @@ struct Step {
 };
 
 template <class Net>
-Step train_step(Net net, const torch::Tensor& x, const torch::Tensor& y, bool checkpointing, cadence::Amp amp = cadence::Amp::off) {
+Step train_step(Net net, const torch::Tensor& x, const torch::Tensor& y, bool checkpointing,
+                cadence::Amp amp = cadence::Amp::off) {
   cadence::set_grad_checkpointing(*net, checkpointing);
   net->train();
   torch::manual_seed(123);  // the same dropout / drop_path draws for both runs
@@ -60,11 +61,14 @@ Step train_step(Net net, const torch::Tensor& x, const torch::Tensor& y, bool ch
 
 }  // namespace
 
-TEST_CASE("checkpoint: a segment with BatchNorm and dropout gives the plain backward's gradients, statistics updated once") {
+TEST_CASE(
+    "checkpoint: a segment with BatchNorm and dropout gives the plain backward's gradients, statistics updated once") {
   torch::manual_seed(0);
   torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 8, 3).padding(1));
   cadence::BatchNorm2d bn(8);
-  auto segment = [&](const torch::Tensor& t) { return torch::dropout(torch::silu(bn->forward(conv->forward(t))), 0.3, true); };
+  auto segment = [&](const torch::Tensor& t) {
+    return torch::dropout(torch::silu(bn->forward(conv->forward(t))), 0.3, true);
+  };
   const auto x0 = torch::randn({4, 3, 16, 16});
 
   auto run = [&](bool ckpt) {
@@ -107,7 +111,8 @@ TEST_CASE("checkpoint: a segment with BatchNorm and dropout gives the plain back
   CHECK(torch::equal(a, segment(x0)));
 }
 
-TEST_CASE("checkpoint: EfficientNetV2 with drop_path and the learned resizer train the same with train.grad_checkpointing") {
+TEST_CASE(
+    "checkpoint: EfficientNetV2 with drop_path and the learned resizer train the same with train.grad_checkpointing") {
   cadence::EffNetV2Options o;
   o.width_multiplier = 0.25;
   o.depth_multiplier = 0.25;
@@ -118,7 +123,8 @@ TEST_CASE("checkpoint: EfficientNetV2 with drop_path and the learned resizer tra
   r.filters = 4;
   auto copy = [&] {  // the same initial weights each time
     torch::manual_seed(1);
-    return torch::nn::Sequential(cadence::LearnedResizer(r, 1), cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), o, 1, 2));
+    return torch::nn::Sequential(cadence::LearnedResizer(r, 1),
+                                 cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), o, 1, 2));
   };
   const auto x = torch::randn({4, 1, 96, 64});  // the batch: no gradient of its own, as in training
   const auto t = torch::tensor({0.f, 1.f, 1.f, 0.f});
@@ -128,7 +134,8 @@ TEST_CASE("checkpoint: EfficientNetV2 with drop_path and the learned resizer tra
   const auto ckpt = train_step(copy(), x, y, true);
   CHECK(ckpt.loss == doctest::Approx(plain.loss).epsilon(1e-6));
   CHECK(ckpt.grads.size() == plain.grads.size());
-  CHECK(ckpt.grads.count("0.conv1.weight") == 1);  // inside the resizer's checkpointed segment, whose input needs no grad
+  CHECK(ckpt.grads.count("0.conv1.weight") ==
+        1);  // inside the resizer's checkpointed segment, whose input needs no grad
   INFO("max |grad difference| = ", worst(plain.grads, ckpt.grads));
   CHECK(worst(plain.grads, ckpt.grads) < 1e-5);
   CHECK(worst(plain.buffers, ckpt.buffers) < 1e-6);  // BatchNorm statistics (num_batches_tracked too) as without

@@ -39,7 +39,8 @@ cadence::EfficientNetV2 tiny(const json& d) {
   arch.stem = d["stem_size"];
   arch.num_features = d["num_features"];
   arch.tf = d["pad_type"] == "same";
-  return cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, d["in_chans"].get<std::int64_t>(), d["num_classes"].get<std::int64_t>());
+  return cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, d["in_chans"].get<std::int64_t>(),
+                                 d["num_classes"].get<std::int64_t>());
 }
 }  // namespace
 
@@ -55,12 +56,15 @@ TEST_CASE("efficientnetv2: S and M have timm's state_dict keys, shapes, order an
     CHECK(count(net) == counts["params"][name].get<std::int64_t>());
     auto tf = arch;
     tf.tf = true;
-    CHECK(count(cadence::EfficientNetV2(tf, cadence::EffNetV2Options{}, 3, 1000)) == counts["params"]["tf_" + name].get<std::int64_t>());
+    CHECK(count(cadence::EfficientNetV2(tf, cadence::EffNetV2Options{}, 3, 1000)) ==
+          counts["params"]["tf_" + name].get<std::int64_t>());
   }
   CHECK(count(cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 1, 2)) ==
         counts["params"]["efficientnetv2_s(num_classes=2,in_chans=1)"].get<std::int64_t>());
-  CHECK(count(cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 3, 1000)) == 21458488);
-  CHECK(count(cadence::EfficientNetV2(cadence::efficientnetv2_m_arch(), cadence::EffNetV2Options{}, 3, 1000)) == 54139356);
+  CHECK(count(cadence::EfficientNetV2(cadence::efficientnetv2_s_arch(), cadence::EffNetV2Options{}, 3, 1000)) ==
+        21458488);
+  CHECK(count(cadence::EfficientNetV2(cadence::efficientnetv2_m_arch(), cadence::EffNetV2Options{}, 3, 1000)) ==
+        54139356);
 }
 
 TEST_CASE("efficientnetv2: every block is timm's block (type, channels, kernel, stride, skip, drop path)") {
@@ -71,10 +75,12 @@ TEST_CASE("efficientnetv2: every block is timm's block (type, channels, kernel, 
     const bool tf = n.starts_with("tf_");
     cadence::EffNetV2Options o;
     o.drop_path_rate = 0.2;  // what the fixture's drop_path values were made with
-    cadence::EfficientNetV2 net(n.find("_s") != std::string::npos ? cadence::efficientnetv2_s_arch(tf) : cadence::efficientnetv2_m_arch(tf),
-                                o, 3, 1000);
+    cadence::EfficientNetV2 net(
+        n.find("_s") != std::string::npos ? cadence::efficientnetv2_s_arch(tf) : cadence::efficientnetv2_m_arch(tf), o,
+        3, 1000);
     const auto modules = net->named_modules();
-    const auto& want = blocks[tf ? n.substr(3) : n]["blocks"];  // tf_ blocks are the same; only BN eps and padding differ
+    const auto& want =
+        blocks[tf ? n.substr(3) : n]["blocks"];  // tf_ blocks are the same; only BN eps and padding differ
     CHECK(net->bn1->options.eps() == doctest::Approx(blocks[n]["bn_eps"].get<double>()));
     CHECK(net->bn1->options.momentum().value() == doctest::Approx(blocks[n]["bn_momentum"].get<double>()));
     std::size_t seen = 0;
@@ -102,7 +108,8 @@ TEST_CASE("efficientnetv2: every block is timm's block (type, channels, kernel, 
       }
       CHECK(in == w["in_chs"].get<std::int64_t>());
       CHECK(out == w["out_chs"].get<std::int64_t>());
-      CHECK((params.contains("se.conv_reduce.weight") ? params["se.conv_reduce.weight"].size(0) : 0) == w["se_rd_chs"].get<std::int64_t>());
+      CHECK((params.contains("se.conv_reduce.weight") ? params["se.conv_reduce.weight"].size(0) : 0) ==
+            w["se_rd_chs"].get<std::int64_t>());
     }
     CHECK(seen == want.size());
   }
@@ -121,7 +128,8 @@ TEST_CASE("efficientnetv2: timm's weights give timm's logits (eval and train mod
     const auto x = npy("timm/input.npy");
     CHECK((net->forward(x) - npy("timm/" + d["eval_logits"].get<std::string>())).abs().max().item<double>() < 1e-4);
     const auto xe = npy("timm/input_even.npy");
-    CHECK((net->forward(xe) - npy("timm/" + d["eval_logits_even"].get<std::string>())).abs().max().item<double>() < 1e-4);
+    CHECK((net->forward(xe) - npy("timm/" + d["eval_logits_even"].get<std::string>())).abs().max().item<double>() <
+          1e-4);
     // train mode: batch statistics, and the running statistics they update
     net->train();
     CHECK((net->forward(x) - npy("timm/" + d["train_logits"].get<std::string>())).abs().max().item<double>() < 1e-3);
@@ -138,7 +146,8 @@ TEST_CASE("efficientnetv2: timm's weights give timm's logits (eval and train mod
 
 TEST_CASE("efficientnetv2: the in_chans adaptation of a 3-channel stem is timm's adapt_input_conv") {
   const auto d = json::parse(test::read_file(test::fixture("timm/tiny.json")));
-  for (auto [chans, file] : {std::pair{1, "timm/tiny_in3_adapted_stem.npy"}, {2, "timm/tiny_in3_adapted_stem_in2.npy"},
+  for (auto [chans, file] : {std::pair{1, "timm/tiny_in3_adapted_stem.npy"},
+                             {2, "timm/tiny_in3_adapted_stem_in2.npy"},
                              {4, "timm/tiny_in3_adapted_stem_in4.npy"}}) {
     CAPTURE(chans);
     auto dd = d;

@@ -21,7 +21,11 @@ TEST_CASE("resize: the learned resizer has the paper's structure and switches si
   std::string keys;
   for (const auto& [k, t] : cadence::state_dict_entries(*r))
     if (k.find("running") == std::string::npos && k.find("num_batches") == std::string::npos)
-      keys += k + (t.dim() == 4 ? "[" + std::to_string(t.size(0)) + "x" + std::to_string(t.size(1)) + "x" + std::to_string(t.size(2)) + "]" : "") + " ";
+      keys += k +
+              (t.dim() == 4 ? "[" + std::to_string(t.size(0)) + "x" + std::to_string(t.size(1)) + "x" +
+                                  std::to_string(t.size(2)) + "]"
+                            : "") +
+              " ";
   CHECK(keys ==
         "conv1.weight[6x1x7] conv1.bias conv2.weight[6x6x1] conv2.bias bn2.weight bn2.bias "
         "res.0.0.weight[6x6x3] res.0.1.weight res.0.1.bias res.0.3.weight[6x6x3] res.0.4.weight res.0.4.bias "
@@ -37,8 +41,10 @@ TEST_CASE("resize: the learned resizer has the paper's structure and switches si
     r->conv4->weight.zero_();
     r->conv4->bias.zero_();
   }
-  const auto skip = torch::nn::functional::interpolate(
-      x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<std::int64_t>{64, 56}).mode(torch::kBilinear).align_corners(false));
+  const auto skip = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
+                                                              .size(std::vector<std::int64_t>{64, 56})
+                                                              .mode(torch::kBilinear)
+                                                              .align_corners(false));
   CHECK(torch::allclose(r->forward(x), skip));
 }
 
@@ -67,11 +73,24 @@ TEST_CASE("resize: fixed resizers are plain interpolation, options are checked")
   s.test_size = {30, 20};
   const auto x = torch::randn({1, 2, 61, 47});
   cadence::FixedResize area(s, torch::kArea);
-  CHECK(torch::allclose(area->forward(x), F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{30, 20}).mode(torch::kArea))));
+  CHECK(torch::allclose(
+      area->forward(x),
+      F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{30, 20}).mode(torch::kArea))));
   cadence::FixedResize cubic(s, torch::kBicubic);
-  CHECK(torch::allclose(cubic->forward(x), F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{30, 20}).mode(torch::kBicubic).align_corners(false))));
-  test::check_error([] { cadence::config::parse<cadence::LearnedOptions>(nlohmann::json{{"size", {300}}}); }, "/size", "[height, width]");
-  test::check_error([] { cadence::config::parse<cadence::LearnedOptions>(nlohmann::json{{"filters", 0}}); }, "/filters");
+  CHECK(torch::allclose(cubic->forward(x), F::interpolate(x, F::InterpolateFuncOptions()
+                                                                 .size(std::vector<std::int64_t>{30, 20})
+                                                                 .mode(torch::kBicubic)
+                                                                 .align_corners(false))));
+  test::check_error(
+      [] {
+        cadence::config::parse<cadence::LearnedOptions>(nlohmann::json{{"size", {300}}});
+      },
+      "/size", "[height, width]");
+  test::check_error(
+      [] {
+        cadence::config::parse<cadence::LearnedOptions>(nlohmann::json{{"filters", 0}});
+      },
+      "/filters");
   std::ostringstream os;
   os << (cadence::Load{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{});
   CHECK(os.str() == "Load | Resize<Learned> | Model<efficientnetv2_s>");
@@ -97,10 +116,12 @@ TEST_CASE("resize + model: the module stages form one network, trained jointly")
 TEST_CASE("heads: soft-label cross-entropy and BCE, by hand") {
   const auto logits = torch::tensor({0.f, std::log(3.f)}).view({1, 2});  // softmax = (1/4, 3/4)
   const auto soft = torch::tensor({0.5f, 0.5f}).view({1, 2});
-  CHECK(cadence::head_loss(cadence::Head::ce, logits, soft).item<double>() == doctest::Approx(-(0.5 * std::log(0.25) + 0.5 * std::log(0.75))));
+  CHECK(cadence::head_loss(cadence::Head::ce, logits, soft).item<double>() ==
+        doctest::Approx(-(0.5 * std::log(0.25) + 0.5 * std::log(0.75))));
   CHECK(cadence::head_probability(cadence::Head::ce, logits).item<double>() == doctest::Approx(0.75));
   const auto one = torch::tensor({0.f}).view({1, 1});
-  CHECK(cadence::head_loss(cadence::Head::bce, one, torch::tensor({1.f}).view({1, 1})).item<double>() == doctest::Approx(std::log(2.0)));
+  CHECK(cadence::head_loss(cadence::Head::bce, one, torch::tensor({1.f}).view({1, 1})).item<double>() ==
+        doctest::Approx(std::log(2.0)));
   CHECK(cadence::head_probability(cadence::Head::bce, one).item<double>() == doctest::Approx(0.5));
 }
 

@@ -65,16 +65,19 @@ TEST_CASE("timm import: weights that record their model are refused for another 
   };
   // same keys and shapes, so only the recorded name tells a tf_ file from a plain one
   CHECK(test::error_of(load(dir / "plain.safetensors", "efficientnetv2_s")).empty());
-  test::check_error(load(dir / "plain.safetensors", "tf_efficientnetv2_s"), "plain.safetensors", "`efficientnetv2_s.ra_in1k`",
-                    "`tf_efficientnetv2_s`");
-  test::check_error(load(dir / "tf.safetensors", "tf_efficientnetv2_m"), "tf_efficientnetv2_s.in21k", "tf_efficientnetv2_m");
+  test::check_error(load(dir / "plain.safetensors", "tf_efficientnetv2_s"), "plain.safetensors",
+                    "`efficientnetv2_s.ra_in1k`", "`tf_efficientnetv2_s`");
+  test::check_error(load(dir / "tf.safetensors", "tf_efficientnetv2_m"), "tf_efficientnetv2_s.in21k",
+                    "tf_efficientnetv2_m");
   // a torch.save'd dict records it as a string entry (export_timm.py), which is not a tensor to load
   CHECK(test::error_of(load(test::fixture("timm/tiny_named.pt"), "tf_efficientnetv2_s")).empty());
-  test::check_error(load(test::fixture("timm/tiny_named.pt"), "efficientnetv2_s"), "tiny_named.pt", "tf_efficientnetv2_s.in21k");
+  test::check_error(load(test::fixture("timm/tiny_named.pt"), "efficientnetv2_s"), "tiny_named.pt",
+                    "tf_efficientnetv2_s.in21k");
   // no record: nothing to check against
   CHECK(test::error_of(load(test::fixture("timm/tiny.pt"), "tf_efficientnetv2_m")).empty());
   // torch.save(model.state_dict()) as is: one line saying how to convert it
-  test::check_error(load(test::fixture("timm/tiny_ordereddict.pt"), ""), "tiny_ordereddict.pt", "OrderedDict", "convert it");
+  test::check_error(load(test::fixture("timm/tiny_ordereddict.pt"), ""), "tiny_ordereddict.pt", "OrderedDict",
+                    "convert it");
 }
 
 TEST_CASE("timm import: safetensors and torch.save give the same tensors") {
@@ -94,14 +97,20 @@ TEST_CASE("timm import: a new class count re-initialises the head only") {
   const auto r = cadence::load_state_dict(*net, test::fixture("timm/tiny.pt"));
   CHECK(r.reinitialized == std::vector<std::string>{"classifier.bias", "classifier.weight"});
   CHECK(torch::equal(net->classifier->weight, before));
-  CHECK(torch::equal(net->conv_stem->weight, cadence::read_state_dict(test::fixture("timm/tiny.pt")).at("conv_stem.weight")));
+  CHECK(torch::equal(net->conv_stem->weight,
+                     cadence::read_state_dict(test::fixture("timm/tiny.pt")).at("conv_stem.weight")));
 }
 
 TEST_CASE("timm import: bad files and mismatched keys are refused with the file and key named") {
   test::TempDir dir("import");
   const std::string good = test::read_file(test::fixture("timm/tiny.pt"));
   test::write_file(dir / "trunc.pt", good.substr(0, good.size() / 2));
-  auto load = [&](const std::filesystem::path& p) { return [p] { auto n = tiny(); cadence::load_state_dict(*n, p); }; };
+  auto load = [&](const std::filesystem::path& p) {
+    return [p] {
+      auto n = tiny();
+      cadence::load_state_dict(*n, p);
+    };
+  };
   test::check_error(load(dir / "trunc.pt"), "trunc.pt", "cannot read");
   test::write_file(dir / "junk.pt", "not a checkpoint");
   test::check_error(load(dir / "junk.pt"), "junk.pt", "not a torch.save file");
@@ -116,17 +125,29 @@ TEST_CASE("timm import: bad files and mismatched keys are refused with the file 
   for (std::size_t i = 0; i + 1 < d["arch_def"].size(); ++i) shorter.stages.push_back(d["arch_def"][i][0]);
   shorter.stem = 8;
   shorter.num_features = 64;
-  test::check_error([&] { cadence::EfficientNetV2 n(shorter, cadence::EffNetV2Options{}, 1, 2); cadence::load_state_dict(*n, test::fixture("timm/tiny.pt")); },
-                    "tiny.pt", "unexpected keys: blocks.3.0");
+  test::check_error(
+      [&] {
+        cadence::EfficientNetV2 n(shorter, cadence::EffNetV2Options{}, 1, 2);
+        cadence::load_state_dict(*n, test::fixture("timm/tiny.pt"));
+      },
+      "tiny.pt", "unexpected keys: blocks.3.0");
   // a wider model: mis-shaped keys
   cadence::EffNetV2Arch wider = shorter;
   wider.stages.push_back("ir_r1_k3_s1_e6_c40_se0.25");
-  test::check_error([&] { cadence::EfficientNetV2 n(wider, cadence::EffNetV2Options{}, 1, 2); cadence::load_state_dict(*n, test::fixture("timm/tiny.pt")); },
-                    "tiny.pt", "blocks.3.0.", "in the file but");
+  test::check_error(
+      [&] {
+        cadence::EfficientNetV2 n(wider, cadence::EffNetV2Options{}, 1, 2);
+        cadence::load_state_dict(*n, test::fixture("timm/tiny.pt"));
+      },
+      "tiny.pt", "blocks.3.0.", "in the file but");
   // a deeper model: missing keys
   cadence::EffNetV2Arch deeper = wider;
   deeper.stages.back() = d["arch_def"].back()[0];
   deeper.stages.push_back("ir_r1_k3_s1_e6_c32_se0.25");
-  test::check_error([&] { cadence::EfficientNetV2 n(deeper, cadence::EffNetV2Options{}, 1, 2); cadence::load_state_dict(*n, test::fixture("timm/tiny.pt")); },
-                    "tiny.pt", "missing keys: blocks.4.0");
+  test::check_error(
+      [&] {
+        cadence::EfficientNetV2 n(deeper, cadence::EffNetV2Options{}, 1, 2);
+        cadence::load_state_dict(*n, test::fixture("timm/tiny.pt"));
+      },
+      "tiny.pt", "missing keys: blocks.4.0");
 }

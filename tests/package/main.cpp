@@ -12,7 +12,8 @@ struct Source : cadence::Composes<Source> {
   Options options;
   cadence::Dataset open(cadence::Split) const;
   cadence::ImageShape image_shape() const;
-  std::unique_ptr<cadence::BatchStream> loader(const cadence::Dataset&, std::vector<std::int64_t>, int, int, cadence::LoaderHooks) const;
+  std::unique_ptr<cadence::BatchStream> loader(const cadence::Dataset&, std::vector<std::int64_t>, int, int,
+                                               cadence::LoaderHooks) const;
 };
 struct Net : cadence::Composes<Net> {
   static constexpr std::string_view name = "net";

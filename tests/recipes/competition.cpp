@@ -43,11 +43,13 @@ TEST_CASE("competition: pretrain -> 2-fold finetune -> predict writes the run di
   // the reported AUCs are the logged best epoch's and the out-of-fold file's
   double best_logged = -1;
   std::istringstream plog(file(out / "r/pretrain/log.jsonl"));
-  for (std::string l; std::getline(plog, l);) best_logged = std::max(best_logged, json::parse(l)["valid_auc"].get<double>());
+  for (std::string l; std::getline(plog, l);)
+    best_logged = std::max(best_logged, json::parse(l)["valid_auc"].get<double>());
   CHECK(r.pretrain_auc == best_logged);
   REQUIRE(r.fold_auc.size() == 2);
-  for (const char* f : {"config.json", "pretrain/model.pt", "pretrain/log.jsonl", "pretrain/last.pt", "fold_0/model.pt", "fold_1/model.pt",
-                        "fold_1/log.jsonl", "folds.csv", "oof.csv", "cv.json", "submission.csv", "report.html"})
+  for (const char* f :
+       {"config.json", "pretrain/model.pt", "pretrain/log.jsonl", "pretrain/last.pt", "fold_0/model.pt",
+        "fold_1/model.pt", "fold_1/log.jsonl", "folds.csv", "oof.csv", "cv.json", "submission.csv", "report.html"})
     CHECK_MESSAGE(std::filesystem::exists(out / "r" / f), f);
   // OOF: every training id once, with its fold
   const auto train = cadence::csv::read_labels(data / "train_labels.csv");
@@ -91,7 +93,8 @@ TEST_CASE("competition: pretrain -> 2-fold finetune -> predict writes the run di
   cfg["predict"] = {{"weight", 1.0}, {"blend", {{{"submission", (out / "other.csv").string()}, {"weight", 1.0}}}}};
   cadence::recipes::predict(pipeline(), cfg);
   const auto blended = cadence::csv::read_labels(out / "r/submission.csv");
-  for (std::size_t i = 0; i < blended.size(); ++i) CHECK(blended[i].target == doctest::Approx((sub[i].target + 1.0) / 2.0).epsilon(1e-6));
+  for (std::size_t i = 0; i < blended.size(); ++i)
+    CHECK(blended[i].target == doctest::Approx((sub[i].target + 1.0) / 2.0).epsilon(1e-6));
 }
 
 TEST_CASE("competition: config and data errors stop before training, naming the JSON path or file") {
@@ -119,11 +122,14 @@ TEST_CASE("competition: config and data errors stop before training, naming the 
   const auto test_split = cadence::open_split(data.path, cadence::Split::test);
   const auto good = test::read_file(test_split.entries[1].file);
   test::write_file(test_split.entries[1].file, good.substr(0, 1000));
-  test::check_error([&] { cadence::recipes::predict(pipeline(), cfg); }, "id `" + test_split.entries[1].id + "`", "truncated");
+  test::check_error([&] { cadence::recipes::predict(pipeline(), cfg); }, "id `" + test_split.entries[1].id + "`",
+                    "truncated");
   CHECK(std::filesystem::exists(out / "x/fold_0/model.pt"));  // the last good checkpoint is intact
 }
 
-TEST_CASE("engine: the schedulers shape the learning rate (accumulation, clipping, EMA, early stopping: tests/train/fit.cpp)") {
+TEST_CASE(
+    "engine: the schedulers shape the learning rate (accumulation, clipping, EMA, early stopping: "
+    "tests/train/fit.cpp)") {
   cadence::TrainOptions t;
   t.epochs = 4;
   t.lr = 1.0;
@@ -153,7 +159,6 @@ TEST_CASE("engine: the schedulers shape the learning rate (accumulation, clippin
   CHECK(plateau.lr(0) == doctest::Approx(1.0));
   plateau.epoch_end(0.7);
   CHECK(plateau.lr(0) == doctest::Approx(0.1));
-
 }
 
 TEST_CASE("resume: a run killed with SIGKILL anywhere, several times, and resumed ends with the same weights") {

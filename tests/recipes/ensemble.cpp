@@ -6,10 +6,12 @@ using cadence::config::json;
 
 namespace {
 // Two members' run directories, as finetune and predict leave them: oof.csv and submission.csv.
-void member(const std::filesystem::path& dir, const std::vector<double>& oof, const std::vector<double>& test, int shift_fold = 0) {
+void member(const std::filesystem::path& dir, const std::vector<double>& oof, const std::vector<double>& test,
+            int shift_fold = 0) {
   std::string o = "id,target,prediction,fold\n";
   for (std::size_t i = 0; i < oof.size(); ++i)
-    o += "a" + std::to_string(i) + "," + (i % 2 ? "1" : "0") + "," + std::to_string(oof[i]) + "," + std::to_string((i + shift_fold) % 2) + "\n";
+    o += "a" + std::to_string(i) + "," + (i % 2 ? "1" : "0") + "," + std::to_string(oof[i]) + "," +
+         std::to_string((i + shift_fold) % 2) + "\n";
   test::write_file(dir / "oof.csv", o);
   std::string s = "id,target\n";
   for (std::size_t i = 0; i < test.size(); ++i) s += "t" + std::to_string(i) + "," + std::to_string(test[i]) + "\n";
@@ -17,8 +19,14 @@ void member(const std::filesystem::path& dir, const std::vector<double>& oof, co
 }
 
 cadence::EnsembleOptions options(const std::filesystem::path& dir, const char* blend) {
-  return cadence::config::parse<cadence::EnsembleConfig>(json{{"ensemble", {{"dir", dir.string()}, {"blend", blend},
-      {"members", {{{"name", "s"}, {"config", "s.json"}, {"weight", 3.0}}, {{"name", "m"}, {"config", "m.json"}, {"weight", 1.0}}}}}}}).ensemble;
+  return cadence::config::parse<cadence::EnsembleConfig>(
+             json{{"ensemble",
+                   {{"dir", dir.string()},
+                    {"blend", blend},
+                    {"members",
+                     {{{"name", "s"}, {"config", "s.json"}, {"weight", 3.0}},
+                      {{"name", "m"}, {"config", "m.json"}, {"weight", 1.0}}}}}}})
+      .ensemble;
 }
 }  // namespace
 
@@ -60,10 +68,19 @@ TEST_CASE("ensemble: members that used other folds or other ids are refused, nam
   test::check_error([&] { cadence::recipes::blend(options(d.path, "prob")); }, "m/oof.csv", "fold", "same run.seed");
   member(d / "m", {0.1, 0.6, 0.2, 0.7}, {0.3});
   test::check_error([&] { cadence::recipes::blend(options(d.path, "prob")); }, "m/submission.csv");
-  test::check_error([&] { cadence::config::parse<cadence::EnsembleConfig>(json{{"ensemble", {{"members", {{{"name", "s"}, {"config", "s.json"}}}}}}}); },
-                    "/ensemble/members", "at least two");
-  test::check_error([&] { cadence::config::parse<cadence::EnsembleConfig>(json{{"ensemble", {{"members", {{{"name", "../x"}, {"config", "s.json"}}, {{"name", "m"}, {"config", "m.json"}}}}}}}); },
-                    "/ensemble/members/0/name", "not a directory name");
+  test::check_error(
+      [&] {
+        cadence::config::parse<cadence::EnsembleConfig>(
+            json{{"ensemble", {{"members", {{{"name", "s"}, {"config", "s.json"}}}}}}});
+      },
+      "/ensemble/members", "at least two");
+  test::check_error(
+      [&] {
+        cadence::config::parse<cadence::EnsembleConfig>(
+            json{{"ensemble",
+                  {{"members", {{{"name", "../x"}, {"config", "s.json"}}, {{"name", "m"}, {"config", "m.json"}}}}}}});
+      },
+      "/ensemble/members/0/name", "not a directory name");
   // each member runs in its own directory under the ensemble's, with the ensemble's and its own overrides
   test::write_file(d / "base.json", R"({"run": {"dir": "elsewhere"}, "train": {"epochs": 9}})");
   auto e = options(d.path, "prob");

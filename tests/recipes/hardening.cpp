@@ -32,7 +32,9 @@ extern char** environ;
 namespace {
 using Aug = test::SmallAug;
 auto pipeline() { return test::small_run_pipeline(); }
-json config(const std::filesystem::path& data, const std::filesystem::path& run) { return test::small_run_config(data, run); }
+json config(const std::filesystem::path& data, const std::filesystem::path& run) {
+  return test::small_run_config(data, run);
+}
 
 struct Result {
   int status = -1;  // exit code, or 128 + signal
@@ -67,11 +69,15 @@ TEST_CASE("hardening: a diverging run stops with one line naming the job, epoch 
   auto cfg = config(data.path, out / "r");
   cfg["train"]["lr"] = 1e30;
   cfg["train"]["epochs"] = 3;
-  test::check_error([&] { cadence::recipes::holdout(pipeline(), cfg); }, "holdout: the training loss is", "at epoch", "step",
-                    "lower train.lr");
+  test::check_error([&] { cadence::recipes::holdout(pipeline(), cfg); }, "holdout: the training loss is", "at epoch",
+                    "step", "lower train.lr");
   CHECK_FALSE(std::filesystem::exists(out / "r/submission.csv"));
   // and a non-finite prediction never reaches a submission
-  test::check_error([&] { cadence::write_predictions(out / "s.csv", {"a", "b"}, {0.5, std::nan("")}); }, "s.csv", "id `b`", "not finite");
+  test::check_error(
+      [&] {
+        cadence::write_predictions(out / "s.csv", {"a", "b"}, {0.5, std::nan("")});
+      },
+      "s.csv", "id `b`", "not finite");
   CHECK_FALSE(std::filesystem::exists(out / "s.csv"));
 }
 
@@ -81,18 +87,21 @@ TEST_CASE("hardening: bad inputs are found before any training, by every job and
   auto cfg = config(data.path, out / "r");
   // a fold with one class: 16 cadences at 30% hold about 5 positives, not 8
   cfg["train"]["folds"] = 8;
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), cfg); }, "/train/folds: 8 folds", "positives", "both classes");
+  test::check_error([&] { cadence::recipes::finetune(pipeline(), cfg); }, "/train/folds: 8 folds", "positives",
+                    "both classes");
   test::check_error([&] { cadence::recipes::check(pipeline(), cfg); }, "/train/folds");
   CHECK_FALSE(std::filesystem::exists(out / "r/fold_0"));
   cfg["train"]["folds"] = 2;
-  CHECK(cadence::recipes::check(pipeline(), cfg).find("2 folds, each validation with both classes") != std::string::npos);
+  CHECK(cadence::recipes::check(pipeline(), cfg).find("2 folds, each validation with both classes") !=
+        std::string::npos);
   // a test file with a bad header: finetune refuses before training, naming the id
   const auto test_split = cadence::open_split(data.path, cadence::Split::test);
   const auto good = test::read_file(test_split.entries[2].file);
   auto bad = good;
   bad.replace(bad.find("273"), 3, "274");
   test::write_file(test_split.entries[2].file, bad);
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), cfg); }, "id `" + test_split.entries[2].id + "`", "(6, 274, 256)");
+  test::check_error([&] { cadence::recipes::finetune(pipeline(), cfg); }, "id `" + test_split.entries[2].id + "`",
+                    "(6, 274, 256)");
   CHECK_FALSE(std::filesystem::exists(out / "r/fold_0"));
   test::write_file(test_split.entries[2].file, good);
   // a bad sample_submission.csv, and a blend file with other ids
@@ -127,7 +136,8 @@ TEST_CASE("hardening: a run directory belongs to one run (a lock) and knows its 
   // another config: finetune, predict and --resume refuse, naming what differs
   auto other = cfg;
   other["model"]["width"] = 8;
-  test::check_error([&] { cadence::recipes::predict(pipeline(), other); }, "made by another config", "model.width: 4 -> 8");
+  test::check_error([&] { cadence::recipes::predict(pipeline(), other); }, "made by another config",
+                    "model.width: 4 -> 8");
   other = cfg;
   other["train"]["folds"] = 3;
   test::check_error([&] { cadence::recipes::finetune(pipeline(), other); }, "train.folds: 2 -> 3", "another run.dir");
@@ -145,7 +155,8 @@ TEST_CASE("hardening: a run directory belongs to one run (a lock) and knows its 
   test::small_dataset(data.path, 20, 4, 0, 6);
   auto resumed = cfg;
   resumed["run"]["resume"] = true;
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), resumed); }, "the train split has changed", "24 -> 20");
+  test::check_error([&] { cadence::recipes::finetune(pipeline(), resumed); }, "the train split has changed",
+                    "24 -> 20");
   // a fresh run with fewer folds replaces the old run: no stale fold in the outputs
   test::small_dataset(data.path, 24, 4);
   cfg["train"]["folds"] = 3;
@@ -168,9 +179,11 @@ TEST_CASE("hardening: unreadable checkpoints and weights are one line naming the
   test::write_file(last, good.substr(0, good.size() / 3));
   auto resumed = cfg;
   resumed["run"]["resume"] = true;
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), resumed); }, "fold_0/last.pt", "cannot resume from this checkpoint");
+  test::check_error([&] { cadence::recipes::finetune(pipeline(), resumed); }, "fold_0/last.pt",
+                    "cannot resume from this checkpoint");
   test::write_file(out / "r/fold_1/model.pt", "garbage");
-  test::check_error([&] { cadence::recipes::predict(pipeline(), cfg); }, "fold_1/model.pt", "cannot load these weights");
+  test::check_error([&] { cadence::recipes::predict(pipeline(), cfg); }, "fold_1/model.pt",
+                    "cannot load these weights");
   // weights of another width, loaded by hand
   auto wide = pipeline();
   wide.get<cadence::Model<cadence::SmallCnnArch>>().options.width = 8;
@@ -202,13 +215,16 @@ TEST_CASE("hardening: write failures leave the previous file and no temporary be
   CHECK(msg.find('\n') == std::string::npos);
   CHECK(test::read_file(out / "report.html") == "the previous report");
   INFO(torch_msg);
-  CHECK(torch_msg.find("model.pt: write failed (disk full?)") != std::string::npos);  // LibTorch's archive, written by cadence
+  CHECK(torch_msg.find("model.pt: write failed (disk full?)") !=
+        std::string::npos);  // LibTorch's archive, written by cadence
   CHECK(torch_msg.find('\n') == std::string::npos);
   std::size_t leftovers = 0;
-  for (const auto& e : std::filesystem::directory_iterator(out.path)) leftovers += e.path().string().find(".tmp.") != std::string::npos;
+  for (const auto& e : std::filesystem::directory_iterator(out.path))
+    leftovers += e.path().string().find(".tmp.") != std::string::npos;
   CHECK(leftovers == 0);
   // a directory that cannot be made (a file is in the way)
-  test::check_error([&] { cadence::write_text_atomically(out / "report.html/x.csv", [](std::ostream& o) { o << 1; }); }, "x.csv");
+  test::check_error([&] { cadence::write_text_atomically(out / "report.html/x.csv", [](std::ostream& o) { o << 1; }); },
+                    "x.csv");
 }
 
 TEST_CASE("hardening: absurd sizes are refused before anything is allocated") {
@@ -229,7 +245,8 @@ TEST_CASE("hardening: absurd sizes are refused before anything is allocated") {
   npy += static_cast<char>(padded.size() >> 8);
   npy += padded;
   test::write_file(out / "huge.npy", npy);
-  auto r = seti({"model", "--arch", "efficientnetv2_s", "--input", (out / "huge.npy").string(), "--output", (out / "o.npy").string()});
+  auto r = seti({"model", "--arch", "efficientnetv2_s", "--input", (out / "huge.npy").string(), "--output",
+                 (out / "o.npy").string()});
   CHECK(r.status == 1);
   CHECK(r.output.find("huge.npy: truncated: shape (100000, 3, 100000, 100000) needs") != std::string::npos);
   CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
@@ -238,9 +255,11 @@ TEST_CASE("hardening: absurd sizes are refused before anything is allocated") {
     CAPTURE(shape);
     const std::string h = std::string("{'descr': '<f4', 'fortran_order': False, 'shape': ") + shape + ", }";
     test::write_file(out / "small.npy", cadence::npy::frame_header(h) + std::string(192, '\0'));
-    r = seti({"model", "--arch", "efficientnetv2_s", "--input", (out / "small.npy").string(), "--output", (out / "o.npy").string()});
+    r = seti({"model", "--arch", "efficientnetv2_s", "--input", (out / "small.npy").string(), "--output",
+              (out / "o.npy").string()});
     CHECK(r.status == 1);
-    CHECK(r.output.find("small.npy: expected a (B,3,H,W) array with 1 <= B <= 4096 and 8 <= H, W <= 8192") != std::string::npos);
+    CHECK(r.output.find("small.npy: expected a (B,3,H,W) array with 1 <= B <= 4096 and 8 <= H, W <= 8192") !=
+          std::string::npos);
   }
 }
 
@@ -262,7 +281,8 @@ TEST_CASE("hardening: SIGTERM mid-epoch writes a checkpoint, exits 143, and --re
   pid_t pid = 0;
   REQUIRE(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
   const auto last = out / "b/fold_0/last.pt";
-  for (int i = 0; i < 6000 && !std::filesystem::exists(last); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 6000 && !std::filesystem::exists(last); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -294,7 +314,8 @@ TEST_CASE("hardening: SIGTERM mid-epoch writes a checkpoint, exits 143, and --re
 TEST_CASE("hardening: a run made before an option existed resumes while the option is at its default") {
   namespace fp = cadence::fingerprint;
   const auto was = cadence::config::json::parse(R"({"train": {"lr": 0.1, "epochs": 4}})");
-  const auto defaults = cadence::config::json::parse(R"({"train": {"lr": 0.002, "epochs": 4, "sync_batchnorm": false}})");
+  const auto defaults =
+      cadence::config::json::parse(R"({"train": {"lr": 0.002, "epochs": 4, "sync_batchnorm": false}})");
   auto now = cadence::config::json::parse(R"({"train": {"lr": 0.1, "epochs": 4, "sync_batchnorm": false}})");
   CHECK(fp::same_config(was, now, defaults));
   CHECK_FALSE(fp::same_config(was, now));  // without the defaults, any new key differs
@@ -302,7 +323,7 @@ TEST_CASE("hardening: a run made before an option existed resumes while the opti
   CHECK_FALSE(fp::same_config(was, now, defaults));
   CHECK(fp::differences(was, now, 6, defaults) == "train.sync_batchnorm: (absent) -> true");
   now["train"]["sync_batchnorm"] = false;
-  now["train"]["lr"] = 0.2;                // a recorded key changed
+  now["train"]["lr"] = 0.2;  // a recorded key changed
   CHECK_FALSE(fp::same_config(was, now, defaults));
   CHECK(fp::differences(was, now, 6, defaults) == "train.lr: 0.1 -> 0.2");
   now = cadence::config::json::parse(R"({"train": {"lr": 0.1}})");  // a recorded key gone
@@ -319,7 +340,9 @@ TEST_CASE("hardening: train.grad_checkpointing may change on --resume (same grad
   CHECK_FALSE(fp::same_config(fp::of_config(a, {}), fp::of_config(b, {})));
 }
 
-TEST_CASE("hardening: run.device may change between jobs (train on a GPU, predict or scan on a CPU), also on runs recorded with it") {
+TEST_CASE(
+    "hardening: run.device may change between jobs (train on a GPU, predict or scan on a CPU), also on runs recorded "
+    "with it") {
   namespace fp = cadence::fingerprint;
   const auto cpu = cadence::config::json::parse(R"({"run": {"device": "cpu", "seed": 1}, "train": {"lr": 0.1}})");
   auto cuda = cpu;

@@ -22,7 +22,9 @@ using cadence::config::json;
 namespace {
 using Aug = test::SmallAug;
 auto pipeline() { return test::small_run_pipeline(); }
-json config(const std::filesystem::path& data, const std::filesystem::path& run) { return test::small_run_config(data, run, /*epochs=*/1); }
+json config(const std::filesystem::path& data, const std::filesystem::path& run) {
+  return test::small_run_config(data, run, /*epochs=*/1);
+}
 
 /// A trained run shared by the cases below (finetune of 2 folds, one epoch, on 24 cadences).
 struct TrainedRun {
@@ -54,7 +56,8 @@ TEST_CASE("integrity: a planted link inside the run directory is refused, and no
   std::filesystem::remove(out / "r/.lock");
   // a training directory as a link to a directory elsewhere
   std::filesystem::create_directory_symlink(out / "elsewhere", out / "r/pretrain");
-  test::check_error([&] { cadence::recipes::pretrain(pipeline(), cfg); }, "r/pretrain", "symbolic link inside the run directory");
+  test::check_error([&] { cadence::recipes::pretrain(pipeline(), cfg); }, "r/pretrain",
+                    "symbolic link inside the run directory");
   CHECK_FALSE(std::filesystem::exists(out / "elsewhere/split.csv"));
   CHECK_FALSE(std::filesystem::exists(out / "elsewhere/model.pt"));
   std::filesystem::remove(out / "r/pretrain");
@@ -65,7 +68,8 @@ TEST_CASE("integrity: a planted link inside the run directory is refused, and no
   std::filesystem::remove(out / "r/oof.csv");
   // a fold directory planted as a link before finetune
   std::filesystem::create_directory_symlink(out / "elsewhere", out / "r/fold_0");
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), config(data.path, out / "r")); }, "r/fold_0", "symbolic link");
+  test::check_error([&] { cadence::recipes::finetune(pipeline(), config(data.path, out / "r")); }, "r/fold_0",
+                    "symbolic link");
   CHECK_FALSE(std::filesystem::exists(out / "elsewhere/log.jsonl"));
   std::filesystem::remove(out / "r/fold_0");
   // the run directory itself may be a link (runs/ on another disk)
@@ -98,21 +102,26 @@ TEST_CASE("integrity: a checkpoint from another fold, job, run or shape is refus
   const auto fold0_last = test::read_file(run / "fold_0/last.pt");
   const auto fold0_model = test::read_file(run / "fold_0/model.pt");
   // another fold's last.pt in fold 0: --resume refuses
-  std::filesystem::copy_file(run / "fold_1/last.pt", run / "fold_0/last.pt", std::filesystem::copy_options::overwrite_existing);
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), resumed); }, "fold_0/last.pt", "a checkpoint of finetune fold 1",
-                    "expects finetune fold 0");
+  std::filesystem::copy_file(run / "fold_1/last.pt", run / "fold_0/last.pt",
+                             std::filesystem::copy_options::overwrite_existing);
+  test::check_error([&] { cadence::recipes::finetune(pipeline(), resumed); }, "fold_0/last.pt",
+                    "a checkpoint of finetune fold 1", "expects finetune fold 0");
   test::write_file(run / "fold_0/last.pt", fold0_last);
   // another fold's model.pt: predict refuses
-  std::filesystem::copy_file(run / "fold_1/model.pt", run / "fold_0/model.pt", std::filesystem::copy_options::overwrite_existing);
-  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_0/model.pt", "finetune fold 1", "finetune fold 0");
+  std::filesystem::copy_file(run / "fold_1/model.pt", run / "fold_0/model.pt",
+                             std::filesystem::copy_options::overwrite_existing);
+  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_0/model.pt", "finetune fold 1",
+                    "finetune fold 0");
   test::write_file(run / "fold_0/model.pt", fold0_model);
   // another run's (another seed: another config) checkpoint
   auto other = t.cfg;
   other["run"]["dir"] = (t.out / "other").string();
   other["run"]["seed"] = 4;
   cadence::recipes::finetune(pipeline(), other);
-  std::filesystem::copy_file(t.out / "other/fold_0/model.pt", run / "fold_0/model.pt", std::filesystem::copy_options::overwrite_existing);
-  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_0/model.pt", "another config", "run.seed: 4 -> 3");
+  std::filesystem::copy_file(t.out / "other/fold_0/model.pt", run / "fold_0/model.pt",
+                             std::filesystem::copy_options::overwrite_existing);
+  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_0/model.pt", "another config",
+                    "run.seed: 4 -> 3");
   // another width: the shapes differ (LibTorch alone would load it and predict with it)
   auto wide = other;
   wide["run"]["dir"] = (t.out / "wide").string();
@@ -120,9 +129,10 @@ TEST_CASE("integrity: a checkpoint from another fold, job, run or shape is refus
   wide["run"]["seed"] = 3;
   cadence::recipes::finetune(pipeline(), wide);
   auto net = cadence::build_network(pipeline(), 1);  // width 4
-  test::check_error([&] { cadence::load_module(net, t.out / "wide/fold_0/model.pt"); }, "wide/fold_0/model.pt", "in the checkpoint but",
-                    "another model");
-  std::filesystem::copy_file(t.out / "wide/fold_0/model.pt", run / "fold_0/model.pt", std::filesystem::copy_options::overwrite_existing);
+  test::check_error([&] { cadence::load_module(net, t.out / "wide/fold_0/model.pt"); }, "wide/fold_0/model.pt",
+                    "in the checkpoint but", "another model");
+  std::filesystem::copy_file(t.out / "wide/fold_0/model.pt", run / "fold_0/model.pt",
+                             std::filesystem::copy_options::overwrite_existing);
   test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_0/model.pt", "model.width: 8 -> 4");
   test::write_file(run / "fold_0/model.pt", fold0_model);
   // a checkpoint with no identity (written by hand, or before checkpoints recorded one)
@@ -136,19 +146,24 @@ TEST_CASE("integrity: checkpoints without a fingerprint are refused, not adopted
   std::filesystem::remove(t.run() / "fingerprint.json");
   auto cfg = t.cfg;
   cfg["background"] = {{"mode", "off_mean"}};
-  auto with_background = cadence::Load{} | cadence::Background{} | Aug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
-  test::check_error([&] { cadence::recipes::predict(with_background, cfg); }, "no fingerprint.json", "which config made them");
+  auto with_background =
+      cadence::Load{} | cadence::Background{} | Aug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
+  test::check_error([&] { cadence::recipes::predict(with_background, cfg); }, "no fingerprint.json",
+                    "which config made them");
   CHECK_FALSE(std::filesystem::exists(t.run() / "fingerprint.json"));
 }
 
-TEST_CASE("integrity: JSON configs refuse duplicate keys, deep nesting and numbers out of range, naming file and path") {
+TEST_CASE(
+    "integrity: JSON configs refuse duplicate keys, deep nesting and numbers out of range, naming file and path") {
   test::TempDir out("json");
   test::write_file(out / "dup.json", R"({"train": {"epochs": 1, "epochs": 3}})");
   test::check_error([&] { cadence::config::load_file(out / "dup.json"); }, "dup.json", "/train/epochs", "given twice");
   test::write_file(out / "dup_top.json", R"({"train": {}, "model": {"arch": "small_cnn"}, "train": {}})");
   test::check_error([&] { cadence::config::load_file(out / "dup_top.json"); }, "/train: given twice");
-  test::write_file(out / "in_array.json", R"({"predict": {"blend": [{"submission": "a"}, {"submission": "b", "submission": "c"}]}})");
-  test::check_error([&] { cadence::config::load_file(out / "in_array.json"); }, "/predict/blend/1/submission: given twice");
+  test::write_file(out / "in_array.json",
+                   R"({"predict": {"blend": [{"submission": "a"}, {"submission": "b", "submission": "c"}]}})");
+  test::check_error([&] { cadence::config::load_file(out / "in_array.json"); },
+                    "/predict/blend/1/submission: given twice");
   std::string deep = "{\"a\":";
   for (int i = 0; i < 100; ++i) deep += "[";
   test::write_file(out / "deep.json", deep + "1" + std::string(100, ']') + "}");
@@ -156,8 +171,10 @@ TEST_CASE("integrity: JSON configs refuse duplicate keys, deep nesting and numbe
   test::write_file(out / "huge.json", R"({"train": {"lr": 1e400}})");
   test::check_error([&] { cadence::config::load_file(out / "huge.json"); }, "huge.json", "number out of range");
   json j = json::object();
-  test::check_error([&] { cadence::config::apply_override(j, "train.lr=1e400"); }, "--set `train.lr=1e400`", "out of range");
-  test::check_error([&] { cadence::config::apply_override(j, R"(predict={"weight": 1, "weight": 2})"); }, "--set", "/weight: given twice");
+  test::check_error([&] { cadence::config::apply_override(j, "train.lr=1e400"); }, "--set `train.lr=1e400`",
+                    "out of range");
+  test::check_error([&] { cadence::config::apply_override(j, R"(predict={"weight": 1, "weight": 2})"); }, "--set",
+                    "/weight: given twice");
   // the same keys once each are fine, in any order
   test::write_file(out / "ok.json", R"({"train": {"epochs": 1}, "model": {"epochs": 3}})");
   CHECK(cadence::config::load_file(out / "ok.json")["model"]["epochs"] == 3);
@@ -167,7 +184,8 @@ TEST_CASE("integrity: a FIFO, a directory or a device as an input file is refuse
   test::TempDir out("fifo");
   const auto fifo = out / "config.json";
   REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
-  test::check_error([&] { cadence::config::load_file(fifo); }, "config.json", "not a regular file (a FIFO)");  // returns: no writer needed
+  test::check_error([&] { cadence::config::load_file(fifo); }, "config.json",
+                    "not a regular file (a FIFO)");  // returns: no writer needed
   test::check_error([&] { cadence::config::load_file(out.path); }, "not a regular file (a directory)");
   std::filesystem::create_symlink("/dev/zero", out / "zero.json");
   test::check_error([&] { cadence::config::load_file(out / "zero.json"); }, "zero.json", "not a regular file");
@@ -237,5 +255,6 @@ TEST_CASE("integrity: seti check refuses what used to pass it and fail late, wit
   test::check_error([&] { cadence::recipes::check(pipeline(), bad); }, "train_labels.csv` is not a directory");
   std::filesystem::rename(data / "train_labels.csv", data / "labels.bak");
   std::filesystem::create_directory(data / "train_labels.csv");
-  test::check_error([&] { cadence::recipes::check(pipeline(), cfg); }, "train_labels.csv: not a regular file (a directory)");
+  test::check_error([&] { cadence::recipes::check(pipeline(), cfg); },
+                    "train_labels.csv: not a regular file (a directory)");
 }

@@ -13,9 +13,12 @@
 namespace test {
 
 using SmallAug = cadence::Augment<cadence::VFlip, cadence::SpecAug>;
-inline auto small_run_pipeline() { return cadence::Load{} | SmallAug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{}; }
+inline auto small_run_pipeline() {
+  return cadence::Load{} | SmallAug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
+}
 
-inline cadence::config::json small_run_config(const std::filesystem::path& data, const std::filesystem::path& run, int epochs = 2) {
+inline cadence::config::json small_run_config(const std::filesystem::path& data, const std::filesystem::path& run,
+                                              int epochs = 2) {
   return {{"run", {{"dir", run.string()}, {"seed", 3}, {"threads", 2}, {"quiet", true}}},
           {"load", {{"root", data.string()}, {"threads", 2}}},
           {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},

@@ -20,8 +20,8 @@ TEST_CASE("generator: the same seed writes byte-identical files with any thread 
     differ += std::filesystem::exists(c.path / rel) ? 0 : 1;
     ++files;
   }
-  CHECK(files == 12 + 5);    // 12 npy + train_labels, train_signals, sample_submission, test_labels, train_labels_old
-  CHECK(differ == 12);       // another seed: other ids, so no .npy path is shared
+  CHECK(files == 12 + 5);  // 12 npy + train_labels, train_signals, sample_submission, test_labels, train_labels_old
+  CHECK(differ == 12);     // another seed: other ids, so no .npy path is shared
 }
 
 TEST_CASE("generator: positives carry the signal in ON panels only, files are standardised float16") {
@@ -69,21 +69,31 @@ TEST_CASE("generator: positives carry the signal in ON panels only, files are st
 }
 
 TEST_CASE("generator: options are validated with the JSON path") {
-  test::check_error([] { cadence::config::parse<cadence::synth::SynthOptions>(nlohmann::json{{"positive_rate", -0.1}}); }, "/positive_rate");
-  test::check_error([] { cadence::config::parse<cadence::synth::SynthOptions>(nlohmann::json{{"train", -1}}); }, "/train", "minimum 0");
+  test::check_error(
+      [] {
+        cadence::config::parse<cadence::synth::SynthOptions>(nlohmann::json{{"positive_rate", -0.1}});
+      },
+      "/positive_rate");
+  test::check_error(
+      [] {
+        cadence::config::parse<cadence::synth::SynthOptions>(nlohmann::json{{"train", -1}});
+      },
+      "/train", "minimum 0");
   cadence::synth::SynthOptions o;
   o.snr_min = 50;
   o.snr_max = 10;
   test::check_error([&] { o.validate(); }, "/snr_min");
 }
 
-TEST_CASE("generator: the truth files give each positive's SNR and drift in the configured ranges, nothing for negatives") {
+TEST_CASE(
+    "generator: the truth files give each positive's SNR and drift in the configured ranges, nothing for negatives") {
   test::TempDir dir("truth");
   auto o = test::small_dataset(dir.path, 30, 30);
   for (const char* name : {cadence::synth::kTestLabels, cadence::synth::kTrainSignals}) {
     CAPTURE(name);
     const auto rows = cadence::csv::read_truth(dir / name);
-    const auto labels = cadence::csv::read_labels(dir / (std::string(name) == cadence::synth::kTestLabels ? "sample_submission.csv" : "train_labels.csv"), false);
+    const auto labels = cadence::csv::read_labels(
+        dir / (std::string(name) == cadence::synth::kTestLabels ? "sample_submission.csv" : "train_labels.csv"), false);
     REQUIRE(rows.size() == labels.size());
     int positives = 0;
     for (std::size_t i = 0; i < rows.size(); ++i) {

@@ -29,7 +29,9 @@ Signal signal_of(const json& c) {
   }
   const auto& f = c["f_profile"];
   const std::string fk = f["kind"];
-  s.f_profile.kind = fk == "gaussian" ? FProfileKind::gaussian : fk == "sinc2" ? FProfileKind::sinc2 : FProfileKind::box;
+  s.f_profile.kind = fk == "gaussian" ? FProfileKind::gaussian
+                     : fk == "sinc2"  ? FProfileKind::sinc2
+                                      : FProfileKind::box;
   s.f_profile.width = f["width_hz"];
   if (fk == "sinc2") {
     s.f_profile.sinc2_fwhm = f["width_mode"] == "fwhm";
@@ -46,7 +48,8 @@ TEST_CASE("setigen: noise-free signals match setigen's frames pixel for pixel") 
     CAPTURE(c["name"].get<std::string>());
     const auto& fr = c["frame"];
     FrameParams p{fr["fchans"], fr["tchans"], fr["df_hz"], fr["dt_s"], fr["fch1_hz"], fr["ascending"]};
-    for (std::int64_t j = 0; j < p.fchans; ++j) CHECK(p.freq(j) == doctest::Approx(c["derived"]["col_freqs_hz"][j].get<double>()).epsilon(1e-15));
+    for (std::int64_t j = 0; j < p.fchans; ++j)
+      CHECK(p.freq(j) == doctest::Approx(c["derived"]["col_freqs_hz"][j].get<double>()).epsilon(1e-15));
     std::vector<float> ours(static_cast<std::size_t>(p.tchans * p.fchans), 0.0f), theirs;
     add_signal(ours, p, signal_of(c));
     cadence::npy::read_f32(test::fixture("setigen/" + c["npy"].get<std::string>()), {}, theirs);
@@ -69,7 +72,8 @@ TEST_CASE("setigen: chi2 noise has setigen's degrees of freedom and distribution
   CHECK(p.chi2_df() == n["chi2_df"].get<double>());
   const double x_mean = n["x_mean"];
   CHECK(p.noise_std(x_mean) == doctest::Approx(n["frame_noise_std"].get<double>()).epsilon(1e-12));
-  CHECK(p.intensity(10.0, p.noise_std(x_mean)) == doctest::Approx(10.0 * n["frame_noise_std"].get<double>() / std::sqrt(273.0)));
+  CHECK(p.intensity(10.0, p.noise_std(x_mean)) ==
+        doctest::Approx(10.0 * n["frame_noise_std"].get<double>() / std::sqrt(273.0)));
 
   std::vector<float> all;
   for (std::uint32_t frame = 0; frame < 20; ++frame) {
@@ -88,7 +92,9 @@ TEST_CASE("setigen: chi2 noise has setigen's degrees of freedom and distribution
     m4 += d * d * d * d;
   }
   const double N = static_cast<double>(all.size());
-  m2 /= N; m3 /= N; m4 /= N;
+  m2 /= N;
+  m3 /= N;
+  m4 /= N;
   const auto& s = n["pooled"];  // setigen's sample statistics over the same number of pixels
   CHECK(m == doctest::Approx(s["mean"].get<double>()).epsilon(1e-3));
   CHECK(std::sqrt(m2) == doctest::Approx(s["std"].get<double>()).epsilon(5e-3));

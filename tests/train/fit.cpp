@@ -61,7 +61,8 @@ TEST_CASE("fit: gradient accumulation takes one optimizer step per `accumulate` 
   for (int acc : {1, 3}) {
     CAPTURE(acc);
     const auto dir = out / ("a" + std::to_string(acc));
-    cadence::recipes::holdout(pipeline(), config(data.dir.path, dir, {{"epochs", 2}, {"batch_size", 4}, {"accumulate", acc}}));
+    cadence::recipes::holdout(pipeline(),
+                              config(data.dir.path, dir, {{"epochs", 2}, {"batch_size", 4}, {"accumulate", acc}}));
     // 5 batches an epoch: 5 steps, or ceil(5 / 3) = 2 with the last partial group stepped too
     CHECK(position(dir / "last.pt")["step"] == (acc == 1 ? 10 : 4));
   }
@@ -79,8 +80,8 @@ TEST_CASE("fit: gradient clipping bounds the distance the weights travel") {
     for (const auto& t : net->parameters()) v.push_back(t.detach().clone());
     return v;
   }();
-  json train = {{"epochs", 1}, {"batch_size", 4}, {"optimizer", "sgd"}, {"momentum", 0.0}, {"weight_decay", 0.0},
-                {"lr", 0.1}, {"scheduler", "constant"}};
+  json train = {{"epochs", 1},         {"batch_size", 4}, {"optimizer", "sgd"},     {"momentum", 0.0},
+                {"weight_decay", 0.0}, {"lr", 0.1},       {"scheduler", "constant"}};
   cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "free", train));
   train["clip_norm"] = 1e-6;
   cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "clipped", train));
@@ -100,8 +101,10 @@ TEST_CASE("fit: EMA validates and saves the averaged weights, not the live ones"
     cadence::recipes::holdout(pipeline(), config(data.dir.path, dir, {{"epochs", 1}, {"batch_size", 4}, {"ema", ema}}));
     // one epoch: model.pt is that epoch's (averaged) weights, last.pt holds the live ones
     const double d = distance(parameters(dir / "model.pt"), parameters(dir / "last.pt"));
-    if (ema > 0) CHECK(d > 1e-4);
-    else CHECK(d == 0.0);
+    if (ema > 0)
+      CHECK(d > 1e-4);
+    else
+      CHECK(d == 0.0);
   }
 }
 
@@ -111,7 +114,8 @@ TEST_CASE("fit: early stopping ends the run after `early_stopping` epochs withou
   // 6 validation samples: the AUC takes at most 17 values, so 20 epochs cannot all improve on the last
   auto epochs_logged = [&](int patience, const std::string& name) {
     const auto dir = out / name;
-    cadence::recipes::holdout(pipeline(), config(data.dir.path, dir, {{"epochs", 20}, {"batch_size", 4}, {"early_stopping", patience}}));
+    cadence::recipes::holdout(
+        pipeline(), config(data.dir.path, dir, {{"epochs", 20}, {"batch_size", 4}, {"early_stopping", patience}}));
     std::vector<double> aucs;
     std::istringstream log(test::read_file(dir / "log.jsonl"));
     for (std::string line; std::getline(log, line);) aucs.push_back(json::parse(line)["valid_auc"].get<double>());
@@ -123,6 +127,7 @@ TEST_CASE("fit: early stopping ends the run after `early_stopping` epochs withou
   REQUIRE(cut.size() >= 2);
   CHECK(cut.size() < 20);
   // it stopped at the first epoch that did not beat the best so far, and not before
-  for (std::size_t e = 1; e + 1 < cut.size(); ++e) CHECK(cut[e] > *std::max_element(cut.begin(), cut.begin() + static_cast<std::ptrdiff_t>(e)));
+  for (std::size_t e = 1; e + 1 < cut.size(); ++e)
+    CHECK(cut[e] > *std::max_element(cut.begin(), cut.begin() + static_cast<std::ptrdiff_t>(e)));
   CHECK(cut.back() <= *std::max_element(cut.begin(), cut.end() - 1));
 }

@@ -17,14 +17,25 @@ TEST_CASE("metrics: ROC AUC equals scikit-learn's roc_auc_score, ties included")
 
 TEST_CASE("metrics: ROC AUC refuses a single class") {
   test::check_error([] { cadence::roc_auc(std::vector<double>{1, 1}, std::vector<double>{0.1, 0.2}); }, "both classes");
-  test::check_error([] { cadence::roc_auc(std::vector<double>{1, 0}, std::vector<double>{0.1}); }, "2 labels but 1 scores");
+  test::check_error(
+      [] {
+        cadence::roc_auc(std::vector<double>{1, 0}, std::vector<double>{0.1});
+      },
+      "2 labels but 1 scores");
 }
 
 TEST_CASE("metrics: ROC AUC refuses NaN and infinite scores instead of hanging on them") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  test::check_error([&] { cadence::roc_auc(std::vector<double>{1, 0, 1}, std::vector<double>{0.2, nan, 0.1}); }, "score 1", "not finite",
-                    "diverge");
-  test::check_error([&] { cadence::roc_auc(std::vector<double>{1, 0}, std::vector<double>{INFINITY, 0.1}); }, "score 0", "inf");
+  test::check_error(
+      [&] {
+        cadence::roc_auc(std::vector<double>{1, 0, 1}, std::vector<double>{0.2, nan, 0.1});
+      },
+      "score 1", "not finite", "diverge");
+  test::check_error(
+      [&] {
+        cadence::roc_auc(std::vector<double>{1, 0}, std::vector<double>{INFINITY, 0.1});
+      },
+      "score 0", "inf");
 }
 
 #include "cadence/train/report.hpp"
@@ -48,14 +59,22 @@ TEST_CASE("metrics: the validation log loss and the AUC by SNR bin equal scikit-
   }
 }
 
-TEST_CASE("report: a per-fold table with 4-digit AUCs, whole-epoch ticks, validation loss beside training loss, settings") {
+TEST_CASE(
+    "report: a per-fold table with 4-digit AUCs, whole-epoch ticks, validation loss beside training loss, settings") {
   test::TempDir dir("report");
   using cadence::config::json;
   json history = json::array();
   for (int e = 1; e <= 3; ++e)
-    history.push_back({{"tag", "fold 0"}, {"epoch", e}, {"train_loss", 0.5 / e}, {"valid_loss", 0.6 / e}, {"valid_auc", 0.8 + 0.01 * e},
-                       {"lr", 1e-3}, {"samples_per_s", 50.0}, {"data_wait", 0.02}});
-  history.push_back({{"tag", "fold 1"}, {"epoch", 1}, {"valid_auc", 0.912345}, {"valid_loss", 0.3}, {"scored_only", true}});
+    history.push_back({{"tag", "fold 0"},
+                       {"epoch", e},
+                       {"train_loss", 0.5 / e},
+                       {"valid_loss", 0.6 / e},
+                       {"valid_auc", 0.8 + 0.01 * e},
+                       {"lr", 1e-3},
+                       {"samples_per_s", 50.0},
+                       {"data_wait", 0.02}});
+  history.push_back(
+      {{"tag", "fold 1"}, {"epoch", 1}, {"valid_auc", 0.912345}, {"valid_loss", 0.3}, {"scored_only", true}});
   cadence::report::Extras extras;
   extras.settings = {{"model/arch", "small_cnn"}, {"train/lr", 0.003}};
   extras.prediction = {{"test ROC AUC (test_labels.csv)", 0.987654321}};
@@ -64,9 +83,9 @@ TEST_CASE("report: a per-fold table with 4-digit AUCs, whole-epoch ticks, valida
   extras.oof_snr = {std::nan(""), 12.0, std::nan(""), 33.0};
   cadence::report::write(dir / "r.html", "t", history, truth, pred, {{"out-of-fold ROC AUC", 0.75}}, extras);
   const auto html = test::read_file(dir / "r.html");
-  CHECK(html.find("<td>0.8300</td>") != std::string::npos);   // fold 0's best AUC, 4 digits
-  CHECK(html.find("<td>0.9123</td>") != std::string::npos);   // a scored-only fold (no training loss)
-  CHECK(html.find("0.9877") != std::string::npos);            // the prediction summary, 4 digits
+  CHECK(html.find("<td>0.8300</td>") != std::string::npos);           // fold 0's best AUC, 4 digits
+  CHECK(html.find("<td>0.9123</td>") != std::string::npos);           // a scored-only fold (no training loss)
+  CHECK(html.find("0.9877") != std::string::npos);                    // the prediction summary, 4 digits
   CHECK(html.find("stroke-dasharray=\"5 3\"") != std::string::npos);  // validation loss, dashed
   CHECK(html.find("fold 0 valid") != std::string::npos);
   CHECK(html.find("id=\"settings\"") != std::string::npos);
@@ -74,7 +93,8 @@ TEST_CASE("report: a per-fold table with 4-digit AUCs, whole-epoch ticks, valida
   CHECK(html.find("class=\"xtick\" x=\"") != std::string::npos);
   // the loss chart's epoch ticks are whole numbers (1, 2, 3), not 1.5
   const auto first_chart = html.find("loss (solid"), second = html.find("<svg", first_chart);
-  for (std::size_t at = first_chart; (at = html.find("class=\"xtick\"", at)) != std::string::npos && at < second; ++at) {
+  for (std::size_t at = first_chart; (at = html.find("class=\"xtick\"", at)) != std::string::npos && at < second;
+       ++at) {
     const auto gt = html.find('>', at), lt = html.find('<', gt);
     const auto label = html.substr(gt + 1, lt - gt - 1);
     CAPTURE(label);

@@ -30,20 +30,23 @@ template <AugmentOp... Ops>
 struct Augment : Composes<Augment<Ops...>> {
   static_assert(sizeof...(Ops) <= 64, "cadence::Augment: at most 64 ops (each draws from its own stream).");
   static_assert(sizeof...(Ops) > 0, "cadence::Augment: give it at least one op, e.g. Augment<VFlip>.");
-  static_assert([] {
-    const std::string_view names[] = {Ops::name...};
-    for (std::size_t i = 0; i < sizeof...(Ops); ++i)
-      for (std::size_t j = i + 1; j < sizeof...(Ops); ++j)
-        if (names[i] == names[j]) return false;
-    return true;
-  }(), "cadence::Augment: an op appears twice; each op's options live under its name, so list it once.");
+  static_assert(
+      [] {
+        const std::string_view names[] = {Ops::name...};
+        for (std::size_t i = 0; i < sizeof...(Ops); ++i)
+          for (std::size_t j = i + 1; j < sizeof...(Ops); ++j)
+            if (names[i] == names[j]) return false;
+        return true;
+      }(),
+      "cadence::Augment: an op appears twice; each op's options live under its name, so list it once.");
 
   static constexpr std::string_view name = "augment";
   static constexpr bool augmentation = true;  // training only (and TTA's "augment" rounds)
 
   struct Options {
     std::tuple<typename Ops::Options...> ops;
-    template <class V> void fields(V& v) {
+    template <class V>
+    void fields(V& v) {
       std::apply([&](auto&... o) { (v(Ops::name, o), ...); }, ops);
     }
   };
@@ -70,7 +73,8 @@ struct Augment : Composes<Augment<Ops...>> {
                 "Augment: images must be (B,C,H,W) with one key per row");
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (apply_one(op<I>(), images, key, static_cast<std::uint32_t>(I)), ...);
-    }(std::index_sequence_for<Ops...>{});
+    }
+    (std::index_sequence_for<Ops...>{});
   }
 
  private:

@@ -30,7 +30,10 @@ inline std::vector<std::pair<int, int>> line_pixels(int x1, int y1, int x2, int 
   }
   int dx = x2 - x1, dy = y2 - y1;
   int step_x = 1, step_y = 1;
-  if (dy < 0) { dy = -dy; step_y = -1; }
+  if (dy < 0) {
+    dy = -dy;
+    step_y = -1;
+  }
   const bool vertical = dy > dx;
   if (vertical) std::swap(dx, dy);  // dx: the major axis' length from here on
   int err = dx - (dy + dy);
@@ -58,7 +61,8 @@ struct MotionBlur {
   struct Options {
     double p = 0.5;      // probability of blurring a sample
     int blur_limit = 7;  // largest kernel size (odd, >= 3); sizes 3..blur_limit
-    template <class V> void fields(V& v) {
+    template <class V>
+    void fields(V& v) {
       v("p", p, config::probability());
       v("blur_limit", blur_limit, config::at_least(3), config::odd());
     }
@@ -78,7 +82,10 @@ struct MotionBlur {
     Params p;
     p.apply = true;
     p.ksize = ksize;
-    p.xs = xs; p.ys = ys; p.xe = xe; p.ye = ye;
+    p.xs = xs;
+    p.ys = ys;
+    p.xe = xe;
+    p.ye = ye;
     const int a = ksize / 2;
     for (auto [x, y] : line_pixels(xs, ys, xe, ye)) p.taps.emplace_back(y - a, x - a);
     std::sort(p.taps.begin(), p.taps.end());  // row-major, as filter2D walks its nonzero taps
@@ -105,8 +112,10 @@ struct MotionBlur {
   }
 
   void apply(torch::Tensor& x, const std::vector<Params>& ps) const {  // x: (B,C,H,W) float32
-    if (x.is_cpu() && x.is_contiguous() && x.scalar_type() == torch::kFloat32) apply_cpu(x, ps);
-    else apply_tensor(x, ps);
+    if (x.is_cpu() && x.is_contiguous() && x.scalar_type() == torch::kFloat32)
+      apply_cpu(x, ps);
+    else
+      apply_tensor(x, ps);
   }
 
   /// CPU: per (sample, channel) plane, a reflect-101 padded copy, then one pass per nonzero tap.

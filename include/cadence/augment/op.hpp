@@ -23,7 +23,8 @@ namespace cadence {
 /// An augment op: `name` (its JSON key inside "augment"), `Options` (with `p`), `Params` drawn per
 /// sample, and a batched `apply`.
 template <class Op>
-concept AugmentOp = requires(const Op& op, RandomStream& rng, torch::Tensor& x, const std::vector<typename Op::Params>& ps) {
+concept AugmentOp = requires(const Op& op, RandomStream& rng, torch::Tensor& x,
+                             const std::vector<typename Op::Params>& ps) {
   { Op::name } -> std::convertible_to<std::string_view>;
   typename Op::Options;
   { op.draw(rng, std::int64_t{}, std::int64_t{}) } -> std::same_as<typename Op::Params>;
@@ -47,8 +48,10 @@ std::vector<typename Op::Params> draw_params(const Op& op, const AugmentKey& key
 enum class BorderMode { reflect_101, constant, replicate, reflect };
 
 inline constexpr std::array<std::pair<BorderMode, std::string_view>, 4> enum_names(BorderMode) {
-  return {{{BorderMode::reflect_101, "reflect_101"}, {BorderMode::constant, "constant"},
-           {BorderMode::replicate, "replicate"}, {BorderMode::reflect, "reflect"}}};
+  return {{{BorderMode::reflect_101, "reflect_101"},
+           {BorderMode::constant, "constant"},
+           {BorderMode::replicate, "replicate"},
+           {BorderMode::reflect, "reflect"}}};
 }
 
 /// cv::borderInterpolate: the in-range coordinate that `p` reads under `mode`, or -1 (constant).
@@ -56,8 +59,10 @@ inline constexpr std::array<std::pair<BorderMode, std::string_view>, 4> enum_nam
 inline std::int64_t border_index(std::int64_t p, std::int64_t len, BorderMode mode) {
   if (p >= 0 && p < len) return p;
   switch (mode) {
-    case BorderMode::constant: return -1;
-    case BorderMode::replicate: return p < 0 ? 0 : len - 1;
+    case BorderMode::constant:
+      return -1;
+    case BorderMode::replicate:
+      return p < 0 ? 0 : len - 1;
     case BorderMode::reflect_101: {
       if (len == 1) return 0;
       const std::int64_t period = 2 * (len - 1);
@@ -79,8 +84,10 @@ inline std::int64_t border_index(std::int64_t p, std::int64_t len, BorderMode mo
 inline torch::Tensor border_index(const torch::Tensor& p, std::int64_t len, BorderMode mode) {
   const auto inside = (p >= 0).logical_and(p < len);
   switch (mode) {
-    case BorderMode::constant: return torch::where(inside, p, torch::full_like(p, -1));
-    case BorderMode::replicate: return p.clamp(0, len - 1);
+    case BorderMode::constant:
+      return torch::where(inside, p, torch::full_like(p, -1));
+    case BorderMode::replicate:
+      return p.clamp(0, len - 1);
     case BorderMode::reflect_101: {
       if (len == 1) return torch::zeros_like(p);
       const std::int64_t period = 2 * (len - 1);

@@ -139,8 +139,12 @@ __attribute__((target("avx2"))) inline void row_avx2(const Row& r) {
   const __m256 one = _mm256_set1_ps(1.f), step = _mm256_set1_ps(1.f / kTab);
   std::int64_t xx = 0;
   for (; xx + 8 <= W; xx += 8) {
-    const __m256i X = _mm256_srai_epi32(_mm256_add_epi32(x0v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.adelta + xx))), kAbBits - kInterBits);
-    const __m256i Y = _mm256_srai_epi32(_mm256_add_epi32(y0v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.bdelta + xx))), kAbBits - kInterBits);
+    const __m256i X =
+        _mm256_srai_epi32(_mm256_add_epi32(x0v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.adelta + xx))),
+                          kAbBits - kInterBits);
+    const __m256i Y =
+        _mm256_srai_epi32(_mm256_add_epi32(y0v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.bdelta + xx))),
+                          kAbBits - kInterBits);
     const __m256i sx = _mm256_srai_epi32(X, kInterBits), sy = _mm256_srai_epi32(Y, kInterBits);
     const __m256i inside = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(sx, lo), _mm256_cmpgt_epi32(wmax, sx)),
                                             _mm256_and_si256(_mm256_cmpgt_epi32(sy, lo), _mm256_cmpgt_epi32(hmax, sy)));
@@ -162,13 +166,16 @@ __attribute__((target("avx2"))) inline void row_avx2(const Row& r) {
       const __m256i ix = _mm256_add_epi32(sx, _mm256_set1_epi32(r.bx->margin));
       const __m256i iy = _mm256_add_epi32(sy, _mm256_set1_epi32(r.by->margin));
       const __m256i in_tables = _mm256_and_si256(
-          _mm256_and_si256(_mm256_cmpgt_epi32(ix, lo), _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r.bx->map.size()) - 1), ix)),
-          _mm256_and_si256(_mm256_cmpgt_epi32(iy, lo), _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r.by->map.size()) - 1), iy)));
+          _mm256_and_si256(_mm256_cmpgt_epi32(ix, lo),
+                           _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r.bx->map.size()) - 1), ix)),
+          _mm256_and_si256(_mm256_cmpgt_epi32(iy, lo),
+                           _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r.by->map.size()) - 1), iy)));
       if (_mm256_movemask_ps(_mm256_castsi256_ps(in_tables)) != 0xFF) {  // farther out than the tables reach
         row_scalar(r, xx, xx + 8);
         continue;
       }
-      const __m256i x0 = _mm256_i32gather_epi32(r.bx->map.data(), ix, 4), x1 = _mm256_i32gather_epi32(r.bx->map.data() + 1, ix, 4);
+      const __m256i x0 = _mm256_i32gather_epi32(r.bx->map.data(), ix, 4),
+                    x1 = _mm256_i32gather_epi32(r.bx->map.data() + 1, ix, 4);
       const __m256i y0 = _mm256_mullo_epi32(_mm256_i32gather_epi32(r.by->map.data(), iy, 4), wv);
       const __m256i y1 = _mm256_mullo_epi32(_mm256_i32gather_epi32(r.by->map.data() + 1, iy, 4), wv);
       const __m256 fill = _mm256_set1_ps(r.cval);
@@ -183,8 +190,10 @@ __attribute__((target("avx2"))) inline void row_avx2(const Row& r) {
     acc = _mm256_add_ps(acc, _mm256_mul_ps(p11, _mm256_mul_ps(fy, fx)));
     if (r.mode == BorderMode::constant) {  // wholly outside: exactly the fill value, as the scalar code
       const __m256i outside = _mm256_or_si256(
-          _mm256_or_si256(_mm256_cmpgt_epi32(sx, _mm256_set1_epi32(static_cast<int>(W - 1))), _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_add_epi32(sx, _mm256_set1_epi32(1)))),
-          _mm256_or_si256(_mm256_cmpgt_epi32(sy, _mm256_set1_epi32(static_cast<int>(H - 1))), _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_add_epi32(sy, _mm256_set1_epi32(1)))));
+          _mm256_or_si256(_mm256_cmpgt_epi32(sx, _mm256_set1_epi32(static_cast<int>(W - 1))),
+                          _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_add_epi32(sx, _mm256_set1_epi32(1)))),
+          _mm256_or_si256(_mm256_cmpgt_epi32(sy, _mm256_set1_epi32(static_cast<int>(H - 1))),
+                          _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_add_epi32(sy, _mm256_set1_epi32(1)))));
       acc = _mm256_blendv_ps(acc, _mm256_set1_ps(r.cval), _mm256_castsi256_ps(outside));
     }
     _mm256_storeu_ps(r.d + xx, acc);
@@ -215,12 +224,13 @@ struct SSR {
     double shift_limit = 0.0625;          // |dx|, |dy| <= shift_limit (fractions of width, height)
     std::optional<double> shift_limit_x;  // per-axis override of shift_limit (null: use shift_limit)
     std::optional<double> shift_limit_y;
-    double scale_limit = 0.1;             // scale in [1 - scale_limit, 1 + scale_limit]
-    double rotate_limit = 45.0;           // angle in [-rotate_limit, rotate_limit] degrees
+    double scale_limit = 0.1;                          // scale in [1 - scale_limit, 1 + scale_limit]
+    double rotate_limit = 45.0;                        // angle in [-rotate_limit, rotate_limit] degrees
     BorderMode border_mode = BorderMode::reflect_101;  // reflect_101 | constant | replicate | reflect
-    double value = 0.0;                   // fill for border_mode "constant"
+    double value = 0.0;                                // fill for border_mode "constant"
 
-    template <class V> void fields(V& v) {
+    template <class V>
+    void fields(V& v) {
       v("p", p, config::probability());
       v("shift_limit", shift_limit, config::in_range(0.0, 1.0));
       v("shift_limit_x", shift_limit_x, config::in_range(0.0, 1.0));
@@ -254,7 +264,7 @@ struct SSR {
     const double cx = static_cast<double>(w) / 2.0, cy = static_cast<double>(h) / 2.0;
     const double a = std::cos(p.angle * std::numbers::pi / 180.0) * p.scale;
     const double b = std::sin(p.angle * std::numbers::pi / 180.0) * p.scale;
-    std::array<double, 6> m{a, b, (1 - a) * cx - b * cy + p.dx * static_cast<double>(w),
+    std::array<double, 6> m{a,  b, (1 - a) * cx - b * cy + p.dx * static_cast<double>(w),
                             -b, a, b * cx + (1 - a) * cy + p.dy * static_cast<double>(h)};
     double d = m[0] * m[4] - m[1] * m[3];
     d = d != 0.0 ? 1.0 / d : 0.0;
@@ -271,8 +281,10 @@ struct SSR {
   }
 
   void apply(torch::Tensor& x, const std::vector<Params>& ps) const {  // x: (B,C,H,W) float32
-    if (x.is_cpu() && x.is_contiguous() && x.scalar_type() == torch::kFloat32) apply_cpu(x, ps);
-    else apply_tensor(x, ps);
+    if (x.is_cpu() && x.is_contiguous() && x.scalar_type() == torch::kFloat32)
+      apply_cpu(x, ps);
+    else
+      apply_tensor(x, ps);
   }
 
   /// The CPU kernel.
@@ -307,7 +319,8 @@ struct SSR {
     thread_local std::vector<float> scratch;
     if (scratch.size() < jobs.size() * sample) scratch.resize(jobs.size() * sample);
     for (std::size_t k = 0; k < jobs.size(); ++k)
-      std::memcpy(scratch.data() + k * sample, out + static_cast<std::size_t>(jobs[k].b) * sample, sample * sizeof(float));
+      std::memcpy(scratch.data() + k * sample, out + static_cast<std::size_t>(jobs[k].b) * sample,
+                  sample * sizeof(float));
     const float* sources = scratch.data();  // the lambda may run on other threads: not the thread_local itself
     const auto rows = static_cast<std::int64_t>(jobs.size()) * C * H;
     at::parallel_for(0, rows, 64, [&](std::int64_t begin, std::int64_t end) {
@@ -316,8 +329,9 @@ struct SSR {
         const std::int64_t c = r / H % C, y = r % H;
         const int X0 = static_cast<int>(cv_round((j.m[1] * static_cast<double>(y) + j.m[2]) * kAbScale)) + kRoundDelta;
         const int Y0 = static_cast<int>(cv_round((j.m[4] * static_cast<double>(y) + j.m[5]) * kAbScale)) + kRoundDelta;
-        row(Row{sources + static_cast<std::size_t>(r / (C * H)) * sample + static_cast<std::size_t>(c * H * W), out + ((j.b * C + c) * H + y) * W, X0, Y0, j.adelta.data(),
-                j.bdelta.data(), H, W, mode, cval, &bx, &by});
+        row(Row{sources + static_cast<std::size_t>(r / (C * H)) * sample + static_cast<std::size_t>(c * H * W),
+                out + ((j.b * C + c) * H + y) * W, X0, Y0, j.adelta.data(), j.bdelta.data(), H, W, mode, cval, &bx,
+                &by});
       }
     });
   }
@@ -345,8 +359,10 @@ struct SSR {
     const auto ys = torch::arange(H, f64).view({1, H, 1});
     auto col = [&](int k) { return m.select(1, k).view({n, 1, 1}); };
     auto fixed = [](const torch::Tensor& t) { return torch::round(t * kAbScale).to(torch::kLong); };
-    const auto X = torch::div(fixed(col(1) * ys + col(2)) + kRoundDelta + fixed(col(0) * xs), 1 << (kAbBits - kInterBits), "floor");
-    const auto Y = torch::div(fixed(col(4) * ys + col(5)) + kRoundDelta + fixed(col(3) * xs), 1 << (kAbBits - kInterBits), "floor");
+    const auto X = torch::div(fixed(col(1) * ys + col(2)) + kRoundDelta + fixed(col(0) * xs),
+                              1 << (kAbBits - kInterBits), "floor");
+    const auto Y = torch::div(fixed(col(4) * ys + col(5)) + kRoundDelta + fixed(col(3) * xs),
+                              1 << (kAbBits - kInterBits), "floor");
     const auto sx = torch::div(X, kTab, "floor"), sy = torch::div(Y, kTab, "floor");  // (n,H,W)
     const auto fx = (X - sx * kTab).to(torch::kFloat32) * (1.f / kTab);
     const auto fy = (Y - sy * kTab).to(torch::kFloat32) * (1.f / kTab);
@@ -360,7 +376,8 @@ struct SSR {
     };
     const auto wy0 = (1.f - fy).view({n, 1, H * W}), wy1 = fy.view({n, 1, H * W});
     const auto wx0 = (1.f - fx).view({n, 1, H * W}), wx1 = fx.view({n, 1, H * W});
-    const auto outv = tap(0, 0) * (wy0 * wx0) + tap(0, 1) * (wy0 * wx1) + tap(1, 0) * (wy1 * wx0) + tap(1, 1) * (wy1 * wx1);
+    const auto outv =
+        tap(0, 0) * (wy0 * wx0) + tap(0, 1) * (wy0 * wx1) + tap(1, 0) * (wy1 * wx0) + tap(1, 1) * (wy1 * wx1);
     x.index_copy_(0, idx, outv.view({n, C, H, W}));
   }
 };

@@ -19,7 +19,8 @@ struct SpecAug {
   struct Options {
     double p = 0.5;      // probability of masking a sample
     double alpha = 0.1;  // the bands are at most alpha*H rows and alpha*W columns wide
-    template <class V> void fields(V& v) {
+    template <class V>
+    void fields(V& v) {
       v("p", p, config::probability());
       v("alpha", alpha, config::above(0.0), config::in_range(0.0, 1.0));
     }

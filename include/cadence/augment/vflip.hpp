@@ -19,7 +19,10 @@ struct VFlip {
   static constexpr std::string_view label = "VFlip";  // as printed in a pipeline
   struct Options {
     double p = 0.5;  // probability of flipping a sample
-    template <class V> void fields(V& v) { v("p", p, config::probability()); }
+    template <class V>
+    void fields(V& v) {
+      v("p", p, config::probability());
+    }
   };
   struct Params {
     bool apply = false;
@@ -28,7 +31,7 @@ struct VFlip {
 
   Params draw(RandomStream& rng, std::int64_t, std::int64_t) const { return {rng.bernoulli(options.p)}; }
 
-  void apply(torch::Tensor& x, const std::vector<Params>& ps) const {  // x: (B,C,H,W)
+  void apply(torch::Tensor& x, const std::vector<Params>& ps) const {             // x: (B,C,H,W)
     if (x.is_cpu() && x.is_contiguous() && x.scalar_type() == torch::kFloat32) {  // swap rows in place
       const std::int64_t C = x.size(1), H = x.size(2), W = x.size(3);
       float* data = x.data_ptr<float>();
@@ -36,7 +39,8 @@ struct VFlip {
         for (std::int64_t plane = begin; plane < end; ++plane) {
           if (!ps[static_cast<std::size_t>(plane / C)].apply) continue;
           float* img = data + plane * H * W;
-          for (std::int64_t y = 0; y < H / 2; ++y) std::swap_ranges(img + y * W, img + (y + 1) * W, img + (H - 1 - y) * W);
+          for (std::int64_t y = 0; y < H / 2; ++y)
+            std::swap_ranges(img + y * W, img + (y + 1) * W, img + (H - 1 - y) * W);
         }
       });
       return;

@@ -33,13 +33,14 @@ inline constexpr std::array<std::pair<MixLabels, std::string_view>, 3> enum_name
 }
 
 struct MixupOptions {
-  double alpha = 1.0;               // lam ~ Beta(alpha, alpha)
-  double p = 0.5;                   // probability that a batch is mixed
-  bool per_sample = false;          // one lam per sample instead of per batch
+  double alpha = 1.0;       // lam ~ Beta(alpha, alpha)
+  double p = 0.5;           // probability that a batch is mixed
+  bool per_sample = false;  // one lam per sample instead of per batch
   MixLabels labels = MixLabels::soft;
-  double until = 1.0;               // mix during the first `until` fraction of the epochs (1 = always)
+  double until = 1.0;  // mix during the first `until` fraction of the epochs (1 = always)
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("alpha", alpha, config::above(0.0));
     v("p", p, config::probability());
     v("per_sample", per_sample);
@@ -74,7 +75,8 @@ struct Mixup : Composes<Mixup> {
     d.partner.resize(static_cast<std::size_t>(batch));
     std::iota(d.partner.begin(), d.partner.end(), 0);
     for (std::size_t i = d.partner.size(); i > 1; --i)
-      std::swap(d.partner[i - 1], d.partner[static_cast<std::size_t>(rng.randint(0, static_cast<std::int64_t>(i) - 1))]);
+      std::swap(d.partner[i - 1],
+                d.partner[static_cast<std::size_t>(rng.randint(0, static_cast<std::int64_t>(i) - 1))]);
     const double shared = rng.beta(options.alpha, options.alpha);
     for (std::int64_t b = 0; b < batch; ++b)
       d.lam.push_back(static_cast<float>(options.per_sample ? rng.beta(options.alpha, options.alpha) : shared));

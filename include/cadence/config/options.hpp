@@ -40,53 +40,64 @@ using json = nlohmann::json;
 
 namespace detail {
 struct AnyVisitor {
-  template <class... A> void operator()(A&&...) const {}
+  template <class... A>
+  void operator()(A&&...) const {}
 };
 }  // namespace detail
 
 /// An Options aggregate: `template <class V> void fields(V& v)` lists its (key, member, checks...).
 template <class T>
-concept HasFields = std::is_class_v<T> && requires(T& t, detail::AnyVisitor& v) { t.fields(v); };
+concept HasFields = std::is_class_v<T> && requires(T& t, detail::AnyVisitor& v) {
+  t.fields(v);
+};
 
 /// Enums plug in with a free `enum_names(E)` found by ADL, returning pairs {value, "name"}.
 template <class E>
-concept NamedEnum = std::is_enum_v<E> && requires(E e) { enum_names(e); };
+concept NamedEnum = std::is_enum_v<E> && requires(E e) {
+  enum_names(e);
+};
 
 // ---- checks: callables (value, path) that fail with the path -------------------------------------
 
 struct AtLeast {
   double lo;
-  template <class T> void operator()(const T& v, const std::string& path) const {
+  template <class T>
+  void operator()(const T& v, const std::string& path) const {
     if (static_cast<double>(v) < lo) fail(path, ": ", v, " is below the minimum ", lo);
   }
 };
 struct Above {
   double lo;
-  template <class T> void operator()(const T& v, const std::string& path) const {
+  template <class T>
+  void operator()(const T& v, const std::string& path) const {
     if (!(static_cast<double>(v) > lo)) fail(path, ": ", v, " must be greater than ", lo);
   }
 };
 struct InRange {
   double lo, hi;
-  template <class T> void operator()(const T& v, const std::string& path) const {
+  template <class T>
+  void operator()(const T& v, const std::string& path) const {
     if (!(static_cast<double>(v) >= lo && static_cast<double>(v) <= hi))
       fail(path, ": ", v, " is outside [", lo, ", ", hi, "]");
   }
 };
 struct Odd {
-  template <class T> void operator()(const T& v, const std::string& path) const {
+  template <class T>
+  void operator()(const T& v, const std::string& path) const {
     if (v % 2 == 0) fail(path, ": ", v, " must be odd");
   }
 };
 struct NonEmpty {
-  template <class T> void operator()(const T& v, const std::string& path) const {
+  template <class T>
+  void operator()(const T& v, const std::string& path) const {
     if (v.empty()) fail(path, ": must not be empty");
   }
 };
 
 /// A key that must be present (no default). The Reader checks it when the key is absent.
 struct Required {
-  template <class T> void operator()(const T&, const std::string&) const {}
+  template <class T>
+  void operator()(const T&, const std::string&) const {}
 };
 /// One of a fixed list of strings; the error lists them.
 struct OneOf {
@@ -109,15 +120,14 @@ inline InRange probability() { return {0.0, 1.0}; }
 inline Odd odd() { return {}; }
 inline NonEmpty non_empty() { return {}; }
 
-inline std::string child(const std::string& path, std::string_view key) {
-  return path + "/" + std::string(key);
-}
+inline std::string child(const std::string& path, std::string_view key) { return path + "/" + std::string(key); }
 
 inline std::string type_name(const json& j) { return j.type_name(); }
 
 // ---- reading ------------------------------------------------------------------------------------
 
-template <class T> void read_value(const json& j, T& out, const std::string& path);
+template <class T>
+void read_value(const json& j, T& out, const std::string& path);
 
 class Reader {
  public:
@@ -132,17 +142,22 @@ class Reader {
     if (it == j_.end()) {
       if constexpr ((std::is_same_v<std::remove_cvref_t<Checks>, Required> || ...)) {
         std::string hint;
-        ([&](const auto& c) {
-          if constexpr (std::is_same_v<std::remove_cvref_t<decltype(c)>, OneOf>)
-            for (auto choice : c.choices) hint += (hint.empty() ? "; one of: " : ", ") + std::string(choice);
-        }(checks), ...);
+        (
+            [&](const auto& c) {
+              if constexpr (std::is_same_v<std::remove_cvref_t<decltype(c)>, OneOf>)
+                for (auto choice : c.choices) hint += (hint.empty() ? "; one of: " : ", ") + std::string(choice);
+            }(checks),
+            ...);
         fail(child(path_, key), ": missing (required, no default", hint, ")");
       }
       return;  // keep the default
     }
     const std::string path = child(path_, key);
     read_value(*it, value, path);
-    if constexpr (requires { value.has_value(); *value; }) {
+    if constexpr (requires {
+                    value.has_value();
+                    *value;
+                  }) {
       if (value) (checks(*value, path), ...);  // optional: checks apply to a present value
     } else {
       (checks(value, path), ...);
@@ -201,11 +216,17 @@ void read_value(const json& j, T& out, const std::string& path) {
     const auto s = j.get<std::string>();
     std::string choices;
     for (const auto& [value, name] : enum_names(T{})) {
-      if (s == name) { out = value; return; }
+      if (s == name) {
+        out = value;
+        return;
+      }
       choices += (choices.empty() ? "" : ", ") + std::string(name);
     }
     fail(path, ": unknown value \"", first_line(s, 80), "\" (expected one of: ", choices, ")");
-  } else if constexpr (requires { typename T::value_type; out.push_back(std::declval<typename T::value_type>()); }) {
+  } else if constexpr (requires {
+                         typename T::value_type;
+                         out.push_back(std::declval<typename T::value_type>());
+                       }) {
     if (!j.is_array()) fail(path, ": expected an array, got ", type_name(j));
     T result;
     for (std::size_t i = 0; i < j.size(); ++i) {
@@ -214,8 +235,14 @@ void read_value(const json& j, T& out, const std::string& path) {
       result.push_back(std::move(v));
     }
     out = std::move(result);
-  } else if constexpr (requires { typename T::value_type; out.has_value(); }) {
-    if (j.is_null()) { out.reset(); return; }
+  } else if constexpr (requires {
+                         typename T::value_type;
+                         out.has_value();
+                       }) {
+    if (j.is_null()) {
+      out.reset();
+      return;
+    }
     typename T::value_type v{};
     read_value(j, v, path);
     out = std::move(v);
@@ -226,19 +253,23 @@ void read_value(const json& j, T& out, const std::string& path) {
   } else if constexpr (std::is_class_v<T> && std::is_empty_v<T>) {  // `struct Options {};`: an empty object
     Reader(j, path).finish();
   } else {
-    static_assert(sizeof(T) == 0, "cadence::config: no JSON reader for this field type; give it fields() or enum_names().");
+    static_assert(sizeof(T) == 0,
+                  "cadence::config: no JSON reader for this field type; give it fields() or enum_names().");
   }
 }
 
 // ---- writing ------------------------------------------------------------------------------------
 
-template <class T> json write_value(const T& v);
+template <class T>
+json write_value(const T& v);
 
 class Writer {
  public:
   json out = json::object();
   template <class T, class... Checks>
-  void operator()(std::string_view key, T& value, Checks&&...) { out[std::string(key)] = write_value(value); }
+  void operator()(std::string_view key, T& value, Checks&&...) {
+    out[std::string(key)] = write_value(value);
+  }
 };
 
 template <class T>
@@ -256,9 +287,16 @@ json write_value(const T& v) {
     return w.out;
   } else if constexpr (std::is_class_v<T> && std::is_empty_v<T>) {
     return json::object();
-  } else if constexpr (requires { typename T::value_type; v.has_value(); }) {
+  } else if constexpr (requires {
+                         typename T::value_type;
+                         v.has_value();
+                       }) {
     return v ? write_value(*v) : json(nullptr);
-  } else if constexpr (requires { typename T::value_type; v.begin(); } && !std::is_same_v<T, std::string>) {
+  } else if constexpr (requires {
+                         typename T::value_type;
+                         v.begin();
+                       } &&
+                       !std::is_same_v<T, std::string>) {
     json a = json::array();
     for (const auto& e : v) a.push_back(write_value(e));
     return a;
@@ -283,7 +321,9 @@ T parse(const json& j, const std::string& path = "") {
 }
 
 template <HasFields T>
-json write(const T& v) { return write_value(v); }
+json write(const T& v) {
+  return write_value(v);
+}
 
 namespace detail {
 /// nlohmann's parser callback that refuses a key given twice in one object (nlohmann would keep the
@@ -296,8 +336,12 @@ class StrictKeys {
     using E = json::parse_event_t;
     if (depth > kMaxDepth) fail(where_, ": ", path(), ": nested deeper than ", kMaxDepth, " levels");
     switch (event) {
-      case E::object_start: frames_.push_back({true, {}, {}, 0}); break;
-      case E::array_start: frames_.push_back({false, {}, {}, 0}); break;
+      case E::object_start:
+        frames_.push_back({true, {}, {}, 0});
+        break;
+      case E::array_start:
+        frames_.push_back({false, {}, {}, 0});
+        break;
       case E::key: {
         auto& f = frames_.back();
         f.key = parsed.get<std::string>();
@@ -310,7 +354,9 @@ class StrictKeys {
         frames_.pop_back();
         child_done();
         break;
-      case E::value: child_done(); break;
+      case E::value:
+        child_done();
+        break;
     }
     return true;
   }

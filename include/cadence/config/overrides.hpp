@@ -34,7 +34,8 @@ inline void apply_override(json& j, std::string_view full) {
     const std::string key(path.substr(0, dot));
     if (key.empty()) fail("--set `", quoted, "`: empty key");
     if (node->is_null()) *node = json::object();
-    if (!node->is_object()) fail("--set `", quoted, "`: `", first_line(key, 80), "` is inside a value that is not an object");
+    if (!node->is_object())
+      fail("--set `", quoted, "`: `", first_line(key, 80), "` is inside a value that is not an object");
     node = &(*node)[key];
     if (dot == std::string_view::npos) break;
     path.remove_prefix(dot + 1);
@@ -54,7 +55,8 @@ inline json flags_to_json(const std::vector<std::string>& args) {
     if (a.rfind("--", 0) != 0 || a.size() < 3) fail("argument `", a, "`: expected --name value");
     if (i + 1 >= args.size()) fail("argument `", a, "`: missing its value");
     std::string key = a.substr(2);
-    for (char& c : key) if (c == '-') c = '_';
+    for (char& c : key)
+      if (c == '-') c = '_';
     j[key] = parse_scalar(args[++i]);
   }
   return j;

@@ -27,7 +27,8 @@ void read_config(const json& j, Pipeline& pipeline, Recipe& recipe) {
 template <class Pipeline, class Recipe>
 json write_config(const Pipeline& pipeline, const Recipe& recipe) {
   json out = write(recipe);
-  pipeline.for_each([&](const auto& s) { out[std::string(std::remove_cvref_t<decltype(s)>::name)] = write_value(s.options); });
+  pipeline.for_each(
+      [&](const auto& s) { out[std::string(std::remove_cvref_t<decltype(s)>::name)] = write_value(s.options); });
   return out;
 }
 

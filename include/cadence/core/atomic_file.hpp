@@ -50,19 +50,22 @@ void write_atomically(const std::filesystem::path& path, F&& write) {
 /// Removes the temporary files that killed runs left under `dir` (`<name>.tmp.<pid>` whose process is
 /// gone, and, when `ours` is given, whose <name> it accepts: a file cadence writes); returns how many.
 /// Links are not followed. Call it only while holding the directory's lock (core/run_lock.hpp).
-inline int remove_stale_temporaries(const std::filesystem::path& dir, const std::function<bool(const std::string&)>& ours = {}) {
+inline int remove_stale_temporaries(const std::filesystem::path& dir,
+                                    const std::function<bool(const std::string&)>& ours = {}) {
   namespace fs = std::filesystem;
   int n = 0;
   std::error_code ec;
   if (!fs::is_directory(fs::symlink_status(dir, ec)) && !fs::is_directory(dir, ec)) return 0;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
     const auto name = it->path().filename().string();
     const auto at = name.rfind(".tmp.");
     if (at == std::string::npos || !it->is_regular_file() || it->is_symlink()) continue;
     const auto pid = name.substr(at + 5);
     if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     const auto owner = static_cast<pid_t>(std::stol(pid));
-    if (owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;  // a live writer's, or not ours to judge
+    if (owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH)
+      continue;  // a live writer's, or not ours to judge
     if (ours && !ours(name.substr(0, at))) continue;
     std::error_code rm;
     if (fs::remove(it->path(), rm)) ++n;
@@ -75,7 +78,9 @@ template <class F>
 void write_text_atomically(const std::filesystem::path& path, F&& body) {
   write_atomically(path, [&](const std::filesystem::path& tmp) {
     std::ofstream out(tmp, std::ios::binary);
-    if (!out) fail(path.string(), ": cannot open ", tmp.filename().string(), " for writing (permissions? a read-only directory?)");
+    if (!out)
+      fail(path.string(), ": cannot open ", tmp.filename().string(),
+           " for writing (permissions? a read-only directory?)");
     body(out);
     out.flush();
     if (!out) fail(path.string(), ": write failed (disk full?); the previous file, if any, is unchanged");

@@ -87,7 +87,9 @@ class CachingHostAllocator final : public c10::Allocator {
     return {p, p, &deleter, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &deleter; }
-  void copy_data(void* dest, const void* src, std::size_t count) const CADENCE_COPY_DATA_OVERRIDE { std::memcpy(dest, src, count); }
+  void copy_data(void* dest, const void* src, std::size_t count) const CADENCE_COPY_DATA_OVERRIDE {
+    std::memcpy(dest, src, count);
+  }
 
   HostMemoryStats stats() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -131,8 +133,8 @@ class CachingHostAllocator final : public c10::Allocator {
         release_locked(s.cached);  // all that is cached, then once more
         p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         // LibTorch's own allocator's words, so that callers and users see the same error
-        TORCH_CHECK(p != MAP_FAILED, "cadence's host allocator: not enough memory: you tried to allocate ", size, " bytes (",
-                    s.live, " bytes in use)");
+        TORCH_CHECK(p != MAP_FAILED, "cadence's host allocator: not enough memory: you tried to allocate ", size,
+                    " bytes (", s.live, " bytes in use)");
       }
 #if defined(MADV_HUGEPAGE)
       ::madvise(p, size, MADV_HUGEPAGE);

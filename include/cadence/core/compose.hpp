@@ -26,12 +26,14 @@ enum class Phase { train, eval, tta };
 /// The pipeline's source stage.
 template <class P>
 const auto& source_of(const P& pipeline) {
-  static_assert(P::has_source, "cadence: the pipeline has no source stage; start it with Load{} (or a source of your own).");
+  static_assert(P::has_source,
+                "cadence: the pipeline has no source stage; start it with Load{} (or a source of your own).");
   return std::get<detail::index_of_role<detail::Role::source, P>()>(pipeline.stages);
 }
 template <class P>
 auto& source_of(P& pipeline) {
-  static_assert(P::has_source, "cadence: the pipeline has no source stage; start it with Load{} (or a source of your own).");
+  static_assert(P::has_source,
+                "cadence: the pipeline has no source stage; start it with Load{} (or a source of your own).");
   return std::get<detail::index_of_role<detail::Role::source, P>()>(pipeline.stages);
 }
 
@@ -44,7 +46,9 @@ const auto& model_of(const P& pipeline) {
 
 /// Whether some per-sample stage is an augmentation (TTA's "augment" mode needs one).
 template <class P>
-constexpr bool has_augmentation() { return detail::augments<std::remove_cvref_t<P>>::value; }
+constexpr bool has_augmentation() {
+  return detail::augments<std::remove_cvref_t<P>>::value;
+}
 
 /// Whether per-sample stage S runs in `phase`.
 template <class S>
@@ -78,8 +82,12 @@ void apply_batch_stages(const P& pipeline, torch::Tensor& images, torch::Tensor&
 /// "none" has not, so the source keeps its float16 fast path), else always.
 template <class S>
 bool cadence_stage_active(const S& s) {
-  if constexpr (requires { { s.active() } -> std::convertible_to<bool>; }) return s.active();
-  else return true;
+  if constexpr (requires {
+                  { s.active() } -> std::convertible_to<bool>;
+                })
+    return s.active();
+  else
+    return true;
 }
 
 /// The hooks every loader of the pipeline needs whatever the phase or device: its cadence stages, in
@@ -105,8 +113,8 @@ LoaderHooks source_hooks(const P& pipeline) {
 /// `phase` on each sample, and (when `batches`) the batch stages on each batch.
 /// `first_batch` is the number of the loader's first batch in its epoch (a run resumed mid-epoch).
 template <class P>
-LoaderHooks reader_hooks(const P& pipeline, std::uint64_t seed, std::uint32_t epoch, std::uint32_t epochs, Phase phase, bool batches,
-                         std::uint32_t first_batch = 0) {
+LoaderHooks reader_hooks(const P& pipeline, std::uint64_t seed, std::uint32_t epoch, std::uint32_t epochs, Phase phase,
+                         bool batches, std::uint32_t first_batch = 0) {
   LoaderHooks hooks = source_hooks(pipeline);
   bool any = false;
   pipeline.for_each([&](const auto& s) {
@@ -119,7 +127,8 @@ LoaderHooks reader_hooks(const P& pipeline, std::uint64_t seed, std::uint32_t ep
     };
   if (batches)
     hooks.batch = [&pipeline, seed, epoch, epochs, first_batch](Batch& b, std::size_t no) {
-      apply_batch_stages(pipeline, b.images, b.targets, BatchKey{seed, epoch, epochs, first_batch + static_cast<std::uint32_t>(no)});
+      apply_batch_stages(pipeline, b.images, b.targets,
+                         BatchKey{seed, epoch, epochs, first_batch + static_cast<std::uint32_t>(no)});
     };
   return hooks;
 }
@@ -147,7 +156,8 @@ P without_weights(P pipeline) {
 /// A new network with `live`'s parameters and buffers, prepared for inference (nn/inference.hpp):
 /// what validation predicts with while `live` trains on.
 template <class P>
-torch::nn::Sequential inference_copy(const P& pipeline, torch::nn::Module& live, torch::Device device, const InferenceOptions& o) {
+torch::nn::Sequential inference_copy(const P& pipeline, torch::nn::Module& live, torch::Device device,
+                                     const InferenceOptions& o) {
   at::Generator gen = at::detail::getDefaultCPUGenerator();  // the copy's initial draws must not move training's stream
   const auto state = gen.get_state();
   auto copy = build_network(without_weights(pipeline), source_of(pipeline).image_shape().channels);

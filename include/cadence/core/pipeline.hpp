@@ -34,13 +34,20 @@ enum class Role { source, cadence, sample, batch, module, model, predict };
 
 template <class S>
 constexpr Role role_of() {
-  if constexpr (SourceStage<S>) return Role::source;
-  else if constexpr (CadenceStage<S>) return Role::cadence;
-  else if constexpr (SampleStage<S>) return Role::sample;
-  else if constexpr (BatchStage<S>) return Role::batch;
-  else if constexpr (ModelStage<S>) return Role::model;
-  else if constexpr (ModuleStage<S>) return Role::module;
-  else return Role::predict;
+  if constexpr (SourceStage<S>)
+    return Role::source;
+  else if constexpr (CadenceStage<S>)
+    return Role::cadence;
+  else if constexpr (SampleStage<S>)
+    return Role::sample;
+  else if constexpr (BatchStage<S>)
+    return Role::batch;
+  else if constexpr (ModelStage<S>)
+    return Role::model;
+  else if constexpr (ModuleStage<S>)
+    return Role::module;
+  else
+    return Role::predict;
 }
 
 // The rules, evaluated over the joined list. Each gets its own static_assert so that the compiler
@@ -77,7 +84,8 @@ struct Rules {
     bool network_seen = false;
     for (std::size_t i = 0; i < n; ++i) {
       if (roles[i] == Role::module || roles[i] == Role::model || roles[i] == Role::predict) network_seen = true;
-      if ((roles[i] == Role::cadence || roles[i] == Role::sample || roles[i] == Role::batch) && network_seen) return false;
+      if ((roles[i] == Role::cadence || roles[i] == Role::sample || roles[i] == Role::batch) && network_seen)
+        return false;
     }
     return true;
   }
@@ -94,8 +102,10 @@ struct Rules {
   }
 };
 
-template <Role R, class P> struct role_index;
-template <Role R, class... S> struct role_index<R, Pipeline<S...>> {
+template <Role R, class P>
+struct role_index;
+template <Role R, class... S>
+struct role_index<R, Pipeline<S...>> {
   static constexpr std::size_t value = [] {
     constexpr Role roles[sizeof...(S) + 1] = {role_of<S>()..., Role::source};
     for (std::size_t i = 0; i < sizeof...(S); ++i)
@@ -105,13 +115,20 @@ template <Role R, class... S> struct role_index<R, Pipeline<S...>> {
 };
 /// The position of the (first) stage of role R in pipeline P.
 template <Role R, class P>
-constexpr std::size_t index_of_role() { return role_index<R, std::remove_cvref_t<P>>::value; }
+constexpr std::size_t index_of_role() {
+  return role_index<R, std::remove_cvref_t<P>>::value;
+}
 
-template <class P> struct augments;
-template <class... S> struct augments<Pipeline<S...>> {
-  template <class T> static constexpr bool one() {
-    if constexpr (SampleStage<T>) return T::augmentation;
-    else return false;
+template <class P>
+struct augments;
+template <class... S>
+struct augments<Pipeline<S...>> {
+  template <class T>
+  static constexpr bool one() {
+    if constexpr (SampleStage<T>)
+      return T::augmentation;
+    else
+      return false;
   }
   static constexpr bool value = (one<S>() || ... || false);
 };
@@ -119,17 +136,30 @@ template <class... S> struct augments<Pipeline<S...>> {
 template <class... S>
 constexpr bool check_rules() {
   using R = Rules<S...>;
-  static_assert(R::sources <= 1, "cadence::Pipeline: more than one source stage; a pipeline reads from one source (Load{}).");
+  static_assert(R::sources <= 1,
+                "cadence::Pipeline: more than one source stage; a pipeline reads from one source (Load{}).");
   static_assert(R::source_first(), "cadence::Pipeline: a source stage must come first; write `Load{} | ...`.");
-  static_assert(R::unique_names(), "cadence::Pipeline: two stages share one JSON name; each stage's options live under its `name`, so rename one.");
+  static_assert(
+      R::unique_names(),
+      "cadence::Pipeline: two stages share one JSON name; each stage's options live under its `name`, so rename one.");
   static_assert(R::before(Role::cadence, Role::sample) && R::before(Role::cadence, Role::batch),
-                "cadence::Pipeline: cadence stages (Background) work on the raw cadence as the source reads it, before Augment and Mixup; move them to just after the source.");
-  static_assert(R::before(Role::sample, Role::batch), "cadence::Pipeline: per-sample stages (Augment) run before batch stages (Mixup); move them to the left.");
-  static_assert(R::transforms_before_network(), "cadence::Pipeline: sample and batch stages (Augment, Mixup) feed the network and must come before Resize/Model/TTA; move them to the left.");
-  static_assert(R::models <= 1, "cadence::Pipeline: at most one Model<...> stage per pipeline; ensemble several pipelines at predict time instead.");
-  static_assert(R::before(Role::module, Role::model), "cadence::Pipeline: network modules such as Resize feed the model and must come before Model<...>.");
-  static_assert(R::predicts <= 1 && R::predict_last(), "cadence::Pipeline: TTA shapes prediction and must be the last stage, once.");
-  static_assert(R::predicts == 0 || R::models == 1, "cadence::Pipeline: a prediction stage (TTA) wraps a model; put a Model<...> stage before it.");
+                "cadence::Pipeline: cadence stages (Background) work on the raw cadence as the source reads it, before "
+                "Augment and Mixup; move them to just after the source.");
+  static_assert(
+      R::before(Role::sample, Role::batch),
+      "cadence::Pipeline: per-sample stages (Augment) run before batch stages (Mixup); move them to the left.");
+  static_assert(R::transforms_before_network(),
+                "cadence::Pipeline: sample and batch stages (Augment, Mixup) feed the network and must come before "
+                "Resize/Model/TTA; move them to the left.");
+  static_assert(R::models <= 1,
+                "cadence::Pipeline: at most one Model<...> stage per pipeline; ensemble several pipelines at predict "
+                "time instead.");
+  static_assert(R::before(Role::module, Role::model),
+                "cadence::Pipeline: network modules such as Resize feed the model and must come before Model<...>.");
+  static_assert(R::predicts <= 1 && R::predict_last(),
+                "cadence::Pipeline: TTA shapes prediction and must be the last stage, once.");
+  static_assert(R::predicts == 0 || R::models == 1,
+                "cadence::Pipeline: a prediction stage (TTA) wraps a model; put a Model<...> stage before it.");
   return true;
 }
 
@@ -166,9 +196,7 @@ struct Composes {
   friend constexpr auto operator|(const Derived& lhs, R&& rhs) {
     return detail::pipe(lhs, std::forward<R>(rhs));
   }
-  friend std::ostream& operator<<(std::ostream& os, const Derived&) {
-    return os << detail::stage_label<Derived>();
-  }
+  friend std::ostream& operator<<(std::ostream& os, const Derived&) { return os << detail::stage_label<Derived>(); }
 };
 
 template <class... Stages>
@@ -191,14 +219,22 @@ class Pipeline {
   constexpr Pipeline() = default;
   constexpr explicit Pipeline(std::tuple<Stages...> s) : stages(std::move(s)) {}
 
-  template <class S> constexpr S& get() { return std::get<S>(stages); }
-  template <class S> constexpr const S& get() const { return std::get<S>(stages); }
+  template <class S>
+  constexpr S& get() {
+    return std::get<S>(stages);
+  }
+  template <class S>
+  constexpr const S& get() const {
+    return std::get<S>(stages);
+  }
 
   /// Calls f(stage) for each stage, in order.
-  template <class F> constexpr void for_each(F&& f) {
+  template <class F>
+  constexpr void for_each(F&& f) {
     std::apply([&](auto&... s) { (f(s), ...); }, stages);
   }
-  template <class F> constexpr void for_each(F&& f) const {
+  template <class F>
+  constexpr void for_each(F&& f) const {
     std::apply([&](const auto&... s) { (f(s), ...); }, stages);
   }
 

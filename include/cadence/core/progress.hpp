@@ -16,8 +16,13 @@ class Progress {
   using Clock = std::chrono::steady_clock;
 
   Progress(std::string label, std::int64_t total, bool quiet = false, std::string unit = "it")
-      : label_(std::move(label)), unit_(std::move(unit)), total_(total), quiet_(quiet),
-        tty_(::isatty(::fileno(stderr)) != 0), start_(Clock::now()), last_draw_(start_) {}
+      : label_(std::move(label)),
+        unit_(std::move(unit)),
+        total_(total),
+        quiet_(quiet),
+        tty_(::isatty(::fileno(stderr)) != 0),
+        start_(Clock::now()),
+        last_draw_(start_) {}
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
   ~Progress() { finish(); }
@@ -40,15 +45,20 @@ class Progress {
   }
 
   double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-  double rate() const { const double s = seconds(); return s > 0 ? static_cast<double>(done_) / s : 0.0; }
+  double rate() const {
+    const double s = seconds();
+    return s > 0 ? static_cast<double>(done_) / s : 0.0;
+  }
   std::int64_t done() const { return done_; }
 
   /// "01:23" or "1:02:03".
   static std::string clock(double seconds) {
     const auto s = static_cast<long>(seconds + 0.5);
     char buf[32];
-    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-    else std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
+    if (s >= 3600)
+      std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+      std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
     return buf;
   }
 

@@ -47,8 +47,7 @@ class RandomStream {
   /// The counter is (block, index, epoch, stream) and the key is the seed: two streams differ
   /// whenever any of the four differ. index and epoch must fit in 32 bits (4e9 samples / epochs).
   RandomStream(std::uint64_t seed, std::uint32_t epoch, std::uint32_t index, std::uint32_t stream)
-      : key_{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)},
-        ctr_{0, index, epoch, stream} {}
+      : key_{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}, ctr_{0, index, epoch, stream} {}
   RandomStream(std::uint64_t seed, std::uint32_t epoch, std::uint32_t index, StreamId stream)
       : RandomStream(seed, epoch, index, static_cast<std::uint32_t>(stream)) {}
 
@@ -73,15 +72,22 @@ class RandomStream {
     if (range == 0) return static_cast<std::int64_t>(next_u64());
     const std::uint64_t limit = UINT64_MAX - UINT64_MAX % range;
     std::uint64_t x;
-    do { x = next_u64(); } while (x >= limit);
+    do {
+      x = next_u64();
+    } while (x >= limit);
     return lo + static_cast<std::int64_t>(x % range);
   }
   bool bernoulli(double p) { return uniform() < p; }
   /// Standard normal (Box-Muller; the second value is kept for the next call).
   double normal() {
-    if (has_spare_) { has_spare_ = false; return spare_; }
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
     double u1;
-    do { u1 = uniform(); } while (u1 <= 0.0);
+    do {
+      u1 = uniform();
+    } while (u1 <= 0.0);
     const double u2 = uniform();
     const double r = std::sqrt(-2.0 * std::log(u1));
     spare_ = r * std::sin(2.0 * std::numbers::pi * u2);
@@ -92,13 +98,18 @@ class RandomStream {
   double gamma(double k) {
     if (k < 1.0) {
       double u;
-      do { u = uniform(); } while (u <= 0.0);
+      do {
+        u = uniform();
+      } while (u <= 0.0);
       return gamma(k + 1.0) * std::pow(u, 1.0 / k);
     }
     const double d = k - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
     for (;;) {
       double x, v;
-      do { x = normal(); v = 1.0 + c * x; } while (v <= 0.0);
+      do {
+        x = normal();
+        v = 1.0 + c * x;
+      } while (v <= 0.0);
       v = v * v * v;
       const double u = uniform();
       if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;

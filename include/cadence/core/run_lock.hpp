@@ -45,7 +45,8 @@ class RunLock {
       ::close(fd_);
       std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
       while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-      fail(dir.string(), ": in use by another run (pid ", first_line(holder, 20), "); wait for it to end, or give this run another run.dir");
+      fail(dir.string(), ": in use by another run (pid ", first_line(holder, 20),
+           "); wait for it to end, or give this run another run.dir");
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {

@@ -35,8 +35,12 @@
 #include <type_traits>
 #include <vector>
 
-namespace at { class Tensor; }
-namespace torch::nn { class AnyModule; }
+namespace at {
+class Tensor;
+}
+namespace torch::nn {
+class AnyModule;
+}
 
 namespace cadence {
 
@@ -100,23 +104,48 @@ struct RoundContext {
 // Checked with decltype so that the protocol's types may stay incomplete here.
 
 namespace protocol {
-template <class S> concept has_open = requires(const S& s, Split split) { requires std::same_as<decltype(s.open(split)), Dataset>; };
-template <class S> concept has_image_shape = requires(const S& s) { requires std::same_as<decltype(s.image_shape()), ImageShape>; };
-template <class S> concept has_loader = requires(const S& s, const Dataset& d, std::vector<std::int64_t> order, LoaderHooks hooks) {
+template <class S>
+concept has_open = requires(const S& s, Split split) {
+  requires std::same_as<decltype(s.open(split)), Dataset>;
+};
+template <class S>
+concept has_image_shape = requires(const S& s) {
+  requires std::same_as<decltype(s.image_shape()), ImageShape>;
+};
+template <class S>
+concept has_loader = requires(const S& s, const Dataset& d, std::vector<std::int64_t> order, LoaderHooks hooks) {
   requires std::same_as<decltype(s.loader(d, std::move(order), 1, 2, std::move(hooks))), std::unique_ptr<BatchStream>>;
 };
-template <class S> concept has_transform_cadence = requires(const S& s, std::span<float> c, const CadenceKey& key) {
+template <class S>
+concept has_transform_cadence = requires(const S& s, std::span<float> c, const CadenceKey& key) {
   s.transform_cadence(c, key);
 };
-template <class S> concept has_sample_apply = requires(const S& s, at::Tensor& x, const SampleKey& key) { s.apply(x, key); };
-template <class S> concept has_augmentation_flag = requires { { S::augmentation } -> std::convertible_to<bool>; };
-template <class S> concept has_build = requires(const S& s, std::int64_t c) { requires std::same_as<decltype(s.build(c)), torch::nn::AnyModule>; };
-template <class S> concept has_head = requires(const S& s) { requires std::same_as<decltype(s.head()), Head>; };
-template <class S> concept has_rounds = requires(const S& s) { { s.rounds() } -> std::convertible_to<int>; };
-template <class S> concept has_round_input = requires(const S& s, const at::Tensor& x, const RoundContext& ctx) {
+template <class S>
+concept has_sample_apply = requires(const S& s, at::Tensor& x, const SampleKey& key) {
+  s.apply(x, key);
+};
+template <class S>
+concept has_augmentation_flag = requires {
+  { S::augmentation } -> std::convertible_to<bool>;
+};
+template <class S>
+concept has_build = requires(const S& s, std::int64_t c) {
+  requires std::same_as<decltype(s.build(c)), torch::nn::AnyModule>;
+};
+template <class S>
+concept has_head = requires(const S& s) {
+  requires std::same_as<decltype(s.head()), Head>;
+};
+template <class S>
+concept has_rounds = requires(const S& s) {
+  { s.rounds() } -> std::convertible_to<int>;
+};
+template <class S>
+concept has_round_input = requires(const S& s, const at::Tensor& x, const RoundContext& ctx) {
   requires std::same_as<decltype(s.round_input(x, 0, ctx)), at::Tensor>;
 };
-template <class S> concept has_reduce = requires(const S& s, const std::vector<at::Tensor>& logits, Head h) {
+template <class S>
+concept has_reduce = requires(const S& s, const std::vector<at::Tensor>& logits, Head h) {
   requires std::same_as<decltype(s.reduce(logits, h)), at::Tensor>;
 };
 }  // namespace protocol
@@ -124,7 +153,7 @@ template <class S> concept has_reduce = requires(const S& s, const std::vector<a
 /// Named and configured: the part every stage shares.
 template <class S>
 concept Configurable = std::is_class_v<S> && std::copy_constructible<S> && requires(const S& s) {
-  { S::name } -> std::convertible_to<std::string_view>;   // the JSON key of its options
+  { S::name } -> std::convertible_to<std::string_view>;  // the JSON key of its options
   typename S::Options;
   { s.options } -> std::convertible_to<const typename S::Options&>;
 };
@@ -136,7 +165,9 @@ concept CadenceStage = protocol::has_transform_cadence<S>;
 template <class S>
 concept SampleStage = protocol::has_sample_apply<S> && protocol::has_augmentation_flag<S>;
 template <class S>
-concept BatchStage = requires(const S& s, at::Tensor& x, at::Tensor& y, const BatchKey& key) { s.apply(x, y, key); };
+concept BatchStage = requires(const S& s, at::Tensor& x, at::Tensor& y, const BatchKey& key) {
+  s.apply(x, y, key);
+};
 template <class S>
 concept ModuleStage = protocol::has_build<S>;
 /// The network's last module: it makes the logits and says how to read them.
@@ -148,38 +179,51 @@ concept PredictStage = protocol::has_rounds<S> && protocol::has_round_input<S> &
 /// A stage: configurable, and able to do at least one thing.
 template <class S>
 concept Stage = Configurable<S> &&
-                (SourceStage<S> || CadenceStage<S> || SampleStage<S> || BatchStage<S> || ModuleStage<S> || PredictStage<S>);
+    (SourceStage<S> || CadenceStage<S> || SampleStage<S> || BatchStage<S> || ModuleStage<S> || PredictStage<S>);
 
 /// Fails to compile, naming the missing member, unless S is a whole stage. Used at every `|`.
 template <class S>
 constexpr bool check_stage() {
   using namespace protocol;
-  static_assert(requires { { S::name } -> std::convertible_to<std::string_view>; },
-                "cadence::Stage: missing `static constexpr std::string_view name` (the stage's JSON key).");
-  static_assert(requires { typename S::Options; },
-                "cadence::Stage: missing `using Options = ...` (the stage's JSON options; `struct Options {};` for none).");
-  static_assert(requires(const S& s) { s.options; }, "cadence::Stage: missing the member `Options options`.");
+  static_assert(
+      requires {
+        { S::name } -> std::convertible_to<std::string_view>;
+      },
+      "cadence::Stage: missing `static constexpr std::string_view name` (the stage's JSON key).");
+  static_assert(
+      requires { typename S::Options; },
+      "cadence::Stage: missing `using Options = ...` (the stage's JSON options; `struct Options {};` for none).");
+  static_assert(
+      requires(const S& s) { s.options; }, "cadence::Stage: missing the member `Options options`.");
   constexpr int source_parts = int{has_open<S>} + int{has_image_shape<S>} + int{has_loader<S>};
   static_assert(source_parts == 0 || has_open<S>, "cadence::Stage: a source stage lacks `Dataset open(Split) const`.");
-  static_assert(source_parts == 0 || has_image_shape<S>, "cadence::Stage: a source stage lacks `ImageShape image_shape() const`.");
+  static_assert(source_parts == 0 || has_image_shape<S>,
+                "cadence::Stage: a source stage lacks `ImageShape image_shape() const`.");
   static_assert(source_parts == 0 || has_loader<S>,
-                "cadence::Stage: a source stage lacks `std::unique_ptr<BatchStream> loader(const Dataset&, std::vector<std::int64_t>, int, int, LoaderHooks) const`.");
+                "cadence::Stage: a source stage lacks `std::unique_ptr<BatchStream> loader(const Dataset&, "
+                "std::vector<std::int64_t>, int, int, LoaderHooks) const`.");
   static_assert(!has_sample_apply<S> || has_augmentation_flag<S>,
-                "cadence::Stage: a per-sample stage lacks `static constexpr bool augmentation` (true: training only; false: always).");
+                "cadence::Stage: a per-sample stage lacks `static constexpr bool augmentation` (true: training only; "
+                "false: always).");
   static_assert(!has_augmentation_flag<S> || has_sample_apply<S>,
                 "cadence::Stage: a per-sample stage lacks `void apply(at::Tensor& images, const SampleKey&) const`.");
-  static_assert(!has_head<S> || has_build<S>, "cadence::Stage: a model stage lacks `torch::nn::AnyModule build(std::int64_t in_chans) const`.");
+  static_assert(!has_head<S> || has_build<S>,
+                "cadence::Stage: a model stage lacks `torch::nn::AnyModule build(std::int64_t in_chans) const`.");
   constexpr int predict_parts = int{has_rounds<S>} + int{has_round_input<S>} + int{has_reduce<S>};
   static_assert(predict_parts == 0 || has_rounds<S>, "cadence::Stage: a prediction stage lacks `int rounds() const`.");
   static_assert(predict_parts == 0 || has_round_input<S>,
-                "cadence::Stage: a prediction stage lacks `at::Tensor round_input(const at::Tensor&, int, const RoundContext&) const`.");
-  static_assert(predict_parts == 0 || has_reduce<S>,
-                "cadence::Stage: a prediction stage lacks `at::Tensor reduce(const std::vector<at::Tensor>&, Head) const`.");
-  static_assert(Stage<S> || !Configurable<S>,
-                "cadence::Stage: this stage can do nothing. Give it one capability: a source (open, image_shape, loader), "
-                "a cadence transform (transform_cadence(span, CadenceKey)), a per-sample transform (apply(images, SampleKey) + augmentation), a batch transform (apply(images, targets, "
-                "BatchKey)), a network module (build(in_chans)) or a prediction wrapper (rounds, round_input, reduce); "
-                "see cadence/core/stage.hpp and docs/extending.md.");
+                "cadence::Stage: a prediction stage lacks `at::Tensor round_input(const at::Tensor&, int, const "
+                "RoundContext&) const`.");
+  static_assert(
+      predict_parts == 0 || has_reduce<S>,
+      "cadence::Stage: a prediction stage lacks `at::Tensor reduce(const std::vector<at::Tensor>&, Head) const`.");
+  static_assert(
+      Stage<S> || !Configurable<S>,
+      "cadence::Stage: this stage can do nothing. Give it one capability: a source (open, image_shape, loader), "
+      "a cadence transform (transform_cadence(span, CadenceKey)), a per-sample transform (apply(images, SampleKey) + "
+      "augmentation), a batch transform (apply(images, targets, "
+      "BatchKey)), a network module (build(in_chans)) or a prediction wrapper (rounds, round_input, reduce); "
+      "see cadence/core/stage.hpp and docs/extending.md.");
   return true;
 }
 
@@ -187,8 +231,10 @@ template <class... Stages>
 class Pipeline;
 
 namespace detail {
-template <class T> struct is_pipeline : std::false_type {};
-template <class... S> struct is_pipeline<Pipeline<S...>> : std::true_type {};
+template <class T>
+struct is_pipeline : std::false_type {};
+template <class... S>
+struct is_pipeline<Pipeline<S...>> : std::true_type {};
 }  // namespace detail
 
 template <class T>

@@ -75,10 +75,12 @@ inline std::vector<Row> parse_labels(std::istream& in, const std::string& file, 
     const auto l = trim(line);
     if (l.empty()) continue;
     const auto comma = l.find(',');
-    if (comma == std::string_view::npos) fail(file, ":", lineno, ": expected `id,target`, got `", l.substr(0, 120), "`");
+    if (comma == std::string_view::npos)
+      fail(file, ":", lineno, ": expected `id,target`, got `", l.substr(0, 120), "`");
     Row row{std::string(l.substr(0, comma)), 0.0, std::string(l.substr(comma + 1))};
     if (!valid_id(row.id))
-      fail(file, ":", lineno, ": invalid id `", row.id.substr(0, 120), "` (ids may hold only letters, digits, `_` and `-`)");
+      fail(file, ":", lineno, ": invalid id `", row.id.substr(0, 120),
+           "` (ids may hold only letters, digits, `_` and `-`)");
     if (column != Column::any) {
       const std::string& t = row.value;
       row.target = plain_number(t) ? std::strtod(t.c_str(), nullptr) : -1.0;
@@ -98,7 +100,8 @@ inline std::vector<Row> parse_labels(std::istream& in, const std::string& file, 
 /// Reads an `id,target` file (see parse_labels).
 inline std::vector<Row> read_labels(const std::filesystem::path& path, Column column = Column::probability,
                                     std::string_view second = "target") {
-  if (std::filesystem::exists(path)) require_regular_file(path, path.string());  // a directory or FIFO: said so, at once
+  if (std::filesystem::exists(path))
+    require_regular_file(path, path.string());  // a directory or FIFO: said so, at once
   std::ifstream in(path);
   if (!in) fail(path.string(), ": cannot open (missing labels file?)");
   return parse_labels(in, path.string(), column, second);
@@ -125,7 +128,8 @@ inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
   if (!std::getline(in, line)) fail(path.string(), ": empty file; expected the header `id,target[,snr,drift]`");
   const auto header = trim(line);
   const bool signals = header == "id,target,snr,drift";
-  if (!signals && header != "id,target") fail(path.string(), ":1: expected the header `id,target[,snr,drift]`, got `", header.substr(0, 120), "`");
+  if (!signals && header != "id,target")
+    fail(path.string(), ":1: expected the header `id,target[,snr,drift]`, got `", header.substr(0, 120), "`");
   std::vector<TruthRow> rows;
   for (std::size_t lineno = 2; std::getline(in, line); ++lineno) {
     const auto l = trim(line);
@@ -137,18 +141,21 @@ inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
       if (comma == std::string_view::npos) break;
       at = comma + 1;
     }
-    if (f.size() != (signals ? 4u : 2u)) fail(path.string(), ":", lineno, ": expected ", signals ? 4 : 2, " columns, got ", f.size());
+    if (f.size() != (signals ? 4u : 2u))
+      fail(path.string(), ":", lineno, ": expected ", signals ? 4 : 2, " columns, got ", f.size());
     TruthRow r;
     r.id = std::string(f[0]);
     if (!valid_id(r.id)) fail(path.string(), ":", lineno, ": invalid id `", r.id.substr(0, 120), "`");
-    if (f[1] != "0" && f[1] != "1") fail(path.string(), ":", lineno, ": target `", f[1].substr(0, 40), "` is not 0 or 1");
+    if (f[1] != "0" && f[1] != "1")
+      fail(path.string(), ":", lineno, ": target `", f[1].substr(0, 40), "` is not 0 or 1");
     r.target = f[1] == "1" ? 1 : 0;
     auto number = [&](std::string_view t, const char* what) {
       if (t.empty()) return std::nan("");
       const std::string s(t);
       char* end = nullptr;
       const double v = std::strtod(s.c_str(), &end);
-      if (end != s.c_str() + s.size() || !std::isfinite(v)) fail(path.string(), ":", lineno, ": ", what, " `", s.substr(0, 40), "` is not a number");
+      if (end != s.c_str() + s.size() || !std::isfinite(v))
+        fail(path.string(), ":", lineno, ": ", what, " `", s.substr(0, 40), "` is not a number");
       return v;
     };
     if (signals) {

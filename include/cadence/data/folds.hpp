@@ -31,9 +31,10 @@ inline void shuffle(std::vector<std::int64_t>& v, std::uint64_t seed, std::uint3
 
 /// Groups indices by class (target >= 0.5 is positive), each group shuffled.
 inline std::vector<std::vector<std::int64_t>> shuffled_classes(const std::vector<float>& targets, std::uint64_t seed,
-                                                                StreamId stream) {
+                                                               StreamId stream) {
   std::vector<std::vector<std::int64_t>> cls(2);
-  for (std::size_t i = 0; i < targets.size(); ++i) cls[targets[i] >= 0.5f ? 1 : 0].push_back(static_cast<std::int64_t>(i));
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    cls[targets[i] >= 0.5f ? 1 : 0].push_back(static_cast<std::int64_t>(i));
   for (std::uint32_t c = 0; c < 2; ++c) shuffle(cls[c], seed, c, stream);
   return cls;
 }
@@ -41,11 +42,15 @@ inline std::vector<std::vector<std::int64_t>> shuffled_classes(const std::vector
 /// fold[i] in [0, k): the positives and the negatives are each dealt round-robin over the folds.
 inline std::vector<int> stratified_kfold(const std::vector<float>& targets, int k, std::uint64_t seed) {
   if (k < 2) fail("folds: k = ", k, "; stratified K-fold needs k >= 2");
-  if (targets.size() < static_cast<std::size_t>(k)) fail("folds: ", targets.size(), " samples cannot fill ", k, " folds");
+  if (targets.size() < static_cast<std::size_t>(k))
+    fail("folds: ", targets.size(), " samples cannot fill ", k, " folds");
   std::vector<int> fold(targets.size(), -1);
   int next = 0;  // continue dealing where the previous class stopped, so fold sizes differ by <= 1
   for (const auto& members : shuffled_classes(targets, seed, StreamId::folds))
-    for (auto i : members) { fold[static_cast<std::size_t>(i)] = next; next = (next + 1) % k; }
+    for (auto i : members) {
+      fold[static_cast<std::size_t>(i)] = next;
+      next = (next + 1) % k;
+    }
   return fold;
 }
 
@@ -70,7 +75,8 @@ template <class Pred>
 SplitIndices split_indices(std::size_t n, Pred in_valid) {
   auto side = [&](bool valid) {
     return ranges::views::iota(std::int64_t{0}, static_cast<std::int64_t>(n)) |
-           ranges::views::filter([&](std::int64_t i) { return static_cast<bool>(in_valid(static_cast<std::size_t>(i))) == valid; }) |
+           ranges::views::filter(
+               [&](std::int64_t i) { return static_cast<bool>(in_valid(static_cast<std::size_t>(i))) == valid; }) |
            ranges::to<std::vector<std::int64_t>>();
   };
   return {side(false), side(true)};
@@ -81,7 +87,8 @@ inline SplitIndices fold_split(const std::vector<int>& fold, int k) {
   return split_indices(fold.size(), [&](std::size_t i) { return fold[i] == k; });
 }
 
-inline void save_folds(const std::filesystem::path& path, const std::vector<std::string>& ids, const std::vector<int>& fold) {
+inline void save_folds(const std::filesystem::path& path, const std::vector<std::string>& ids,
+                       const std::vector<int>& fold) {
   write_text_atomically(path, [&](std::ostream& out) {
     out << "id,fold\n";
     for (std::size_t i = 0; i < ids.size(); ++i) out << ids[i] << ',' << fold[i] << '\n';
@@ -94,7 +101,8 @@ inline std::vector<int> load_folds(const std::filesystem::path& path, const std:
   for (const auto& r : csv::read_labels(path, csv::Column::any, "fold")) {
     char* end = nullptr;
     const long f = std::strtol(r.value.c_str(), &end, 10);
-    if (r.value.empty() || *end != '\0' || f < 0) fail(path.string(), ": fold `", r.value, "` of id `", r.id, "` is not a fold number");
+    if (r.value.empty() || *end != '\0' || f < 0)
+      fail(path.string(), ": fold `", r.value, "` of id `", r.id, "` is not a fold number");
     by_id.emplace(r.id, static_cast<int>(f));
   }
   std::vector<int> fold;
@@ -108,15 +116,17 @@ inline std::vector<int> load_folds(const std::filesystem::path& path, const std:
 }
 
 /// Sample order for one epoch: a seeded permutation of `members`.
-inline std::vector<std::int64_t> epoch_order(std::vector<std::int64_t> members, std::uint64_t seed, std::uint32_t epoch) {
+inline std::vector<std::int64_t> epoch_order(std::vector<std::int64_t> members, std::uint64_t seed,
+                                             std::uint32_t epoch) {
   shuffle(members, seed, epoch, StreamId::shuffle);
   return members;
 }
 
 /// Class-balanced order for one epoch: `count` draws with replacement, each class drawn with
 /// probability 1/2 and a uniform member within it (about 1 sample in 10 is positive otherwise).
-inline std::vector<std::int64_t> balanced_order(const std::vector<std::int64_t>& members, const std::vector<float>& targets,
-                                                std::size_t count, std::uint64_t seed, std::uint32_t epoch) {
+inline std::vector<std::int64_t> balanced_order(const std::vector<std::int64_t>& members,
+                                                const std::vector<float>& targets, std::size_t count,
+                                                std::uint64_t seed, std::uint32_t epoch) {
   std::vector<std::int64_t> cls[2];
   for (auto i : members) cls[targets[static_cast<std::size_t>(i)] >= 0.5f ? 1 : 0].push_back(i);
   if (cls[0].empty() || cls[1].empty()) fail("balanced sampler: the training set holds only one class");

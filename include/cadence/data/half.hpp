@@ -26,7 +26,10 @@ constexpr float half_to_float_exact(std::uint16_t h) {
       bits = sign;
     } else {  // subnormal: renormalise
       exp = 127 - 15 + 1;
-      while ((mant & 0x400u) == 0) { mant <<= 1; --exp; }
+      while ((mant & 0x400u) == 0) {
+        mant <<= 1;
+        --exp;
+      }
       mant &= 0x3FFu;
       bits = sign | (exp << 23) | (mant << 13);
     }
@@ -128,7 +131,8 @@ __attribute__((target("avx,f16c"))) inline HalfStats stats_f16c(const unsigned c
 }
 
 // out = float((double(h) - mean) * inv): standardize()'s formula, in double, one store per value.
-__attribute__((target("avx,f16c"))) inline void scaled_f16c(const unsigned char* in, std::size_t n, float* out, double mean, double inv) {
+__attribute__((target("avx,f16c"))) inline void scaled_f16c(const unsigned char* in, std::size_t n, float* out,
+                                                            double mean, double inv) {
   const __m256d m = _mm256_set1_pd(mean), k = _mm256_set1_pd(inv);
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -194,7 +198,7 @@ constexpr std::uint16_t float_to_half(float f) {
     return static_cast<std::uint16_t>(sign | 0x7C00u | (abs > 0x7F800000u ? 0x200u : 0u));
   }
   if (abs >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // rounds to >= 65520: inf
-  if (abs < 0x38800000u) {  // below the smallest normal half: subnormal or zero
+  if (abs < 0x38800000u) {               // below the smallest normal half: subnormal or zero
     if (abs < 0x33000000u) return sign;  // < half of the smallest subnormal
     const std::uint32_t exp = abs >> 23;
     const std::uint32_t mant = (abs & 0x7FFFFFu) | 0x800000u;

@@ -26,9 +26,12 @@ enum class Split { train, test, old };
 
 inline const char* to_string(Split s) {
   switch (s) {
-    case Split::train: return "train";
-    case Split::test: return "test";
-    case Split::old: return "old";
+    case Split::train:
+      return "train";
+    case Split::test:
+      return "test";
+    case Split::old:
+      return "old";
   }
   return "?";
 }
@@ -68,9 +71,12 @@ struct SplitLayout {
 
 inline SplitLayout layout_of(Split s) {
   switch (s) {
-    case Split::train: return {"train_labels.csv", "train", true};
-    case Split::test: return {"sample_submission.csv", "test", false};
-    case Split::old: return {"old_leaky_data/train_labels_old.csv", "old_leaky_data/train_old", true};
+    case Split::train:
+      return {"train_labels.csv", "train", true};
+    case Split::test:
+      return {"sample_submission.csv", "test", false};
+    case Split::old:
+      return {"old_leaky_data/train_labels_old.csv", "old_leaky_data/train_old", true};
   }
   return {};
 }
@@ -81,9 +87,12 @@ inline std::filesystem::path npy_path(const std::filesystem::path& dir, const st
 
 inline Dataset open_split(const std::filesystem::path& root, Split split) {
   namespace fs = std::filesystem;
-  if (fs::exists(root) && !fs::is_directory(root)) fail("data root `", first_line(root.string(), 200), "` is not a directory (load.root names the Kaggle layout's folder)");
+  if (fs::exists(root) && !fs::is_directory(root))
+    fail("data root `", first_line(root.string(), 200),
+         "` is not a directory (load.root names the Kaggle layout's folder)");
   if (!fs::is_directory(root))
-    fail("data root `", first_line(root.string(), 200), "` does not exist (make one with cadence-synth --root ", first_line(root.string(), 200), ")");
+    fail("data root `", first_line(root.string(), 200), "` does not exist (make one with cadence-synth --root ",
+         first_line(root.string(), 200), ")");
   const SplitLayout l = layout_of(split);
   Dataset d{root, split, {}};
   const auto rows = csv::read_labels(root / l.labels, l.labelled ? csv::Column::label : csv::Column::any);

@@ -19,7 +19,8 @@ enum class PanelLayout {
 };
 
 inline constexpr std::array<std::pair<PanelLayout, std::string_view>, 3> enum_names(PanelLayout) {
-  return {{{PanelLayout::on_stacked, "on_stacked"}, {PanelLayout::all_stacked, "all_stacked"},
+  return {{{PanelLayout::on_stacked, "on_stacked"},
+           {PanelLayout::all_stacked, "all_stacked"},
            {PanelLayout::channels, "channels"}}};
 }
 
@@ -37,9 +38,12 @@ struct ImageShape {
 
 inline ImageShape image_shape(PanelLayout layout, CadenceShape s = {}) {
   switch (layout) {
-    case PanelLayout::on_stacked: return {1, ((s.panels + 1) / 2) * s.time, s.freq};
-    case PanelLayout::all_stacked: return {1, s.panels * s.time, s.freq};
-    case PanelLayout::channels: return {s.panels, s.time, s.freq};
+    case PanelLayout::on_stacked:
+      return {1, ((s.panels + 1) / 2) * s.time, s.freq};
+    case PanelLayout::all_stacked:
+      return {1, s.panels * s.time, s.freq};
+    case PanelLayout::channels:
+      return {s.panels, s.time, s.freq};
   }
   return {};
 }
@@ -60,7 +64,10 @@ inline void standardize(std::span<float> panel, double sum, double sq) {
 /// Standardises one panel in place to zero mean, unit variance (statistics in double).
 inline void standardize(std::span<float> panel) {
   double sum = 0.0, sq = 0.0;
-  for (float v : panel) { sum += v; sq += static_cast<double>(v) * v; }
+  for (float v : panel) {
+    sum += v;
+    sq += static_cast<double>(v) * v;
+  }
   standardize(panel, sum, sq);
 }
 

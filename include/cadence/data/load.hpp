@@ -16,14 +16,15 @@
 namespace cadence {
 
 struct LoadOptions {
-  std::filesystem::path root = "data/synthetic";    // the Kaggle layout (train_labels.csv, train/, test/, ...)
-  PanelLayout layout = PanelLayout::on_stacked;      // on_stacked (1,819,256) | all_stacked | channels (6,273,256)
-  bool standardize = true;                           // per-panel zero mean, unit variance
-  NonFinite nonfinite = NonFinite::error;            // NaN/Inf in a file: "error" stops with the id, "zero" replaces
-  int threads = 0;                                   // reader threads; 0 = all cores
-  int prefetch = 4;                                  // batches read ahead (bounds memory)
+  std::filesystem::path root = "data/synthetic";  // the Kaggle layout (train_labels.csv, train/, test/, ...)
+  PanelLayout layout = PanelLayout::on_stacked;   // on_stacked (1,819,256) | all_stacked | channels (6,273,256)
+  bool standardize = true;                        // per-panel zero mean, unit variance
+  NonFinite nonfinite = NonFinite::error;         // NaN/Inf in a file: "error" stops with the id, "zero" replaces
+  int threads = 0;                                // reader threads; 0 = all cores
+  int prefetch = 4;                               // batches read ahead (bounds memory)
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("root", root);
     v("layout", layout);
     v("standardize", standardize);
@@ -63,7 +64,7 @@ struct Load : Composes<Load> {
 
   /// Batches of `data` in the given order; `hooks` (if any) run in the reader threads.
   std::unique_ptr<BatchStream> loader(const Dataset& data, std::vector<std::int64_t> order, int batch_size, int classes,
-                                 LoaderHooks hooks = {}) const {
+                                      LoaderHooks hooks = {}) const {
     return std::make_unique<Loader>(data, std::move(order), read_options(classes), batch_size, options.threads,
                                     options.prefetch, std::move(hooks));
   }

@@ -83,13 +83,19 @@ inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> o
   }
   thread_local std::vector<float> raw;
   raw.resize(n);
-  if (h.dtype == npy::Dtype::f2) halves_to_floats(data, n, raw.data());
-  else std::memcpy(raw.data(), data, n * sizeof(float));
+  if (h.dtype == npy::Dtype::f2)
+    halves_to_floats(data, n, raw.data());
+  else
+    std::memcpy(raw.data(), data, n * sizeof(float));
   bad = 0;
   for (float& v : raw)
-    if (!std::isfinite(v)) { ++bad; v = 0.0f; }
+    if (!std::isfinite(v)) {
+      ++bad;
+      v = 0.0f;
+    }
   if (bad != 0 && o.nonfinite == NonFinite::error)
-    fail("id `", e.id, "`: ", e.file.string(), ": ", bad, " NaN/Inf values (set load.nonfinite to \"zero\" to replace them with 0)");
+    fail("id `", e.id, "`: ", e.file.string(), ": ", bad,
+         " NaN/Inf values (set load.nonfinite to \"zero\" to replace them with 0)");
   if (cadence) {
     try {
       cadence(raw, CadenceKey{o.shape.panels, o.shape.time, o.shape.freq, index, dataset});
@@ -102,7 +108,10 @@ inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> o
 
 inline void fill_targets(float y, int classes, float* out) {
   const float t = y < 0.0f ? 0.0f : y;  // unlabelled rows get 0
-  if (classes == 1) { out[0] = t; return; }
+  if (classes == 1) {
+    out[0] = t;
+    return;
+  }
   for (int k = 0; k < classes; ++k) out[k] = 0.0f;
   out[0] = 1.0f - t;
   out[1] = t;
@@ -135,8 +144,8 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
       if (p == nullptr) throw std::bad_alloc();
     }
     auto self = shared_from_this();
-    return torch::from_blob(p, sizes, [self, bytes](void* q) { self->give_back(q, bytes); },
-                            torch::TensorOptions().dtype(torch::kFloat32));
+    return torch::from_blob(
+        p, sizes, [self, bytes](void* q) { self->give_back(q, bytes); }, torch::TensorOptions().dtype(torch::kFloat32));
   }
 
  private:
@@ -213,13 +222,20 @@ class Loader : public BatchStream {
  public:
   Loader(const Dataset& data, std::vector<std::int64_t> order, ReadOptions read, int batch_size, int threads,
          int prefetch, LoaderHooks hooks = {}, SampleReader reader = {}, std::optional<ImageShape> shape = {})
-      : data_(data), order_(std::move(order)), read_(read), batch_(batch_size),
-        prefetch_(std::max(1, prefetch)), pool_(std::make_shared<BufferPool>(static_cast<std::size_t>(prefetch_) + 2)),
-        hooks_(std::move(hooks)), reader_(std::move(reader)), shape_(shape ? *shape : image_shape(read.layout, read.shape)) {
+      : data_(data),
+        order_(std::move(order)),
+        read_(read),
+        batch_(batch_size),
+        prefetch_(std::max(1, prefetch)),
+        pool_(std::make_shared<BufferPool>(static_cast<std::size_t>(prefetch_) + 2)),
+        hooks_(std::move(hooks)),
+        reader_(std::move(reader)),
+        shape_(shape ? *shape : image_shape(read.layout, read.shape)) {
     if (batch_size < 1) fail("loader: batch size ", batch_size, " must be >= 1");
     if (reader_ && hooks_.cadence)
-      fail("loader: this source reads its samples itself (a SampleReader), so it cannot hand the pipeline's cadence "
-           "stages (Background) the raw cadence; drop them, or apply them in the reader");
+      fail(
+          "loader: this source reads its samples itself (a SampleReader), so it cannot hand the pipeline's cadence "
+          "stages (Background) the raw cadence; drop them, or apply them in the reader");
     for (auto i : order_)
       if (i < 0 || static_cast<std::size_t>(i) >= data_.size()) fail("loader: index ", i, " outside the dataset");
     batches_ = (order_.size() + static_cast<std::size_t>(batch_) - 1) / static_cast<std::size_t>(batch_);
@@ -253,8 +269,10 @@ class Loader : public BatchStream {
       const auto& e = data_.entries[static_cast<std::size_t>(order_[k])];
       const auto row = static_cast<std::size_t>(k - begin);
       const std::span<float> dst(img + row * static_cast<std::size_t>(s.numel()), static_cast<std::size_t>(s.numel()));
-      if (reader_) reader_(e, dst);
-      else read_sample(e, read_, dst, hooks_.cadence, order_[k], &data_);
+      if (reader_)
+        reader_(e, dst);
+      else
+        read_sample(e, read_, dst, hooks_.cadence, order_[k], &data_);
       if (hooks_.sample) {
         auto one = out.images.narrow(0, static_cast<std::int64_t>(row), 1);
         hooks_.sample(one, order_[k]);

@@ -73,12 +73,12 @@ inline std::string_view dict_value(std::string_view dict, std::string_view key, 
 
 /// Parses the header from the first bytes of a file of `file_size` bytes.
 inline Header parse_header(std::span<const char> bytes, std::size_t file_size, const std::string& file) {
-  if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0)
-    fail(file, ": not an .npy file (bad magic)");
+  if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) fail(file, ": not an .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
   std::size_t header_len = 0, prefix = 0;
   if (major == 1) {
-    header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+    header_len =
+        static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
     prefix = 10;
   } else if (major == 2) {
     if (bytes.size() < 12) fail(file, ": truncated npy header");
@@ -95,8 +95,10 @@ inline Header parse_header(std::span<const char> bytes, std::size_t file_size, c
   Header h;
   h.data_offset = prefix + header_len;
   const auto descr = detail::dict_value(dict, "descr", file);
-  if (descr == "'<f2'") h.dtype = Dtype::f2;
-  else if (descr == "'<f4'") h.dtype = Dtype::f4;
+  if (descr == "'<f2'")
+    h.dtype = Dtype::f2;
+  else if (descr == "'<f4'")
+    h.dtype = Dtype::f4;
   else if (descr == "'>f2'" || descr == "'>f4'")
     fail(file, ": dtype ", first_line(descr, 40), " is big-endian; cadence reads little-endian <f2 or <f4");
   else
@@ -136,12 +138,16 @@ inline Header read_header(const std::filesystem::path& path) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(file, ": cannot open: ", std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) { ::close(fd); fail(file, ": cannot stat"); }
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    fail(file, ": cannot stat");
+  }
   thread_local std::vector<char> head(std::size_t{1} << 16);
   const ssize_t got = ::pread(fd, head.data(), head.size(), 0);
   ::close(fd);
   if (got < 0) fail(file, ": read error");
-  return parse_header(std::span<const char>(head.data(), static_cast<std::size_t>(got)), static_cast<std::size_t>(st.st_size), file);
+  return parse_header(std::span<const char>(head.data(), static_cast<std::size_t>(got)),
+                      static_cast<std::size_t>(st.st_size), file);
 }
 
 /// A file read fully into a reusable byte buffer (one read per file, no per-file allocation once warm).
@@ -150,22 +156,34 @@ inline Header read_raw(const std::filesystem::path& path, std::vector<char>& buf
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(file, ": cannot open: ", std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) { ::close(fd); fail(file, ": cannot stat"); }
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    fail(file, ": cannot stat");
+  }
   const auto size = static_cast<std::size_t>(st.st_size);
   // Read the header first so that a lying header is caught before sizing the buffer.
   thread_local std::vector<char> head(std::size_t{1} << 16);  // any 1.0 header; 2.0 up to 64 KiB
   const ssize_t got = ::pread(fd, head.data(), head.size(), 0);
-  if (got < 0) { ::close(fd); fail(file, ": read error"); }
+  if (got < 0) {
+    ::close(fd);
+    fail(file, ": read error");
+  }
   Header h;
   try {
     h = parse_header(std::span<const char>(head.data(), static_cast<std::size_t>(got)), size, file);
-  } catch (...) { ::close(fd); throw; }
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
   const std::size_t need = h.data_offset + h.count() * h.itemsize();
   buffer.resize(need);
   std::size_t off = 0;
   while (off < need) {
     const ssize_t r = ::pread(fd, buffer.data() + off, need - off, static_cast<off_t>(off));
-    if (r <= 0) { ::close(fd); fail(file, ": read error or truncated file"); }
+    if (r <= 0) {
+      ::close(fd);
+      fail(file, ": read error or truncated file");
+    }
     off += static_cast<std::size_t>(r);
   }
   ::close(fd);
@@ -188,8 +206,10 @@ inline Header read_f32(const std::filesystem::path& path, std::span<const std::i
   const std::size_t n = h.count();
   out.resize(n);
   const char* data = buffer.data() + h.data_offset;
-  if (h.dtype == Dtype::f4) std::memcpy(out.data(), data, n * 4);
-  else halves_to_floats(data, n, out.data());
+  if (h.dtype == Dtype::f4)
+    std::memcpy(out.data(), data, n * 4);
+  else
+    halves_to_floats(data, n, out.data());
   return h;
 }
 
@@ -213,8 +233,8 @@ inline std::string make_header(Dtype dtype, std::span<const std::int64_t> shape)
 }
 
 /// Writes raw little-endian data (float16 bits or float32) atomically.
-inline void write(const std::filesystem::path& path, Dtype dtype, std::span<const std::int64_t> shape,
-                  const void* data, std::size_t bytes) {
+inline void write(const std::filesystem::path& path, Dtype dtype, std::span<const std::int64_t> shape, const void* data,
+                  std::size_t bytes) {
   write_text_atomically(path, [&](std::ostream& out) {
     const std::string header = make_header(dtype, shape);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
@@ -222,7 +242,8 @@ inline void write(const std::filesystem::path& path, Dtype dtype, std::span<cons
   });
 }
 
-inline void write_f32(const std::filesystem::path& path, std::span<const std::int64_t> shape, std::span<const float> v) {
+inline void write_f32(const std::filesystem::path& path, std::span<const std::int64_t> shape,
+                      std::span<const float> v) {
   write(path, Dtype::f4, shape, v.data(), v.size_bytes());
 }
 inline void write_f16(const std::filesystem::path& path, std::span<const std::int64_t> shape,

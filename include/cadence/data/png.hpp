@@ -40,14 +40,15 @@ inline void chunk(std::vector<std::uint8_t>& out, const char* type, const std::v
 }  // namespace detail
 
 /// Encodes `pixels` (height x width x channels, row-major; 1 channel: gray, 3: RGB) as a PNG file's bytes.
-inline std::vector<std::uint8_t> encode(const std::vector<std::uint8_t>& pixels, std::uint32_t width, std::uint32_t height,
-                                        std::uint32_t channels = 1) {
+inline std::vector<std::uint8_t> encode(const std::vector<std::uint8_t>& pixels, std::uint32_t width,
+                                        std::uint32_t height, std::uint32_t channels = 1) {
   const std::size_t stride = static_cast<std::size_t>(width) * channels;
   std::vector<std::uint8_t> raw;  // each row: filter byte 0, then the row
   raw.reserve((stride + 1) * height);
   for (std::uint32_t y = 0; y < height; ++y) {
     raw.push_back(0);
-    raw.insert(raw.end(), pixels.begin() + static_cast<std::ptrdiff_t>(y * stride), pixels.begin() + static_cast<std::ptrdiff_t>((y + 1) * stride));
+    raw.insert(raw.end(), pixels.begin() + static_cast<std::ptrdiff_t>(y * stride),
+               pixels.begin() + static_cast<std::ptrdiff_t>((y + 1) * stride));
   }
   std::vector<std::uint8_t> z{0x78, 0x01};  // zlib header, then stored blocks of <= 65535 bytes
   std::uint32_t a = 1, b = 0;
@@ -59,11 +60,15 @@ inline std::vector<std::uint8_t> encode(const std::vector<std::uint8_t>& pixels,
     z.push_back(static_cast<std::uint8_t>(n >> 8));
     z.push_back(static_cast<std::uint8_t>(~n));
     z.push_back(static_cast<std::uint8_t>(~n >> 8));
-    z.insert(z.end(), raw.begin() + static_cast<std::ptrdiff_t>(off), raw.begin() + static_cast<std::ptrdiff_t>(off + n));
+    z.insert(z.end(), raw.begin() + static_cast<std::ptrdiff_t>(off),
+             raw.begin() + static_cast<std::ptrdiff_t>(off + n));
     off += n;
     if (last) break;
   }
-  for (std::uint8_t v : raw) { a = (a + v) % 65521; b = (b + a) % 65521; }
+  for (std::uint8_t v : raw) {
+    a = (a + v) % 65521;
+    b = (b + a) % 65521;
+  }
   detail::put32(z, (b << 16) | a);
   std::vector<std::uint8_t> out{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   std::vector<std::uint8_t> ihdr;
@@ -76,7 +81,8 @@ inline std::vector<std::uint8_t> encode(const std::vector<std::uint8_t>& pixels,
   return out;
 }
 
-inline std::vector<std::uint8_t> encode_gray(const std::vector<std::uint8_t>& pixels, std::uint32_t width, std::uint32_t height) {
+inline std::vector<std::uint8_t> encode_gray(const std::vector<std::uint8_t>& pixels, std::uint32_t width,
+                                             std::uint32_t height) {
   return encode(pixels, width, height, 1);
 }
 

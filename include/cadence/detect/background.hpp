@@ -50,8 +50,10 @@ namespace cadence {
 enum class BackgroundMode { none, off_mean, off_median, off_panel, nearest };
 
 inline constexpr std::array<std::pair<BackgroundMode, std::string_view>, 5> enum_names(BackgroundMode) {
-  return {{{BackgroundMode::none, "none"}, {BackgroundMode::off_mean, "off_mean"},
-           {BackgroundMode::off_median, "off_median"}, {BackgroundMode::off_panel, "off_panel"},
+  return {{{BackgroundMode::none, "none"},
+           {BackgroundMode::off_mean, "off_mean"},
+           {BackgroundMode::off_median, "off_median"},
+           {BackgroundMode::off_panel, "off_panel"},
            {BackgroundMode::nearest, "nearest"}}};
 }
 
@@ -59,7 +61,8 @@ struct BackgroundOptions {
   BackgroundMode mode = BackgroundMode::none;
   int nearest_limit = 4096;  // "nearest": cadences each one is compared with (evenly spaced over the dataset)
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("mode", mode);
     v("nearest_limit", nearest_limit, config::in_range(1, 1 << 20));
   }
@@ -68,7 +71,8 @@ struct BackgroundOptions {
 namespace background {
 
 /// The per-channel mean (or median) over the rows of `panels` (each time x freq) into `out` (freq).
-inline void level(std::span<const float* const> panels, std::int64_t time, std::int64_t freq, bool median, std::vector<float>& out) {
+inline void level(std::span<const float* const> panels, std::int64_t time, std::int64_t freq, bool median,
+                  std::vector<float>& out) {
   out.assign(static_cast<std::size_t>(freq), 0.0f);
   if (!median) {
     std::vector<double> sum(static_cast<std::size_t>(freq), 0.0);
@@ -76,7 +80,8 @@ inline void level(std::span<const float* const> panels, std::int64_t time, std::
       for (std::int64_t t = 0; t < time; ++t)
         for (std::int64_t f = 0; f < freq; ++f) sum[static_cast<std::size_t>(f)] += p[t * freq + f];
     const double n = static_cast<double>(time) * static_cast<double>(panels.size());
-    for (std::int64_t f = 0; f < freq; ++f) out[static_cast<std::size_t>(f)] = static_cast<float>(sum[static_cast<std::size_t>(f)] / n);
+    for (std::int64_t f = 0; f < freq; ++f)
+      out[static_cast<std::size_t>(f)] = static_cast<float>(sum[static_cast<std::size_t>(f)] / n);
     return;
   }
   std::vector<float> column(static_cast<std::size_t>(time) * panels.size());
@@ -87,13 +92,15 @@ inline void level(std::span<const float* const> panels, std::int64_t time, std::
     const auto mid = column.begin() + static_cast<std::ptrdiff_t>(column.size() / 2);
     std::nth_element(column.begin(), mid, column.end());
     float m = *mid;
-    if (column.size() % 2 == 0) m = 0.5f * (m + *std::max_element(column.begin(), mid));  // numpy's median of an even count
+    if (column.size() % 2 == 0)
+      m = 0.5f * (m + *std::max_element(column.begin(), mid));  // numpy's median of an even count
     out[static_cast<std::size_t>(f)] = m;
   }
 }
 
 /// Subtracts the background from a cadence (panels x time x freq floats) in place; see the header.
-inline void subtract(std::span<float> cadence, std::int64_t panels, std::int64_t time, std::int64_t freq, BackgroundMode mode) {
+inline void subtract(std::span<float> cadence, std::int64_t panels, std::int64_t time, std::int64_t freq,
+                     BackgroundMode mode) {
   if (mode == BackgroundMode::none) return;
   if (panels != 6) fail("background: a cadence of ", panels, " panels; OFF-panel subtraction needs the six of ABACAD");
   const auto ps = time * freq;
@@ -145,14 +152,17 @@ inline void read_floats(const Entry& e, std::int64_t values, std::vector<float>&
     fail("background (nearest): id `", e.id, "`: ", h.count(), " values, the cadence being cleaned has ", values);
   out.resize(h.count());
   const char* data = buffer.data() + h.data_offset;
-  if (h.dtype == npy::Dtype::f2) halves_to_floats(data, out.size(), out.data());
-  else std::memcpy(out.data(), data, out.size() * sizeof(float));
+  if (h.dtype == npy::Dtype::f2)
+    halves_to_floats(data, out.size(), out.data());
+  else
+    std::memcpy(out.data(), data, out.size() * sizeof(float));
   for (float& v : out)
     if (!std::isfinite(v)) v = 0.0f;
 }
 
 /// Each cadence's most similar other cadence (see the header): for entry i, neighbour[i].
-inline std::vector<std::int64_t> nearest_neighbours(const Dataset& d, std::int64_t panels, std::int64_t time, std::int64_t freq, int limit) {
+inline std::vector<std::int64_t> nearest_neighbours(const Dataset& d, std::int64_t panels, std::int64_t time,
+                                                    std::int64_t freq, int limit) {
   const auto n = static_cast<std::int64_t>(d.size());
   if (n < 2) fail("background (nearest): the split has ", n, " cadence; the search needs another to compare with");
   constexpr std::int64_t pool = 4;
@@ -171,7 +181,10 @@ inline std::vector<std::int64_t> nearest_neighbours(const Dataset& d, std::int64
     double mean = 0.0, norm = 0.0;
     for (std::int64_t k = 0; k < dim; ++k) mean += f[k];
     mean /= static_cast<double>(dim);
-    for (std::int64_t k = 0; k < dim; ++k) { f[k] = static_cast<float>(f[k] - mean); norm += static_cast<double>(f[k]) * f[k]; }
+    for (std::int64_t k = 0; k < dim; ++k) {
+      f[k] = static_cast<float>(f[k] - mean);
+      norm += static_cast<double>(f[k]) * f[k];
+    }
     const double inv = norm > 0 ? 1.0 / std::sqrt(norm) : 0.0;
     for (std::int64_t k = 0; k < dim; ++k) f[k] = static_cast<float>(f[k] * inv);
   }
@@ -188,9 +201,13 @@ inline std::vector<std::int64_t> nearest_neighbours(const Dataset& d, std::int64
       const float* b = feature.data() + j * dim;
       double dot = 0.0;
       for (std::int64_t k = 0; k < dim; ++k) dot += static_cast<double>(a[k]) * b[k];
-      if (dot > best) { best = dot; neighbour[static_cast<std::size_t>(i)] = j; }
+      if (dot > best) {
+        best = dot;
+        neighbour[static_cast<std::size_t>(i)] = j;
+      }
     }
-    if (neighbour[static_cast<std::size_t>(i)] < 0) neighbour[static_cast<std::size_t>(i)] = i == 0 ? 1 : 0;  // limit 1, itself the candidate
+    if (neighbour[static_cast<std::size_t>(i)] < 0)
+      neighbour[static_cast<std::size_t>(i)] = i == 0 ? 1 : 0;  // limit 1, itself the candidate
   }
   return neighbour;
 }
@@ -205,7 +222,9 @@ class NearestCache {
       for (unsigned char c : e.file.native()) h = (h ^ c) * 1099511628211ull;
     std::lock_guard lk(m_);
     auto& slot = by_dataset_[h];
-    if (!slot) slot = std::make_shared<const std::vector<std::int64_t>>(nearest_neighbours(d, key.panels, key.time, key.freq, limit));
+    if (!slot)
+      slot = std::make_shared<const std::vector<std::int64_t>>(
+          nearest_neighbours(d, key.panels, key.time, key.freq, limit));
     return slot;
   }
 
@@ -216,9 +235,11 @@ class NearestCache {
 
 /// "nearest": every panel minus the same panel of the cadence's neighbour, both standardised.
 inline void subtract_nearest(std::span<float> cadence, const CadenceKey& key, NearestCache& cache, int limit) {
-  if (key.data == nullptr) fail("background: mode \"nearest\" needs the dataset the cadence comes from (a source that passes it)");
+  if (key.data == nullptr)
+    fail("background: mode \"nearest\" needs the dataset the cadence comes from (a source that passes it)");
   const auto& d = *key.data;
-  if (key.index < 0 || static_cast<std::size_t>(key.index) >= d.size()) fail("background: index ", key.index, " outside the dataset");
+  if (key.index < 0 || static_cast<std::size_t>(key.index) >= d.size())
+    fail("background: index ", key.index, " outside the dataset");
   const auto neighbours = cache.get(d, key, limit);
   const auto j = (*neighbours)[static_cast<std::size_t>(key.index)];
   thread_local std::vector<float> other;
@@ -246,8 +267,10 @@ struct Background : Composes<Background> {
   bool active() const { return options.mode != BackgroundMode::none; }
 
   void transform_cadence(std::span<float> cadence, const CadenceKey& key) const {
-    if (options.mode == BackgroundMode::nearest) background::subtract_nearest(cadence, key, *nearest_, options.nearest_limit);
-    else background::subtract(cadence, key.panels, key.time, key.freq, options.mode);
+    if (options.mode == BackgroundMode::nearest)
+      background::subtract_nearest(cadence, key, *nearest_, options.nearest_limit);
+    else
+      background::subtract(cadence, key.panels, key.time, key.freq, options.mode);
   }
 
   /// Which cadence "nearest" subtracts from entry `index` of `d` (for tests and for looking).

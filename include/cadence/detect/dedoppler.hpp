@@ -35,13 +35,14 @@
 namespace cadence {
 
 struct DeDopplerOptions {
-  double drift_max = 0.1;      // largest |drift| searched, channels per time step (0.1: 164 channels over 6 x 273 steps)
-  int drift_steps = 41;        // drift rates, evenly from -drift_max to +drift_max (odd: 0 is one)
-  int time_bin = 3;            // time steps averaged before the search (273 = 3 x 91)
-  std::int64_t tchans = 273;   // time steps per panel, to find the panels in a stacked image
-  double threshold = 8.0;      // the score at which P(positive) = 0.5 (the scale of the reported probabilities)
+  double drift_max = 0.1;     // largest |drift| searched, channels per time step (0.1: 164 channels over 6 x 273 steps)
+  int drift_steps = 41;       // drift rates, evenly from -drift_max to +drift_max (odd: 0 is one)
+  int time_bin = 3;           // time steps averaged before the search (273 = 3 x 91)
+  std::int64_t tchans = 273;  // time steps per panel, to find the panels in a stacked image
+  double threshold = 8.0;     // the score at which P(positive) = 0.5 (the scale of the reported probabilities)
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("drift_max", drift_max, config::in_range(0.0, 16.0));
     v("drift_steps", drift_steps, config::in_range(1, 4097));
     v("time_bin", time_bin, config::in_range(1, 256));
@@ -72,15 +73,19 @@ inline std::vector<double> rates(const DeDopplerOptions& o) {
 inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>& position, const DeDopplerOptions& o) {
   torch::NoGradGuard no_grad;
   const auto B = panels.size(0), P = panels.size(1), T = panels.size(2), F = panels.size(3);
-  if (static_cast<std::int64_t>(position.size()) != P) fail("dedoppler: ", P, " panels but ", position.size(), " positions");
+  if (static_cast<std::int64_t>(position.size()) != P)
+    fail("dedoppler: ", P, " panels but ", position.size(), " positions");
   const std::int64_t bin = std::min<std::int64_t>(o.time_bin, T);
   const std::int64_t Tb = T / bin;
-  auto x = panels.to(torch::kFloat32).contiguous().narrow(2, 0, Tb * bin).view({B, P, Tb, bin, F}).mean(3);  // (B,P,Tb,F)
+  auto x =
+      panels.to(torch::kFloat32).contiguous().narrow(2, 0, Tb * bin).view({B, P, Tb, bin, F}).mean(3);  // (B,P,Tb,F)
   // the time (in steps from the cadence's start) of each binned row: the middle of its bin
   std::vector<double> when;
   for (std::int64_t k = 0; k < P; ++k)
-    for (std::int64_t j = 0; j < Tb; ++j) when.push_back(static_cast<double>(position[static_cast<std::size_t>(k)] * T + j * bin) + 0.5 * (bin - 1));
-  const double span = position.empty() ? 0.0 : static_cast<double>((*std::max_element(position.begin(), position.end()) + 1) * T);
+    for (std::int64_t j = 0; j < Tb; ++j)
+      when.push_back(static_cast<double>(position[static_cast<std::size_t>(k)] * T + j * bin) + 0.5 * (bin - 1));
+  const double span =
+      position.empty() ? 0.0 : static_cast<double>((*std::max_element(position.begin(), position.end()) + 1) * T);
   const auto margin = static_cast<std::int64_t>(std::ceil(o.drift_max * span)) + 1;
   const auto G = P * Tb;
   const auto padded = torch::constant_pad_nd(x.reshape({B, G, F}), {margin, margin}, 0.0);  // (B,G,F+2M): off-band is 0
@@ -93,10 +98,14 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
     (on[static_cast<std::size_t>(k)] ? n_on : n_off) += 1;
   }
   std::vector<double> weight;  // +1/n_on for ON panels, -1/n_off for OFF ones
-  for (std::int64_t k = 0; k < P; ++k) weight.push_back(on[static_cast<std::size_t>(k)] ? 1.0 / static_cast<double>(n_on) : -1.0 / static_cast<double>(n_off));
+  for (std::int64_t k = 0; k < P; ++k)
+    weight.push_back(on[static_cast<std::size_t>(k)] ? 1.0 / static_cast<double>(n_on)
+                                                     : -1.0 / static_cast<double>(n_off));
   const auto w = torch::tensor(weight, torch::kFloat32).view({1, P, 1}).to(x.device());
-  const double z = std::sqrt(static_cast<double>(bin)) / std::sqrt(static_cast<double>(Tb));  // a panel's sum of bin means -> z-score
-  Best best{torch::full({B}, -std::numeric_limits<float>::infinity()), torch::zeros({B}), torch::zeros({B}, torch::kLong)};
+  const double z = std::sqrt(static_cast<double>(bin)) /
+                   std::sqrt(static_cast<double>(Tb));  // a panel's sum of bin means -> z-score
+  Best best{torch::full({B}, -std::numeric_limits<float>::infinity()), torch::zeros({B}),
+            torch::zeros({B}, torch::kLong)};
   best.score = best.score.to(x.device());
   best.drift = best.drift.to(x.device());
   best.channel = best.channel.to(x.device());
@@ -121,7 +130,8 @@ class DeDopplerImpl : public torch::nn::Module {
  public:
   DeDopplerImpl(DeDopplerOptions o, std::int64_t in_chans, std::int64_t classes) : o_(o), classes_(classes) {
     if (in_chans != 1 && in_chans != 6)
-      fail("/model: dedoppler reads a 1-channel stacked image or 6 channels (load.layout), not ", in_chans, " channels");
+      fail("/model: dedoppler reads a 1-channel stacked image or 6 channels (load.layout), not ", in_chans,
+           " channels");
   }
 
   /// The panels of an input image (B,P,T,F) and their cadence positions.
@@ -134,7 +144,8 @@ class DeDopplerImpl : public torch::nn::Module {
       if (P == 6) return {x.reshape({B, 6, o_.tchans, W}), {0, 1, 2, 3, 4, 5}};
       if (P == 3) return {x.reshape({B, 3, o_.tchans, W}), {0, 2, 4}};
     }
-    fail("/model: dedoppler got images of ", C, " x ", H, " x ", W, ", not 6 (or the 3 ON) panels of model.tchans = ", o_.tchans,
+    fail("/model: dedoppler got images of ", C, " x ", H, " x ", W,
+         ", not 6 (or the 3 ON) panels of model.tchans = ", o_.tchans,
          " rows; use load.layout \"all_stacked\" or \"channels\" and no Resize before it");
   }
 

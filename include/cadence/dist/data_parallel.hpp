@@ -35,7 +35,8 @@ inline void broadcast_module(Group& g, torch::nn::Module& m) {
 
 class GradReducer {
  public:
-  GradReducer(Group& g, std::vector<torch::Tensor> params, std::int64_t bucket_bytes = 25 << 20) : g_(g), params_(std::move(params)) {
+  GradReducer(Group& g, std::vector<torch::Tensor> params, std::int64_t bucket_bytes = 25 << 20)
+      : g_(g), params_(std::move(params)) {
     // buckets in reverse parameter order (the order a backward pass produces gradients)
     std::int64_t bytes = bucket_bytes;
     slot_.resize(params_.size(), {0, 0});
@@ -92,8 +93,10 @@ class GradReducer {
       for (std::size_t i = 0; i < b.members.size(); ++i) {
         auto& p = params_[b.members[i]];
         auto view = b.flat.narrow(0, b.offsets[i], p.numel()).view(p.sizes());
-        if (p.grad().defined()) p.mutable_grad().copy_(view);
-        else p.mutable_grad() = view.to(p.device()).clone();
+        if (p.grad().defined())
+          p.mutable_grad().copy_(view);
+        else
+          p.mutable_grad() = view.to(p.device()).clone();
       }
       b.ready.assign(b.members.size(), false);
       b.pending = b.members.size();
@@ -131,10 +134,14 @@ class GradReducer {
     const auto& p = params_[b.members[i]];
     auto slice = b.flat.narrow(0, b.offsets[i], p.numel());
     const auto& held = p.grad();
-    if (grad.defined() && held.defined()) slice.copy_((held + grad).reshape(-1));
-    else if (grad.defined()) slice.copy_(grad.reshape(-1));
-    else if (held.defined()) slice.copy_(held.reshape(-1));
-    else slice.zero_();
+    if (grad.defined() && held.defined())
+      slice.copy_((held + grad).reshape(-1));
+    else if (grad.defined())
+      slice.copy_(grad.reshape(-1));
+    else if (held.defined())
+      slice.copy_(held.reshape(-1));
+    else
+      slice.zero_();
     b.ready[i] = true;
     --b.pending;
   }
@@ -161,9 +168,9 @@ namespace detail {
 
 /// torch.nn.SyncBatchNorm's arithmetic for one training batch norm (per channel c over N x H x W).
 struct SyncBatchNormFn : torch::autograd::Function<SyncBatchNormFn> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor weight, torch::Tensor bias,
-                               torch::Tensor running_mean, torch::Tensor running_var, double momentum, double eps,
-                               std::int64_t group) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor weight,
+                               torch::Tensor bias, torch::Tensor running_mean, torch::Tensor running_var,
+                               double momentum, double eps, std::int64_t group) {
     auto& g = *reinterpret_cast<Group*>(group);
     const std::int64_t C = x.size(1);
     const std::vector<std::int64_t> dims{0, 2, 3};
@@ -191,7 +198,8 @@ struct SyncBatchNormFn : torch::autograd::Function<SyncBatchNormFn> {
     return (x - mean_f.view({1, -1, 1, 1})) * scale.view({1, -1, 1, 1}) + bias.view({1, -1, 1, 1});
   }
 
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grad) {
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
     auto saved = ctx->get_saved_variables();
     const auto& x = saved[0];
     const auto& weight = saved[1];
@@ -211,7 +219,14 @@ struct SyncBatchNormFn : torch::autograd::Function<SyncBatchNormFn> {
     auto mean_dy_xmu = (sums.narrow(0, C, C) / n).to(x.scalar_type()).view({1, -1, 1, 1});
     auto iv = invstd.view({1, -1, 1, 1});
     auto dx = (dy - mean_dy - xmu * iv * iv * mean_dy_xmu) * (iv * weight.view({1, -1, 1, 1}));
-    return {dx, grad_weight, grad_bias, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {dx,
+            grad_weight,
+            grad_bias,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -229,7 +244,8 @@ class SyncBatchNorm {
             torch::NoGradGuard no_grad;
             bn.num_batches_tracked.add_(1);
           }
-          return detail::SyncBatchNormFn::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, *o.momentum(), o.eps(),
+          return detail::SyncBatchNormFn::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, *o.momentum(),
+                                                o.eps(),
                                                 static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(&g)));
         }),
         prev_(batch_norm_forward) {

@@ -57,7 +57,8 @@ class Group {
  public:
   /// Joins the rendezvous (rank 0 serves it) and makes the process group. `device`: where the
   /// collectives' tensors live (a CUDA device selects NCCL when the build has it).
-  Group(const World& w, torch::Device device, std::chrono::milliseconds timeout) : world_(w), device_(torch::kCPU), timeout_(timeout) {
+  Group(const World& w, torch::Device device, std::chrono::milliseconds timeout)
+      : world_(w), device_(torch::kCPU), timeout_(timeout) {
 #if CADENCE_HAS_C10D
     guarded("rendezvous at " + w.master_addr + ":" + std::to_string(w.master_port), [&] {
       // torchrun's agent may host the store itself (TORCHELASTIC_USE_AGENT_STORE=True): then every
@@ -72,8 +73,10 @@ class Group {
                               // server-side wait never returns when a rank of the same process is its client
       o.timeout = timeout;
       auto tcp = c10::make_intrusive<c10d::TCPStore>(w.master_addr, o);
-      if (agent_store) store_ = c10::make_intrusive<c10d::PrefixStore>("/worker", tcp);
-      else store_ = tcp;
+      if (agent_store)
+        store_ = c10::make_intrusive<c10d::PrefixStore>("/worker", tcp);
+      else
+        store_ = tcp;
 #if CADENCE_HAS_NCCL
       if (device.is_cuda()) {
         auto opts = c10d::ProcessGroupNCCL::Options::create();
@@ -102,7 +105,8 @@ class Group {
     });
 #else
     (void)device;
-    fail("environment: WORLD_SIZE=", w.size, " asks for a data-parallel run, but this build has neither Gloo nor NCCL "
+    fail("environment: WORLD_SIZE=", w.size,
+         " asks for a data-parallel run, but this build has neither Gloo nor NCCL "
          "(Debian: apt install libgloo-dev; CUDA: NCCL's nccl.h, see docs/distributed.md) and must be rebuilt");
 #endif
   }
@@ -200,7 +204,8 @@ class Group {
     const auto all = all_gather(torch::tensor({static_cast<std::int64_t>(value)}, torch::kInt64), "agreement check");
     for (int r = 0; r < size(); ++r)
       if (all[static_cast<std::size_t>(r)].item<std::int64_t>() != static_cast<std::int64_t>(value))
-        fail("distributed: rank ", r, "'s ", what, " differs from rank ", rank(), "'s; every rank must run the same config");
+        fail("distributed: rank ", r, "'s ", what, " differs from rank ", rank(),
+             "'s; every rank must run the same config");
   }
 
  private:
@@ -211,8 +216,9 @@ class Group {
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      fail("distributed: rank ", rank(), " of ", size(), ": ", what, " failed (", first_line(e.what()),
-           "); another rank exited, or the network failed or timed out (run.dist_timeout); see the other ranks' output");
+      fail(
+          "distributed: rank ", rank(), " of ", size(), ": ", what, " failed (", first_line(e.what()),
+          "); another rank exited, or the network failed or timed out (run.dist_timeout); see the other ranks' output");
     }
   }
 

@@ -40,7 +40,8 @@ struct World {
       char* end = nullptr;
       const long n = std::strtol(v, &end, 10);
       if (*end != '\0' || n < lo || n > hi)
-        fail("environment: ", name, "=`", std::string_view(v).substr(0, 32), "` is not an integer in [", lo, ", ", hi, "]");
+        fail("environment: ", name, "=`", std::string_view(v).substr(0, 32), "` is not an integer in [", lo, ", ", hi,
+             "]");
       return static_cast<int>(n);
     };
     w.size = number("WORLD_SIZE", 1, 65536, 1);
@@ -49,7 +50,8 @@ struct World {
     w.local_rank = number("LOCAL_RANK", 0, 65535, w.rank);
     w.local_size = number("LOCAL_WORLD_SIZE", 1, 65536, w.size);
     w.master_port = number("MASTER_PORT", 1, 65535, 29500);
-    if (const char* a = std::getenv("MASTER_ADDR"); a != nullptr && *a != '\0') w.master_addr = a;
+    if (const char* a = std::getenv("MASTER_ADDR"); a != nullptr && *a != '\0')
+      w.master_addr = a;
     else if (w.distributed())
       fail("environment: WORLD_SIZE=", w.size, " but MASTER_ADDR is not set (the address of rank 0; torchrun sets it)");
     return w;
@@ -58,7 +60,8 @@ struct World {
 
 /// The positions rank `rank` of `world` takes from `order` after skipping its first `skip` (samples a
 /// resumed epoch has done), padded from the start of `order` to a multiple of `world`.
-inline std::vector<std::int64_t> train_shard(const std::vector<std::int64_t>& order, std::size_t skip, int rank, int world) {
+inline std::vector<std::int64_t> train_shard(const std::vector<std::int64_t>& order, std::size_t skip, int rank,
+                                             int world) {
   const std::size_t n = order.size(), from = skip < n ? skip : n, rest = n - from, w = static_cast<std::size_t>(world);
   const std::size_t padded = (rest + w - 1) / w * w;
   std::vector<std::int64_t> mine;
@@ -71,7 +74,8 @@ inline std::vector<std::int64_t> train_shard(const std::vector<std::int64_t>& or
 /// Exact evaluation shard: positions rank, rank + W, ... of `indices`.
 inline std::vector<std::int64_t> eval_shard(const std::vector<std::int64_t>& indices, int rank, int world) {
   std::vector<std::int64_t> mine;
-  for (std::size_t k = static_cast<std::size_t>(rank); k < indices.size(); k += static_cast<std::size_t>(world)) mine.push_back(indices[k]);
+  for (std::size_t k = static_cast<std::size_t>(rank); k < indices.size(); k += static_cast<std::size_t>(world))
+    mine.push_back(indices[k]);
   return mine;
 }
 

@@ -47,7 +47,8 @@ RoundContext round_context(const P& pipeline, std::uint64_t seed, const std::vec
   if constexpr (has_augmentation<P>())
     ctx.augment = [&pipeline, &rows, seed](torch::Tensor& x, int round) {
       AutocastPause fp32(x.device());
-      apply_sample_stages(pipeline, x, SampleKey{seed, kTtaEpochBase + static_cast<std::uint32_t>(round), rows}, Phase::tta);
+      apply_sample_stages(pipeline, x, SampleKey{seed, kTtaEpochBase + static_cast<std::uint32_t>(round), rows},
+                          Phase::tta);
     };
   return ctx;
 }
@@ -69,21 +70,22 @@ std::vector<torch::Tensor> round_logits(const Stage& stage, Net& net, const torc
 struct PredictCall {
   int batch_size = 64;
   torch::Device device = torch::kCPU;
-  std::uint64_t seed = 0;      // the TTA rounds' draws
+  std::uint64_t seed = 0;  // the TTA rounds' draws
   std::string label = "predict";
-  bool quiet = false;          // no progress bar
-  bool use_tta = true;         // the pipeline's prediction stage; false: one plain round (per-epoch validation)
+  bool quiet = false;   // no progress bar
+  bool use_tta = true;  // the pipeline's prediction stage; false: one plain round (per-epoch validation)
 };
 
 namespace detail {
 /// This process's predictions for `indices`; the bar counts `shown_total` samples, `shown_scale` per sample read.
 template <class P, class Net>
-std::vector<double> predict_local(const P& pipeline, Net& net, Head head, const Dataset& data, std::vector<std::int64_t> indices,
-                                  const PredictCall& call, std::int64_t shown_total, int shown_scale) {
+std::vector<double> predict_local(const P& pipeline, Net& net, Head head, const Dataset& data,
+                                  std::vector<std::int64_t> indices, const PredictCall& call, std::int64_t shown_total,
+                                  int shown_scale) {
   torch::NoGradGuard no_grad;
   net->eval();
   auto loader = source_of(pipeline).loader(data, std::move(indices), call.batch_size, head_classes(head),
-                                            reader_hooks(pipeline, call.seed, 0, 1, Phase::eval, /*batches=*/false));
+                                           reader_hooks(pipeline, call.seed, 0, 1, Phase::eval, /*batches=*/false));
   std::vector<std::int64_t> rows;  // the current batch's dataset indices, for the rounds' draws
   const RoundContext ctx = round_context(pipeline, call.seed, rows);
   if (loader->num_samples() == 0) return {};
@@ -111,15 +113,16 @@ std::vector<double> predict_local(const P& pipeline, Net& net, Head head, const 
 /// run each rank predicts positions rank, rank + W, ... and every rank gets all of them, in order;
 /// every rank must call it. Only rank 0 shows progress.
 template <class P, class Net>
-std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, const Dataset& data, std::vector<std::int64_t> indices,
-                                     const PredictCall& call) {
+std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, const Dataset& data,
+                                     std::vector<std::int64_t> indices, const PredictCall& call) {
   dist::Group* g = dist::current();
   const auto n = static_cast<std::int64_t>(indices.size());
   if (g == nullptr) return detail::predict_local(pipeline, net, head, data, std::move(indices), call, n, 1);
   const int W = g->size();
   PredictCall mine_call = call;
   mine_call.quiet = call.quiet || !g->leader();
-  auto mine = detail::predict_local(pipeline, net, head, data, dist::eval_shard(indices, g->rank(), W), mine_call, n, W);
+  auto mine =
+      detail::predict_local(pipeline, net, head, data, dist::eval_shard(indices, g->rank(), W), mine_call, n, W);
   const std::int64_t rows = (n + W - 1) / W;
   mine.resize(static_cast<std::size_t>(rows), 0.0);  // every rank sends the same length
   const auto local = torch::from_blob(mine.data(), {rows}, torch::kFloat64).clone();
@@ -133,10 +136,11 @@ std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, con
 
 /// The same with positional arguments (kept for existing callers; new code names the fields of PredictCall).
 template <class P, class Net>
-std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, const Dataset& data, std::vector<std::int64_t> indices,
-                                     int batch_size, torch::Device device, std::uint64_t seed, const std::string& label, bool quiet,
-                                     bool use_tta = true) {
-  return predict_pipeline(pipeline, net, head, data, std::move(indices), PredictCall{batch_size, device, seed, label, quiet, use_tta});
+std::vector<double> predict_pipeline(const P& pipeline, Net& net, Head head, const Dataset& data,
+                                     std::vector<std::int64_t> indices, int batch_size, torch::Device device,
+                                     std::uint64_t seed, const std::string& label, bool quiet, bool use_tta = true) {
+  return predict_pipeline(pipeline, net, head, data, std::move(indices),
+                          PredictCall{batch_size, device, seed, label, quiet, use_tta});
 }
 
 }  // namespace cadence

@@ -15,7 +15,8 @@ inline void write_predictions(const std::filesystem::path& path, const std::vect
                               const std::vector<double>& probs, const char* column = "target") {
   if (ids.size() != probs.size()) fail(path.string(), ": ", ids.size(), " ids but ", probs.size(), " predictions");
   for (std::size_t i = 0; i < ids.size(); ++i)  // a diverged model must not reach a submission as "nan"
-    if (!std::isfinite(probs[i])) fail(path.string(), ": the prediction for id `", ids[i], "` is ", probs[i], " (not finite); nothing written");
+    if (!std::isfinite(probs[i]))
+      fail(path.string(), ": the prediction for id `", ids[i], "` is ", probs[i], " (not finite); nothing written");
   write_text_atomically(path, [&](std::ostream& out) {
     out << "id," << column << '\n';
     char buf[32];

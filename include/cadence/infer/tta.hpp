@@ -40,7 +40,8 @@ inline constexpr std::array<std::pair<TtaReduce, std::string_view>, 3> enum_name
 struct TtaOptions {
   TtaMode mode = TtaMode::augment;
   TtaReduce reduce = TtaReduce::prob;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("mode", mode);
     v("reduce", reduce);
   }
@@ -49,17 +50,23 @@ struct TtaOptions {
 /// Round r's input under the "flips" mode: identity, vflip, hflip, both, repeating.
 inline torch::Tensor flip_round(const torch::Tensor& x, int round) {  // x: (B,C,H,W)
   switch (round % 4) {
-    case 1: return x.flip({2});
-    case 2: return x.flip({3});
-    case 3: return x.flip({2, 3});
-    default: return x;
+    case 1:
+      return x.flip({2});
+    case 2:
+      return x.flip({3});
+    case 3:
+      return x.flip({2, 3});
+    default:
+      return x;
   }
 }
 
 /// Average ranks (1..n, ties averaged) divided by n, of a 1-D tensor.
 inline torch::Tensor normalized_rank(const torch::Tensor& v) {
   const auto x = v.to(torch::kFloat64).contiguous();
-  return torch::tensor(normalized_ranks(std::span<const double>(x.data_ptr<double>(), static_cast<std::size_t>(x.numel()))), torch::kFloat64);
+  return torch::tensor(
+      normalized_ranks(std::span<const double>(x.data_ptr<double>(), static_cast<std::size_t>(x.numel()))),
+      torch::kFloat64);
 }
 
 /// Reduces per-round logits (each (n, K), the same n samples) to one probability per sample, (n,).
@@ -67,10 +74,12 @@ inline torch::Tensor reduce_rounds(const std::vector<torch::Tensor>& logits, Hea
   TORCH_CHECK(!logits.empty(), "TTA: no rounds to reduce");
   const auto stacked = torch::stack(logits).to(torch::kFloat64);  // (R, n, K)
   switch (reduce) {
-    case TtaReduce::logit: return head_probability(head, stacked.mean(0));
+    case TtaReduce::logit:
+      return head_probability(head, stacked.mean(0));
     case TtaReduce::rank: {
       std::vector<torch::Tensor> ranks;
-      for (std::int64_t r = 0; r < stacked.size(0); ++r) ranks.push_back(normalized_rank(head_probability(head, stacked[r]).cpu()));
+      for (std::int64_t r = 0; r < stacked.size(0); ++r)
+        ranks.push_back(normalized_rank(head_probability(head, stacked[r]).cpu()));
       return torch::stack(ranks).mean(0);
     }
     case TtaReduce::prob:
@@ -98,12 +107,17 @@ struct TTA : Composes<TTA<N>> {
   torch::Tensor round_input(const torch::Tensor& x, int round, const RoundContext& ctx) const {
     if (N == 1) return x;
     if (options.mode == TtaMode::flips) return flip_round(x, round);
-    if (!ctx.augment) fail("/tta/mode: \"augment\" needs an augmentation stage (Augment<...>) in the pipeline; use \"flips\" or add one");
+    if (!ctx.augment)
+      fail(
+          "/tta/mode: \"augment\" needs an augmentation stage (Augment<...>) in the pipeline; use \"flips\" or add "
+          "one");
     auto xr = x.clone();
     ctx.augment(xr, round);
     return xr;
   }
-  torch::Tensor reduce(const std::vector<torch::Tensor>& logits, Head head) const { return reduce_rounds(logits, head, options.reduce); }
+  torch::Tensor reduce(const std::vector<torch::Tensor>& logits, Head head) const {
+    return reduce_rounds(logits, head, options.reduce);
+  }
 };
 
 }  // namespace cadence

@@ -48,20 +48,24 @@ class BatchNorm2dImpl : public torch::nn::Module {
   torch::Tensor plain_forward(const torch::Tensor& x) {
     TORCH_CHECK(x.dim() == 4, "cadence::BatchNorm2d: expected a 4-D input, got ", x.dim(), "-D");
     double factor = options.momentum().value_or(0.0);
-    if (recomputing_forward) factor = 0.0;  // batch statistics for the output; the running ones untouched
+    if (recomputing_forward)
+      factor = 0.0;  // batch statistics for the output; the running ones untouched
     else if (is_training() && options.track_running_stats() && num_batches_tracked.defined()) {
       torch::NoGradGuard no_grad;
       num_batches_tracked.add_(1);
       if (!options.momentum().has_value()) factor = 1.0 / num_batches_tracked.item<double>();
     }
-    return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training() || !options.track_running_stats(), factor,
-                             options.eps(), /*cudnn_enabled=*/true);
+    return torch::batch_norm(x, weight, bias, running_mean, running_var,
+                             is_training() || !options.track_running_stats(), factor, options.eps(),
+                             /*cudnn_enabled=*/true);
   }
 
   void pretty_print(std::ostream& stream) const override {
     stream << "torch::nn::BatchNorm2d(" << options.num_features() << ", eps=" << options.eps() << ", momentum=";
-    if (options.momentum().has_value()) stream << *options.momentum();
-    else stream << "None";
+    if (options.momentum().has_value())
+      stream << *options.momentum();
+    else
+      stream << "None";
     stream << ", affine=" << (options.affine() ? "true" : "false")
            << ", track_running_stats=" << (options.track_running_stats() ? "true" : "false") << ")";
   }

@@ -98,8 +98,8 @@ class CheckpointFunction : public torch::autograd::Function<CheckpointFunction> 
  public:
   // `anchor` is an empty tensor that requires grad: the output then does even when x does not (the
   // resizer's input is the batch), so that the backward pass reaches the segment's parameters.
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& anchor,
-                               c10::intrusive_ptr<CheckpointState> state) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& anchor, c10::intrusive_ptr<CheckpointState> state) {
     (void)anchor;
     ctx->save_for_backward({x});
     auto y = state->segment(x);  // grad mode is off in here: no activations are kept
@@ -107,7 +107,8 @@ class CheckpointFunction : public torch::autograd::Function<CheckpointFunction> 
     return y;
   }
 
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
     auto s = c10::static_intrusive_pointer_cast<CheckpointState>(ctx->saved_data["state"].toCapsule());
     auto x = ctx->get_saved_variables()[0].detach().requires_grad_(s->input_grad);
     torch::Tensor y;

@@ -53,24 +53,39 @@ inline BlockArgs parse_block(std::string_view s) {
   bool has_c = false;
   for (std::size_t i = 1; i < ops.size(); ++i) {
     const std::string& o = ops[i];
-    if (o == "skip") { b.skip = true; continue; }
-    if (o == "noskip") { b.noskip = true; continue; }
+    if (o == "skip") {
+      b.skip = true;
+      continue;
+    }
+    if (o == "noskip") {
+      b.noskip = true;
+      continue;
+    }
     const std::size_t key = o.rfind("se", 0) == 0 ? 2 : 1;
     if (o.size() <= key) fail("arch: block `", text, "`: bad option `", o, "`");
     const std::string k = o.substr(0, key), v = o.substr(key);
     try {
-      if (k == "r") b.repeat = std::stoi(v);
-      else if (k == "k") b.kernel = std::stoi(v);
-      else if (k == "s") b.stride = std::stoi(v);
-      else if (k == "e") b.exp = std::stod(v);
-      else if (k == "c") { b.out = std::stoi(v); has_c = true; }
-      else if (k == "se") b.se = std::stod(v);
-      else fail("arch: block `", text, "`: unknown option `", o, "`");
+      if (k == "r")
+        b.repeat = std::stoi(v);
+      else if (k == "k")
+        b.kernel = std::stoi(v);
+      else if (k == "s")
+        b.stride = std::stoi(v);
+      else if (k == "e")
+        b.exp = std::stod(v);
+      else if (k == "c") {
+        b.out = std::stoi(v);
+        has_c = true;
+      } else if (k == "se")
+        b.se = std::stod(v);
+      else
+        fail("arch: block `", text, "`: unknown option `", o, "`");
     } catch (const std::logic_error&) {
       fail("arch: block `", text, "`: bad number in `", o, "`");
     }
   }
-  if (!has_c || b.repeat < 1 || b.kernel < 1 || b.stride < 1) fail("arch: block `", text, "`: needs r>=1, k>=1, s>=1 and c");
+  if (!has_c || b.repeat < 1 || b.kernel < 1 || b.stride < 1)
+    fail("arch: block `", text, "`: needs r>=1, k>=1, s>=1 and c");
   return b;
 }
 
@@ -85,19 +100,25 @@ struct EffNetV2Arch {
   std::vector<std::string> stages;
   int stem = 24;
   int num_features = 1280;
-  bool tf = false;              // BN eps 1e-3 and "same" padding
-  bool round_features = true;   // scale num_features by the width multiplier (timm: S yes, M no)
+  bool tf = false;             // BN eps 1e-3 and "same" padding
+  bool round_features = true;  // scale num_features by the width multiplier (timm: S yes, M no)
 };
 
 inline EffNetV2Arch efficientnetv2_s_arch(bool tf = false) {
   return {{"cn_r2_k3_s1_e1_c24_skip", "er_r4_k3_s2_e4_c48", "er_r4_k3_s2_e4_c64", "ir_r6_k3_s2_e4_c128_se0.25",
            "ir_r9_k3_s1_e6_c160_se0.25", "ir_r15_k3_s2_e6_c256_se0.25"},
-          24, 1280, tf, true};
+          24,
+          1280,
+          tf,
+          true};
 }
 inline EffNetV2Arch efficientnetv2_m_arch(bool tf = false) {
   return {{"cn_r3_k3_s1_e1_c24_skip", "er_r5_k3_s2_e4_c48", "er_r5_k3_s2_e4_c80", "ir_r7_k3_s2_e4_c160_se0.25",
            "ir_r14_k3_s1_e6_c176_se0.25", "ir_r18_k3_s2_e6_c304_se0.25", "ir_r5_k3_s1_e6_c512_se0.25"},
-          24, 1280, tf, false};
+          24,
+          1280,
+          tf,
+          false};
 }
 
 struct EffNetV2Options {
@@ -105,7 +126,8 @@ struct EffNetV2Options {
   double depth_multiplier = 1.0;  // repeats x this (ceil)
   double drop_rate = 0.0;         // dropout before the classifier
   double drop_path_rate = 0.0;    // stochastic depth, scaled linearly by block index
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("width_multiplier", width_multiplier, config::above(0.0), config::in_range(0.0, 8.0));
     v("depth_multiplier", depth_multiplier, config::above(0.0), config::in_range(0.0, 8.0));
     v("drop_rate", drop_rate, config::in_range(0.0, 0.99));
@@ -132,8 +154,8 @@ struct Padding {
 };
 
 /// A conv as timm's create_conv2d makes it: symmetric padding ((s-1) + (k-1))//2, or "same" (tf).
-inline torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t s, bool tf,
-                              Padding& pad, std::int64_t groups = 1) {
+inline torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t s, bool tf, Padding& pad,
+                              std::int64_t groups = 1) {
   std::int64_t p = ((s - 1) + (k - 1)) / 2;
   pad = {};
   if (tf) {
@@ -208,7 +230,9 @@ class BlockImpl : public torch::nn::Module {
 
  protected:
   /// The residual: the branch (with stochastic depth in training) plus the input, when the block has one.
-  torch::Tensor residual(const torch::Tensor& y, const torch::Tensor& x) const { return skip_ ? drop_path(y, drop_path_, is_training()) + x : y; }
+  torch::Tensor residual(const torch::Tensor& y, const torch::Tensor& x) const {
+    return skip_ ? drop_path(y, drop_path_, is_training()) + x : y;
+  }
   torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t) const { return effnet::norm(b, t, folded_); }
   static SqueezeExcite make_se(const BlockArgs& a, std::int64_t mid) {
     return SqueezeExcite(mid, static_cast<std::int64_t>(std::nearbyint(static_cast<double>(mid) * a.se / a.exp)));
@@ -234,7 +258,9 @@ class ConvBnActImpl : public BlockImpl {
     fold_into(conv, bn1);
     folded_ = true;
   }
-  torch::Tensor forward(const torch::Tensor& x) override { return residual(torch::silu(norm(bn1, conv->forward(pad_.apply(x)))), x); }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    return residual(torch::silu(norm(bn1, conv->forward(pad_.apply(x)))), x);
+  }
 
   torch::nn::Conv2d conv{nullptr};
   BatchNorm2d bn1{nullptr};
@@ -307,7 +333,8 @@ class InvertedResidualImpl : public BlockImpl {
 };
 
 /// The block of kind a.type ('c', 'e', 'i').
-inline std::shared_ptr<BlockImpl> make_block(const BlockArgs& a, std::int64_t in, std::int64_t out, int stride, bool tf, double drop_path) {
+inline std::shared_ptr<BlockImpl> make_block(const BlockArgs& a, std::int64_t in, std::int64_t out, int stride, bool tf,
+                                             double drop_path) {
   if (a.type == 'c') return std::make_shared<ConvBnActImpl>(a, in, out, stride, tf, drop_path);
   if (a.type == 'e') return std::make_shared<EdgeResidualImpl>(a, in, out, stride, tf, drop_path);
   return std::make_shared<InvertedResidualImpl>(a, in, out, stride, tf, drop_path);
@@ -360,7 +387,8 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
     if (folded_) return;
     effnet::fold_into(conv_stem, bn1);
     for (const auto& stage : *blocks)
-      for (const auto& block : *stage->as<torch::nn::ModuleList>()) std::dynamic_pointer_cast<effnet::BlockImpl>(block)->fold();
+      for (const auto& block : *stage->as<torch::nn::ModuleList>())
+        std::dynamic_pointer_cast<effnet::BlockImpl>(block)->fold();
     effnet::fold_into(conv_head, bn2);
     folded_ = true;
   }
@@ -394,7 +422,8 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
     for (auto& m : modules(/*include_self=*/false)) {
       if (auto* c = m->as<torch::nn::Conv2d>()) {
         const auto& w = c->weight;
-        const double fan_out = static_cast<double>(w.size(0) * w.size(2) * w.size(3)) / static_cast<double>(c->options.groups());
+        const double fan_out =
+            static_cast<double>(w.size(0) * w.size(2) * w.size(3)) / static_cast<double>(c->options.groups());
         w.normal_(0.0, std::sqrt(2.0 / fan_out));
         if (c->bias.defined()) c->bias.zero_();
       } else if (auto* b = m->as<BatchNorm2d>()) {

@@ -26,17 +26,20 @@ namespace cadence {
 /// The architecture names an Arch tag accepts in `model.arch` (its `names`, or its one `name`).
 template <class Arch>
 std::vector<std::string_view> arch_names() {
-  if constexpr (requires { Arch::names; }) return {Arch::names.begin(), Arch::names.end()};
-  else return {Arch::name};
+  if constexpr (requires { Arch::names; })
+    return {Arch::names.begin(), Arch::names.end()};
+  else
+    return {Arch::name};
 }
 
 template <class Arch>
 struct ModelOptions : Arch::Options {
-  std::string arch;                 // required: which architecture (one of the Arch's names)
-  Head head = Head::ce;             // "ce": 2 outputs, softmax cross-entropy; "bce": 1 output, sigmoid BCE
-  std::filesystem::path weights;    // a timm state_dict to start from (empty: random init)
+  std::string arch;               // required: which architecture (one of the Arch's names)
+  Head head = Head::ce;           // "ce": 2 outputs, softmax cross-entropy; "bce": 1 output, sigmoid BCE
+  std::filesystem::path weights;  // a timm state_dict to start from (empty: random init)
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("arch", arch, config::required(), config::OneOf{arch_names<Arch>()});
     v("head", head);
     v("weights", weights);
@@ -61,8 +64,10 @@ struct Model : Composes<Model<Arch>> {
   torch::nn::AnyModule build(std::int64_t in_chans) const {
     const typename Arch::Options& o = options;
     torch::nn::AnyModule m;
-    if constexpr (requires { Arch::build(o, in_chans, std::int64_t{}, std::string_view{}); }) m = Arch::build(o, in_chans, classes(), arch());
-    else m = Arch::build(o, in_chans, classes());
+    if constexpr (requires { Arch::build(o, in_chans, std::int64_t{}, std::string_view{}); })
+      m = Arch::build(o, in_chans, classes(), arch());
+    else
+      m = Arch::build(o, in_chans, classes());
     if (!options.weights.empty()) {
       try {
         ImportOptions io;

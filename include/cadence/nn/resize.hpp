@@ -31,7 +31,8 @@ namespace cadence {
 struct ResizeSize {
   std::vector<std::int64_t> size{256, 256};       // (H, W) while training
   std::vector<std::int64_t> test_size{256, 256};  // (H, W) in eval mode
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("size", size, HeightWidth{});
     v("test_size", test_size, HeightWidth{});
   }
@@ -45,14 +46,16 @@ struct ResizeSize {
 
 namespace detail {
 // LibTorch 2.x's option enums are std::variant; 1.13's are c10::variant.
-template <class Mode> bool holds_area(const Mode& mode) {
+template <class Mode>
+bool holds_area(const Mode& mode) {
 #if TORCH_VERSION_MAJOR >= 2
   return std::holds_alternative<torch::enumtype::kArea>(mode);
 #else
   return c10::holds_alternative<torch::enumtype::kArea>(mode);
 #endif
 }
-inline torch::Tensor resize_to(const torch::Tensor& x, const std::vector<std::int64_t>& hw, torch::nn::functional::InterpolateFuncOptions::mode_t mode) {
+inline torch::Tensor resize_to(const torch::Tensor& x, const std::vector<std::int64_t>& hw,
+                               torch::nn::functional::InterpolateFuncOptions::mode_t mode) {
   namespace F = torch::nn::functional;
   auto o = F::InterpolateFuncOptions().size(hw).mode(mode);
   if (!holds_area(mode)) o.align_corners(false);  // area takes no align_corners
@@ -66,7 +69,8 @@ struct LearnedOptions : ResizeSize {
   int filters = 16;             // n
   int blocks = 1;               // r residual blocks
   double negative_slope = 0.2;  // LeakyReLU
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     ResizeSize::fields(v);
     v("filters", filters, config::in_range(1, 1024));
     v("blocks", blocks, config::in_range(0, 64));
@@ -149,8 +153,11 @@ TORCH_MODULE(LearnedResizer);
 /// A fixed interpolation to the target size (no parameters).
 class FixedResizeImpl : public torch::nn::Module {
  public:
-  FixedResizeImpl(const ResizeSize& s, torch::nn::functional::InterpolateFuncOptions::mode_t mode) : s_(s), mode_(mode) {}
-  torch::Tensor forward(const torch::Tensor& x) { return detail::resize_to(x, is_training() ? s_.size : s_.test_size, mode_); }
+  FixedResizeImpl(const ResizeSize& s, torch::nn::functional::InterpolateFuncOptions::mode_t mode)
+      : s_(s), mode_(mode) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    return detail::resize_to(x, is_training() ? s_.size : s_.test_size, mode_);
+  }
 
  private:
   ResizeSize s_;
@@ -163,22 +170,30 @@ TORCH_MODULE(FixedResize);
 struct Learned {
   static constexpr std::string_view name = "Learned";
   using Options = LearnedOptions;
-  static torch::nn::AnyModule build(const Options& o, std::int64_t c) { return torch::nn::AnyModule(LearnedResizer(o, c)); }
+  static torch::nn::AnyModule build(const Options& o, std::int64_t c) {
+    return torch::nn::AnyModule(LearnedResizer(o, c));
+  }
 };
 struct Bilinear {
   static constexpr std::string_view name = "Bilinear";
   using Options = ResizeSize;
-  static torch::nn::AnyModule build(const Options& o, std::int64_t) { return torch::nn::AnyModule(FixedResize(o, torch::kBilinear)); }
+  static torch::nn::AnyModule build(const Options& o, std::int64_t) {
+    return torch::nn::AnyModule(FixedResize(o, torch::kBilinear));
+  }
 };
 struct Bicubic {
   static constexpr std::string_view name = "Bicubic";
   using Options = ResizeSize;
-  static torch::nn::AnyModule build(const Options& o, std::int64_t) { return torch::nn::AnyModule(FixedResize(o, torch::kBicubic)); }
+  static torch::nn::AnyModule build(const Options& o, std::int64_t) {
+    return torch::nn::AnyModule(FixedResize(o, torch::kBicubic));
+  }
 };
 struct Area {
   static constexpr std::string_view name = "Area";
   using Options = ResizeSize;
-  static torch::nn::AnyModule build(const Options& o, std::int64_t) { return torch::nn::AnyModule(FixedResize(o, torch::kArea)); }
+  static torch::nn::AnyModule build(const Options& o, std::int64_t) {
+    return torch::nn::AnyModule(FixedResize(o, torch::kArea));
+  }
 };
 
 template <class Kind>

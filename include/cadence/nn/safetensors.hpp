@@ -50,12 +50,14 @@ inline Contents parse(std::string_view bytes, const std::string& file) {
   Contents c;
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") {
-      if (info.is_object() && info.contains("timm_model") && info["timm_model"].is_string()) c.recorded_model = info["timm_model"];
+      if (info.is_object() && info.contains("timm_model") && info["timm_model"].is_string())
+        c.recorded_model = info["timm_model"];
       continue;
     }
     const std::string at = file + ": `" + first_line(name, 80) + "`";
     if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets") ||
-        !info["dtype"].is_string() || !info["shape"].is_array() || !info["data_offsets"].is_array() || info["data_offsets"].size() != 2)
+        !info["dtype"].is_string() || !info["shape"].is_array() || !info["data_offsets"].is_array() ||
+        info["data_offsets"].size() != 2)
       fail(at, ": expected {dtype, shape, data_offsets}");
     Entry e{name, info["dtype"].get<std::string>(), {}, 0, 0};
     const std::size_t item = dtype_size(e.dtype);
@@ -71,7 +73,8 @@ inline Contents parse(std::string_view bytes, const std::string& file) {
     const auto& offs = info["data_offsets"];
     if (!offs[0].is_number_unsigned() || !offs[1].is_number_unsigned()) fail(at, ": bad data offsets");
     const auto b = offs[0].get<std::uint64_t>(), en = offs[1].get<std::uint64_t>();
-    if (en < b || en > bytes.size() - base || en - b != numel * item) fail(at, ": data offsets do not fit the file (truncated?)");
+    if (en < b || en > bytes.size() - base || en - b != numel * item)
+      fail(at, ": data offsets do not fit the file (truncated?)");
     e.begin = base + b;
     e.end = base + en;
     c.entries.push_back(std::move(e));

@@ -19,7 +19,8 @@ struct SmallCnnOptions {
   int pool = 2;          // input average-pool factor (819x256 -> 409x128 at 2)
   double dropout = 0.1;  // before the classifier
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("width", width, config::in_range(1, 1024));
     v("depth", depth, config::in_range(1, 8));
     v("pool", pool, config::in_range(1, 64));

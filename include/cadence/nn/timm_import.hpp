@@ -54,14 +54,19 @@ inline torch::Tensor adapt_input_conv(const torch::Tensor& w, std::int64_t in_ch
 }
 
 /// The tensors of a .safetensors file (the container is parsed and checked in nn/safetensors.hpp).
-inline std::map<std::string, torch::Tensor> read_safetensors(const std::filesystem::path& file, const std::vector<char>& bytes,
+inline std::map<std::string, torch::Tensor> read_safetensors(const std::filesystem::path& file,
+                                                             const std::vector<char>& bytes,
                                                              std::string* recorded_model = nullptr) {
   const auto c = safetensors::parse(std::string_view(bytes.data(), bytes.size()), file.string());
   if (recorded_model) *recorded_model = c.recorded_model;
   std::map<std::string, torch::Tensor> out;
   for (const auto& e : c.entries) {
-    const torch::Dtype t = e.dtype == "F32" ? torch::kFloat32 : e.dtype == "F16" ? torch::kFloat16 : e.dtype == "BF16" ? torch::kBFloat16
-                         : e.dtype == "F64" ? torch::kFloat64 : e.dtype == "I64" ? torch::kInt64 : torch::kUInt8;
+    const torch::Dtype t = e.dtype == "F32"    ? torch::kFloat32
+                           : e.dtype == "F16"  ? torch::kFloat16
+                           : e.dtype == "BF16" ? torch::kBFloat16
+                           : e.dtype == "F64"  ? torch::kFloat64
+                           : e.dtype == "I64"  ? torch::kInt64
+                                               : torch::kUInt8;
     out.emplace(e.name, torch::from_blob(const_cast<char*>(bytes.data() + e.begin), e.shape, t).clone());
   }
   return out;
@@ -69,7 +74,8 @@ inline std::map<std::string, torch::Tensor> read_safetensors(const std::filesyst
 
 /// The tensors of a weights file (.safetensors, or a torch.save'd dict of str -> Tensor).
 /// `recorded_model` (if given) receives the timm model name the file records, or stays empty.
-inline std::map<std::string, torch::Tensor> read_state_dict(const std::filesystem::path& file, std::string* recorded_model = nullptr) {
+inline std::map<std::string, torch::Tensor> read_state_dict(const std::filesystem::path& file,
+                                                            std::string* recorded_model = nullptr) {
   std::ifstream in(file, std::ios::binary);
   if (!in) fail(file.string(), ": cannot open weights file");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -82,30 +88,36 @@ inline std::map<std::string, torch::Tensor> read_state_dict(const std::filesyste
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));
-    if (what.find("Expected GenericDict but got None") != std::string::npos)  // LibTorch 1.13's unpickler on an OrderedDict
+    if (what.find("Expected GenericDict but got None") !=
+        std::string::npos)  // LibTorch 1.13's unpickler on an OrderedDict
       v = c10::IValue();
     else
       fail(file.string(), ": cannot read (truncated or corrupt?): ", what);
   }
   constexpr const char* convert =
-      "; convert it with samples/seti/export_timm.py, or in Python: torch.save(dict(sd), path) or safetensors' save_file(sd, path)";
+      "; convert it with samples/seti/export_timm.py, or in Python: torch.save(dict(sd), path) or safetensors' "
+      "save_file(sd, path)";
   if (v.isNone())  // what LibTorch 1.13 makes of an OrderedDict
-    fail(file.string(), ": saved as an OrderedDict (torch.save(model.state_dict())), which LibTorch cannot read", convert);
-  if (!v.isGenericDict()) fail(file.string(), ": expected a state_dict (a dict of name -> tensor), got ", v.tagKind(), convert);
+    fail(file.string(), ": saved as an OrderedDict (torch.save(model.state_dict())), which LibTorch cannot read",
+         convert);
+  if (!v.isGenericDict())
+    fail(file.string(), ": expected a state_dict (a dict of name -> tensor), got ", v.tagKind(), convert);
   std::map<std::string, torch::Tensor> out;
   for (const auto& kv : v.toGenericDict()) {
     if (kv.key().isString() && kv.key().toStringRef() == kTimmModelKey && kv.value().isString()) {
       if (recorded_model) *recorded_model = kv.value().toStringRef();
       continue;
     }
-    if (!kv.key().isString() || !kv.value().isTensor()) fail(file.string(), ": expected a state_dict (a dict of name -> tensor)", convert);
+    if (!kv.key().isString() || !kv.value().isTensor())
+      fail(file.string(), ": expected a state_dict (a dict of name -> tensor)", convert);
     out.emplace(kv.key().toStringRef(), kv.value().toTensor());
   }
   return out;
 }
 
 /// Loads `file` into `module`'s parameters and buffers.
-inline ImportReport load_state_dict(torch::nn::Module& module, const std::filesystem::path& file, const ImportOptions& o = {}) {
+inline ImportReport load_state_dict(torch::nn::Module& module, const std::filesystem::path& file,
+                                    const ImportOptions& o = {}) {
   std::string recorded;
   auto sd = read_state_dict(file, &recorded);
   const std::string f = file.string();

@@ -51,7 +51,8 @@ class Cadence {
     for (std::size_t k = 1; k < 6; ++k) {
       const Header& h = given[k]->header();
       const double tol = 1e-6 * std::abs(ref.foff);
-      if (h.nchans != ref.nchans || std::abs(h.fch1 - ref.fch1) > tol || std::abs(h.foff - ref.foff) > 1e-9 * std::abs(ref.foff))
+      if (h.nchans != ref.nchans || std::abs(h.fch1 - ref.fch1) > tol ||
+          std::abs(h.foff - ref.foff) > 1e-9 * std::abs(ref.foff))
         fail(h.file.string(), ": its frequency axis (", axis(h), ") is not ", ref.file.string(), "'s (", axis(ref),
              "); the six files of a cadence must cover the same channels");
     }
@@ -66,8 +67,9 @@ class Cadence {
     if (timed)
       for (std::size_t k = 1; k < 6; ++k)
         if (!(given[k]->header().tstart > given[k - 1]->header().tstart))
-          fail(given[k]->header().file.string(), ": starts (tstart ", mjd(given[k]->header().tstart), ") no later than the file given before it (",
-               mjd(given[k - 1]->header().tstart), "); give the six files in observing order");
+          fail(given[k]->header().file.string(), ": starts (tstart ", mjd(given[k]->header().tstart),
+               ") no later than the file given before it (", mjd(given[k - 1]->header().tstart),
+               "); give the six files in observing order");
     std::array<int, 6> order{};  // order[position] = index among the given files
     if (!on.empty()) {
       std::vector<bool> is_on(6, false);
@@ -81,7 +83,9 @@ class Cadence {
     } else {
       const std::string target = ref.source_name;
       if (target.empty())
-        fail(ref.file.string(), ": no source_name in the header, so the ON files cannot be told from the OFF ones; give their positions in scan.on");
+        fail(ref.file.string(),
+             ": no source_name in the header, so the ON files cannot be told from the OFF ones; give their positions "
+             "in scan.on");
       for (int k = 0; k < 6; ++k) {
         const auto& h = given[static_cast<std::size_t>(k)]->header();
         const bool is_on = h.source_name == target;
@@ -111,7 +115,8 @@ class Cadence {
 
   static std::string axis(const Header& h) {
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%lld channels from %.9g MHz by %.9g MHz", static_cast<long long>(h.nchans), h.fch1, h.foff);
+    std::snprintf(buf, sizeof buf, "%lld channels from %.9g MHz by %.9g MHz", static_cast<long long>(h.nchans), h.fch1,
+                  h.foff);
     return buf;
   }
 
@@ -141,7 +146,8 @@ inline void resample_time(const float* in, std::int64_t rows, std::int64_t cols,
   }
   if (rows < T) {
     for (std::int64_t i = 0; i < T; ++i) {
-      const double x = T == 1 ? 0.0 : static_cast<double>(i) * static_cast<double>(rows - 1) / static_cast<double>(T - 1);
+      const double x =
+          T == 1 ? 0.0 : static_cast<double>(i) * static_cast<double>(rows - 1) / static_cast<double>(T - 1);
       const auto r0 = static_cast<std::int64_t>(std::floor(x));
       const auto r1 = std::min(r0 + 1, rows - 1);
       const auto w = static_cast<float>(x - static_cast<double>(r0));
@@ -185,8 +191,8 @@ inline void read_block(const Cadence& c, std::int64_t first, std::int64_t count,
 /// finite samples in the window, and `masked` (when given) counts them. Returns false (and leaves
 /// zeros) only when a panel holds no finite sample or the window no power at all (flagged channels):
 /// the scan scores it 0 and says how many there were.
-inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std::int64_t width, std::int64_t T, std::span<float> out,
-                       std::int64_t* masked = nullptr) {
+inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std::int64_t width, std::int64_t T,
+                       std::span<float> out, std::int64_t* masked = nullptr) {
   thread_local std::vector<float> cols;
   const auto W = static_cast<std::size_t>(width);
   const auto panel = static_cast<std::size_t>(T) * W;
@@ -197,12 +203,15 @@ inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std
     cols.resize(static_cast<std::size_t>(rows) * W);
     const float* src = b.panels[p].data() + (start - b.first);
     for (std::int64_t r = 0; r < rows; ++r)
-      std::copy(src + r * b.count, src + r * b.count + width, cols.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * W));
+      std::copy(src + r * b.count, src + r * b.count + width,
+                cols.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * W));
     double finite_sum = 0.0;
     std::int64_t bad = 0;
     for (float v : cols) {
-      if (std::isfinite(v)) finite_sum += v;
-      else ++bad;
+      if (std::isfinite(v))
+        finite_sum += v;
+      else
+        ++bad;
     }
     if (bad > 0) {
       const auto good = static_cast<std::int64_t>(cols.size()) - bad;

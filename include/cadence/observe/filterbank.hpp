@@ -37,12 +37,14 @@ enum class Kind { int32, float64, string, byte };
 /// size is not in the file), so it is an error naming it.
 inline const std::map<std::string, Kind, std::less<>>& keywords() {
   static const std::map<std::string, Kind, std::less<>> k{
-      {"telescope_id", Kind::int32}, {"machine_id", Kind::int32}, {"data_type", Kind::int32},  {"barycentric", Kind::int32},
-      {"pulsarcentric", Kind::int32}, {"nbits", Kind::int32},     {"nsamples", Kind::int32},   {"nchans", Kind::int32},
-      {"nifs", Kind::int32},         {"nbeams", Kind::int32},     {"ibeam", Kind::int32},      {"nbins", Kind::int32},
-      {"npuls", Kind::int32},        {"rawdatafile", Kind::string}, {"source_name", Kind::string}, {"az_start", Kind::float64},
-      {"za_start", Kind::float64},   {"tstart", Kind::float64},   {"tsamp", Kind::float64},    {"fch1", Kind::float64},
-      {"foff", Kind::float64},       {"refdm", Kind::float64},    {"period", Kind::float64},   {"src_raj", Kind::float64},
+      {"telescope_id", Kind::int32}, {"machine_id", Kind::int32},    {"data_type", Kind::int32},
+      {"barycentric", Kind::int32},  {"pulsarcentric", Kind::int32}, {"nbits", Kind::int32},
+      {"nsamples", Kind::int32},     {"nchans", Kind::int32},        {"nifs", Kind::int32},
+      {"nbeams", Kind::int32},       {"ibeam", Kind::int32},         {"nbins", Kind::int32},
+      {"npuls", Kind::int32},        {"rawdatafile", Kind::string},  {"source_name", Kind::string},
+      {"az_start", Kind::float64},   {"za_start", Kind::float64},    {"tstart", Kind::float64},
+      {"tsamp", Kind::float64},      {"fch1", Kind::float64},        {"foff", Kind::float64},
+      {"refdm", Kind::float64},      {"period", Kind::float64},      {"src_raj", Kind::float64},
       {"src_dej", Kind::float64},    {"signed", Kind::byte}};
   return k;
 }
@@ -51,7 +53,8 @@ inline const std::map<std::string, Kind, std::less<>>& keywords() {
 inline void check(const Header& h, const std::string& where) {
   if (h.nchans < 1) fail(where, ": nchans is ", h.nchans, " (at least 1)");
   if (h.nifs < 1) fail(where, ": nifs is ", h.nifs, " (at least 1)");
-  if (h.nbits != 8 && h.nbits != 16 && h.nbits != 32) fail(where, ": nbits is ", h.nbits, "; cadence reads 8, 16 (unsigned) and 32 (float)");
+  if (h.nbits != 8 && h.nbits != 16 && h.nbits != 32)
+    fail(where, ": nbits is ", h.nbits, "; cadence reads 8, 16 (unsigned) and 32 (float)");
   if (!(h.foff != 0.0) || !std::isfinite(h.foff)) fail(where, ": foff is ", h.foff, " (the channel width, not 0)");
   if (!std::isfinite(h.fch1)) fail(where, ": fch1 is not a number");
   if (!(h.tsamp > 0.0)) fail(where, ": tsamp is ", h.tsamp, " (seconds per sample, above 0)");
@@ -73,7 +76,8 @@ inline Header parse(const std::uint8_t* bytes, std::size_t size, const std::stri
   };
   auto string = [&](const char* what) {
     const std::int32_t n = int32(what);
-    if (n < 1 || n > 4096) fail(where, ": not a SIGPROC filterbank header (a string of length ", n, " at byte ", at - 4, ")");
+    if (n < 1 || n > 4096)
+      fail(where, ": not a SIGPROC filterbank header (a string of length ", n, " at byte ", at - 4, ")");
     need(static_cast<std::size_t>(n), what);
     std::string s(reinterpret_cast<const char*>(bytes + at), static_cast<std::size_t>(n));
     at += static_cast<std::size_t>(n);
@@ -91,9 +95,15 @@ inline Header parse(const std::uint8_t* bytes, std::size_t size, const std::stri
     switch (it->second) {
       case Kind::int32: {
         const std::int32_t v = int32(key.c_str());
-        if (key == "nchans") { h.nchans = v; nchans = true; }
-        else if (key == "nifs") h.nifs = v;
-        else if (key == "nbits") { h.nbits = v; nbits = true; }
+        if (key == "nchans") {
+          h.nchans = v;
+          nchans = true;
+        } else if (key == "nifs")
+          h.nifs = v;
+        else if (key == "nbits") {
+          h.nbits = v;
+          nbits = true;
+        }
         break;
       }
       case Kind::float64: {
@@ -101,10 +111,17 @@ inline Header parse(const std::uint8_t* bytes, std::size_t size, const std::stri
         double v;
         std::memcpy(&v, bytes + at, 8);
         at += 8;
-        if (key == "fch1") { h.fch1 = v; fch1 = true; }
-        else if (key == "foff") { h.foff = v; foff = true; }
-        else if (key == "tsamp") { h.tsamp = v; tsamp = true; }
-        else if (key == "tstart") h.tstart = v;
+        if (key == "fch1") {
+          h.fch1 = v;
+          fch1 = true;
+        } else if (key == "foff") {
+          h.foff = v;
+          foff = true;
+        } else if (key == "tsamp") {
+          h.tsamp = v;
+          tsamp = true;
+        } else if (key == "tstart")
+          h.tstart = v;
         break;
       }
       case Kind::string: {
@@ -114,12 +131,14 @@ inline Header parse(const std::uint8_t* bytes, std::size_t size, const std::stri
       }
       case Kind::byte:
         need(1, key.c_str());
-        if (key == "signed" && bytes[at] != 0) fail(where, ": signed 8-bit data is not supported (blimpy reads unsigned)");
+        if (key == "signed" && bytes[at] != 0)
+          fail(where, ": signed 8-bit data is not supported (blimpy reads unsigned)");
         at += 1;
         break;
     }
   }
-  for (auto [seen, name] : {std::pair{nchans, "nchans"}, {nbits, "nbits"}, {fch1, "fch1"}, {foff, "foff"}, {tsamp, "tsamp"}})
+  for (auto [seen, name] :
+       {std::pair{nchans, "nchans"}, {nbits, "nbits"}, {fch1, "fch1"}, {foff, "foff"}, {tsamp, "tsamp"}})
     if (!seen) fail(where, ": the header has no `", name, "`");
   check(h, where);
   data_offset = at;
@@ -131,7 +150,8 @@ inline void put_string(std::string& out, std::string_view s) {
   out.append(reinterpret_cast<const char*>(&n), 4);
   out.append(s);
 }
-template <class T> void put_value(std::string& out, std::string_view key, T v) {
+template <class T>
+void put_value(std::string& out, std::string_view key, T v) {
   put_string(out, key);
   out.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
@@ -164,13 +184,15 @@ inline std::string encode(const Header& h) {
 inline void write_filterbank(const std::filesystem::path& path, Header h, std::span<const float> data) {
   sigproc::check(h, path.string());
   const auto per_sample = static_cast<std::size_t>(h.nifs * h.nchans);
-  if (data.size() % per_sample != 0) fail(path.string(), ": ", data.size(), " values are not whole samples of ", per_sample);
+  if (data.size() % per_sample != 0)
+    fail(path.string(), ": ", data.size(), " values are not whole samples of ", per_sample);
   write_text_atomically(path, [&](std::ostream& o) {
     o << sigproc::encode(h);
     std::vector<char> buf(data.size() * static_cast<std::size_t>(h.nbits / 8));
     for (std::size_t i = 0; i < data.size(); ++i) {
       const float v = data[i];
-      if (h.nbits == 32) std::memcpy(buf.data() + 4 * i, &v, 4);
+      if (h.nbits == 32)
+        std::memcpy(buf.data() + 4 * i, &v, 4);
       else if (h.nbits == 16) {
         const auto u = static_cast<std::uint16_t>(std::clamp(std::lround(v), 0L, 65535L));
         std::memcpy(buf.data() + 2 * i, &u, 2);
@@ -195,7 +217,8 @@ class FilterbankFile final : public File {
       if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) fail(where, ": not a regular file");
       const auto size = static_cast<std::size_t>(st.st_size);
       if (size == 0) fail(where, ": empty file");
-      std::vector<std::uint8_t> head(std::min<std::size_t>(size, std::size_t{1} << 20));  // headers are under a kilobyte
+      std::vector<std::uint8_t> head(
+          std::min<std::size_t>(size, std::size_t{1} << 20));  // headers are under a kilobyte
       pread_all(head.data(), head.size(), 0, where);
       h_ = sigproc::parse(head.data(), head.size(), where, offset_);
       h_.file = path;
@@ -203,7 +226,8 @@ class FilterbankFile final : public File {
       const std::size_t data = size - offset_;
       if (data == 0) fail(where, ": no data after the header");
       if (data % bytes_per_sample != 0)
-        fail(where, ": truncated data (", data, " bytes after the header is not a whole number of ", bytes_per_sample, "-byte samples)");
+        fail(where, ": truncated data (", data, " bytes after the header is not a whole number of ", bytes_per_sample,
+             "-byte samples)");
       h_.nsamples = static_cast<std::int64_t>(data / bytes_per_sample);
     } catch (...) {
       ::close(fd_);
@@ -249,7 +273,9 @@ class FilterbankFile final : public File {
     while (n > 0) {
       const ssize_t got = ::pread(fd_, p, n, static_cast<off_t>(at));
       if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) fail(where, ": cannot read ", n, " bytes at offset ", at, got < 0 ? std::string(" (") + std::strerror(errno) + ")" : std::string(" (the file shrank?)"));
+      if (got <= 0)
+        fail(where, ": cannot read ", n, " bytes at offset ", at,
+             got < 0 ? std::string(" (") + std::strerror(errno) + ")" : std::string(" (the file shrank?)"));
       p += got;
       n -= static_cast<std::size_t>(got);
       at += static_cast<std::size_t>(got);

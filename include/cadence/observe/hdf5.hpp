@@ -112,7 +112,8 @@ class Hdf5File final : public File {
     if (H5Fis_hdf5(path.c_str()) <= 0) fail(where, ": not an HDF5 file (or unreadable)");
     file_ = h5::Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!file_.ok()) fail(where, ": libhdf5 cannot open it (truncated or damaged?)");
-    if (H5Lexists(file_.get(), "data", H5P_DEFAULT) <= 0) fail(where, ": no data set `data` (not a Breakthrough Listen filterbank file)");
+    if (H5Lexists(file_.get(), "data", H5P_DEFAULT) <= 0)
+      fail(where, ": no data set `data` (not a Breakthrough Listen filterbank file)");
     data_ = h5::Id(H5Dopen2(file_.get(), "data", H5P_DEFAULT), H5Dclose);
     if (!data_.ok()) fail(where, ": cannot open the data set `data`");
     h5::Id space(H5Dget_space(data_.get()), H5Sclose);
@@ -132,7 +133,8 @@ class Hdf5File final : public File {
     h_.nsamples = static_cast<std::int64_t>(dims[0]);
     sigproc::check(h_, where);
     if (static_cast<std::int64_t>(dims[2]) != h_.nchans || static_cast<std::int64_t>(dims[1]) != h_.nifs)
-      fail(where, ": `data` is ", dims[0], " x ", dims[1], " x ", dims[2], " but the header says nifs ", h_.nifs, ", nchans ", h_.nchans);
+      fail(where, ": `data` is ", dims[0], " x ", dims[1], " x ", dims[2], " but the header says nifs ", h_.nifs,
+           ", nchans ", h_.nchans);
     if (h_.nsamples < 1) fail(where, ": `data` has no time samples");
     // every filter the data needs must be there (bitshuffle is a plugin: say which package has it)
     h5::Id dcpl(H5Dget_create_plist(d), H5Pclose);
@@ -141,12 +143,16 @@ class Hdf5File final : public File {
       unsigned flags = 0, config = 0;
       std::size_t n = 0;
       char name[256] = {};
-      const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &n, nullptr, sizeof name, name, &config);
+      const H5Z_filter_t id =
+          H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &n, nullptr, sizeof name, name, &config);
       if (H5Zfilter_avail(id) <= 0) {
         if (id == 32008)
-          fail(where, ": compressed with the bitshuffle filter (HDF5 filter 32008), which libhdf5 cannot load: "
-                      "install Debian's package `bitshuffle` (apt install bitshuffle), or point HDF5_PLUGIN_PATH at libh5bshuf.so");
-        fail(where, ": compressed with HDF5 filter ", id, " (", name, "), which libhdf5 cannot load (install its plugin; see HDF5_PLUGIN_PATH)");
+          fail(where,
+               ": compressed with the bitshuffle filter (HDF5 filter 32008), which libhdf5 cannot load: "
+               "install Debian's package `bitshuffle` (apt install bitshuffle), or point HDF5_PLUGIN_PATH at "
+               "libh5bshuf.so");
+        fail(where, ": compressed with HDF5 filter ", id, " (", name,
+             "), which libhdf5 cannot load (install its plugin; see HDF5_PLUGIN_PATH)");
       }
     }
     if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
@@ -156,7 +162,8 @@ class Hdf5File final : public File {
       h5::Id type(H5Dget_type(d), H5Tclose);
       const auto chunk_bytes = static_cast<std::size_t>(chunk[0] * chunk[1] * chunk[2]) * H5Tget_size(type.get());
       const auto rows = static_cast<std::size_t>((dims[0] + chunk[0] - 1) / chunk[0]);
-      const std::size_t cache = std::min<std::size_t>(std::size_t{512} << 20, chunk_bytes * rows + (std::size_t{1} << 20));
+      const std::size_t cache =
+          std::min<std::size_t>(std::size_t{512} << 20, chunk_bytes * rows + (std::size_t{1} << 20));
       h5::Id dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
       H5Pset_chunk_cache(dapl.get(), 10007, cache, 1.0);
       data_ = h5::Id(H5Dopen2(file_.get(), "data", dapl.get()), H5Dclose);
@@ -175,7 +182,8 @@ class Hdf5File final : public File {
     H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, size, nullptr);
     h5::Id mem(H5Screate_simple(3, size, nullptr), H5Sclose);
     if (H5Dread(data_.get(), H5T_NATIVE_FLOAT, mem.get(), space.get(), H5P_DEFAULT, out) < 0)
-      fail(h_.file.string(), ": libhdf5 cannot read channels [", first, ", ", first + count, ") (a damaged or truncated file?)");
+      fail(h_.file.string(), ": libhdf5 cannot read channels [", first, ", ", first + count,
+           ") (a damaged or truncated file?)");
   }
 
  private:

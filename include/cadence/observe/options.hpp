@@ -13,16 +13,17 @@ namespace cadence {
 /// The "scan" section: how `seti scan` reads an observation and what it writes. Not part of a run's
 /// fingerprint (a scan changes nothing a run trained).
 struct ScanOptions {
-  std::vector<int> on;       // positions (0..5) of the three ON files among the six given; [] = from source_name
-  int overlap = 64;          // channels that neighbouring windows share (0..freq-1)
-  int batch = 32;            // windows per read and per forward pass
-  int threads = 0;           // reading threads; 0 = all cores
-  int top = 20;              // hits drawn (waterfall PNGs) and listed on scan.html
-  bool tta = false;          // score each window with the pipeline's TTA rounds too (the folds always)
-  bool baseline = true;      // the de-Doppler search's drift rate and SNR for each window, in hits.csv
-  std::filesystem::path out; // where hits.csv, scan.json, scan.html and waterfalls/ go; "" = <run.dir>/scan
+  std::vector<int> on;        // positions (0..5) of the three ON files among the six given; [] = from source_name
+  int overlap = 64;           // channels that neighbouring windows share (0..freq-1)
+  int batch = 32;             // windows per read and per forward pass
+  int threads = 0;            // reading threads; 0 = all cores
+  int top = 20;               // hits drawn (waterfall PNGs) and listed on scan.html
+  bool tta = false;           // score each window with the pipeline's TTA rounds too (the folds always)
+  bool baseline = true;       // the de-Doppler search's drift rate and SNR for each window, in hits.csv
+  std::filesystem::path out;  // where hits.csv, scan.json, scan.html and waterfalls/ go; "" = <run.dir>/scan
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("on", on, OnPositions{});
     v("overlap", overlap, config::in_range(0, 255));
     v("batch", batch, config::in_range(1, 4096));

@@ -52,8 +52,9 @@ inline void holdout(const std::vector<float>& targets, const std::vector<bool>& 
     (is_valid[i] ? (pos ? vp : vn) : (pos ? fp : fn))++;
   }
   if (vp == 0 || vn == 0 || fp == 0 || fn == 0)
-    fail("/train/holdout: the ", split, " split's hold-out has ", vp, " positives and ", vn, " negatives to validate on, ", fp, " and ", fn,
-         " to fit on: both sides need both classes (", targets.size(), " cadences in all; change train.holdout or add data)");
+    fail("/train/holdout: the ", split, " split's hold-out has ", vp, " positives and ", vn,
+         " negatives to validate on, ", fp, " and ", fn, " to fit on: both sides need both classes (", targets.size(),
+         " cadences in all; change train.holdout or add data)");
 }
 
 /// predict.blend: each file exists and lists the test ids in sample order.
@@ -64,7 +65,8 @@ inline void blend(const PredictOptions& p, const Dataset& test) {
     const auto rows = csv::read_labels(f);
     if (rows.size() != test.size()) fail(f.string(), ": ", rows.size(), " rows, the test set has ", test.size());
     for (std::size_t i = 0; i < rows.size(); ++i)
-      if (rows[i].id != test.entries[i].id) fail(f.string(), ":", i + 2, ": id `", rows[i].id, "`, expected `", test.entries[i].id, "`");
+      if (rows[i].id != test.entries[i].id)
+        fail(f.string(), ":", i + 2, ": id `", rows[i].id, "`, expected `", test.entries[i].id, "`");
   }
 }
 

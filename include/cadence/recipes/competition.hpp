@@ -101,8 +101,10 @@ void check_weights(const P& pipeline, const CompetitionConfig& cfg, const std::s
       has = true;
     }
   });
-  const bool used = job == "pretrain" || job == "run" || job == "check" || job == "holdout" || (job == "finetune" && cfg.finetune.init == FinetuneInit::weights);
-  if (has && used) (void)build_network(pipeline, source_of(pipeline).image_shape().channels);  // errors name /model/weights
+  const bool used = job == "pretrain" || job == "run" || job == "check" || job == "holdout" ||
+                    (job == "finetune" && cfg.finetune.init == FinetuneInit::weights);
+  if (has && used)
+    (void)build_network(pipeline, source_of(pipeline).image_shape().channels);  // errors name /model/weights
 }
 
 /// Everything a job checks before it works (see recipes/check.hpp), for the inputs it (and the jobs
@@ -120,14 +122,17 @@ void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const RunDir&
   }
   const auto pretrained_model = RunDir::model(dir.pretrain());
   if (job == "finetune" && pretrained && dist::leader() && !std::filesystem::exists(pretrained_model))
-    fail("/finetune/init: \"pretrained\" but ", pretrained_model.string(), " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
+    fail("/finetune/init: \"pretrained\" but ", pretrained_model.string(),
+         " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
   if (job == "finetune" || all) checks::folds(open_checked(pipeline, Split::train).targets(), cfg.train.folds, "train");
   if (job == "holdout") {
     const auto d = open_checked(pipeline, Split::train);
     checks::holdout(d.targets(), stratified_holdout(d.targets(), cfg.train.holdout, cfg.run.seed), "train");
   }
-  if (job != "pretrain" && dist::leader()) checks::blend(cfg.predict, open_checked(pipeline, Split::test));  // rank 0 blends
-  if (job == "predict" && dist::leader()) {  // what predict reads back for the report: refused now, not after submission.csv
+  if (job != "pretrain" && dist::leader())
+    checks::blend(cfg.predict, open_checked(pipeline, Split::test));  // rank 0 blends
+  if (job == "predict" &&
+      dist::leader()) {  // what predict reads back for the report: refused now, not after submission.csv
     if (std::filesystem::exists(dir.oof())) (void)read_oof(dir.oof());
     if (std::filesystem::exists(dir.cv())) (void)config::load_file(dir.cv());
     for (const auto& [k, _] : dir.fold_models(cfg.train.folds)) (void)read_history(RunDir::log(dir.fold(k)));
@@ -141,7 +146,8 @@ void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const RunDir&
 /// or run without --resume).
 template <class P>
 Prepared prepare(P& pipeline, const config::json& j, const std::string& job, bool fresh) {
-  static_assert(P::has_source, "cadence::recipes: the pipeline has no source stage; start it with Load{} (or a source of your own).");
+  static_assert(P::has_source,
+                "cadence::recipes: the pipeline has no source stage; start it with Load{} (or a source of your own).");
   static_assert(P::has_model, "cadence::recipes: the pipeline has no Model<...> stage to train.");
   Prepared p;
   config::read_config(j, pipeline, p.cfg);
@@ -164,7 +170,8 @@ Prepared prepare(P& pipeline, const config::json& j, const std::string& job, boo
     p.dir.take();  // the first write to the directory (it makes it)
     const auto replaced = p.dir.record(starts_over, job == "holdout" ? 0 : cfg.train.folds);
     if (!replaced.empty() && !cfg.run.quiet)
-      std::fprintf(stderr, "%s: a new run replaces the one made by another config (%s)\n", cfg.run.dir.string().c_str(), replaced.c_str());
+      std::fprintf(stderr, "%s: a new run replaces the one made by another config (%s)\n", cfg.run.dir.string().c_str(),
+                   replaced.c_str());
     const auto resolved = config::write_config(pipeline, cfg);
     write_text_atomically(p.dir.config(), [&](std::ostream& o) { o << resolved.dump(2) << '\n'; });
   });
@@ -187,9 +194,10 @@ template <class P>
 config::json key_settings(const P& pipeline, const CompetitionConfig& cfg) {
   const auto resolved = config::write_config(pipeline, cfg);
   config::json out = config::json::object();
-  for (const char* key : {"/model/arch", "/model/head", "/load/layout", "/background/mode", "/train/epochs", "/train/batch_size",
-                          "/train/lr", "/train/optimizer", "/train/scheduler", "/mixup/p", "/mixup/alpha", "/tta/mode",
-                          "/train/folds", "/train/amp", "/run/device", "/run/threads", "/run/seed"}) {
+  for (const char* key :
+       {"/model/arch", "/model/head", "/load/layout", "/background/mode", "/train/epochs", "/train/batch_size",
+        "/train/lr", "/train/optimizer", "/train/scheduler", "/mixup/p", "/mixup/alpha", "/tta/mode", "/train/folds",
+        "/train/amp", "/run/device", "/run/threads", "/run/seed"}) {
     const config::json::json_pointer ptr(key);
     if (resolved.contains(ptr)) out[std::string(key).substr(1)] = resolved[ptr];
   }
@@ -199,8 +207,10 @@ config::json key_settings(const P& pipeline, const CompetitionConfig& cfg) {
 /// The data root of the pipeline's source, when it has one (Load's `root`).
 template <class P>
 std::filesystem::path data_root(const P& pipeline) {
-  if constexpr (requires { source_of(pipeline).options.root; }) return source_of(pipeline).options.root;
-  else return {};
+  if constexpr (requires { source_of(pipeline).options.root; })
+    return source_of(pipeline).options.root;
+  else
+    return {};
 }
 
 /// Per id, a truth file's SNR (cadence-synth writes train_signals.csv and test_labels.csv beside the
@@ -219,9 +229,9 @@ inline std::string seconds(double s) {
 }
 
 /// report.html from whatever the run directory holds so far (this run's folds only).
-inline std::filesystem::path write_report(const CompetitionConfig& cfg, const RunDir& dir, const std::string& title, const config::json& summary,
-                                          const std::vector<float>& oof_truth = {}, const std::vector<double>& oof = {},
-                                          const report::Extras& extras = {}) {
+inline std::filesystem::path write_report(const CompetitionConfig& cfg, const RunDir& dir, const std::string& title,
+                                          const config::json& summary, const std::vector<float>& oof_truth = {},
+                                          const std::vector<double>& oof = {}, const report::Extras& extras = {}) {
   if (!dist::leader()) return dir.report();  // rank 0 writes
   config::json history = read_history(RunDir::log(dir.pretrain()));
   for (int k = 0; k < cfg.train.folds; ++k)
@@ -238,7 +248,8 @@ inline config::json finetune_summary(double cv_auc, const std::vector<double>& f
 
 /// The report's settings and, when the data root has cadence-synth's train_signals.csv, each OOF sample's SNR.
 template <class P>
-report::Extras finetune_extras(const P& pipeline, const CompetitionConfig& cfg, const std::vector<std::string>& oof_ids) {
+report::Extras finetune_extras(const P& pipeline, const CompetitionConfig& cfg,
+                               const std::vector<std::string>& oof_ids) {
   report::Extras e{key_settings(pipeline, cfg), {}, {}, {}};
   const auto root = data_root(pipeline);
   const auto truth = read_truth_if_there(root.empty() ? root : root / "train_signals.csv");
@@ -258,7 +269,9 @@ std::vector<double> baseline_scores(const P& pipeline, const CompetitionConfig& 
                                     const std::vector<std::int64_t>& indices, torch::Device device) {
   using Source = std::remove_cvref_t<decltype(source_of(pipeline))>;
   if constexpr (!std::same_as<Source, Load>) {
-    fail("/finetune/baseline: the de-Doppler baseline reads the competition's layout through Load, and this pipeline's source is another");
+    fail(
+        "/finetune/baseline: the de-Doppler baseline reads the competition's layout through Load, and this pipeline's "
+        "source is another");
   } else {
     Load load = source_of(pipeline);
     load.options.layout = PanelLayout::all_stacked;
@@ -266,7 +279,10 @@ std::vector<double> baseline_scores(const P& pipeline, const CompetitionConfig& 
     auto net = build_network(p, load.image_shape().channels);
     net->to(device);
     return predict_pipeline(p, net, Head::ce, data, indices,
-                            {.batch_size = cfg.train.eval_batch_size, .device = device, .seed = cfg.run.seed, .label = "de-Doppler baseline",
+                            {.batch_size = cfg.train.eval_batch_size,
+                             .device = device,
+                             .seed = cfg.run.seed,
+                             .label = "de-Doppler baseline",
                              .quiet = cfg.run.quiet});
   }
 }
@@ -309,14 +325,18 @@ double pretrain_job(const P& pipeline, const Prepared& prepared) {
   const auto targets = data.targets();
   const auto is_valid = stratified_holdout(targets, cfg.train.holdout, cfg.run.seed);
   const auto split = split_indices(targets.size(), [&](std::size_t i) { return is_valid[i]; });
-  dist::on_leader([&] { save_folds(RunDir::split(run.make_dir(run.pretrain())), data.ids(), std::vector<int>(is_valid.begin(), is_valid.end())); });
+  dist::on_leader([&] {
+    save_folds(RunDir::split(run.make_dir(run.pretrain())), data.ids(),
+               std::vector<int>(is_valid.begin(), is_valid.end()));
+  });
   TrainOptions t = cfg.train;
   if (cfg.pretrain.epochs > 0) t.epochs = cfg.pretrain.epochs;
   auto net = fresh_network(pipeline, cfg, device, 1000);
-  const auto r = fit(pipeline, net, FitContext{cfg.run, t, data, split.fitting, split.valid, run.pretrain(), "pretrain", device,
-                                               run.identity_check("pretrain")});
-  write_report(cfg, run, "cadence: pretrain", {{"pretrain validation AUC", r.best_auc}, {"best epoch", r.best_epoch}}, {}, {},
-               report::Extras{key_settings(pipeline, cfg), {}, {}, {}});
+  const auto r = fit(pipeline, net,
+                     FitContext{cfg.run, t, data, split.fitting, split.valid, run.pretrain(), "pretrain", device,
+                                run.identity_check("pretrain")});
+  write_report(cfg, run, "cadence: pretrain", {{"pretrain validation AUC", r.best_auc}, {"best epoch", r.best_epoch}},
+               {}, {}, report::Extras{key_settings(pipeline, cfg), {}, {}, {}});
   return r.best_auc;
 }
 
@@ -325,8 +345,9 @@ double pretrain_job(const P& pipeline, const Prepared& prepared) {
 /// Trains each fold (finetune.only: some of them) and returns the out-of-fold predictions (-1: not
 /// predicted) and each trained fold's AUC.
 template <class P>
-std::pair<std::vector<double>, std::vector<double>> train_folds(const P& pipeline, const Prepared& prepared, const Dataset& data,
-                                                                const std::vector<int>& fold, torch::Device device) {
+std::pair<std::vector<double>, std::vector<double>> train_folds(const P& pipeline, const Prepared& prepared,
+                                                                const Dataset& data, const std::vector<int>& fold,
+                                                                torch::Device device) {
   const auto& cfg = prepared.cfg;
   const RunDir& run = prepared.dir;
   std::vector<double> oof(data.size(), -1.0), fold_auc;
@@ -337,11 +358,14 @@ std::pair<std::vector<double>, std::vector<double>> train_folds(const P& pipelin
     if (!only.empty() && std::find(only.begin(), only.end(), k) == only.end()) continue;
     const auto split = fold_split(fold, k);
     auto net = fresh_network(init_from, cfg, device, static_cast<std::uint64_t>(k));
-    if (cfg.finetune.init == FinetuneInit::pretrained) load_module(net, RunDir::model(run.pretrain()), run.identity_check("pretrain"));
+    if (cfg.finetune.init == FinetuneInit::pretrained)
+      load_module(net, RunDir::model(run.pretrain()), run.identity_check("pretrain"));
     dist::on_leader([&] { run.make_dir(run.fold(k)); });
-    const auto r = fit(pipeline, net, FitContext{cfg.run, cfg.train, data, split.fitting, split.valid, run.fold(k), "fold " + std::to_string(k),
-                                                 device, run.identity_check("finetune", k)});
-    for (std::size_t v = 0; v < split.valid.size(); ++v) oof[static_cast<std::size_t>(split.valid[v])] = r.best_valid[v];
+    const auto r = fit(pipeline, net,
+                       FitContext{cfg.run, cfg.train, data, split.fitting, split.valid, run.fold(k),
+                                  "fold " + std::to_string(k), device, run.identity_check("finetune", k)});
+    for (std::size_t v = 0; v < split.valid.size(); ++v)
+      oof[static_cast<std::size_t>(split.valid[v])] = r.best_valid[v];
     fold_auc.push_back(r.best_auc);
   }
   return {oof, fold_auc};
@@ -384,19 +408,25 @@ CompetitionResult finetune_job(const P& pipeline, const Prepared& prepared) {
   std::ostringstream csv;
   csv << "id,target,prediction,fold\n";
   for (std::size_t r = 0; r < table.ids.size(); ++r)
-    csv << table.ids[r] << ',' << table.truth[r] << ',' << table.pred[r] << ',' << fold[static_cast<std::size_t>(table.index[r])] << '\n';
-  config::json cv = {{"fold_auc", result.fold_auc}, {"oof_auc", result.cv_auc}, {"folds", cfg.train.folds}};  // byte-reproducible: no times
+    csv << table.ids[r] << ',' << table.truth[r] << ',' << table.pred[r] << ','
+        << fold[static_cast<std::size_t>(table.index[r])] << '\n';
+  config::json cv = {{"fold_auc", result.fold_auc},
+                     {"oof_auc", result.cv_auc},
+                     {"folds", cfg.train.folds}};  // byte-reproducible: no times
   auto extras = finetune_extras(pipeline, cfg, table.ids);
   if (cfg.finetune.baseline) {
     extras.baseline = baseline_scores(pipeline, cfg, data, table.index, device);
     cv["baseline_auc"] = roc_auc(table.truth, extras.baseline);
-    if (!cfg.run.quiet) std::fprintf(stderr, "de-Doppler baseline on the same cadences: ROC AUC %.4f\n", cv["baseline_auc"].get<double>());
+    if (!cfg.run.quiet)
+      std::fprintf(stderr, "de-Doppler baseline on the same cadences: ROC AUC %.4f\n",
+                   cv["baseline_auc"].get<double>());
   }
   dist::on_leader([&] {
     write_text_atomically(run.oof(), [&](std::ostream& o) { o << csv.str(); });
     write_text_atomically(run.cv(), [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
   });
-  if (!cfg.run.quiet) std::fprintf(stderr, "CV: out-of-fold ROC AUC %.4f over %zu samples\n", result.cv_auc, table.pred.size());
+  if (!cfg.run.quiet)
+    std::fprintf(stderr, "CV: out-of-fold ROC AUC %.4f over %zu samples\n", result.cv_auc, table.pred.size());
   auto summary = finetune_summary(result.cv_auc, result.fold_auc, wall);
   if (cv.contains("baseline_auc")) summary["de-Doppler baseline ROC AUC (same cadences)"] = cv["baseline_auc"];
   result.report = write_report(cfg, run, "cadence: fine-tune", summary, table.truth, table.pred, extras);
@@ -413,14 +443,16 @@ inline std::vector<std::pair<int, std::filesystem::path>> fold_models(const RunD
   std::vector<std::pair<int, std::filesystem::path>> models;
   for (int k = 0; k < folds; ++k)
     if (present[static_cast<std::size_t>(k)] == '1') models.emplace_back(k, RunDir::model(run.fold(k)));
-  if (models.empty()) fail(run.root().string(), ": no trained fold (", RunDir::model(run.fold(0)).string(), ", ...) to predict with (run finetune first)");
+  if (models.empty())
+    fail(run.root().string(), ": no trained fold (", RunDir::model(run.fold(0)).string(),
+         ", ...) to predict with (run finetune first)");
   return models;
 }
 
 /// The mean probability of the fold models on `test`, each with the pipeline's TTA.
 template <class P>
-std::vector<double> predict_folds(const P& pipeline, const Prepared& prepared, const Dataset& test, torch::Device device,
-                                  std::vector<std::pair<int, std::filesystem::path>>& models) {
+std::vector<double> predict_folds(const P& pipeline, const Prepared& prepared, const Dataset& test,
+                                  torch::Device device, std::vector<std::pair<int, std::filesystem::path>>& models) {
   const auto& cfg = prepared.cfg;
   std::vector<double> mean(test.size(), 0.0);
   const auto shell = without_weights(pipeline);  // each fold's checkpoint replaces the weights
@@ -431,8 +463,11 @@ std::vector<double> predict_folds(const P& pipeline, const Prepared& prepared, c
     prepare_for_inference(*net, cfg.predict.inference());  // BN folded, channels_last: what bench_compare times
     AutocastGuard autocast(cfg.predict.amp, device);
     const auto p = predict_pipeline(pipeline, net, pipeline_head(pipeline), test, iota(test.size()),
-                                    {.batch_size = cfg.train.eval_batch_size, .device = device, .seed = cfg.run.seed,
-                                     .label = "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()), .quiet = cfg.run.quiet});
+                                    {.batch_size = cfg.train.eval_batch_size,
+                                     .device = device,
+                                     .seed = cfg.run.seed,
+                                     .label = "predict " + std::to_string(m + 1) + "/" + std::to_string(models.size()),
+                                     .quiet = cfg.run.quiet});
     for (std::size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / static_cast<double>(models.size());
   }
   return mean;
@@ -445,10 +480,12 @@ inline std::vector<double> blend(const PredictOptions& o, const Dataset& test, c
   for (std::size_t i = 0; i < mean.size(); ++i) blended[i] = o.weight * mean[i];
   for (const auto& member : o.blend) {
     const auto rows = csv::read_labels(member.submission);
-    if (rows.size() != test.size()) fail(member.submission.string(), ": ", rows.size(), " rows, the test set has ", test.size());
+    if (rows.size() != test.size())
+      fail(member.submission.string(), ": ", rows.size(), " rows, the test set has ", test.size());
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (rows[i].id != test.entries[i].id)
-        fail(member.submission.string(), ": row ", i + 2, " is id `", rows[i].id, "`, expected `", test.entries[i].id, "`");
+        fail(member.submission.string(), ": row ", i + 2, " is id `", rows[i].id, "`, expected `", test.entries[i].id,
+             "`");
       blended[i] += member.weight * rows[i].target;
     }
     total += member.weight;
@@ -461,18 +498,24 @@ inline std::vector<double> blend(const PredictOptions& o, const Dataset& test, c
 /// What the prediction looks like and, on a set with a truth file (cadence-synth's test_labels.csv),
 /// how good it is: predict.json's content.
 template <class P>
-config::json prediction_summary(const P& pipeline, const CompetitionConfig& cfg, const Dataset& test, const std::vector<double>& blended,
-                                std::size_t models, double wall) {
+config::json prediction_summary(const P& pipeline, const CompetitionConfig& cfg, const Dataset& test,
+                                const std::vector<double>& blended, std::size_t models, double wall) {
   int rounds = 1;
   with_predict_stage(pipeline, [&](const auto& stage) { rounds = stage.rounds(); });
   std::vector<double> sorted = blended;
   std::sort(sorted.begin(), sorted.end());
-  const auto at = [&](double q) { return sorted[static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1))]; };
-  config::json summary = {{"test cadences", blended.size()}, {"models (folds)", models}, {"TTA rounds", rounds},
-                          {"mean probability", std::accumulate(blended.begin(), blended.end(), 0.0) / static_cast<double>(blended.size())},
-                          {"share >= 0.5", static_cast<double>(sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), 0.5)) / static_cast<double>(sorted.size())},
-                          {"probability quartiles", std::vector<double>{at(0.25), at(0.5), at(0.75)}},
-                          {"predict wall time", seconds(wall)}};
+  const auto at = [&](double q) {
+    return sorted[static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1))];
+  };
+  config::json summary = {
+      {"test cadences", blended.size()},
+      {"models (folds)", models},
+      {"TTA rounds", rounds},
+      {"mean probability", std::accumulate(blended.begin(), blended.end(), 0.0) / static_cast<double>(blended.size())},
+      {"share >= 0.5", static_cast<double>(sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), 0.5)) /
+                           static_cast<double>(sorted.size())},
+      {"probability quartiles", std::vector<double>{at(0.25), at(0.5), at(0.75)}},
+      {"predict wall time", seconds(wall)}};
   const auto root = data_root(pipeline);
   const auto truth = read_truth_if_there(root.empty() ? root : root / "test_labels.csv");
   if (truth.empty()) return summary;
@@ -486,18 +529,22 @@ config::json prediction_summary(const P& pipeline, const CompetitionConfig& cfg,
     snr.push_back(it->second.snr);
     drift.push_back(std::abs(it->second.drift));
   }
-  if (y.size() != test.size() || std::count(y.begin(), y.end(), 1.0f) == 0 || std::count(y.begin(), y.end(), 0.0f) == 0) return summary;
+  if (y.size() != test.size() || std::count(y.begin(), y.end(), 1.0f) == 0 || std::count(y.begin(), y.end(), 0.0f) == 0)
+    return summary;
   summary["test ROC AUC (test_labels.csv)"] = roc_auc(y, p);
   config::json bins = config::json::array();
   for (const auto& b : report::auc_by_bins(y, p, snr, report::snr_bin_edges()))
-    if (b.positives > 0) bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
+    if (b.positives > 0)
+      bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
   if (!bins.empty()) summary["test AUC by SNR"] = bins;  // truth files with SNR (cadence-synth's)
   bins = config::json::array();
   for (const auto& b : report::auc_by_bins(y, p, drift, {0, 0.002, 0.004, 0.006, 0.008, 0.010, 1e9}))
-    if (b.positives > 0) bins.push_back({{"drift_lo", b.lo}, {"drift_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
+    if (b.positives > 0)
+      bins.push_back({{"drift_lo", b.lo}, {"drift_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
   if (!bins.empty()) summary["test AUC by |drift| (Hz/s)"] = bins;
   if (!cfg.run.quiet)
-    std::fprintf(stderr, "test: ROC AUC %.4f against %s\n", summary["test ROC AUC (test_labels.csv)"].get<double>(), (root / "test_labels.csv").string().c_str());
+    std::fprintf(stderr, "test: ROC AUC %.4f against %s\n", summary["test ROC AUC (test_labels.csv)"].get<double>(),
+                 (root / "test_labels.csv").string().c_str());
   return summary;
 }
 
@@ -541,14 +588,18 @@ std::string check(P pipeline, const config::json& j) {
   auto line = [&](Split s) {
     const auto d = source_of(pipeline).open(s);
     char buf[160];
-    if (s == Split::test) std::snprintf(buf, sizeof buf, "%-6s %zu cadences\n", to_string(s), d.size());
-    else std::snprintf(buf, sizeof buf, "%-6s %zu cadences, %zu positive\n", to_string(s), d.size(), checks::positives(d.targets()));
+    if (s == Split::test)
+      std::snprintf(buf, sizeof buf, "%-6s %zu cadences\n", to_string(s), d.size());
+    else
+      std::snprintf(buf, sizeof buf, "%-6s %zu cadences, %zu positive\n", to_string(s), d.size(),
+                    checks::positives(d.targets()));
     summary += buf;
   };
   if (cfg.finetune.init == FinetuneInit::pretrained && cfg.pretrain.split == PretrainSplit::old) line(Split::old);
   line(Split::train);
   line(Split::test);
-  return summary + std::to_string(cfg.train.folds) + " folds, each validation with both classes; config and inputs ok\n";
+  return summary + std::to_string(cfg.train.folds) +
+         " folds, each validation with both classes; config and inputs ok\n";
 }
 
 /// Hold-out training on the pretraining split; best weights in <run.dir>/pretrain/model.pt.

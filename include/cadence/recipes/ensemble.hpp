@@ -40,11 +40,12 @@ inline constexpr std::array<std::pair<BlendMode, std::string_view>, 2> enum_name
 }
 
 struct EnsembleMember {
-  std::string name;                 // its run directory under the ensemble's: [A-Za-z0-9_-]
-  std::filesystem::path config;     // the member's run config (relative paths: from the ensemble config's directory)
-  std::vector<std::string> set;     // overrides applied to it, as with --set ("train.epochs=10")
-  double weight = 1.0;              // its weight in the blend
-  template <class V> void fields(V& v) {
+  std::string name;              // its run directory under the ensemble's: [A-Za-z0-9_-]
+  std::filesystem::path config;  // the member's run config (relative paths: from the ensemble config's directory)
+  std::vector<std::string> set;  // overrides applied to it, as with --set ("train.epochs=10")
+  double weight = 1.0;           // its weight in the blend
+  template <class V>
+  void fields(V& v) {
     v("name", name, config::required(), ValidName{});
     v("config", config, config::required(), config::NonEmpty{});
     v("set", set);
@@ -62,7 +63,8 @@ struct EnsembleOptions {
   BlendMode blend = BlendMode::prob;            // weighted mean of probabilities, or of normalised ranks
   std::vector<std::string> set;                 // overrides for every member, before each member's own
   std::vector<EnsembleMember> members;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("dir", dir, config::NonEmpty{});
     v("blend", blend);
     v("set", set);
@@ -83,7 +85,10 @@ struct EnsembleOptions {
 
 struct EnsembleConfig {
   EnsembleOptions ensemble;
-  template <class V> void fields(V& v) { v("ensemble", ensemble, config::required()); }
+  template <class V>
+  void fields(V& v) {
+    v("ensemble", ensemble, config::required());
+  }
 };
 
 struct EnsembleResult {
@@ -95,7 +100,8 @@ struct EnsembleResult {
 namespace recipes {
 
 /// Member `m`'s run config: its file, its overrides, and run.dir = <ensemble.dir>/<name>.
-inline config::json member_config(const EnsembleOptions& e, const EnsembleMember& m, const std::filesystem::path& base) {
+inline config::json member_config(const EnsembleOptions& e, const EnsembleMember& m,
+                                  const std::filesystem::path& base) {
   const auto file = m.config.is_absolute() ? m.config : base / m.config;
   config::json j;
   try {
@@ -113,7 +119,8 @@ inline config::json member_config(const EnsembleOptions& e, const EnsembleMember
 namespace detail {
 
 /// Weighted mean of the members' columns, as probabilities or as normalised ranks.
-inline std::vector<double> blend_columns(const std::vector<std::vector<double>>& columns, const std::vector<double>& weights, BlendMode mode) {
+inline std::vector<double> blend_columns(const std::vector<std::vector<double>>& columns,
+                                         const std::vector<double>& weights, BlendMode mode) {
   std::vector<double> out(columns.front().size(), 0.0);
   double total = 0;
   for (std::size_t m = 0; m < columns.size(); ++m) {
@@ -147,13 +154,16 @@ inline EnsembleResult blend(const EnsembleOptions& e) {
       first = rows;
       for (const auto& id : ids) truth.push_back(static_cast<float>(rows.at(id).target));
     } else {
-      if (rows.size() != first.size()) fail((dir / "oof.csv").string(), ": ", rows.size(), " rows, member `", e.members[0].name, "` has ", first.size());
+      if (rows.size() != first.size())
+        fail((dir / "oof.csv").string(), ": ", rows.size(), " rows, member `", e.members[0].name, "` has ",
+             first.size());
       for (const auto& [id, row] : first) {
         auto it = rows.find(id);
-        if (it == rows.end()) fail((dir / "oof.csv").string(), ": no row for id `", id, "` (the members must train on the same data)");
+        if (it == rows.end())
+          fail((dir / "oof.csv").string(), ": no row for id `", id, "` (the members must train on the same data)");
         if (it->second.fold != row.fold)
-          fail((dir / "oof.csv").string(), ": id `", id, "` is in fold ", it->second.fold, " but in fold ", row.fold, " for member `",
-               e.members[0].name, "` (give the members the same run.seed and train.folds)");
+          fail((dir / "oof.csv").string(), ": id `", id, "` is in fold ", it->second.fold, " but in fold ", row.fold,
+               " for member `", e.members[0].name, "` (give the members the same run.seed and train.folds)");
       }
     }
     std::vector<double> col;
@@ -166,12 +176,13 @@ inline EnsembleResult blend(const EnsembleOptions& e) {
     if (test_ids.empty())
       for (const auto& row : sub) test_ids.push_back(row.id);
     if (sub.size() != test_ids.size())
-      fail((dir / "submission.csv").string(), ": ", sub.size(), " rows, member `", e.members[0].name, "`'s submission has ", test_ids.size());
+      fail((dir / "submission.csv").string(), ": ", sub.size(), " rows, member `", e.members[0].name,
+           "`'s submission has ", test_ids.size());
     std::vector<double> test_col;
     for (std::size_t i = 0; i < sub.size(); ++i) {
       if (test_ids[i] != sub[i].id)
-        fail((dir / "submission.csv").string(), ": row ", i + 2, " is id `", sub[i].id, "`, member `", e.members[0].name,
-             "`'s submission has `", test_ids[i], "` there");
+        fail((dir / "submission.csv").string(), ": row ", i + 2, " is id `", sub[i].id, "`, member `",
+             e.members[0].name, "`'s submission has `", test_ids[i], "` there");
       test_col.push_back(sub[i].target);
     }
     test_columns.push_back(std::move(test_col));
@@ -199,7 +210,8 @@ inline EnsembleResult blend(const EnsembleOptions& e) {
     csv << '\n';
   }
   write_text_atomically(e.dir / "oof.csv", [&](std::ostream& o) { o << csv.str(); });
-  config::json cv = {{"blend", {{"mode", config::write_value(e.blend)}, {"oof_auc", result.blend_auc}}}, {"members", config::json::object()}};
+  config::json cv = {{"blend", {{"mode", config::write_value(e.blend)}, {"oof_auc", result.blend_auc}}},
+                     {"members", config::json::object()}};
   config::json summary = config::json::object();
   for (std::size_t m = 0; m < e.members.size(); ++m) {
     const auto& name = e.members[m].name;

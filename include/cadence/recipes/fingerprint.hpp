@@ -26,9 +26,20 @@ namespace cadence::fingerprint {
 /// trained on a GPU predicts or scans on a CPU and the other way round (the weights are the same
 /// tensors), as thread counts change the float summation order and nothing else.
 inline const std::vector<std::string>& presentation_keys() {
-  static const std::vector<std::string> keys{"/run/dir", "/run/quiet", "/run/device", "/run/threads", "/run/resume", "/run/keep_memory", "/run/dist_timeout",
-                                             "/load/threads", "/load/prefetch", "/train/checkpoint_every",
-                                             "/train/eval_batch_size", "/train/grad_checkpointing", "/predict", "/scan"};
+  static const std::vector<std::string> keys{"/run/dir",
+                                             "/run/quiet",
+                                             "/run/device",
+                                             "/run/threads",
+                                             "/run/resume",
+                                             "/run/keep_memory",
+                                             "/run/dist_timeout",
+                                             "/load/threads",
+                                             "/load/prefetch",
+                                             "/train/checkpoint_every",
+                                             "/train/eval_batch_size",
+                                             "/train/grad_checkpointing",
+                                             "/predict",
+                                             "/scan"};
   return keys;
 }
 
@@ -51,8 +62,10 @@ inline config::json of_config(config::json resolved, const std::vector<std::stri
 
 /// Whether `key` is absent from the recorded `was` and at its default in `now`: an option this
 /// version of cadence added since the run was made, which cannot have changed it.
-inline bool added_since(const config::json& was_flat, const config::json& defaults_flat, const std::string& key, const config::json& value) {
-  return !was_flat.contains(key) && defaults_flat.is_object() && defaults_flat.contains(key) && defaults_flat[key] == value;
+inline bool added_since(const config::json& was_flat, const config::json& defaults_flat, const std::string& key,
+                        const config::json& value) {
+  return !was_flat.contains(key) && defaults_flat.is_object() && defaults_flat.contains(key) &&
+         defaults_flat[key] == value;
 }
 
 /// Whether `now` is the recorded `was`, up to options added since at their defaults (`defaults`: the
@@ -83,7 +96,8 @@ inline std::string differences(const config::json& was, const config::json& now,
     if (x == y || (b.contains(k) && added_since(a, d, k, b[k]))) continue;
     if (n++ < limit) {
       std::string name = k.substr(1);
-      for (auto& c : name) if (c == '/') c = '.';
+      for (auto& c : name)
+        if (c == '/') c = '.';
       out += (out.empty() ? "" : ", ") + name + ": " + first_line(x, 40) + " -> " + first_line(y, 40);
     }
   }
@@ -123,11 +137,12 @@ inline void write(const std::filesystem::path& dir, const config::json& fp) {
 /// another config made. Call it before the inputs are checked; record_config after. `defaults`: the
 /// fingerprint of an all-defaults config, so that a run made before an option existed still matches
 /// when the option is at its default.
-inline void verify_config(const std::filesystem::path& dir, const config::json& config_part, const std::string& job, bool fresh,
-                          const config::json& defaults = nullptr) {
+inline void verify_config(const std::filesystem::path& dir, const config::json& config_part, const std::string& job,
+                          bool fresh, const config::json& defaults = nullptr) {
   if (fresh) return;
   const auto fp = read(dir);
-  if (fp.is_object() && fp.contains("config") && !fp["config"].is_null() && !same_config(fp["config"], config_part, defaults))
+  if (fp.is_object() && fp.contains("config") && !fp["config"].is_null() &&
+      !same_config(fp["config"], config_part, defaults))
     fail(dir.string(), ": made by another config (", differences(fp["config"], config_part, 6, defaults), "); ", job,
          " would mix its state into this run. Use another run.dir, or start over with `seti run` (without --resume)");
 }
@@ -152,8 +167,8 @@ inline void check_inputs(const std::filesystem::path& dir, const std::string& sp
   if (fp["inputs"].contains(split)) {
     const auto& was = fp["inputs"][split];
     if (was == now) return;
-    fail(dir.string(), ": the ", split, " split has changed since this run began (", was["count"].dump(), " -> ", now["count"].dump(),
-         " cadences, or other ids or labels); use another run.dir, or start over with `seti run`");
+    fail(dir.string(), ": the ", split, " split has changed since this run began (", was["count"].dump(), " -> ",
+         now["count"].dump(), " cadences, or other ids or labels); use another run.dir, or start over with `seti run`");
   }
   fp["inputs"][split] = now;
   write(dir, fp);

@@ -63,7 +63,9 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   auto net = build_network(pipeline, source_of(pipeline).image_shape().channels);
   net->to(device);
   if (t.channels_last) to_channels_last(*net);
-  const auto f = fit(pipeline, net, FitContext{run, t, train, split.fitting, split.valid, dir.root(), "epoch", device, dir.identity_check("holdout")});
+  const auto f = fit(pipeline, net,
+                     FitContext{run, t, train, split.fitting, split.valid, dir.root(), "epoch", device,
+                                dir.identity_check("holdout")});
   HoldoutResult result{f.best_auc, -1.0, f.best_epoch, dir.root(), dir.submission(), f.model};
   std::vector<double> best_valid = f.best_valid;
   std::vector<std::string> valid_ids;
@@ -74,7 +76,8 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   }
   prepare_for_inference(*net, cfg.predict.inference());  // training is over: the inference path from here
   AutocastGuard autocast(cfg.predict.amp, device);       // predict.amp: every forward pass from here
-  const PredictCall call{.batch_size = t.eval_batch_size, .device = device, .seed = run.seed, .label = "valid+tta", .quiet = run.quiet};
+  const PredictCall call{
+      .batch_size = t.eval_batch_size, .device = device, .seed = run.seed, .label = "valid+tta", .quiet = run.quiet};
   if constexpr (P::has_tta) {  // the best weights' validation score with the pipeline's TTA
     best_valid = predict_pipeline(pipeline, net, head, train, split.valid, call);
     result.tta_auc = roc_auc(valid_truth, best_valid);

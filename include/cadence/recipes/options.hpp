@@ -16,7 +16,9 @@ namespace cadence {
 
 enum class FinetuneInit { pretrained, weights, scratch };
 inline constexpr std::array<std::pair<FinetuneInit, std::string_view>, 3> enum_names(FinetuneInit) {
-  return {{{FinetuneInit::pretrained, "pretrained"}, {FinetuneInit::weights, "weights"}, {FinetuneInit::scratch, "scratch"}}};
+  return {{{FinetuneInit::pretrained, "pretrained"},
+           {FinetuneInit::weights, "weights"},
+           {FinetuneInit::scratch, "scratch"}}};
 }
 enum class PretrainSplit { old, train };
 inline constexpr std::array<std::pair<PretrainSplit, std::string_view>, 2> enum_names(PretrainSplit) {
@@ -26,17 +28,20 @@ inline constexpr std::array<std::pair<PretrainSplit, std::string_view>, 2> enum_
 struct PretrainOptions {
   PretrainSplit split = PretrainSplit::old;  // old_leaky_data (the seed's choice) or train
   int epochs = 0;                            // 0: train.epochs
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("split", split);
     v("epochs", epochs, config::at_least(0));
   }
 };
 
 struct FinetuneOptions {
-  FinetuneInit init = FinetuneInit::pretrained;  // pretrained: <run.dir>/pretrain/model.pt; weights: model.weights; scratch
-  std::vector<int> only;                         // train only these folds (empty: all)
-  bool baseline = false;                         // also score the de-Doppler baseline on the same cadences, for the report
-  template <class V> void fields(V& v) {
+  FinetuneInit init =
+      FinetuneInit::pretrained;  // pretrained: <run.dir>/pretrain/model.pt; weights: model.weights; scratch
+  std::vector<int> only;         // train only these folds (empty: all)
+  bool baseline = false;         // also score the de-Doppler baseline on the same cadences, for the report
+  template <class V>
+  void fields(V& v) {
     v("init", init);
     v("only", only);
     v("baseline", baseline);
@@ -46,7 +51,8 @@ struct FinetuneOptions {
 struct BlendMember {
   std::filesystem::path submission;  // another run's submission.csv
   double weight = 1.0;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("submission", submission, config::NonEmpty{});
     v("weight", weight, config::at_least(0.0));
   }
@@ -58,7 +64,8 @@ struct PredictOptions {
   bool fold_batchnorm = true;      // BatchNorm folded into the convolutions (nn/inference.hpp)
   bool channels_last = true;       // NHWC weights and inputs
   Amp amp = Amp::off;              // autocast for the forward passes: "fp16" (CUDA) or "bf16", as the seed predicted
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("weight", weight, config::at_least(0.0));
     v("blend", blend);
     v("fold_batchnorm", fold_batchnorm);
@@ -75,7 +82,8 @@ struct CompetitionConfig {
   FinetuneOptions finetune;
   PredictOptions predict;
   ScanOptions scan;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("run", run);
     v("train", train);
     v("pretrain", pretrain);
@@ -90,7 +98,10 @@ struct CompetitionConfig {
       fail("/train/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
     double blend_weights = predict.weight;
     for (const auto& m : predict.blend) blend_weights += m.weight;
-    if (!(blend_weights > 0)) fail("/predict/weight: the blend weights (this run's and predict.blend's) sum to 0; give this run a weight above 0");
+    if (!(blend_weights > 0))
+      fail(
+          "/predict/weight: the blend weights (this run's and predict.blend's) sum to 0; give this run a weight above "
+          "0");
     if (predict.amp == Amp::fp16 && !run.torch_device().is_cuda())
       fail("/predict/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
   }

@@ -73,10 +73,12 @@ class RunDir {
   /// Whether cadence writes a file of this name into a run or scan directory (which temporaries of
   /// killed runs take() may remove).
   static bool writes(const std::string& name) {
-    static const std::vector<std::string> names{"config.json", "fingerprint.json", "folds.csv", "oof.csv", "cv.json", "submission.csv",
-                                                "predict.json", "report.html", "valid.csv", "split.csv", "log.jsonl", "model.pt",
-                                                "last.pt", "ensemble.json", "hits.csv", "scan.json", "scan.html"};
-    return std::find(names.begin(), names.end(), name) != names.end() || (name.starts_with("hit_") && name.ends_with(".png"));
+    static const std::vector<std::string> names{
+        "config.json",  "fingerprint.json", "folds.csv", "oof.csv",   "cv.json",   "submission.csv",
+        "predict.json", "report.html",      "valid.csv", "split.csv", "log.jsonl", "model.pt",
+        "last.pt",      "ensemble.json",    "hits.csv",  "scan.json", "scan.html"};
+    return std::find(names.begin(), names.end(), name) != names.end() ||
+           (name.starts_with("hit_") && name.ends_with(".png"));
   }
 
   // ---- holding it ---------------------------------------------------------------------------------
@@ -113,7 +115,8 @@ class RunDir {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::is_directory(root_, ec)) return;
-    for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
       if (it->is_symlink()) link_refused(it->path());
   }
 
@@ -132,7 +135,8 @@ class RunDir {
     IdentityCheck c{checkpoint_identity(job, fold), {}};
     if (!identity_.is_null())
       c.config_differs = [now = identity_, defaults = defaults_](const config::json& saved) {
-        return fingerprint::same_config(saved, now, defaults) ? std::string() : fingerprint::differences(saved, now, 6, defaults);
+        return fingerprint::same_config(saved, now, defaults) ? std::string()
+                                                              : fingerprint::differences(saved, now, 6, defaults);
       };
     return c;
   }
@@ -176,8 +180,9 @@ class RunDir {
     if (!lock_) fail("RunDir::", what, ": ", root_.string(), " is not held (call take() first)");
   }
   [[noreturn]] static void link_refused(const std::filesystem::path& p) {
-    fail(p.string(), ": a symbolic link inside the run directory; cadence writes nothing through links there (the run directory "
-                     "itself may be one). Remove it, or use another run.dir");
+    fail(p.string(),
+         ": a symbolic link inside the run directory; cadence writes nothing through links there (the run directory "
+         "itself may be one). Remove it, or use another run.dir");
   }
 
   std::filesystem::path root_;

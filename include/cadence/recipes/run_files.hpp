@@ -28,14 +28,16 @@ inline std::pair<std::map<std::string, OofRow>, std::vector<std::string>> read_o
   if (!in) fail(file.string(), ": cannot open (did finetune run?)");
   std::string line;
   std::getline(in, line);
-  if (csv::trim(line) != "id,target,prediction,fold") fail(file.string(), ":1: expected the header `id,target,prediction,fold`");
+  if (csv::trim(line) != "id,target,prediction,fold")
+    fail(file.string(), ":1: expected the header `id,target,prediction,fold`");
   std::map<std::string, OofRow> rows;
   std::vector<std::string> order;
   for (std::size_t no = 2; std::getline(in, line); ++no) {
     if (csv::trim(line).empty()) continue;
     std::istringstream s(line);
     std::string id, target, prediction, fold;
-    if (!std::getline(s, id, ',') || !std::getline(s, target, ',') || !std::getline(s, prediction, ',') || !std::getline(s, fold))
+    if (!std::getline(s, id, ',') || !std::getline(s, target, ',') || !std::getline(s, prediction, ',') ||
+        !std::getline(s, fold))
       fail(file.string(), ":", no, ": expected id,target,prediction,fold");
     try {
       const std::string f(csv::trim(fold));
@@ -65,7 +67,8 @@ inline config::json read_history(const std::filesystem::path& log) {
     if (line.empty()) continue;
     auto j = config::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object())
-      fail(log.string(), ":", no, ": not a JSON object (a truncated log? remove the line, or start over with `seti run`)");
+      fail(log.string(), ":", no,
+           ": not a JSON object (a truncated log? remove the line, or start over with `seti run`)");
     h.push_back(std::move(j));
   }
   return h;

@@ -55,8 +55,8 @@ struct ScanResult {
   std::vector<Hit> hits;  // ranked, best first
   std::int64_t windows = 0, skipped = 0;
   std::int64_t masked_windows = 0, masked_samples = 0;  // windows with NaN/Inf samples masked, and how many samples
-  std::size_t models = 0;  // fold models
-  int rounds = 1;          // TTA rounds per model (1 without scan.tta)
+  std::size_t models = 0;                               // fold models
+  int rounds = 1;                                       // TTA rounds per model (1 without scan.tta)
   double seconds = 0.0, windows_per_s = 0.0;
   std::filesystem::path dir, csv, html;
   std::filesystem::path run;  // the run that scored it
@@ -66,13 +66,15 @@ namespace observe {
 
 /// matplotlib's viridis, from nine of its colours, linearly between them.
 inline std::array<std::uint8_t, 3> viridis(double t) {
-  static constexpr std::uint8_t k[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},  {44, 113, 142}, {33, 144, 141},
-                                           {39, 173, 129}, {92, 200, 99},  {170, 220, 50}, {253, 231, 37}};
+  static constexpr std::uint8_t k[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},
+                                           {44, 113, 142}, {33, 144, 141}, {39, 173, 129},
+                                           {92, 200, 99},  {170, 220, 50}, {253, 231, 37}};
   t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0) * 8.0;
   const int i = std::min(7, static_cast<int>(t));
   const double f = t - i;
   std::array<std::uint8_t, 3> c{};
-  for (int j = 0; j < 3; ++j) c[static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(k[i][j] + f * (k[i + 1][j] - k[i][j]) + 0.5);
+  for (int j = 0; j < 3; ++j)
+    c[static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(k[i][j] + f * (k[i + 1][j] - k[i][j]) + 0.5);
   return c;
 }
 
@@ -149,10 +151,11 @@ namespace detail {
 /// One batch of windows, cut by a reading thread.
 struct ScanBatch {
   std::int64_t first_window = 0, count = 0;
-  torch::Tensor images;      // (n,C,H,W): what the network reads
-  torch::Tensor panels;      // (n,6,T/bin,F): the six panels standardised and binned, for the de-Doppler line (undefined when off)
-  std::vector<char> valid;            // per window
-  std::vector<std::int64_t> masked;   // per window: NaN/Inf samples masked
+  torch::Tensor images;  // (n,C,H,W): what the network reads
+  torch::Tensor
+      panels;  // (n,6,T/bin,F): the six panels standardised and binned, for the de-Doppler line (undefined when off)
+  std::vector<char> valid;           // per window
+  std::vector<std::int64_t> masked;  // per window: NaN/Inf samples masked
 };
 
 inline std::string mhz(double f) {
@@ -171,17 +174,18 @@ inline std::string mhz(double f) {
 /// scaled back by sqrt(bin): the numbers of searching the full windows with bins of `bin`, up to the
 /// panels' start times rounding to whole bins.
 struct ScanPlan {
-  CadenceShape shape{};                 // the training shape: 6 x 273 x 256
-  ImageShape image{};                   // what the network reads
-  std::vector<std::int64_t> starts;     // each window's first channel
+  CadenceShape shape{};              // the training shape: 6 x 273 x 256
+  ImageShape image{};                // what the network reads
+  std::vector<std::int64_t> starts;  // each window's first channel
   std::int64_t windows = 0, batch = 0, batches = 0;
-  std::int64_t bin = 1, binned = 0;     // rows per de-Doppler bin, and binned rows per panel
-  DeDopplerOptions search;              // the search on binned rows
-  double step_s = 0.0;                  // seconds per resampled row
+  std::int64_t bin = 1, binned = 0;  // rows per de-Doppler bin, and binned rows per panel
+  DeDopplerOptions search;           // the search on binned rows
+  double step_s = 0.0;               // seconds per resampled row
 
   ScanPlan(const observe::Cadence& cad, const ScanOptions& so, PanelLayout layout) {
     if (cad.nchans() < shape.freq)
-      fail(cad.header().file.string(), ": ", cad.nchans(), " channels, fewer than one window of the trained model's ", shape.freq);
+      fail(cad.header().file.string(), ": ", cad.nchans(), " channels, fewer than one window of the trained model's ",
+           shape.freq);
     image = image_shape(layout, shape);
     starts = observe::window_starts(cad.nchans(), shape.freq, so.overlap);
     windows = static_cast<std::int64_t>(starts.size());
@@ -203,8 +207,14 @@ struct ScanPlan {
 /// Cuts batch b of windows: what each reading thread of the scan does (through OrderedPrefetch).
 class WindowCutter {
  public:
-  WindowCutter(const observe::Cadence& cad, const ScanPlan& plan, PanelLayout layout, bool standardize, bool baseline, CadenceHook cadence)
-      : cad_(cad), plan_(plan), layout_(layout), standardize_(standardize), baseline_(baseline), cadence_(std::move(cadence)) {}
+  WindowCutter(const observe::Cadence& cad, const ScanPlan& plan, PanelLayout layout, bool standardize, bool baseline,
+               CadenceHook cadence)
+      : cad_(cad),
+        plan_(plan),
+        layout_(layout),
+        standardize_(standardize),
+        baseline_(baseline),
+        cadence_(std::move(cadence)) {}
 
   ScanBatch operator()(std::size_t batch) const {
     thread_local observe::Block block;
@@ -224,12 +234,14 @@ class WindowCutter {
     raw.resize(static_cast<std::size_t>(6 * panel));
     for (std::int64_t i = 0; i < s.count; ++i) {
       const std::int64_t w = s.first_window + i;
-      const bool ok = observe::cut_window(cad_, block, start(w), shape.freq, shape.time, raw, &s.masked[static_cast<std::size_t>(i)]);
+      const bool ok = observe::cut_window(cad_, block, start(w), shape.freq, shape.time, raw,
+                                          &s.masked[static_cast<std::size_t>(i)]);
       s.valid[static_cast<std::size_t>(i)] = ok ? 1 : 0;
       if (baseline_ && ok) bin_panels(raw, s.panels.data_ptr<float>() + i * 6 * plan_.binned * shape.freq);
       if (ok && cadence_) cadence_(raw, CadenceKey{6, shape.time, shape.freq, w, nullptr});
       arrange(raw, layout_, standardize_ && ok,
-              std::span<float>(s.images.data_ptr<float>() + i * image.numel(), static_cast<std::size_t>(image.numel())), shape);
+              std::span<float>(s.images.data_ptr<float>() + i * image.numel(), static_cast<std::size_t>(image.numel())),
+              shape);
     }
     return s;
   }
@@ -244,7 +256,10 @@ class WindowCutter {
     for (std::int64_t p = 0; p < 6; ++p) {
       const float* src = raw.data() + p * panel;
       double sum = 0.0, sq = 0.0;
-      for (std::int64_t k = 0; k < panel; ++k) { sum += src[k]; sq += static_cast<double>(src[k]) * src[k]; }
+      for (std::int64_t k = 0; k < panel; ++k) {
+        sum += src[k];
+        sq += static_cast<double>(src[k]) * src[k];
+      }
       const auto [mean, inv] = mean_and_inverse_std(sum, sq, static_cast<std::size_t>(panel));
       float* out = dst + p * binned * shape.freq;
       for (std::int64_t j = 0; j < binned; ++j)
@@ -269,27 +284,33 @@ std::vector<std::pair<int, std::filesystem::path>> scan_models(const P& pipeline
   namespace fs = std::filesystem;
   if constexpr (P::template contains<Background>)
     if (pipeline.template get<Background>().options.mode == BackgroundMode::nearest)
-      fail("/background/mode: \"nearest\" subtracts the most similar cadence of a dataset, and a scan has no dataset; "
-           "scan with a run trained with off_mean, off_median, off_panel or none");
+      fail(
+          "/background/mode: \"nearest\" subtracts the most similar cadence of a dataset, and a scan has no dataset; "
+          "scan with a run trained with off_mean, off_median, off_panel or none");
   if (!fs::is_directory(run.root())) fail("--run: ", run.root().string(), " is not a directory");
   const auto fp = fingerprint::read(run.root());
   if (fp.is_object() && fp.contains("config") && !fp["config"].is_null()) {
     const auto diff = run.identity_check("finetune").config_differs(fp["config"]);
     if (!diff.empty())
-      fail(run.root().string(), ": trained with another config (", diff, "); scan with the config the run was made with (", run.config().string(), ")");
+      fail(run.root().string(), ": trained with another config (", diff,
+           "); scan with the config the run was made with (", run.config().string(), ")");
   }
   run.verify("scan", /*fresh=*/false);  // weights without a fingerprint are refused
   auto models = run.fold_models(folds);
-  if (models.empty()) fail(run.root().string(), ": no trained fold (", RunDir::model(run.fold(0)).string(), ", ...) to scan with (run finetune first)");
+  if (models.empty())
+    fail(run.root().string(), ": no trained fold (", RunDir::model(run.fold(0)).string(),
+         ", ...) to scan with (run finetune first)");
   return models;
 }
 
 /// The fold networks, prepared for inference on `device`, each checked against the run (job, fold, config).
 template <class P>
-std::vector<torch::nn::Sequential> scan_networks(const P& pipeline, const Prepared& prepared, std::vector<std::pair<int, std::filesystem::path>> models,
+std::vector<torch::nn::Sequential> scan_networks(const P& pipeline, const Prepared& prepared,
+                                                 std::vector<std::pair<int, std::filesystem::path>> models,
                                                  torch::Device device) {
   const auto shell = without_weights(pipeline);
-  if (fresh_network(shell, prepared.cfg, device, 0)->parameters().empty()) models.resize(1);  // nothing learnt: the folds agree
+  if (fresh_network(shell, prepared.cfg, device, 0)->parameters().empty())
+    models.resize(1);  // nothing learnt: the folds agree
   std::vector<torch::nn::Sequential> nets;
   for (const auto& [k, path] : models) {
     auto net = fresh_network(shell, prepared.cfg, device, 0);
@@ -305,8 +326,9 @@ std::vector<torch::nn::Sequential> scan_networks(const P& pipeline, const Prepar
 /// through the prediction pieces predict uses (infer/predict.hpp), and the de-Doppler line. Windows come
 /// from `threads` reading threads ahead of the network.
 template <class P>
-std::vector<Hit> score_windows(const P& pipeline, const CompetitionConfig& cfg, const observe::Cadence& cad, const ScanPlan& plan,
-                               const WindowCutter& cutter, std::vector<torch::nn::Sequential>& nets, int threads, torch::Device device) {
+std::vector<Hit> score_windows(const P& pipeline, const CompetitionConfig& cfg, const observe::Cadence& cad,
+                               const ScanPlan& plan, const WindowCutter& cutter,
+                               std::vector<torch::nn::Sequential>& nets, int threads, torch::Device device) {
   const ScanOptions& so = cfg.scan;
   std::vector<Hit> hits(static_cast<std::size_t>(plan.windows));
   torch::NoGradGuard no_grad;
@@ -315,7 +337,8 @@ std::vector<Hit> score_windows(const P& pipeline, const CompetitionConfig& cfg, 
   const auto& h0 = cad.header();
   std::vector<std::int64_t> rows;  // the batch's window numbers: the TTA rounds' draws
   const RoundContext ctx = round_context(pipeline, cfg.run.seed, rows);
-  OrderedPrefetch<ScanBatch> ahead(static_cast<std::size_t>(plan.batches), threads, std::max(2, threads + 1), std::cref(cutter));
+  OrderedPrefetch<ScanBatch> ahead(static_cast<std::size_t>(plan.batches), threads, std::max(2, threads + 1),
+                                   std::cref(cutter));
   Progress bar("scan", plan.windows, cfg.run.quiet, "windows");
   while (auto next = ahead.next()) {
     ScanBatch& s = *next;
@@ -333,7 +356,8 @@ std::vector<Hit> score_windows(const P& pipeline, const CompetitionConfig& cfg, 
       AutocastPause fp32(device);
       best = dedoppler::search(s.panels.to(device), positions, plan.search);
       best->score = (best->score * std::sqrt(static_cast<double>(plan.bin))).to(torch::kCPU);
-      best->drift = (best->drift / static_cast<double>(plan.bin)).to(torch::kCPU);  // channels per resampled row, as step_s counts
+      best->drift = (best->drift / static_cast<double>(plan.bin))
+                        .to(torch::kCPU);  // channels per resampled row, as step_s counts
       best->channel = best->channel.to(torch::kCPU);
     }
     for (std::int64_t i = 0; i < s.count; ++i) {
@@ -359,24 +383,28 @@ std::vector<Hit> score_windows(const P& pipeline, const CompetitionConfig& cfg, 
 /// A hit's band, low and high edge (MHz).
 inline std::pair<double, double> band(const observe::Cadence& cad, const Hit& h) {
   const auto& h0 = cad.header();
-  const double a = h0.frequency(static_cast<double>(h.first)), b = h0.frequency(static_cast<double>(h.first + h.width - 1));
+  const double a = h0.frequency(static_cast<double>(h.first)),
+               b = h0.frequency(static_cast<double>(h.first + h.width - 1));
   return {std::min(a, b), std::max(a, b)};
 }
 
 /// hits.csv: every window ranked by score.
-inline void write_hits_csv(const std::filesystem::path& path, const observe::Cadence& cad, const std::vector<Hit>& ranked) {
+inline void write_hits_csv(const std::filesystem::path& path, const observe::Cadence& cad,
+                           const std::vector<Hit>& ranked) {
   const auto& h0 = cad.header();
   write_text_atomically(path, [&](std::ostream& o) {
-    o << "rank,window,channel_start,channel_end,freq_low_mhz,freq_high_mhz,freq_centre_mhz,score,dedoppler_drift_hz_s,dedoppler_snr,dedoppler_freq_mhz\n";
+    o << "rank,window,channel_start,channel_end,freq_low_mhz,freq_high_mhz,freq_centre_mhz,score,dedoppler_drift_hz_s,"
+         "dedoppler_snr,dedoppler_freq_mhz\n";
     char buf[64];
     for (std::size_t k = 0; k < ranked.size(); ++k) {
       const Hit& h = ranked[k];
       const auto [lo, hi] = band(cad, h);
-      o << k + 1 << ',' << h.window << ',' << h.first << ',' << h.first + h.width << ',' << mhz(lo) << ',' << mhz(hi) << ','
-        << mhz(h0.frequency(static_cast<double>(h.first) + 0.5 * static_cast<double>(h.width - 1)));
+      o << k + 1 << ',' << h.window << ',' << h.first << ',' << h.first + h.width << ',' << mhz(lo) << ',' << mhz(hi)
+        << ',' << mhz(h0.frequency(static_cast<double>(h.first) + 0.5 * static_cast<double>(h.width - 1)));
       std::snprintf(buf, sizeof buf, ",%.6g", h.score);
       o << buf;
-      if (std::isnan(h.snr)) o << ",,,";
+      if (std::isnan(h.snr))
+        o << ",,,";
       else {
         std::snprintf(buf, sizeof buf, ",%.6g,%.4g,", h.drift, h.snr);
         o << buf << mhz(h.line_mhz);
@@ -387,36 +415,58 @@ inline void write_hits_csv(const std::filesystem::path& path, const observe::Cad
 }
 
 /// waterfalls/hit_<k>.png of the top hits; returns each PNG in base64, for scan.html.
-inline std::vector<std::string> write_waterfalls(const std::filesystem::path& dir, const observe::Cadence& cad, const std::vector<Hit>& top) {
+inline std::vector<std::string> write_waterfalls(const std::filesystem::path& dir, const observe::Cadence& cad,
+                                                 const std::vector<Hit>& top) {
   std::vector<std::string> images;
   for (std::size_t k = 0; k < top.size(); ++k) {
     const auto bytes = observe::waterfall_png(cad, top[k].first, top[k].width);
     char name[32];
     std::snprintf(name, sizeof name, "hit_%03zu.png", k + 1);
-    write_text_atomically(dir / name, [&](std::ostream& o) { o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())); });
+    write_text_atomically(dir / name, [&](std::ostream& o) {
+      o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    });
     images.push_back(observe::base64(bytes));
   }
   return images;
 }
 
 /// scan.json: what was scanned, how fast, and the top hits, for programs.
-inline void write_scan_json(const std::filesystem::path& path, const observe::Cadence& cad, const ScanResult& r, const ScanOptions& so,
-                            const std::string& device, int threads, const std::vector<Hit>& top) {
-  config::json summary = {{"windows", r.windows}, {"skipped_windows", r.skipped}, {"masked_windows", r.masked_windows},
-                          {"masked_samples", r.masked_samples}, {"channels", cad.nchans()}, {"overlap", so.overlap},
-                          {"models", r.models}, {"tta", so.tta}, {"device", device}, {"reading_threads", threads},
-                          {"seconds", r.seconds}, {"windows_per_s", r.windows_per_s}, {"run", r.run.string()}};
+inline void write_scan_json(const std::filesystem::path& path, const observe::Cadence& cad, const ScanResult& r,
+                            const ScanOptions& so, const std::string& device, int threads,
+                            const std::vector<Hit>& top) {
+  config::json summary = {{"windows", r.windows},
+                          {"skipped_windows", r.skipped},
+                          {"masked_windows", r.masked_windows},
+                          {"masked_samples", r.masked_samples},
+                          {"channels", cad.nchans()},
+                          {"overlap", so.overlap},
+                          {"models", r.models},
+                          {"tta", so.tta},
+                          {"device", device},
+                          {"reading_threads", threads},
+                          {"seconds", r.seconds},
+                          {"windows_per_s", r.windows_per_s},
+                          {"run", r.run.string()}};
   config::json files = config::json::array();
   for (std::size_t p = 0; p < 6; ++p) {
     const auto& h = cad.header(p);
-    files.push_back({{"position", p + 1}, {"on", p % 2 == 0}, {"file", h.file.string()}, {"source_name", h.source_name},
-                     {"nsamples", h.nsamples}, {"tsamp", h.tsamp}, {"nbits", h.nbits}});
+    files.push_back({{"position", p + 1},
+                     {"on", p % 2 == 0},
+                     {"file", h.file.string()},
+                     {"source_name", h.source_name},
+                     {"nsamples", h.nsamples},
+                     {"tsamp", h.tsamp},
+                     {"nbits", h.nbits}});
   }
   summary["files"] = files;
   config::json jtop = config::json::array();
   for (std::size_t k = 0; k < top.size(); ++k) {
     const Hit& h = top[k];
-    config::json e = {{"rank", k + 1}, {"window", h.window}, {"channel_start", h.first}, {"channel_end", h.first + h.width}, {"score", h.score}};
+    config::json e = {{"rank", k + 1},
+                      {"window", h.window},
+                      {"channel_start", h.first},
+                      {"channel_end", h.first + h.width},
+                      {"score", h.score}};
     if (!std::isnan(h.snr)) {
       e["dedoppler_drift_hz_s"] = h.drift;
       e["dedoppler_snr"] = h.snr;
@@ -429,31 +479,41 @@ inline void write_scan_json(const std::filesystem::path& path, const observe::Ca
 }
 
 /// scan.html: the observation, the score along the band, the top hits with their waterfalls.
-inline void write_scan_html(const std::filesystem::path& path, const observe::Cadence& cad, const ScanResult& r, const ScanOptions& so,
-                            const std::string& device, const std::vector<Hit>& by_window, const std::vector<std::string>& images) {
+inline void write_scan_html(const std::filesystem::path& path, const observe::Cadence& cad, const ScanResult& r,
+                            const ScanOptions& so, const std::string& device, const std::vector<Hit>& by_window,
+                            const std::vector<std::string>& images) {
   const auto& h0 = cad.header();
   std::ostringstream html;
   const std::string title = "cadence scan: " + (h0.source_name.empty() ? std::string("cadence") : h0.source_name);
   html << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" << report::escape(title) << "</title><style>"
        << "body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 20px}"
-       << "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
-       << "img{image-rendering:pixelated;display:block}.on{font-weight:bold}</style></head><body><h1>" << report::escape(title) << "</h1>";
-  html << "<h2>Observation</h2><table><tr><th>position</th><th></th><th>file</th><th>source</th><th>time samples</th><th>tsamp (s)</th><th>nbits</th></tr>";
+       << "td,th{border:1px solid #ccc;padding:4px "
+          "8px;font-size:13px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
+       << "img{image-rendering:pixelated;display:block}.on{font-weight:bold}</style></head><body><h1>"
+       << report::escape(title) << "</h1>";
+  html << "<h2>Observation</h2><table><tr><th>position</th><th></th><th>file</th><th>source</th><th>time "
+          "samples</th><th>tsamp (s)</th><th>nbits</th></tr>";
   for (std::size_t p = 0; p < 6; ++p) {
     const auto& h = cad.header(p);
-    html << "<tr><td>" << p + 1 << "</td><td" << (p % 2 == 0 ? " class=\"on\">ON" : ">OFF") << "</td><td>" << report::escape(h.file.string())
-         << "</td><td>" << report::escape(h.source_name) << "</td><td>" << h.nsamples << "</td><td>" << h.tsamp << "</td><td>" << h.nbits << "</td></tr>";
+    html << "<tr><td>" << p + 1 << "</td><td" << (p % 2 == 0 ? " class=\"on\">ON" : ">OFF") << "</td><td>"
+         << report::escape(h.file.string()) << "</td><td>" << report::escape(h.source_name) << "</td><td>" << h.nsamples
+         << "</td><td>" << h.tsamp << "</td><td>" << h.nbits << "</td></tr>";
   }
   char line[256];
-  std::snprintf(line, sizeof line, "%lld channels, %.6f to %.6f MHz; %lld windows of %lld channels (overlap %d)%s; %zu model(s)%s on %s; %.1f s, %.1f windows/s",
-                static_cast<long long>(cad.nchans()), h0.frequency(0), h0.frequency(static_cast<double>(cad.nchans() - 1)), static_cast<long long>(r.windows),
-                static_cast<long long>(by_window.empty() ? 0 : by_window.front().width), so.overlap,
-                (r.skipped > 0 ? ", " + std::to_string(r.skipped) + " skipped (a panel all NaN/Inf, or no power)" : std::string()).c_str(),
-                r.models, so.tta ? " x TTA" : "",
-                device.c_str(), r.seconds, r.windows_per_s);
+  std::snprintf(
+      line, sizeof line,
+      "%lld channels, %.6f to %.6f MHz; %lld windows of %lld channels (overlap %d)%s; %zu model(s)%s on %s; %.1f s, "
+      "%.1f windows/s",
+      static_cast<long long>(cad.nchans()), h0.frequency(0), h0.frequency(static_cast<double>(cad.nchans() - 1)),
+      static_cast<long long>(r.windows), static_cast<long long>(by_window.empty() ? 0 : by_window.front().width),
+      so.overlap,
+      (r.skipped > 0 ? ", " + std::to_string(r.skipped) + " skipped (a panel all NaN/Inf, or no power)" : std::string())
+          .c_str(),
+      r.models, so.tta ? " x TTA" : "", device.c_str(), r.seconds, r.windows_per_s);
   html << "</table><p>" << report::escape(line) << "</p>";
   if (r.masked_windows > 0)
-    html << "<p>" << r.masked_samples << " NaN/Inf samples masked (each replaced by its panel's mean) in " << r.masked_windows << " windows.</p>";
+    html << "<p>" << r.masked_samples << " NaN/Inf samples masked (each replaced by its panel's mean) in "
+         << r.masked_windows << " windows.</p>";
   // the score along the band: each point the best window of a bucket, at most ~1000 of them
   report::Series along{"score", {}, false};
   const std::size_t per = std::max<std::size_t>(1, by_window.size() / 1000);
@@ -461,20 +521,26 @@ inline void write_scan_html(const std::filesystem::path& path, const observe::Ca
     std::size_t arg = i;
     for (std::size_t k = i; k < std::min(by_window.size(), i + per); ++k)
       if (by_window[k].score > by_window[arg].score) arg = k;
-    along.points.emplace_back(h0.frequency(static_cast<double>(by_window[arg].first) + 0.5 * static_cast<double>(by_window[arg].width)), by_window[arg].score);
+    along.points.emplace_back(
+        h0.frequency(static_cast<double>(by_window[arg].first) + 0.5 * static_cast<double>(by_window[arg].width)),
+        by_window[arg].score);
   }
   std::sort(along.points.begin(), along.points.end());
   html << report::line_chart("score along the band", "frequency (MHz)", {along});
-  html << "<h2>Top " << images.size() << " hits</h2><table><tr><th>rank</th><th>channels</th><th>MHz</th><th>score</th><th>de-Doppler drift (Hz/s)</th>"
-       << "<th>de-Doppler SNR</th><th>waterfall (ON, OFF, ON, OFF, ON, OFF; power in dB)</th></tr>";
+  html
+      << "<h2>Top " << images.size()
+      << " hits</h2><table><tr><th>rank</th><th>channels</th><th>MHz</th><th>score</th><th>de-Doppler drift (Hz/s)</th>"
+      << "<th>de-Doppler SNR</th><th>waterfall (ON, OFF, ON, OFF, ON, OFF; power in dB)</th></tr>";
   for (std::size_t k = 0; k < images.size(); ++k) {
     const Hit& h = r.hits[k];
     const auto [lo, hi] = band(cad, h);
     char buf[200];
-    std::snprintf(buf, sizeof buf, "<tr><td>%zu</td><td>%lld&ndash;%lld</td><td>%.6f&ndash;%.6f</td><td>%.4f</td>", k + 1,
-                  static_cast<long long>(h.first), static_cast<long long>(h.first + h.width - 1), lo, hi, h.score);
+    std::snprintf(buf, sizeof buf, "<tr><td>%zu</td><td>%lld&ndash;%lld</td><td>%.6f&ndash;%.6f</td><td>%.4f</td>",
+                  k + 1, static_cast<long long>(h.first), static_cast<long long>(h.first + h.width - 1), lo, hi,
+                  h.score);
     html << buf;
-    if (std::isnan(h.snr)) html << "<td>&ndash;</td><td>&ndash;</td>";
+    if (std::isnan(h.snr))
+      html << "<td>&ndash;</td><td>&ndash;</td>";
     else {
       std::snprintf(buf, sizeof buf, "<td>%.4g</td><td>%.3g</td>", h.drift, h.snr);
       html << buf;
@@ -491,14 +557,18 @@ inline void write_scan_html(const std::filesystem::path& path, const observe::Ca
 /// config: the pipeline's stages, and the "scan" section). The phases: check the run and the files,
 /// load the folds, score the windows, write the outputs.
 template <class P>
-ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesystem::path>& files, const std::filesystem::path& run_dir) {
+ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesystem::path>& files,
+                const std::filesystem::path& run_dir) {
   namespace fs = std::filesystem;
   detail::Prepared prepared;
   auto& cfg = prepared.cfg;
   config::read_config(j, pipeline, cfg);
   cfg.validate();
   cfg.run.dir = run_dir;
-  if constexpr (!requires { source_of(pipeline).options.layout; source_of(pipeline).options.standardize; }) {
+  if constexpr (!requires {
+                  source_of(pipeline).options.layout;
+                  source_of(pipeline).options.standardize;
+                }) {
     fail("scan: the pipeline's source is not Load; a scan reads windows the way Load reads the competition's files");
   } else {
     // check: the run, the files, the output directory (every input check before any work)
@@ -517,17 +587,22 @@ ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesy
     const auto started = std::chrono::steady_clock::now();
     const torch::Device device = cfg.run.apply();
     auto nets = detail::scan_networks(pipeline, prepared, models, device);
-    const int threads = so.threads > 0 ? so.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads =
+        so.threads > 0 ? so.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     if (!cfg.run.quiet) {
       const auto& h = cad.header();
-      std::fprintf(stderr, "scan: %s, %lld channels (%.6f to %.6f MHz), %lld windows of %lld channels (overlap %d), %zu model(s)%s on %s\n",
-                   h.source_name.empty() ? "cadence" : h.source_name.c_str(), static_cast<long long>(cad.nchans()), h.frequency(0),
-                   h.frequency(static_cast<double>(cad.nchans() - 1)), static_cast<long long>(plan.windows), static_cast<long long>(plan.shape.freq),
-                   so.overlap, nets.size(), so.tta ? " x TTA" : "", device.str().c_str());
+      std::fprintf(stderr,
+                   "scan: %s, %lld channels (%.6f to %.6f MHz), %lld windows of %lld channels (overlap %d), %zu "
+                   "model(s)%s on %s\n",
+                   h.source_name.empty() ? "cadence" : h.source_name.c_str(), static_cast<long long>(cad.nchans()),
+                   h.frequency(0), h.frequency(static_cast<double>(cad.nchans() - 1)),
+                   static_cast<long long>(plan.windows), static_cast<long long>(plan.shape.freq), so.overlap,
+                   nets.size(), so.tta ? " x TTA" : "", device.str().c_str());
     }
 
     // score
-    const detail::WindowCutter cutter(cad, plan, load.options.layout, load.options.standardize, so.baseline, source_hooks(pipeline).cadence);
+    const detail::WindowCutter cutter(cad, plan, load.options.layout, load.options.standardize, so.baseline,
+                                      source_hooks(pipeline).cadence);
     const auto by_window = detail::score_windows(pipeline, cfg, cad, plan, cutter, nets, threads, device);
     ScanResult r;
     r.windows = plan.windows;
@@ -548,7 +623,8 @@ ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesy
     // write
     r.csv = out.root() / "hits.csv";
     detail::write_hits_csv(r.csv, cad, r.hits);
-    const std::vector<Hit> top(r.hits.begin(), r.hits.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(static_cast<std::size_t>(so.top), r.hits.size())));
+    const std::vector<Hit> top(r.hits.begin(), r.hits.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
+                                                                    static_cast<std::size_t>(so.top), r.hits.size())));
     const auto images = detail::write_waterfalls(out.make_dir(out.root() / "waterfalls"), cad, top);
     detail::write_scan_json(out.root() / "scan.json", cad, r, so, device.str(), threads, top);
     r.html = out.root() / "scan.html";

@@ -41,25 +41,26 @@ inline constexpr const char* kTrainSignals = "train_signals.csv";
 
 struct SynthOptions {
   std::filesystem::path root = "data/synthetic";  // where the Kaggle layout is written
-  int train = 1200;              // labelled training cadences
-  int test = 400;                // test cadences (truth in test_labels.csv)
-  int old = 1200;                // old_leaky_data cadences, for pretraining
-  double positive_rate = 0.1;    // fraction of positives (the competition has about 1 in 10)
-  double rfi_rate = 0.25;        // fraction of samples with RFI in all six panels
-  double snr_min = 10.0;         // setigen SNR of injected signals (Frame.get_intensity)
+  int train = 1200;                               // labelled training cadences
+  int test = 400;                                 // test cadences (truth in test_labels.csv)
+  int old = 1200;                                 // old_leaky_data cadences, for pretraining
+  double positive_rate = 0.1;                     // fraction of positives (the competition has about 1 in 10)
+  double rfi_rate = 0.25;                         // fraction of samples with RFI in all six panels
+  double snr_min = 10.0;                          // setigen SNR of injected signals (Frame.get_intensity)
   double snr_max = 40.0;
-  double drift_min = 0.001;      // |drift rate|, Hz/s; the sign is random
-  double drift_max = 0.012;      // 0.012 Hz/s moves ~130 channels over a cadence
-  double width_min = 4.0;        // signal width, Hz (gaussian FWHM, sinc2 zero-crossing width, box width)
+  double drift_min = 0.001;  // |drift rate|, Hz/s; the sign is random
+  double drift_max = 0.012;  // 0.012 Hz/s moves ~130 channels over a cadence
+  double width_min = 4.0;    // signal width, Hz (gaussian FWHM, sinc2 zero-crossing width, box width)
   double width_max = 20.0;
-  double x_mean = 10.0;          // noise mean before standardisation
-  bool standardize = true;       // per-panel zero mean, unit variance (as the competition's files)
-  int tchans = 273;              // rows per panel
-  int fchans = 256;              // channels
+  double x_mean = 10.0;     // noise mean before standardisation
+  bool standardize = true;  // per-panel zero mean, unit variance (as the competition's files)
+  int tchans = 273;         // rows per panel
+  int fchans = 256;         // channels
   std::uint64_t seed = 0;
-  int threads = 0;               // 0 = all cores
+  int threads = 0;  // 0 = all cores
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("root", root);
     v("train", train, config::at_least(0));
     v("test", test, config::at_least(0));
@@ -101,8 +102,8 @@ struct SignalDraw {
 };
 
 /// A random narrow-band signal whose path stays inside the band for `duration` seconds.
-inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const FrameParams& p, double duration, double noise_std,
-                            SignalDraw* drawn = nullptr) {
+inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const FrameParams& p, double duration,
+                            double noise_std, SignalDraw* drawn = nullptr) {
   Signal s;
   const double drift = rng.uniform(o.drift_min, o.drift_max) * (rng.bernoulli(0.5) ? 1.0 : -1.0);
   const double u = rng.uniform();
@@ -127,7 +128,8 @@ inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Fram
   const double level = p.intensity(snr, noise_std);
   if (drawn != nullptr) *drawn = {snr, drift};
   if (rng.bernoulli(0.3)) {  // scintillating: a slow sinusoidal modulation of the level
-    s.t_profile = {TProfileKind::sine, level, duration * rng.uniform(0.05, 0.3), rng.uniform(0.0, duration), 0.5 * level};
+    s.t_profile = {TProfileKind::sine, level, duration * rng.uniform(0.05, 0.3), rng.uniform(0.0, duration),
+                   0.5 * level};
   } else {
     s.t_profile = {TProfileKind::constant, level, 1.0, 0.0, 0.0};
   }
@@ -155,7 +157,9 @@ inline SynthSample make_sample(const SynthOptions& o, Split split, std::uint32_t
 
   std::vector<float> cadence(static_cast<std::size_t>(6 * panel));
   chi2_noise(cadence, p, o.x_mean, rng);
-  auto panel_span = [&](int k) { return std::span<float>(cadence.data() + k * panel, static_cast<std::size_t>(panel)); };
+  auto panel_span = [&](int k) {
+    return std::span<float>(cadence.data() + k * panel, static_cast<std::size_t>(panel));
+  };
   if (s.target == 1) {
     SignalDraw drawn;
     const Signal sig = random_signal(rng, o, p, 6 * T, noise_std, &drawn);
@@ -180,7 +184,10 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
   namespace fs = std::filesystem;
   o.validate();
   const std::int64_t shape[3] = {6, o.tchans, o.fchans};
-  struct Job { Split split; std::uint32_t index; };
+  struct Job {
+    Split split;
+    std::uint32_t index;
+  };
   std::vector<Job> jobs;
   for (auto [split, n] : {std::pair{Split::train, o.train}, {Split::test, o.test}, {Split::old, o.old}})
     for (int i = 0; i < n; ++i) jobs.push_back({split, static_cast<std::uint32_t>(i)});
@@ -233,12 +240,16 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
       for (std::size_t k = 0; k < jobs.size(); ++k) {
         if (jobs[k].split != split) continue;
         out << synth_id(o.seed, split, jobs[k].index) << ',';
-        if (columns == Columns::fill) out << "0.5\n";
-        else out << targets[k];
+        if (columns == Columns::fill)
+          out << "0.5\n";
+        else
+          out << targets[k];
         if (columns == Columns::target) out << '\n';
         if (columns != Columns::truth) continue;
-        if (targets[k] == 1) std::snprintf(buf, sizeof buf, ",%.3f,%.6f\n", signals[k].snr, signals[k].drift);
-        else std::snprintf(buf, sizeof buf, ",,\n");
+        if (targets[k] == 1)
+          std::snprintf(buf, sizeof buf, ",%.3f,%.6f\n", signals[k].snr, signals[k].drift);
+        else
+          std::snprintf(buf, sizeof buf, ",,\n");
         out << buf;
       }
     });

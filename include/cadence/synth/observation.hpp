@@ -25,18 +25,19 @@ namespace cadence::synth {
 
 struct ObservationOptions {
   std::filesystem::path root = "data/observation";  // where a1.fil ... d.fil and signals.csv go
-  std::int64_t channels = 1 << 20;  // per file (Green Bank's high-resolution product has 2^20 per coarse channel)
-  int samples = 16;                 // time samples per file (16 x 18.25 s: 5 minutes)
-  int signals = 16;                 // drifting signals in the ON files
+  std::int64_t channels = 1 << 20;        // per file (Green Bank's high-resolution product has 2^20 per coarse channel)
+  int samples = 16;                       // time samples per file (16 x 18.25 s: 5 minutes)
+  int signals = 16;                       // drifting signals in the ON files
   double snr_min = 10.0, snr_max = 50.0;  // setigen SNR (Frame.get_intensity over one file), evenly spread
-  double drift_max = 0.2;           // |drift rate| Hz/s, uniform in [drift_max / 10, drift_max], random sign
-  double width = 20.0;              // Hz, gaussian FWHM
-  double x_mean = 10.0;             // noise mean
-  double slew = 20.0;               // s between files
-  double fch1 = 6095.214842353016;  // MHz, channel 0 (frequency falls with the channel number)
+  double drift_max = 0.2;                 // |drift rate| Hz/s, uniform in [drift_max / 10, drift_max], random sign
+  double width = 20.0;                    // Hz, gaussian FWHM
+  double x_mean = 10.0;                   // noise mean
+  double slew = 20.0;                     // s between files
+  double fch1 = 6095.214842353016;        // MHz, channel 0 (frequency falls with the channel number)
   std::uint64_t seed = 0;
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("root", root, config::NonEmpty{});
     v("channels", channels, config::in_range(std::int64_t{256}, std::int64_t{1} << 28));
     v("samples", samples, config::in_range(2, 4096));
@@ -65,13 +66,15 @@ inline std::vector<InjectedSignal> draw_signals(const ObservationOptions& o) {
   RandomStream rng(o.seed, 0, 0, 7u);
   const std::int64_t lo = 400, step = 1200, slots = std::max<std::int64_t>(0, (o.channels - 2 * lo) / step);
   if (o.signals > slots)
-    fail("/signals: ", o.signals, " signals need ", static_cast<std::int64_t>(o.signals) * step + 2 * lo, " channels (1200 apart), there are ",
-         o.channels);
+    fail("/signals: ", o.signals, " signals need ", static_cast<std::int64_t>(o.signals) * step + 2 * lo,
+         " channels (1200 apart), there are ", o.channels);
   std::vector<std::int64_t> grid(static_cast<std::size_t>(slots));
   for (std::int64_t k = 0; k < slots; ++k) grid[static_cast<std::size_t>(k)] = lo + k * step;
   std::vector<InjectedSignal> out;
   for (int i = 0; i < o.signals; ++i) {  // partial Fisher-Yates
-    const auto j = static_cast<std::size_t>(i) + static_cast<std::size_t>(rng.uniform() * static_cast<double>(grid.size() - static_cast<std::size_t>(i)));
+    const auto j =
+        static_cast<std::size_t>(i) +
+        static_cast<std::size_t>(rng.uniform() * static_cast<double>(grid.size() - static_cast<std::size_t>(i)));
     std::swap(grid[static_cast<std::size_t>(i)], grid[std::min(j, grid.size() - 1)]);
     InjectedSignal s;
     s.channel = grid[static_cast<std::size_t>(i)];
@@ -82,7 +85,8 @@ inline std::vector<InjectedSignal> draw_signals(const ObservationOptions& o) {
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.channel < b.channel; });
   for (std::size_t i = out.size(); i > 1; --i)  // SNRs in random order along the band
-    std::swap(out[i - 1].snr, out[std::min(i - 1, static_cast<std::size_t>(rng.uniform() * static_cast<double>(i)))].snr);
+    std::swap(out[i - 1].snr,
+              out[std::min(i - 1, static_cast<std::size_t>(rng.uniform() * static_cast<double>(i)))].snr);
   return out;
 }
 
@@ -112,7 +116,9 @@ inline std::vector<std::filesystem::path> generate_observation(const Observation
           const std::int64_t c0 = b * block, c1 = std::min(o.channels, c0 + block);
           const double dof = p.chi2_df();
           for (std::int64_t r = 0; r < o.samples; ++r)
-            for (std::int64_t c = c0; c < c1; ++c) frame[static_cast<std::size_t>(r * o.channels + c)] = static_cast<float>(rng.chi_squared(dof) * o.x_mean / dof);
+            for (std::int64_t c = c0; c < c1; ++c)
+              frame[static_cast<std::size_t>(r * o.channels + c)] =
+                  static_cast<float>(rng.chi_squared(dof) * o.x_mean / dof);
         }
       });
     for (auto& th : pool) th.join();
@@ -124,14 +130,15 @@ inline std::vector<std::filesystem::path> generate_observation(const Observation
         sig.path.drift_rate = s.drift;
         sig.t_profile.level = s.snr * level_per_snr;
         sig.f_profile.width = s.width;
-        const auto reach = static_cast<std::int64_t>(std::ceil(4.0 * s.width / p.df)) + 2;  // the gaussian is < 1e-19 beyond
+        const auto reach =
+            static_cast<std::int64_t>(std::ceil(4.0 * s.width / p.df)) + 2;  // the gaussian is < 1e-19 beyond
         for (std::int64_t r = 0; r < o.samples; ++r) {
           const double t = t0 + static_cast<double>(r) * p.dt;
           const double centre = sig.path.at(t);
           const auto c = static_cast<std::int64_t>(std::llround((fch1_hz - centre) / p.df));
           for (std::int64_t j = std::max<std::int64_t>(0, c - reach); j <= std::min(o.channels - 1, c + reach); ++j)
-            frame[static_cast<std::size_t>(r * o.channels + j)] +=
-                static_cast<float>(sig.t_profile.at(t) * sig.f_profile.at(fch1_hz - static_cast<double>(j) * p.df - centre));
+            frame[static_cast<std::size_t>(r * o.channels + j)] += static_cast<float>(
+                sig.t_profile.at(t) * sig.f_profile.at(fch1_hz - static_cast<double>(j) * p.df - centre));
         }
       }
     observe::Header h;

@@ -31,7 +31,9 @@ struct FrameParams {
   /// Standard deviation of chi2 noise with mean x_mean.
   double noise_std(double x_mean) const { return std::sqrt(2.0 * chi2_df()) * x_mean / chi2_df(); }
   /// setigen's Frame.get_intensity: the per-pixel level that gives `snr` integrated over the frame's rows.
-  double intensity(double snr, double noise_std) const { return snr * noise_std / std::sqrt(static_cast<double>(tchans)); }
+  double intensity(double snr, double noise_std) const {
+    return snr * noise_std / std::sqrt(static_cast<double>(tchans));
+  }
 };
 
 enum class PathKind { constant, squared, sine };
@@ -43,9 +45,12 @@ struct Path {
   double amplitude = 0.0;   // Hz (sine)
   double at(double t) const {
     switch (kind) {
-      case PathKind::constant: return f_start + drift_rate * t;
-      case PathKind::squared: return f_start + 0.5 * drift_rate * t * t;
-      case PathKind::sine: return f_start + amplitude * std::sin(2.0 * std::numbers::pi * t / period) + drift_rate * t;
+      case PathKind::constant:
+        return f_start + drift_rate * t;
+      case PathKind::squared:
+        return f_start + 0.5 * drift_rate * t * t;
+      case PathKind::sine:
+        return f_start + amplitude * std::sin(2.0 * std::numbers::pi * t / period) + drift_rate * t;
     }
     return f_start;
   }
@@ -65,9 +70,9 @@ struct TProfile {
 enum class FProfileKind { gaussian, sinc2, box };
 struct FProfile {
   FProfileKind kind = FProfileKind::gaussian;
-  double width = 1.0;     // Hz: gaussian FWHM; sinc2 distance between the zero crossings; box full width
-  bool sinc2_fwhm = false;  // sinc2: `width` is the FWHM instead
-  bool trunc = true;      // sinc2: zero outside the main lobe
+  double width = 1.0;               // Hz: gaussian FWHM; sinc2 distance between the zero crossings; box full width
+  bool sinc2_fwhm = false;          // sinc2: `width` is the FWHM instead
+  bool trunc = true;                // sinc2: zero outside the main lobe
   double at(double offset) const {  // offset = f - path(t), Hz
     switch (kind) {
       case FProfileKind::gaussian: {
@@ -81,7 +86,8 @@ struct FProfile {
         const double s = x == 0.0 ? 1.0 : std::sin(x) / x;
         return s * s;
       }
-      case FProfileKind::box: return std::abs(offset) < width / 2.0 ? 1.0 : 0.0;
+      case FProfileKind::box:
+        return std::abs(offset) < width / 2.0 ? 1.0 : 0.0;
     }
     return 0.0;
   }
@@ -101,7 +107,8 @@ inline void add_signal(std::span<float> frame, const FrameParams& p, const Signa
     const double centre = s.path.at(t);
     const double level = s.t_profile.at(t);
     float* row = frame.data() + i * p.fchans;
-    for (std::int64_t j = 0; j < p.fchans; ++j) row[j] += static_cast<float>(level * s.f_profile.at(p.freq(j) - centre));
+    for (std::int64_t j = 0; j < p.fchans; ++j)
+      row[j] += static_cast<float>(level * s.f_profile.at(p.freq(j) - centre));
   }
 }
 

@@ -54,17 +54,23 @@ class AutocastGuard {
   static at::ScalarType get_dtype(at::DeviceType t) { return at::autocast::get_autocast_dtype(t); }
   static void set_dtype(at::DeviceType t, at::ScalarType d) { at::autocast::set_autocast_dtype(t, d); }
 #else
-  static bool enabled(at::DeviceType t) { return t == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+  static bool enabled(at::DeviceType t) {
+    return t == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  }
   static void set_enabled(at::DeviceType t, bool on) {
-    if (t == at::kCUDA) at::autocast::set_enabled(on);
-    else at::autocast::set_cpu_enabled(on);
+    if (t == at::kCUDA)
+      at::autocast::set_enabled(on);
+    else
+      at::autocast::set_cpu_enabled(on);
   }
   static at::ScalarType get_dtype(at::DeviceType t) {
     return t == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
   }
   static void set_dtype(at::DeviceType t, at::ScalarType d) {
-    if (t == at::kCUDA) at::autocast::set_autocast_gpu_dtype(d);
-    else at::autocast::set_autocast_cpu_dtype(d);
+    if (t == at::kCUDA)
+      at::autocast::set_autocast_gpu_dtype(d);
+    else
+      at::autocast::set_autocast_cpu_dtype(d);
   }
 #endif
 

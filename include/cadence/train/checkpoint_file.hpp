@@ -27,12 +27,14 @@ namespace cadence {
 
 /// What produced a checkpoint.
 struct CheckpointIdentity {
-  std::string job;              // "pretrain", "finetune", "holdout" ("" : not recorded / not checked)
-  int fold = -1;                // finetune's fold; -1 otherwise
-  config::json config;          // the run's fingerprint config (null: not checked)
+  std::string job;      // "pretrain", "finetune", "holdout" ("" : not recorded / not checked)
+  int fold = -1;        // finetune's fold; -1 otherwise
+  config::json config;  // the run's fingerprint config (null: not checked)
 
   config::json to_json() const { return {{"job", job}, {"fold", fold}, {"config", config}}; }
-  std::string describe() const { return job.empty() ? "no recorded job" : fold >= 0 ? job + " fold " + std::to_string(fold) : job; }
+  std::string describe() const {
+    return job.empty() ? "no recorded job" : fold >= 0 ? job + " fold " + std::to_string(fold) : job;
+  }
 };
 
 /// Writes a LibTorch archive atomically. The archive is made in memory first: LibTorch's file writer
@@ -104,7 +106,8 @@ inline std::string identity_mismatch(const CheckpointIdentity& saved, const Chec
                                      const std::function<std::string(const config::json&)>& config_differs) {
   if (expected.job.empty()) return "";
   if (saved.job.empty())
-    return "records no identity (written by another program, or by cadence before checkpoints recorded theirs); this run expects " +
+    return "records no identity (written by another program, or by cadence before checkpoints recorded theirs); this "
+           "run expects " +
            expected.describe();
   if (saved.job != expected.job || saved.fold != expected.fold)
     return "a checkpoint of " + saved.describe() + ", but this run expects " + expected.describe() + " here";
@@ -125,10 +128,12 @@ struct IdentityCheck {
 /// Checks a checkpoint read into `a` against `net` (every tensor's shape) and `check` (its identity);
 /// errors name `path`.
 template <class Net>
-void verify_checkpoint(torch::serialize::InputArchive& a, Net& net, const std::filesystem::path& path, const IdentityCheck& check) {
+void verify_checkpoint(torch::serialize::InputArchive& a, Net& net, const std::filesystem::path& path,
+                       const IdentityCheck& check) {
   if (!check.expected.job.empty()) {
     const auto why = detail::identity_mismatch(detail::read_identity(a), check.expected, check.config_differs);
-    if (!why.empty()) fail(path.string(), ": ", why, "; it does not belong here (remove it, or use the run it came from)");
+    if (!why.empty())
+      fail(path.string(), ": ", why, "; it does not belong here (remove it, or use the run it came from)");
   }
   detail::check_shapes(*net, a, "", path);
 }
@@ -145,7 +150,8 @@ void load_module(Net& net, const std::filesystem::path& path, const IdentityChec
   try {
     a.load_from(bytes->data(), bytes->size(), module_device(net));
   } catch (const std::exception& e) {
-    fail(path.string(), ": cannot load these weights (", first_line(e.what()), "); the file is truncated or not a checkpoint");
+    fail(path.string(), ": cannot load these weights (", first_line(e.what()),
+         "); the file is truncated or not a checkpoint");
   }
   verify_checkpoint(a, net, path, check);
   try {

@@ -42,20 +42,24 @@ struct FitResult {
   double best_auc = -1.0;
   int best_epoch = 0;
   int epochs_run = 0;
-  std::vector<double> best_valid;  // validation predictions of the best weights (plain, no TTA)
+  std::vector<double> best_valid;                // validation predictions of the best weights (plain, no TTA)
   config::json history = config::json::array();  // one object per epoch, as in log.jsonl
-  std::filesystem::path model;     // best weights
+  std::filesystem::path model;                   // best weights
 };
 
-inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& t, std::vector<torch::Tensor> params) {
+inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& t,
+                                                               std::vector<torch::Tensor> params) {
   switch (t.optimizer) {
     case OptimizerKind::adam:
       return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
     case OptimizerKind::sgd:
-      return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay).nesterov(t.momentum > 0));
+      return std::make_unique<torch::optim::SGD>(
+          params,
+          torch::optim::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay).nesterov(t.momentum > 0));
     case OptimizerKind::adamw:
     default:
-      return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
+      return std::make_unique<torch::optim::AdamW>(params,
+                                                   torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
   }
 }
 
@@ -71,8 +75,10 @@ class Ema {
     auto live = state_dict_entries(m);
     for (std::size_t i = 0; i < live.size(); ++i) {
       auto& s = shadow_[i].second;
-      if (s.is_floating_point()) s.mul_(decay_).add_(live[i].second.detach(), 1.0 - decay_);
-      else s.copy_(live[i].second);
+      if (s.is_floating_point())
+        s.mul_(decay_).add_(live[i].second.detach(), 1.0 - decay_);
+      else
+        s.copy_(live[i].second);
     }
   }
   /// Swaps the live weights with the averaged ones (call twice to swap back).
@@ -121,24 +127,41 @@ struct FitContext {
   std::filesystem::path dir;                 // model.pt, last.pt, log.jsonl
   std::string tag;                           // "pretrain", "fold 1", "epoch" (holdout): progress and log.jsonl
   torch::Device device = torch::kCPU;
-  IdentityCheck checkpoint;                  // what model.pt and last.pt record, and what a resume must find
+  IdentityCheck checkpoint;  // what model.pt and last.pt record, and what a resume must find
 };
 
 template <class P, class Net>
 class Fit {
  public:
   Fit(const P& pipeline, Net& net, const FitContext& c)
-      : pipeline_(pipeline), net_(net), run_(c.run), group_(dist::current()), t_(c.train), data_(c.data), fit_idx_(c.fitting),
-        valid_idx_(c.valid), dir_(c.dir), tag_(c.tag), device_(c.device), check_(c.checkpoint), head_(pipeline_head(pipeline)),
-        targets_(c.data.targets()), opt_(make_optimizer(c.train, net->parameters())), scaler_(c.train.amp == Amp::fp16),
-        world_(group_ != nullptr ? group_->size() : 1), batches_(per_rank_batches(c.fitting.size(), world_, c.train.batch_size)),
-        schedule_(for_global_batch(c.train, world_), (batches_ + c.train.accumulate - 1) / c.train.accumulate * c.train.epochs) {
+      : pipeline_(pipeline),
+        net_(net),
+        run_(c.run),
+        group_(dist::current()),
+        t_(c.train),
+        data_(c.data),
+        fit_idx_(c.fitting),
+        valid_idx_(c.valid),
+        dir_(c.dir),
+        tag_(c.tag),
+        device_(c.device),
+        check_(c.checkpoint),
+        head_(pipeline_head(pipeline)),
+        targets_(c.data.targets()),
+        opt_(make_optimizer(c.train, net->parameters())),
+        scaler_(c.train.amp == Amp::fp16),
+        world_(group_ != nullptr ? group_->size() : 1),
+        batches_(per_rank_batches(c.fitting.size(), world_, c.train.batch_size)),
+        schedule_(for_global_batch(c.train, world_),
+                  (batches_ + c.train.accumulate - 1) / c.train.accumulate * c.train.epochs) {
     const TrainOptions& t = c.train;
     const torch::Device device = c.device;
-    if (t.amp == Amp::fp16 && !device.is_cuda()) fail("/train/amp: \"fp16\" needs a CUDA device; use \"bf16\" on a CPU");
+    if (t.amp == Amp::fp16 && !device.is_cuda())
+      fail("/train/amp: \"fp16\" needs a CUDA device; use \"bf16\" on a CPU");
     if (t.grad_checkpointing && t.sync_batchnorm && world_ > 1)
-      fail("/train/grad_checkpointing: not with train.sync_batchnorm in a data-parallel run (the recomputation would "
-           "synchronise the statistics again); turn one of them off");
+      fail(
+          "/train/grad_checkpointing: not with train.sync_batchnorm in a data-parallel run (the recomputation would "
+          "synchronise the statistics again); turn one of them off");
     set_grad_checkpointing(*net, t.grad_checkpointing);
     for (auto i : c.valid) truth_.push_back(targets_[static_cast<std::size_t>(i)]);
     if (group_ != nullptr) {  // DDP: rank 0's weights everywhere, then gradients averaged in buckets
@@ -169,7 +192,8 @@ class Fit {
       r_.epochs_run = epoch + 1;
       if (const int sig = interrupted()) stop(sig, epoch + 1);
       if (t_.early_stopping > 0 && stale_ >= t_.early_stopping) {
-        if (!quiet()) std::fprintf(stderr, "%s: no better validation AUC for %d epochs, stopping\n", tag_.c_str(), stale_);
+        if (!quiet())
+          std::fprintf(stderr, "%s: no better validation AUC for %d epochs, stopping\n", tag_.c_str(), stale_);
         break;
       }
     }
@@ -181,10 +205,10 @@ class Fit {
   /// Where training stands: epochs finished, batches done in the next one, and its running loss.
   struct Position {
     int epoch = 0;
-    std::int64_t batch = 0;    // batches (optimizer windows' members) done in the epoch, per rank
+    std::int64_t batch = 0;  // batches (optimizer windows' members) done in the epoch, per rank
     double loss_sum = 0.0;
     std::int64_t seen = 0;
-    std::int64_t done = 0;     // positions of the epoch's order done (all ranks): where a resume continues
+    std::int64_t done = 0;  // positions of the epoch's order done (all ranks): where a resume continues
   };
 
   std::filesystem::path last() const { return dir_ / "last.pt"; }
@@ -222,18 +246,21 @@ class Fit {
   EpochStats train_epoch(int epoch) {
     const auto e = static_cast<std::uint32_t>(epoch), epochs = static_cast<std::uint32_t>(t_.epochs);
     Position at{epoch, 0, 0.0, 0, 0};
-    if (epoch == start_epoch_) at = resumed_;  // the rest of an epoch a checkpoint was taken in
+    if (epoch == start_epoch_) at = resumed_;       // the rest of an epoch a checkpoint was taken in
     if (!leader()) at.loss_sum = 0.0, at.seen = 0;  // the running sums are global; rank 0 carries them
-    auto order = t_.balanced ? balanced_order(fit_idx_, targets_, fit_idx_.size(), run_.seed, e) : epoch_order(fit_idx_, run_.seed, e);
+    auto order = t_.balanced ? balanced_order(fit_idx_, targets_, fit_idx_.size(), run_.seed, e)
+                             : epoch_order(fit_idx_, run_.seed, e);
     // this rank's part of what the epoch has left (all of it in a world of one)
     order = dist::train_shard(order, static_cast<std::size_t>(at.done), group_ != nullptr ? group_->rank() : 0, world_);
     const auto batches_left = (static_cast<std::int64_t>(order.size()) + t_.batch_size - 1) / t_.batch_size;
     std::int64_t done_here = 0;
     const bool on_readers = device_.is_cpu();
     const auto first = static_cast<std::uint32_t>(at.batch);
-    LoaderHooks hooks = on_readers ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true, first)
-                                   : source_hooks(pipeline_);
-    auto loader = source_of(pipeline_).loader(data_, std::move(order), t_.batch_size, head_classes(head_), std::move(hooks));
+    LoaderHooks hooks = on_readers
+                            ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true, first)
+                            : source_hooks(pipeline_);
+    auto loader =
+        source_of(pipeline_).loader(data_, std::move(order), t_.batch_size, head_classes(head_), std::move(hooks));
     net_->train();
     std::optional<dist::SyncBatchNorm> sync_bn;
     if (group_ != nullptr && t_.sync_batchnorm) sync_bn.emplace(*group_);
@@ -263,8 +290,9 @@ class Fit {
       }
       const double value = loss.template item<double>();
       if (!std::isfinite(value))
-        fail(job(), ": the training loss is ", value, " at epoch ", epoch + 1, ", step ", step_ + 1, " (batch ", batch_no + 1,
-             "): the run diverged; lower train.lr or set train.clip_norm (the last checkpoint, ", last().string(), ", is intact)");
+        fail(job(), ": the training loss is ", value, " at epoch ", epoch + 1, ", step ", step_ + 1, " (batch ",
+             batch_no + 1, "): the run diverged; lower train.lr or set train.clip_norm (the last checkpoint, ",
+             last().string(), ", is intact)");
       const bool last_batch = ++done_here == batches_left;
       const bool steps = (batch_no + 1) % static_cast<std::uint32_t>(t_.accumulate) == 0 || last_batch;
       if (reducer_ && steps) reducer_->arm();  // the window's last backward all-reduces (DDP's no_sync before)
@@ -277,7 +305,8 @@ class Fit {
       at.done += static_cast<std::int64_t>(t_.batch_size) * world_;
       bar.advance(batch->size() * world_);
       char status[64];
-      std::snprintf(status, sizeof status, "loss %.4f", at.loss_sum / static_cast<double>(std::max<std::int64_t>(1, at.seen)));
+      std::snprintf(status, sizeof status, "loss %.4f",
+                    at.loss_sum / static_cast<double>(std::max<std::int64_t>(1, at.seen)));
       bar.set_status(status);
       if (steps) {
         step();
@@ -317,7 +346,11 @@ class Fit {
   FitResult score_only() {
     const auto probs = validate(0);
     const double auc = roc_auc(truth_, probs);
-    config::json line = {{"tag", tag_}, {"epoch", 1}, {"valid_auc", auc}, {"valid_loss", log_loss(truth_, probs)}, {"scored_only", true}};
+    config::json line = {{"tag", tag_},
+                         {"epoch", 1},
+                         {"valid_auc", auc},
+                         {"valid_loss", log_loss(truth_, probs)},
+                         {"scored_only", true}};
     r_.history = config::json::array({line});
     log_ = line.dump() + "\n";
     if (leader()) write_text_atomically(dir_ / "log.jsonl", [&](std::ostream& o) { o << log_; });
@@ -332,11 +365,17 @@ class Fit {
     auto eval_net = inference_copy(pipeline_, *net_, device_, InferenceOptions{true, t_.channels_last});
     AutocastGuard autocast(t_.amp, device_);  // validation at the training's precision, as Lightning's
     auto p = predict_pipeline(pipeline_, eval_net, head_, data_, valid_idx_,
-                              {.batch_size = t_.eval_batch_size, .device = device_, .seed = run_.seed, .label = "validate", .quiet = quiet(), .use_tta = false});
+                              {.batch_size = t_.eval_batch_size,
+                               .device = device_,
+                               .seed = run_.seed,
+                               .label = "validate",
+                               .quiet = quiet(),
+                               .use_tta = false});
     for (std::size_t i = 0; i < p.size(); ++i)
       if (!std::isfinite(p[i]))
-        fail(job(), ": the validation prediction for id `", data_.entries[static_cast<std::size_t>(valid_idx_[i])].id, "` is ", p[i],
-             " after epoch ", epoch + 1, ": the weights diverged; lower train.lr or set train.clip_norm");
+        fail(job(), ": the validation prediction for id `", data_.entries[static_cast<std::size_t>(valid_idx_[i])].id,
+             "` is ", p[i], " after epoch ", epoch + 1,
+             ": the weights diverged; lower train.lr or set train.clip_norm");
     return p;
   }
 
@@ -344,21 +383,28 @@ class Fit {
   [[noreturn]] void stop(int sig, int epoch, std::int64_t batch = 0) {
     std::string where = "after epoch " + std::to_string(epoch);
     if (batch > 0) where = "in epoch " + std::to_string(epoch + 1) + " after batch " + std::to_string(batch);
-    throw Interrupted(sig, job() + ": stopped by " + signal_name(sig) + " " + where + "; checkpoint " + last().string() +
-                               "; continue with --resume (run.resume=true) and the same config");
+    throw Interrupted(sig, job() + ": stopped by " + signal_name(sig) + " " + where + "; checkpoint " +
+                               last().string() + "; continue with --resume (run.resume=true) and the same config");
   }
 
   void log_epoch(int epoch, const EpochStats& s, double auc) {
     const double lr_now = schedule_.lr(std::max<std::int64_t>(0, step_ - 1));
     schedule_.epoch_end(auc);
     const double loss = s.loss;
-    config::json line = {{"tag", tag_}, {"epoch", epoch + 1}, {"train_loss", loss}, {"valid_auc", auc}, {"valid_loss", valid_loss_}, {"lr", lr_now},
-                         {"samples_per_s", s.samples_per_s}, {"data_wait", s.data_wait}};
+    config::json line = {{"tag", tag_},
+                         {"epoch", epoch + 1},
+                         {"train_loss", loss},
+                         {"valid_auc", auc},
+                         {"valid_loss", valid_loss_},
+                         {"lr", lr_now},
+                         {"samples_per_s", s.samples_per_s},
+                         {"data_wait", s.data_wait}};
     if (world_ > 1) line["world_size"] = world_;
     r_.history.push_back(line);
     log_ += line.dump() + "\n";
     if (leader()) write_text_atomically(dir_ / "log.jsonl", [&](std::ostream& o) { o << log_; });
-    if (!quiet()) std::fprintf(stderr, "%s epoch %d: train loss %.4f, valid AUC %.4f\n", tag_.c_str(), epoch + 1, loss, auc);
+    if (!quiet())
+      std::fprintf(stderr, "%s epoch %d: train loss %.4f, valid AUC %.4f\n", tag_.c_str(), epoch + 1, loss, auc);
   }
 
   void keep_best(int epoch, double auc, const std::vector<double>& probs) {
@@ -384,11 +430,20 @@ class Fit {
       opt_->save(oa);
       a.write("optimizer", oa);
       if (ema_) ema_->save(a);
-      const config::json pos = {{"epoch", at.epoch}, {"batch", at.batch}, {"loss_sum", loss_sum}, {"seen", seen}, {"done", at.done},
+      const config::json pos = {{"epoch", at.epoch},
+                                {"batch", at.batch},
+                                {"loss_sum", loss_sum},
+                                {"seen", seen},
+                                {"done", at.done},
                                 {"world_size", world_},
-                                {"step", step_}, {"stale", stale_}, {"best_auc", r_.best_auc},
-                                {"best_epoch", r_.best_epoch}, {"history", r_.history}, {"best_valid", r_.best_valid},
-                                {"schedule", schedule_.state()}, {"scaler", scaler_.state()}};
+                                {"step", step_},
+                                {"stale", stale_},
+                                {"best_auc", r_.best_auc},
+                                {"best_epoch", r_.best_epoch},
+                                {"history", r_.history},
+                                {"best_valid", r_.best_valid},
+                                {"schedule", schedule_.state()},
+                                {"scaler", scaler_.state()}};
       a.write("position", c10::IValue(pos.dump()));
       at::Generator gen = at::detail::getDefaultCPUGenerator();
       a.write("torch_rng", gen.get_state(), true);
@@ -402,7 +457,7 @@ class Fit {
     try {
       torch::serialize::InputArchive a;
       a.load_from(bytes.data(), bytes.size(), device_);  // a checkpoint written on another device resumes on this one
-      verify_checkpoint(a, net_, last(), check_);          // this job's, this fold's, this run's; the network's shapes
+      verify_checkpoint(a, net_, last(), check_);        // this job's, this fold's, this run's; the network's shapes
       net_->load(a);
       torch::serialize::InputArchive oa;
       a.read("optimizer", oa);

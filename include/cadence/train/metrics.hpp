@@ -29,7 +29,10 @@ double roc_auc(std::span<const T> truth, std::span<const S> score) {
     while (j < n && score[idx[j]] == score[idx[i]]) ++j;
     const double avg_rank = 0.5 * static_cast<double>(i + 1 + j);  // ranks i+1..j
     for (std::size_t k = i; k < j; ++k)
-      if (truth[idx[k]] >= T(0.5)) { rank_sum_pos += avg_rank; ++pos; }
+      if (truth[idx[k]] >= T(0.5)) {
+        rank_sum_pos += avg_rank;
+        ++pos;
+      }
     i = j;
   }
   const std::size_t neg = n - pos;

@@ -40,25 +40,42 @@ inline int tick_digits(double lo, double hi) {
 /// A line chart as inline SVG (class "chart", one <polyline> per series).
 inline std::string line_chart(const std::string& title, const std::string& xlabel, const std::vector<Series>& series,
                               bool diagonal = false, bool integer_x = false) {
-  static const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+  static const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                  "#9467bd", "#8c564b", "#e377c2", "#17becf"};
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
   for (const auto& s : series)
-    for (auto [x, y] : s.points) { x0 = std::min(x0, x); x1 = std::max(x1, x); y0 = std::min(y0, y); y1 = std::max(y1, y); }
-  if (x0 > x1) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
+    for (auto [x, y] : s.points) {
+      x0 = std::min(x0, x);
+      x1 = std::max(x1, x);
+      y0 = std::min(y0, y);
+      y1 = std::max(y1, y);
+    }
+  if (x0 > x1) {
+    x0 = 0;
+    x1 = 1;
+    y0 = 0;
+    y1 = 1;
+  }
   if (x1 == x0) x1 = x0 + 1;
-  if (y1 == y0) { y0 -= 0.5; y1 += 0.5; }
+  if (y1 == y0) {
+    y0 -= 0.5;
+    y1 += 0.5;
+  }
   const double W = 420, H = 260, L = 50, R = 10, T = 24, B = 36;
   auto px = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
   auto py = [&](double y) { return H - B - (y - y0) / (y1 - y0) * (H - T - B); };
   std::ostringstream o;
   char buf[96];
-  o << "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << ' ' << H << "\">";
+  o << "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" viewBox=\"0 0 " << W << ' ' << H << "\">";
   o << "<text x=\"" << W / 2 << "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">" << escape(title) << "</text>";
-  o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B << "\" fill=\"none\" stroke=\"#999\"/>";
+  o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
+    << "\" fill=\"none\" stroke=\"#999\"/>";
   for (int k = 0; k <= 4; ++k) {
     const double yv = y0 + (y1 - y0) * k / 4.0;
     std::snprintf(buf, sizeof buf, "%.*g", tick_digits(y0, y1), yv);
-    o << "<text x=\"" << L - 4 << "\" y=\"" << py(yv) + 4 << "\" text-anchor=\"end\" font-size=\"10\">" << buf << "</text>";
+    o << "<text x=\"" << L - 4 << "\" y=\"" << py(yv) + 4 << "\" text-anchor=\"end\" font-size=\"10\">" << buf
+      << "</text>";
   }
   std::vector<double> xticks;  // epochs are whole numbers: integer ticks, at most about 10
   if (integer_x) {
@@ -68,28 +85,37 @@ inline std::string line_chart(const std::string& title, const std::string& xlabe
     for (int k = 0; k <= 4; ++k) xticks.push_back(x0 + (x1 - x0) * k / 4.0);
   }
   for (const double xv : xticks) {
-    if (integer_x) std::snprintf(buf, sizeof buf, "%.0f", xv);
-    else std::snprintf(buf, sizeof buf, "%.*g", tick_digits(x0, x1), xv);
-    o << "<text class=\"xtick\" x=\"" << px(xv) << "\" y=\"" << H - B + 14 << "\" text-anchor=\"middle\" font-size=\"10\">" << buf << "</text>";
+    if (integer_x)
+      std::snprintf(buf, sizeof buf, "%.0f", xv);
+    else
+      std::snprintf(buf, sizeof buf, "%.*g", tick_digits(x0, x1), xv);
+    o << "<text class=\"xtick\" x=\"" << px(xv) << "\" y=\"" << H - B + 14
+      << "\" text-anchor=\"middle\" font-size=\"10\">" << buf << "</text>";
   }
-  o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 6 << "\" text-anchor=\"middle\" font-size=\"11\">" << escape(xlabel) << "</text>";
-  if (diagonal) o << "<line x1=\"" << px(0) << "\" y1=\"" << py(0) << "\" x2=\"" << px(1) << "\" y2=\"" << py(1) << "\" stroke=\"#bbb\" stroke-dasharray=\"4\"/>";
+  o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 6 << "\" text-anchor=\"middle\" font-size=\"11\">"
+    << escape(xlabel) << "</text>";
+  if (diagonal)
+    o << "<line x1=\"" << px(0) << "\" y1=\"" << py(0) << "\" x2=\"" << px(1) << "\" y2=\"" << py(1)
+      << "\" stroke=\"#bbb\" stroke-dasharray=\"4\"/>";
   for (std::size_t i = 0; i < series.size(); ++i) {
     const char* c = colours[i % 8];
-    o << "<polyline fill=\"none\" stroke=\"" << c << "\" stroke-width=\"2\"" << (series[i].dashed ? " stroke-dasharray=\"5 3\"" : "") << " points=\"";
+    o << "<polyline fill=\"none\" stroke=\"" << c << "\" stroke-width=\"2\""
+      << (series[i].dashed ? " stroke-dasharray=\"5 3\"" : "") << " points=\"";
     for (auto [x, y] : series[i].points) {
       std::snprintf(buf, sizeof buf, "%.1f,%.1f ", px(x), py(y));
       o << buf;
     }
     o << "\"><title>" << escape(series[i].name) << "</title></polyline>";
-    o << "<text x=\"" << L + 6 << "\" y=\"" << T + 14 + 12 * static_cast<double>(i) << "\" font-size=\"10\" fill=\"" << c << "\">" << escape(series[i].name) << "</text>";
+    o << "<text x=\"" << L + 6 << "\" y=\"" << T + 14 + 12 * static_cast<double>(i) << "\" font-size=\"10\" fill=\""
+      << c << "\">" << escape(series[i].name) << "</text>";
   }
   o << "</svg>";
   return o.str();
 }
 
 /// ROC curve points (FPR, TPR) of scores against 0/1 truth.
-inline std::vector<std::pair<double, double>> roc_points(const std::vector<float>& truth, const std::vector<double>& score) {
+inline std::vector<std::pair<double, double>> roc_points(const std::vector<float>& truth,
+                                                         const std::vector<double>& score) {
   std::vector<std::size_t> idx(truth.size());
   std::iota(idx.begin(), idx.end(), 0);
   std::sort(idx.begin(), idx.end(), [&](auto a, auto b) { return score[a] > score[b]; });
@@ -99,7 +125,8 @@ inline std::vector<std::pair<double, double>> roc_points(const std::vector<float
   double tp = 0, fp = 0;
   for (std::size_t k = 0; k < idx.size(); ++k) {
     (truth[idx[k]] >= 0.5f ? tp : fp) += 1;
-    if (k + 1 == idx.size() || score[idx[k + 1]] != score[idx[k]]) pts.emplace_back(N > 0 ? fp / N : 0, P > 0 ? tp / P : 0);
+    if (k + 1 == idx.size() || score[idx[k + 1]] != score[idx[k]])
+      pts.emplace_back(N > 0 ? fp / N : 0, P > 0 ? tp / P : 0);
   }
   return pts;
 }
@@ -162,10 +189,10 @@ inline std::vector<BinAuc> auc_by_bins(const std::vector<float>& truth, const st
 
 /// What a report shows beyond the epoch histories.
 struct Extras {
-  config::json settings;                // the run's key settings (name -> value)
-  std::vector<double> oof_snr;          // per OOF sample: the injected SNR of a positive (NaN: unknown)
-  config::json prediction;              // the test prediction's summary (name -> value), when there is one
-  std::vector<double> baseline;         // per OOF sample: the de-Doppler baseline's probability (finetune.baseline)
+  config::json settings;         // the run's key settings (name -> value)
+  std::vector<double> oof_snr;   // per OOF sample: the injected SNR of a positive (NaN: unknown)
+  config::json prediction;       // the test prediction's summary (name -> value), when there is one
+  std::vector<double> baseline;  // per OOF sample: the de-Doppler baseline's probability (finetune.baseline)
 };
 
 /// Writes report.html from the epoch histories (objects with tag, epoch and valid_auc; train_loss,
@@ -183,7 +210,8 @@ inline void write(const std::filesystem::path& path, const std::string& title, c
   auto number = [](const config::json& h, const char* key) {
     return h.contains(key) && h[key].is_number() ? h[key].get<double>() : NAN;
   };
-  auto add = [](std::map<std::string, Series>& m, const std::string& key, const std::string& name, double e, double y, bool dashed = false) {
+  auto add = [](std::map<std::string, Series>& m, const std::string& key, const std::string& name, double e, double y,
+                bool dashed = false) {
     if (std::isnan(y)) return;
     auto& s = m[key];
     s.name = name;
@@ -200,7 +228,10 @@ inline void write(const std::filesystem::path& path, const std::string& title, c
     add(speed, tag, tag, e, number(h, "samples_per_s"));
     auto& r = rows[tag];
     r.epochs = std::max(r.epochs, static_cast<int>(e));
-    if (number(h, "valid_auc") > r.best_auc) { r.best_auc = number(h, "valid_auc"); r.best_epoch = static_cast<int>(e); }
+    if (number(h, "valid_auc") > r.best_auc) {
+      r.best_auc = number(h, "valid_auc");
+      r.best_epoch = static_cast<int>(e);
+    }
     r.train_loss = number(h, "train_loss");
     r.valid_loss = number(h, "valid_loss");
     r.rate = number(h, "samples_per_s");
@@ -220,14 +251,16 @@ inline void write(const std::filesystem::path& path, const std::string& title, c
   auto table = [&](std::ostringstream& html, const char* id, const config::json& kv) {
     if (!kv.is_object() || kv.empty()) return;
     html << "<table id=\"" << id << "\">";
-    for (const auto& [k, v] : kv.items()) html << "<tr><th>" << escape(k) << "</th><td>" << escape(format_value(v)) << "</td></tr>";
+    for (const auto& [k, v] : kv.items())
+      html << "<tr><th>" << escape(k) << "</th><td>" << escape(format_value(v)) << "</td></tr>";
     html << "</table>";
   };
   std::ostringstream html;
   html << "<!doctype html><html><head><meta charset=\"utf-8\"><title>" << escape(title) << "</title><style>"
        << "body{font-family:sans-serif;margin:24px;color:#222}.grid{display:flex;flex-wrap:wrap;gap:16px}"
        << ".tables{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}h2{font-size:15px;margin:18px 0 6px}"
-       << "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
+       << "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px "
+          "8px;text-align:right}</style></head><body>"
        << "<h1>" << escape(title) << "</h1><div class=\"tables\"><div><h2>Result</h2>";
   table(html, "summary", summary);
   html << "</div>";
@@ -243,12 +276,14 @@ inline void write(const std::filesystem::path& path, const std::string& title, c
   }
   html << "</div>";
   if (!rows.empty()) {
-    html << "<h2>Per fold</h2><table id=\"folds\"><tr><th>run</th><th>epochs</th><th>best epoch</th><th>best valid AUC</th>"
+    html << "<h2>Per fold</h2><table id=\"folds\"><tr><th>run</th><th>epochs</th><th>best epoch</th><th>best valid "
+            "AUC</th>"
          << "<th>last train loss</th><th>last valid loss</th><th>samples/s</th><th>data wait</th></tr>";
     for (const auto& [tag, r] : rows)
-      html << "<tr><th>" << escape(tag) << "</th><td>" << r.epochs << "</td><td>" << r.best_epoch << "</td><td>" << cell(r.best_auc)
-           << "</td><td>" << cell(r.train_loss) << "</td><td>" << cell(r.valid_loss) << "</td><td>" << cell(r.rate, "%.1f")
-           << "</td><td>" << cell(std::isnan(r.wait) ? NAN : 100.0 * r.wait, "%.1f%%") << "</td></tr>";
+      html << "<tr><th>" << escape(tag) << "</th><td>" << r.epochs << "</td><td>" << r.best_epoch << "</td><td>"
+           << cell(r.best_auc) << "</td><td>" << cell(r.train_loss) << "</td><td>" << cell(r.valid_loss) << "</td><td>"
+           << cell(r.rate, "%.1f") << "</td><td>" << cell(std::isnan(r.wait) ? NAN : 100.0 * r.wait, "%.1f%%")
+           << "</td></tr>";
     html << "</table>";
   }
   std::vector<BinAuc> bins;
@@ -256,24 +291,29 @@ inline void write(const std::filesystem::path& path, const std::string& title, c
     const auto& edges = snr_bin_edges();
     bins = auc_by_bins(oof_truth, oof_pred, extras.oof_snr, edges);
     const bool with_baseline = extras.baseline.size() == oof_truth.size();
-    const auto base = with_baseline ? auc_by_bins(oof_truth, extras.baseline, extras.oof_snr, edges) : std::vector<BinAuc>{};
-    html << "<h2>Out-of-fold AUC by the signal's SNR (each bin's positives against all negatives)</h2><table id=\"snr\"><tr><th>SNR</th>"
+    const auto base =
+        with_baseline ? auc_by_bins(oof_truth, extras.baseline, extras.oof_snr, edges) : std::vector<BinAuc>{};
+    html << "<h2>Out-of-fold AUC by the signal's SNR (each bin's positives against all negatives)</h2><table "
+            "id=\"snr\"><tr><th>SNR</th>"
          << "<th>positives</th><th>ROC AUC</th>" << (with_baseline ? "<th>de-Doppler baseline</th>" : "") << "</tr>";
     for (std::size_t k = 0; k < bins.size(); ++k) {
       const auto& b = bins[k];
       if (b.positives == 0) continue;
-      html << "<tr><th>" << cell(b.lo, "%.0f") << (b.hi > 1e8 ? "+" : "&ndash;" + cell(b.hi, "%.0f")) << "</th><td>" << b.positives
-           << "</td><td>" << cell(b.auc) << "</td>" << (with_baseline ? "<td>" + cell(base[k].auc) + "</td>" : "") << "</tr>";
+      html << "<tr><th>" << cell(b.lo, "%.0f") << (b.hi > 1e8 ? "+" : "&ndash;" + cell(b.hi, "%.0f")) << "</th><td>"
+           << b.positives << "</td><td>" << cell(b.auc) << "</td>"
+           << (with_baseline ? "<td>" + cell(base[k].auc) + "</td>" : "") << "</tr>";
     }
     html << "</table>";
   }
-  html << "<div class=\"grid\">" << line_chart("loss (solid: training, dashed: validation)", "epoch", values(loss), false, true)
+  html << "<div class=\"grid\">"
+       << line_chart("loss (solid: training, dashed: validation)", "epoch", values(loss), false, true)
        << line_chart("validation ROC AUC", "epoch", values(auc), false, true)
        << line_chart("learning rate (end of epoch)", "epoch", values(lr), false, true)
        << line_chart("throughput (samples/s)", "epoch", values(speed), false, true);
   if (!oof_truth.empty()) {
     std::vector<Series> roc{{"OOF", roc_points(oof_truth, oof_pred)}};
-    if (extras.baseline.size() == oof_truth.size()) roc.push_back({"de-Doppler baseline", roc_points(oof_truth, extras.baseline), true});
+    if (extras.baseline.size() == oof_truth.size())
+      roc.push_back({"de-Doppler baseline", roc_points(oof_truth, extras.baseline), true});
     html << line_chart("ROC of the out-of-fold predictions", "false positive rate", roc, true);
   }
   if (!bins.empty()) {

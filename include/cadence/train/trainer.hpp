@@ -42,7 +42,8 @@ struct RunOptions {
   bool keep_memory = true;                  // keep freed host memory for reuse (core/caching_allocator.hpp)
   int dist_timeout = 300;                   // data-parallel runs: seconds any collective may wait for the other ranks
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("dir", dir, config::non_empty());
     v("seed", seed);
     v("device", device, config::non_empty());
@@ -73,9 +74,11 @@ struct RunOptions {
     torch::manual_seed(seed);
     if (deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
     const auto d = torch_device();
-    if (d.is_cuda() && !torch::cuda::is_available()) fail("/run/device: `", device, "` requested but CUDA is not available");
+    if (d.is_cuda() && !torch::cuda::is_available())
+      fail("/run/device: `", device, "` requested but CUDA is not available");
     if (d.is_cuda() && d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count()))
-      fail("/run/device: `", d.str(), "` but this machine has ", torch::cuda::device_count(), " GPU(s) (LOCAL_RANK picks one per process)");
+      fail("/run/device: `", d.str(), "` but this machine has ", torch::cuda::device_count(),
+           " GPU(s) (LOCAL_RANK picks one per process)");
     // cuDNN picks the fastest convolution algorithm for each input shape once (the shapes are fixed per
     // job), as the seed's torch.backends.cudnn.benchmark = True; a deterministic run keeps the default
     if (d.is_cuda()) at::globalContext().setBenchmarkCuDNN(!deterministic);
@@ -97,39 +100,44 @@ inline constexpr std::array<std::pair<LrScale, std::string_view>, 2> enum_names(
 }
 enum class SchedulerKind { cosine, onecycle, step, plateau, constant };
 inline constexpr std::array<std::pair<SchedulerKind, std::string_view>, 5> enum_names(SchedulerKind) {
-  return {{{SchedulerKind::cosine, "cosine"}, {SchedulerKind::onecycle, "onecycle"}, {SchedulerKind::step, "step"},
-           {SchedulerKind::plateau, "plateau"}, {SchedulerKind::constant, "constant"}}};
+  return {{{SchedulerKind::cosine, "cosine"},
+           {SchedulerKind::onecycle, "onecycle"},
+           {SchedulerKind::step, "step"},
+           {SchedulerKind::plateau, "plateau"},
+           {SchedulerKind::constant, "constant"}}};
 }
 
 struct TrainOptions {
-  int epochs = 4;                 // passes over the training split
+  int epochs = 4;  // passes over the training split
   int batch_size = 32;
   int eval_batch_size = 64;
-  int accumulate = 1;             // gradient accumulation: an optimizer step every N batches
+  int accumulate = 1;  // gradient accumulation: an optimizer step every N batches
   OptimizerKind optimizer = OptimizerKind::adamw;
-  double lr = 2e-3;               // peak learning rate (for the global batch; see lr_base_size)
-  int lr_base_size = 0;           // > 0: lr is for this global batch, scaled to the run's batch x ranks x accumulate (timm's --lr-base-size)
+  double lr = 2e-3;  // peak learning rate (for the global batch; see lr_base_size)
+  int lr_base_size =
+      0;  // > 0: lr is for this global batch, scaled to the run's batch x ranks x accumulate (timm's --lr-base-size)
   LrScale lr_base_scale = LrScale::linear;  // how: linear, or sqrt (timm's choice for Adam-family optimizers)
   double weight_decay = 1e-2;
-  double momentum = 0.9;          // sgd (Nesterov when > 0)
+  double momentum = 0.9;  // sgd (Nesterov when > 0)
   SchedulerKind scheduler = SchedulerKind::cosine;
-  double warmup = 0.05;           // cosine: fraction of steps with linear warmup; onecycle: pct_start
-  int step_size = 2;              // step: epochs between decays
-  double gamma = 0.5;             // step / plateau: the decay factor
-  int plateau_patience = 1;       // plateau: epochs without a better validation AUC before decaying
-  double clip_norm = 0.0;         // gradient clipping by global norm (0: off)
-  double ema = 0.0;               // EMA decay of the weights used for validation and saving (0: off)
-  int early_stopping = 0;         // stop after N epochs without a better validation AUC (0: off)
-  int checkpoint_every = 0;       // also write last.pt every N optimizer steps, mid-epoch (0: at epoch ends only)
-  double holdout = 0.2;           // hold-out fraction (stratified), for holdout and pretrain
-  int folds = 4;                  // K of the stratified K-fold, for finetune
-  bool balanced = false;          // class-balanced sampling (with replacement) instead of shuffling
-  bool channels_last = false;     // NHWC weights and inputs (faster convolutions on some CPUs and GPUs)
-  bool sync_batchnorm = false;    // data-parallel runs: BatchNorm statistics over all ranks' batches (per rank when off)
+  double warmup = 0.05;         // cosine: fraction of steps with linear warmup; onecycle: pct_start
+  int step_size = 2;            // step: epochs between decays
+  double gamma = 0.5;           // step / plateau: the decay factor
+  int plateau_patience = 1;     // plateau: epochs without a better validation AUC before decaying
+  double clip_norm = 0.0;       // gradient clipping by global norm (0: off)
+  double ema = 0.0;             // EMA decay of the weights used for validation and saving (0: off)
+  int early_stopping = 0;       // stop after N epochs without a better validation AUC (0: off)
+  int checkpoint_every = 0;     // also write last.pt every N optimizer steps, mid-epoch (0: at epoch ends only)
+  double holdout = 0.2;         // hold-out fraction (stratified), for holdout and pretrain
+  int folds = 4;                // K of the stratified K-fold, for finetune
+  bool balanced = false;        // class-balanced sampling (with replacement) instead of shuffling
+  bool channels_last = false;   // NHWC weights and inputs (faster convolutions on some CPUs and GPUs)
+  bool sync_batchnorm = false;  // data-parallel runs: BatchNorm statistics over all ranks' batches (per rank when off)
   bool grad_checkpointing = false;  // recompute activations in the backward pass (nn/checkpoint.hpp): memory for time
-  Amp amp = Amp::off;             // autocast: "bf16" (CPU or GPU), "fp16" (CUDA, with dynamic loss scaling)
+  Amp amp = Amp::off;               // autocast: "bf16" (CPU or GPU), "fp16" (CUDA, with dynamic loss scaling)
 
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("epochs", epochs, config::in_range(1, 100000));
     v("batch_size", batch_size, config::in_range(1, 65536));
     v("eval_batch_size", eval_batch_size, config::in_range(1, 65536));
@@ -173,17 +181,24 @@ inline TrainOptions for_global_batch(TrainOptions t, int world) {
 class LrSchedule {
  public:
   LrSchedule(const TrainOptions& t, std::int64_t total_steps)
-      : t_(t), total_(std::max<std::int64_t>(1, total_steps)), per_epoch_(std::max<std::int64_t>(1, total_steps / t.epochs)) {}
+      : t_(t),
+        total_(std::max<std::int64_t>(1, total_steps)),
+        per_epoch_(std::max<std::int64_t>(1, total_steps / t.epochs)) {}
 
   double lr(std::int64_t step) const {
     const double s = static_cast<double>(step), n = static_cast<double>(total_);
     switch (t_.scheduler) {
-      case SchedulerKind::constant: return t_.lr;
-      case SchedulerKind::step: return t_.lr * std::pow(t_.gamma, static_cast<double>(step / per_epoch_ / t_.step_size));
-      case SchedulerKind::plateau: return t_.lr * scale_;
+      case SchedulerKind::constant:
+        return t_.lr;
+      case SchedulerKind::step:
+        return t_.lr * std::pow(t_.gamma, static_cast<double>(step / per_epoch_ / t_.step_size));
+      case SchedulerKind::plateau:
+        return t_.lr * scale_;
       case SchedulerKind::onecycle: {  // torch.optim.lr_scheduler.OneCycleLR, cosine, div 25, final div 1e4
         const double peak = std::max(1.0, t_.warmup * n), lo = t_.lr / 25.0, end = lo / 1e4;
-        auto cos_anneal = [](double a, double b, double f) { return b + (a - b) / 2.0 * (1.0 + std::cos(std::numbers::pi * f)); };
+        auto cos_anneal = [](double a, double b, double f) {
+          return b + (a - b) / 2.0 * (1.0 + std::cos(std::numbers::pi * f));
+        };
         if (s < peak) return cos_anneal(lo, t_.lr, s / peak);
         return cos_anneal(t_.lr, end, std::min(1.0, (s - peak) / std::max(1.0, n - peak)));
       }
