@@ -30,10 +30,16 @@ TEST_CASE("ordered prefetch: no more than `window` items are made ahead of the c
     ++made;
     return static_cast<int>(i);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the workers had time to run far ahead, if they could
+  // wait (on a loaded machine, as long as it takes) until the window is full, then give the workers time
+  // to run past it if they could
+  auto settle = [&](int at_least) {
+    for (int i = 0; i < 500 && made.load() < at_least; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  };
+  settle(3);
   CHECK(made.load() == 3);
   for (int k = 0; k < 5; ++k) REQUIRE(ahead.next().has_value());
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  settle(8);
   CHECK(made.load() == 8);  // 5 consumed + the window of 3
 }
 
