@@ -130,9 +130,9 @@ TEST_CASE("hardening: a run directory belongs to one run (a lock) and knows its 
     CHECK(r.status == 1);
     CHECK(r.output.find("in use by another run (pid " + std::to_string(::getpid()) + ")") != std::string::npos);
   }
-  test::write_file(out / "r/fold_0/last.pt.tmp.99999", "left by a killed run");
+  test::write_file(out / "r/fold_0/last.pt.tmp.99999999", "left by a killed run");
   cadence::recipes::finetune(pipeline(), cfg);
-  CHECK_FALSE(std::filesystem::exists(out / "r/fold_0/last.pt.tmp.99999"));  // removed once the lock was held
+  CHECK_FALSE(std::filesystem::exists(out / "r/fold_0/last.pt.tmp.99999999"));  // removed once the lock was held
   // another config: finetune, predict and --resume refuse, naming what differs
   auto other = cfg;
   other["model"]["width"] = 8;

@@ -92,6 +92,11 @@ TEST_CASE("integrity: a refused job writes nothing (every check before the first
   CHECK(test::read_file(t.run() / "fingerprint.json") == fingerprint_before);
   // the run's own config still works on it
   CHECK(test::error_of([&] { cadence::recipes::predict(pipeline(), t.cfg); }).empty());
+  // weights a job never reads are not read: finetune.init "scratch" (run does no pretrain, finetune starts fresh)
+  cfg["finetune"]["init"] = "scratch";
+  CHECK(test::error_of([&] { cadence::recipes::check(pipeline(), cfg); }).empty());
+  cfg["finetune"]["init"] = "weights";
+  test::check_error([&] { cadence::recipes::check(pipeline(), cfg); }, "/model/weights");
 }
 
 TEST_CASE("integrity: a checkpoint from another fold, job, run or shape is refused, naming both sides") {
@@ -192,9 +197,11 @@ TEST_CASE("integrity: a FIFO, a directory or a device as an input file is refuse
   const auto fil = out / "a1.fil";
   REQUIRE(::mkfifo(fil.c_str(), 0644) == 0);
   test::check_error([&] { (void)cadence::observe::open_observation(fil); }, "a1.fil", "not a regular file (a FIFO)");
+#if CADENCE_HAS_HDF5
   const auto h5 = out / "a1.h5";
   REQUIRE(::mkfifo(h5.c_str(), 0644) == 0);
   test::check_error([&] { (void)cadence::observe::open_observation(h5); }, "a1.h5", "not a regular file (a FIFO)");
+#endif
 }
 
 TEST_CASE("integrity: what a run wrote is read back strictly: oof.csv and log.jsonl name the file and line") {

@@ -60,7 +60,8 @@ inline int remove_stale_temporaries(const std::filesystem::path& dir,
        it.increment(ec)) {
     const auto name = it->path().filename().string();
     const auto at = name.rfind(".tmp.");
-    if (at == std::string::npos || !it->is_regular_file() || it->is_symlink()) continue;
+    std::error_code kind;  // a file that vanishes mid-walk is skipped, not an exception
+    if (at == std::string::npos || !it->is_regular_file(kind) || it->is_symlink(kind)) continue;
     const auto pid = name.substr(at + 5);
     if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     const auto owner = static_cast<pid_t>(std::stol(pid));

@@ -52,7 +52,12 @@ class RunLock {
     if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
       // the lock holds without the pid; a second run then says "pid ?"
     }
-    remove_stale_temporaries(dir, ours);  // what killed runs left behind: nobody else can be writing now
+    try {
+      remove_stale_temporaries(dir, ours);  // what killed runs left behind: nobody else can be writing now
+    } catch (...) {
+      ::close(fd_);  // the destructor will not run: release the lock here
+      throw;
+    }
   }
   ~RunLock() { ::close(fd_); }  // releases the flock
   RunLock(const RunLock&) = delete;

@@ -223,13 +223,14 @@ inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std
     }
     resample_time(cols.data(), rows, width, out.data() + p * panel, T);
   }
-  if (masked != nullptr) *masked = bad_total;
   double sum = 0.0;
   for (float v : out) sum += std::abs(static_cast<double>(v));
   if (!usable || !(sum > 0.0) || !std::isfinite(sum)) {
     std::fill(out.begin(), out.end(), 0.0f);
+    if (masked != nullptr) *masked = 0;  // skipped, not masked: counted once, as skipped
     return false;
   }
+  if (masked != nullptr) *masked = bad_total;
   const auto inv = static_cast<float>(static_cast<double>(out.size()) / sum);
   for (float& v : out) v *= inv;
   return true;

@@ -101,7 +101,9 @@ void check_weights(const P& pipeline, const CompetitionConfig& cfg, const std::s
       has = true;
     }
   });
-  const bool used = job == "pretrain" || job == "run" || job == "check" || job == "holdout" ||
+  const bool scratch =
+      cfg.finetune.init == FinetuneInit::scratch;  // finetune then reads no weights, and run no pretrain
+  const bool used = job == "pretrain" || job == "holdout" || ((job == "run" || job == "check") && !scratch) ||
                     (job == "finetune" && cfg.finetune.init == FinetuneInit::weights);
   if (has && used)
     (void)build_network(pipeline, source_of(pipeline).image_shape().channels);  // errors name /model/weights
@@ -120,23 +122,25 @@ void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const RunDir&
     const auto d = open_checked(pipeline, s);
     checks::holdout(d.targets(), stratified_holdout(d.targets(), cfg.train.holdout, cfg.run.seed), to_string(s));
   }
-  const auto pretrained_model = RunDir::model(dir.pretrain());
-  if (job == "finetune" && pretrained && dist::leader() && !std::filesystem::exists(pretrained_model))
-    fail("/finetune/init: \"pretrained\" but ", pretrained_model.string(),
-         " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
   if (job == "finetune" || all) checks::folds(open_checked(pipeline, Split::train).targets(), cfg.train.folds, "train");
-  if (job == "holdout") {
+  if (job == "holdout") {  // holdout trains on a hold-out of train and predicts test; it blends nothing
     const auto d = open_checked(pipeline, Split::train);
     checks::holdout(d.targets(), stratified_holdout(d.targets(), cfg.train.holdout, cfg.run.seed), "train");
+    (void)open_checked(pipeline, Split::test);
   }
-  if (job != "pretrain" && dist::leader())
-    checks::blend(cfg.predict, open_checked(pipeline, Split::test));  // rank 0 blends
-  if (job == "predict" &&
-      dist::leader()) {  // what predict reads back for the report: refused now, not after submission.csv
-    if (std::filesystem::exists(dir.oof())) (void)read_oof(dir.oof());
-    if (std::filesystem::exists(dir.cv())) (void)config::load_file(dir.cv());
-    for (const auto& [k, _] : dir.fold_models(cfg.train.folds)) (void)read_history(RunDir::log(dir.fold(k)));
-  }
+  // rank 0 alone reads the run directory and blends; on_leader makes its refusal every rank's error line
+  dist::on_leader([&] {
+    const auto pretrained_model = RunDir::model(dir.pretrain());
+    if (job == "finetune" && pretrained && !std::filesystem::exists(pretrained_model))
+      fail("/finetune/init: \"pretrained\" but ", pretrained_model.string(),
+           " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
+    if (job != "pretrain" && job != "holdout") checks::blend(cfg.predict, open_checked(pipeline, Split::test));
+    if (job == "predict") {  // what predict reads back for the report: refused now, not after submission.csv
+      if (std::filesystem::exists(dir.oof())) (void)read_oof(dir.oof());
+      if (std::filesystem::exists(dir.cv())) (void)config::load_file(dir.cv());
+      for (const auto& [k, _] : dir.fold_models(cfg.train.folds)) (void)read_history(RunDir::log(dir.fold(k)));
+    }
+  });
   check_weights(pipeline, cfg, job);
 }
 

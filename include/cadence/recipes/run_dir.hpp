@@ -90,7 +90,12 @@ class RunDir {
     if (root_.empty()) fail("/run/dir: empty (give the run a directory)");
     refuse_links();  // before the lock file is made: a planted .lock link is refused by name
     lock_ = std::make_shared<RunLock>(root_, [](const std::string& n) { return writes(n); });
-    refuse_links();  // and again under the lock: nothing can have been planted since by another job
+    try {
+      refuse_links();  // and again under the lock: nothing can have been planted since by another job
+    } catch (...) {
+      lock_.reset();  // not held: a later take() checks again
+      throw;
+    }
   }
   bool held() const { return lock_ != nullptr; }
 
