@@ -2,6 +2,8 @@
 // checks that every C++ block of the doc appears here verbatim). Stages of a user's own, in a user's
 // own file: cadence's engine runs them by what they can do.
 #pragma once
+// docs quote this file verbatim (tests compare them), so its layout is the docs' own:
+// clang-format off
 #include <atomic>
 #include <cmath>
 #include <memory>
@@ -19,13 +21,12 @@ namespace example {
 // A source: an in-memory dataset, no files. A positive holds a faint vertical line (a "needle" of
 // constant frequency) in Gaussian noise; each image is a pure function of (seed, split, index).
 struct MemoryOptions {
-  int train = 64;    // labelled samples (the "old" split, for pretraining, is the same set)
-  int test = 16;     // unlabelled samples; every 4th is a positive
-  int size = 32;     // images are 1 x size x size
-  double snr = 3.0;  // the line's amplitude over the noise's standard deviation
+  int train = 64;     // labelled samples (the "old" split, for pretraining, is the same set)
+  int test = 16;      // unlabelled samples; every 4th is a positive
+  int size = 32;      // images are 1 x size x size
+  double snr = 3.0;   // the line's amplitude over the noise's standard deviation
   std::uint64_t seed = 7;
-  template <class V>
-  void fields(V& v) {
+  template <class V> void fields(V& v) {
     v("train", train, cadence::config::at_least(4));
     v("test", test, cadence::config::at_least(1));
     v("size", size, cadence::config::at_least(8));
@@ -53,15 +54,14 @@ struct MemorySource : cadence::Composes<MemorySource> {
 
   cadence::ImageShape image_shape() const { return {1, options.size, options.size}; }
 
-  std::unique_ptr<cadence::BatchStream> loader(const cadence::Dataset& data, std::vector<std::int64_t> order,
-                                               int batch_size, int classes, cadence::LoaderHooks hooks) const {
+  std::unique_ptr<cadence::BatchStream> loader(const cadence::Dataset& data, std::vector<std::int64_t> order, int batch_size,
+                                               int classes, cadence::LoaderHooks hooks) const {
     cadence::ReadOptions read;
     read.classes = classes;
     auto make = [o = options](const cadence::Entry& e, std::span<float> out) {
       ++reads;
       const int index = std::stoi(e.id.substr(1));
-      cadence::RandomStream rng(o.seed, e.id[0] == 't' ? 1u : 0u, static_cast<std::uint32_t>(index),
-                                cadence::StreamId::synth);
+      cadence::RandomStream rng(o.seed, e.id[0] == 't' ? 1u : 0u, static_cast<std::uint32_t>(index), cadence::StreamId::synth);
       const auto column = rng.randint(0, o.size - 1);
       for (std::size_t p = 0; p < out.size(); ++p) {
         const bool on_line = positive(index) && static_cast<std::int64_t>(p) % o.size == column;
@@ -78,10 +78,7 @@ struct MemorySource : cadence::Composes<MemorySource> {
 // the sample's own stream. It runs in the reader threads while training and in TTA's rounds.
 struct GainOptions {
   double amount = 0.2;
-  template <class V>
-  void fields(V& v) {
-    v("amount", amount, cadence::config::in_range(0.0, 1.0));
-  }
+  template <class V> void fields(V& v) { v("amount", amount, cadence::config::in_range(0.0, 1.0)); }
 };
 
 struct RandomGain : cadence::Composes<RandomGain> {
@@ -111,10 +108,7 @@ struct RandomGain : cadence::Composes<RandomGain> {
 // A batch stage: label smoothing, y <- (1 - epsilon) y + epsilon / K. Batch stages run in training only.
 struct SmoothingOptions {
   double epsilon = 0.1;
-  template <class V>
-  void fields(V& v) {
-    v("epsilon", epsilon, cadence::config::in_range(0.0, 0.5));
-  }
+  template <class V> void fields(V& v) { v("epsilon", epsilon, cadence::config::in_range(0.0, 0.5)); }
 };
 
 struct LabelSmoothing : cadence::Composes<LabelSmoothing> {
@@ -135,10 +129,9 @@ struct LabelSmoothing : cadence::Composes<LabelSmoothing> {
 // its outputs are read (the head).
 struct TinyNetImpl : torch::nn::Module {
   TinyNetImpl(std::int64_t in_chans, std::int64_t classes, std::int64_t width)
-      : conv(register_module("conv",
-                             torch::nn::Conv2d(torch::nn::Conv2dOptions(in_chans, width, {7, 1}).padding({3, 0})))),
+      : conv(register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_chans, width, {7, 1}).padding({3, 0})))),
         fc(register_module("fc", torch::nn::Linear(width, classes))) {}
-  torch::Tensor forward(torch::Tensor x) {      // (B,C,H,W) -> (B,classes)
+  torch::Tensor forward(torch::Tensor x) {  // (B,C,H,W) -> (B,classes)
     x = torch::relu(conv->forward(x)).mean(2);  // average along time: a vertical line adds up
     return fc->forward(std::get<0>(x.max(2)));  // the strongest column
   }
@@ -150,8 +143,7 @@ TORCH_MODULE(TinyNet);
 struct TinyNetOptions {
   int width = 8;
   cadence::Head head = cadence::Head::ce;
-  template <class V>
-  void fields(V& v) {
+  template <class V> void fields(V& v) {
     v("width", width, cadence::config::at_least(1));
     v("head", head);
   }
@@ -190,3 +182,4 @@ inline cadence::CompetitionResult run_all(const std::filesystem::path& dir) {
 }
 
 }  // namespace example
+// clang-format on

@@ -1,6 +1,8 @@
 // The README's C++ example, compiled here and run on tiny data with the shipped EfficientNetV2-S
 // config (shrunk by --set-style overrides so that it runs in seconds on a CPU). A last test checks
 // that the README's block is this code verbatim, so the README cannot drift from what compiles.
+// docs quote this file verbatim (tests compare them), so its layout is the docs' own:
+// clang-format off
 #include <cadence/cadence.hpp>
 
 #include <unistd.h>
@@ -10,16 +12,16 @@
 namespace {
 
 void readme_example() {
-  // README: begin
-  using namespace cadence;
+// README: begin
+using namespace cadence;
 
-  auto pipeline = Load{} | Augment<VFlip, SSR, MotionBlur, SpecAug>{} | Mixup{} | Resize<Learned>{} |
-                  Model<EffNetV2S>{} | TTA<16>{};
-  auto cfg = config::load_file("samples/seti/configs/effnetv2_s.json");
-  recipes::pretrain(pipeline, cfg);  // hold-out on old_leaky_data
-  recipes::finetune(pipeline, cfg);  // stratified 4-fold CV from the pretrained weights: oof.csv, cv.json
-  recipes::predict(pipeline, cfg);   // folds x TTA<16> on test: submission.csv
-  // README: end
+auto pipeline = Load{} | Augment<VFlip, SSR, MotionBlur, SpecAug>{} | Mixup{}
+              | Resize<Learned>{} | Model<EffNetV2S>{} | TTA<16>{};
+auto cfg      = config::load_file("samples/seti/configs/effnetv2_s.json");
+recipes::pretrain(pipeline, cfg);   // hold-out on old_leaky_data
+recipes::finetune(pipeline, cfg);   // stratified 4-fold CV from the pretrained weights: oof.csv, cv.json
+recipes::predict(pipeline, cfg);    // folds x TTA<16> on test: submission.csv
+// README: end
 }
 
 /// Runs f in `dir` as the working directory.
@@ -47,16 +49,14 @@ TEST_CASE("readme: the C++ example runs the three jobs with the shipped effnetv2
   test::small_dataset(work / "data/seti-breakthrough-listen", 24, 6, 24);
   auto j = cadence::config::load_file(shipped("effnetv2_s.json"));
   CHECK(j["model"]["arch"] == "tf_efficientnetv2_s");  // the seed's ImageNet-pretrained variant
-  for (const char* s :
-       {"run.device=cpu", "train.amp=off", "predict.amp=off", "run.quiet=true", "run.threads=2", "load.threads=2",
-        "train.epochs=1", "train.folds=2", "train.batch_size=8", "model.width_multiplier=0.25",
-        "model.depth_multiplier=0.25", "resize.size=[64,64]", "resize.test_size=[64,64]", "resize.filters=4"})
+  for (const char* s : {"run.device=cpu", "train.amp=off", "predict.amp=off", "run.quiet=true", "run.threads=2", "load.threads=2", "train.epochs=1",
+                        "train.folds=2", "train.batch_size=8", "model.width_multiplier=0.25", "model.depth_multiplier=0.25",
+                        "resize.size=[64,64]", "resize.test_size=[64,64]", "resize.filters=4"})
     cadence::config::apply_override(j, s);
   test::write_file(work / "samples/seti/configs/effnetv2_s.json", j.dump(2));
   in_directory(work.path, readme_example);
   const auto run = work / "runs/effnetv2_s";
-  for (const char* f :
-       {"pretrain/model.pt", "fold_0/model.pt", "fold_1/model.pt", "oof.csv", "cv.json", "submission.csv"})
+  for (const char* f : {"pretrain/model.pt", "fold_0/model.pt", "fold_1/model.pt", "oof.csv", "cv.json", "submission.csv"})
     CHECK_MESSAGE(std::filesystem::exists(run / f), f);
   const auto saved = cadence::config::load_file(run / "config.json");
   CHECK(saved["model"]["arch"] == "tf_efficientnetv2_s");
@@ -76,12 +76,9 @@ TEST_CASE("readme: the README's C++ block is the example above, verbatim") {
 
 TEST_CASE("readme: every shipped config is complete and valid for its pipeline") {
   auto ops = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>{};
-  auto effnet_s = cadence::Load{} | ops | cadence::Mixup{} | cadence::Resize<cadence::Learned>{} |
-                  cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<16>{};
-  auto effnet_m = cadence::Load{} | ops | cadence::Mixup{} | cadence::Resize<cadence::Learned>{} |
-                  cadence::Model<cadence::EffNetV2M>{} | cadence::TTA<16>{};
-  auto small = cadence::Load{} | cadence::Background{} | ops | cadence::Mixup{} |
-               cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<16>{};
+  auto effnet_s = cadence::Load{} | ops | cadence::Mixup{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<16>{};
+  auto effnet_m = cadence::Load{} | ops | cadence::Mixup{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2M>{} | cadence::TTA<16>{};
+  auto small = cadence::Load{} | cadence::Background{} | ops | cadence::Mixup{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<16>{};
   auto dedoppler = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::DeDopplerArch>{};
   cadence::CompetitionConfig c;
   cadence::config::read_config(cadence::config::load_file(shipped("effnetv2_s.json")), effnet_s, c);
@@ -90,10 +87,10 @@ TEST_CASE("readme: every shipped config is complete and valid for its pipeline")
   CHECK(c.run.dir == "runs/effnetv2_m");  // S and M no longer share a run directory
   cadence::config::read_config(cadence::config::load_file(shipped("demo.json")), small, c);
   CHECK(small.get<cadence::Model<cadence::SmallCnnArch>>().arch() == "small_cnn");
-  CHECK(small.get<cadence::Background>().options.mode ==
-        cadence::BackgroundMode::off_mean);  // chosen by bench/quality.sh
-  CHECK(c.finetune.baseline);                // the report shows the de-Doppler baseline beside the network
+  CHECK(small.get<cadence::Background>().options.mode == cadence::BackgroundMode::off_mean);  // chosen by bench/quality.sh
+  CHECK(c.finetune.baseline);  // the report shows the de-Doppler baseline beside the network
   cadence::config::read_config(cadence::config::load_file(shipped("dedoppler.json")), dedoppler, c);
   CHECK(dedoppler.get<cadence::Model<cadence::DeDopplerArch>>().arch() == "dedoppler");
   CHECK(c.finetune.init == cadence::FinetuneInit::scratch);  // nothing to pretrain
 }
+// clang-format on
