@@ -26,7 +26,7 @@
 #include "cadence/core/run_lock.hpp"
 #include "cadence/data/kaggle.hpp"
 #include "cadence/recipes/fingerprint.hpp"
-#include "cadence/train/checkpoint_file.hpp"
+#include "cadence/train/checkpoint_identity.hpp"
 
 namespace cadence {
 

@@ -22,20 +22,9 @@
 #include "cadence/core/atomic_file.hpp"
 #include "cadence/core/error.hpp"
 #include "cadence/dist/group.hpp"
+#include "cadence/train/checkpoint_identity.hpp"
 
 namespace cadence {
-
-/// What produced a checkpoint.
-struct CheckpointIdentity {
-  std::string job;      // "pretrain", "finetune", "holdout" ("" : not recorded / not checked)
-  int fold = -1;        // finetune's fold; -1 otherwise
-  config::json config;  // the run's fingerprint config (null: not checked)
-
-  config::json to_json() const { return {{"job", job}, {"fold", fold}, {"config", config}}; }
-  std::string describe() const {
-    return job.empty() ? "no recorded job" : fold >= 0 ? job + " fold " + std::to_string(fold) : job;
-  }
-};
 
 /// Writes a LibTorch archive atomically. The archive is made in memory first: LibTorch's file writer
 /// reports a failed write (a full disk) from a destructor, which ends the process in std::terminate.
@@ -100,30 +89,7 @@ inline CheckpointIdentity read_identity(torch::serialize::InputArchive& a) {
   return id;
 }
 
-/// "" when `saved` is what `expected` asks for (job, fold and, through `config_differs`, the config),
-/// else the one-line reason, naming both sides.
-inline std::string identity_mismatch(const CheckpointIdentity& saved, const CheckpointIdentity& expected,
-                                     const std::function<std::string(const config::json&)>& config_differs) {
-  if (expected.job.empty()) return "";
-  if (saved.job.empty())
-    return "records no identity (written by another program, or by cadence before checkpoints recorded theirs); this "
-           "run expects " +
-           expected.describe();
-  if (saved.job != expected.job || saved.fold != expected.fold)
-    return "a checkpoint of " + saved.describe() + ", but this run expects " + expected.describe() + " here";
-  if (config_differs) {
-    const auto diff = config_differs(saved.config);
-    if (!diff.empty()) return "written by a run with another config (" + diff + ")";
-  }
-  return "";
-}
 }  // namespace detail
-
-/// How a load checks the checkpoint's identity (RunDir::identity_check makes one for a run).
-struct IdentityCheck {
-  CheckpointIdentity expected;  // job "": no identity check (a load by hand; shapes are still checked)
-  std::function<std::string(const config::json&)> config_differs;  // "" when a recorded config is this run's
-};
 
 /// Checks a checkpoint read into `a` against `net` (every tensor's shape) and `check` (its identity);
 /// errors name `path`.
