@@ -1,6 +1,7 @@
-# cmake -P script: what `seti scan` leaves in OUT for the 768-channel fixture cadence (4 windows):
-# hits.csv (header + one row per window, ranked by score), scan.json, one waterfall PNG per window
-# (scan.top is 20) and scan.html embedding each of them.
+# cmake -P script: what `seti scan --set scan.mode=both` leaves in OUT for the 768-channel fixture cadence
+# (4 windows, one drifting signal in the ON files): hits.csv (header + one row per window, ranked by
+# score), scan.json, one waterfall PNG per window (scan.top is 20) and scan.html embedding each of them;
+# and from the search, a turboSETI .dat per file, events.csv with the one event, its waterfall.
 file(STRINGS "${OUT}/hits.csv" rows)
 list(LENGTH rows n)
 if(NOT n EQUAL 5)
@@ -42,4 +43,24 @@ list(LENGTH images m)
 if(NOT m EQUAL 4)
   message(FATAL_ERROR "scan.html: expected 4 embedded waterfalls, found ${m}")
 endif()
-message(STATUS "ok: 4 windows ranked, 4 waterfalls, scan.html")
+foreach(name a1 b a2 c a3 d)
+  file(STRINGS "${OUT}/${name}.dat" dat)
+  list(GET dat 1 id)
+  if(NOT id STREQUAL "# File ID: ${name}.h5 ")
+    message(FATAL_ERROR "${name}.dat: line 2 is `${id}`, not turboSETI's File ID line")
+  endif()
+endforeach()
+file(STRINGS "${OUT}/events.csv" events)
+list(LENGTH events n)
+if(NOT n EQUAL 2)
+  message(FATAL_ERROR "events.csv: expected a header and 1 event, got ${n} lines")
+endif()
+string(JSON n_events LENGTH "${json}" search events)
+if(NOT n_events EQUAL 1)
+  message(FATAL_ERROR "scan.json: ${n_events} events (expected 1)")
+endif()
+file(READ "${OUT}/waterfalls/event_001.png" magic LIMIT 4 HEX)
+if(NOT magic STREQUAL "89504e47" OR NOT html MATCHES "<img alt=\"event 1\" src=\"data:image/png")
+  message(FATAL_ERROR "the event's waterfall is not in waterfalls/event_001.png and scan.html")
+endif()
+message(STATUS "ok: 4 windows ranked, 4 waterfalls, scan.html; 6 .dat files, 1 event")

@@ -6,6 +6,7 @@
 //
 // The config's model.arch picks the compiled pipeline: small_cnn, or EfficientNetV2-S/-M (plain or
 // tf_) behind the learned resizer. `seti --help` and `seti <command> --help` list everything.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -248,6 +249,24 @@ int ensemble(const std::string& file, const cadence::config::json& j) {
 
 }  // namespace
 
+/// What a scan's search found: hits per file, the events, the best five.
+void print_events(const cadence::ScanResult& r) {
+  const auto& x = r.search;
+  std::size_t hits = 0;
+  for (const auto& d : x.dats) hits += d.hits.size();
+  std::printf("searched 6 files: %zu hits (%lld drift rates, %.4g Hz/s apart%s), %zu event(s), in %.1f s\n", hits,
+              static_cast<long long>(x.drifts), x.drift_step,
+              x.masked > 0 ? (", " + std::to_string(x.masked) + " NaN/Inf samples masked").c_str() : "",
+              x.events.size(), x.seconds);
+  for (std::size_t k = 0; k < std::min<std::size_t>(5, x.events.size()); ++k) {
+    const auto& e = x.events[k];
+    std::printf("event %zu: %.6f MHz, %.4f Hz/s, SNR %.1f", k + 1, e.event.frequency, e.event.drift, e.event.snr);
+    if (std::isfinite(e.score)) std::printf(", score %.4f", e.score);
+    std::printf("\n");
+  }
+  std::printf("events: %s\n", x.csv.string().c_str());
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"seti: the SETI Breakthrough Listen competition pipeline, built on cadence", "seti"};
   app.require_subcommand(1);
@@ -284,10 +303,12 @@ int main(int argc, char** argv) {
   bool scan_quiet = false;
   auto* scn =
       app.add_subcommand("scan",
-                         "score every window of an observation (six .fil/.h5 files, ABACAD) with a run's folds: "
-                         "hits.csv, waterfall PNGs, scan.html");
+                         "search an observation (six .fil/.h5 files, ABACAD) for drifting signals: turboSETI .dat "
+                         "files, ON/OFF events ranked by a run's folds (events.csv), waterfall PNGs, scan.html");
   config.add_to(*scn);
-  scn->add_option("--run", scan_run, "the run directory whose fold_<k>/model.pt score the windows")->required();
+  scn->add_option("--run", scan_run,
+                  "the run directory whose fold_<k>/model.pt score the events (or windows); without it, the search "
+                  "alone (scan.out required)");
   scn->add_option("--cadence", scan_files, "the six files of the cadence, in observing order")->required();
   scn->add_flag("--quiet", scan_quiet, "no progress bar (run.quiet=true)");
   ModelArgs margs;
@@ -311,9 +332,25 @@ int main(int argc, char** argv) {
     if (scn->parsed()) {
       auto j = config.load();
       if (scan_quiet) cadence::config::apply_override(j, "run.quiet=true");
+      if (scan_run.empty())  // the search alone: .dat files and unscored events
+        return with_pipeline(j, [&](auto pipeline, const cadence::config::json& cj) {
+          cadence::CompetitionConfig cfg;
+          cadence::config::read_config(cj, pipeline, cfg);
+          cfg.validate();
+          const std::vector<std::filesystem::path> files(scan_files.begin(), scan_files.end());
+          cadence::ScanResult r;
+          r.search = cadence::recipes::search(cfg.scan, files, cfg.run.quiet);
+          print_events(r);
+          return 0;
+        });
       return with_pipeline(j, [&](auto pipeline, const cadence::config::json& cfg) {
         const std::vector<std::filesystem::path> files(scan_files.begin(), scan_files.end());
         const auto r = cadence::recipes::scan(pipeline, cfg, files, scan_run);
+        if (r.mode != cadence::ScanMode::windows) print_events(r);
+        if (r.mode == cadence::ScanMode::events) {
+          std::printf("page: %s\n", r.html.string().c_str());
+          return 0;
+        }
         std::string notes;
         if (r.skipped > 0) notes += ", " + std::to_string(r.skipped) + " skipped: a panel all NaN/Inf, or no power";
         if (r.masked_windows > 0)

@@ -1,7 +1,8 @@
 // recipes::scan end to end in the unit suite: a de-Doppler run (nothing to train) scans the setigen/blimpy
 // fixture cadence of tests/data/scan (768 channels, one signal drifting from channel 430 to ~377 in the
 // ON files) after a whole time row of one ON file was flagged (NaN): the row is masked, not the windows
-// blanked, and the signal's window still ranks first.
+// blanked, and the signal's window still ranks first; the de-Doppler hit search (scan.mode both) finds the
+// signal as the one ON/OFF event, flagged row or not.
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -39,7 +40,7 @@ TEST_CASE("scan: a cadence with a NaN row still finds its signal (the row is mas
   cfg["run"]["quiet"] = true;
   cfg["run"]["threads"] = 2;
   cfg["train"]["folds"] = 2;
-  cfg["scan"] = {{"out", (out / "scan").string()}, {"overlap", 0}, {"threads", 2}};
+  cfg["scan"] = {{"out", (out / "scan").string()}, {"overlap", 0}, {"threads", 2}, {"mode", "both"}};
   const auto pipeline = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::DeDopplerArch>{};
   cadence::recipes::run(pipeline, cfg);
   std::vector<std::filesystem::path> files;
@@ -51,6 +52,13 @@ TEST_CASE("scan: a cadence with a NaN row still finds its signal (the row is mas
   REQUIRE(clean.hits.size() == 3);
   CHECK(clean.hits[0].first == 256);
   CHECK(clean.masked_windows == 0);
+  // the hit search: the signal (SNR 60, 0.08 Hz/s, channel 430 -> ~377 in the ON files) is the one event
+  REQUIRE(clean.search.events.size() == 1);
+  CHECK(std::abs(clean.search.events[0].channel - 430) <= 3);
+  CHECK(clean.search.events[0].event.drift > 0.0);
+  CHECK(clean.search.events[0].window <= 377);
+  CHECK(clean.search.events[0].window + 256 > 430);
+  CHECK(std::isfinite(clean.search.events[0].score));
   flag_row(files[2], 5, 768);  // the second ON file loses a whole time sample
   const auto flagged = cadence::recipes::scan(pipeline, cfg, files, out / "run");
   CHECK(flagged.skipped == 0);
@@ -59,5 +67,10 @@ TEST_CASE("scan: a cadence with a NaN row still finds its signal (the row is mas
   CHECK(flagged.hits[0].first == 256);
   CHECK(flagged.hits[0].valid);
   CHECK(flagged.hits[0].score > flagged.hits[2].score);
+  // and the search still finds its event, the row masked (768 samples, in the second ON file's .dat search)
+  REQUIRE(flagged.search.events.size() == 1);
+  CHECK(flagged.search.masked == 768);
+  CHECK(flagged.search.events[0].event.snr == doctest::Approx(clean.search.events[0].event.snr).epsilon(0.1));
+  CHECK(flagged.search.events[0].snr[1] < clean.search.events[0].snr[1]);  // the flagged file's hit lost a row
   CHECK(test::read_file(out / "scan/scan.json").find("\"masked_samples\": 768") != std::string::npos);
 }

@@ -191,8 +191,13 @@ inline void read_block(const Cadence& c, std::int64_t first, std::int64_t count,
 /// finite samples in the window, and `masked` (when given) counts them. Returns false (and leaves
 /// zeros) only when a panel holds no finite sample or the window no power at all (flagged channels):
 /// the scan scores it 0 and says how many there were.
-inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std::int64_t width, std::int64_t T,
-                       std::span<float> out, std::int64_t* masked = nullptr) {
+///
+/// `starts` gives each panel its own first channel, and `shear` (channels per row) shifts each panel's
+/// rows about its middle row: an event's window follows its path from panel to panel, and a drifter too
+/// fast for `width` channels is straightened to one that fits. Rows stay inside the block.
+inline bool cut_window(const Cadence& c, const Block& b, const std::array<std::int64_t, 6>& starts,
+                       const std::array<double, 6>& shear, std::int64_t width, std::int64_t T, std::span<float> out,
+                       std::int64_t* masked = nullptr) {
   thread_local std::vector<float> cols;
   const auto W = static_cast<std::size_t>(width);
   const auto panel = static_cast<std::size_t>(T) * W;
@@ -201,10 +206,13 @@ inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std
   for (std::size_t p = 0; p < 6; ++p) {
     const auto rows = c.header(p).nsamples;
     cols.resize(static_cast<std::size_t>(rows) * W);
-    const float* src = b.panels[p].data() + (start - b.first);
-    for (std::int64_t r = 0; r < rows; ++r)
-      std::copy(src + r * b.count, src + r * b.count + width,
-                cols.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * W));
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const auto shift = static_cast<std::int64_t>(
+          std::lround(shear[p] * (static_cast<double>(r) - 0.5 * static_cast<double>(rows - 1))));
+      const std::int64_t first = std::clamp(starts[p] + shift, b.first, b.first + b.count - width);
+      const float* src = b.panels[p].data() + r * b.count + (first - b.first);
+      std::copy(src, src + width, cols.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * W));
+    }
     double finite_sum = 0.0;
     std::int64_t bad = 0;
     for (float v : cols) {
@@ -234,6 +242,13 @@ inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std
   const auto inv = static_cast<float>(static_cast<double>(out.size()) / sum);
   for (float& v : out) v *= inv;
   return true;
+}
+
+/// cut_window with one first channel for all six panels: a window of the band.
+inline bool cut_window(const Cadence& c, const Block& b, std::int64_t start, std::int64_t width, std::int64_t T,
+                       std::span<float> out, std::int64_t* masked = nullptr) {
+  return cut_window(c, b, std::array<std::int64_t, 6>{start, start, start, start, start, start},
+                    std::array<double, 6>{}, width, T, out, masked);
 }
 
 }  // namespace observe

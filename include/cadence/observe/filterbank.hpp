@@ -122,6 +122,10 @@ inline Header parse(const std::uint8_t* bytes, std::size_t size, const std::stri
           tsamp = true;
         } else if (key == "tstart")
           h.tstart = v;
+        else if (key == "src_raj")
+          h.src_raj = v;
+        else if (key == "src_dej")
+          h.src_dej = v;
         break;
       }
       case Kind::string: {

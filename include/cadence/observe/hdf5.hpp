@@ -7,6 +7,7 @@
 // run time: Debian's package `bitshuffle` puts it in libhdf5's default plugin directory.
 // libhdf5 here is not built thread-safe, so reads hold one process-wide lock.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -75,6 +76,28 @@ inline double number(hid_t obj, const char* name, const std::string& where) {
   return v;
 }
 
+/// An optional numeric attribute: `otherwise` where it is absent or not a number (blimpy's writers have
+/// stored sky positions both ways).
+inline double number_or(hid_t obj, const char* name, double otherwise) {
+  if (H5Aexists(obj, name) <= 0) return otherwise;
+  Id a(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  if (!a.ok()) return otherwise;
+  Id type(H5Aget_type(a.get()), H5Tclose);
+  const auto c = H5Tget_class(type.get());
+  if (c != H5T_FLOAT && c != H5T_INTEGER) return otherwise;
+  double v = otherwise;
+  if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) return otherwise;
+  return v;
+}
+
+/// blimpy's HDF5 files hold the sky position in decimal hours (RA) and degrees (DEC); the header keeps
+/// SIGPROC's hhmmss.s / ddmmss.s, as a .fil has it.
+inline double sigproc_angle(double v) {
+  const double a = std::abs(v), whole = std::floor(a), minutes = std::floor((a - whole) * 60.0);
+  const double seconds = ((a - whole) * 60.0 - minutes) * 60.0;
+  return std::copysign(whole * 10000.0 + minutes * 100.0 + seconds, v);
+}
+
 inline std::string text(hid_t obj, const char* name) {
   Id a(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
   if (!a.ok()) return {};
@@ -130,6 +153,8 @@ class Hdf5File final : public File {
     h_.nifs = h5::has_attribute(d, "nifs") ? static_cast<std::int64_t>(h5::number(d, "nifs", where)) : 1;
     h_.nbits = h5::has_attribute(d, "nbits") ? static_cast<std::int64_t>(h5::number(d, "nbits", where)) : 32;
     h_.source_name = h5::text(d, "source_name");
+    h_.src_raj = h5::sigproc_angle(h5::number_or(d, "src_raj", 0.0));
+    h_.src_dej = h5::sigproc_angle(h5::number_or(d, "src_dej", 0.0));
     h_.nsamples = static_cast<std::int64_t>(dims[0]);
     sigproc::check(h_, where);
     if (static_cast<std::int64_t>(dims[2]) != h_.nchans || static_cast<std::int64_t>(dims[1]) != h_.nifs)

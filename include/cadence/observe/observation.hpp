@@ -15,10 +15,12 @@ namespace cadence::observe {
 struct Header {
   std::filesystem::path file;
   std::string source_name;
-  double fch1 = 0.0;    // the first channel's frequency
-  double foff = 0.0;    // channel width (negative: frequency falls with the channel number, as at Green Bank)
-  double tsamp = 0.0;   // seconds per time sample
-  double tstart = 0.0;  // MJD of the first sample
+  double fch1 = 0.0;     // the first channel's frequency
+  double foff = 0.0;     // channel width (negative: frequency falls with the channel number, as at Green Bank)
+  double tsamp = 0.0;    // seconds per time sample
+  double tstart = 0.0;   // MJD of the first sample
+  double src_raj = 0.0;  // right ascension, SIGPROC's hhmmss.s (0 where the header has none)
+  double src_dej = 0.0;  // declination, SIGPROC's ddmmss.s
   std::int64_t nchans = 0, nifs = 1, nbits = 32;
   std::int64_t nsamples = 0;  // time samples in the file (from its size, or the HDF5 dataset's shape)
 

@@ -1,8 +1,12 @@
 #pragma once
 // The "scan" section of a run config: how `seti scan` reads an observation and what it writes (see
 // observe/cadence.hpp and recipes/scan.hpp). Light: no LibTorch, no libhdf5.
+#include <array>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cadence/config/options.hpp"
@@ -10,20 +14,44 @@
 
 namespace cadence {
 
+/// What `seti scan` does: search every drift for hits and rank the ON/OFF events with the network
+/// (events), rank every window of the band with the network (windows, the first scan's way), or both.
+enum class ScanMode { events, windows, both };
+
+inline constexpr std::array<std::pair<ScanMode, std::string_view>, 3> enum_names(ScanMode) {
+  return {{{ScanMode::events, "events"}, {ScanMode::windows, "windows"}, {ScanMode::both, "both"}}};
+}
+
 /// The "scan" section: how `seti scan` reads an observation and what it writes. Not part of a run's
 /// fingerprint (a scan changes nothing a run trained).
 struct ScanOptions {
-  std::vector<int> on;        // positions (0..5) of the three ON files among the six given; [] = from source_name
-  int overlap = 64;           // channels that neighbouring windows share (0..freq-1)
-  int batch = 32;             // windows per read and per forward pass
-  int threads = 0;            // reading threads; 0 = all cores
-  int top = 20;               // hits drawn (waterfall PNGs) and listed on scan.html
-  bool tta = false;           // score each window with the pipeline's TTA rounds too (the folds always)
-  bool baseline = true;       // the de-Doppler search's drift rate and SNR for each window, in hits.csv
-  std::filesystem::path out;  // where hits.csv, scan.json, scan.html and waterfalls/ go; "" = <run.dir>/scan
+  ScanMode mode = ScanMode::events;
+  // the de-Doppler hit search (detect/hit_search.hpp) and the events (detect/events.hpp)
+  double max_drift = 4.0;            // Hz/s, both signs
+  double min_drift = 0.0001;         // Hz/s: hits at |rate| <= min_drift dropped (zero-drift RFI); 0 keeps them
+  double snr = 10.0;                 // hit threshold (drift-integrated SNR), and the events' SNR cut
+  std::int64_t coarse_channels = 0;  // fine channels per coarse channel; 0 = 2^20 where nchans allows, else all
+  bool blank_dc = true;              // blank each coarse channel's centre (DC) channel
+  int filter = 3;                    // find_event's filter level: 1 ON hits, 2 none in the OFFs, 3 in every ON
+  std::vector<int> on;   // positions (0..5) of the three ON files among the six given; [] = from source_name
+  int overlap = 64;      // channels that neighbouring windows share (0..freq-1)
+  int batch = 32;        // windows per read and per forward pass
+  int threads = 0;       // reading threads; 0 = all cores
+  int top = 20;          // windows or events drawn (waterfall PNGs) and listed on scan.html
+  bool tta = false;      // score each window with the pipeline's TTA rounds too (the folds always)
+  bool baseline = true;  // the de-Doppler search's drift rate and SNR for each window, in hits.csv
+  std::filesystem::path
+      out;  // where the .dat files, events.csv, hits.csv, scan.json, scan.html and waterfalls/ go; "" = <run.dir>/scan
 
   template <class V>
   void fields(V& v) {
+    v("mode", mode);
+    v("max_drift", max_drift, config::in_range(0.0, 1000.0));
+    v("min_drift", min_drift, config::in_range(0.0, 1000.0));
+    v("snr", snr, config::in_range(0.0, 1e6));
+    v("coarse_channels", coarse_channels, config::in_range(0, 1e12));
+    v("blank_dc", blank_dc);
+    v("filter", filter, config::in_range(1, 3));
     v("on", on, OnPositions{});
     v("overlap", overlap, config::in_range(0, 255));
     v("batch", batch, config::in_range(1, 4096));

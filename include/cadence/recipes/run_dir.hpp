@@ -76,9 +76,10 @@ class RunDir {
     static const std::vector<std::string> names{
         "config.json",  "fingerprint.json", "folds.csv", "oof.csv",   "cv.json",   "submission.csv",
         "predict.json", "report.html",      "valid.csv", "split.csv", "log.jsonl", "model.pt",
-        "last.pt",      "ensemble.json",    "hits.csv",  "scan.json", "scan.html"};
+        "last.pt",      "ensemble.json",    "hits.csv",  "scan.json", "scan.html", "events.csv"};
     return std::find(names.begin(), names.end(), name) != names.end() ||
-           (name.starts_with("hit_") && name.ends_with(".png"));
+           ((name.starts_with("hit_") || name.starts_with("event_")) && name.ends_with(".png")) ||
+           name.ends_with(".dat");
   }
 
   // ---- holding it ---------------------------------------------------------------------------------

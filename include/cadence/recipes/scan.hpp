@@ -38,6 +38,7 @@
 #include "cadence/observe/cadence.hpp"
 #include "cadence/recipes/competition.hpp"
 #include "cadence/recipes/run_dir.hpp"
+#include "cadence/recipes/scan_search.hpp"
 #include "cadence/train/report.hpp"
 
 namespace cadence {
@@ -52,7 +53,9 @@ struct Hit {
 };
 
 struct ScanResult {
-  std::vector<Hit> hits;  // ranked, best first
+  ScanMode mode = ScanMode::events;
+  ScanSearch search;      // the hits, .dat files and ranked events (modes events and both)
+  std::vector<Hit> hits;  // every window ranked, best first (modes windows and both)
   std::int64_t windows = 0, skipped = 0;
   std::int64_t masked_windows = 0, masked_samples = 0;  // windows with NaN/Inf samples masked, and how many samples
   std::size_t models = 0;                               // fold models
@@ -174,9 +177,11 @@ inline std::string mhz(double f) {
 /// scaled back by sqrt(bin): the numbers of searching the full windows with bins of `bin`, up to the
 /// panels' start times rounding to whole bins.
 struct ScanPlan {
-  CadenceShape shape{};              // the training shape: 6 x 273 x 256
-  ImageShape image{};                // what the network reads
-  std::vector<std::int64_t> starts;  // each window's first channel
+  CadenceShape shape{};                                   // the training shape: 6 x 273 x 256
+  ImageShape image{};                                     // what the network reads
+  std::vector<std::int64_t> starts;                       // each window's first channel
+  std::vector<std::array<std::int64_t, 6>> panel_starts;  // or each panel's (events' windows); empty = starts
+  std::vector<std::array<double, 6>> panel_shear;         // and each panel's row shift, channels per row
   std::int64_t windows = 0, batch = 0, batches = 0;
   std::int64_t bin = 1, binned = 0;  // rows per de-Doppler bin, and binned rows per panel
   DeDopplerOptions search;           // the search on binned rows
@@ -202,6 +207,19 @@ struct ScanPlan {
     const auto& h0 = cad.header();
     step_s = h0.tsamp * static_cast<double>(h0.nsamples) / static_cast<double>(shape.time);
   }
+
+  /// The same plan over other windows (the events' windows), one per batch: they need not be neighbours.
+  ScanPlan at(std::vector<std::array<std::int64_t, 6>> firsts, std::vector<std::array<double, 6>> shear) const {
+    ScanPlan p = *this;
+    p.panel_shear = std::move(shear);
+    p.starts.clear();
+    for (const auto& f : firsts) p.starts.push_back(*std::min_element(f.begin(), f.end()));
+    p.panel_starts = std::move(firsts);
+    p.windows = static_cast<std::int64_t>(p.starts.size());
+    p.batch = 1;
+    p.batches = p.windows;
+    return p;
+  }
 };
 
 /// Cuts batch b of windows: what each reading thread of the scan does (through OrderedPrefetch).
@@ -216,6 +234,9 @@ class WindowCutter {
         baseline_(baseline),
         cadence_(std::move(cadence)) {}
 
+  /// Whether the batches carry the binned panels for the de-Doppler line (scan.baseline).
+  bool baseline() const { return baseline_; }
+
   ScanBatch operator()(std::size_t batch) const {
     thread_local observe::Block block;
     thread_local std::vector<float> raw;
@@ -224,7 +245,18 @@ class WindowCutter {
     ScanBatch s;
     s.first_window = static_cast<std::int64_t>(batch) * plan_.batch;
     s.count = std::min(plan_.batch, plan_.windows - s.first_window);
-    const std::int64_t lo = start(s.first_window), hi = start(s.first_window + s.count - 1) + shape.freq;
+    std::int64_t lo = start(s.first_window), hi = start(s.first_window + s.count - 1) + shape.freq;
+    for (std::int64_t w = s.first_window; w < s.first_window + s.count && !plan_.panel_starts.empty(); ++w)
+      for (std::size_t p = 0; p < 6; ++p) {  // the panel's rows, shifted by up to shear x rows / 2
+        const std::int64_t f = plan_.panel_starts[static_cast<std::size_t>(w)][p];
+        const auto reach =
+            static_cast<std::int64_t>(std::ceil(std::abs(plan_.panel_shear[static_cast<std::size_t>(w)][p]) * 0.5 *
+                                                static_cast<double>(cad_.header(p).nsamples)));
+        lo = std::min(lo, f - reach);
+        hi = std::max(hi, f + shape.freq + reach);
+      }
+    lo = std::max<std::int64_t>(0, lo);
+    hi = std::min(cad_.nchans(), hi);
     observe::read_block(cad_, lo, hi - lo, block);
     const ImageShape& image = plan_.image;
     s.images = torch::empty({s.count, image.channels, image.height, image.width}, torch::kFloat32);
@@ -234,7 +266,7 @@ class WindowCutter {
     raw.resize(static_cast<std::size_t>(6 * panel));
     for (std::int64_t i = 0; i < s.count; ++i) {
       const std::int64_t w = s.first_window + i;
-      const bool ok = observe::cut_window(cad_, block, start(w), shape.freq, shape.time, raw,
+      const bool ok = observe::cut_window(cad_, block, panel_starts(w), panel_shear(w), shape.freq, shape.time, raw,
                                           &s.masked[static_cast<std::size_t>(i)]);
       s.valid[static_cast<std::size_t>(i)] = ok ? 1 : 0;
       if (baseline_ && ok) bin_panels(raw, s.panels.data_ptr<float>() + i * 6 * plan_.binned * shape.freq);
@@ -248,6 +280,14 @@ class WindowCutter {
 
  private:
   std::int64_t start(std::int64_t w) const { return plan_.starts[static_cast<std::size_t>(w)]; }
+  std::array<double, 6> panel_shear(std::int64_t w) const {
+    return plan_.panel_shear.empty() ? std::array<double, 6>{} : plan_.panel_shear[static_cast<std::size_t>(w)];
+  }
+  std::array<std::int64_t, 6> panel_starts(std::int64_t w) const {
+    if (!plan_.panel_starts.empty()) return plan_.panel_starts[static_cast<std::size_t>(w)];
+    const std::int64_t f = start(w);
+    return {f, f, f, f, f, f};
+  }
 
   /// The six panels standardised, then averaged in bins of plan.bin rows: (6, binned, F) at `dst`.
   void bin_panels(const std::vector<float>& raw, float* dst) const {
@@ -276,6 +316,29 @@ class WindowCutter {
   bool standardize_, baseline_;
   CadenceHook cadence_;
 };
+
+/// The line a scan prints as it starts: the cadence, what it searches or ranks, with what.
+inline void print_scan_banner(const observe::Cadence& cad, const ScanOptions& so, const ScanPlan& plan,
+                              std::size_t models, const torch::Device& device) {
+  const auto& h = cad.header();
+  std::string what;
+  if (so.mode != ScanMode::windows) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "hits to +-%g Hz/s above SNR %g, events at filter %d", so.max_drift, so.snr,
+                  so.filter);
+    what = buf;
+  }
+  if (so.mode != ScanMode::events) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s%lld windows of %lld channels (overlap %d)", what.empty() ? "" : "; ",
+                  static_cast<long long>(plan.windows), static_cast<long long>(plan.shape.freq), so.overlap);
+    what += buf;
+  }
+  std::fprintf(stderr, "scan: %s, %lld channels (%.6f to %.6f MHz), %s, %zu model(s)%s on %s\n",
+               h.source_name.empty() ? "cadence" : h.source_name.c_str(), static_cast<long long>(cad.nchans()),
+               h.frequency(0), h.frequency(static_cast<double>(cad.nchans() - 1)), what.c_str(), models,
+               so.tta ? " x TTA" : "", device.str().c_str());
+}
 
 /// The run's fold models, after the checks a resumed job makes: the pipeline can scan (Load, no
 /// "nearest" background), the run is this config's (its fingerprint), and it has trained folds.
@@ -352,7 +415,7 @@ std::vector<Hit> score_windows(const P& pipeline, const CompetitionConfig& cfg, 
         prob += p.reshape({s.count}) / static_cast<double>(nets.size());
       });
     std::optional<dedoppler::Best> best;
-    if (so.baseline) {
+    if (cutter.baseline()) {
       AutocastPause fp32(device);
       best = dedoppler::search(s.panels.to(device), positions, plan.search);
       best->score = (best->score * std::sqrt(static_cast<double>(plan.bin))).to(torch::kCPU);
@@ -416,12 +479,12 @@ inline void write_hits_csv(const std::filesystem::path& path, const observe::Cad
 
 /// waterfalls/hit_<k>.png of the top hits; returns each PNG in base64, for scan.html.
 inline std::vector<std::string> write_waterfalls(const std::filesystem::path& dir, const observe::Cadence& cad,
-                                                 const std::vector<Hit>& top) {
+                                                 const std::vector<Hit>& top, const char* prefix = "hit") {
   std::vector<std::string> images;
   for (std::size_t k = 0; k < top.size(); ++k) {
     const auto bytes = observe::waterfall_png(cad, top[k].first, top[k].width);
-    char name[32];
-    std::snprintf(name, sizeof name, "hit_%03zu.png", k + 1);
+    char name[48];
+    std::snprintf(name, sizeof name, "%s_%03zu.png", prefix, k + 1);
     write_text_atomically(dir / name, [&](std::ostream& o) {
       o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     });
@@ -475,13 +538,87 @@ inline void write_scan_json(const std::filesystem::path& path, const observe::Ca
     jtop.push_back(e);
   }
   summary["top"] = jtop;
+  summary["mode"] = std::string(so.mode == ScanMode::events    ? "events"
+                                : so.mode == ScanMode::windows ? "windows"
+                                                               : "both");
+  if (so.mode != ScanMode::windows) {
+    const ScanSearch& x = r.search;
+    config::json search = {{"max_drift_hz_s", so.max_drift},
+                           {"min_drift_hz_s", so.min_drift},
+                           {"snr", so.snr},
+                           {"filter", so.filter},
+                           {"drift_step_hz_s", x.drift_step},
+                           {"drifts", x.drifts},
+                           {"masked_samples", x.masked},
+                           {"seconds", x.seconds},
+                           {"events_csv", x.csv.string()}};
+    config::json dats = config::json::array();
+    for (std::size_t p = 0; p < 6; ++p)
+      dats.push_back({{"file", x.dat_paths[p].string()}, {"hits", x.dats[p].hits.size()}});
+    search["dat"] = dats;
+    config::json events = config::json::array();
+    for (std::size_t k = 0; k < x.events.size(); ++k) {
+      const ScanEvent& e = x.events[k];
+      config::json je = {{"rank", k + 1},      {"freq_mhz", e.event.frequency}, {"drift_hz_s", e.event.drift},
+                         {"snr", e.event.snr}, {"channel", e.channel},          {"window_start", e.window},
+                         {"masked", e.masked}};
+      je["score"] = std::isnan(e.score) ? config::json(nullptr) : config::json(e.score);
+      events.push_back(je);
+    }
+    search["events"] = events;
+    summary["search"] = search;
+  }
   write_text_atomically(path, [&](std::ostream& o) { o << summary.dump(2) << '\n'; });
+}
+
+/// scan.html's events: what was searched, the .dat files, and the ranked events with their waterfalls.
+inline std::string events_html(const ScanSearch& x, const ScanOptions& so, const std::vector<std::string>& images) {
+  std::ostringstream html;
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                "Hits: every drift within &plusmn;%g Hz/s (%lld rates, %.4g Hz/s apart) above SNR %g; events at "
+                "find_event's filter level %d; %.1f s.",
+                so.max_drift, static_cast<long long>(x.drifts), x.drift_step, so.snr, so.filter, x.seconds);
+  html << "<h2>Events</h2><p>" << buf << "</p>";
+  if (x.masked > 0) html << "<p>" << x.masked << " NaN/Inf samples masked (each replaced by its row's median).</p>";
+  html << "<table><tr><th>file</th><th>hits</th></tr>";
+  for (std::size_t p = 0; p < 6; ++p)
+    html << "<tr><td>" << report::escape(x.dat_paths[p].filename().string()) << "</td><td>" << x.dats[p].hits.size()
+         << "</td></tr>";
+  html << "</table><table><tr><th>rank</th><th>MHz</th><th>drift (Hz/s)</th><th>SNR</th><th>SNR in ON 1, 2, "
+          "3</th><th>score</th><th>waterfall (ON, OFF, ON, OFF, ON, OFF; power in dB)</th></tr>";
+  for (std::size_t k = 0; k < x.events.size(); ++k) {
+    const ScanEvent& e = x.events[k];
+    std::snprintf(buf, sizeof buf, "<tr><td>%zu</td><td>%.6f</td><td>%.4f</td><td>%.1f</td><td>", k + 1,
+                  e.event.frequency, e.event.drift, e.event.snr);
+    html << buf;
+    for (std::size_t j = 0; j < 3; ++j) {
+      if (std::isnan(e.snr[j]))
+        html << (j ? ", " : "") << "&ndash;";
+      else {
+        std::snprintf(buf, sizeof buf, "%s%.1f", j ? ", " : "", e.snr[j]);
+        html << buf;
+      }
+    }
+    if (std::isnan(e.score))
+      html << "</td><td>&ndash;</td>";
+    else {
+      std::snprintf(buf, sizeof buf, "</td><td>%.4f</td>", e.score);
+      html << buf;
+    }
+    html << "<td>";
+    if (k < images.size())
+      html << "<img alt=\"event " << k + 1 << "\" src=\"data:image/png;base64," << images[k] << "\">";
+    html << "</td></tr>";
+  }
+  html << "</table>";
+  return html.str();
 }
 
 /// scan.html: the observation, the score along the band, the top hits with their waterfalls.
 inline void write_scan_html(const std::filesystem::path& path, const observe::Cadence& cad, const ScanResult& r,
                             const ScanOptions& so, const std::string& device, const std::vector<Hit>& by_window,
-                            const std::vector<std::string>& images) {
+                            const std::vector<std::string>& images, const std::vector<std::string>& event_images) {
   const auto& h0 = cad.header();
   std::ostringstream html;
   const std::string title = "cadence scan: " + (h0.source_name.empty() ? std::string("cadence") : h0.source_name);
@@ -510,7 +647,14 @@ inline void write_scan_html(const std::filesystem::path& path, const observe::Ca
       (r.skipped > 0 ? ", " + std::to_string(r.skipped) + " skipped (a panel all NaN/Inf, or no power)" : std::string())
           .c_str(),
       r.models, so.tta ? " x TTA" : "", device.c_str(), r.seconds, r.windows_per_s);
-  html << "</table><p>" << report::escape(line) << "</p>";
+  html << "</table>";
+  if (so.mode != ScanMode::windows) html << events_html(r.search, so, event_images);
+  if (so.mode == ScanMode::events) {
+    html << "</body></html>\n";
+    write_text_atomically(path, [&](std::ostream& o) { o << html.str(); });
+    return;
+  }
+  html << "<h2>Windows</h2><p>" << report::escape(line) << "</p>";
   if (r.masked_windows > 0)
     html << "<p>" << r.masked_samples << " NaN/Inf samples masked (each replaced by its panel's mean) in "
          << r.masked_windows << " windows.</p>";
@@ -589,46 +733,78 @@ ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesy
     auto nets = detail::scan_networks(pipeline, prepared, models, device);
     const int threads =
         so.threads > 0 ? so.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    if (!cfg.run.quiet) {
-      const auto& h = cad.header();
-      std::fprintf(stderr,
-                   "scan: %s, %lld channels (%.6f to %.6f MHz), %lld windows of %lld channels (overlap %d), %zu "
-                   "model(s)%s on %s\n",
-                   h.source_name.empty() ? "cadence" : h.source_name.c_str(), static_cast<long long>(cad.nchans()),
-                   h.frequency(0), h.frequency(static_cast<double>(cad.nchans() - 1)),
-                   static_cast<long long>(plan.windows), static_cast<long long>(plan.shape.freq), so.overlap,
-                   nets.size(), so.tta ? " x TTA" : "", device.str().c_str());
-    }
-
-    // score
-    const detail::WindowCutter cutter(cad, plan, load.options.layout, load.options.standardize, so.baseline,
-                                      source_hooks(pipeline).cadence);
-    const auto by_window = detail::score_windows(pipeline, cfg, cad, plan, cutter, nets, threads, device);
+    if (!cfg.run.quiet) detail::print_scan_banner(cad, so, plan, nets.size(), device);
     ScanResult r;
-    r.windows = plan.windows;
+    r.mode = so.mode;
     r.models = nets.size();
     if (so.tta) with_predict_stage(pipeline, [&](const auto& stage) { r.rounds = stage.rounds(); });
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    r.windows_per_s = static_cast<double>(plan.windows) / std::max(r.seconds, 1e-9);
-    for (const auto& h : by_window) {
-      r.skipped += h.valid ? 0 : 1;
-      r.masked_windows += h.masked > 0 ? 1 : 0;
-      r.masked_samples += h.masked;
-    }
-    r.hits = by_window;
-    std::stable_sort(r.hits.begin(), r.hits.end(), [](const Hit& a, const Hit& b) { return a.score > b.score; });
     r.dir = out.root();
     r.run = run_dir;
+    auto cutter_for = [&](const detail::ScanPlan& p, bool baseline) {
+      return detail::WindowCutter(cad, p, load.options.layout, load.options.standardize, baseline,
+                                  source_hooks(pipeline).cadence);
+    };
 
-    // write
-    r.csv = out.root() / "hits.csv";
-    detail::write_hits_csv(r.csv, cad, r.hits);
-    const std::vector<Hit> top(r.hits.begin(), r.hits.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
-                                                                    static_cast<std::size_t>(so.top), r.hits.size())));
-    const auto images = detail::write_waterfalls(out.make_dir(out.root() / "waterfalls"), cad, top);
+    // search: hits in every drift, a .dat per file, the ON/OFF events, each scored along its path
+    if (so.mode != ScanMode::windows) {
+      r.search = detail::search_cadence(cad, so, threads, out.root(), cfg.run.quiet);
+      detail::find_cadence_events(cad, so, plan.shape.freq, r.search);
+      std::vector<std::array<std::int64_t, 6>> firsts;
+      std::vector<std::array<double, 6>> shear;
+      for (const auto& e : r.search.events) {
+        firsts.push_back(e.panels);
+        shear.push_back(e.shear);
+      }
+      if (!firsts.empty()) {
+        const detail::ScanPlan at = plan.at(firsts, shear);
+        const auto scored = detail::score_windows(pipeline, cfg, cad, at, cutter_for(at, false), nets, threads, device);
+        for (std::size_t k = 0; k < scored.size(); ++k) {
+          r.search.events[k].score = scored[k].valid ? scored[k].score : NAN;
+          r.search.events[k].masked = scored[k].masked;
+        }
+      }
+      detail::rank_events(r.search.events);
+      r.search.csv = out.root() / "events.csv";
+      detail::write_events_csv(r.search.csv, r.search);
+    }
+
+    // rank every window of the band (the first scan's way)
+    std::vector<Hit> by_window;
+    if (so.mode != ScanMode::events) {
+      by_window = detail::score_windows(pipeline, cfg, cad, plan, cutter_for(plan, so.baseline), nets, threads, device);
+      r.windows = plan.windows;
+      for (const auto& h : by_window) {
+        r.skipped += h.valid ? 0 : 1;
+        r.masked_windows += h.masked > 0 ? 1 : 0;
+        r.masked_samples += h.masked;
+      }
+      r.hits = by_window;
+      std::stable_sort(r.hits.begin(), r.hits.end(), [](const Hit& a, const Hit& b) { return a.score > b.score; });
+      r.csv = out.root() / "hits.csv";
+      detail::write_hits_csv(r.csv, cad, r.hits);
+    }
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    r.windows_per_s = static_cast<double>(r.windows) / std::max(r.seconds, 1e-9);
+
+    // write: the top windows' or events' waterfalls, scan.json, scan.html
+    const auto top_count = static_cast<std::size_t>(so.top);
+    const std::vector<Hit> top(r.hits.begin(),
+                               r.hits.begin() + static_cast<std::ptrdiff_t>(std::min(top_count, r.hits.size())));
+    std::vector<Hit> top_events;
+    for (std::size_t k = 0; k < std::min(top_count, r.search.events.size()); ++k) {
+      Hit h;
+      h.window = static_cast<std::int64_t>(k);
+      h.first = r.search.events[k].window;
+      h.width = plan.shape.freq;
+      h.score = r.search.events[k].score;
+      top_events.push_back(h);
+    }
+    const auto waterfalls = out.make_dir(out.root() / "waterfalls");
+    const auto images = detail::write_waterfalls(waterfalls, cad, top);
+    const auto event_images = detail::write_waterfalls(waterfalls, cad, top_events, "event");
     detail::write_scan_json(out.root() / "scan.json", cad, r, so, device.str(), threads, top);
     r.html = out.root() / "scan.html";
-    detail::write_scan_html(r.html, cad, r, so, device.str(), by_window, images);
+    detail::write_scan_html(r.html, cad, r, so, device.str(), by_window, images, event_images);
     return r;
   }
 }

@@ -1,0 +1,335 @@
+#pragma once
+// The de-Doppler hit search of `seti scan`: every drift rate within +-max_drift Hz/s at the file's
+// native resolution, as turboSETI's find_doppler and seticore search, written here from the method
+// (Taylor 1974's tree sum; turboSETI's statistics and top-hit rule), not from either's code.
+//
+// Per coarse channel (N fine channels: scan.coarse_channels, or 2^20 where nchans is a multiple of
+// it -- Green Bank's high-resolution product --, else the whole file):
+//   1. read its T x N samples; a sample that is not finite (flagged data) is replaced by its row's
+//      median and counted; the DC channel at N/2 is blanked (the mean of its neighbours) when asked;
+//   2. the noise: the median and the standard deviation (5th to 95th percentile, outliers dropped) of
+//      the zero-drift spectrum, the sum of the T rows (turboSETI's comp_stats);
+//   3. for each drift, the sum along the path starting at channel c in the first row and moving D
+//      channels over the T - 1 row steps (T padded to a power of two P with rows of zeros): a Taylor
+//      tree gives the P paths D = 0..P-1 at every c in log2(P) passes of P x N additions; larger
+//      drifts shift row t by k*t channels first (block k covers D = k(P-1) .. k(P-1) + P-2), negative
+//      ones read the rows mirrored. The drift step is |foff| / ((P - 1) tsamp) -- turboSETI's
+//      resolution, one channel over the file;
+//   4. SNR = (sum - median) / stddev; a (channel, drift) above scan.snr is a hit, and each channel
+//      keeps its best drift (|rate| <= min_drift excluded: zero-drift RFI, as turboSETI's min_drift);
+//   5. a channel whose best SNR is the largest within +-2 max_drift/step channels is a top hit
+//      (turboSETI's tophitsearch): what a .dat file lists.
+// Memory: one coarse channel at a time (T x N floats) and a tree buffer per thread. Light: no LibTorch.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "cadence/core/error.hpp"
+#include "cadence/observe/observation.hpp"
+
+namespace cadence::detect {
+
+/// What the search looks for (the "scan" section's max_drift, min_drift, snr, coarse_channels, blank_dc).
+struct HitSearchOptions {
+  double max_drift = 4.0;            // Hz/s, both signs
+  double min_drift = 0.0001;         // Hz/s: hits at |rate| <= min_drift are dropped (0 drift: RFI)
+  double snr = 10.0;                 // threshold on the drift-integrated SNR
+  std::int64_t coarse_channels = 0;  // fine channels per coarse channel; 0 = 2^20 or the whole file
+  bool blank_dc = true;              // blank each coarse channel's centre (DC) channel
+  int threads = 1;                   // worker threads over channel blocks
+  std::int64_t block = 8192;         // output channels per work item (a tree buffer is P x (block + P))
+};
+
+/// One top hit of one file.
+struct Hit {
+  std::int64_t channel = 0;  // the file's channel at the first time sample
+  double drift = 0.0;        // Hz/s, the frequency's rate (negative: frequency falls)
+  double snr = 0.0;          // of the drift-integrated power
+  std::int64_t first = 0;    // the neighbourhood it tops: channels [first, last]
+  std::int64_t last = 0;
+  std::int64_t coarse = 0;       // coarse channel number
+  std::int64_t coarse_hits = 0;  // (channel, drift) pairs above the threshold in that coarse channel
+};
+
+/// One file's search: its top hits (by channel) and what was searched.
+struct FileHits {
+  std::vector<Hit> hits;
+  double drift_step = 0.0;  // Hz/s between neighbouring drift rates
+  std::int64_t drifts = 0;  // drift rates searched (both signs, zero once)
+  std::int64_t channels_per_coarse = 0;
+  std::int64_t masked = 0;  // samples that were not finite, replaced by their row's median
+  double obs_length = 0.0;  // seconds: nsamples x tsamp
+  double max_drift = 0.0;   // Hz/s, as searched
+};
+
+namespace taylor {
+
+/// The Taylor tree over P rows (a power of two) of width W, row t at rows + t * W: on return the
+/// buffer returned holds, in row D, the sum over t of rows[t][c + s_D(t)] for every c in [0, W - P + 1),
+/// where s_D is the tree's staircase from 0 (t = 0) to D (t = P - 1). `scratch` is another P x W.
+/// Columns past W - P + 1 hold partial sums (paths that leave the buffer).
+inline float* sums(float* rows, float* scratch, int P, std::int64_t W) {
+  float* a = rows;
+  float* b = scratch;
+  for (int m = 2; m <= P; m *= 2) {
+    const int h = m / 2;
+    for (int block = 0; block < P; block += m) {
+      for (int d = 0; d < m; ++d) {
+        const int lo = d / 2, shift = d - lo;
+        const float* top = a + static_cast<std::int64_t>(block + lo) * W;
+        const float* bottom = a + static_cast<std::int64_t>(block + h + lo) * W + shift;
+        float* out = b + static_cast<std::int64_t>(block + d) * W;
+        const std::int64_t n = W - shift;
+        for (std::int64_t j = 0; j < n; ++j) out[j] = top[j] + bottom[j];
+        for (std::int64_t j = n; j < W; ++j) out[j] = top[j];
+      }
+    }
+    std::swap(a, b);
+  }
+  return a;
+}
+
+/// The staircase s_D(t) the tree sums along (for tests and for drawing a hit's path).
+inline std::int64_t offset(int P, int D, int t) {
+  std::int64_t s = 0;
+  for (int m = P; m >= 2; m /= 2) {  // descend: at block size m the path splits into top (D/2) and bottom
+    const int lo = D / 2, shift = D - lo;
+    if (t >= m / 2) {
+      s += shift;
+      t -= m / 2;
+    }
+    D = lo;
+  }
+  return s;
+}
+
+}  // namespace taylor
+
+namespace detail {
+
+/// Median of `v` (reordered).
+inline float median_of(std::vector<float>& v) {
+  if (v.empty()) return 0.0f;
+  auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+/// turboSETI's comp_stats: the median, and the standard deviation of the values between the 5th and
+/// 95th percentiles.
+inline std::pair<double, double> robust_stats(std::vector<float> v) {
+  if (v.empty()) return {0.0, 0.0};
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {  // numpy's linear percentile
+    const double x = q * static_cast<double>(v.size() - 1);
+    const auto i = static_cast<std::size_t>(x);
+    const double f = x - static_cast<double>(i);
+    return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : static_cast<double>(v[i]);
+  };
+  const double lo = at(0.05), median = at(0.5), hi = at(0.95);
+  double s = 0, s2 = 0;
+  std::int64_t n = 0;
+  for (float x : v)
+    if (x >= lo && x <= hi) {
+      s += x;
+      s2 += static_cast<double>(x) * x;
+      ++n;
+    }
+  const double mean = n ? s / static_cast<double>(n) : 0.0;
+  const double var = n ? std::max(0.0, s2 / static_cast<double>(n) - mean * mean) : 0.0;
+  return {median, std::sqrt(var)};
+}
+
+/// One coarse channel in memory: T valid rows (P allocated, the rest zero), each with `margin`
+/// channels of padding (the row's median) on both sides.
+struct CoarseChannel {
+  int T = 0, P = 0;
+  std::int64_t N = 0, margin = 0, width = 0;  // width = N + 2 margin
+  std::vector<float> rows;                    // P x width
+  const float* row(int t) const { return rows.data() + static_cast<std::int64_t>(t) * width + margin; }
+};
+
+}  // namespace detail
+
+/// The de-Doppler search of one file (see the top of this header).
+inline FileHits search_hits(const observe::File& file, const HitSearchOptions& o) {
+  const observe::Header& h = file.header();
+  const std::string where = h.file.string();
+  const int T = static_cast<int>(h.nsamples);
+  if (T < 2) fail(where, ": ", T, " time sample(s); a drift search needs at least 2");
+  if (T > 4096) fail(where, ": ", T, " time samples; the hit search handles up to 4096 (integrate in time first)");
+  int P = 1;
+  while (P < T) P *= 2;
+  const double df_hz = std::abs(h.foff) * 1e6;
+  FileHits r;
+  r.drift_step = df_hz / ((P - 1) * h.tsamp);
+  r.obs_length = static_cast<double>(T) * h.tsamp;
+  r.max_drift = o.max_drift;
+  const auto max_shift = static_cast<std::int64_t>(std::floor(o.max_drift / r.drift_step + 1e-9));
+  r.drifts = 2 * max_shift + 1;
+  std::int64_t N = o.coarse_channels;
+  if (N <= 0) N = h.nchans % (1 << 20) == 0 ? (1 << 20) : h.nchans;
+  if (h.nchans % N != 0)
+    fail(where, ": ", h.nchans, " channels are not a whole number of coarse channels of ", N,
+         " (scan.coarse_channels)");
+  r.channels_per_coarse = N;
+  const std::int64_t distance = 2 * static_cast<std::int64_t>(std::ceil(o.max_drift / r.drift_step - 1e-9));
+  const int blocks = static_cast<int>(max_shift / (P - 1)) + 1;  // drift blocks per sign
+  const std::int64_t block_width = std::min<std::int64_t>(o.block, N);
+  const int threads = std::max(1, o.threads);
+
+  detail::CoarseChannel cc;
+  cc.T = T;
+  cc.P = P;
+  cc.N = N;
+  cc.margin = static_cast<std::int64_t>(blocks) * (P - 1) + P;
+  cc.width = N + 2 * cc.margin;
+  cc.rows.assign(static_cast<std::size_t>(P * cc.width), 0.0f);
+  std::vector<float> read(static_cast<std::size_t>(T * N));
+  std::vector<float> best_snr(static_cast<std::size_t>(N)), best_drift(static_cast<std::size_t>(N));
+  const double rate_sign = h.foff < 0 ? -1.0 : 1.0;  // channel up = frequency down at Green Bank
+
+  for (std::int64_t coarse = 0; coarse < h.nchans / N; ++coarse) {
+    file.read(coarse * N, N, read.data());
+    // 1. rows, masked and padded
+    std::vector<float> finite;
+    finite.reserve(static_cast<std::size_t>(N));
+    std::vector<float> row_median(static_cast<std::size_t>(T), std::numeric_limits<float>::quiet_NaN());
+    for (int t = 0; t < T; ++t) {
+      finite.clear();
+      const float* in = read.data() + static_cast<std::int64_t>(t) * N;
+      for (std::int64_t c = 0; c < N; ++c)
+        if (std::isfinite(in[c])) finite.push_back(in[c]);
+      if (!finite.empty()) row_median[static_cast<std::size_t>(t)] = detail::median_of(finite);
+    }
+    {  // a row with nothing finite takes the median of the other rows' medians
+      std::vector<float> known;
+      for (float m : row_median)
+        if (std::isfinite(m)) known.push_back(m);
+      const float fallback = known.empty() ? 0.0f : detail::median_of(known);
+      for (float& m : row_median)
+        if (!std::isfinite(m)) m = fallback;
+    }
+    for (int t = 0; t < T; ++t) {
+      const float* in = read.data() + static_cast<std::int64_t>(t) * N;
+      float* out = cc.rows.data() + static_cast<std::int64_t>(t) * cc.width;
+      const float fill = row_median[static_cast<std::size_t>(t)];
+      std::fill(out, out + cc.margin, fill);
+      std::fill(out + cc.margin + N, out + cc.width, fill);
+      for (std::int64_t c = 0; c < N; ++c) {
+        const float x = in[c];
+        if (std::isfinite(x))
+          out[cc.margin + c] = x;
+        else {
+          out[cc.margin + c] = fill;
+          ++r.masked;
+        }
+      }
+      if (o.blank_dc && N >= 3) {
+        float* dc = out + cc.margin + N / 2;
+        dc[0] = 0.5f * (dc[-1] + dc[1]);
+      }
+    }
+    // 2. noise of the zero-drift spectrum
+    std::vector<float> spectrum(static_cast<std::size_t>(N), 0.0f);
+    for (int t = 0; t < T; ++t) {
+      const float* in = cc.row(t);
+      for (std::int64_t c = 0; c < N; ++c) spectrum[static_cast<std::size_t>(c)] += in[c];
+    }
+    const auto [median, stddev] = detail::robust_stats(spectrum);
+    if (!(stddev > 0.0)) continue;  // a constant coarse channel (blanked data): nothing stands out
+    const auto floor = static_cast<float>(median + o.snr * stddev);
+
+    // 3-4. every drift, every channel, in blocks of channels over the threads
+    std::fill(best_snr.begin(), best_snr.end(), 0.0f);
+    std::fill(best_drift.begin(), best_drift.end(), 0.0f);
+    std::atomic<std::int64_t> next{0}, hits{0};
+    const std::int64_t items = (N + block_width - 1) / block_width;
+    std::mutex failure_mutex;
+    std::exception_ptr failure;
+    auto work = [&] {
+      try {
+        const std::int64_t most = block_width + P - 1;
+        std::vector<float> tree(static_cast<std::size_t>(P * most)), scratch(static_cast<std::size_t>(P * most));
+        std::int64_t counted = 0;
+        for (std::int64_t item; (item = next.fetch_add(1)) < items;) {
+          const std::int64_t start = item * block_width, width = std::min(block_width, N - start);
+          const std::int64_t W = width + P - 1;  // the paths from `width` channels reach P - 1 further
+          for (int sign : {+1, -1})
+            for (int k = 0; k < blocks; ++k) {
+              for (int t = 0; t < P; ++t) {  // row t shifted by k*t, mirrored for negative drifts
+                float* dst = tree.data() + static_cast<std::int64_t>(t) * W;
+                if (t >= T) {
+                  std::fill(dst, dst + W, 0.0f);
+                  continue;
+                }
+                const float* row = cc.row(t);
+                const std::int64_t shift = static_cast<std::int64_t>(k) * t;
+                if (sign > 0) {
+                  const float* src = row + start + shift;
+                  std::copy(src, src + W, dst);
+                } else {
+                  const float* src = row + start + width - 1 - shift;
+                  for (std::int64_t j = 0; j < W; ++j) dst[j] = src[-j];
+                }
+              }
+              const float* sum = taylor::sums(tree.data(), scratch.data(), P, W);
+              for (int d = 0; d < P - 1; ++d) {
+                const std::int64_t D = static_cast<std::int64_t>(k) * (P - 1) + d;
+                if (D > max_shift || (sign < 0 && D == 0)) continue;
+                const double rate = sign * rate_sign * static_cast<double>(D) * r.drift_step;
+                if (std::abs(rate) <= o.min_drift) continue;
+                const float* s = sum + static_cast<std::int64_t>(d) * W;
+                for (std::int64_t j = 0; j < width; ++j) {
+                  if (!(s[j] > floor)) continue;
+                  ++counted;
+                  const std::int64_t c = sign > 0 ? start + j : start + width - 1 - j;
+                  const auto snr = static_cast<float>((s[j] - median) / stddev);
+                  if (snr > best_snr[static_cast<std::size_t>(c)]) {
+                    best_snr[static_cast<std::size_t>(c)] = snr;
+                    best_drift[static_cast<std::size_t>(c)] = static_cast<float>(rate);
+                  }
+                }
+              }
+            }
+        }
+        hits += counted;
+      } catch (...) {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = items;
+      }
+    };
+    if (threads == 1 || items == 1)
+      work();
+    else {
+      std::vector<std::thread> pool;
+      for (int i = 0; i < std::min<std::int64_t>(threads, items); ++i) pool.emplace_back(work);
+      for (auto& th : pool) th.join();
+    }
+    if (failure) std::rethrow_exception(failure);
+
+    // 5. top hits: the best within +-distance channels (ties both kept, as turboSETI's)
+    for (std::int64_t i = 0; i < N; ++i) {
+      const float v = best_snr[static_cast<std::size_t>(i)];
+      if (!(v > 0.0f)) continue;
+      const std::int64_t lo = std::max<std::int64_t>(0, i - distance), hi = std::min(N, i + distance);
+      bool top = true;
+      for (std::int64_t j = lo; j < hi && top; ++j) top = !(best_snr[static_cast<std::size_t>(j)] > v);
+      if (!top) continue;
+      r.hits.push_back(Hit{coarse * N + i, static_cast<double>(best_drift[static_cast<std::size_t>(i)]),
+                           static_cast<double>(v), coarse * N + lo, coarse * N + hi - 1, coarse, hits.load()});
+    }
+  }
+  return r;
+}
+
+}  // namespace cadence::detect

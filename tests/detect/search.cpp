@@ -1,0 +1,283 @@
+// The de-Doppler hit search, turboSETI's .dat and the ON/OFF events, against turboSETI itself: the
+// fixture cadence of tests/data/search (8192 channels x 16 samples, three ON-only signals, one of them
+// drifting +3.5 Hz/s, and two RFI lines in all six files; tests/data/make_search_fixture.py) with
+// turboSETI 2.3.2's find_doppler output for it, and find_event_pipeline's events on both turboSETI's
+// .dat files and on the .dat files seti wrote.
+#include <array>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <sstream>
+
+#include "cadence/detect/dat_file.hpp"
+#include "cadence/detect/events.hpp"
+#include "cadence/detect/hit_search.hpp"
+#include "cadence/observe/cadence.hpp"
+#include "cadence/recipes/scan_search.hpp"
+#include "support.hpp"
+
+namespace {
+namespace dt = cadence::detect;
+namespace ob = cadence::observe;
+
+const std::array<const char*, 6> names{"a1", "b", "a2", "c", "a3", "d"};
+
+std::filesystem::path search_fixture(const std::string& part) { return test::fixture("search/" + part); }
+
+/// find_event_pipeline's CSV: the Freq of each row whose status is `status` (its first ON file's hits).
+std::vector<double> event_frequencies(const std::filesystem::path& csv, const std::string& status) {
+  std::ifstream in(csv);
+  REQUIRE(in);
+  std::string line;
+  std::vector<double> out;
+  if (!std::getline(in, line)) return out;  // no events: an empty file
+  auto split = [](const std::string& s) {
+    std::vector<std::string> f;
+    std::stringstream ss(s);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    return f;
+  };
+  const auto header = split(line);
+  const auto col = [&](const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    REQUIRE(it != header.end());
+    return static_cast<std::size_t>(it - header.begin());
+  };
+  const std::size_t freq = col("Freq"), stat = col("status");
+  while (std::getline(in, line)) {
+    const auto f = split(line);
+    REQUIRE(f.size() > std::max(freq, stat));
+    if (f[stat] == status) out.push_back(std::stod(f[freq]));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// A file whose time row `row` (and channel `channel`) reads NaN: flagged data.
+class Flagged : public ob::File {
+ public:
+  Flagged(std::unique_ptr<ob::File> f, std::int64_t row, std::int64_t channel)
+      : f_(std::move(f)), row_(row), channel_(channel) {}
+  const ob::Header& header() const override { return f_->header(); }
+  void read(std::int64_t first, std::int64_t count, float* out) const override {
+    f_->read(first, count, out);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (std::int64_t c = 0; c < count; ++c) out[row_ * count + c] = nan;
+    if (channel_ >= first && channel_ < first + count)
+      for (std::int64_t t = 0; t < header().nsamples; ++t) out[t * count + channel_ - first] = nan;
+  }
+
+ private:
+  std::unique_ptr<ob::File> f_;
+  std::int64_t row_, channel_;
+};
+
+dt::HitSearchOptions fixture_options() {
+  dt::HitSearchOptions o;  // the fixture's settings are the defaults: +-4 Hz/s, SNR 10, DC blanked
+  o.threads = 2;
+  o.block = 1000;  // several work items per file, one of them partial
+  return o;
+}
+}  // namespace
+
+TEST_CASE("search: the Taylor tree sums along its staircases, each from 0 to its drift") {
+  for (int P : {2, 4, 8, 16, 32, 64}) {
+    const std::int64_t W = 3 * P + 5;
+    std::vector<float> rows(static_cast<std::size_t>(P * W)), scratch(rows.size());
+    std::mt19937 rng(static_cast<unsigned>(P));
+    std::normal_distribution<float> noise;
+    for (float& x : rows) x = noise(rng);
+    const auto in = rows;
+    const float* sums = dt::taylor::sums(rows.data(), scratch.data(), P, W);
+    double worst = 0.0;
+    for (int D = 0; D < P; ++D) {
+      CHECK(dt::taylor::offset(P, D, 0) == 0);
+      CHECK(dt::taylor::offset(P, D, P - 1) == D);
+      for (int t = 1; t < P; ++t) {
+        const auto step = dt::taylor::offset(P, D, t) - dt::taylor::offset(P, D, t - 1);
+        CHECK((step == 0 || step == 1));  // a staircase: never back, never more than one channel a row
+      }
+      for (std::int64_t c = 0; c + P - 1 < W; ++c) {
+        double want = 0.0;
+        for (int t = 0; t < P; ++t) want += in[static_cast<std::size_t>(t * W + c + dt::taylor::offset(P, D, t))];
+        worst = std::max(worst, std::abs(want - sums[D * W + c]));
+      }
+    }
+    CHECK(worst < 1e-4);
+  }
+}
+
+#if CADENCE_HAS_HDF5
+TEST_CASE("search: every hit turboSETI's find_doppler reports in the fixture is found, at its drift and SNR") {
+  const auto o = fixture_options();
+  for (const char* name : names) {
+    CAPTURE(name);
+    const auto file = ob::open_observation(search_fixture(std::string("h5/") + name + ".h5"));
+    const auto ours = dt::search_hits(*file, o);
+    const auto theirs = dt::read_dat(search_fixture(std::string("turboseti/") + name + ".dat"));
+    CHECK(ours.drift_step == doctest::Approx(theirs.deltaf_hz < 0 ? -theirs.deltaf_hz / (15 * theirs.deltat)
+                                                                  : theirs.deltaf_hz / (15 * theirs.deltat)));
+    const double channel_mhz = std::abs(theirs.deltaf_hz) / 1e6;
+    const auto dat = dt::dat_of(file->header(), ours);
+    for (const auto& t : theirs.hits) {
+      CAPTURE(t.frequency);
+      CAPTURE(t.drift);
+      const dt::DatHit* match = nullptr;
+      for (const auto& h : dat.hits)
+        if (std::abs(h.frequency - t.frequency) <= 2.5 * channel_mhz &&
+            std::abs(h.drift - t.drift) <= 2.5 * ours.drift_step)
+          match = &h;
+      REQUIRE(match != nullptr);
+      CHECK(match->snr == doctest::Approx(t.snr).epsilon(0.1));
+    }
+    // and nothing strong that turboSETI did not report
+    for (const auto& h : dat.hits) {
+      if (h.snr < 20) continue;
+      bool reported = false;
+      for (const auto& t : theirs.hits) reported = reported || std::abs(h.frequency - t.frequency) <= 2.5 * channel_mhz;
+      CHECK_MESSAGE(reported, "seti's hit at ", h.frequency, " MHz, SNR ", h.snr, " is not in turboSETI's .dat");
+    }
+  }
+}
+
+TEST_CASE("search: the .dat files seti writes are the ones turboSETI's find_event_pipeline read in the fixture") {
+  test::TempDir out("search-dat");
+  cadence::ScanOptions so;
+  so.out = out.path;
+  so.threads = 2;
+  std::vector<std::filesystem::path> files;
+  for (const char* name : names) files.push_back(search_fixture(std::string("h5/") + name + ".h5"));
+  const auto s = cadence::recipes::search(so, files, /*quiet=*/true);
+  for (const char* name : names) {
+    CAPTURE(name);
+    const auto now = dt::read_dat(out / (std::string(name) + ".dat"));
+    const auto read = dt::read_dat(search_fixture(std::string("seti/") + name + ".dat"));
+    CHECK(now.file_id == read.file_id);
+    CHECK(now.source == read.source);
+    CHECK(now.mjd == doctest::Approx(read.mjd));
+    CHECK(now.max_drift == read.max_drift);
+    CHECK(now.obs_length == doctest::Approx(read.obs_length));
+    REQUIRE(now.hits.size() == read.hits.size());
+    for (std::size_t k = 0; k < now.hits.size(); ++k) {
+      CHECK(now.hits[k].frequency == read.hits[k].frequency);  // both as written, to 6 decimals
+      CHECK(now.hits[k].drift == doctest::Approx(read.hits[k].drift));
+      CHECK(now.hits[k].snr == doctest::Approx(read.hits[k].snr).epsilon(1e-4));
+      CHECK(now.hits[k].index == read.hits[k].index);
+    }
+  }
+  // the events: what find_event_pipeline found in seti's .dat files, and in turboSETI's own, are ours
+  const auto by_find_event = event_frequencies(search_fixture("seti/events.csv"), "on_table_1");
+  const auto by_turboseti = event_frequencies(search_fixture("turboseti/events.csv"), "on_table_1");
+  std::vector<double> mine;
+  for (const auto& e : s.events) mine.push_back(e.event.frequency);
+  std::sort(mine.begin(), mine.end());
+  REQUIRE(mine.size() == by_find_event.size());
+  for (std::size_t k = 0; k < mine.size(); ++k)
+    CHECK(std::abs(mine[k] - by_find_event[k]) <= 1e-6);  // 6 decimals: 1 Hz
+  CHECK(by_turboseti.size() == by_find_event.size());
+  // and they are the three injected ON-only signals, not the RFI (channel at the cadence's start)
+  const auto signals = cadence::config::load_file(search_fixture("signals.json"));
+  std::vector<std::int64_t> injected;
+  for (const auto& x : signals["signals"])
+    if (x["where"] == "on") injected.push_back(x["channel"].get<std::int64_t>());
+  std::vector<std::int64_t> found;
+  for (const auto& e : s.events) found.push_back(e.channel);
+  std::sort(injected.begin(), injected.end());
+  std::sort(found.begin(), found.end());
+  REQUIRE(found.size() == injected.size());
+  for (std::size_t k = 0; k < found.size(); ++k) CHECK(std::abs(found[k] - injected[k]) <= 3);
+  CHECK(std::filesystem::exists(s.csv));
+}
+
+TEST_CASE("search: a NaN row and a NaN channel are masked, and the fast drifter is still found at its SNR") {
+  const auto o = fixture_options();
+  const auto path = search_fixture("h5/a1.h5");
+  const auto clean = dt::search_hits(*ob::open_observation(path), o);
+  const Flagged flagged(ob::open_observation(path), 5, 6900);
+  const auto masked = dt::search_hits(flagged, o);
+  CHECK(masked.masked == 8192 + 15);
+  auto fast = [](const dt::FileHits& r) -> const dt::Hit* {
+    for (const auto& h : r.hits)
+      if (std::abs(h.channel - 7000) <= 3 && h.drift > 3.3) return &h;
+    return nullptr;
+  };
+  REQUIRE(fast(clean) != nullptr);
+  REQUIRE(fast(masked) != nullptr);
+  // one row of 16 lost: the signal keeps about 15/16 of its power
+  CHECK(fast(masked)->snr == doctest::Approx(fast(clean)->snr).epsilon(0.15));
+}
+#endif
+
+TEST_CASE("search: .dat files round-trip, and a bad one is refused with its file and line") {
+  test::TempDir dir("dat");
+  ob::Header h;
+  h.file = "obs.h5";
+  h.source_name = "TARGET";
+  h.tstart = 60000.5;
+  h.tsamp = 18.253611008;
+  h.foff = -2.7939677238464355e-6;
+  h.fch1 = 6095.214842353016;
+  h.nchans = 1024;
+  h.nsamples = 16;
+  h.src_raj = 174000.5;
+  h.src_dej = -290028.1;
+  dt::FileHits r;
+  r.max_drift = 4;
+  r.obs_length = 16 * h.tsamp;
+  r.channels_per_coarse = 1024;
+  r.hits.push_back(dt::Hit{100, 1.25, 33.5, 0, 884, 0, 7});
+  r.hits.push_back(dt::Hit{900, -0.5, 12.0, 116, 1023, 0, 7});
+  const auto d = dt::dat_of(h, r);
+  dt::write_dat(dir / "obs.dat", d, h);
+  const auto back = dt::read_dat(dir / "obs.dat");
+  CHECK(back.file_id == "obs.h5");
+  CHECK(back.source == "TARGET");
+  CHECK(back.mjd == doctest::Approx(60000.5));
+  CHECK(back.deltaf_hz == doctest::Approx(-2.793968));
+  CHECK(back.max_drift == 4);
+  REQUIRE(back.hits.size() == 2);
+  CHECK(std::abs(back.hits[0].frequency - h.frequency(100)) <= 1e-6);  // MHz to 6 decimals, as turboSETI writes
+  CHECK(back.hits[1].drift == doctest::Approx(-0.5));
+  CHECK(back.hits[1].index == 900);
+  CHECK(std::abs(back.hits[0].freq_end - h.frequency(884)) <= 1e-6);
+  const auto text = test::read_file(dir / "obs.dat");
+  CHECK(text.find("RA: 17h40m00.5s\tDEC: -29d00m28.1s") != std::string::npos);
+  test::write_file(dir / "bad.dat", text + "000003\t1.0\tnope\t6095.0\t6095.0\t1\t6095.0\t6095.0\t0.0\t0.0\t0\t7\t\n");
+  CHECK(test::error_of([&] { (void)dt::read_dat(dir / "bad.dat"); }).find("bad.dat:12: `nope` is not a number") !=
+        std::string::npos);
+}
+
+TEST_CASE("search: events follow find_event's filter levels") {
+  auto file = [](double mjd, std::vector<std::pair<double, double>> hits) {  // (MHz, Hz/s) at SNR 20
+    dt::DatFile d;
+    d.mjd = mjd;
+    d.deltat = 18.25;
+    d.deltaf_hz = -2.79;
+    d.max_drift = 4;
+    d.obs_length = 292;
+    for (auto [f, r] : hits) d.hits.push_back(dt::DatHit{0, r, 20.0, f, 0, f, f, 0, 1});
+    return d;
+  };
+  const double day = 1.0 / 86400.0;
+  // a signal at 6000 MHz drifting +1 Hz/s, seen in the three ONs; RFI at 6001 in an OFF; a hit at 6002 in ON 1 only
+  const auto on1 = file(60000, {{6000.0, 1.0}, {6001.0, 0.5}, {6002.0, -1.0}});
+  const auto off1 = file(60000 + 312 * day, {{6001.0001, 0.5}});
+  const auto on2 = file(60000 + 624 * day, {{6000.0 + 624e-6, 1.0}});
+  const auto off2 = file(60000 + 936 * day, {});
+  const auto on3 = file(60000 + 1248 * day, {{6000.0 + 1248e-6, 1.0}});
+  const auto off3 = file(60000 + 1560 * day, {});
+  const std::array<const dt::DatFile*, 3> on{&on1, &on2, &on3}, off{&off1, &off2, &off3};
+  dt::EventOptions o;
+  o.level = 1;
+  CHECK(dt::find_events(on, off, o).size() == 5);  // every ON hit
+  o.level = 2;
+  CHECK(dt::find_events(on, off, o).size() == 4);  // not the RFI
+  o.level = 3;
+  const auto events = dt::find_events(on, off, o);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].frequency == 6000.0);
+  CHECK(events[0].hit == std::array<int, 3>{0, 0, 0});
+  o.snr = 25;  // the SNR cut
+  CHECK(dt::find_events(on, off, o).empty());
+}
