@@ -33,6 +33,7 @@
 #include "cadence/recipes/ensemble.hpp"
 #include "cadence/recipes/holdout.hpp"
 #include "cadence/recipes/scan.hpp"
+#include "cadence/recipes/scan_manifest.hpp"
 #include "common/cli.hpp"
 #include "seti/architectures.hpp"
 
@@ -267,6 +268,51 @@ void print_events(const cadence::ScanResult& r) {
   std::printf("events: %s\n", x.csv.string().c_str());
 }
 
+/// seti scan --manifest: each cadence of this process's shard into <scan.out>/<name>, complete ones
+/// skipped, then the survey page of every complete cadence.
+int scan_manifest(const cadence::config::json& j, const std::string& manifest, const std::string& run) {
+  return with_pipeline(j, [&](auto pipeline, const cadence::config::json& cj) {
+    namespace recipes = cadence::recipes;
+    cadence::CompetitionConfig cfg;
+    cadence::config::read_config(cj, pipeline, cfg);
+    cfg.validate();
+    if (cfg.scan.out.empty())
+      cadence::fail("/scan/out: with --manifest, give the directory the cadences' directories go under");
+    const auto entries = recipes::read_manifest(manifest);
+    const auto shard = recipes::shard_from_environment();
+    int scanned = 0, complete = 0;
+    for (auto i = static_cast<std::size_t>(shard.index); i < entries.size();
+         i += static_cast<std::size_t>(shard.count)) {
+      const auto& e = entries[i];
+      const auto dir = cfg.scan.out / e.name;
+      if (recipes::scan_complete(dir)) {
+        ++complete;
+        continue;
+      }
+      cadence::ScanResult r;
+      try {
+        if (run.empty()) {
+          cadence::ScanOptions so = cfg.scan;
+          so.out = dir;
+          r.search = recipes::search(so, e.files, cfg.run.quiet);
+        } else {
+          auto one = cj;
+          one["scan"]["out"] = dir.string();
+          r = recipes::scan(pipeline, one, e.files, run);
+        }
+      } catch (const std::exception& x) {
+        cadence::fail(manifest, ":", e.line, " (", e.name, "): ", cadence::first_line(x.what()));
+      }
+      ++scanned;
+      std::printf("cadence %s: %zu event(s)\n", e.name.c_str(), r.search.events.size());
+    }
+    recipes::write_survey(cfg.scan.out, entries);
+    std::printf("%s: %d cadence(s) scanned, %d already complete; survey: %s\n", shard.from.c_str(), scanned, complete,
+                (cfg.scan.out / "survey.html").string().c_str());
+    return 0;
+  });
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"seti: the SETI Breakthrough Listen competition pipeline, built on cadence", "seti"};
   app.require_subcommand(1);
@@ -309,7 +355,13 @@ int main(int argc, char** argv) {
   scn->add_option("--run", scan_run,
                   "the run directory whose fold_<k>/model.pt score the events (or windows); without it, the search "
                   "alone (scan.out required)");
-  scn->add_option("--cadence", scan_files, "the six files of the cadence, in observing order")->required();
+  std::string scan_manifest_file;
+  auto* cadence_option = scn->add_option("--cadence", scan_files, "the six files of the cadence, in observing order");
+  scn->add_option(
+         "--manifest", scan_manifest_file,
+         "a CSV of cadences (name,file1,...,file6) to scan into <scan.out>/<name>, sharded over RANK/WORLD_SIZE "
+         "or a SLURM array; then survey.html")
+      ->excludes(cadence_option);
   scn->add_flag("--quiet", scan_quiet, "no progress bar (run.quiet=true)");
   ModelArgs margs;
   auto* mod = app.add_subcommand(
@@ -332,6 +384,9 @@ int main(int argc, char** argv) {
     if (scn->parsed()) {
       auto j = config.load();
       if (scan_quiet) cadence::config::apply_override(j, "run.quiet=true");
+      if (!scan_manifest_file.empty()) return scan_manifest(j, scan_manifest_file, scan_run);
+      if (scan_files.empty())
+        cadence::fail("scan: give the six files of a cadence (--cadence) or a --manifest of cadences");
       if (scan_run.empty())  // the search alone: .dat files and unscored events
         return with_pipeline(j, [&](auto pipeline, const cadence::config::json& cj) {
           cadence::CompetitionConfig cfg;

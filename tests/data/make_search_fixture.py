@@ -46,21 +46,28 @@ SIGNALS = [
 MAX_DRIFT, SNR = 4.0, 10.0
 
 
-def make_cadence(out_dir, seed=11):
+def make_cadence(out_dir, signals=SIGNALS, fchans=FCHANS, seed=11, eight_bit=True):
+    """Six .h5 files NAMES in out_dir; each signal (a dict as in SIGNALS) along one path through the
+    cadence, in the ON files ("on"), in all six ("all", RFI) or in the files its "files" list names (RFI
+    that switches on or off). bench/search_compare.py imports it for its 2^20-channel cadences."""
     import astropy.units as u
     import setigen as stg
 
+    out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     frames = []
     for k in range(6):
-        fr = stg.Frame(fchans=FCHANS * u.pixel, tchans=TCHANS * u.pixel, df=DF * u.Hz, dt=DT * u.s, fch1=FCH1 * u.MHz,
+        fr = stg.Frame(fchans=fchans * u.pixel, tchans=TCHANS * u.pixel, df=DF * u.Hz, dt=DT * u.s, fch1=FCH1 * u.MHz,
                        source_name=SOURCES[k], t_start=1.7e9 + k * (TCHANS * DT + 20.0), seed=int(rng.integers(1 << 30)))
         fr.add_noise(x_mean=10.0, noise_type="chi2")
         frames.append(fr)
     cad = stg.OrderedCadence(frames, order="ABACAD")
-    for s in SIGNALS:
-        target = cad.by_label("A") if s["where"] == "on" else cad
+    for s in signals:
+        if "files" in s:
+            target = stg.Cadence([frames[k] for k in s["files"]])
+        else:
+            target = cad.by_label("A") if s["where"] == "on" else cad
         f0 = (FCH1 * 1e6 - s["channel"] * DF) * u.Hz
         target.add_signal(stg.constant_path(f_start=f0, drift_rate=s["drift"] * u.Hz / u.s),
                           stg.constant_t_profile(level=frames[0].get_intensity(snr=s["snr"])),
@@ -69,9 +76,9 @@ def make_cadence(out_dir, seed=11):
     for k, fr in enumerate(frames):
         path = out_dir / f"{NAMES[k]}.h5"
         wf = fr.get_waterfall()
-        # whole numbers in 8 bits (as Breakthrough Listen's 8-bit products): the fixture stays small
-        wf.data = np.clip(np.rint(wf.data), 0, 255).astype(np.uint8)
-        wf.header["nbits"] = 8
+        if eight_bit:  # whole numbers in 8 bits (as Breakthrough Listen's 8-bit products): the fixture stays small
+            wf.data = np.clip(np.rint(wf.data), 0, 255).astype(np.uint8)
+            wf.header["nbits"] = 8
         wf.header["source_name"] = SOURCES[k]
         wf.header["tstart"] = 60000.0 + (fr.t_start - 1.7e9) / 86400.0
         wf.write_to_hdf5(str(path))

@@ -5,6 +5,7 @@
 // .dat files and on the .dat files seti wrote.
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -14,6 +15,7 @@
 #include "cadence/detect/events.hpp"
 #include "cadence/detect/hit_search.hpp"
 #include "cadence/observe/cadence.hpp"
+#include "cadence/recipes/scan_manifest.hpp"
 #include "cadence/recipes/scan_search.hpp"
 #include "support.hpp"
 
@@ -280,4 +282,57 @@ TEST_CASE("search: events follow find_event's filter levels") {
   CHECK(events[0].hit == std::array<int, 3>{0, 0, 0});
   o.snr = 25;  // the SNR cut
   CHECK(dt::find_events(on, off, o).empty());
+}
+
+TEST_CASE("search: a manifest of cadences is read strictly, sharded, and summarised on a survey page") {
+  namespace rc = cadence::recipes;
+  test::TempDir dir("manifest");
+  const std::string six = "a1.h5,b.h5,a2.h5,c.h5,a3.h5,d.h5\n";
+  test::write_file(dir / "m.csv", "name,file1,file2,file3,file4,file5,file6\nhip1," + six + "\nhip2," + six);
+  const auto m = rc::read_manifest(dir / "m.csv");
+  REQUIRE(m.size() == 2);
+  CHECK(m[1].name == "hip2");
+  CHECK(m[1].line == 4);
+  CHECK(m[0].files[2] == dir / "a2.h5");  // relative to the manifest
+  auto error = [&](const std::string& text) {
+    test::write_file(dir / "bad.csv", text);
+    return test::error_of([&] { (void)rc::read_manifest(dir / "bad.csv"); });
+  };
+  CHECK(error("cadence,a,b\n").find("bad.csv:1: the header must be") != std::string::npos);
+  CHECK(error("name,file1,file2,file3,file4,file5,file6\nx,a,b\n").find("bad.csv:2: 3 fields") != std::string::npos);
+  CHECK(error("name,file1,file2,file3,file4,file5,file6\n../up," + six)
+            .find("bad.csv:2: name `../up` is not a directory name") != std::string::npos);
+  CHECK(error("name,file1,file2,file3,file4,file5,file6\nx," + six + "x," + six)
+            .find("bad.csv:3: name `x` is given twice") != std::string::npos);
+  CHECK(error("name,file1,file2,file3,file4,file5,file6\n").find("no cadences") != std::string::npos);
+  // shards: a SLURM array task, torchrun's ranks, or everything
+  ::setenv("SLURM_ARRAY_TASK_ID", "7", 1);
+  ::setenv("SLURM_ARRAY_TASK_MIN", "5", 1);
+  ::setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
+  auto s = rc::shard_from_environment();
+  CHECK(s.index == 2);
+  CHECK(s.count == 4);
+  ::unsetenv("SLURM_ARRAY_TASK_ID");
+  ::unsetenv("SLURM_ARRAY_TASK_MIN");
+  ::unsetenv("SLURM_ARRAY_TASK_COUNT");
+  ::setenv("WORLD_SIZE", "3", 1);
+  ::setenv("RANK", "1", 1);
+  s = rc::shard_from_environment();
+  CHECK((s.index == 1 && s.count == 3));
+  ::unsetenv("WORLD_SIZE");
+  ::unsetenv("RANK");
+  s = rc::shard_from_environment();
+  CHECK((s.index == 0 && s.count == 1));
+  // the survey: a complete cadence (scan.json there) with its best event, one not yet scanned
+  std::filesystem::create_directories(dir / "out/hip1");
+  test::write_file(
+      dir / "out/hip1/scan.json",
+      R"({"search": {"events": [{"freq_mhz": 6095.5, "drift_hz_s": 1.25, "snr": 40.5, "score": 0.875}]}})");
+  CHECK(rc::scan_complete(dir / "out/hip1"));
+  CHECK_FALSE(rc::scan_complete(dir / "out/hip2"));
+  rc::write_survey(dir / "out", m);
+  const auto csv = test::read_file(dir / "out/survey.csv");
+  CHECK(csv.find("hip1,1,1,6095.5,1.25,40.5,0.875\n") != std::string::npos);
+  CHECK(csv.find("hip2,0,,,,,\n") != std::string::npos);
+  CHECK(test::read_file(dir / "out/survey.html").find("1 of 2 cadences scanned") != std::string::npos);
 }

@@ -541,33 +541,7 @@ inline void write_scan_json(const std::filesystem::path& path, const observe::Ca
   summary["mode"] = std::string(so.mode == ScanMode::events    ? "events"
                                 : so.mode == ScanMode::windows ? "windows"
                                                                : "both");
-  if (so.mode != ScanMode::windows) {
-    const ScanSearch& x = r.search;
-    config::json search = {{"max_drift_hz_s", so.max_drift},
-                           {"min_drift_hz_s", so.min_drift},
-                           {"snr", so.snr},
-                           {"filter", so.filter},
-                           {"drift_step_hz_s", x.drift_step},
-                           {"drifts", x.drifts},
-                           {"masked_samples", x.masked},
-                           {"seconds", x.seconds},
-                           {"events_csv", x.csv.string()}};
-    config::json dats = config::json::array();
-    for (std::size_t p = 0; p < 6; ++p)
-      dats.push_back({{"file", x.dat_paths[p].string()}, {"hits", x.dats[p].hits.size()}});
-    search["dat"] = dats;
-    config::json events = config::json::array();
-    for (std::size_t k = 0; k < x.events.size(); ++k) {
-      const ScanEvent& e = x.events[k];
-      config::json je = {{"rank", k + 1},      {"freq_mhz", e.event.frequency}, {"drift_hz_s", e.event.drift},
-                         {"snr", e.event.snr}, {"channel", e.channel},          {"window_start", e.window},
-                         {"masked", e.masked}};
-      je["score"] = std::isnan(e.score) ? config::json(nullptr) : config::json(e.score);
-      events.push_back(je);
-    }
-    search["events"] = events;
-    summary["search"] = search;
-  }
+  if (so.mode != ScanMode::windows) summary["search"] = search_json(r.search, so);
   write_text_atomically(path, [&](std::ostream& o) { o << summary.dump(2) << '\n'; });
 }
 
@@ -802,9 +776,10 @@ ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesy
     const auto waterfalls = out.make_dir(out.root() / "waterfalls");
     const auto images = detail::write_waterfalls(waterfalls, cad, top);
     const auto event_images = detail::write_waterfalls(waterfalls, cad, top_events, "event");
-    detail::write_scan_json(out.root() / "scan.json", cad, r, so, device.str(), threads, top);
     r.html = out.root() / "scan.html";
     detail::write_scan_html(r.html, cad, r, so, device.str(), by_window, images, event_images);
+    // last: a survey (--manifest) counts a cadence's directory complete once scan.json is there
+    detail::write_scan_json(out.root() / "scan.json", cad, r, so, device.str(), threads, top);
     return r;
   }
 }

@@ -164,6 +164,34 @@ inline void write_events_csv(const std::filesystem::path& path, const ScanSearch
   });
 }
 
+/// scan.json's "search" object: what was searched, the .dat files, the ranked events.
+inline config::json search_json(const ScanSearch& x, const ScanOptions& so) {
+  config::json search = {{"max_drift_hz_s", so.max_drift},
+                         {"min_drift_hz_s", so.min_drift},
+                         {"snr", so.snr},
+                         {"filter", so.filter},
+                         {"drift_step_hz_s", x.drift_step},
+                         {"drifts", x.drifts},
+                         {"masked_samples", x.masked},
+                         {"seconds", x.seconds},
+                         {"events_csv", x.csv.string()}};
+  config::json dats = config::json::array();
+  for (std::size_t p = 0; p < 6; ++p)
+    dats.push_back({{"file", x.dat_paths[p].string()}, {"hits", x.dats[p].hits.size()}});
+  search["dat"] = dats;
+  config::json events = config::json::array();
+  for (std::size_t k = 0; k < x.events.size(); ++k) {
+    const ScanEvent& e = x.events[k];
+    config::json je = {{"rank", k + 1},      {"freq_mhz", e.event.frequency}, {"drift_hz_s", e.event.drift},
+                       {"snr", e.event.snr}, {"channel", e.channel},          {"window_start", e.window},
+                       {"masked", e.masked}};
+    je["score"] = std::isnan(e.score) ? config::json(nullptr) : config::json(e.score);
+    events.push_back(je);
+  }
+  search["events"] = events;
+  return search;
+}
+
 /// Ranks the events: by the network's score (unscored last), then by SNR.
 inline void rank_events(std::vector<ScanEvent>& events) {
   std::stable_sort(events.begin(), events.end(), [](const ScanEvent& a, const ScanEvent& b) {
@@ -179,7 +207,8 @@ inline void rank_events(std::vector<ScanEvent>& events) {
 namespace recipes {
 
 /// `seti scan` without a run: the hit search, one .dat per file and the events, unscored (events.csv,
-/// ranked by SNR), in `so.out` -- what turboSETI's find_doppler and find_event_pipeline give.
+/// ranked by SNR), and scan.json (written last), in `so.out` -- what turboSETI's find_doppler and
+/// find_event_pipeline give.
 inline ScanSearch search(const ScanOptions& so, const std::vector<std::filesystem::path>& files, bool quiet) {
   if (so.mode != ScanMode::events)
     fail("/scan/mode: \"", so.mode == ScanMode::windows ? "windows" : "both",
@@ -194,6 +223,8 @@ inline ScanSearch search(const ScanOptions& so, const std::vector<std::filesyste
   detail::rank_events(s.events);
   s.csv = out.root() / "events.csv";
   detail::write_events_csv(s.csv, s);
+  const config::json summary = {{"mode", "events"}, {"channels", cad.nchans()}, {"search", detail::search_json(s, so)}};
+  write_text_atomically(out.root() / "scan.json", [&](std::ostream& o) { o << summary.dump(2) << '\n'; });
   return s;
 }
 

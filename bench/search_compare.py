@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""`seti scan`'s hit search and events against turboSETI on the same setigen cadence (bench/search.sh runs it).
+
+Makes a cadence of six float32 .h5 files (2^CHANNELS_LOG2 channels x 16 samples, Green Bank's
+high-resolution channel width and sample time; tests/data/make_search_fixture.py's make_cadence) with
+  SIGNALS ON-only signals: SNR log-uniform from 8 to 50, drift uniform in -4..4 Hz/s;
+  RFI lines in all six files (half at zero drift, half drifting up to +-1 Hz/s), and as many again that
+  switch off after the second ON file (present in files 1-3 only), SNR 15 to 60;
+then runs, at THREADS threads each:
+  seti         seti scan, the search alone (max_drift 4, SNR 10, filter 3), and, when RUN names a trained
+               run, the same with the run's folds scoring the events
+  turboSETI    find_doppler on each file (max_drift 4, SNR 10, one coarse channel), then find_event_pipeline
+               (filter 3), as users run them
+and reports wall time, peak memory, recall of the injected signals (an event within 4 channels of a
+signal's channel at the cadence's start) by SNR and by |drift|, and false events (matching no signal).
+Writes WORK/result.json (and prints it).
+"""
+import contextlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "data"))
+from make_search_fixture import FCH1, DF, NAMES, make_cadence  # noqa: E402
+from scan_compare import timed  # noqa: E402  (bench/scan_compare.py: wall time and peak RSS of a command)
+
+SNR_BINS = [(8, 12), (12, 20), (20, 50)]
+DRIFT_BINS = [(0, 1), (1, 2.5), (2.5, 4)]
+
+
+def cadence(work, log2, n_signals, seed=2026):
+    fchans = 1 << log2
+    rng = np.random.default_rng(seed)
+    n_rfi = max(2, n_signals // 2)
+    slots = np.sort(rng.choice(np.arange(3000, fchans - 3000, 6000), size=n_signals + 2 * n_rfi, replace=False))
+    rng.shuffle(slots)
+    lines = []
+    for i in range(n_signals):
+        lines.append({"name": f"signal_{i}", "channel": int(slots[i]), "snr": float(np.exp(rng.uniform(np.log(8), np.log(50)))),
+                      "drift": float(rng.uniform(-4, 4)), "where": "on"})
+    for j in range(n_rfi):
+        c = slots[n_signals + j]
+        lines.append({"name": f"rfi_{j}", "channel": int(c), "snr": float(rng.uniform(15, 60)),
+                      "drift": 0.0 if j % 2 == 0 else float(rng.uniform(-1, 1)), "where": "all"})
+    for j in range(n_rfi):
+        c = slots[n_signals + n_rfi + j]
+        lines.append({"name": f"rfi_switching_{j}", "channel": int(c), "snr": float(rng.uniform(15, 60)),
+                      "drift": float(rng.uniform(-1, 1)), "where": "files", "files": [0, 1, 2]})
+    data = work / f"search_{log2}"
+    if not (data / "d.h5").exists():
+        make_cadence(data, lines, fchans=fchans, seed=11, eight_bit=False)
+    return data, lines
+
+
+def recall(found, signals):
+    by = {}
+    for lo, hi in SNR_BINS:
+        idx = [i for i, s in enumerate(signals) if lo <= s["snr"] < hi]
+        by[f"snr {lo}-{hi}"] = [sum(found[i] for i in idx), len(idx)]
+    for lo, hi in DRIFT_BINS:
+        idx = [i for i, s in enumerate(signals) if lo <= abs(s["drift"]) < hi]
+        by[f"drift ±{lo}-{hi} Hz/s"] = [sum(found[i] for i in idx), len(idx)]
+    by["all"] = [sum(found), len(signals)]
+    return by
+
+
+def match(channels, signals):
+    """Which signals an event channel list finds, and how many events match none."""
+    found = [False] * len(signals)
+    false = 0
+    for c in channels:
+        hit = [i for i, s in enumerate(signals) if abs(c - s["channel"]) <= 4]
+        for i in hit:
+            found[i] = True
+        false += 0 if hit else 1
+    return found, false
+
+
+def main():
+    seti, config, work = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
+    run = os.environ.get("RUN", "")
+    log2 = int(os.environ.get("CHANNELS_LOG2", "20"))
+    threads = int(os.environ.get("THREADS", "2"))
+    data, lines = cadence(work, log2, int(os.environ.get("SIGNALS", "32")))
+    signals = [s for s in lines if s["where"] == "on"]
+    files = [str(data / f"{n}.h5") for n in NAMES]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    result = {"channels": 1 << log2, "signals": len(signals), "rfi_lines": len(lines) - len(signals), "threads": threads}
+
+    def seti_scan(out, with_run):
+        cmd = [seti, "scan", "--config", config, "--quiet", "--cadence", *files, "--set", f"scan.out={out}",
+               "--set", f"scan.threads={threads}", "--set", f"run.threads={threads}"]
+        if with_run:
+            cmd += ["--run", run]
+        seconds, mib, _ = timed(cmd, env)
+        rows = [r.split(",") for r in (out / "events.csv").read_text().splitlines()[1:]]
+        found, false = match([int(r[4]) for r in rows], signals)
+        entry = {"seconds": round(seconds, 1), "peak_rss_mib": round(mib), "events": len(rows), "false_events": false,
+                 "recall": recall(found, signals)}
+        if with_run:  # the network's verdict: events it scores >= 0.5
+            kept = [r for r in rows if r[13] and float(r[13]) >= 0.5]
+            f2, false2 = match([int(r[4]) for r in kept], signals)
+            entry["score_ge_0.5"] = {"events": len(kept), "false_events": false2, "recall": recall(f2, signals)}
+        return entry
+
+    result["seti"] = seti_scan(work / "seti_search", False)
+    if run:
+        result["seti_with_run"] = seti_scan(work / "seti_events", True)
+        result["run"] = run
+
+    ts_dir = work / "turboseti_search"
+    ts_dir.mkdir(parents=True, exist_ok=True)
+    for f in ts_dir.glob("*"):
+        f.unlink()
+    code = ("import sys\nfrom turbo_seti.find_doppler.find_doppler import FindDoppler\n"
+            "for f in sys.argv[2:]:\n    FindDoppler(f, max_drift=4.0, snr=10, out_dir=sys.argv[1], n_coarse_chan=1, "
+            "blank_dc=True, log_level_int=40).search()\n")
+    ts_s, ts_mb, _ = timed([sys.executable, "-c", code, str(ts_dir), *files], env)
+    from turbo_seti.find_event.find_event_pipeline import find_event_pipeline
+    (ts_dir / "dats.lst").write_text("".join(f"{ts_dir / (pathlib.Path(f).stem + '.dat')}\n" for f in files))
+    (ts_dir / "h5s.lst").write_text("".join(f"{f}\n" for f in files))
+    t1 = time.time()
+    with contextlib.redirect_stdout(sys.stderr):
+        events = find_event_pipeline(str(ts_dir / "dats.lst"), str(ts_dir / "h5s.lst"), filter_threshold=3,
+                                     number_in_cadence=6, SNR_cut=10, csv_name=str(ts_dir / "events.csv"), saving=True,
+                                     user_validation=False)
+    ts_s += time.time() - t1
+    channels = []
+    if events is not None and len(events):
+        first = events[events["status"] == "on_table_1"]
+        channels = [round((FCH1 - float(f)) / (DF * 1e-6)) for f in first["Freq"]]
+    found, false = match(channels, signals)
+    result["turboseti"] = {"seconds": round(ts_s, 1), "peak_rss_mib": round(ts_mb), "events": len(channels),
+                           "false_events": false, "recall": recall(found, signals)}
+    text = json.dumps(result, indent=2)
+    (work / "search_result.json").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
