@@ -73,4 +73,11 @@ TEST_CASE("scan: a cadence with a NaN row still finds its signal (the row is mas
   CHECK(flagged.search.events[0].event.snr == doctest::Approx(clean.search.events[0].event.snr).epsilon(0.1));
   CHECK(flagged.search.events[0].snr[1] < clean.search.events[0].snr[1]);  // the flagged file's hit lost a row
   CHECK(test::read_file(out / "scan/scan.json").find("\"masked_samples\": 768") != std::string::npos);
+  // the event's picture spans its path and draws its fitted line (the line changes the pixels)
+  const cadence::observe::Cadence cad(files, {});
+  const auto plain = cadence::observe::waterfall_png(cad, 300, 256);
+  const auto lined =
+      cadence::observe::waterfall_png(cad, 300, 256, [](std::size_t, double row) { return 430.0 - row; });
+  CHECK(plain.size() > 100);
+  CHECK(plain != lined);
 }

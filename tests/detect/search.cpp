@@ -336,3 +336,31 @@ TEST_CASE("search: a manifest of cadences is read strictly, sharded, and summari
   CHECK(csv.find("hip2,0,,,,,\n") != std::string::npos);
   CHECK(test::read_file(dir / "out/survey.html").find("1 of 2 cadences scanned") != std::string::npos);
 }
+
+TEST_CASE("search: a channel mask blanks its band (no hit starts there) and is read strictly") {
+  auto o = fixture_options();
+  const auto file = ob::open_observation(search_fixture("h5/a1.h5"));
+  const auto& h = file->header();
+  // the band the fast drifter crosses in this file (7000 -> ~6634): masked, it is gone
+  o.mask = {{h.frequency(7040), h.frequency(6600)}};
+  const auto r = dt::search_hits(*file, o);
+  CHECK(r.masked_channels == 441);
+  for (const auto& x : r.hits) {
+    CAPTURE(x.channel);
+    CHECK_FALSE((x.channel >= 6600 && x.channel <= 7040));  // no hit starts in the mask
+    CHECK_FALSE((std::abs(x.channel - 7000) <= 400 && x.snr > 20));  // nor takes the drifter's power from beside it
+  }
+  CHECK(r.hits.size() == dt::search_hits(*file, fixture_options()).hits.size() - 1);  // and nothing else changed
+  test::TempDir dir("mask");
+  test::write_file(dir / "mask.txt", "# known RFI\n6095.20,6095.19\n\n 6000 6001   # a comment\n");
+  const auto ranges = dt::read_mask(dir / "mask.txt");
+  REQUIRE(ranges.size() == 2);
+  CHECK(ranges[0] == std::pair<double, double>{6095.19, 6095.20});
+  CHECK(ranges[1] == std::pair<double, double>{6000.0, 6001.0});
+  test::write_file(dir / "bad.txt", "6000,6001\n6095.1\n");
+  CHECK(test::error_of([&] { (void)dt::read_mask(dir / "bad.txt"); }).find("bad.txt:2: 1 fields") != std::string::npos);
+  test::write_file(dir / "bad.txt", "6000,60o1\n");
+  CHECK(test::error_of([&] {
+          (void)dt::read_mask(dir / "bad.txt");
+        }).find("bad.txt:1: `60o1` is not a frequency in MHz") != std::string::npos);
+}

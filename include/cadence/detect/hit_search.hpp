@@ -5,8 +5,9 @@
 //
 // Per coarse channel (N fine channels: scan.coarse_channels, or 2^20 where nchans is a multiple of
 // it -- Green Bank's high-resolution product --, else the whole file):
-//   1. read its T x N samples; a sample that is not finite (flagged data) is replaced by its row's
-//      median and counted; the DC channel at N/2 is blanked (the mean of its neighbours) when asked;
+//   1. read its T x N samples; a sample that is not finite (flagged data), and every sample of a channel
+//      in the mask (scan.mask: known RFI bands), is replaced by its row's median and counted; the DC
+//      channel at N/2 is blanked (the mean of its neighbours) when asked;
 //   2. the noise: the median and the standard deviation (5th to 95th percentile, outliers dropped) of
 //      the zero-drift spectrum, the sum of the T rows (turboSETI's comp_stats);
 //   3. for each drift, the sum along the path starting at channel c in the first row and moving D
@@ -25,8 +26,11 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -39,14 +43,43 @@ namespace cadence::detect {
 
 /// What the search looks for (the "scan" section's max_drift, min_drift, snr, coarse_channels, blank_dc).
 struct HitSearchOptions {
-  double max_drift = 4.0;            // Hz/s, both signs
-  double min_drift = 0.0001;         // Hz/s: hits at |rate| <= min_drift are dropped (0 drift: RFI)
-  double snr = 10.0;                 // threshold on the drift-integrated SNR
-  std::int64_t coarse_channels = 0;  // fine channels per coarse channel; 0 = 2^20 or the whole file
-  bool blank_dc = true;              // blank each coarse channel's centre (DC) channel
-  int threads = 1;                   // worker threads over channel blocks
-  std::int64_t block = 8192;         // output channels per work item (a tree buffer is P x (block + P))
+  double max_drift = 4.0;                       // Hz/s, both signs
+  double min_drift = 0.0001;                    // Hz/s: hits at |rate| <= min_drift are dropped (0 drift: RFI)
+  double snr = 10.0;                            // threshold on the drift-integrated SNR
+  std::int64_t coarse_channels = 0;             // fine channels per coarse channel; 0 = 2^20 or the whole file
+  bool blank_dc = true;                         // blank each coarse channel's centre (DC) channel
+  int threads = 1;                              // worker threads over channel blocks
+  std::int64_t block = 8192;                    // output channels per work item (a tree buffer is P x (block + P))
+  std::vector<std::pair<double, double>> mask;  // frequency ranges (MHz) to blank: known RFI bands
 };
+
+/// A channel mask file (scan.mask): one frequency range per line, `low_mhz,high_mhz` (or separated by
+/// white space, either order); `#` starts a comment. Errors name the file and line.
+inline std::vector<std::pair<double, double>> read_mask(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) fail(path.string(), ": cannot open the channel mask (scan.mask)");
+  std::vector<std::pair<double, double>> ranges;
+  std::string line;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    for (char& ch : line)
+      if (ch == ',' || ch == '\t' || ch == '\r') ch = ' ';
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string x; fields >> x;) f.push_back(x);
+    if (f.empty()) continue;
+    if (f.size() != 2) fail(path.string(), ":", n, ": ", f.size(), " fields; a range is `low_mhz,high_mhz`");
+    double v[2];
+    for (std::size_t k = 0; k < 2; ++k) {
+      char* end = nullptr;
+      v[k] = std::strtod(f[k].c_str(), &end);
+      if (end == f[k].c_str() || *end != '\0' || !std::isfinite(v[k]))
+        fail(path.string(), ":", n, ": `", first_line(f[k], 40), "` is not a frequency in MHz");
+    }
+    ranges.emplace_back(std::min(v[0], v[1]), std::max(v[0], v[1]));
+  }
+  return ranges;
+}
 
 /// One top hit of one file.
 struct Hit {
@@ -65,9 +98,10 @@ struct FileHits {
   double drift_step = 0.0;  // Hz/s between neighbouring drift rates
   std::int64_t drifts = 0;  // drift rates searched (both signs, zero once)
   std::int64_t channels_per_coarse = 0;
-  std::int64_t masked = 0;  // samples that were not finite, replaced by their row's median
-  double obs_length = 0.0;  // seconds: nsamples x tsamp
-  double max_drift = 0.0;   // Hz/s, as searched
+  std::int64_t masked = 0;           // samples that were not finite, replaced by their row's median
+  std::int64_t masked_channels = 0;  // channels the mask blanked
+  double obs_length = 0.0;           // seconds: nsamples x tsamp
+  double max_drift = 0.0;            // Hz/s, as searched
 };
 
 namespace taylor {
@@ -199,7 +233,16 @@ inline FileHits search_hits(const observe::File& file, const HitSearchOptions& o
 
   for (std::int64_t coarse = 0; coarse < h.nchans / N; ++coarse) {
     file.read(coarse * N, N, read.data());
-    // 1. rows, masked and padded
+    // 1. rows, masked and padded; channels in the mask take their row's median (no power, no hits)
+    std::vector<char> blank(static_cast<std::size_t>(N), 0);
+    for (const auto& [lo, hi] : o.mask)
+      for (std::int64_t c = 0; c < N; ++c) {
+        const double f = h.frequency(static_cast<double>(coarse * N + c));
+        if (f >= lo && f <= hi && !blank[static_cast<std::size_t>(c)]) {
+          blank[static_cast<std::size_t>(c)] = 1;
+          ++r.masked_channels;
+        }
+      }
     std::vector<float> finite;
     finite.reserve(static_cast<std::size_t>(N));
     std::vector<float> row_median(static_cast<std::size_t>(T), std::numeric_limits<float>::quiet_NaN());
@@ -226,7 +269,9 @@ inline FileHits search_hits(const observe::File& file, const HitSearchOptions& o
       std::fill(out + cc.margin + N, out + cc.width, fill);
       for (std::int64_t c = 0; c < N; ++c) {
         const float x = in[c];
-        if (std::isfinite(x))
+        if (blank[static_cast<std::size_t>(c)])
+          out[cc.margin + c] = fill;
+        else if (std::isfinite(x))
           out[cc.margin + c] = x;
         else {
           out[cc.margin + c] = fill;
@@ -317,6 +362,8 @@ inline FileHits search_hits(const observe::File& file, const HitSearchOptions& o
     }
     if (failure) std::rethrow_exception(failure);
 
+    for (std::int64_t c = 0; c < N; ++c)  // no hit starts in a masked channel
+      if (blank[static_cast<std::size_t>(c)]) best_snr[static_cast<std::size_t>(c)] = 0.0f;
     // 5. top hits: the best within +-distance channels (ties both kept, as turboSETI's)
     for (std::int64_t i = 0; i < N; ++i) {
       const float v = best_snr[static_cast<std::size_t>(i)];

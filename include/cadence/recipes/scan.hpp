@@ -84,7 +84,10 @@ inline std::array<std::uint8_t, 3> viridis(double t) {
 /// A waterfall of channels [first, first + width) as blimpy's plot_waterfall draws a cadence: the six
 /// panels stacked top to bottom in observing order, time down, frequency across, power in dB on one
 /// colour scale (viridis, the 0.5th to 99.5th percentile), a white rule between panels. PNG bytes.
-inline std::vector<std::uint8_t> waterfall_png(const Cadence& c, std::int64_t first, std::int64_t width) {
+/// `line` (panel, row) -> channel, when given, is drawn dashed in red over it: an event's fitted drift
+/// line, as turboSETI's plot_event draws it.
+inline std::vector<std::uint8_t> waterfall_png(const Cadence& c, std::int64_t first, std::int64_t width,
+                                               const std::function<double(std::size_t, double)>& line = {}) {
   Block b;
   read_block(c, first, width, b);
   constexpr std::int64_t kMinRows = 64, kMaxRows = 128, kScaleX = 2, kRule = 3;
@@ -119,12 +122,28 @@ inline std::vector<std::uint8_t> waterfall_png(const Cadence& c, std::int64_t fi
   for (std::size_t p = 0; p < 6; ++p) {
     if (p > 0) px.insert(px.end(), static_cast<std::size_t>(kRule) * W * 3, 255);
     const std::int64_t repeat = std::max<std::int64_t>(1, (kMinRows + rows[p] - 1) / rows[p]);
+    const double per_row = static_cast<double>(c.header(p).nsamples) / static_cast<double>(rows[p]);
     for (std::int64_t r = 0; r < rows[p]; ++r)
-      for (std::int64_t k = 0; k < repeat; ++k)
+      for (std::int64_t k = 0; k < repeat; ++k) {
+        const std::size_t at = px.size();
         for (std::int64_t x = 0; x < width; ++x) {
           const auto col = viridis((panels[p][static_cast<std::size_t>(r * width + x)] - lo) / (hi - lo));
           for (std::int64_t s = 0; s < kScaleX; ++s) px.insert(px.end(), col.begin(), col.end());
         }
+        const std::int64_t y = r * repeat + k;  // the image row within the panel: dashes of 4 rows in 8
+        if (!line || y % 8 >= 4) continue;
+        const double sample =
+            (static_cast<double>(r) + (static_cast<double>(k) + 0.5) / static_cast<double>(repeat)) * per_row;
+        const double x = line(p, sample - 0.5) - static_cast<double>(first);
+        if (!(x >= 0.0 && x < static_cast<double>(width))) continue;
+        const auto col = static_cast<std::size_t>(x) * static_cast<std::size_t>(kScaleX);
+        for (std::size_t s = 0; s < static_cast<std::size_t>(kScaleX); ++s) {
+          std::uint8_t* rgb = px.data() + at + (col + s) * 3;
+          rgb[0] = 255;
+          rgb[1] = 40;
+          rgb[2] = 40;
+        }
+      }
   }
   const auto H = static_cast<std::uint32_t>(px.size() / (static_cast<std::size_t>(W) * 3));
   return png::encode(px, W, H, 3);
@@ -479,12 +498,46 @@ inline void write_hits_csv(const std::filesystem::path& path, const observe::Cad
 
 /// waterfalls/hit_<k>.png of the top hits; returns each PNG in base64, for scan.html.
 inline std::vector<std::string> write_waterfalls(const std::filesystem::path& dir, const observe::Cadence& cad,
-                                                 const std::vector<Hit>& top, const char* prefix = "hit") {
+                                                 const std::vector<Hit>& top) {
   std::vector<std::string> images;
   for (std::size_t k = 0; k < top.size(); ++k) {
     const auto bytes = observe::waterfall_png(cad, top[k].first, top[k].width);
     char name[48];
-    std::snprintf(name, sizeof name, "%s_%03zu.png", prefix, k + 1);
+    std::snprintf(name, sizeof name, "hit_%03zu.png", k + 1);
+    write_text_atomically(dir / name, [&](std::ostream& o) {
+      o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    });
+    images.push_back(observe::base64(bytes));
+  }
+  return images;
+}
+
+/// waterfalls/event_<k>.png of the top events: the channels the event's path crosses in the six files
+/// (with 64 on each side, at most 4096), its fitted drift line drawn; returns each PNG in base64.
+inline std::vector<std::string> write_event_waterfalls(const std::filesystem::path& dir, const observe::Cadence& cad,
+                                                       const ScanSearch& x, std::size_t top) {
+  std::vector<std::string> images;
+  const auto& h0 = cad.header();
+  for (std::size_t k = 0; k < std::min(top, x.events.size()); ++k) {
+    const ScanEvent& e = x.events[k];
+    const double per_s = e.event.drift / (h0.foff * 1e6);  // channels per second
+    auto line = [&](std::size_t p, double row) {
+      const auto& h = cad.header(p);
+      return static_cast<double>(e.channel) + per_s * ((h.tstart - h0.tstart) * 86400.0 + row * h.tsamp);
+    };
+    double lo = line(0, 0.0), hi = lo;
+    for (std::size_t p = 0; p < 6; ++p)
+      for (double row : {0.0, static_cast<double>(cad.header(p).nsamples - 1)}) {
+        lo = std::min(lo, line(p, row));
+        hi = std::max(hi, line(p, row));
+      }
+    const std::int64_t width =
+        std::clamp<std::int64_t>(std::llround(hi - lo) + 128, 256, std::min<std::int64_t>(4096, cad.nchans()));
+    const std::int64_t first =
+        std::clamp<std::int64_t>(std::llround(0.5 * (lo + hi)) - width / 2, 0, cad.nchans() - width);
+    const auto bytes = observe::waterfall_png(cad, first, width, line);
+    char name[48];
+    std::snprintf(name, sizeof name, "event_%03zu.png", k + 1);
     write_text_atomically(dir / name, [&](std::ostream& o) {
       o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     });
@@ -764,18 +817,9 @@ ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesy
     const auto top_count = static_cast<std::size_t>(so.top);
     const std::vector<Hit> top(r.hits.begin(),
                                r.hits.begin() + static_cast<std::ptrdiff_t>(std::min(top_count, r.hits.size())));
-    std::vector<Hit> top_events;
-    for (std::size_t k = 0; k < std::min(top_count, r.search.events.size()); ++k) {
-      Hit h;
-      h.window = static_cast<std::int64_t>(k);
-      h.first = r.search.events[k].window;
-      h.width = plan.shape.freq;
-      h.score = r.search.events[k].score;
-      top_events.push_back(h);
-    }
     const auto waterfalls = out.make_dir(out.root() / "waterfalls");
     const auto images = detail::write_waterfalls(waterfalls, cad, top);
-    const auto event_images = detail::write_waterfalls(waterfalls, cad, top_events, "event");
+    const auto event_images = detail::write_event_waterfalls(waterfalls, cad, r.search, top_count);
     r.html = out.root() / "scan.html";
     detail::write_scan_html(r.html, cad, r, so, device.str(), by_window, images, event_images);
     // last: a survey (--manifest) counts a cadence's directory complete once scan.json is there

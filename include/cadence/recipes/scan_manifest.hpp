@@ -130,7 +130,8 @@ inline void write_survey(const std::filesystem::path& out, const std::vector<Man
   std::vector<Row> rows;
   std::size_t done = 0;
   for (const auto& e : entries) {
-    Row r{e.name};
+    Row r;
+    r.name = e.name;
     const auto dir = out / e.name;
     if (scan_complete(dir)) {
       const auto j = config::load_file(dir / "scan.json");

@@ -48,6 +48,7 @@ struct ScanSearch {
   std::int64_t width = 0;               // channels of each event's window
   double drift_step = 0.0;              // Hz/s
   std::int64_t drifts = 0, masked = 0;  // drift rates searched per file; samples masked in all six
+  std::int64_t masked_channels = 0;     // channels the mask (scan.mask) blanked in each file
   double seconds = 0.0;
   std::filesystem::path csv;  // events.csv
 };
@@ -62,6 +63,7 @@ inline detect::HitSearchOptions hit_options(const ScanOptions& so, int threads) 
   o.coarse_channels = so.coarse_channels;
   o.blank_dc = so.blank_dc;
   o.threads = threads;
+  if (!so.mask.empty()) o.mask = detect::read_mask(so.mask);
   return o;
 }
 
@@ -93,6 +95,7 @@ inline ScanSearch search_cadence(const observe::Cadence& cad, const ScanOptions&
     s.drift_step = r.drift_step;
     s.drifts = r.drifts;
     s.masked += r.masked;
+    s.masked_channels = r.masked_channels;
     s.dats[p] = detect::dat_of(cad.header(p), r);
     detect::write_dat(s.dat_paths[p], s.dats[p], cad.header(p));
     bar.advance(1);
@@ -173,6 +176,7 @@ inline config::json search_json(const ScanSearch& x, const ScanOptions& so) {
                          {"drift_step_hz_s", x.drift_step},
                          {"drifts", x.drifts},
                          {"masked_samples", x.masked},
+                         {"masked_channels", x.masked_channels},
                          {"seconds", x.seconds},
                          {"events_csv", x.csv.string()}};
   config::json dats = config::json::array();
