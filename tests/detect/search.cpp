@@ -3,6 +3,8 @@
 // drifting +3.5 Hz/s, and two RFI lines in all six files; tests/data/make_search_fixture.py) with
 // turboSETI 2.3.2's find_doppler output for it, and find_event_pipeline's events on both turboSETI's
 // .dat files and on the .dat files seti wrote.
+#include <sys/stat.h>
+
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -347,7 +349,7 @@ TEST_CASE("search: a channel mask blanks its band (no hit starts there) and is r
   CHECK(r.masked_channels == 441);
   for (const auto& x : r.hits) {
     CAPTURE(x.channel);
-    CHECK_FALSE((x.channel >= 6600 && x.channel <= 7040));  // no hit starts in the mask
+    CHECK_FALSE((x.channel >= 6600 && x.channel <= 7040));           // no hit starts in the mask
     CHECK_FALSE((std::abs(x.channel - 7000) <= 400 && x.snr > 20));  // nor takes the drifter's power from beside it
   }
   CHECK(r.hits.size() == dt::search_hits(*file, fixture_options()).hits.size() - 1);  // and nothing else changed
@@ -357,6 +359,13 @@ TEST_CASE("search: a channel mask blanks its band (no hit starts there) and is r
   REQUIRE(ranges.size() == 2);
   CHECK(ranges[0] == std::pair<double, double>{6095.19, 6095.20});
   CHECK(ranges[1] == std::pair<double, double>{6000.0, 6001.0});
+  REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);  // refused, not read (a read would block)
+  CHECK(test::error_of([&] {
+          (void)dt::read_mask(dir / "fifo");
+        }).find("/scan/mask: " + (dir / "fifo").string() + ": not a regular file (a FIFO)") != std::string::npos);
+  CHECK(test::error_of([&] {
+          (void)cadence::recipes::read_manifest(dir / "fifo");
+        }).find("not a regular file (a FIFO)") != std::string::npos);
   test::write_file(dir / "bad.txt", "6000,6001\n6095.1\n");
   CHECK(test::error_of([&] { (void)dt::read_mask(dir / "bad.txt"); }).find("bad.txt:2: 1 fields") != std::string::npos);
   test::write_file(dir / "bad.txt", "6000,60o1\n");

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "cadence/core/error.hpp"
+#include "cadence/core/regular_file.hpp"
 #include "cadence/observe/observation.hpp"
 
 namespace cadence::detect {
@@ -56,8 +57,9 @@ struct HitSearchOptions {
 /// A channel mask file (scan.mask): one frequency range per line, `low_mhz,high_mhz` (or separated by
 /// white space, either order); `#` starts a comment. Errors name the file and line.
 inline std::vector<std::pair<double, double>> read_mask(const std::filesystem::path& path) {
+  require_regular_file(path, "/scan/mask: " + path.string());  // a FIFO would block the read
   std::ifstream in(path);
-  if (!in) fail(path.string(), ": cannot open the channel mask (scan.mask)");
+  if (!in) fail("/scan/mask: ", path.string(), ": cannot open the channel mask");
   std::vector<std::pair<double, double>> ranges;
   std::string line;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
@@ -191,190 +193,248 @@ struct CoarseChannel {
   const float* row(int t) const { return rows.data() + static_cast<std::int64_t>(t) * width + margin; }
 };
 
+/// What one file's search needs to know: its sizes, drift range and blocks.
+struct SearchPlan {
+  int T = 0, P = 0;              // time samples, and the power of two the tree works on
+  std::int64_t N = 0;            // channels per coarse channel
+  std::int64_t max_shift = 0;    // the drift range: channels moved over P - 1 rows
+  int blocks = 0;                // drift blocks per sign (block k: rows shifted by k t)
+  std::int64_t distance = 0;     // a top hit is the best within +-distance channels
+  std::int64_t block_width = 0;  // output channels per work item
+  double drift_step = 0.0;       // Hz/s
+  double rate_sign = 1.0;        // -1 where the frequency falls with the channel (Green Bank)
+};
+
+inline SearchPlan plan_search(const observe::Header& h, const HitSearchOptions& o) {
+  const std::string where = h.file.string();
+  SearchPlan sp;
+  sp.T = static_cast<int>(h.nsamples);
+  if (sp.T < 2) fail(where, ": ", sp.T, " time sample(s); a drift search needs at least 2");
+  if (sp.T > 4096)
+    fail(where, ": ", sp.T, " time samples; the hit search handles up to 4096 (integrate in time first)");
+  sp.P = 1;
+  while (sp.P < sp.T) sp.P *= 2;
+  sp.drift_step = std::abs(h.foff) * 1e6 / ((sp.P - 1) * h.tsamp);
+  sp.max_shift = static_cast<std::int64_t>(std::floor(o.max_drift / sp.drift_step + 1e-9));
+  sp.N = o.coarse_channels;
+  if (sp.N <= 0) sp.N = h.nchans % (1 << 20) == 0 ? (1 << 20) : h.nchans;
+  if (h.nchans % sp.N != 0)
+    fail(where, ": ", h.nchans, " channels are not a whole number of coarse channels of ", sp.N,
+         " (scan.coarse_channels)");
+  sp.distance = 2 * static_cast<std::int64_t>(std::ceil(o.max_drift / sp.drift_step - 1e-9));
+  sp.blocks = static_cast<int>(sp.max_shift / (sp.P - 1)) + 1;
+  sp.block_width = std::min<std::int64_t>(o.block, sp.N);
+  sp.rate_sign = h.foff < 0 ? -1.0 : 1.0;
+  return sp;
+}
+
+/// Step 1: coarse channel `coarse` into `cc` (T rows of N, `margin` on each side): a sample that is
+/// not finite, and every sample of a masked channel, takes its row's median (counted in r); the DC
+/// channel is blanked. Returns which channels the mask blanked.
+inline std::vector<char> load_coarse(const observe::File& file, std::int64_t coarse, const HitSearchOptions& o,
+                                     std::vector<float>& read, CoarseChannel& cc, FileHits& r) {
+  const auto& h = file.header();
+  const std::int64_t N = cc.N;
+  const int T = cc.T;
+  file.read(coarse * N, N, read.data());
+  std::vector<char> blank(static_cast<std::size_t>(N), 0);
+  for (const auto& [lo, hi] : o.mask)
+    for (std::int64_t c = 0; c < N; ++c) {
+      const double f = h.frequency(static_cast<double>(coarse * N + c));
+      if (f >= lo && f <= hi && !blank[static_cast<std::size_t>(c)]) {
+        blank[static_cast<std::size_t>(c)] = 1;
+        ++r.masked_channels;
+      }
+    }
+  std::vector<float> finite, row_median(static_cast<std::size_t>(T), std::numeric_limits<float>::quiet_NaN());
+  finite.reserve(static_cast<std::size_t>(N));
+  for (int t = 0; t < T; ++t) {
+    finite.clear();
+    const float* in = read.data() + static_cast<std::int64_t>(t) * N;
+    for (std::int64_t c = 0; c < N; ++c)
+      if (std::isfinite(in[c])) finite.push_back(in[c]);
+    if (!finite.empty()) row_median[static_cast<std::size_t>(t)] = median_of(finite);
+  }
+  std::vector<float> known;  // a row with nothing finite takes the median of the other rows' medians
+  for (float m : row_median)
+    if (std::isfinite(m)) known.push_back(m);
+  const float fallback = known.empty() ? 0.0f : median_of(known);
+  for (float& m : row_median)
+    if (!std::isfinite(m)) m = fallback;
+  for (int t = 0; t < T; ++t) {
+    const float* in = read.data() + static_cast<std::int64_t>(t) * N;
+    float* out = cc.rows.data() + static_cast<std::int64_t>(t) * cc.width;
+    const float fill = row_median[static_cast<std::size_t>(t)];
+    std::fill(out, out + cc.margin, fill);
+    std::fill(out + cc.margin + N, out + cc.width, fill);
+    for (std::int64_t c = 0; c < N; ++c) {
+      const float x = in[c];
+      const bool finite_sample = std::isfinite(x);
+      out[cc.margin + c] = blank[static_cast<std::size_t>(c)] || !finite_sample ? fill : x;
+      if (!finite_sample && !blank[static_cast<std::size_t>(c)]) ++r.masked;
+    }
+    if (o.blank_dc && N >= 3) {
+      float* dc = out + cc.margin + N / 2;
+      dc[0] = 0.5f * (dc[-1] + dc[1]);
+    }
+  }
+  return blank;
+}
+
+/// Step 2: the median and robust standard deviation of the zero-drift spectrum.
+inline std::pair<double, double> zero_drift_noise(const CoarseChannel& cc) {
+  std::vector<float> spectrum(static_cast<std::size_t>(cc.N), 0.0f);
+  for (int t = 0; t < cc.T; ++t) {
+    const float* in = cc.row(t);
+    for (std::int64_t c = 0; c < cc.N; ++c) spectrum[static_cast<std::size_t>(c)] += in[c];
+  }
+  return robust_stats(std::move(spectrum));
+}
+
+/// Where a block's hits go: each channel's best SNR and its drift, and the threshold in path-sum units.
+struct BestDrift {
+  float* snr;
+  float* drift;
+  double median, stddev;
+  float floor;  // median + snr x stddev
+};
+
+/// Steps 3-4 for start channels [start, start + width): every drift block of both signs through the
+/// tree, each channel's best drift above the threshold kept. Returns the (channel, drift) pairs above it.
+inline std::int64_t search_block(const SearchPlan& sp, const CoarseChannel& cc, std::int64_t start, std::int64_t width,
+                                 double min_drift, std::vector<float>& tree, std::vector<float>& scratch,
+                                 const BestDrift& best) {
+  const int P = sp.P;
+  const std::int64_t W = width + P - 1;  // the paths from `width` channels reach P - 1 further
+  std::int64_t counted = 0;
+  for (int sign : {+1, -1})
+    for (int k = 0; k < sp.blocks; ++k) {
+      for (int t = 0; t < P; ++t) {  // row t shifted by k*t, mirrored for negative drifts
+        float* dst = tree.data() + static_cast<std::int64_t>(t) * W;
+        if (t >= sp.T) {
+          std::fill(dst, dst + W, 0.0f);
+          continue;
+        }
+        const std::int64_t shift = static_cast<std::int64_t>(k) * t;
+        if (sign > 0) {
+          const float* src = cc.row(t) + start + shift;
+          std::copy(src, src + W, dst);
+        } else {
+          const float* src = cc.row(t) + start + width - 1 - shift;
+          for (std::int64_t j = 0; j < W; ++j) dst[j] = src[-j];
+        }
+      }
+      const float* sum = taylor::sums(tree.data(), scratch.data(), P, W);
+      for (int d = 0; d < P - 1; ++d) {
+        const std::int64_t D = static_cast<std::int64_t>(k) * (P - 1) + d;
+        if (D > sp.max_shift || (sign < 0 && D == 0)) continue;
+        const double rate = sign * sp.rate_sign * static_cast<double>(D) * sp.drift_step;
+        if (std::abs(rate) <= min_drift) continue;
+        const float* s = sum + static_cast<std::int64_t>(d) * W;
+        for (std::int64_t j = 0; j < width; ++j) {
+          if (!(s[j] > best.floor)) continue;
+          ++counted;
+          const auto c = static_cast<std::size_t>(sign > 0 ? start + j : start + width - 1 - j);
+          const auto snr = static_cast<float>((s[j] - best.median) / best.stddev);
+          if (snr > best.snr[c]) {
+            best.snr[c] = snr;
+            best.drift[c] = static_cast<float>(rate);
+          }
+        }
+      }
+    }
+  return counted;
+}
+
+/// Runs worker(next) on `threads` threads (inline for one); next(item) hands out items 0..n-1 once each.
+/// The first exception is rethrown after every thread has stopped.
+template <class Worker>
+void parallel_items(std::int64_t n, int threads, Worker&& worker) {
+  std::atomic<std::int64_t> counter{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  auto next = [&](std::int64_t& item) { return (item = counter.fetch_add(1)) < n; };
+  auto run = [&] {
+    try {
+      worker(next);
+    } catch (...) {
+      std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      counter = n;
+    }
+  };
+  const auto k = std::min<std::int64_t>(std::max(1, threads), n);
+  if (k <= 1)
+    run();
+  else {
+    std::vector<std::thread> pool;
+    for (std::int64_t i = 0; i < k; ++i) pool.emplace_back(run);
+    for (auto& th : pool) th.join();
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+/// Step 5: channels whose best SNR is the largest within +-distance (ties both kept, as turboSETI's).
+inline void top_hits(const SearchPlan& sp, std::int64_t coarse, const std::vector<float>& snr,
+                     const std::vector<float>& drift, std::int64_t hits, std::vector<Hit>& out) {
+  const std::int64_t N = sp.N;
+  for (std::int64_t i = 0; i < N; ++i) {
+    const float v = snr[static_cast<std::size_t>(i)];
+    if (!(v > 0.0f)) continue;
+    const std::int64_t lo = std::max<std::int64_t>(0, i - sp.distance), hi = std::min(N, i + sp.distance);
+    bool top = true;
+    for (std::int64_t j = lo; j < hi && top; ++j) top = !(snr[static_cast<std::size_t>(j)] > v);
+    if (top)
+      out.push_back(Hit{coarse * N + i, static_cast<double>(drift[static_cast<std::size_t>(i)]), static_cast<double>(v),
+                        coarse * N + lo, coarse * N + hi - 1, coarse, hits});
+  }
+}
+
 }  // namespace detail
 
-/// The de-Doppler search of one file (see the top of this header).
+/// The de-Doppler search of one file (see the top of this header), one coarse channel at a time.
 inline FileHits search_hits(const observe::File& file, const HitSearchOptions& o) {
   const observe::Header& h = file.header();
-  const std::string where = h.file.string();
-  const int T = static_cast<int>(h.nsamples);
-  if (T < 2) fail(where, ": ", T, " time sample(s); a drift search needs at least 2");
-  if (T > 4096) fail(where, ": ", T, " time samples; the hit search handles up to 4096 (integrate in time first)");
-  int P = 1;
-  while (P < T) P *= 2;
-  const double df_hz = std::abs(h.foff) * 1e6;
+  const detail::SearchPlan sp = detail::plan_search(h, o);
   FileHits r;
-  r.drift_step = df_hz / ((P - 1) * h.tsamp);
-  r.obs_length = static_cast<double>(T) * h.tsamp;
+  r.drift_step = sp.drift_step;
+  r.obs_length = static_cast<double>(sp.T) * h.tsamp;
   r.max_drift = o.max_drift;
-  const auto max_shift = static_cast<std::int64_t>(std::floor(o.max_drift / r.drift_step + 1e-9));
-  r.drifts = 2 * max_shift + 1;
-  std::int64_t N = o.coarse_channels;
-  if (N <= 0) N = h.nchans % (1 << 20) == 0 ? (1 << 20) : h.nchans;
-  if (h.nchans % N != 0)
-    fail(where, ": ", h.nchans, " channels are not a whole number of coarse channels of ", N,
-         " (scan.coarse_channels)");
-  r.channels_per_coarse = N;
-  const std::int64_t distance = 2 * static_cast<std::int64_t>(std::ceil(o.max_drift / r.drift_step - 1e-9));
-  const int blocks = static_cast<int>(max_shift / (P - 1)) + 1;  // drift blocks per sign
-  const std::int64_t block_width = std::min<std::int64_t>(o.block, N);
-  const int threads = std::max(1, o.threads);
-
+  r.drifts = 2 * sp.max_shift + 1;
+  r.channels_per_coarse = sp.N;
   detail::CoarseChannel cc;
-  cc.T = T;
-  cc.P = P;
-  cc.N = N;
-  cc.margin = static_cast<std::int64_t>(blocks) * (P - 1) + P;
-  cc.width = N + 2 * cc.margin;
-  cc.rows.assign(static_cast<std::size_t>(P * cc.width), 0.0f);
-  std::vector<float> read(static_cast<std::size_t>(T * N));
-  std::vector<float> best_snr(static_cast<std::size_t>(N)), best_drift(static_cast<std::size_t>(N));
-  const double rate_sign = h.foff < 0 ? -1.0 : 1.0;  // channel up = frequency down at Green Bank
-
-  for (std::int64_t coarse = 0; coarse < h.nchans / N; ++coarse) {
-    file.read(coarse * N, N, read.data());
-    // 1. rows, masked and padded; channels in the mask take their row's median (no power, no hits)
-    std::vector<char> blank(static_cast<std::size_t>(N), 0);
-    for (const auto& [lo, hi] : o.mask)
-      for (std::int64_t c = 0; c < N; ++c) {
-        const double f = h.frequency(static_cast<double>(coarse * N + c));
-        if (f >= lo && f <= hi && !blank[static_cast<std::size_t>(c)]) {
-          blank[static_cast<std::size_t>(c)] = 1;
-          ++r.masked_channels;
-        }
-      }
-    std::vector<float> finite;
-    finite.reserve(static_cast<std::size_t>(N));
-    std::vector<float> row_median(static_cast<std::size_t>(T), std::numeric_limits<float>::quiet_NaN());
-    for (int t = 0; t < T; ++t) {
-      finite.clear();
-      const float* in = read.data() + static_cast<std::int64_t>(t) * N;
-      for (std::int64_t c = 0; c < N; ++c)
-        if (std::isfinite(in[c])) finite.push_back(in[c]);
-      if (!finite.empty()) row_median[static_cast<std::size_t>(t)] = detail::median_of(finite);
-    }
-    {  // a row with nothing finite takes the median of the other rows' medians
-      std::vector<float> known;
-      for (float m : row_median)
-        if (std::isfinite(m)) known.push_back(m);
-      const float fallback = known.empty() ? 0.0f : detail::median_of(known);
-      for (float& m : row_median)
-        if (!std::isfinite(m)) m = fallback;
-    }
-    for (int t = 0; t < T; ++t) {
-      const float* in = read.data() + static_cast<std::int64_t>(t) * N;
-      float* out = cc.rows.data() + static_cast<std::int64_t>(t) * cc.width;
-      const float fill = row_median[static_cast<std::size_t>(t)];
-      std::fill(out, out + cc.margin, fill);
-      std::fill(out + cc.margin + N, out + cc.width, fill);
-      for (std::int64_t c = 0; c < N; ++c) {
-        const float x = in[c];
-        if (blank[static_cast<std::size_t>(c)])
-          out[cc.margin + c] = fill;
-        else if (std::isfinite(x))
-          out[cc.margin + c] = x;
-        else {
-          out[cc.margin + c] = fill;
-          ++r.masked;
-        }
-      }
-      if (o.blank_dc && N >= 3) {
-        float* dc = out + cc.margin + N / 2;
-        dc[0] = 0.5f * (dc[-1] + dc[1]);
-      }
-    }
-    // 2. noise of the zero-drift spectrum
-    std::vector<float> spectrum(static_cast<std::size_t>(N), 0.0f);
-    for (int t = 0; t < T; ++t) {
-      const float* in = cc.row(t);
-      for (std::int64_t c = 0; c < N; ++c) spectrum[static_cast<std::size_t>(c)] += in[c];
-    }
-    const auto [median, stddev] = detail::robust_stats(spectrum);
+  cc.T = sp.T;
+  cc.P = sp.P;
+  cc.N = sp.N;
+  cc.margin = static_cast<std::int64_t>(sp.blocks) * (sp.P - 1) + sp.P;
+  cc.width = sp.N + 2 * cc.margin;
+  cc.rows.assign(static_cast<std::size_t>(sp.P * cc.width), 0.0f);
+  std::vector<float> read(static_cast<std::size_t>(sp.T * sp.N));
+  std::vector<float> best_snr(static_cast<std::size_t>(sp.N)), best_drift(static_cast<std::size_t>(sp.N));
+  const std::int64_t items = (sp.N + sp.block_width - 1) / sp.block_width;
+  for (std::int64_t coarse = 0; coarse < h.nchans / sp.N; ++coarse) {
+    const auto blank = detail::load_coarse(file, coarse, o, read, cc, r);
+    const auto [median, stddev] = detail::zero_drift_noise(cc);
     if (!(stddev > 0.0)) continue;  // a constant coarse channel (blanked data): nothing stands out
-    const auto floor = static_cast<float>(median + o.snr * stddev);
-
-    // 3-4. every drift, every channel, in blocks of channels over the threads
     std::fill(best_snr.begin(), best_snr.end(), 0.0f);
     std::fill(best_drift.begin(), best_drift.end(), 0.0f);
-    std::atomic<std::int64_t> next{0}, hits{0};
-    const std::int64_t items = (N + block_width - 1) / block_width;
-    std::mutex failure_mutex;
-    std::exception_ptr failure;
-    auto work = [&] {
-      try {
-        const std::int64_t most = block_width + P - 1;
-        std::vector<float> tree(static_cast<std::size_t>(P * most)), scratch(static_cast<std::size_t>(P * most));
-        std::int64_t counted = 0;
-        for (std::int64_t item; (item = next.fetch_add(1)) < items;) {
-          const std::int64_t start = item * block_width, width = std::min(block_width, N - start);
-          const std::int64_t W = width + P - 1;  // the paths from `width` channels reach P - 1 further
-          for (int sign : {+1, -1})
-            for (int k = 0; k < blocks; ++k) {
-              for (int t = 0; t < P; ++t) {  // row t shifted by k*t, mirrored for negative drifts
-                float* dst = tree.data() + static_cast<std::int64_t>(t) * W;
-                if (t >= T) {
-                  std::fill(dst, dst + W, 0.0f);
-                  continue;
-                }
-                const float* row = cc.row(t);
-                const std::int64_t shift = static_cast<std::int64_t>(k) * t;
-                if (sign > 0) {
-                  const float* src = row + start + shift;
-                  std::copy(src, src + W, dst);
-                } else {
-                  const float* src = row + start + width - 1 - shift;
-                  for (std::int64_t j = 0; j < W; ++j) dst[j] = src[-j];
-                }
-              }
-              const float* sum = taylor::sums(tree.data(), scratch.data(), P, W);
-              for (int d = 0; d < P - 1; ++d) {
-                const std::int64_t D = static_cast<std::int64_t>(k) * (P - 1) + d;
-                if (D > max_shift || (sign < 0 && D == 0)) continue;
-                const double rate = sign * rate_sign * static_cast<double>(D) * r.drift_step;
-                if (std::abs(rate) <= o.min_drift) continue;
-                const float* s = sum + static_cast<std::int64_t>(d) * W;
-                for (std::int64_t j = 0; j < width; ++j) {
-                  if (!(s[j] > floor)) continue;
-                  ++counted;
-                  const std::int64_t c = sign > 0 ? start + j : start + width - 1 - j;
-                  const auto snr = static_cast<float>((s[j] - median) / stddev);
-                  if (snr > best_snr[static_cast<std::size_t>(c)]) {
-                    best_snr[static_cast<std::size_t>(c)] = snr;
-                    best_drift[static_cast<std::size_t>(c)] = static_cast<float>(rate);
-                  }
-                }
-              }
-            }
-        }
-        hits += counted;
-      } catch (...) {
-        std::lock_guard lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-        next = items;
+    const detail::BestDrift best{best_snr.data(), best_drift.data(), median, stddev,
+                                 static_cast<float>(median + o.snr * stddev)};
+    std::atomic<std::int64_t> hits{0};
+    detail::parallel_items(items, o.threads, [&](auto next) {  // each worker its own tree buffers
+      const auto most = static_cast<std::size_t>(sp.P * (sp.block_width + sp.P - 1));
+      std::vector<float> tree(most), scratch(most);
+      std::int64_t counted = 0;
+      for (std::int64_t item = 0; next(item);) {
+        const std::int64_t start = item * sp.block_width;
+        counted += detail::search_block(sp, cc, start, std::min(sp.block_width, sp.N - start), o.min_drift, tree,
+                                        scratch, best);
       }
-    };
-    if (threads == 1 || items == 1)
-      work();
-    else {
-      std::vector<std::thread> pool;
-      for (int i = 0; i < std::min<std::int64_t>(threads, items); ++i) pool.emplace_back(work);
-      for (auto& th : pool) th.join();
-    }
-    if (failure) std::rethrow_exception(failure);
-
-    for (std::int64_t c = 0; c < N; ++c)  // no hit starts in a masked channel
+      hits += counted;
+    });
+    for (std::int64_t c = 0; c < sp.N; ++c)  // no hit starts in a masked channel
       if (blank[static_cast<std::size_t>(c)]) best_snr[static_cast<std::size_t>(c)] = 0.0f;
-    // 5. top hits: the best within +-distance channels (ties both kept, as turboSETI's)
-    for (std::int64_t i = 0; i < N; ++i) {
-      const float v = best_snr[static_cast<std::size_t>(i)];
-      if (!(v > 0.0f)) continue;
-      const std::int64_t lo = std::max<std::int64_t>(0, i - distance), hi = std::min(N, i + distance);
-      bool top = true;
-      for (std::int64_t j = lo; j < hi && top; ++j) top = !(best_snr[static_cast<std::size_t>(j)] > v);
-      if (!top) continue;
-      r.hits.push_back(Hit{coarse * N + i, static_cast<double>(best_drift[static_cast<std::size_t>(i)]),
-                           static_cast<double>(v), coarse * N + lo, coarse * N + hi - 1, coarse, hits.load()});
-    }
+    detail::top_hits(sp, coarse, best_snr, best_drift, hits.load(), r.hits);
   }
   return r;
 }

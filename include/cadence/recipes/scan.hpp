@@ -496,18 +496,22 @@ inline void write_hits_csv(const std::filesystem::path& path, const observe::Cad
   });
 }
 
+/// Writes a PNG (atomically) and returns it in base64, for scan.html.
+inline std::string save_png(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
+  write_text_atomically(path, [&](std::ostream& o) {
+    o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  });
+  return observe::base64(bytes);
+}
+
 /// waterfalls/hit_<k>.png of the top hits; returns each PNG in base64, for scan.html.
 inline std::vector<std::string> write_waterfalls(const std::filesystem::path& dir, const observe::Cadence& cad,
                                                  const std::vector<Hit>& top) {
   std::vector<std::string> images;
   for (std::size_t k = 0; k < top.size(); ++k) {
-    const auto bytes = observe::waterfall_png(cad, top[k].first, top[k].width);
     char name[48];
     std::snprintf(name, sizeof name, "hit_%03zu.png", k + 1);
-    write_text_atomically(dir / name, [&](std::ostream& o) {
-      o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    });
-    images.push_back(observe::base64(bytes));
+    images.push_back(save_png(dir / name, observe::waterfall_png(cad, top[k].first, top[k].width)));
   }
   return images;
 }
@@ -535,13 +539,9 @@ inline std::vector<std::string> write_event_waterfalls(const std::filesystem::pa
         std::clamp<std::int64_t>(std::llround(hi - lo) + 128, 256, std::min<std::int64_t>(4096, cad.nchans()));
     const std::int64_t first =
         std::clamp<std::int64_t>(std::llround(0.5 * (lo + hi)) - width / 2, 0, cad.nchans() - width);
-    const auto bytes = observe::waterfall_png(cad, first, width, line);
     char name[48];
     std::snprintf(name, sizeof name, "event_%03zu.png", k + 1);
-    write_text_atomically(dir / name, [&](std::ostream& o) {
-      o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    });
-    images.push_back(observe::base64(bytes));
+    images.push_back(save_png(dir / name, observe::waterfall_png(cad, first, width, line)));
   }
   return images;
 }

@@ -35,7 +35,7 @@ struct ManifestEntry {
 
 /// Reads a manifest; every error names the file and line.
 inline std::vector<ManifestEntry> read_manifest(const std::filesystem::path& path) {
-  require_regular_file(path, "--manifest");
+  require_regular_file(path, "--manifest " + path.string());  // a FIFO would block the read
   std::ifstream in(path);
   if (!in) fail(path.string(), ": cannot open the manifest");
   const auto where = [&](std::size_t line) { return path.string() + ":" + std::to_string(line); };
