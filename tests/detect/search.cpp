@@ -194,6 +194,22 @@ TEST_CASE("search: the .dat files seti writes are the ones turboSETI's find_even
   CHECK(std::filesystem::exists(s.csv));
 }
 
+TEST_CASE("search: two files of a cadence with one stem are refused before their .dat files overwrite each other") {
+  test::TempDir dir("stems");
+  std::filesystem::create_directories(dir / "x");
+  std::filesystem::copy_file(search_fixture("h5/b.h5"), dir / "x/a1.h5");  // the OFF file, under the ON file's stem
+  std::vector<std::filesystem::path> files;
+  for (const char* name : names) files.push_back(search_fixture(std::string("h5/") + name + ".h5"));
+  files[1] = dir / "x/a1.h5";
+  cadence::ScanOptions so;
+  so.out = dir / "out";
+  CHECK(test::error_of([&] {
+          (void)cadence::recipes::search(so, files, true);
+        }).find("x/a1.h5: another file of the cadence has the stem `a1`; the .dat files are named by stem") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "out/a1.dat"));
+}
+
 TEST_CASE("search: a NaN row and a NaN channel are masked, and the fast drifter is still found at its SNR") {
   const auto o = fixture_options();
   const auto path = search_fixture("h5/a1.h5");
