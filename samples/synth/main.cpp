@@ -19,8 +19,34 @@ int main(int argc, char** argv) {
                "cadence-synth"};
   std::vector<std::string> flags;
   bool quiet = false;
+  std::string preset;
   cli::add_fields(app, cadence::synth::SynthOptions{}, flags);
   app.add_flag("--quiet", quiet, "no progress bar");
+  app.add_option("--preset", preset, "shift: the shift benchmark's families (below)")->check(CLI::IsMember({"shift"}));
+  {
+    using namespace cadence::synth;
+    app.footer(
+        "\nFamilies (comma-separated lists; train and old draw from --paths ... --skip-panel, test from the\n"
+        "--test-... lists where given, else from the same):\n"
+        "  --paths          " +
+        family_names(kPaths) +
+        "\n"
+        "  --intensities    " +
+        family_names(kIntensities) +
+        "\n"
+        "  --profiles       " +
+        family_names(kProfiles) +
+        "\n"
+        "  --interference   " +
+        family_names(kInterference) +
+        "\n"
+        "                   (drawn for --rfi-rate of the samples, either class)\n"
+        "  --snr-dist       uniform,log_uniform (one of)\n"
+        "  --skip-panel     the fraction of positives missing from one ON panel\n"
+        "The truth files (test_labels.csv, train_signals.csv) name each sample's families.\n\n"
+        "A shift benchmark (docs/quality.md): --preset shift (train: straight signals and all-panel\n"
+        "interference; test: every family); the options given beside it override it.\n");
+  }
   std::vector<std::string> obs_flags;
   auto* obs =
       app.add_subcommand("observation", "a whole observation for seti scan: six .fil files (ABACAD) and signals.csv");
@@ -36,7 +62,9 @@ int main(int argc, char** argv) {
                   (o.root / "signals.csv").string().c_str());
       return 0;
     }
-    const auto options = cadence::config::parse<cadence::synth::SynthOptions>(cadence::config::flags_to_json(flags));
+    auto given = preset == "shift" ? cadence::synth::shift_preset() : cadence::config::json::object();
+    given.merge_patch(cadence::config::flags_to_json(flags));
+    const auto options = cadence::config::parse<cadence::synth::SynthOptions>(given);
     cadence::synth::generate(options, quiet);
     std::printf("wrote %d train, %d test, %d old cadences to %s\n", options.train, options.test, options.old,
                 options.root.string().c_str());

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cadence/train/report.hpp"
 #include "support.hpp"
 
 TEST_CASE("metrics: ROC AUC equals scikit-learn's roc_auc_score, ties included") {
@@ -115,4 +116,55 @@ TEST_CASE("report: tick labels tell the ticks apart when the span is small besid
   CHECK(labels.back() == "6095.21");
   for (std::size_t i = 1; i < labels.size(); ++i) CHECK(labels[i] != labels[i - 1]);
   CHECK(cadence::report::tick_digits(0.5, 1.0) == 3);  // AUCs and losses keep three digits
+}
+
+TEST_CASE("AUC by family: each family's AUC is roc_auc (checked against scikit-learn above) on its subset") {
+  // positives carry a signal family (path+intensity+profile[+skip<k>]), any sample an interference kind
+  const std::vector<float> y{1, 1, 1, 1, 0, 0, 0, 0, 0, 0};
+  const std::vector<double> p{0.9, 0.2, 0.7, 0.4, 0.1, 0.8, 0.3, 0.3, 0.5, 0.05};
+  const std::vector<std::string> signal{"straight+constant+gaussian",
+                                        "sine+pulsed+box+skip2",
+                                        "straight+pulsed+gaussian",
+                                        "sine+constant+sinc2",
+                                        "",
+                                        "",
+                                        "",
+                                        "",
+                                        "",
+                                        ""};
+  const std::vector<std::string> interference{"", "off_only", "", "", "off_only", "off_only", "", "broadband", "", ""};
+  const auto rows = cadence::report::auc_by_family(y, p, signal, interference);
+  auto subset_auc = [&](auto keep) {
+    std::vector<float> yy;
+    std::vector<double> pp;
+    for (std::size_t i = 0; i < y.size(); ++i)
+      if (keep(i)) {
+        yy.push_back(y[i]);
+        pp.push_back(p[i]);
+      }
+    return cadence::roc_auc(yy, pp);
+  };
+  auto find = [&](const std::string& group, const std::string& family) {
+    for (const auto& r : rows)
+      if (r.group == group && r.family == family) return r;
+    FAIL("no row ", group, "=", family);
+    return cadence::report::FamilyAuc{};
+  };
+  const auto straight = find("path", "straight");
+  CHECK(straight.positives == 2);
+  CHECK(straight.negatives == 6);
+  CHECK(straight.auc ==
+        doctest::Approx(subset_auc([&](std::size_t i) { return y[i] < 0.5f || signal[i].rfind("straight", 0) == 0; })));
+  CHECK(find("intensity", "pulsed").auc == doctest::Approx(subset_auc([&](std::size_t i) {
+          return y[i] < 0.5f || signal[i].find("pulsed") != std::string::npos;
+        })));
+  CHECK(find("profile", "box").positives == 1);
+  CHECK(find("skip", "skips an ON panel").positives == 1);
+  const auto off = find("interference", "off_only");  // all positives against the negatives carrying it
+  CHECK(off.positives == 4);
+  CHECK(off.negatives == 2);
+  CHECK(off.auc ==
+        doctest::Approx(subset_auc([&](std::size_t i) { return y[i] >= 0.5f || interference[i] == "off_only"; })));
+  CHECK(find("interference", "none").negatives == 3);
+  CHECK(rows.size() == 2 + 2 + 3 + 1 + 3);  // 2 paths, 2 intensities, 3 profiles, skip, 3 kinds with none
 }

@@ -21,6 +21,7 @@ enum class StreamId : std::uint32_t {
   mixup = 5,
   init = 6,
   synth = 7,
+  synth_families = 8,
   augment = 100,
 };
 

@@ -111,25 +111,31 @@ inline std::vector<Row> read_labels(const std::filesystem::path& path, bool need
   return read_labels(path, need_target ? Column::probability : Column::any);
 }
 
-/// A truth file's row (cadence-synth's test_labels.csv and train_signals.csv: `id,target,snr,drift`;
-/// snr and drift empty for a negative, NaN here).
+/// A truth file's row (cadence-synth's test_labels.csv and train_signals.csv:
+/// `id,target,snr,drift,signal,interference`; snr and drift empty for a negative, NaN here; signal the
+/// positive's family (path+intensity+profile[+skip<k>]), interference the sample's kind, empty if none).
 struct TruthRow {
   std::string id;
   int target = 0;
   double snr = std::nan(""), drift = std::nan("");
+  std::string signal, interference;
 };
 
-/// Reads a truth file: `id,target` or `id,target,snr,drift`. Errors name the file and line.
+/// Reads a truth file: `id,target`, `id,target,snr,drift` or `id,target,snr,drift,signal,interference`.
+/// Errors name the file and line.
 inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
   if (std::filesystem::exists(path)) require_regular_file(path, path.string());
   std::ifstream in(path);
   if (!in) fail(path.string(), ": cannot open (missing truth file?)");
   std::string line;
-  if (!std::getline(in, line)) fail(path.string(), ": empty file; expected the header `id,target[,snr,drift]`");
+  constexpr const char* expected = "`id,target[,snr,drift[,signal,interference]]`";
+  if (!std::getline(in, line)) fail(path.string(), ": empty file; expected the header ", expected);
   const auto header = trim(line);
-  const bool signals = header == "id,target,snr,drift";
+  const bool families = header == "id,target,snr,drift,signal,interference";
+  const bool signals = families || header == "id,target,snr,drift";
   if (!signals && header != "id,target")
-    fail(path.string(), ":1: expected the header `id,target[,snr,drift]`, got `", header.substr(0, 120), "`");
+    fail(path.string(), ":1: expected the header ", expected, ", got `", header.substr(0, 120), "`");
+  const std::size_t columns = families ? 6u : signals ? 4u : 2u;
   std::vector<TruthRow> rows;
   for (std::size_t lineno = 2; std::getline(in, line); ++lineno) {
     const auto l = trim(line);
@@ -141,8 +147,7 @@ inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
       if (comma == std::string_view::npos) break;
       at = comma + 1;
     }
-    if (f.size() != (signals ? 4u : 2u))
-      fail(path.string(), ":", lineno, ": expected ", signals ? 4 : 2, " columns, got ", f.size());
+    if (f.size() != columns) fail(path.string(), ":", lineno, ": expected ", columns, " columns, got ", f.size());
     TruthRow r;
     r.id = std::string(f[0]);
     if (!valid_id(r.id)) fail(path.string(), ":", lineno, ": invalid id `", r.id.substr(0, 120), "`");
@@ -161,6 +166,10 @@ inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
     if (signals) {
       r.snr = number(f[2], "snr");
       r.drift = number(f[3], "drift");
+    }
+    if (families) {
+      r.signal = std::string(f[4]);
+      r.interference = std::string(f[5]);
     }
     rows.push_back(std::move(r));
   }

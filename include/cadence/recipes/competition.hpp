@@ -525,6 +525,7 @@ config::json prediction_summary(const P& pipeline, const CompetitionConfig& cfg,
   if (truth.empty()) return summary;
   std::vector<float> y;
   std::vector<double> p, snr, drift;
+  std::vector<std::string> signal, interference;
   for (std::size_t i = 0; i < test.size(); ++i) {
     const auto it = truth.find(test.entries[i].id);
     if (it == truth.end()) continue;
@@ -532,6 +533,8 @@ config::json prediction_summary(const P& pipeline, const CompetitionConfig& cfg,
     p.push_back(blended[i]);
     snr.push_back(it->second.snr);
     drift.push_back(std::abs(it->second.drift));
+    signal.push_back(it->second.signal);
+    interference.push_back(it->second.interference);
   }
   if (y.size() != test.size() || std::count(y.begin(), y.end(), 1.0f) == 0 || std::count(y.begin(), y.end(), 0.0f) == 0)
     return summary;
@@ -546,6 +549,14 @@ config::json prediction_summary(const P& pipeline, const CompetitionConfig& cfg,
     if (b.positives > 0)
       bins.push_back({{"drift_lo", b.lo}, {"drift_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
   if (!bins.empty()) summary["test AUC by |drift| (Hz/s)"] = bins;
+  bins = config::json::array();
+  for (const auto& f : report::auc_by_family(y, p, signal, interference))
+    bins.push_back({{"group", f.group},
+                    {"family", f.family},
+                    {"positives", f.positives},
+                    {"negatives", f.negatives},
+                    {"auc", f.auc}});
+  if (!bins.empty()) summary["test AUC by family"] = bins;  // truth files with families (cadence-synth's)
   if (!cfg.run.quiet)
     std::fprintf(stderr, "test: ROC AUC %.4f against %s\n", summary["test ROC AUC (test_labels.csv)"].get<double>(),
                  (root / "test_labels.csv").string().c_str());
@@ -573,6 +584,7 @@ std::filesystem::path predict_job(const P& pipeline, const Prepared& prepared) {
   auto extras = finetune_extras(pipeline, cfg, oof.ids);
   summary.erase("test AUC by SNR");
   summary.erase("test AUC by |drift| (Hz/s)");
+  summary.erase("test AUC by family");
   extras.prediction = summary;
   write_report(cfg, run, "cadence: fine-tune and predict", cv_summary, oof.truth, oof.pred, extras);
   return run.submission();

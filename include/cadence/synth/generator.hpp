@@ -3,21 +3,27 @@
 //
 //   train_labels.csv, train/<id[0]>/<id>.npy        labelled, ~positive_rate positives
 //   sample_submission.csv, test/<id[0]>/<id>.npy    unlabelled; the truth goes to test_labels.csv
-//   test_labels.csv, train_signals.csv              id,target,snr,drift: each positive's injected SNR
-//                                                   and mean drift rate (Hz/s); empty for negatives
+//   test_labels.csv, train_signals.csv              id,target,snr,drift,signal,interference: each
+//                                                   positive's injected SNR, mean drift rate (Hz/s)
+//                                                   and signal family; each sample's interference
 //   old_leaky_data/train_labels_old.csv, old_leaky_data/train_old/...   for pretraining
 //
 // Each file is float16 (6, tchans, fchans), the cadence ABACAD. Every panel is chi2 noise. A positive
-// carries a narrow-band drifting signal in the ON panels 0, 2, 4 only (its path continues through the
-// OFF panels, where it is absent, as a real technosignature would be). RFI, a signal in all six panels,
-// appears in some samples of either class. Each sample depends only on (seed, split, index), so the
-// same seed writes byte-identical files with any thread count.
+// carries a narrow-band signal in the ON panels 0, 2, 4 (its path continues through the OFF panels,
+// where it is absent, as a real technosignature would be; the skip_panel family drops one ON panel
+// too). Interference (rfi_rate of the samples, either class) is one of the families in
+// synth/families.hpp. Train and old are drawn from one family set, test from another when the
+// test_ lists are given. Each sample depends only on (seed, split, index), so the same seed writes
+// byte-identical files with any thread count.
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <numbers>
 #include <set>
 #include <string>
 #include <thread>
@@ -31,6 +37,7 @@
 #include "cadence/data/kaggle.hpp"
 #include "cadence/data/layout.hpp"
 #include "cadence/data/npy.hpp"
+#include "cadence/synth/families.hpp"
 #include "cadence/synth/setigen.hpp"
 
 namespace cadence::synth {
@@ -48,9 +55,10 @@ struct SynthOptions {
   double rfi_rate = 0.25;                         // fraction of samples with RFI in all six panels
   double snr_min = 10.0;                          // setigen SNR of injected signals (Frame.get_intensity)
   double snr_max = 40.0;
-  double drift_min = 0.001;  // |drift rate|, Hz/s; the sign is random
-  double drift_max = 0.012;  // 0.012 Hz/s moves ~130 channels over a cadence
-  double width_min = 4.0;    // signal width, Hz (gaussian FWHM, sinc2 zero-crossing width, box width)
+  std::string snr_dist = "uniform";  // uniform | log_uniform (most positives faint)
+  double drift_min = 0.001;          // |drift rate|, Hz/s; the sign is random
+  double drift_max = 0.012;          // 0.012 Hz/s moves ~130 channels over a cadence
+  double width_min = 4.0;            // signal width, Hz (gaussian FWHM, sinc2 zero-crossing width, box width)
   double width_max = 20.0;
   double x_mean = 10.0;     // noise mean before standardisation
   bool standardize = true;  // per-panel zero mean, unit variance (as the competition's files)
@@ -58,6 +66,15 @@ struct SynthOptions {
   int fchans = 256;         // channels
   std::uint64_t seed = 0;
   int threads = 0;  // 0 = all cores
+  // Families (synth/families.hpp), comma-separated; train and old draw from these, test from the
+  // test_ lists where given (empty, or a negative test_skip_panel: as train).
+  std::string paths = "straight,quadratic,sine";       // signal paths (+ random_walk)
+  std::string intensities = "constant,scintillating";  // (+ pulsed)
+  std::string profiles = "gaussian,sinc2,box";
+  std::string interference = "drifting";  // (+ static, off_only, broadband, switching, dc_spike, ripple)
+  double skip_panel = 0.0;                // fraction of positives missing from one ON panel
+  std::string test_paths, test_intensities, test_profiles, test_interference, test_snr_dist;
+  double test_skip_panel = -1.0;
 
   template <class V>
   void fields(V& v) {
@@ -69,6 +86,7 @@ struct SynthOptions {
     v("rfi_rate", rfi_rate, config::probability());
     v("snr_min", snr_min, config::above(0));
     v("snr_max", snr_max, config::above(0));
+    v("snr_dist", snr_dist, config::OneOf{{"uniform", "log_uniform"}});
     v("drift_min", drift_min, config::at_least(0));
     v("drift_max", drift_max, config::at_least(0));
     v("width_min", width_min, config::above(0));
@@ -79,6 +97,33 @@ struct SynthOptions {
     v("fchans", fchans, config::in_range(16, 65536));
     v("seed", seed);
     v("threads", threads, config::at_least(0));
+    v("paths", paths, family_list(kPaths));
+    v("intensities", intensities, family_list(kIntensities));
+    v("profiles", profiles, family_list(kProfiles));
+    v("interference", interference, family_list(kInterference));
+    v("skip_panel", skip_panel, config::probability());
+    v("test_paths", test_paths, family_list(kPaths, true));
+    v("test_intensities", test_intensities, family_list(kIntensities, true));
+    v("test_profiles", test_profiles, family_list(kProfiles, true));
+    v("test_interference", test_interference, family_list(kInterference, true));
+    v("test_snr_dist", test_snr_dist, config::OneOf{{"", "uniform", "log_uniform"}});
+    v("test_skip_panel", test_skip_panel, config::in_range(-1.0, 1.0));
+  }
+
+  /// The families a split is drawn from.
+  Families families(Split split) const {
+    const bool test = split == Split::test;
+    auto pick = [&](const std::string& own, const std::string& test_list) {
+      return test && !test_list.empty() ? test_list : own;
+    };
+    Families f;
+    f.paths = parse_families(pick(paths, test_paths), kPaths, "/paths");
+    f.intensities = parse_families(pick(intensities, test_intensities), kIntensities, "/intensities");
+    f.profiles = parse_families(pick(profiles, test_profiles), kProfiles, "/profiles");
+    f.interference = parse_families(pick(interference, test_interference), kInterference, "/interference");
+    f.log_snr = pick(snr_dist, test_snr_dist) == "log_uniform";
+    f.skip_panel = test && test_skip_panel >= 0.0 ? test_skip_panel : skip_panel;
+    return f;
   }
 
   void validate() const {
@@ -88,30 +133,66 @@ struct SynthOptions {
   }
 };
 
+/// `cadence-synth --preset shift`: the project's shift benchmark (bench/quality.sh, docs/quality.md).
+/// Train and old see straight, faint signals (SNR 3-20, log-uniform) and interference in all six
+/// panels only; test (1000 cadences) adds every path, pulsed signals, signals that skip an ON panel and every kind of
+/// interference. Options given beside the preset override it.
+inline config::json shift_preset() {
+  return {{"seed", 2027},
+          {"test", 1000},  // 100 positives: enough to rank each family's few against the negatives
+          {"snr_min", 3.0},
+          {"snr_max", 20.0},
+          {"snr_dist", "log_uniform"},
+          {"rfi_rate", 0.3},
+          {"paths", "straight"},
+          {"interference", "drifting,static"},
+          {"test_paths", family_names(kPaths)},
+          {"test_intensities", family_names(kIntensities)},
+          {"test_skip_panel", 0.2},
+          {"test_interference", family_names(kInterference)}};
+}
+
 /// One generated sample (before writing): the id, label and the float16 cadence.
 struct SynthSample {
   std::string id;
   int target = 0;
   std::vector<std::uint16_t> data;  // (6, tchans, fchans) float16 bits
   double snr = 0.0, drift = 0.0;    // the positive's signal: setigen SNR and mean drift rate (Hz/s); 0 otherwise
+  FamilyDraw family;                // what the signal and the interference were drawn as
 };
 
 /// What random_signal drew, for the truth files.
 struct SignalDraw {
   double snr = 0.0, drift = 0.0;
+  std::string family;  // path+intensity+profile
 };
 
-/// A random narrow-band signal whose path stays inside the band for `duration` seconds.
-inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const FrameParams& p, double duration,
-                            double noise_std, SignalDraw* drawn = nullptr) {
+/// A random narrow-band signal of the families `f` whose path stays inside the band for `duration`
+/// seconds. With the default families the draws are the generator's from before families existed.
+inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Families& f, const FrameParams& p,
+                            double duration, double noise_std, SignalDraw* drawn = nullptr) {
   Signal s;
   const double drift = rng.uniform(o.drift_min, o.drift_max) * (rng.bernoulli(0.5) ? 1.0 : -1.0);
-  const double u = rng.uniform();
-  s.path.kind = u < 0.7 ? PathKind::constant : (u < 0.85 ? PathKind::squared : PathKind::sine);
+  const std::size_t path = pick_family(rng.uniform(), f.paths, kPaths);
+  static constexpr PathKind kinds[] = {PathKind::constant, PathKind::squared, PathKind::sine, PathKind::random_walk};
+  s.path.kind = kinds[path];
   s.path.drift_rate = s.path.kind == PathKind::squared ? 2.0 * drift / duration : drift;  // same end offset
   if (s.path.kind == PathKind::sine) {
     s.path.period = duration * rng.uniform(0.1, 0.5);
     s.path.amplitude = p.df * rng.uniform(2.0, 8.0);
+  }
+  if (s.path.kind == PathKind::random_walk) {  // steps of 0.2-1 channels per row, kept within +-16 channels
+    RandomStream walk(rng.next_u64(), 0, 0, StreamId::synth);
+    const double step = p.df * rng.uniform(0.2, 1.0);
+    s.path.amplitude = 16.0 * p.df;
+    s.path.walk_dt = p.dt;
+    s.path.walk.resize(static_cast<std::size_t>(duration / p.dt) + 2);
+    double x = 0.0;
+    for (double& w : s.path.walk) {
+      w = x;
+      x += step * walk.normal();
+      if (std::abs(x) > s.path.amplitude) x = std::copysign(2.0 * s.path.amplitude, x) - x;  // reflect
+    }
   }
   // Start so that the whole path stays inside the band (with a margin of 8 channels).
   const double span = std::abs(drift * duration) + 2.0 * s.path.amplitude;
@@ -121,18 +202,28 @@ inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Fram
   s.path.f_start = start_min + rng.uniform() * room;
 
   const double w = rng.uniform(o.width_min, o.width_max);
-  const double f = rng.uniform();
-  s.f_profile.kind = f < 0.6 ? FProfileKind::gaussian : (f < 0.8 ? FProfileKind::sinc2 : FProfileKind::box);
+  const std::size_t profile = pick_family(rng.uniform(), f.profiles, kProfiles);
+  static constexpr FProfileKind profiles[] = {FProfileKind::gaussian, FProfileKind::sinc2, FProfileKind::box};
+  s.f_profile.kind = profiles[profile];
   s.f_profile.width = w;
-  const double snr = rng.uniform(o.snr_min, o.snr_max);
+  const double u_snr = rng.uniform();
+  const double snr =
+      f.log_snr ? o.snr_min * std::pow(o.snr_max / o.snr_min, u_snr) : o.snr_min + (o.snr_max - o.snr_min) * u_snr;
   const double level = p.intensity(snr, noise_std);
-  if (drawn != nullptr) *drawn = {snr, drift};
-  if (rng.bernoulli(0.3)) {  // scintillating: a slow sinusoidal modulation of the level
+  const std::size_t intensity = pick_family(rng.uniform(), f.intensities, kIntensities);
+  if (kIntensities[intensity].name == "scintillating") {  // a slow sinusoidal modulation of the level
     s.t_profile = {TProfileKind::sine, level, duration * rng.uniform(0.05, 0.3), rng.uniform(0.0, duration),
                    0.5 * level};
+  } else if (kIntensities[intensity].name == "pulsed") {  // on for 20-60% of a 1-20 row period
+    s.t_profile = {TProfileKind::pulsed,       level, p.dt * rng.uniform(1.0, 20.0),
+                   rng.uniform(0.0, duration), 0.0,   rng.uniform(0.2, 0.6)};
   } else {
     s.t_profile = {TProfileKind::constant, level, 1.0, 0.0, 0.0};
   }
+  if (drawn != nullptr)
+    *drawn = {snr, drift,
+              std::string(kPaths[path].name) + "+" + std::string(kIntensities[intensity].name) + "+" +
+                  std::string(kProfiles[profile].name)};
   return s;
 }
 
@@ -146,9 +237,68 @@ inline std::string synth_id(std::uint64_t seed, Split split, std::uint32_t index
   return id;
 }
 
+namespace detail {
+using PanelSpan = std::function<std::span<float>(int)>;
+
+/// Adds interference of kind `kind` (an index into kInterference) to the six panels. `rng` is the
+/// sample's stream (the drifting kind draws exactly what the generator drew before families);
+/// `extra` the sample's second stream, for what only the newer kinds draw.
+inline void add_interference(std::size_t kind, const PanelSpan& panel, std::span<float> cadence, RandomStream& rng,
+                             RandomStream& extra, const SynthOptions& o, const Families& f, const FrameParams& p,
+                             double noise_std) {
+  const double T = static_cast<double>(p.tchans) * p.dt;
+  const std::string_view name = kInterference[kind].name;
+  if (name == "drifting" || name == "static" || name == "off_only" || name == "switching") {
+    Signal sig = random_signal(rng, o, f, p, 6 * T, noise_std);
+    if (name == "static") {
+      sig.path.kind = PathKind::constant;
+      sig.path.drift_rate = 0.0;
+      sig.path.f_start = p.freq(extra.randint(8, p.fchans - 9));
+    }
+    if (name == "switching") {  // on from, or off after, a time in the middle 70% of the cadence
+      const double at = extra.uniform(0.15, 0.85) * 6 * T;
+      (extra.bernoulli(0.5) ? sig.t_profile.on_from : sig.t_profile.on_until) = at;
+    }
+    for (int k = name == "off_only" ? 1 : 0; k < 6; k += name == "off_only" ? 2 : 1)
+      add_signal(panel(k), p, sig, k * T);
+    return;
+  }
+  const double snr =
+      f.log_snr ? o.snr_min * std::pow(o.snr_max / o.snr_min, extra.uniform()) : extra.uniform(o.snr_min, o.snr_max);
+  const double level = p.intensity(snr, noise_std);
+  if (name == "broadband") {  // 1-8 rows of one ON panel, every channel
+    const int k = 2 * static_cast<int>(extra.randint(0, 2));
+    const auto rows = extra.randint(1, 8);
+    const auto r0 = extra.randint(0, p.tchans - rows);
+    auto img = panel(k);
+    for (auto r = r0; r < r0 + rows; ++r)
+      for (std::int64_t j = 0; j < p.fchans; ++j)
+        img[static_cast<std::size_t>(r * p.fchans + j)] += static_cast<float>(level);
+  } else if (name == "dc_spike") {  // the middle channel, all rows of all panels, 2-10x a signal's level
+    const double gain = extra.uniform(2.0, 10.0);
+    for (int k = 0; k < 6; ++k) {
+      auto img = panel(k);
+      for (std::int64_t r = 0; r < p.tchans; ++r)
+        img[static_cast<std::size_t>(r * p.fchans + p.fchans / 2)] += static_cast<float>(gain * level);
+    }
+  } else if (name == "ripple") {  // gain 1 + a sin(2 pi j / P + phi): a 2-20%, P 8-64 channels
+    const double a = extra.uniform(0.02, 0.2), period = extra.uniform(8.0, 64.0),
+                 phi = extra.uniform(0.0, 2.0 * std::numbers::pi);
+    std::vector<float> gain(static_cast<std::size_t>(p.fchans));
+    for (std::int64_t j = 0; j < p.fchans; ++j)
+      gain[static_cast<std::size_t>(j)] =
+          static_cast<float>(1.0 + a * std::sin(2.0 * std::numbers::pi * static_cast<double>(j) / period + phi));
+    for (std::size_t i = 0; i < cadence.size(); ++i) cadence[i] *= gain[i % gain.size()];
+  }
+}
+}  // namespace detail
+
 inline SynthSample make_sample(const SynthOptions& o, Split split, std::uint32_t index) {
   const FrameParams p{o.fchans, o.tchans};
+  const Families f = o.families(split);
   RandomStream rng(o.seed, static_cast<std::uint32_t>(split), index, StreamId::synth);
+  // the newer families' draws come from a second stream, so the default families draw what they always did
+  RandomStream extra(o.seed, static_cast<std::uint32_t>(split), index, StreamId::synth_families);
   SynthSample s{synth_id(o.seed, split, index), rng.bernoulli(o.positive_rate) ? 1 : 0, {}};
   const bool rfi = rng.bernoulli(o.rfi_rate);
   const std::int64_t panel = p.tchans * p.fchans;
@@ -162,14 +312,22 @@ inline SynthSample make_sample(const SynthOptions& o, Split split, std::uint32_t
   };
   if (s.target == 1) {
     SignalDraw drawn;
-    const Signal sig = random_signal(rng, o, p, 6 * T, noise_std, &drawn);
+    const Signal sig = random_signal(rng, o, f, p, 6 * T, noise_std, &drawn);
     s.snr = drawn.snr;
     s.drift = drawn.drift;
-    for (int k : {0, 2, 4}) add_signal(panel_span(k), p, sig, k * T);
+    s.family.signal = drawn.family;
+    const int skip =
+        f.skip_panel > 0.0 && extra.bernoulli(f.skip_panel) ? 2 * static_cast<int>(extra.randint(0, 2)) : -1;
+    if (skip >= 0) s.family.signal += "+skip" + std::to_string(skip);
+    for (int k : {0, 2, 4})
+      if (k != skip) add_signal(panel_span(k), p, sig, k * T);
   }
   if (rfi) {
-    const Signal sig = random_signal(rng, o, p, 6 * T, noise_std);
-    for (int k = 0; k < 6; ++k) add_signal(panel_span(k), p, sig, k * T);
+    const std::size_t kind = std::popcount(f.interference) == 1
+                                 ? static_cast<std::size_t>(std::countr_zero(f.interference))
+                                 : pick_family(extra.uniform(), f.interference, kInterference);
+    s.family.interference = std::string(kInterference[kind].name);
+    detail::add_interference(kind, panel_span, cadence, rng, extra, o, f, p, noise_std);
   }
   if (o.standardize)
     for (int k = 0; k < 6; ++k) standardize(panel_span(k));
@@ -198,6 +356,7 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
 
   std::vector<int> targets(jobs.size());
   std::vector<SignalDraw> signals(jobs.size());
+  std::vector<std::string> interference(jobs.size());
   std::atomic<std::size_t> next{0}, written{0};
   std::exception_ptr error;
   std::mutex error_m;
@@ -206,7 +365,8 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
       try {
         const SynthSample s = make_sample(o, jobs[k].split, jobs[k].index);
         targets[k] = s.target;
-        signals[k] = {s.snr, s.drift};
+        signals[k] = {s.snr, s.drift, s.family.signal};
+        interference[k] = s.family.interference;
         npy::write_f16(npy_path(o.root / layout_of(jobs[k].split).dir, s.id), shape, s.data);
       } catch (...) {
         std::lock_guard lk(error_m);
@@ -235,7 +395,7 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
   enum class Columns { target, fill, truth };
   auto write_csv = [&](const fs::path& file, Split split, Columns columns) {
     write_text_atomically(o.root / file, [&](std::ostream& out) {
-      out << (columns == Columns::truth ? "id,target,snr,drift\n" : "id,target\n");
+      out << (columns == Columns::truth ? "id,target,snr,drift,signal,interference\n" : "id,target\n");
       char buf[64];
       for (std::size_t k = 0; k < jobs.size(); ++k) {
         if (jobs[k].split != split) continue;
@@ -247,10 +407,10 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
         if (columns == Columns::target) out << '\n';
         if (columns != Columns::truth) continue;
         if (targets[k] == 1)
-          std::snprintf(buf, sizeof buf, ",%.3f,%.6f\n", signals[k].snr, signals[k].drift);
+          std::snprintf(buf, sizeof buf, ",%.3f,%.6f,", signals[k].snr, signals[k].drift);
         else
-          std::snprintf(buf, sizeof buf, ",,\n");
-        out << buf;
+          std::snprintf(buf, sizeof buf, ",,,");
+        out << buf << signals[k].family << ',' << interference[k] << '\n';
       }
     });
   };

@@ -7,10 +7,12 @@
 // sub-pixel integration, no Doppler smearing). Noise is chi-squared with 4*round(df*dt) degrees of
 // freedom scaled to mean x_mean, as Frame.add_noise(noise_type='chi2'). tests/data/setigen holds the
 // oracle frames made by setigen itself.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
 #include <span>
+#include <vector>
 
 #include "cadence/core/random.hpp"
 
@@ -36,13 +38,18 @@ struct FrameParams {
   }
 };
 
-enum class PathKind { constant, squared, sine };
+// random_walk is not setigen's: a straight drift plus a walk of offsets `walk[i]` (Hz) at t = i * walk_dt,
+// linearly interpolated between them (the wandering of a drifting RFI line, or a signal whose
+// acceleration changes during the cadence).
+enum class PathKind { constant, squared, sine, random_walk };
 struct Path {
   PathKind kind = PathKind::constant;
-  double f_start = 0.0;     // Hz
-  double drift_rate = 0.0;  // Hz/s
-  double period = 1.0;      // s (sine)
-  double amplitude = 0.0;   // Hz (sine)
+  double f_start = 0.0;      // Hz
+  double drift_rate = 0.0;   // Hz/s
+  double period = 1.0;       // s (sine)
+  double amplitude = 0.0;    // Hz (sine; random_walk: the bound of |walk|)
+  std::vector<double> walk;  // Hz (random_walk)
+  double walk_dt = 1.0;      // s between walk's offsets
   double at(double t) const {
     switch (kind) {
       case PathKind::constant:
@@ -51,18 +58,44 @@ struct Path {
         return f_start + 0.5 * drift_rate * t * t;
       case PathKind::sine:
         return f_start + amplitude * std::sin(2.0 * std::numbers::pi * t / period) + drift_rate * t;
+      case PathKind::random_walk:
+        return f_start + drift_rate * t + walk_at(t);
     }
     return f_start;
   }
+
+ private:
+  double walk_at(double t) const {
+    if (walk.empty()) return 0.0;
+    const double x = std::max(0.0, t / walk_dt);
+    const auto i = static_cast<std::size_t>(x);
+    if (i + 1 >= walk.size()) return walk.back();
+    const double a = x - static_cast<double>(i);
+    return (1.0 - a) * walk[i] + a * walk[i + 1];
+  }
 };
 
-enum class TProfileKind { constant, sine };
+// pulsed is setigen's square_t_profile in spirit (on for `duty` of each period); on_from/on_until
+// switch any profile on or off at a time (RFI that starts or stops during the cadence).
+enum class TProfileKind { constant, sine, pulsed };
 struct TProfile {
   TProfileKind kind = TProfileKind::constant;
   double level = 1.0;
   double period = 1.0, phase = 0.0, amplitude = 0.0;  // sine: amplitude*sin(2pi(t+phase)/period) + level
+  double duty = 0.5;                                  // pulsed: the fraction of each period that is on
+  double on_from = -1e300, on_until = 1e300;          // s: zero outside [on_from, on_until)
   double at(double t) const {
-    if (kind == TProfileKind::sine) return amplitude * std::sin(2.0 * std::numbers::pi * (t + phase) / period) + level;
+    if (t < on_from || t >= on_until) return 0.0;
+    switch (kind) {
+      case TProfileKind::sine:
+        return amplitude * std::sin(2.0 * std::numbers::pi * (t + phase) / period) + level;
+      case TProfileKind::pulsed: {
+        const double x = (t + phase) / period;
+        return x - std::floor(x) < duty ? level : 0.0;
+      }
+      case TProfileKind::constant:
+        break;
+    }
     return level;
   }
 };

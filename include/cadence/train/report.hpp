@@ -187,6 +187,60 @@ inline std::vector<BinAuc> auc_by_bins(const std::vector<float>& truth, const st
   return out;
 }
 
+/// One row of the AUC by family: `group` is path, intensity, profile, skip or interference.
+struct FamilyAuc {
+  std::string group, family;
+  std::size_t positives = 0, negatives = 0;
+  double auc = -1.0;
+};
+
+/// ROC AUC by a synthetic set's families (cadence-synth's truth columns `signal` =
+/// path+intensity+profile[+skip<k>] for a positive, `interference` = the kind for any sample, empty
+/// when none). A signal family: its positives against every negative (is this shape found?). An
+/// interference kind, and `none`: every positive against the negatives that carry it (is a negative
+/// with this interference ranked below the signals?).
+inline std::vector<FamilyAuc> auc_by_family(const std::vector<float>& truth, const std::vector<double>& score,
+                                            const std::vector<std::string>& signal,
+                                            const std::vector<std::string>& interference) {
+  static const char* const groups[] = {"path", "intensity", "profile"};
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> members;  // (group, family) -> samples
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    if (truth[i] >= 0.5f) {
+      if (signal[i].empty()) continue;
+      std::size_t at = 0;
+      for (int g = 0; at <= signal[i].size(); ++g) {
+        const auto plus = signal[i].find('+', at);
+        const auto part = signal[i].substr(at, plus == std::string::npos ? std::string::npos : plus - at);
+        members[{g < 3 ? groups[g] : "skip", g < 3 ? part : "skips an ON panel"}].push_back(i);
+        if (plus == std::string::npos) break;
+        at = plus + 1;
+      }
+    } else {
+      members[{"interference", interference[i].empty() ? "none" : interference[i]}].push_back(i);
+    }
+  }
+  std::vector<FamilyAuc> out;
+  for (const auto& [key, idx] : members) {
+    const bool negatives_vary = key.first == "interference";
+    std::vector<double> pos, neg;
+    for (std::size_t i : idx) (negatives_vary ? neg : pos).push_back(score[i]);
+    for (std::size_t i = 0; i < truth.size(); ++i)
+      if ((truth[i] >= 0.5f) == negatives_vary) (negatives_vary ? pos : neg).push_back(score[i]);
+    std::sort(neg.begin(), neg.end());
+    double wins = 0.0;
+    for (double x : pos) {
+      const auto below = std::lower_bound(neg.begin(), neg.end(), x) - neg.begin();
+      const auto upto = std::upper_bound(neg.begin(), neg.end(), x) - neg.begin();
+      wins += static_cast<double>(below) + 0.5 * static_cast<double>(upto - below);
+    }
+    FamilyAuc r{key.first, key.second, pos.size(), neg.size(), -1.0};
+    if (!pos.empty() && !neg.empty())
+      r.auc = wins / (static_cast<double>(pos.size()) * static_cast<double>(neg.size()));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 /// What a report shows beyond the epoch histories.
 struct Extras {
   config::json settings;         // the run's key settings (name -> value)
