@@ -1,72 +1,23 @@
 #!/usr/bin/env bash
-# One command: detection quality by SNR and drift rate. Generates a held-out cadence-synth set like the
-# demo's (same sizes and signal ranges, another seed), runs the demo recipe and its variants (each
-# background mode, input layout, epochs, mixup) and the de-Doppler baseline on it, and writes a table of
-# ROC AUC (out-of-fold and held-out test, overall and by SNR and |drift| bins) with wall times to
-# docs/quality.md. The test AUCs use cadence-synth's test_labels.csv (id,target,snr,drift).
+# One command: detection quality, in two sets of rows written to docs/quality.md.
+#   in-distribution  a held-out cadence-synth set like the demo's (same sizes and signal ranges, another
+#                    seed): the demo recipe, its variants (background modes, layout, epochs, mixup) and
+#                    the de-Doppler baseline; ROC AUC out of fold and on test, by SNR and |drift|.
+#   shift            `cadence-synth --preset shift`: train on straight, faint signals and all-panel
+#                    interference, test on every family (curved and wandering paths, pulsed signals,
+#                    signals that skip an ON panel, OFF-only, broadband, switching, DC-spike and ripple
+#                    interference); ROC AUC out of fold, on test, and on test by family.
+# The test AUCs use cadence-synth's test_labels.csv (id,target,snr,drift,signal,interference).
 #
-#   bash bench/quality.sh                 all rows (about 40 minutes on 2 cores)
-#   ROWS="demo dedoppler" bash bench/quality.sh     some rows
-#   SEED=2026 THREADS=0 OUT=docs/quality.md by default; QUICK=1: a tiny set and 1 epoch (a smoke test)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-seed=${SEED:-2026}
-build_dir=${CADENCE_BUILD_DIR:-build}
-out_md=${OUT:-docs/quality.md}
-work=${WORK:-$build_dir/quality}
-all_rows="demo bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 dedoppler dedoppler_off_mean"
-rows=${ROWS:-$all_rows}
-if [ "${QUICK:-0}" = 1 ]; then
-  sizes=(--train 48 --test 24 --old 48)
-  quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
-else
-  sizes=()
-  quick=()
-fi
-data=$work/data-$seed${QUICK:+-quick}
-
-bash cmake/run.sh build seti cadence-synth
-if [ ! -f "$data/.complete" ]; then
-  "$build_dir/samples/cadence-synth" --root "$data" --seed "$seed" "${sizes[@]}" --quiet
-fi
-
-demo=samples/seti/configs/demo.json
-dd=samples/seti/configs/dedoppler.json
-# row name -> config and overrides
-declare -A config what
-config[demo]=$demo;                 what[demo]="demo.json as shipped"
-config[bg_none]=$demo;              what[bg_none]="background.mode=none"
-config[bg_off_mean]=$demo;          what[bg_off_mean]="background.mode=off_mean"
-config[bg_off_median]=$demo;        what[bg_off_median]="background.mode=off_median"
-config[bg_off_panel]=$demo;         what[bg_off_panel]="background.mode=off_panel"
-config[bg_nearest]=$demo;           what[bg_nearest]="background.mode=nearest"
-config[mean_channels]=$demo;        what[mean_channels]="background.mode=off_mean load.layout=channels"
-config[mean_no_mixup]=$demo;        what[mean_no_mixup]="background.mode=off_mean mixup.p=0"
-config[mean_epochs_3]=$demo;        what[mean_epochs_3]="background.mode=off_mean train.epochs=3 pretrain.epochs=3"
-config[dedoppler]=$dd;              what[dedoppler]="dedoppler.json as shipped"
-config[dedoppler_off_mean]=$dd;     what[dedoppler_off_mean]="background.mode=off_mean"
-mkdir -p "$work"
-for row in $rows; do
-  [ -n "${config[$row]:-}" ] || { echo "quality.sh: unknown row \`$row\` (rows: ${!config[*]})" >&2; exit 2; }
-  sets=()
-  if [ "${what[$row]}" != "${config[$row]##*/} as shipped" ]; then
-    for kv in ${what[$row]}; do sets+=(--set "$kv"); done
-  fi
-  echo "== $row: ${what[$row]}"
-  rm -rf "$work/run-$row"
-  start=$(date +%s%N)
-  "$build_dir/samples/seti" run --config "${config[$row]}" --set load.root="$data" --set run.dir="$work/run-$row" \
-    --set run.threads="${THREADS:-0}" "${sets[@]}" "${quick[@]}" --quiet > "$work/run-$row.log" 2>&1 ||
-    { tail -n 5 "$work/run-$row.log" >&2; exit 1; }
-  end=$(date +%s%N)
-  echo "{\"row\": \"$row\", \"what\": \"${what[$row]}\", \"wall_s\": $(( (end - start) / 1000000 )).0e-3}" > "$work/run-$row/wall.json"
-  tail -n 3 "$work/run-$row.log"
-done
-
-# the table: every row measured so far in $work (a later call with ROWS=... adds or replaces rows)
-/usr/bin/python3 - "$work" "$out_md" "$seed" "${QUICK:-0}" $all_rows <<'EOF'
+#   bash bench/quality.sh                                   every row of both sets (about an hour on 2 cores)
+#   SETS=shift ROWS="demo dedoppler" bash bench/quality.sh  some rows of one set; the tables keep the rest
+#   SEED=2026 THREADS=0 OUT=docs/quality.md by default; QUICK=1: tiny sets and 1 epoch (a smoke test)
+# the tables of one set: every row measured so far in its work directory (a later call with ROWS=...
+# adds or replaces rows)
+write_tables() {
+/usr/bin/python3 - "$1" "$2" "$out_md" "$seed" "${QUICK:-0}" $3 <<'EOF'
 import json, os, platform, subprocess, sys
-work, out_md, seed, quick, rows = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+set_name, work, out_md, seed, quick, rows = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
 def load(row, name):
     with open(os.path.join(work, "run-" + row, name)) as f:
         return json.load(f)
@@ -80,10 +31,16 @@ def bins(pr, key, lo, hi, fmt):
     return {(fmt % b[lo]) + ("+" if b[hi] > 1e8 else "–" + fmt % b[hi]): b for b in pr.get(key, [])}
 lines = []
 cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True).stdout.strip()
-lines.append("| row | what | out-of-fold AUC | test AUC | wall time |")
-lines.append("|---|---|---|---|---|")
+flags = subprocess.run(["sh", "-c", "lscpu | grep -o -w 'avx2\\|avx512f\\|avx512_bf16\\|amx_tile' | sort -u | tr '\\n' ' '"],
+                       capture_output=True, text=True).stdout.split()
+cpu = (cpu or platform.processor()) + (" (" + ", ".join(flags) + ")" if flags else "")
+shift = set_name == "shift"
+lines.append("| row | what | out-of-fold AUC | test AUC |%s wall time |" % (" out-of-fold − test |" if shift else ""))
+lines.append("|---|---|---|---|---|" + ("---|" if shift else ""))
 for row, w, cv, pr in res:
-    lines.append("| %s | %s | %s | %s | %d min %02d s |" % (row, w["what"], f4(cv["oof_auc"]), f4(pr.get("test ROC AUC (test_labels.csv)", -1)),
+    test_auc = pr.get("test ROC AUC (test_labels.csv)", -1)
+    gap = " %+.4f |" % (cv["oof_auc"] - test_auc) if shift else ""
+    lines.append("| %s | %s | %s | %s |%s %d min %02d s |" % (row, w["what"], f4(cv["oof_auc"]), f4(test_auc), gap,
                  int(w["wall_s"]) // 60, int(w["wall_s"]) % 60))
 def table(key, lo, hi, fmt, title):
     cols = []
@@ -100,10 +57,28 @@ def table(key, lo, hi, fmt, title):
     return out
 lines += table("test AUC by SNR", "snr_lo", "snr_hi", "%g", "Held-out test ROC AUC by the signal's SNR (each bin's positives against all negatives):")
 lines += table("test AUC by |drift| (Hz/s)", "drift_lo", "drift_hi", "%g", "Held-out test ROC AUC by the signal's |drift rate| in Hz/s:")
+if shift:  # by family: a signal family's positives against all negatives; an interference kind's negatives against all positives
+    cols, counts = [], {}
+    for _, _, _, pr in res:
+        for b in pr.get("test AUC by family", []):
+            k = b["group"] + ": " + b["family"]
+            if k not in cols: cols.append(k)
+            counts.setdefault(k, b["negatives"] if b["group"] == "interference" else b["positives"])
+    lines += ["", "Held-out test ROC AUC by family (a signal family: its positives against all negatives; an "
+              "interference kind: all positives against the negatives that carry it; `none`: clean negatives):", "",
+              "| family | " + " | ".join(r[0] for r in res) + " | (samples) |", "|---|" + "---|" * (len(res) + 1)]
+    for k in cols:
+        vals = []
+        for _, _, _, pr in res:
+            b = {x["group"] + ": " + x["family"]: x for x in pr.get("test AUC by family", [])}
+            vals.append(f4(b[k]["auc"]) if k in b else "–")
+        lines.append("| %s | %s | %d |" % (k, " | ".join(vals), counts[k]))
 text = "\n".join(lines) + "\n"
-marker_begin, marker_end = "<!-- quality.sh: begin -->", "<!-- quality.sh: end -->"
-header = ("Measured by `bash bench/quality.sh` (cadence-synth seed %s%s) on %s, %d cores.\n\n" %
-          (seed, ", QUICK" if quick == "1" else "", cpu or platform.processor(), os.cpu_count()))
+tag = "quality.sh shift" if shift else "quality.sh"
+marker_begin, marker_end = "<!-- %s: begin -->" % tag, "<!-- %s: end -->" % tag
+header = ("Measured by `bash bench/quality.sh` (cadence-synth %s%s) on %s, %d cores.\n\n" %
+          ("--preset shift" if shift else "seed " + seed, ", QUICK" if quick == "1" else "",
+           cpu, os.cpu_count()))
 block = marker_begin + "\n" + header + text + marker_end
 if os.path.exists(out_md):
     doc = open(out_md).read()
@@ -120,3 +95,70 @@ os.replace(tmp, out_md)
 print(text)
 print("wrote", out_md)
 EOF
+}
+
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seed=${SEED:-2026}
+build_dir=${CADENCE_BUILD_DIR:-build}
+out_md=${OUT:-docs/quality.md}
+work=${WORK:-$build_dir/quality}
+sets=${SETS:-indist shift}
+indist_rows="demo bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 dedoppler dedoppler_off_mean"
+shift_rows="demo bg_column focal dedoppler"
+if [ "${QUICK:-0}" = 1 ]; then
+  sizes=(--train 48 --test 24 --old 48)
+  quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
+else
+  sizes=()
+  quick=()
+fi
+
+bash cmake/run.sh build seti cadence-synth
+
+demo=samples/seti/configs/demo.json
+dd=samples/seti/configs/dedoppler.json
+# row name -> config and overrides
+declare -A config what
+config[demo]=$demo;                 what[demo]="demo.json as shipped"
+config[bg_none]=$demo;              what[bg_none]="background.mode=none"
+config[bg_off_mean]=$demo;          what[bg_off_mean]="background.mode=off_mean"
+config[bg_off_median]=$demo;        what[bg_off_median]="background.mode=off_median"
+config[bg_off_panel]=$demo;         what[bg_off_panel]="background.mode=off_panel"
+config[bg_nearest]=$demo;           what[bg_nearest]="background.mode=nearest"
+config[bg_column]=$demo;            what[bg_column]="background.mode=column"
+config[focal]=$demo;                what[focal]="train.focal_gamma=2"
+config[mean_channels]=$demo;        what[mean_channels]="background.mode=off_mean load.layout=channels"
+config[mean_no_mixup]=$demo;        what[mean_no_mixup]="background.mode=off_mean mixup.p=0"
+config[mean_epochs_3]=$demo;        what[mean_epochs_3]="background.mode=off_mean train.epochs=3 pretrain.epochs=3"
+config[dedoppler]=$dd;              what[dedoppler]="dedoppler.json as shipped"
+config[dedoppler_off_mean]=$dd;     what[dedoppler_off_mean]="background.mode=off_mean"
+
+for set in $sets; do
+  case $set in
+    indist) set_work=$work; data=$work/data-$seed${QUICK:+-quick}; preset=(--seed "$seed"); all_rows=$indist_rows ;;
+    shift) set_work=$work/shift; data=$work/shift/data${QUICK:+-quick}; preset=(--preset shift); all_rows=$shift_rows ;;
+    *) echo "quality.sh: unknown set \`$set\` (sets: indist shift)" >&2; exit 2 ;;
+  esac
+  mkdir -p "$set_work"
+  if [ ! -f "$data/.complete" ]; then
+    "$build_dir/samples/cadence-synth" --root "$data" "${preset[@]}" "${sizes[@]}" --quiet
+  fi
+  for row in ${ROWS:-$all_rows}; do
+    [ -n "${config[$row]:-}" ] || { echo "quality.sh: unknown row \`$row\` (rows: ${!config[*]})" >&2; exit 2; }
+    sets_=()
+    if [ "${what[$row]}" != "${config[$row]##*/} as shipped" ]; then
+      for kv in ${what[$row]}; do sets_+=(--set "$kv"); done
+    fi
+    echo "== $set/$row: ${what[$row]}"
+    rm -rf "$set_work/run-$row"
+    start=$(date +%s%N)
+    "$build_dir/samples/seti" run --config "${config[$row]}" --set load.root="$data" --set run.dir="$set_work/run-$row" \
+      --set run.threads="${THREADS:-0}" "${sets_[@]}" "${quick[@]}" --quiet > "$set_work/run-$row.log" 2>&1 ||
+      { tail -n 5 "$set_work/run-$row.log" >&2; exit 1; }
+    end=$(date +%s%N)
+    echo "{\"row\": \"$row\", \"what\": \"${what[$row]}\", \"wall_s\": $(( (end - start) / 1000000 )).0e-3}" > "$set_work/run-$row/wall.json"
+    tail -n 3 "$set_work/run-$row.log"
+  done
+  write_tables "$set" "$set_work" "$all_rows"
+done

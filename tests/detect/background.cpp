@@ -44,6 +44,9 @@ TEST_CASE("background: each mode subtracts what its documentation says, against 
   const auto mean = subtracted(x, cadence::BackgroundMode::off_mean);
   const auto median = subtracted(x, cadence::BackgroundMode::off_median);
   const auto panel = subtracted(x, cadence::BackgroundMode::off_panel);
+  // column: every panel's channels standardised over time (population std, as numpy's default)
+  const auto column = subtracted(x, cadence::BackgroundMode::column);
+  CHECK(torch::allclose(column, (x - x.mean(1, true)) / x.std(1, /*unbiased=*/false, /*keepdim=*/true), 1e-4, 1e-4));
   for (int p = 0; p < P; ++p) {
     CAPTURE(p);
     if (p % 2 == 0) {

@@ -123,6 +123,16 @@ TEST_CASE("heads: soft-label cross-entropy and BCE, by hand") {
   CHECK(cadence::head_loss(cadence::Head::bce, one, torch::tensor({1.f}).view({1, 1})).item<double>() ==
         doctest::Approx(std::log(2.0)));
   CHECK(cadence::head_probability(cadence::Head::bce, one).item<double>() == doctest::Approx(0.5));
+  // focal (gamma 2): each class term weighed by (1 - p)^2, p the probability of that class
+  CHECK(cadence::head_loss(cadence::Head::ce, logits, soft, 2.0).item<double>() ==
+        doctest::Approx(-(0.5 * 0.75 * 0.75 * std::log(0.25) + 0.5 * 0.25 * 0.25 * std::log(0.75))));
+  CHECK(cadence::head_loss(cadence::Head::bce, one, torch::tensor({1.f}).view({1, 1}), 2.0).item<double>() ==
+        doctest::Approx(0.25 * std::log(2.0)));
+  const auto sure = torch::tensor({3.f}).view({1, 1});  // p = 0.953: a target of 0 weighs p^2 on -log(1 - p)
+  CHECK(cadence::head_loss(cadence::Head::bce, sure, torch::tensor({0.f}).view({1, 1}), 2.0).item<double>() ==
+        doctest::Approx(std::pow(1.0 / (1.0 + std::exp(-3.0)), 2) * std::log(1.0 + std::exp(3.0))).epsilon(1e-5));
+  CHECK(cadence::head_loss(cadence::Head::ce, logits, soft, 0.0).item<double>() ==
+        doctest::Approx(cadence::head_loss(cadence::Head::ce, logits, soft).item<double>()));
 }
 
 TEST_CASE("efficientnetv2: BN folding and channels_last keep the eval-mode logits") {

@@ -131,3 +131,18 @@ TEST_CASE("fit: early stopping ends the run after `early_stopping` epochs withou
     CHECK(cut[e] > *std::max_element(cut.begin(), cut.begin() + static_cast<std::ptrdiff_t>(e)));
   CHECK(cut.back() <= *std::max_element(cut.begin(), cut.end() - 1));
 }
+
+TEST_CASE("fit: focal_gamma trains on the focal loss (a smaller loss, other weights), 0 on the plain one") {
+  Data data;
+  test::TempDir out("fitfocal");
+  json train = {{"epochs", 1}, {"batch_size", 4}, {"optimizer", "sgd"}, {"lr", 0.05}, {"scheduler", "constant"}};
+  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "ce", train));
+  train["focal_gamma"] = 2.0;
+  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "focal", train));
+  auto train_loss = [](const std::filesystem::path& log) {
+    return json::parse(test::read_file(log).substr(0, test::read_file(log).find('\n')))["train_loss"].get<double>();
+  };
+  // near p = 1/2 each term is weighed by about (1/2)^2: the focal loss is a fraction of the cross-entropy
+  CHECK(train_loss(out / "focal/log.jsonl") < 0.6 * train_loss(out / "ce/log.jsonl"));
+  CHECK(distance(parameters(out / "focal/last.pt"), parameters(out / "ce/last.pt")) > 1e-5);
+}

@@ -13,6 +13,9 @@
 //   off_mean    ON panel p minus, per frequency channel, the mean over time of its OFF neighbours
 //   off_median  the same with the median (robust to a bright transient in an OFF panel)
 //   off_panel   ON panel p minus OFF panel p+1, pixel by pixel (the neighbouring OFF panel itself)
+//   column      the 1st-place normalisation: every panel's every frequency channel standardised over
+//               time (its mean and standard deviation over the panel's rows), so what stays put in a
+//               channel (a band feature, zero-drift RFI, a DC spike) flattens; no OFF panel is used
 //   nearest     the 1st-place idea: every panel minus the same panel of the most similar *other* cadence
 //               of the dataset (both standardised), found once per dataset by a bounded similarity
 //               search on downsampled panels (each panel's per-channel time means, pooled by 4 channels;
@@ -47,14 +50,15 @@
 
 namespace cadence {
 
-enum class BackgroundMode { none, off_mean, off_median, off_panel, nearest };
+enum class BackgroundMode { none, off_mean, off_median, off_panel, nearest, column };
 
-inline constexpr std::array<std::pair<BackgroundMode, std::string_view>, 5> enum_names(BackgroundMode) {
+inline constexpr std::array<std::pair<BackgroundMode, std::string_view>, 6> enum_names(BackgroundMode) {
   return {{{BackgroundMode::none, "none"},
            {BackgroundMode::off_mean, "off_mean"},
            {BackgroundMode::off_median, "off_median"},
            {BackgroundMode::off_panel, "off_panel"},
-           {BackgroundMode::nearest, "nearest"}}};
+           {BackgroundMode::nearest, "nearest"},
+           {BackgroundMode::column, "column"}}};
 }
 
 struct BackgroundOptions {
@@ -107,6 +111,31 @@ inline void subtract(std::span<float> cadence, std::int64_t panels, std::int64_t
   if (static_cast<std::int64_t>(cadence.size()) != panels * ps)
     fail("background: ", cadence.size(), " values for a cadence of ", panels, " x ", time, " x ", freq);
   auto panel = [&](std::int64_t p) { return cadence.data() + p * ps; };
+  if (mode == BackgroundMode::column) {
+    std::vector<double> sum(static_cast<std::size_t>(freq)), sq(static_cast<std::size_t>(freq));
+    for (std::int64_t p = 0; p < panels; ++p) {
+      float* x = panel(p);
+      std::fill(sum.begin(), sum.end(), 0.0);
+      std::fill(sq.begin(), sq.end(), 0.0);
+      for (std::int64_t t = 0; t < time; ++t)
+        for (std::int64_t f = 0; f < freq; ++f) sum[static_cast<std::size_t>(f)] += x[t * freq + f];
+      for (std::int64_t f = 0; f < freq; ++f) sum[static_cast<std::size_t>(f)] /= static_cast<double>(time);
+      for (std::int64_t t = 0; t < time; ++t)
+        for (std::int64_t f = 0; f < freq; ++f) {
+          const double d = x[t * freq + f] - sum[static_cast<std::size_t>(f)];
+          sq[static_cast<std::size_t>(f)] += d * d;
+        }
+      for (std::int64_t f = 0; f < freq; ++f)  // a constant channel (std 0) only loses its mean
+        sq[static_cast<std::size_t>(f)] = std::sqrt(sq[static_cast<std::size_t>(f)] / static_cast<double>(time));
+      for (std::int64_t t = 0; t < time; ++t)
+        for (std::int64_t f = 0; f < freq; ++f) {
+          const auto k = static_cast<std::size_t>(f);
+          const double d = x[t * freq + f] - sum[k];
+          x[t * freq + f] = static_cast<float>(sq[k] > 1e-12 ? d / sq[k] : d);
+        }
+    }
+    return;
+  }
   const bool median = mode == BackgroundMode::off_median;
   // every estimate from the panels as read, before any is changed
   std::array<std::vector<float>, 6> est;

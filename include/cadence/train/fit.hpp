@@ -286,7 +286,7 @@ class Fit {
       torch::Tensor loss;
       {
         AutocastGuard autocast(t_.amp, device_);
-        loss = head_loss(head_, net_->forward(images).to(torch::kFloat32), y);
+        loss = head_loss(head_, net_->forward(images).to(torch::kFloat32), y, t_.focal_gamma);
       }
       const double value = loss.template item<double>();
       if (!std::isfinite(value))

@@ -135,6 +135,7 @@ struct TrainOptions {
   bool sync_batchnorm = false;  // data-parallel runs: BatchNorm statistics over all ranks' batches (per rank when off)
   bool grad_checkpointing = false;  // recompute activations in the backward pass (nn/checkpoint.hpp): memory for time
   Amp amp = Amp::off;               // autocast: "bf16" (CPU or GPU), "fp16" (CUDA, with dynamic loss scaling)
+  double focal_gamma = 0.0;         // focal loss (Lin et al. 2017): (1 - p)^gamma weighs down the easy samples (0: off)
 
   template <class V>
   void fields(V& v) {
@@ -164,6 +165,7 @@ struct TrainOptions {
     v("sync_batchnorm", sync_batchnorm);
     v("grad_checkpointing", grad_checkpointing);
     v("amp", amp);
+    v("focal_gamma", focal_gamma, config::in_range(0.0, 10.0));
   }
 };
 
