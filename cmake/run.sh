@@ -2,9 +2,9 @@
 # The two commands of the README, for a fresh Debian 12 machine. Both install what is missing,
 # configure and build once (later runs skip what is done), then:
 #   bash cmake/run.sh demo   generate data/synthetic if absent, run the competition pipeline on it
-#   bash cmake/run.sh test   build everything and run the whole test suite (ctest), then the unit and
-#                            command-line tests again under ASan + UBSan (build-asan/), then each
-#                            libFuzzer target for a short smoke run (build-fuzz/)
+#   bash cmake/run.sh test   build everything and run the whole test suite (ctest), then the memory-handling
+#                            unit tests and the command-line and end-to-end tests again under ASan + UBSan
+#                            (build-asan/), then each libFuzzer target for a short smoke run (build-fuzz/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,9 +55,13 @@ case "${1:-}" in
     phase "install and configure"
     cmake --build "$build_dir"
     phase "build"
-    ctest --test-dir "$build_dir" --output-on-failure "${@:2}"
+    # two at a time: ~200 of the entries are a process that spends its second loading LibTorch
+    jobs=${CADENCE_TEST_JOBS:-2}
+    ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" "${@:2}"
     phase "ctest"
-    # the same unit and command-line tests under AddressSanitizer + UndefinedBehaviorSanitizer
+    # the unit tests of the code that indexes memory by hand, and the command-line and end-to-end tests
+    # (whole jobs through an instrumented seti), under AddressSanitizer + UndefinedBehaviorSanitizer
+    # (tests/CMakeLists.txt says which unit tests, and why)
     asan_dir=${CADENCE_ASAN_DIR:-build-asan}
     # -O1: the sanitizers' own recommendation, and half the compile time of -O3 on two cores
     [ -f "$asan_dir/build.ninja" ] || cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1" \
@@ -66,7 +70,7 @@ case "${1:-}" in
     phase "ASan + UBSan build"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/cmake/sanitizers.supp \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --test-dir "$asan_dir" --output-on-failure -R '^(unit\.|cli\.|e2e\.|dist\.equivalence)' -E 'e2e.report_renders'
+      ctest --test-dir "$asan_dir" --output-on-failure -j "$jobs" -R '^(unit\.|cli\.|e2e\.|dist\.equivalence)' -E 'e2e.report_renders'
     # each fuzz target for a short smoke run from its seed corpus (docs/reliability.md has the long runs)
     phase "ASan + UBSan tests"
     fuzz_dir=${CADENCE_FUZZ_DIR:-build-fuzz}
