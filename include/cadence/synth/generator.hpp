@@ -299,7 +299,7 @@ inline SynthSample make_sample(const SynthOptions& o, Split split, std::uint32_t
   RandomStream rng(o.seed, static_cast<std::uint32_t>(split), index, StreamId::synth);
   // the newer families' draws come from a second stream, so the default families draw what they always did
   RandomStream extra(o.seed, static_cast<std::uint32_t>(split), index, StreamId::synth_families);
-  SynthSample s{synth_id(o.seed, split, index), rng.bernoulli(o.positive_rate) ? 1 : 0, {}};
+  SynthSample s{synth_id(o.seed, split, index), rng.bernoulli(o.positive_rate) ? 1 : 0, {}, 0.0, 0.0, {}};
   const bool rfi = rng.bernoulli(o.rfi_rate);
   const std::int64_t panel = p.tchans * p.fchans;
   const double T = static_cast<double>(p.tchans) * p.dt;  // one panel's duration
