@@ -161,6 +161,13 @@ inline const std::vector<double>& snr_bin_edges() {
   return edges;
 }
 
+/// How many of the sorted negative scores `x` beats, ties counting half (one positive's share of the AUC).
+inline double wins_over(const std::vector<double>& sorted_negatives, double x) {
+  const auto below = std::lower_bound(sorted_negatives.begin(), sorted_negatives.end(), x) - sorted_negatives.begin();
+  const auto upto = std::upper_bound(sorted_negatives.begin(), sorted_negatives.end(), x) - sorted_negatives.begin();
+  return static_cast<double>(below) + 0.5 * static_cast<double>(upto - below);
+}
+
 /// ROC AUC by bins of a per-sample value (a positive's SNR, say; NaN where unknown): each bin's positives
 /// ranked against all negatives, so that a bin's number says how well signals of that strength are found.
 inline std::vector<BinAuc> auc_by_bins(const std::vector<float>& truth, const std::vector<double>& score,
@@ -177,9 +184,7 @@ inline std::vector<BinAuc> auc_by_bins(const std::vector<float>& truth, const st
     for (std::size_t i = 0; i < truth.size(); ++i) {
       if (truth[i] < 0.5f || !(value[i] >= r.lo && value[i] < r.hi)) continue;
       ++r.positives;
-      const auto below = std::lower_bound(neg.begin(), neg.end(), score[i]) - neg.begin();
-      const auto upto = std::upper_bound(neg.begin(), neg.end(), score[i]) - neg.begin();
-      wins += static_cast<double>(below) + 0.5 * static_cast<double>(upto - below);
+      wins += wins_over(neg, score[i]);
     }
     if (r.positives > 0 && negatives > 0) r.auc = wins / (static_cast<double>(r.positives) * negatives);
     out.push_back(r);
@@ -228,11 +233,7 @@ inline std::vector<FamilyAuc> auc_by_family(const std::vector<float>& truth, con
       if ((truth[i] >= 0.5f) == negatives_vary) (negatives_vary ? pos : neg).push_back(score[i]);
     std::sort(neg.begin(), neg.end());
     double wins = 0.0;
-    for (double x : pos) {
-      const auto below = std::lower_bound(neg.begin(), neg.end(), x) - neg.begin();
-      const auto upto = std::upper_bound(neg.begin(), neg.end(), x) - neg.begin();
-      wins += static_cast<double>(below) + 0.5 * static_cast<double>(upto - below);
-    }
+    for (double x : pos) wins += wins_over(neg, x);
     FamilyAuc r{key.first, key.second, pos.size(), neg.size(), -1.0};
     if (!pos.empty() && !neg.empty())
       r.auc = wins / (static_cast<double>(pos.size()) * static_cast<double>(neg.size()));
