@@ -61,7 +61,8 @@ case "${1:-}" in
     phase "ctest"
     # the unit tests of the code that indexes memory by hand, and the command-line and end-to-end tests
     # (whole jobs through an instrumented seti), under AddressSanitizer + UndefinedBehaviorSanitizer
-    # (tests/CMakeLists.txt says which unit tests, and why)
+    # (tests/CMakeLists.txt says which unit tests, and why); not e2e.ensemble (two e2e.run-sized jobs and
+    # a blend of CSVs: e2e.run already takes that code through the sanitizers) nor the browser test
     asan_dir=${CADENCE_ASAN_DIR:-build-asan}
     # -O1: the sanitizers' own recommendation, and half the compile time of -O3 on two cores
     [ -f "$asan_dir/build.ninja" ] || cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1" \
@@ -70,7 +71,8 @@ case "${1:-}" in
     phase "ASan + UBSan build"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/cmake/sanitizers.supp \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --test-dir "$asan_dir" --output-on-failure -j "$jobs" -R '^(unit\.|cli\.|e2e\.|dist\.equivalence)' -E 'e2e.report_renders'
+      ctest --test-dir "$asan_dir" --output-on-failure -j "$jobs" -R '^(unit\.|cli\.|e2e\.|dist\.equivalence)' \
+      -E '^e2e\.(report_renders|ensemble)$'
     # each fuzz target for a short smoke run from its seed corpus (docs/reliability.md has the long runs)
     phase "ASan + UBSan tests"
     fuzz_dir=${CADENCE_FUZZ_DIR:-build-fuzz}
@@ -78,7 +80,7 @@ case "${1:-}" in
     cmake --build "$fuzz_dir"
     for t in npy csv config safetensors filterbank; do
       mkdir -p "$fuzz_dir/work/$t"
-      if ! "$fuzz_dir/fuzz_$t" "$fuzz_dir/work/$t" "tests/fuzz/corpus/$t" -max_total_time="${CADENCE_FUZZ_SECONDS:-20}" \
+      if ! "$fuzz_dir/fuzz_$t" "$fuzz_dir/work/$t" "tests/fuzz/corpus/$t" -max_total_time="${CADENCE_FUZZ_SECONDS:-12}" \
            -print_final_stats=1 > "$fuzz_dir/work/$t.log" 2>&1; then
         tail -40 "$fuzz_dir/work/$t.log"
         echo "fuzz_$t: failed (the crashing input is in the current directory)" >&2

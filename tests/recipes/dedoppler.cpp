@@ -1,0 +1,73 @@
+// The de-Doppler search as the model of a pipeline, through the recipes (the kernel itself: tests/detect/dedoppler.cpp).
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+
+#include <numeric>
+
+#include "cadence/data/load.hpp"
+#include "cadence/detect/background.hpp"
+#include "cadence/detect/dedoppler.hpp"
+#include "cadence/infer/tta.hpp"
+#include "cadence/nn/model.hpp"
+#include "cadence/nn/small_cnn.hpp"
+#include "cadence/recipes/competition.hpp"
+#include "support.hpp"
+
+TEST_CASE("dedoppler: as the model of a pipeline, run scores the folds without training and predicts once") {
+  test::TempDir data("dd"), out("ddrun");
+  test::small_dataset(data.path, 40, 20);
+  const auto pipeline = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::DeDopplerArch>{};
+  const cadence::config::json j = {
+      {"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
+      {"load", {{"root", data.path.string()}, {"layout", "all_stacked"}, {"threads", 2}}},
+      {"model", {{"arch", "dedoppler"}, {"drift_steps", 9}}},
+      {"train", {{"folds", 2}}},
+      {"finetune", {{"init", "scratch"}}}};
+  const auto r = cadence::recipes::run(pipeline, j);
+  REQUIRE(r.fold_auc.size() == 2);
+  CHECK(r.cv_auc > 0.8);  // the synthetic positives are bright drifting lines: the classical search finds them
+  const auto log = test::read_file(out / "r/fold_0/log.jsonl");
+  CHECK(std::count(log.begin(), log.end(), '\n') == 1);
+  CHECK(log.find("\"scored_only\":true") != std::string::npos);
+  CHECK(std::filesystem::exists(out / "r/fold_1/model.pt"));
+  const auto predict = cadence::config::json::parse(test::read_file(out / "r/predict.json"));
+  CHECK(predict["models (folds)"] == 1);  // nothing learnt: the folds agree, so one pass
+  CHECK(predict.contains("test ROC AUC (test_labels.csv)"));
+  const auto report = test::read_file(out / "r/report.html");
+  CHECK(report.find("id=\"snr\"") != std::string::npos);
+  CHECK(report.find("id=\"prediction\"") != std::string::npos);
+}
+
+TEST_CASE(
+    "dedoppler: finetune.baseline scores the baseline on the network's out-of-fold cadences, for cv.json and the "
+    "report") {
+  test::TempDir data("ddbase"), out("ddbaserun");
+  test::small_dataset(data.path, 40, 8);
+  const auto pipeline =
+      cadence::Load{} | cadence::Background{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
+  const cadence::config::json j = {
+      {"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
+      {"load", {{"root", data.path.string()}, {"threads", 2}}},
+      {"background", {{"mode", "off_mean"}}},
+      {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
+      {"train", {{"epochs", 1}, {"batch_size", 8}, {"folds", 2}}},
+      {"finetune", {{"init", "scratch"}, {"baseline", true}}}};
+  const auto r = cadence::recipes::finetune(pipeline, j);
+  const auto cv = cadence::config::json::parse(test::read_file(out / "r/cv.json"));
+  REQUIRE(cv.contains("baseline_auc"));
+  // the same number as the baseline pipeline itself on those cadences (all of train: two folds cover it)
+  const auto baseline = cadence::Load{} | cadence::Model<cadence::DeDopplerArch>{};
+  auto b = baseline;
+  b.get<cadence::Load>().options.root = data.path;
+  b.get<cadence::Load>().options.layout = cadence::PanelLayout::all_stacked;
+  const auto train = b.get<cadence::Load>().open(cadence::Split::train);
+  auto net = cadence::build_network(b, 1);
+  std::vector<std::int64_t> all(train.size());
+  std::iota(all.begin(), all.end(), 0);
+  const auto p = cadence::predict_pipeline(b, net, cadence::Head::ce, train, all, 64, torch::kCPU, 1, "x", true);
+  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(cadence::roc_auc(train.targets(), p)).epsilon(1e-12));
+  const auto report = test::read_file(r.report);
+  CHECK(report.find("de-Doppler baseline ROC AUC (same cadences)") != std::string::npos);
+  CHECK(report.find("<th>de-Doppler baseline</th>") != std::string::npos);        // beside the network, by SNR
+  CHECK(report.find("<title>de-Doppler baseline</title>") != std::string::npos);  // and on the ROC chart
+}
