@@ -1,5 +1,7 @@
 #include "cadence/data/kaggle.hpp"
 
+#include <sstream>
+
 #include "cadence/data/csv.hpp"
 #include "support.hpp"
 
@@ -49,6 +51,23 @@ TEST_CASE("kaggle: bad layouts are refused with the file or id named") {
   test::check_error(labels("id,target\nabc,0.5\n"), "train_labels.csv:2", "not a label (0 or 1)");
   test::check_error(labels("id,target\r\nabc,1\r\n"), (dir / "train" / "a" / "abc.npy").string(),
                     "missing file for id `abc`");
+  // a byte-order mark (a spreadsheet's "CSV UTF-8") is read past, as pandas does: it used to give
+  // "expected the header `id,target`, got `id,target`", the mark invisible
+  test::check_error(labels("\xEF\xBB\xBFid,target\nabc,1\n"), (dir / "train" / "a" / "abc.npy").string(),
+                    "missing file for id `abc`");
+}
+
+TEST_CASE("csv: a truth file's byte-order mark is read past, one inside a row is not") {
+  test::TempDir dir("csvbom");
+  test::write_file(dir / "t.csv", "\xEF\xBB\xBFid,target,snr,drift\nabc,1,12.5,0.1\n");
+  const auto rows = cadence::csv::read_truth(dir / "t.csv");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].id == "abc");
+  std::istringstream in(
+      "id,target\n\xEF\xBB\xBF"
+      "abc,1\n");  // split: \xBFabc would be one escape
+  test::check_error([&] { cadence::csv::parse_labels(in, "x.csv", cadence::csv::Column::label); }, "x.csv:2",
+                    "invalid id");
 }
 
 TEST_CASE("csv: ids are checked so that they can only name a file inside the split") {

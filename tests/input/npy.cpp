@@ -78,6 +78,17 @@ TEST_CASE("npy: refuses what it cannot read, naming the file") {
       cadence::npy::frame_header("{'descr': '<f2', 'fortran_order': False, 'shape': (99999999999999999999,), }"));
   test::check_error(read(dir / "absurd.npy"), "absurd.npy", "implausibly large");
   CHECK(out.capacity() < 1000);
+  // a key given twice (numpy would take the last one): refused, whichever comes first
+  test::write_file(
+      dir / "two_descr.npy",
+      cadence::npy::frame_header("{'descr': '<f2', 'descr': '<f4', 'fortran_order': False, 'shape': (6, 4, 8), }") +
+          std::string(6 * 4 * 8 * 4, '\0'));
+  test::check_error(read(dir / "two_descr.npy"), "two_descr.npy", "'descr' twice");
+  test::write_file(
+      dir / "two_shape.npy",
+      cadence::npy::frame_header("{'descr': '<f2', 'fortran_order': False, 'shape': (6, 4, 8), 'shape': (6, 4, 8), }") +
+          std::string(6 * 4 * 8 * 2, '\0'));
+  test::check_error(read(dir / "two_shape.npy"), "two_shape.npy", "'shape' twice");
 
   const std::int64_t other[] = {6, 273, 256};
   test::check_error([&] { npy::read_f32(test::fixture("npy/f2_v1.npy"), other, out); }, "f2_v1.npy",

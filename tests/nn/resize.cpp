@@ -86,6 +86,11 @@ TEST_CASE("resize: fixed resizers are plain interpolation, options are checked")
         cadence::config::parse<cadence::LearnedOptions>(nlohmann::json{{"size", {300}}});
       },
       "/size", "[height, width]");
+  test::check_error(  // accepted once, then LibTorch's "Output size is too small" hours later
+      [] {
+        cadence::config::parse<cadence::LearnedOptions>(nlohmann::json{{"size", {1, 1}}});
+      },
+      "/size", "each in [8, 4096]");
   test::check_error(
       [] {
         cadence::config::parse<cadence::LearnedOptions>(nlohmann::json{{"filters", 0}});

@@ -91,6 +91,15 @@ TEST_CASE("hardening: bad inputs are found before any training, by every job and
                     "both classes");
   test::check_error([&] { cadence::recipes::check(pipeline(), cfg); }, "/train/folds");
   CHECK_FALSE(std::filesystem::exists(out / "r/fold_0"));
+  // with fewer than 2 of a class no train.folds helps: the remedy is data (it said "use at most 0 folds")
+  test::check_error([] { cadence::checks::folds({1.0f}, 4, "train"); }, "1 positives and 0 negatives",
+                    "cross-validation needs at least 2 positives and 2 negatives: add data");
+  test::check_error(
+      [] {
+        cadence::checks::folds({1.0f, 1.0f, 1.0f, 0.0f}, 4, "train");
+      },
+      "cross-validation needs at least 2 positives and 2 negatives");
+  test::check_error([] { cadence::checks::folds({1, 1, 1, 0, 0, 0, 0}, 4, "train"); }, "(use at most 3 folds)");
   cfg["train"]["folds"] = 2;
   CHECK(cadence::recipes::check(pipeline(), cfg).find("2 folds, each validation with both classes") !=
         std::string::npos);

@@ -58,6 +58,13 @@ inline bool plain_number(std::string_view t) {
   return i == t.size();
 }
 
+/// The header line less a UTF-8 byte-order mark, which spreadsheet programs write and pandas skips.
+inline std::string_view header_text(std::string_view line) {
+  constexpr std::string_view bom = "\xEF\xBB\xBF";
+  if (line.substr(0, bom.size()) == bom) line.remove_prefix(bom.size());
+  return trim(line);
+}
+
 /// Parses an `id,target` table from `in`; errors name `file` and the line.
 /// `second` names the second column in the header (`id,target`; folds.csv has `id,fold`).
 inline std::vector<Row> parse_labels(std::istream& in, const std::string& file, Column column = Column::probability,
@@ -65,7 +72,7 @@ inline std::vector<Row> parse_labels(std::istream& in, const std::string& file, 
   const std::string want = "id," + std::string(second);
   std::string line;
   if (!std::getline(in, line)) fail(file, ": empty file; expected the header `", want, "`");
-  const auto header = trim(line);
+  const auto header = header_text(line);
   if (header != want) fail(file, ":1: expected the header `", want, "`, got `", header.substr(0, 120), "`");
   std::vector<Row> rows;
   std::unordered_map<std::string, std::size_t> first_line;
@@ -130,7 +137,7 @@ inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
   std::string line;
   constexpr const char* expected = "`id,target[,snr,drift[,signal,interference]]`";
   if (!std::getline(in, line)) fail(path.string(), ": empty file; expected the header ", expected);
-  const auto header = trim(line);
+  const auto header = header_text(line);
   const bool families = header == "id,target,snr,drift,signal,interference";
   const bool signals = families || header == "id,target,snr,drift";
   if (!signals && header != "id,target")

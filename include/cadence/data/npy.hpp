@@ -50,6 +50,9 @@ inline std::string_view dict_value(std::string_view dict, std::string_view key, 
   quoted.append(key).push_back('\'');
   const auto k = dict.find(quoted);
   if (k == std::string_view::npos) fail(file, ": npy header has no '", key, "' entry");
+  // numpy's literal_eval would keep the last of two; which one a writer meant is unknowable
+  if (dict.find(quoted, k + quoted.size()) != std::string_view::npos)
+    fail(file, ": npy header gives '", key, "' twice (each key may appear once)");
   auto p = dict.find(':', k);
   if (p == std::string_view::npos) fail(file, ": malformed npy header");
   ++p;

@@ -38,8 +38,9 @@ struct ResizeSize {
   }
   struct HeightWidth {
     void operator()(const std::vector<std::int64_t>& s, const std::string& path) const {
-      if (s.size() != 2 || s[0] < 1 || s[1] < 1 || s[0] > 4096 || s[1] > 4096)
-        fail(path, ": expected [height, width], each in [1, 4096]");
+      // at least 8, as `seti model --input` asks: a smaller image leaves nothing for the network's strides
+      if (s.size() != 2 || s[0] < 8 || s[1] < 8 || s[0] > 4096 || s[1] > 4096)
+        fail(path, ": expected [height, width], each in [8, 4096]");
     }
   };
 };

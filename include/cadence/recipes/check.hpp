@@ -39,9 +39,13 @@ inline std::size_t positives(const std::vector<float>& targets) {
 /// K stratified folds: each validation fold needs a positive and a negative.
 inline void folds(const std::vector<float>& targets, int k, const std::string& split) {
   const auto pos = positives(targets), neg = targets.size() - pos;
-  if (pos < static_cast<std::size_t>(k) || neg < static_cast<std::size_t>(k))
-    fail("/train/folds: ", k, " folds, but the ", split, " split has ", pos, " positives and ", neg,
-         " negatives: every fold's validation needs both classes (use at most ", std::min(pos, neg), " folds)");
+  if (pos >= static_cast<std::size_t>(k) && neg >= static_cast<std::size_t>(k)) return;
+  const auto most = std::min(pos, neg);
+  // cross-validation needs 2 folds at least: below that, the remedy is data, not a smaller train.folds
+  const auto remedy = most >= 2 ? "use at most " + std::to_string(most) + " folds"
+                                : std::string("cross-validation needs at least 2 positives and 2 negatives: add data");
+  fail("/train/folds: ", k, " folds, but the ", split, " split has ", pos, " positives and ", neg,
+       " negatives: every fold's validation needs both classes (", remedy, ")");
 }
 
 /// A stratified hold-out: both sides need both classes.
