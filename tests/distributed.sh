@@ -19,7 +19,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 mkdir -p "$work"
 if [[ $what != slurm && ! -f $data/train_labels.csv ]]; then
-  "$synth" --root "$data" --train 96 --test 16 --old 0 --seed 5 --quiet >/dev/null || fail "cadence-synth"
+  "$synth" --root "$data" --train 96 --test 17 --old 0 --seed 5 --quiet >/dev/null || fail "cadence-synth"
 fi
 common=(--config "$config" --set "load.root=$data" --set run.quiet=true --set run.threads=1 --set load.threads=1
         --set train.folds=2 --set finetune.init=scratch --set mixup.p=0 --set model.dropout=0 --set train.sync_batchnorm=true
@@ -49,10 +49,19 @@ equivalence)
   rm -rf "$work/one" "$work/two"
   timeout 600 "$seti" run "${common[@]}" --set "run.dir=$work/one" --set train.batch_size=16 --set train.epochs=2 \
     >"$work/one.out" 2>"$work/one.err" || { cat "$work/one.err"; fail "1 process"; }
-  ranks 2 "$(port)" "$work/two" run "${common[@]}" --set "run.dir=$work/two" --set train.batch_size=8 --set train.epochs=2
+  # with progress (rank 0's bars: on a pipe, one summary line each)
+  ranks 2 "$(port)" "$work/two" run "${common[@]}" --set "run.dir=$work/two" --set train.batch_size=8 --set train.epochs=2 \
+    --set run.quiet=false
   for p in "${pids[@]}"; do wait "$p" || { cat "$work"/two.*.err; fail "2 processes: a rank failed"; }; done
   [[ -s $work/two.1.out ]] && fail "rank 1 printed results (only rank 0 may): $(head -c 200 "$work/two.1.out")"
   grep -q "CV ROC AUC" "$work/two.0.out" || fail "rank 0 printed no result"
+  grep -q "^data-parallel: 2 ranks x 1 thread each, gloo$" "$work/two.0.out" || fail "rank 0 did not say the run is data-parallel"
+  grep -q "\] [0-9]*/[0-9]* " "$work/two.0.err" || fail "rank 0 showed no progress: $(head -c 300 "$work/two.0.err")"
+  # a bar counts the samples of all ranks, never more than there are (17 test cadences: each rank predicts
+  # 9, one of rank 1's a pad; the bars showed 18/17)
+  grep -o "\] [0-9]*/[0-9]* " "$work/two.0.err" | tr -d '] ' | awk -F/ '$1 != $2 { print "bar ends at " $0; bad = 1 } END { exit bad }' \
+    || fail "a progress bar of rank 0 does not end at its total"
+  grep -q "\] [0-9]*/[0-9]* " "$work/two.1.err" && fail "rank 1 showed progress (only rank 0 may): $(head -c 200 "$work/two.1.err")"
   # same out-of-fold predictions (id,target,prediction,fold) and AUC, same submission
   paste -d, "$work/one/oof.csv" "$work/two/oof.csv" | awk -F, 'NR > 1 {
       if ($1 != $5 || $4 != $8) { print "row " NR ": " $1 " fold " $4 " vs " $5 " fold " $8; bad = 1 }

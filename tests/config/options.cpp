@@ -6,7 +6,7 @@
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/small_cnn.hpp"
-#include "cadence/recipes/holdout.hpp"
+#include "cadence/recipes/options.hpp"
 #include "support.hpp"
 
 using cadence::config::json;
@@ -59,6 +59,20 @@ TEST_CASE("config: errors name the JSON path") {
   test::check_error(parse(R"({"sizes": [1, "2"]})"), "/sizes/1", "expected an integer");
   test::check_error(parse(R"({"inner": 3})"), "/inner", "expected an object");
   test::check_error(parse(R"([1])"), "/", "expected an object");
+  // a directory cadence would make: refused when no file system could hold it, quoting a piece of it
+  auto run_dir = [](const std::string& dir) {
+    return [dir] { cadence::config::parse<cadence::RunOptions>(json{{"dir", dir}}); };
+  };
+  const auto message = test::error_of(run_dir(std::string(5000, 'x') + "/y"));
+  CHECK(message.find("/dir: a path of 5002 characters (`xxxx") != std::string::npos);
+  CHECK(message.size() < 200);  // it quoted the 5,000 characters whole
+  test::check_error(run_dir("runs/" + std::string(3000, 'x')), "/dir: `xxxx",
+                    "is a name of 3000 characters; a file system allows 255");
+  std::string deep;  // 17 names of 250 characters: each allowed, the path (4,266 characters) not
+  for (int i = 0; i < 17; ++i) deep += (i ? "/" : "") + std::string(250, static_cast<char>('a' + i));
+  test::check_error(run_dir(deep), "/dir: a path of 4266 characters", "at most 4095");
+  test::check_error(run_dir(""), "/dir", "must not be empty");
+  CHECK(test::error_of(run_dir("runs/" + std::string(255, 'n'))).empty());
 }
 
 TEST_CASE("config: write gives the resolved options, and reading them back is the identity") {
@@ -76,7 +90,7 @@ TEST_CASE("config: write gives the resolved options, and reading them back is th
 
 TEST_CASE("config: a pipeline's config has one section per stage plus the recipe's") {
   auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
-  cadence::HoldoutConfig recipe;
+  cadence::CompetitionConfig recipe;  // the holdout and competition recipes read the same sections
   cadence::config::read_config(
       json::parse(R"({"load": {"threads": 3}, "model": {"arch": "small_cnn", "width": 8, "head": "bce"},
                                                "train": {"epochs": 2}})"),

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include "cadence/augment/augment.hpp"
 #include "cadence/config/overrides.hpp"
 #include "cadence/data/load.hpp"
@@ -219,6 +221,62 @@ TEST_CASE("integrity: what a run wrote is read back strictly: oof.csv and log.js
   test::write_file(out / "log.jsonl", "{\"epoch\": 1}\n{\"epoch\": 2, \"valid_au");
   test::check_error([&] { cadence::read_history(out / "log.jsonl"); }, "log.jsonl:2", "not a JSON object");
   CHECK(cadence::read_history(out / "absent.jsonl").empty());
+}
+
+TEST_CASE("integrity: predict refuses a train split that changed since the run (a label flipped, a row removed)") {
+  TrainedRun t;
+  const auto labels = t.data / "train_labels.csv";
+  const auto original = test::read_file(labels);
+  const auto config_before = test::read_file(t.run() / "config.json");
+  // a label flipped: the same ids and count, other labels (the folds' models learnt the old ones)
+  auto flipped = original;
+  const auto row = flipped.find('\n') + 1;              // the first data row: id,target
+  auto& target = flipped[flipped.find('\n', row) - 1];  // its last character is the label
+  target = target == '0' ? '1' : '0';
+  test::write_file(labels, flipped);
+  for (const char* job : {"predict", "finetune"}) {
+    CAPTURE(job);
+    test::check_error(
+        [&] {
+          if (std::string(job) == "predict")
+            cadence::recipes::predict(pipeline(), t.cfg);
+          else
+            cadence::recipes::finetune(pipeline(), t.cfg);
+        },
+        "the train split has changed since this run began (24 -> 24 cadences, or other ids or labels)");
+  }
+  auto resumed = t.cfg;
+  resumed["run"]["resume"] = true;
+  test::check_error([&] { cadence::recipes::run(pipeline(), resumed); }, "the train split has changed");
+  CHECK_FALSE(std::filesystem::exists(t.run() / "submission.csv"));
+  CHECK(test::read_file(t.run() / "config.json") == config_before);  // refused before the first write
+  // a row removed
+  test::write_file(labels, original.substr(0, original.rfind('\n', original.size() - 2) + 1));
+  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "(24 -> 23 cadences");
+  // the split as it was: predict works again
+  test::write_file(labels, original);
+  CHECK(test::error_of([&] { cadence::recipes::predict(pipeline(), t.cfg); }).empty());
+  CHECK(std::filesystem::exists(t.run() / "submission.csv"));
+}
+
+TEST_CASE("integrity: a signal after training stops predict at its next batch, as training stops, and writes nothing") {
+  TrainedRun t;
+  cadence::InterruptGuard
+      outer;  // the handlers as a job installs them; the signal arrives before predict's first batch
+  std::raise(SIGTERM);
+  REQUIRE(cadence::interrupt_requested() == SIGTERM);
+  bool interrupted = false;
+  try {
+    cadence::recipes::predict(pipeline(), t.cfg);
+  } catch (const cadence::Interrupted& e) {
+    interrupted = true;
+    CHECK(e.signal == SIGTERM);
+    const std::string what = e.what();
+    CHECK(what.find("stopped by SIGTERM") != std::string::npos);
+    CHECK(what.find("--resume") != std::string::npos);
+  }
+  CHECK(interrupted);
+  CHECK_FALSE(std::filesystem::exists(t.run() / "submission.csv"));
 }
 
 TEST_CASE("integrity: predict refuses a truncated log before it writes submission.csv") {

@@ -94,6 +94,23 @@ struct NonEmpty {
   }
 };
 
+/// A directory cadence will make (run.dir, scan.out, ensemble.dir): not empty, and short enough for a
+/// file system (255 bytes a name, 4095 a path), so that a 5,000-character name is refused here, in a line
+/// that quotes a piece of it, not by mkdir later with the whole of it.
+struct FitsFileSystem {
+  void operator()(const std::filesystem::path& p, const std::string& path) const {
+    const auto s = p.string();
+    if (s.empty()) fail(path, ": must not be empty");
+    if (s.size() > 4095) fail(path, ": a path of ", s.size(), " characters (`", s.substr(0, 40), "...`); at most 4095");
+    for (const auto& part : p) {
+      const auto name = part.string();
+      if (name.size() > 255)
+        fail(path, ": `", name.substr(0, 40), "...` is a name of ", name.size(),
+             " characters; a file system allows 255");
+    }
+  }
+};
+
 /// A key that must be present (no default). The Reader checks it when the key is absent.
 struct Required {
   template <class T>
@@ -119,6 +136,7 @@ inline InRange in_range(double lo, double hi) { return {lo, hi}; }
 inline InRange probability() { return {0.0, 1.0}; }
 inline Odd odd() { return {}; }
 inline NonEmpty non_empty() { return {}; }
+inline FitsFileSystem fits_file_system() { return {}; }
 
 inline std::string child(const std::string& path, std::string_view key) { return path + "/" + std::string(key); }
 
@@ -373,7 +391,11 @@ class StrictKeys {
   }
   std::string path() const {
     std::string p;
-    for (const auto& f : frames_) p += "/" + (f.object ? first_line(f.key, 60) : std::to_string(f.index));
+    // appended piece by piece: `"/" + std::string&&` trips GCC 12's -Wstringop-overflow
+    for (const auto& f : frames_) {
+      p += '/';
+      p += f.object ? first_line(f.key, 60) : std::to_string(f.index);
+    }
     return p.empty() ? "/" : p;
   }
   std::string where_;

@@ -1,8 +1,9 @@
 #pragma once
-// SIGINT / SIGTERM while training: the handler only records the signal; the training loop finishes
+// SIGINT / SIGTERM during a job: the handler only records the signal; the training loop finishes
 // the optimizer step in progress, writes a resumable checkpoint and throws Interrupted, which a
 // command-line program turns into exit code 128 + signal (130, 143) after one line saying how to
-// resume. A second signal while the first is handled restores the default: it ends the process.
+// resume; the phases after training (predict, a baseline pass) stop at their next batch the same way.
+// A second signal while the first is handled restores the default: it ends the process.
 #include <csignal>
 #include <string>
 
@@ -55,5 +56,14 @@ class InterruptGuard {
 };
 
 inline const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+
+/// After training (a baseline pass, predict, the report): a recorded signal stops the job here with
+/// the same Interrupted as training's (exit 130 / 143 from the command line, stdout flushed). What was
+/// trained is on disk; --resume skips it and does this phase again.
+inline void stop_if_interrupted(const std::string& phase) {
+  if (const int sig = interrupt_requested())
+    throw Interrupted(sig, phase + ": stopped by " + signal_name(sig) +
+                               "; the trained folds are kept, continue with --resume (it redoes this step only)");
+}
 
 }  // namespace cadence

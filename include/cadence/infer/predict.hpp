@@ -3,6 +3,7 @@
 // stages in its reader threads), the prediction stage (TTA) decides the rounds and reduces them, and
 // its "augment" rounds apply the pipeline's augmentation stages with the TTA epochs' draws. Each batch
 // is read once for all rounds.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <torch/nn.h>
 
 #include "cadence/core/compose.hpp"
+#include "cadence/core/interrupt.hpp"
 #include "cadence/core/progress.hpp"
 #include "cadence/dist/group.hpp"
 #include "cadence/nn/memory_format.hpp"
@@ -74,6 +76,9 @@ struct PredictCall {
   std::string label = "predict";
   bool quiet = false;   // no progress bar
   bool use_tta = true;  // the pipeline's prediction stage; false: one plain round (per-epoch validation)
+  // a recorded SIGINT/SIGTERM stops the call at its next batch (Interrupted); false: the caller looks for
+  // it itself (training's validation: the epoch's checkpoint is written first)
+  bool stop_on_signal = true;
 };
 
 namespace detail {
@@ -90,14 +95,20 @@ std::vector<double> predict_local(const P& pipeline, Net& net, Head head, const 
   const RoundContext ctx = round_context(pipeline, call.seed, rows);
   if (loader->num_samples() == 0) return {};
   Progress bar(call.label, shown_total, call.quiet, "samples");
+  std::int64_t done = 0;  // this rank's samples predicted so far
   torch::Tensor p;
   with_rounds(pipeline, call.use_tta, [&](const auto& stage) {
     std::vector<std::vector<torch::Tensor>> per_round(static_cast<std::size_t>(stage.rounds()));
     while (auto batch = loader->next()) {
+      if (call.stop_on_signal) stop_if_interrupted(call.label);
       rows = batch->indices;
       auto logits = round_logits(stage, net, batch->images.to(call.device), ctx);
       for (std::size_t r = 0; r < logits.size(); ++r) per_round[r].push_back(std::move(logits[r]));
-      bar.advance(batch->size() * shown_scale);
+      // each of this rank's samples stands for shown_scale (the ranks') samples, the last row of the
+      // padded shards for fewer: the bar ends at shown_total (it said `validate 14/13` on 2 ranks)
+      const auto before = std::min(done * shown_scale, shown_total);
+      done += static_cast<std::int64_t>(batch->size());
+      bar.advance(std::min(done * shown_scale, shown_total) - before);
     }
     std::vector<torch::Tensor> all;  // the rounds are reduced over the whole set (TTA's "rank" needs it)
     for (auto& r : per_round) all.push_back(torch::cat(r));

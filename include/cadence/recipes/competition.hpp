@@ -41,6 +41,7 @@
 #include "cadence/infer/submission.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/core/compose.hpp"
+#include "cadence/core/interrupt.hpp"
 #include "cadence/train/fit.hpp"
 #include "cadence/train/metrics.hpp"
 #include "cadence/train/report.hpp"
@@ -135,6 +136,11 @@ void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const RunDir&
       fail("/finetune/init: \"pretrained\" but ", pretrained_model.string(),
            " does not exist (run pretrain first, or set init to \"weights\" or \"scratch\")");
     if (job != "pretrain" && job != "holdout") checks::blend(cfg.predict, open_checked(pipeline, Split::test));
+    // the folds' models (and oof.csv) were made from the train split the run recorded: a changed split is
+    // refused before anything is written (finetune refused it, predict did not, and both only after
+    // rewriting config.json); a run that starts over forgets what was recorded
+    if (job == "predict" || job == "finetune" || (job == "run" && cfg.run.resume))
+      fingerprint::verify_inputs(dir.root(), "train", open_checked(pipeline, Split::train));
     if (job == "predict") {  // what predict reads back for the report: refused now, not after submission.csv
       if (std::filesystem::exists(dir.oof())) (void)read_oof(dir.oof());
       if (std::filesystem::exists(dir.cv())) (void)config::load_file(dir.cv());
@@ -164,6 +170,11 @@ Prepared prepare(P& pipeline, const config::json& j, const std::string& job, boo
   if (dist::Group* g = cfg.run.join()) {  // a data-parallel run: one config, rank 0 keeps the directory
     g->agree("config", std::hash<std::string>{}(identity.dump()));
     if (!g->leader()) cfg.run.quiet = true;
+    if (g->leader()) {  // said once, by the rank that prints: a data-parallel run used to look like any other
+      const int n = cfg.run.threads;
+      const std::string threads = n == 0 ? "all cores' threads" : std::to_string(n) + (n == 1 ? " thread" : " threads");
+      std::printf("data-parallel: %d ranks x %s each, %s\n", g->size(), threads.c_str(), g->backend().c_str());
+    }
   }
   dist::on_leader([&] {
     p.dir.refuse_links();
@@ -621,18 +632,21 @@ std::string check(P pipeline, const config::json& j) {
 /// Hold-out training on the pretraining split; best weights in <run.dir>/pretrain/model.pt.
 template <class P>
 double pretrain(P pipeline, const config::json& j) {
+  InterruptGuard on_signal;  // a signal after training stops at the next batch, not mid-write
   return detail::pretrain_job(pipeline, detail::prepare(pipeline, j, "pretrain", /*fresh=*/true));
 }
 
 /// Stratified K-fold on train; oof.csv, cv.json; per-fold weights in <run.dir>/fold_<k>/model.pt.
 template <class P>
 CompetitionResult finetune(P pipeline, const config::json& j) {
+  InterruptGuard on_signal;  // a signal after training stops at the next batch, not mid-write
   return detail::finetune_job(pipeline, detail::prepare(pipeline, j, "finetune", /*fresh=*/false));
 }
 
 /// The fold ensemble x TTA on test, blended with predict.blend; submission.csv in sample order.
 template <class P>
 std::filesystem::path predict(P pipeline, const config::json& j) {
+  InterruptGuard on_signal;  // a signal after training stops at the next batch, not mid-write
   return detail::predict_job(pipeline, detail::prepare(pipeline, j, "predict", /*fresh=*/false));
 }
 
@@ -641,6 +655,7 @@ std::filesystem::path predict(P pipeline, const config::json& j) {
 /// the last.
 template <class P>
 CompetitionResult run(P pipeline, const config::json& j) {
+  InterruptGuard on_signal;  // a signal after training stops at the next batch, not mid-write
   CompetitionResult r;
   const auto prepared = detail::prepare(pipeline, j, "run", /*fresh=*/true);
   if (prepared.cfg.finetune.init == FinetuneInit::pretrained) r.pretrain_auc = detail::pretrain_job(pipeline, prepared);

@@ -65,7 +65,7 @@ struct EnsembleOptions {
   std::vector<EnsembleMember> members;
   template <class V>
   void fields(V& v) {
-    v("dir", dir, config::NonEmpty{});
+    v("dir", dir, config::fits_file_system());
     v("blend", blend);
     v("set", set);
     v("members", members, config::required(), AtLeastTwo{});

@@ -174,4 +174,17 @@ inline void check_inputs(const std::filesystem::path& dir, const std::string& sp
   write(dir, fp);
 }
 
+/// The same check, writing nothing: a split the run recorded must be unchanged (one it has not recorded
+/// passes). Jobs call it before they write (predict's models and oof.csv were made from the split).
+inline void verify_inputs(const std::filesystem::path& dir, const std::string& split, const Dataset& d) {
+  const auto fp = read(dir);
+  if (!fp.is_object() || !fp.contains("inputs") || !fp["inputs"].is_object() || !fp["inputs"].contains(split)) return;
+  const auto& was = fp["inputs"][split];
+  const auto now = of_inputs(d);
+  if (was == now) return;
+  fail(dir.string(), ": the ", split, " split has changed since this run began (",
+       was.value("count", config::json()).dump(), " -> ", now["count"].dump(),
+       " cadences, or other ids or labels); use another run.dir, or start over with `seti run`");
+}
+
 }  // namespace cadence::fingerprint

@@ -43,6 +43,7 @@ namespace recipes {
 
 template <class P>
 HoldoutResult holdout(P pipeline, const config::json& j) {
+  InterruptGuard on_signal;  // a signal after training stops at the next batch, not mid-write
   const auto prepared = detail::prepare(pipeline, j, "holdout", /*fresh=*/true);  // every check, then the first write
   const auto& cfg = prepared.cfg;
   const RunDir& dir = prepared.dir;
@@ -64,7 +65,7 @@ HoldoutResult holdout(P pipeline, const config::json& j) {
   net->to(device);
   if (t.channels_last) to_channels_last(*net);
   const auto f = fit(pipeline, net,
-                     FitContext{run, t, train, split.fitting, split.valid, dir.root(), "epoch", device,
+                     FitContext{run, t, train, split.fitting, split.valid, dir.root(), "holdout", device,
                                 dir.identity_check("holdout")});
   HoldoutResult result{f.best_auc, -1.0, f.best_epoch, dir.root(), dir.submission(), f.model};
   std::vector<double> best_valid = f.best_valid;

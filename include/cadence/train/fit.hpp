@@ -125,7 +125,7 @@ struct FitContext {
   const std::vector<std::int64_t>& fitting;  // indices into data that train
   const std::vector<std::int64_t>& valid;    // indices into data that validate
   std::filesystem::path dir;                 // model.pt, last.pt, log.jsonl
-  std::string tag;                           // "pretrain", "fold 1", "epoch" (holdout): progress and log.jsonl
+  std::string tag;                           // "pretrain", "fold 1", "holdout": progress and log.jsonl
   torch::Device device = torch::kCPU;
   IdentityCheck checkpoint;  // what model.pt and last.pt record, and what a resume must find
 };
@@ -234,7 +234,7 @@ class Fit {
     group_->all_reduce(t, "loss sum");
     return {t[0].item<double>(), static_cast<std::int64_t>(t[1].item<double>())};
   }
-  std::string job() const { return tag_ == "epoch" ? "holdout" : tag_; }
+  std::string job() const { return tag_; }  // holdout's tag was "epoch" (bars "epoch 1/3", "epoch epoch 1:")
 
   /// Augment (per-sample stages) and Mixup (batch stages): on a CPU run in the reader threads, Augment
   /// on each sample as it is read, while it is in cache; on a GPU batched as tensor ops on the device.
@@ -370,7 +370,8 @@ class Fit {
                                .seed = run_.seed,
                                .label = "validate",
                                .quiet = quiet(),
-                               .use_tta = false});
+                               .use_tta = false,
+                               .stop_on_signal = false});  // run() stops after the epoch's checkpoint
     for (std::size_t i = 0; i < p.size(); ++i)
       if (!std::isfinite(p[i]))
         fail(job(), ": the validation prediction for id `", data_.entries[static_cast<std::size_t>(valid_idx_[i])].id,

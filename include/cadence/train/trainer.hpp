@@ -44,7 +44,7 @@ struct RunOptions {
 
   template <class V>
   void fields(V& v) {
-    v("dir", dir, config::non_empty());
+    v("dir", dir, config::fits_file_system());
     v("seed", seed);
     v("device", device, config::non_empty());
     v("threads", threads, config::in_range(0, 1024));
