@@ -221,19 +221,48 @@ int job(const std::string& name, const cadence::config::json& config) {
   });
 }
 
+/// Every member's config read and validated, naming the member on error, and the members' folds compared:
+/// all before the first member trains (a member's bad config, or folds the blend cannot join, used to
+/// surface after the others had trained).
+void check_members(const cadence::EnsembleOptions& e, const std::vector<cadence::config::json>& members) {
+  std::vector<std::pair<int, std::uint64_t>> folds;  // (train.folds, run.seed): what decides each id's fold
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    try {
+      with_pipeline(members[i], [&](auto pipeline, const cadence::config::json& mj) {
+        cadence::CompetitionConfig cfg;
+        cadence::config::read_config(mj, pipeline, cfg);
+        cfg.validate();
+        folds.emplace_back(cfg.train.folds, static_cast<std::uint64_t>(cfg.run.seed));
+        return 0;
+      });
+    } catch (const cadence::Error& err) {
+      cadence::fail("/ensemble/members/", i, " (", e.members[i].name, "): ", err.what());
+    }
+    if (folds[i] != folds[0])
+      cadence::fail("/ensemble/members/", i, " (", e.members[i].name, "): train.folds ", folds[i].first,
+                    " and run.seed ", folds[i].second, ", but member ", e.members[0].name, " has ", folds[0].first,
+                    " and ", folds[0].second,
+                    ": the blend joins the members' out-of-fold predictions, so they need the "
+                    "same folds (give every member the same train.folds and run.seed)");
+  }
+}
+
 /// Runs every member of the ensemble in its own directory (each on its own pipeline), then blends.
-int ensemble(const std::string& file, const cadence::config::json& j) {
+int ensemble(const std::string& file, const cadence::config::json& j, bool quiet) {
   const auto e = cadence::config::parse<cadence::EnsembleConfig>(j).ensemble;
   const bool rank0 = quiet_unless_rank0();
+  const auto base = std::filesystem::path(file).parent_path();
+  std::vector<cadence::config::json> members;
+  for (const auto& m : e.members) {
+    members.push_back(cadence::recipes::member_config(e, m, base));  // all errors before any work
+    if (quiet) cadence::config::apply_override(members.back(), "run.quiet=true");
+  }
+  check_members(e, members);
   std::filesystem::create_directories(e.dir);
   if (rank0)
     cadence::write_text_atomically(e.dir / "ensemble.json", [&](std::ostream& o) {
       o << cadence::config::write(cadence::EnsembleConfig{e}).dump(2) << '\n';
     });
-  const auto base = std::filesystem::path(file).parent_path();
-  std::vector<cadence::config::json> members;
-  for (const auto& m : e.members)
-    members.push_back(cadence::recipes::member_config(e, m, base));  // all errors before any work
   for (std::size_t i = 0; i < e.members.size(); ++i) {
     std::printf("member %s (%zu/%zu), run directory %s\n", e.members[i].name.c_str(), i + 1, e.members.size(),
                 members[i]["run"]["dir"].get<std::string>().c_str());
@@ -339,6 +368,8 @@ int main(int argc, char** argv) {
   auto* ens =
       app.add_subcommand("ensemble", "run each member of an ensemble config in its own directory, then blend them");
   config.add_to(*ens);
+  bool ensemble_quiet = false;
+  ens->add_flag("--quiet", ensemble_quiet, "no progress bars in any member (run.quiet=true)");
   std::string out;
   auto* prev =
       app.add_subcommand("preview", "write before/after PNGs of each augment op on a positive training sample");
@@ -380,7 +411,7 @@ int main(int argc, char** argv) {
       if (quiet) cadence::config::apply_override(j, "run.quiet=true");
       return job(job_name, j);
     }
-    if (ens->parsed()) return ensemble(config.file, config.load());
+    if (ens->parsed()) return ensemble(config.file, config.load(), ensemble_quiet);
     if (scn->parsed()) {
       auto j = config.load();
       if (scan_quiet) cadence::config::apply_override(j, "run.quiet=true");
