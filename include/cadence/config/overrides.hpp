@@ -18,7 +18,10 @@ inline json parse_scalar(const std::string& text) {
   } catch (const json::out_of_range&) {
     fail("`", first_line(text, 40), "` is a number out of range");
   }
-  return parse_strict(text, "`" + first_line(text, 40) + "`");  // valid JSON: no key twice in an object
+  std::string where = "`";  // built in steps: `"`" + std::string&&` trips GCC 12's -Wstringop-overflow
+  where += first_line(text, 40);
+  where += '`';
+  return parse_strict(text, where);  // valid JSON: no key twice in an object
 }
 
 /// Applies `a.b.c=value` to `j`, creating objects on the way.

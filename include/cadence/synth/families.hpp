@@ -48,7 +48,10 @@ inline constexpr std::array<FamilyKind, 7> kInterference{{{"drifting", 1.0},
 template <std::size_t N>
 std::string family_names(const std::array<FamilyKind, N>& kinds) {
   std::string out;
-  for (const auto& k : kinds) out += (out.empty() ? "" : ",") + std::string(k.name);
+  for (const auto& k : kinds) {  // appended in steps: `"," + std::string` trips GCC 12's -Wstringop-overflow
+    if (!out.empty()) out += ',';
+    out += k.name;
+  }
   return out;
 }
 
