@@ -17,6 +17,7 @@
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/resize.hpp"
 #include "cadence/nn/small_cnn.hpp"
+#include "cadence/synth/inject.hpp"
 
 namespace seti {
 
@@ -39,15 +40,15 @@ constexpr Architecture<Arch, MakePipeline> entry(MakePipeline make) {
 inline const auto kArchitectures = std::make_tuple(
     entry<cadence::SmallCnnArch>([] {
       using namespace cadence;
-      return Load{} | Background{} | Ops{} | Mixup{} | Model<SmallCnnArch>{} | TTA<16>{};
+      return Load{} | Inject{} | Background{} | Ops{} | Mixup{} | Model<SmallCnnArch>{} | TTA<16>{};
     }),
     entry<cadence::EffNetV2S>([] {
       using namespace cadence;
-      return Load{} | Background{} | Ops{} | Mixup{} | Resize<Learned>{} | Model<EffNetV2S>{} | TTA<16>{};
+      return Load{} | Inject{} | Background{} | Ops{} | Mixup{} | Resize<Learned>{} | Model<EffNetV2S>{} | TTA<16>{};
     }),
     entry<cadence::EffNetV2M>([] {
       using namespace cadence;
-      return Load{} | Background{} | Ops{} | Mixup{} | Resize<Learned>{} | Model<EffNetV2M>{} | TTA<16>{};
+      return Load{} | Inject{} | Background{} | Ops{} | Mixup{} | Resize<Learned>{} | Model<EffNetV2M>{} | TTA<16>{};
     }),
     // the classical baseline: nothing to train, nothing to augment
     entry<cadence::DeDopplerArch>([] {

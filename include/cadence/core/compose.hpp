@@ -97,16 +97,39 @@ LoaderHooks source_hooks(const P& pipeline) {
   LoaderHooks hooks;
   bool any = false;
   pipeline.for_each([&](const auto& s) {
-    if constexpr (CadenceStage<std::remove_cvref_t<decltype(s)>>) any = any || cadence_stage_active(s);
+    if constexpr (protocol::has_transform_cadence<std::remove_cvref_t<decltype(s)>>)
+      any = any || cadence_stage_active(s);
   });
   if (any)
     hooks.cadence = [&pipeline](std::span<float> cadence, const CadenceKey& key) {
       pipeline.for_each([&](const auto& s) {
-        if constexpr (CadenceStage<std::remove_cvref_t<decltype(s)>>)
+        if constexpr (protocol::has_transform_cadence<std::remove_cvref_t<decltype(s)>>)
           if (cadence_stage_active(s)) s.transform_cadence(cadence, key);
       });
     };
   return hooks;
+}
+
+/// The pipeline's injection stages for a training pass of `epoch`, in expression order (empty when it
+/// has none with work to do). Training loaders add it to their hooks, on every device: it needs the
+/// raw cadence, which only the readers have.
+template <class P>
+std::function<float(std::span<float>, float, InjectKey)> inject_hook(const P& pipeline, std::uint64_t seed,
+                                                                     std::uint32_t epoch) {
+  bool any = false;
+  pipeline.for_each([&](const auto& s) {
+    if constexpr (protocol::has_inject<std::remove_cvref_t<decltype(s)>>) any = any || cadence_stage_active(s);
+  });
+  if (!any) return {};
+  return [&pipeline, seed, epoch](std::span<float> cadence, float target, InjectKey key) {
+    key.seed = seed;
+    key.epoch = epoch;
+    pipeline.for_each([&](const auto& s) {
+      if constexpr (protocol::has_inject<std::remove_cvref_t<decltype(s)>>)
+        if (cadence_stage_active(s)) target = s.inject(cadence, target, key);
+    });
+    return target;
+  };
 }
 
 /// Loader hooks that run the pipeline's stages in the reader threads: its cadence stages, the per-sample stages of

@@ -22,6 +22,9 @@ enum class StreamId : std::uint32_t {
   init = 6,
   synth = 7,
   synth_families = 8,
+  inject = 9,         // Inject: whether a sample gets a signal / interference, and the signal
+  inject_extra = 10,  // Inject: which interference, and the newer kinds' draws
+  inject_rfi = 11,    // Inject: the interference's line
   augment = 100,
 };
 

@@ -10,6 +10,10 @@
 //                panels into the image and standardises them), in the source's reader threads, in every
 //                phase: preprocessing that needs all six panels (Background's OFF-panel subtraction).
 //                Optional: `bool active() const` (false: nothing to do, the source keeps its fast path).
+//   injection    float inject(std::span<float> cadence, float target, const InjectKey&) const;
+//                a cadence stage of training passes only: it may draw something onto the raw cadence and
+//                return the sample's new label (Inject: a signal on a negative makes it a positive). Run
+//                in the readers before the other cadence stages, never in validation or prediction.
 //   per-sample   void apply(at::Tensor& images, const SampleKey&) const;  static constexpr bool augmentation;
 //                images (B,C,H,W), row b is sample key.samples[b] and must depend on nothing else, so the
 //                engine may run it one sample at a time in the reader threads or batched on the device.
@@ -74,6 +78,15 @@ struct CadenceKey {
   const Dataset* data = nullptr;
 };
 
+/// What an injection stage is given with a raw cadence of a training pass: its shape, its dataset index
+/// and the epoch, which with the seed key its draws (a sample draws anew each epoch, the same on resume).
+struct InjectKey {
+  std::int64_t panels = 6, time = 273, freq = 256;
+  std::int64_t index = 0;
+  std::uint64_t seed = 0;
+  std::uint32_t epoch = 0;
+};
+
 /// Where a batch stands in its epoch, for batch stages: (seed, epoch, batch number) keys the draw;
 /// `epochs` lets a stage stop after a fraction of training (Mixup's `until`).
 struct BatchKey {
@@ -90,6 +103,10 @@ struct LoaderHooks {
   /// The pipeline's cadence stages, on the raw cadence of the sample with this dataset index, before
   /// the image is arranged (a source that cannot offer the raw cadence must refuse a pipeline with them).
   std::function<void(std::span<float>, const CadenceKey&)> cadence;
+  /// Training passes only: the pipeline's injection stages on the raw cadence (before `cadence`), with
+  /// the sample's label and its key (the reader gives the shape and index, the hook the seed and epoch);
+  /// returns the new label.
+  std::function<float(std::span<float>, float, InjectKey)> inject;
   std::function<void(at::Tensor&, std::int64_t)> sample;
   std::function<void(Batch&, std::size_t)> batch;
 };
@@ -119,6 +136,10 @@ concept has_loader = requires(const S& s, const Dataset& d, std::vector<std::int
 template <class S>
 concept has_transform_cadence = requires(const S& s, std::span<float> c, const CadenceKey& key) {
   s.transform_cadence(c, key);
+};
+template <class S>
+concept has_inject = requires(const S& s, std::span<float> c, const InjectKey& key) {
+  { s.inject(c, 0.0f, key) } -> std::convertible_to<float>;
 };
 template <class S>
 concept has_sample_apply = requires(const S& s, at::Tensor& x, const SampleKey& key) {
@@ -160,8 +181,9 @@ concept Configurable = std::is_class_v<S> && std::copy_constructible<S> && requi
 
 template <class S>
 concept SourceStage = protocol::has_open<S> && protocol::has_image_shape<S> && protocol::has_loader<S>;
+/// Works on the raw cadence: transforms it in every phase, or injects into it in training (or both).
 template <class S>
-concept CadenceStage = protocol::has_transform_cadence<S>;
+concept CadenceStage = protocol::has_transform_cadence<S> || protocol::has_inject<S>;
 template <class S>
 concept SampleStage = protocol::has_sample_apply<S> && protocol::has_augmentation_flag<S>;
 template <class S>
@@ -220,7 +242,8 @@ constexpr bool check_stage() {
   static_assert(
       Stage<S> || !Configurable<S>,
       "cadence::Stage: this stage can do nothing. Give it one capability: a source (open, image_shape, loader), "
-      "a cadence transform (transform_cadence(span, CadenceKey)), a per-sample transform (apply(images, SampleKey) + "
+      "a cadence transform (transform_cadence(span, CadenceKey)), a training injection (inject(span, target, "
+      "InjectKey)), a per-sample transform (apply(images, SampleKey) + "
       "augmentation), a batch transform (apply(images, targets, "
       "BatchKey)), a network module (build(in_chans)) or a prediction wrapper (rounds, round_input, reduce); "
       "see cadence/core/stage.hpp and docs/extending.md.");

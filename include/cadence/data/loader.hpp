@@ -57,11 +57,15 @@ struct Batch {
 
 /// The pipeline's cadence stages, as the loader runs them (LoaderHooks::cadence).
 using CadenceHook = std::function<void(std::span<float>, const CadenceKey&)>;
+/// The pipeline's injection stages in a training pass (LoaderHooks::inject): returns the new label.
+using InjectHook = std::function<float(std::span<float>, float, InjectKey)>;
 
-/// Reads one cadence file into `out` (image_shape(layout).numel() floats). `cadence` (when set) runs on
-/// the whole raw cadence, in floats, before the layout keeps its panels and standardises them.
+/// Reads one cadence file into `out` (image_shape(layout).numel() floats). `inject` (when set, with the
+/// sample's label in `*target`, which it may change) and then `cadence` run on the whole raw cadence,
+/// in floats, before the layout keeps its panels and standardises them.
 inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> out, const CadenceHook& cadence = {},
-                        std::int64_t index = 0, const Dataset* dataset = nullptr) {
+                        std::int64_t index = 0, const Dataset* dataset = nullptr, const InjectHook& inject = {},
+                        float* target = nullptr) {
   thread_local std::vector<char> buffer;
   const auto dims = o.shape.dims();
   npy::Header h;
@@ -76,7 +80,7 @@ inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> o
   std::size_t bad = 0;
   if (h.dtype == npy::Dtype::f2) {
     bad = count_nonfinite_halves(data, n);
-    if (bad == 0 && !cadence) {  // the usual case: convert, gather statistics and standardise in one sweep
+    if (bad == 0 && !cadence && !inject) {  // the usual case: convert, gather statistics and standardise in one sweep
       arrange_halves(data, o.layout, o.standardize, out, o.shape);
       return;
     }
@@ -96,6 +100,13 @@ inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> o
   if (bad != 0 && o.nonfinite == NonFinite::error)
     fail("id `", e.id, "`: ", e.file.string(), ": ", bad,
          " NaN/Inf values (set load.nonfinite to \"zero\" to replace them with 0)");
+  if (inject && target != nullptr) {
+    try {
+      *target = inject(raw, *target, InjectKey{o.shape.panels, o.shape.time, o.shape.freq, index});
+    } catch (const Error& err) {
+      fail("id `", e.id, "`: ", err.what());
+    }
+  }
   if (cadence) {
     try {
       cadence(raw, CadenceKey{o.shape.panels, o.shape.time, o.shape.freq, index, dataset});
@@ -232,6 +243,10 @@ class Loader : public BatchStream {
         reader_(std::move(reader)),
         shape_(shape ? *shape : image_shape(read.layout, read.shape)) {
     if (batch_size < 1) fail("loader: batch size ", batch_size, " must be >= 1");
+    if (reader_ && hooks_.inject)
+      fail(
+          "loader: this source reads its samples itself (a SampleReader), so it cannot hand the pipeline's injection "
+          "stages (Inject) the raw cadence; drop them, or draw the injection in the reader");
     if (reader_ && hooks_.cadence)
       fail(
           "loader: this source reads its samples itself (a SampleReader), so it cannot hand the pipeline's cadence "
@@ -269,15 +284,16 @@ class Loader : public BatchStream {
       const auto& e = data_.entries[static_cast<std::size_t>(order_[k])];
       const auto row = static_cast<std::size_t>(k - begin);
       const std::span<float> dst(img + row * static_cast<std::size_t>(s.numel()), static_cast<std::size_t>(s.numel()));
+      float target = e.target;
       if (reader_)
         reader_(e, dst);
       else
-        read_sample(e, read_, dst, hooks_.cadence, order_[k], &data_);
+        read_sample(e, read_, dst, hooks_.cadence, order_[k], &data_, hooks_.inject, &target);
       if (hooks_.sample) {
         auto one = out.images.narrow(0, static_cast<std::int64_t>(row), 1);
         hooks_.sample(one, order_[k]);
       }
-      fill_targets(e.target, read_.classes, tgt + row * static_cast<std::size_t>(read_.classes));
+      fill_targets(target, read_.classes, tgt + row * static_cast<std::size_t>(read_.classes));
       out.indices.push_back(order_[k]);
       out.ids.push_back(e.id);
     }

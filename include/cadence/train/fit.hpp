@@ -259,6 +259,7 @@ class Fit {
     LoaderHooks hooks = on_readers
                             ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true, first)
                             : source_hooks(pipeline_);
+    hooks.inject = inject_hook(pipeline_, run_.seed, e);  // training-time injection (Inject), on every device
     auto loader =
         source_of(pipeline_).loader(data_, std::move(order), t_.batch_size, head_classes(head_), std::move(hooks));
     net_->train();
