@@ -88,3 +88,25 @@ TEST_CASE("mixup: the CPU kernel equals the tensor path on a full-size batch") {
   CHECK(torch::equal(b.transpose(2, 3), want));
   CHECK(torch::equal(ya, yb));
 }
+
+TEST_CASE("mixup: renormalize restandardises each mixed image per channel, the labels as without it") {
+  torch::manual_seed(4);
+  const auto x0 = torch::randn({4, 2, 16, 8});
+  const auto draw = fixed({1, 2, 3, 0}, {0.5f, 0.5f, 0.3f, 0.8f});
+  cadence::Mixup plain, renorm;
+  renorm.options.renormalize = true;
+  auto a = x0.clone(), b = x0.clone();
+  auto ya = torch::tensor({1.f, 0.f, 0.f, 1.f, 1.f, 0.f, 0.f, 1.f}).view({4, 2}), yb = ya.clone();
+  plain.apply(a, ya, draw);
+  renorm.apply(b, yb, draw);
+  CHECK(torch::equal(ya, yb));
+  // by hand: the plain mix, then (x - mean) / std over each image's channel
+  const auto want = (a - a.mean({2, 3}, true)) / a.std({2, 3}, false, true);
+  CHECK(torch::allclose(b, want, 1e-5, 1e-5));
+  CHECK(b.std({2, 3}, false).allclose(torch::ones({4, 2}), 1e-4, 1e-4));
+  CHECK(a.std({2, 3}, false).max().item<float>() < 0.9f);  // what it mends: a half-half mix of noise shrinks
+  // a batch that does not mix is left alone
+  auto c = x0.clone();
+  renorm.apply(c, yb, cadence::MixupDraw{false, {0, 1, 2, 3}, {1.f, 1.f, 1.f, 1.f}});
+  CHECK(torch::equal(c, x0));
+}

@@ -38,6 +38,7 @@ struct MixupOptions {
   bool per_sample = false;  // one lam per sample instead of per batch
   MixLabels labels = MixLabels::soft;
   double until = 1.0;  // mix during the first `until` fraction of the epochs (1 = always)
+  bool renormalize = false;  // restandardise each mixed image (per channel) after mixing (1st place)
 
   template <class V>
   void fields(V& v) {
@@ -46,6 +47,7 @@ struct MixupOptions {
     v("per_sample", per_sample);
     v("labels", labels);
     v("until", until, config::in_range(0.0, 1.0));
+    v("renormalize", renormalize);
   }
 };
 
@@ -97,6 +99,7 @@ struct Mixup : Composes<Mixup> {
       const auto other_x = images.index_select(0, perm);  // before images changes
       images.mul_(l4).add_(other_x * (1.f - l4));
     }
+    if (options.renormalize) restandardize(images);
     const auto l2 = lam.view({B, 1});
     if (options.labels == MixLabels::soft) {
       targets.mul_(l2).add_(other_y * (1.f - l2));
@@ -107,6 +110,15 @@ struct Mixup : Composes<Mixup> {
     const auto mixed = options.labels == MixLabels::max ? torch::maximum(p, q) : 1.f - (1.f - p) * (1.f - q);
     targets.select(1, pos_col).copy_(mixed);
     if (targets.size(1) == 2) targets.select(1, 0).copy_(1.f - mixed);
+  }
+
+  /// Each image's each channel back to zero mean and unit variance (over its pixels): a mix of two
+  /// standardised images has variance lam^2 + (1-lam)^2 + 2 lam (1-lam) rho, down to half at lam = 1/2,
+  /// so a faint signal in a mixed image is fainter than the network ever sees it unmixed.
+  static void restandardize(torch::Tensor& images) {
+    const auto mean = images.mean({2, 3}, /*keepdim=*/true);
+    const auto std = images.std({2, 3}, /*unbiased=*/false, /*keepdim=*/true).clamp_min(1e-6);
+    images.sub_(mean).div_(std);
   }
 
   /// The CPU kernel: x_b = lam_b x_b + (1 - lam_b) x_partner(b) with the tensor path's rounding, in
