@@ -1,8 +1,9 @@
 #pragma once
 // SmallCnn: a compact CNN for CPU demos and tests (the competition's models are EfficientNetV2).
 // (B,C,H,W) -> average-pool by `pool` -> depth x [conv3x3-BN-SiLU, max-pool 2] with widths doubling
-// from `width` -> global average pool -> dropout -> linear(classes).
+// from `width` -> global average pool (or GeM, nn/gem.hpp) -> dropout -> linear(classes).
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <torch/nn.h>
@@ -10,14 +11,16 @@
 #include "cadence/config/options.hpp"
 #include "cadence/core/error.hpp"
 #include "cadence/nn/batch_norm.hpp"
+#include "cadence/nn/gem.hpp"
 
 namespace cadence {
 
 struct SmallCnnOptions {
-  int width = 16;        // channels of the first conv; doubles at each level
-  int depth = 4;         // conv levels
-  int pool = 2;          // input average-pool factor (819x256 -> 409x128 at 2)
-  double dropout = 0.1;  // before the classifier
+  int width = 16;                   // channels of the first conv; doubles at each level
+  int depth = 4;                    // conv levels
+  int pool = 2;                     // input average-pool factor (819x256 -> 409x128 at 2)
+  double dropout = 0.1;             // before the classifier
+  std::string global_pool = "avg";  // avg | gem (generalised mean, p learnt from 3)
 
   template <class V>
   void fields(V& v) {
@@ -25,6 +28,7 @@ struct SmallCnnOptions {
     v("depth", depth, config::in_range(1, 8));
     v("pool", pool, config::in_range(1, 64));
     v("dropout", dropout, config::in_range(0.0, 0.99));
+    v("global_pool", global_pool, config::OneOf{{"avg", "gem"}});
   }
 };
 
@@ -41,15 +45,17 @@ class SmallCnnImpl : public torch::nn::Module {
       f->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
     }
     features = register_module("features", f);
+    if (o.global_pool == "gem") gem = register_module("gem", GeM());
     dropout = register_module("dropout", torch::nn::Dropout(o.dropout));
     classifier = register_module("classifier", torch::nn::Linear(c, classes));
   }
   torch::Tensor forward(torch::Tensor x) {  // (B,C,H,W) -> (B,classes)
     x = features->forward(x);
-    x = x.mean({2, 3});
+    x = gem ? gem->forward(x) : x.mean({2, 3});
     return classifier->forward(dropout->forward(x));
   }
   torch::nn::Sequential features{nullptr};
+  GeM gem{nullptr};  // set when global_pool is "gem"
   torch::nn::Dropout dropout{nullptr};
   torch::nn::Linear classifier{nullptr};
 };
