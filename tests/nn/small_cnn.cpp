@@ -23,7 +23,7 @@ TEST_CASE("GeM: the generalised mean by hand, between the average and the maximu
   CHECK(gem->p().grad().abs().item<float>() > 0.0f);
 }
 
-TEST_CASE("SmallCnn: global_pool gem adds one parameter, gem.p; avg keeps the state dict as it was") {
+TEST_CASE("SmallCnn: global_pool gem adds one parameter, gem.p, and avg keeps the state dict as it was") {
   cadence::SmallCnnOptions o;
   auto keys = [](const cadence::SmallCnnOptions& opt) {
     cadence::SmallCnn net(opt, 1, 2);
@@ -39,4 +39,21 @@ TEST_CASE("SmallCnn: global_pool gem adds one parameter, gem.p; avg keeps the st
   CHECK(std::count(avg.begin(), avg.end(), "gem.p") == 0);
   cadence::SmallCnn net(o, 1, 2);
   CHECK(net->forward(torch::randn({2, 1, 64, 32})).sizes() == std::vector<std::int64_t>{2, 2});
+}
+
+TEST_CASE("SmallCnn: pool_freq pools frequency by its own factor") {
+  auto first = [](const cadence::SmallCnnOptions& o) {
+    cadence::SmallCnn net(o, 1, 2);
+    return net->features->ptr<torch::nn::AvgPool2dImpl>(0)->forward(torch::ones({1, 1, 819, 256})).sizes().vec();
+  };
+  cadence::SmallCnnOptions o;
+  o.pool = 4;
+  CHECK(first(o) == std::vector<std::int64_t>{1, 1, 204, 64});  // as before: both axes by pool
+  o.pool = 8;
+  o.pool_freq = 2;
+  CHECK(first(o) == std::vector<std::int64_t>{1, 1, 102, 128});  // time by 8, frequency by 2: the same pixels
+  o.pool = 1;
+  o.pool_freq = 1;
+  cadence::SmallCnn whole(o, 1, 2);
+  CHECK(whole->features->ptr<torch::nn::Conv2dImpl>(0));  // no pool at all: the conv comes first
 }

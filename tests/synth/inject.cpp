@@ -72,7 +72,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "inject: a positive keeps its data and label; nothing to draw is inactive, so the source keeps its fast path") {
+    "inject: a positive keeps its data and label, and nothing to draw is inactive, so the source keeps its fast path") {
   const auto in = signals_only();
   const auto before = noise_cadence(1.0);
   auto after = before;
@@ -134,7 +134,7 @@ TEST_CASE("inject: interference keeps the label and goes where its kind says") {
 }
 
 TEST_CASE(
-    "inject: a training loader relabels what it injects into; the loader without the hook (evaluation) does not") {
+    "inject: a training loader relabels what it injects into, while the loader without the hook (evaluation) does not") {
   test::TempDir data("inject");
   test::small_dataset(data.path, 12, 2);
   cadence::Load load;

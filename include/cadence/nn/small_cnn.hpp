@@ -1,7 +1,8 @@
 #pragma once
 // SmallCnn: a compact CNN for CPU demos and tests (the competition's models are EfficientNetV2).
-// (B,C,H,W) -> average-pool by `pool` -> depth x [conv3x3-BN-SiLU, max-pool 2] with widths doubling
-// from `width` -> global average pool (or GeM, nn/gem.hpp) -> dropout -> linear(classes).
+// (B,C,H,W) -> average-pool by `pool` (along frequency by `pool_freq` when set) -> depth x
+// [conv3x3-BN-SiLU, max-pool 2] with widths doubling from `width` -> global average pool (or GeM,
+// nn/gem.hpp) -> dropout -> linear(classes).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@ struct SmallCnnOptions {
   int width = 16;                   // channels of the first conv; doubles at each level
   int depth = 4;                    // conv levels
   int pool = 2;                     // input average-pool factor (819x256 -> 409x128 at 2)
+  int pool_freq = 0;                // the factor along frequency (the width) when it differs from `pool` (0: as pool)
   double dropout = 0.1;             // before the classifier
   std::string global_pool = "avg";  // avg | gem (generalised mean, p learnt from 3)
 
@@ -27,6 +29,7 @@ struct SmallCnnOptions {
     v("width", width, config::in_range(1, 1024));
     v("depth", depth, config::in_range(1, 8));
     v("pool", pool, config::in_range(1, 64));
+    v("pool_freq", pool_freq, config::in_range(0, 64));
     v("dropout", dropout, config::in_range(0.0, 0.99));
     v("global_pool", global_pool, config::OneOf{{"avg", "gem"}});
   }
@@ -36,7 +39,8 @@ class SmallCnnImpl : public torch::nn::Module {
  public:
   SmallCnnImpl(const SmallCnnOptions& o, std::int64_t in_chans, std::int64_t classes) {
     torch::nn::Sequential f;
-    if (o.pool > 1) f->push_back(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(o.pool)));
+    const std::int64_t pool_t = o.pool, pool_f = o.pool_freq > 0 ? o.pool_freq : o.pool;
+    if (pool_t > 1 || pool_f > 1) f->push_back(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions({pool_t, pool_f})));
     std::int64_t c = in_chans, w = o.width;
     for (int i = 0; i < o.depth; ++i, c = w, w *= 2) {
       f->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(c, w, 3).padding(1).bias(false)));
