@@ -9,7 +9,7 @@
 #                    interference); ROC AUC out of fold, on test, and on test by family.
 # The test AUCs use cadence-synth's test_labels.csv (id,target,snr,drift,signal,interference).
 #
-#   bash bench/quality.sh                                   every row of both sets (about an hour on 2 cores)
+#   bash bench/quality.sh                                   every row of both sets (about two and a half hours on 2 cores)
 #   SETS=shift ROWS="demo dedoppler" bash bench/quality.sh  some rows of one set; the tables keep the rest
 #   SEED=2026 THREADS=0 OUT=docs/quality.md by default; QUICK=1: tiny sets and 1 epoch (a smoke test)
 # the tables of one set: every row measured so far in its work directory (a later call with ROWS=...
@@ -35,13 +35,16 @@ flags = subprocess.run(["sh", "-c", "lscpu | grep -o -w 'avx2\\|avx512f\\|avx512
                        capture_output=True, text=True).stdout.split()
 cpu = (cpu or platform.processor()) + (" (" + ", ".join(flags) + ")" if flags else "")
 shift = set_name == "shift"
-lines.append("| row | what | out-of-fold AUC | test AUC |%s wall time |" % (" out-of-fold − test |" if shift else ""))
-lines.append("|---|---|---|---|---|" + ("---|" if shift else ""))
+lines.append("| row | what | out-of-fold AUC | mean of the folds' AUCs | test AUC |%s wall time |" %
+             (" out-of-fold − test |" if shift else ""))
+lines.append("|---|---|---|---|---|---|" + ("---|" if shift else ""))
 for row, w, cv, pr in res:
     test_auc = pr.get("test ROC AUC (test_labels.csv)", -1)
     gap = " %+.4f |" % (cv["oof_auc"] - test_auc) if shift else ""
-    lines.append("| %s | %s | %s | %s |%s %d min %02d s |" % (row, w["what"], f4(cv["oof_auc"]), f4(test_auc), gap,
-                 int(w["wall_s"]) // 60, int(w["wall_s"]) % 60))
+    folds = cv.get("fold_auc") or []
+    fold_mean = sum(folds) / len(folds) if folds else None
+    lines.append("| %s | %s | %s | %s | %s |%s %d min %02d s |" % (row, w["what"], f4(cv["oof_auc"]), f4(fold_mean),
+                 f4(test_auc), gap, int(w["wall_s"]) // 60, int(w["wall_s"]) % 60))
 def table(key, lo, hi, fmt, title):
     cols = []
     for _, _, _, pr in res:
@@ -104,8 +107,8 @@ build_dir=${CADENCE_BUILD_DIR:-build}
 out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
 sets=${SETS:-indist shift}
-indist_rows="demo bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 dedoppler dedoppler_off_mean"
-shift_rows="demo bg_column focal dedoppler"
+indist_rows="demo bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean"
+shift_rows="demo bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 dedoppler"
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
@@ -128,6 +131,17 @@ config[bg_off_panel]=$demo;         what[bg_off_panel]="background.mode=off_pane
 config[bg_nearest]=$demo;           what[bg_nearest]="background.mode=nearest"
 config[bg_column]=$demo;            what[bg_column]="background.mode=column"
 config[focal]=$demo;                what[focal]="train.focal_gamma=2"
+config[inject]=$demo;               what[inject]="inject.p=0.1"
+config[inject_rfi]=$demo;           what[inject_rfi]="inject.p=0.1 inject.rfi_p=0.3"
+config[rfi_only]=$demo;             what[rfi_only]="inject.rfi_p=0.3"
+config[inject_strong]=$demo;        what[inject_strong]="inject.p=0.3 inject.snr_min=3 inject.snr_max=20 inject.rfi_p=0.5"
+config[inject_same]=$demo;          what[inject_same]="inject.p=0.1 inject.paths=straight inject.intensities=constant,scintillating inject.snr_min=3 inject.snr_max=20"
+config[mixup_renorm]=$demo;         what[mixup_renorm]="mixup.renormalize=true"
+config[pool_8x2]=$demo;             what[pool_8x2]="model.pool=8 model.pool_freq=2"
+config[pool_8x2_rfi]=$demo;         what[pool_8x2_rfi]="model.pool=8 model.pool_freq=2 inject.rfi_p=0.3"
+config[demo_seed43]=$demo;          what[demo_seed43]="run.seed=43"
+config[pool_8x2_rfi_seed43]=$demo;  what[pool_8x2_rfi_seed43]="model.pool=8 model.pool_freq=2 inject.rfi_p=0.3 run.seed=43"
+config[gem]=$demo;                  what[gem]="model.global_pool=gem"
 config[mean_channels]=$demo;        what[mean_channels]="background.mode=off_mean load.layout=channels"
 config[mean_no_mixup]=$demo;        what[mean_no_mixup]="background.mode=off_mean mixup.p=0"
 config[mean_epochs_3]=$demo;        what[mean_epochs_3]="background.mode=off_mean train.epochs=3 pretrain.epochs=3"
