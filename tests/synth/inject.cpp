@@ -4,7 +4,9 @@
 #include <numeric>
 
 #include "cadence/core/compose.hpp"
+#include "cadence/config/pipeline_config.hpp"
 #include "cadence/data/load.hpp"
+#include "cadence/recipes/fingerprint.hpp"
 #include "support.hpp"
 
 namespace {
@@ -25,6 +27,12 @@ std::int64_t changed(const std::vector<float>& a, const std::vector<float>& b, i
     n += a[static_cast<std::size_t>(i)] != b[static_cast<std::size_t>(i)] ? 1 : 0;
   return n;
 }
+
+/// A recipe with no sections, for a pipeline's config alone.
+struct NoRecipe {
+  template <class V>
+  void fields(V&) {}
+};
 
 cadence::Inject signals_only() {
   cadence::Inject in;
@@ -134,7 +142,8 @@ TEST_CASE("inject: interference keeps the label and goes where its kind says") {
 }
 
 TEST_CASE(
-    "inject: a training loader relabels what it injects into, while the loader without the hook (evaluation) does not") {
+    "inject: a training loader relabels what it injects into, while the loader without the hook (evaluation) does "
+    "not") {
   test::TempDir data("inject");
   test::small_dataset(data.path, 12, 2);
   cadence::Load load;
@@ -174,4 +183,23 @@ TEST_CASE("inject: options are checked with their JSON paths") {
   CHECK_THROWS_WITH(read({{"snr_min", 8}, {"snr_max", 4}}), doctest::Contains("/inject/snr_max: 4 is below"));
   CHECK_THROWS_WITH(read({{"rfi_p", 1.5}}), doctest::Contains("/inject/rfi_p"));
   CHECK_THROWS_WITH(read({{"interference", ""}}), doctest::Contains("/inject/interference: must name"));
+}
+
+TEST_CASE("inject: its options are part of a run's fingerprint, so a resume or predict with others is refused") {
+  cadence::Load load;
+  cadence::Inject in;
+  in.options.p = 0.1;
+  const auto pipeline = load | in;
+  const auto was = cadence::fingerprint::of_config(cadence::config::write_config(pipeline, NoRecipe{}), {});
+  auto other = pipeline;
+  other.get<cadence::Inject>().options.p = 0.3;
+  const auto now = cadence::fingerprint::of_config(cadence::config::write_config(other, NoRecipe{}), {});
+  CHECK_FALSE(cadence::fingerprint::same_config(was, now));
+  CHECK(cadence::fingerprint::differences(was, now).find("inject.p: 0.1 -> 0.3") != std::string::npos);
+  // an old run made before Inject existed (no "inject" section) matches one with Inject at its defaults
+  auto before = was;
+  before.erase("inject");
+  const auto idle =
+      cadence::fingerprint::of_config(cadence::config::write_config(load | cadence::Inject{}, NoRecipe{}), {});
+  CHECK(cadence::fingerprint::same_config(before, idle, idle));
 }
