@@ -203,3 +203,11 @@ TEST_CASE("inject: its options are part of a run's fingerprint, so a resume or p
       cadence::fingerprint::of_config(cadence::config::write_config(load | cadence::Inject{}, NoRecipe{}), {});
   CHECK(cadence::fingerprint::same_config(before, idle, idle));
 }
+
+TEST_CASE("inject: a cadence that is not six panels is refused when a draw would need its panels") {
+  const auto in = signals_only();
+  std::vector<float> four(static_cast<std::size_t>(4 * kPanel), 0.0f);
+  CHECK_THROWS_WITH(in.inject(four, 0.0f, cadence::InjectKey{4, kT, kF, 1, 5, 0}),
+                    doctest::Contains("inject: a cadence of 4 panels"));
+  CHECK(in.inject(four, 1.0f, cadence::InjectKey{4, kT, kF, 1, 5, 0}) == 1.0f);  // a positive draws nothing
+}

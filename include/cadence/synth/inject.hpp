@@ -78,7 +78,8 @@ namespace inject {
 /// 1.4826 x the median absolute deviation of every `stride`-th value: the noise's standard deviation,
 /// unmoved by a bright line or burst (a plain standard deviation is).
 inline double robust_std(std::span<const float> x, std::size_t stride = 7) {
-  std::vector<float> v;
+  thread_local std::vector<float> v;  // reused: this runs in the reader threads, once per injected sample
+  v.clear();
   v.reserve(x.size() / stride + 1);
   for (std::size_t i = 0; i < x.size(); i += stride)
     if (std::isfinite(x[i])) v.push_back(x[i]);
