@@ -161,13 +161,15 @@ TEST_CASE(
   CHECK(plateau.lr(0) == doctest::Approx(0.1));
 }
 
-TEST_CASE("resume: a run killed with SIGKILL anywhere, several times, and resumed ends with the same weights") {
+TEST_CASE(
+    "resume: a run killed with SIGKILL anywhere, several times, and resumed ends with the same weights (SWA too)") {
   test::TempDir data("resume"), out("resumerun");
   test::small_dataset(data.path, 48, 2, 0);
   auto cfg = tiny_config(data.path, out / "a");
   cfg["train"]["epochs"] = 4;
   cfg["train"]["batch_size"] = 4;
   cfg["train"]["checkpoint_every"] = 2;  // mid-epoch checkpoints: 36 samples to fit, 9 batches an epoch
+  cfg["train"]["swa_start"] = 2;         // SWA's running mean (epochs 2 to 4) is part of what resumes
   cfg["finetune"] = {{"init", "scratch"}, {"only", {0}}};
   cfg["model"] = {{"arch", "small_cnn"}, {"width", 8}, {"depth", 3}, {"pool", 2}};
   // runs seti finetune; with kill_after_ms >= 0, kills it that long after its next checkpoint appears

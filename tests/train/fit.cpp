@@ -1,13 +1,13 @@
 // Each of fit()'s optional steps has an effect that these tests would miss if the step did nothing:
 // gradient accumulation (fewer optimizer steps), gradient clipping (a bounded distance travelled),
-// EMA (saved weights that are not the live ones) and early stopping (a run cut short).
+// EMA (saved weights that are not the live ones), early stopping (a run cut short), SWA (the mean of
+// the epochs' weights, with BatchNorm statistics recomputed).
 #include "cadence/train/fit.hpp"
 
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/small_cnn.hpp"
 #include "cadence/recipes/holdout.hpp"
 #include "cadence/data/load.hpp"
-#include "cadence/nn/model.hpp"
 #include "networks.hpp"
 #include "support.hpp"
 
@@ -145,4 +145,81 @@ TEST_CASE("fit: focal_gamma trains on the focal loss (a smaller loss, other weig
   // near p = 1/2 each term is weighed by about (1/2)^2: the focal loss is a fraction of the cross-entropy
   CHECK(train_loss(out / "focal/log.jsonl") < 0.6 * train_loss(out / "ce/log.jsonl"));
   CHECK(distance(parameters(out / "focal/last.pt"), parameters(out / "ce/last.pt")) > 1e-5);
+}
+
+namespace {
+/// Every state entry (parameters and buffers) of a saved network of pipeline(), by name.
+std::map<std::string, torch::Tensor> state(const std::filesystem::path& file) {
+  auto net = test::small_cnn(4, 2, 8);
+  torch::serialize::InputArchive a;
+  a.load_from(file.string());
+  net->load(a);
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [k, t] : cadence::state_dict_entries(*net)) out[k] = t.detach().clone();
+  return out;
+}
+}  // namespace
+
+TEST_CASE("fit: SWA saves the mean of the epochs' weights from swa_start on, with BatchNorm statistics of its own") {
+  Data data;
+  test::TempDir out("fitswa");
+  // SGD at a constant rate: the first epoch of a 2-epoch run is a 1-epoch run (the epoch's order is keyed
+  // by the epoch), so the 1-epoch run's last.pt is the 2-epoch run's weights after epoch 1
+  json train = {{"epochs", 1},        {"batch_size", 4}, {"eval_batch_size", 4},
+                {"optimizer", "sgd"}, {"lr", 0.05},      {"scheduler", "constant"}};
+  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "e1", train));
+  train["epochs"] = 2;
+  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "e2", train));
+  train["swa_start"] = 1;
+  train["swa_bn"] = false;
+  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "swa_kept_bn", train));
+  train["swa_bn"] = true;
+  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "swa", train));
+
+  const auto w1 = state(out / "e1/last.pt"), w2 = state(out / "e2/last.pt");
+  const auto kept = state(out / "swa_kept_bn/model.pt"), swa = state(out / "swa/model.pt");
+  // SWA changes what is saved, not how the network trains
+  for (const auto& [k, t] : state(out / "swa/last.pt")) CHECK(torch::equal(t, w2.at(k)));
+  double from_last = 0.0;
+  for (const auto& [k, t] : kept) {
+    CAPTURE(k);
+    if (t.is_floating_point()) {  // every weight and running statistic: the mean of the two epochs'
+      CHECK(torch::allclose(t, (w1.at(k) + w2.at(k)) / 2, 1e-5, 1e-7));
+      from_last += (t - w2.at(k)).abs().sum().item<double>();
+    } else {
+      CHECK(torch::equal(t, w2.at(k)));  // the batch counters: the latest
+    }
+  }
+  CHECK(from_last > 1e-4);
+  // swa_bn: the same weights, the statistics recomputed by one pass over the 18 fitting cadences in
+  // batches of 4 (the counter restarts: 5 batches, not the 10 of training)
+  for (const auto& [k, t] : swa) {
+    CAPTURE(k);
+    if (k.find("running_") != std::string::npos)
+      CHECK(!torch::allclose(t, kept.at(k)));
+    else if (k.find("num_batches_tracked") != std::string::npos)
+      CHECK(t.item<std::int64_t>() == 5);
+    else
+      CHECK(torch::equal(t, kept.at(k)));
+  }
+  // the averaged weights were validated: the log's last line, under "<tag> swa", over 2 epochs
+  const auto log = test::read_file(out / "swa/log.jsonl");
+  std::vector<json> lines;
+  std::istringstream in(log);
+  for (std::string l; std::getline(in, l);) lines.push_back(json::parse(l));
+  REQUIRE(lines.size() == 3);
+  CHECK(lines.back()["tag"] == "holdout swa");
+  CHECK(lines.back()["swa_epochs"] == 2);
+  CHECK(lines.back()["valid_auc"].get<double>() >= 0.0);
+}
+
+TEST_CASE("fit: swa_start after the last epoch is refused, naming the key, before the run trains") {
+  Data data;
+  test::TempDir out("fitswabad");
+  test::check_error(
+      [&] {
+        cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "r", {{"epochs", 2}, {"swa_start", 3}}));
+      },
+      "/train/swa_start: epoch 3 is after the last epoch (train.epochs: 2)");
+  CHECK(!std::filesystem::exists(out / "r/model.pt"));
 }

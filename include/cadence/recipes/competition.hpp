@@ -118,6 +118,14 @@ template <class P>
 void check_inputs(const P& pipeline, const CompetitionConfig& cfg, const RunDir& dir, const std::string& job) {
   const bool all = job == "run" || job == "check";
   const bool pretrained = cfg.finetune.init == FinetuneInit::pretrained;
+  // SWA inside every training the job runs (Fit refuses it too, but only once a fold starts)
+  const int swa = cfg.train.swa_start;
+  if ((job != "pretrain" || cfg.pretrain.epochs == 0) && swa > cfg.train.epochs)
+    fail("/train/swa_start: epoch ", swa, " is after the last epoch (train.epochs: ", cfg.train.epochs,
+         "); SWA would average nothing");
+  if ((job == "pretrain" || (all && pretrained)) && cfg.pretrain.epochs > 0 && swa > cfg.pretrain.epochs)
+    fail("/train/swa_start: epoch ", swa, " is after pretraining's last epoch (pretrain.epochs: ", cfg.pretrain.epochs,
+         "); SWA would average nothing");
   if (job == "pretrain" || (all && pretrained)) {
     const Split s = cfg.pretrain.split == PretrainSplit::old ? Split::old : Split::train;
     const auto d = open_checked(pipeline, s);

@@ -30,6 +30,7 @@
 #include "cadence/core/interrupt.hpp"
 #include "cadence/dist/data_parallel.hpp"
 #include "cadence/infer/predict.hpp"
+#include "cadence/nn/batch_norm.hpp"
 #include "cadence/nn/checkpoint.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/state_dict.hpp"
@@ -103,6 +104,48 @@ class Ema {
   std::vector<std::pair<std::string, torch::Tensor>> shadow_;
 };
 
+/// Stochastic weight averaging's running mean of the weights (torch.optim.swa_utils.AveragedModel, equal
+/// weights): the mean of every state entry that is floating point, the latest value of the others (the
+/// BatchNorm batch counters). timm's avg_checkpoints.py computes the same mean from saved checkpoints.
+class WeightAverage {
+ public:
+  explicit WeightAverage(torch::nn::Module& m) {
+    torch::NoGradGuard g;
+    for (auto& [k, t] : state_dict_entries(m)) mean_.emplace_back(k, t.detach().clone());
+  }
+  void update(torch::nn::Module& m) {
+    torch::NoGradGuard g;
+    auto live = state_dict_entries(m);
+    ++count_;
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      auto& s = mean_[i].second;
+      const auto& w = live[i].second.detach();
+      if (s.is_floating_point() && count_ > 1)
+        s.add_(w - s, 1.0 / static_cast<double>(count_));
+      else
+        s.copy_(w);
+    }
+  }
+  std::int64_t count() const { return count_; }
+  /// The mean into the module's weights and buffers.
+  void copy_to(torch::nn::Module& m) const {
+    torch::NoGradGuard g;
+    auto live = state_dict_entries(m);
+    for (std::size_t i = 0; i < live.size(); ++i) live[i].second.copy_(mean_[i].second);
+  }
+  void save(torch::serialize::OutputArchive& a) const {
+    for (const auto& [k, t] : mean_) a.write("swa." + k, t, /*is_buffer=*/true);
+  }
+  void load(torch::serialize::InputArchive& a, std::int64_t count) {
+    for (auto& [k, t] : mean_) a.read("swa." + k, t, /*is_buffer=*/true);
+    count_ = count;
+  }
+
+ private:
+  std::vector<std::pair<std::string, torch::Tensor>> mean_;
+  std::int64_t count_ = 0;
+};
+
 /// One training run on one split, as a few named steps read top-down:
 ///
 ///   resume()                       continue from last.pt when run.resume (an epoch end, or mid-epoch)
@@ -113,6 +156,8 @@ class Ema {
 ///     validate()                     plain predictions of the (EMA) weights on the validation split
 ///     keep_best(), checkpoint()      model.pt when the AUC improves; last.pt always
 ///     early stop?
+///   finish_swa()                   train.swa_start: the averaged weights, their BatchNorm statistics
+///                                  recomputed, validated and saved as model.pt
 /// A run killed anywhere and resumed from its last checkpoint ends bit for bit as an uninterrupted one:
 /// the checkpoint holds the weights, the optimizer, EMA, torch's generator, the schedule and the
 /// position (epoch, batch, the epoch's running loss), and all of cadence's own draws are keyed.
@@ -169,6 +214,10 @@ class Fit {
       reducer_ = std::make_unique<dist::GradReducer>(*group_, net->parameters());
     }
     if (t.ema > 0.0) ema_ = std::make_unique<Ema>(*net, t.ema);
+    if (t.swa_start > t.epochs)
+      fail("/train/swa_start: epoch ", t.swa_start, " is after the run's last epoch (", t.epochs,
+           "); SWA would average nothing");
+    if (t.swa_start > 0) swa_ = std::make_unique<WeightAverage>(*net);
     r_.model = c.dir / "model.pt";
   }
 
@@ -179,9 +228,11 @@ class Fit {
       if (const auto bytes = dist::read_on_leader(last())) resume(*bytes);
     for (const auto& line : r_.history) log_ += line.dump() + "\n";
     if (!learns()) return score_only();
+    int done = start_epoch_;
     for (int epoch = start_epoch_; epoch < t_.epochs; ++epoch) {
       const auto stats = train_epoch(epoch);
       if (ema_) ema_->swap(*net_);  // evaluate (and keep) the averaged weights
+      if (swa_ && epoch + 1 >= t_.swa_start) swa_->update(*net_);  // the weights that validate: EMA's when on
       const auto probs = validate(epoch);
       const double auc = roc_auc(truth_, probs);
       valid_loss_ = log_loss(truth_, probs);
@@ -189,7 +240,7 @@ class Fit {
       keep_best(epoch, auc, probs);
       if (ema_) ema_->swap(*net_);
       checkpoint({epoch + 1, 0, 0.0, 0});
-      r_.epochs_run = epoch + 1;
+      r_.epochs_run = done = epoch + 1;
       if (const int sig = interrupted()) stop(sig, epoch + 1);
       if (t_.early_stopping > 0 && stale_ >= t_.early_stopping) {
         if (!quiet())
@@ -197,6 +248,7 @@ class Fit {
         break;
       }
     }
+    if (swa_ && swa_->count() > 0) finish_swa(done);
     load_module(net_, r_.model, check_);
     return r_;
   }
@@ -245,6 +297,7 @@ class Fit {
   };
   EpochStats train_epoch(int epoch) {
     const auto e = static_cast<std::uint32_t>(epoch), epochs = static_cast<std::uint32_t>(t_.epochs);
+    epoch_ = epoch;
     Position at{epoch, 0, 0.0, 0, 0};
     if (epoch == start_epoch_) at = resumed_;       // the rest of an epoch a checkpoint was taken in
     if (!leader()) at.loss_sum = 0.0, at.seen = 0;  // the running sums are global; rank 0 carries them
@@ -324,9 +377,15 @@ class Fit {
             elapsed > 0.0 ? std::chrono::duration<double>(waited).count() / elapsed : 0.0};
   }
 
+  /// The learning rate of optimizer step `step` in `epoch`: the schedule's, or train.swa_lr once SWA averages.
+  double lr_at(std::int64_t step, int epoch) const {
+    if (swa_ && t_.swa_lr > 0.0 && epoch + 1 >= t_.swa_start) return t_.swa_lr;
+    return schedule_.lr(step);
+  }
+
   /// One optimizer step: the scheduled learning rate, unscaling (fp16), clipping, the step, EMA.
   void step() {
-    for (auto& g : opt_->param_groups()) g.options().set_lr(schedule_.lr(step_));
+    for (auto& g : opt_->param_groups()) g.options().set_lr(lr_at(step_, epoch_));
     const bool finite = scaler_.unscale(net_->parameters());
     if (t_.clip_norm > 0.0 && finite) torch::nn::utils::clip_grad_norm_(net_->parameters(), t_.clip_norm);
     scaler_.step(*opt_, finite);
@@ -381,6 +440,74 @@ class Fit {
     return p;
   }
 
+  /// SWA's end (after the last epoch, or an early stop): the mean of the epochs' weights, with BatchNorm
+  /// statistics of its own (train.swa_bn), validated, logged under "<tag> swa" and saved as model.pt in
+  /// place of the best epoch's weights, as Lightning's StochasticWeightAveraging ends a fit. last.pt keeps
+  /// the last epoch's live weights and the mean, so a run killed here redoes only this step on --resume.
+  void finish_swa(int epochs_done) {
+    swa_->copy_to(*net_);
+    if (t_.swa_bn) update_batchnorm();
+    const auto probs = validate(epochs_done - 1);
+    const double auc = roc_auc(truth_, probs);
+    config::json line = {{"tag", tag_ + " swa"},
+                         {"epoch", epochs_done},
+                         {"valid_auc", auc},
+                         {"valid_loss", log_loss(truth_, probs)},
+                         {"swa_epochs", swa_->count()}};
+    r_.history.push_back(line);
+    log_ += line.dump() + "\n";
+    if (leader()) write_text_atomically(dir_ / "log.jsonl", [&](std::ostream& o) { o << log_; });
+    if (!quiet())
+      std::fprintf(stderr, "%s: SWA over the last %lld epochs: valid AUC %.4f (best epoch %d: %.4f)\n", tag_.c_str(),
+                   static_cast<long long>(swa_->count()), auc, r_.best_epoch, r_.best_auc);
+    r_.best_auc = auc;
+    r_.best_epoch = epochs_done;
+    r_.best_valid = probs;
+    if (leader()) save_module(net_, r_.model, check_.expected);
+  }
+
+  /// torch.optim.swa_utils.update_bn: every BatchNorm's running statistics reset and recomputed as a
+  /// cumulative average over one pass of the training split in training mode, without gradients, on the
+  /// inputs validation sees (no augmentation). Every rank passes over the whole split, so the statistics
+  /// agree across a data-parallel run.
+  void update_batchnorm() {
+    std::vector<std::pair<BatchNorm2dImpl*, c10::optional<double>>> ours;
+    std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> torchs;
+    for (const auto& m : net_->modules()) {
+      if (auto* b = m->template as<BatchNorm2dImpl>(); b != nullptr && b->options.track_running_stats()) {
+        ours.emplace_back(b, b->options.momentum());
+        torch::NoGradGuard no_grad;
+        b->running_mean.zero_();
+        b->running_var.fill_(1.0);
+        b->num_batches_tracked.zero_();
+        b->options.momentum() = c10::nullopt;
+      } else if (auto* t = m->template as<torch::nn::BatchNorm2dImpl>();
+                 t != nullptr && t->options.track_running_stats()) {
+        torchs.emplace_back(t, t->options.momentum());
+        t->reset_running_stats();
+        t->options.momentum() = c10::nullopt;
+      }
+    }
+    if (ours.empty() && torchs.empty()) return;
+    {
+      torch::NoGradGuard no_grad;
+      net_->train();
+      auto loader = source_of(pipeline_).loader(data_, fit_idx_, t_.eval_batch_size, head_classes(head_),
+                                                reader_hooks(pipeline_, run_.seed, 0, 1, Phase::eval, false));
+      Progress bar(tag_ + " swa batchnorm", static_cast<std::int64_t>(loader->num_samples()), quiet(), "samples");
+      AutocastGuard autocast(t_.amp, device_);
+      while (auto batch = loader->next()) {
+        auto images = batch->images.to(device_);
+        if (t_.channels_last) images = as_channels_last(images);
+        (void)net_->forward(images);
+        bar.advance(batch->size());
+      }
+      bar.finish();
+    }
+    for (auto& [b, m] : ours) b->options.momentum() = m;
+    for (auto& [t, m] : torchs) t->options.momentum() = m;
+  }
+
   /// Ends the run after a checkpoint: how to go on, in the exception's one line.
   [[noreturn]] void stop(int sig, int epoch, std::int64_t batch = 0) {
     std::string where = "after epoch " + std::to_string(epoch);
@@ -390,7 +517,7 @@ class Fit {
   }
 
   void log_epoch(int epoch, const EpochStats& s, double auc) {
-    const double lr_now = schedule_.lr(std::max<std::int64_t>(0, step_ - 1));
+    const double lr_now = lr_at(std::max<std::int64_t>(0, step_ - 1), epoch);
     schedule_.epoch_end(auc);
     const double loss = s.loss;
     config::json line = {{"tag", tag_},
@@ -432,6 +559,7 @@ class Fit {
       opt_->save(oa);
       a.write("optimizer", oa);
       if (ema_) ema_->save(a);
+      if (swa_) swa_->save(a);
       const config::json pos = {{"epoch", at.epoch},
                                 {"batch", at.batch},
                                 {"loss_sum", loss_sum},
@@ -445,7 +573,8 @@ class Fit {
                                 {"history", r_.history},
                                 {"best_valid", r_.best_valid},
                                 {"schedule", schedule_.state()},
-                                {"scaler", scaler_.state()}};
+                                {"scaler", scaler_.state()},
+                                {"swa_count", swa_ ? swa_->count() : 0}};
       a.write("position", c10::IValue(pos.dump()));
       at::Generator gen = at::detail::getDefaultCPUGenerator();
       a.write("torch_rng", gen.get_state(), true);
@@ -468,6 +597,7 @@ class Fit {
       c10::IValue v;
       a.read("position", v);
       const auto pos = config::json::parse(v.toStringRef());
+      if (swa_) swa_->load(a, pos.value("swa_count", std::int64_t{0}));
       start_epoch_ = pos.at("epoch");
       const std::int64_t batch = pos.value("batch", std::int64_t{0});
       resumed_ = {start_epoch_, batch, pos.value("loss_sum", 0.0), pos.value("seen", std::int64_t{0}),
@@ -511,6 +641,7 @@ class Fit {
   std::unique_ptr<torch::optim::Optimizer> opt_;
   GradScaler scaler_;
   std::unique_ptr<Ema> ema_;
+  std::unique_ptr<WeightAverage> swa_;
   int world_;
   std::unique_ptr<dist::GradReducer> reducer_;
   std::int64_t batches_;
@@ -518,7 +649,7 @@ class Fit {
   FitResult r_;
   std::string log_;
   std::int64_t step_ = 0;
-  int start_epoch_ = 0, stale_ = 0;
+  int start_epoch_ = 0, stale_ = 0, epoch_ = 0;
   double valid_loss_ = 0.0;
   Position resumed_;
 };

@@ -136,6 +136,11 @@ struct TrainOptions {
   bool grad_checkpointing = false;  // recompute activations in the backward pass (nn/checkpoint.hpp): memory for time
   Amp amp = Amp::off;               // autocast: "bf16" (CPU or GPU), "fp16" (CUDA, with dynamic loss scaling)
   double focal_gamma = 0.0;         // focal loss (Lin et al. 2017): (1 - p)^gamma weighs down the easy samples (0: off)
+  // stochastic weight averaging (Izmailov et al. 2018; Lightning's StochasticWeightAveraging): the mean of
+  // the weights at the end of every epoch from swa_start (1-based) on becomes the run's model (0: off)
+  int swa_start = 0;
+  double swa_lr = 0.0;  // SWA: a constant learning rate from epoch swa_start on (0: the schedule's)
+  bool swa_bn = true;   // SWA: the averaged weights' BatchNorm statistics recomputed on the training split
 
   template <class V>
   void fields(V& v) {
@@ -166,6 +171,9 @@ struct TrainOptions {
     v("grad_checkpointing", grad_checkpointing);
     v("amp", amp);
     v("focal_gamma", focal_gamma, config::in_range(0.0, 10.0));
+    v("swa_start", swa_start, config::in_range(0, 100000));
+    v("swa_lr", swa_lr, config::at_least(0));
+    v("swa_bn", swa_bn);
   }
 };
 
