@@ -233,6 +233,99 @@ TEST_CASE(
   CHECK(aucs(test::read_file(out / "a/fold_0/log.jsonl")) == aucs(test::read_file(out / "b/fold_0/log.jsonl")));
 }
 
+namespace {
+/// A CSV file with a header as rows of column -> text.
+std::vector<std::map<std::string, std::string>> csv_rows(const std::filesystem::path& f) {
+  std::istringstream in(test::read_file(f));
+  auto cells = [](const std::string& line) {
+    std::vector<std::string> v;
+    std::istringstream l(line);
+    for (std::string c; std::getline(l, c, ',');) v.push_back(c);
+    return v;
+  };
+  std::string line;
+  std::getline(in, line);
+  const auto header = cells(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    const auto c = cells(line);
+    auto& row = rows.emplace_back();
+    for (std::size_t i = 0; i < header.size() && i < c.size(); ++i) row[header[i]] = c[i];
+  }
+  return rows;
+}
+}  // namespace
+
+TEST_CASE(
+    "pseudo-labelling: each fold's teacher labels the test cadences it is sure of and the fold trains on them too") {
+  test::TempDir data("pseudodata"), out("pseudorun");
+  test::small_dataset(data.path, 32, 12, 0);
+  auto cfg = tiny_config(data.path, out / "r");
+  cfg["train"]["epochs"] = 1;
+  cfg["train"]["batch_size"] = 4;
+  cfg["finetune"] = {{"init", "scratch"}, {"only", {0}}, {"pseudo", true}, {"pseudo_low", 0.98}, {"pseudo_high", 0.99}};
+  cadence::recipes::finetune(pipeline(), cfg);
+  // a network one epoch old is nowhere near 0.98 sure of a positive: every test cadence is labelled, each
+  // with the label its teacher's probability gives it
+  const auto rows = csv_rows(out / "r/fold_0/pseudo.csv");
+  std::set<std::string> labelled, test_ids;
+  int positives = 0;
+  for (const auto& row : rows) {
+    labelled.insert(row.at("id"));
+    const double teacher = std::stod(row.at("teacher")), target = std::stod(row.at("target"));
+    CHECK(target == (teacher >= 0.99 ? 1.0 : 0.0));
+    CHECK((teacher >= 0.99 || teacher <= 0.98));
+    positives += target == 1.0;
+  }
+  for (const auto& r : cadence::csv::read_labels(data.path / "sample_submission.csv")) test_ids.insert(r.id);
+  CHECK(labelled == test_ids);
+  const auto cv = json::parse(file(out / "r/cv.json"));
+  REQUIRE(cv["pseudo"].size() == 1);
+  CHECK(cv["pseudo"][0]["positives"] == positives);
+  CHECK(cv["pseudo"][0]["negatives"] == 12 - positives);
+  // the teacher trained on the fold's 16 fitting cadences (4 batches of 4), the fold's network on those
+  // and the 12 labelled ones (7 batches): last.pt says how many optimizer steps each took in its epoch
+  auto steps = [](const std::filesystem::path& last) {
+    torch::serialize::InputArchive a;
+    a.load_from(last.string());
+    c10::IValue v;
+    a.read("position", v);
+    return json::parse(v.toStringRef())["step"].get<int>();
+  };
+  CHECK(steps(out / "r/fold_0/teacher/last.pt") == 4);
+  CHECK(steps(out / "r/fold_0/last.pt") == 7);
+  auto weights = [](const std::filesystem::path& f) {
+    auto n = test::small_cnn(4, 2, 8);
+    torch::load(n, f.string());
+    return torch::cat([&] {
+      std::vector<torch::Tensor> v;
+      for (const auto& t : n->parameters()) v.push_back(t.detach().flatten());
+      return v;
+    }());
+  };
+  CHECK(!torch::equal(weights(out / "r/fold_0/model.pt"), weights(out / "r/fold_0/teacher/model.pt")));
+  // validation is the fold's own, on true labels: oof.csv holds the fold's 16 train cadences, no test id
+  const auto oof = csv_rows(out / "r/oof.csv");
+  CHECK(oof.size() == 16);
+  for (const auto& row : oof) CHECK(test_ids.count(row.at("id")) == 0);
+}
+
+TEST_CASE("pseudo-labelling: the labels are hard, or the teacher's probabilities when soft, and only the sure ones") {
+  cadence::FinetuneOptions o;
+  o.pseudo_low = 0.1;
+  o.pseudo_high = 0.8;
+  const std::vector<double> p{0.05, 0.5, 0.9, 0.1, 0.8, 0.2};
+  auto hard = cadence::recipes::detail::select_pseudo(p, o);
+  CHECK(hard.index == std::vector<std::size_t>{0, 2, 3, 4});
+  CHECK(hard.label == std::vector<float>{0, 1, 0, 1});
+  CHECK(hard.positives == 2);
+  CHECK(hard.negatives == 2);
+  o.pseudo_soft = true;
+  auto soft = cadence::recipes::detail::select_pseudo(p, o);
+  CHECK(soft.index == hard.index);
+  CHECK(soft.label == std::vector<float>{0.05f, 0.9f, 0.1f, 0.8f});
+}
+
 TEST_CASE("determinism: the same seed with 1 and 2 threads gives the same predictions") {
   test::TempDir data("threads"), out("threadsrun");
   test::small_dataset(data.path, 24, 6, 0);

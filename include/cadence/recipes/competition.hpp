@@ -365,33 +365,116 @@ double pretrain_job(const P& pipeline, const Prepared& prepared) {
 
 // ---- finetune: train the folds, then write what they predicted ------------------------------------
 
-/// Trains each fold (finetune.only: some of them) and returns the out-of-fold predictions (-1: not
-/// predicted) and each trained fold's AUC.
+/// What the folds' training gave: the out-of-fold predictions (-1: not predicted), each trained fold's
+/// AUC, and with finetune.pseudo each fold's teacher AUC and pseudo-label counts (for cv.json).
+struct FoldsTrained {
+  std::vector<double> oof, fold_auc;
+  config::json pseudo = config::json::array();
+};
+
+/// finetune.pseudo: the test cadences a teacher is sure of, as (test index, label, teacher's probability).
+struct PseudoLabels {
+  std::vector<std::size_t> index;
+  std::vector<float> label;
+  std::vector<double> prob;
+  int positives = 0, negatives = 0;
+};
+
+inline PseudoLabels select_pseudo(const std::vector<double>& p, const FinetuneOptions& o) {
+  PseudoLabels s;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const bool pos = p[i] >= o.pseudo_high, neg = p[i] <= o.pseudo_low;
+    if (!pos && !neg) continue;
+    s.index.push_back(i);
+    s.label.push_back(o.pseudo_soft ? static_cast<float>(p[i]) : (pos ? 1.0f : 0.0f));
+    s.prob.push_back(p[i]);
+    ++(pos ? s.positives : s.negatives);
+  }
+  return s;
+}
+
+/// The train split with the pseudo-labelled test cadences after its own (their indices: train.size() on).
+inline Dataset with_pseudo(const Dataset& train, const Dataset& test, const PseudoLabels& s) {
+  Dataset d = train;
+  for (std::size_t j = 0; j < s.index.size(); ++j) {
+    Entry e = test.entries[s.index[j]];
+    e.target = s.label[j];
+    d.entries.push_back(std::move(e));
+  }
+  return d;
+}
+
+/// Trains each fold (finetune.only: some of them). With finetune.pseudo each fold trains twice: a
+/// teacher on the fold's fitting cadences (fold_<k>/teacher/), whose plain predictions on `test` label
+/// the cadences it is sure of (fold_<k>/pseudo.csv), then the fold's network on its fitting cadences
+/// and those. Validation is the fold's own both times, and fold k's labels come from fold k's teacher
+/// alone, which never saw fold k's validation cadences: the out-of-fold AUC stays leak-free (labels
+/// from all folds' teachers would carry every fold's training labels into each fold's training).
 template <class P>
-std::pair<std::vector<double>, std::vector<double>> train_folds(const P& pipeline, const Prepared& prepared,
-                                                                const Dataset& data, const std::vector<int>& fold,
-                                                                torch::Device device) {
+FoldsTrained train_folds(const P& pipeline, const Prepared& prepared, const Dataset& data, const std::vector<int>& fold,
+                         torch::Device device) {
   const auto& cfg = prepared.cfg;
   const RunDir& run = prepared.dir;
-  std::vector<double> oof(data.size(), -1.0), fold_auc;
+  FoldsTrained out;
+  out.oof.assign(data.size(), -1.0);
   // "scratch" ignores model.weights; "pretrained" overwrites them anyway, so neither reads the file
   const auto init_from = cfg.finetune.init == FinetuneInit::weights ? pipeline : without_weights(pipeline);
+  auto network = [&](int k) {
+    auto net = fresh_network(init_from, cfg, device, static_cast<std::uint64_t>(k));
+    if (cfg.finetune.init == FinetuneInit::pretrained)
+      load_module(net, RunDir::model(run.pretrain()), run.identity_check("pretrain"));
+    return net;
+  };
+  const Dataset test = cfg.finetune.pseudo ? source_of(pipeline).open(Split::test) : Dataset{};
   for (int k = 0; k < cfg.train.folds; ++k) {
     const auto& only = cfg.finetune.only;
     if (!only.empty() && std::find(only.begin(), only.end(), k) == only.end()) continue;
     const auto split = fold_split(fold, k);
-    auto net = fresh_network(init_from, cfg, device, static_cast<std::uint64_t>(k));
-    if (cfg.finetune.init == FinetuneInit::pretrained)
-      load_module(net, RunDir::model(run.pretrain()), run.identity_check("pretrain"));
+    const std::string tag = "fold " + std::to_string(k);
     dist::on_leader([&] { run.make_dir(run.fold(k)); });
+    const Dataset* trains_on = &data;
+    std::vector<std::int64_t> fitting = split.fitting;
+    Dataset mixed;
+    if (cfg.finetune.pseudo) {
+      dist::on_leader([&] { run.make_dir(run.teacher(k)); });
+      auto teacher = network(k);
+      const auto t = fit(pipeline, teacher,
+                         FitContext{cfg.run, cfg.train, data, split.fitting, split.valid, run.teacher(k),
+                                    tag + " teacher", device, run.identity_check("teacher", k)});
+      const auto p = predict_pipeline(pipeline, teacher, pipeline_head(pipeline), test, iota(test.size()),
+                                      {.batch_size = cfg.train.eval_batch_size,
+                                       .device = device,
+                                       .seed = cfg.run.seed,
+                                       .label = tag + " pseudo-label",
+                                       .quiet = cfg.run.quiet,
+                                       .use_tta = false});
+      const auto chosen = select_pseudo(p, cfg.finetune);
+      dist::on_leader([&] {
+        write_text_atomically(run.pseudo_csv(k), [&](std::ostream& o) {
+          o << "id,target,teacher\n";
+          for (std::size_t j = 0; j < chosen.index.size(); ++j)
+            o << test.entries[chosen.index[j]].id << ',' << chosen.label[j] << ',' << chosen.prob[j] << '\n';
+        });
+      });
+      if (!cfg.run.quiet)
+        std::fprintf(stderr, "%s: the teacher (valid AUC %.4f) labels %d test cadences positive and %d negative\n",
+                     tag.c_str(), t.best_auc, chosen.positives, chosen.negatives);
+      out.pseudo.push_back(
+          {{"fold", k}, {"teacher_auc", t.best_auc}, {"positives", chosen.positives}, {"negatives", chosen.negatives}});
+      mixed = with_pseudo(data, test, chosen);
+      trains_on = &mixed;
+      for (std::size_t j = 0; j < chosen.index.size(); ++j)
+        fitting.push_back(static_cast<std::int64_t>(data.size() + j));
+    }
+    auto net = network(k);
     const auto r = fit(pipeline, net,
-                       FitContext{cfg.run, cfg.train, data, split.fitting, split.valid, run.fold(k),
-                                  "fold " + std::to_string(k), device, run.identity_check("finetune", k)});
+                       FitContext{cfg.run, cfg.train, *trains_on, fitting, split.valid, run.fold(k), tag, device,
+                                  run.identity_check("finetune", k)});
     for (std::size_t v = 0; v < split.valid.size(); ++v)
-      oof[static_cast<std::size_t>(split.valid[v])] = r.best_valid[v];
-    fold_auc.push_back(r.best_auc);
+      out.oof[static_cast<std::size_t>(split.valid[v])] = r.best_valid[v];
+    out.fold_auc.push_back(r.best_auc);
   }
-  return {oof, fold_auc};
+  return out;
 }
 
 /// The predicted rows of `oof`, in dataset order.
@@ -422,9 +505,9 @@ CompetitionResult finetune_job(const P& pipeline, const Prepared& prepared) {
   CompetitionResult result;
   result.dir = run.root();
   const auto started = std::chrono::steady_clock::now();
-  const auto [oof, fold_auc] = train_folds(pipeline, prepared, data, fold, device);
-  result.fold_auc = fold_auc;
-  const OofTable table = oof_table(data, oof);
+  const auto trained = train_folds(pipeline, prepared, data, fold, device);
+  result.fold_auc = trained.fold_auc;
+  const OofTable table = oof_table(data, trained.oof);
   result.cv_auc = roc_auc(table.truth, table.pred);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -436,6 +519,7 @@ CompetitionResult finetune_job(const P& pipeline, const Prepared& prepared) {
   config::json cv = {{"fold_auc", result.fold_auc},
                      {"oof_auc", result.cv_auc},
                      {"folds", cfg.train.folds}};  // byte-reproducible: no times
+  if (cfg.finetune.pseudo) cv["pseudo"] = trained.pseudo;
   auto extras = finetune_extras(pipeline, cfg, table.ids);
   if (cfg.finetune.baseline) {
     extras.baseline = baseline_scores(pipeline, cfg, data, table.index, device);

@@ -40,11 +40,22 @@ struct FinetuneOptions {
       FinetuneInit::pretrained;  // pretrained: <run.dir>/pretrain/model.pt; weights: model.weights; scratch
   std::vector<int> only;         // train only these folds (empty: all)
   bool baseline = false;         // also score the de-Doppler baseline on the same cadences, for the report
+  // pseudo-labelling (the 3rd place's step): each fold first trains a teacher, whose predictions on the
+  // test cadences label those it is sure of (P >= pseudo_high: 1, P <= pseudo_low: 0; pseudo_soft: P
+  // itself), and the fold then trains on its own fitting cadences and those; validation stays the fold's
+  bool pseudo = false;
+  double pseudo_high = 0.9;
+  double pseudo_low = 0.05;
+  bool pseudo_soft = false;
   template <class V>
   void fields(V& v) {
     v("init", init);
     v("only", only);
     v("baseline", baseline);
+    v("pseudo", pseudo);
+    v("pseudo_high", pseudo_high, config::in_range(0.0, 1.0));
+    v("pseudo_low", pseudo_low, config::in_range(0.0, 1.0));
+    v("pseudo_soft", pseudo_soft);
   }
 };
 
@@ -102,6 +113,9 @@ struct CompetitionConfig {
       fail(
           "/predict/weight: the blend weights (this run's and predict.blend's) sum to 0; give this run a weight above "
           "0");
+    if (finetune.pseudo && !(finetune.pseudo_low < finetune.pseudo_high))
+      fail("/finetune/pseudo_low: ", finetune.pseudo_low, " is not below finetune.pseudo_high (", finetune.pseudo_high,
+           "); a test cadence would be both a positive and a negative");
     if (predict.amp == Amp::fp16 && !run.torch_device().is_cuda())
       fail("/predict/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
   }

@@ -6,6 +6,8 @@
 //   <root>/  config.json  fingerprint.json  .lock  folds.csv  oof.csv  cv.json  submission.csv
 //            predict.json  report.html        (holdout: split.csv, log.jsonl, model.pt, valid.csv)
 //            pretrain/  fold_<k>/             a training directory each: log.jsonl model.pt last.pt split.csv
+//            fold_<k>/teacher/ pseudo.csv   finetune.pseudo: the fold's teacher (a training directory) and
+//                                             the test cadences it labelled
 //
 // Link policy: the root itself may be a symbolic link (runs/ on another disk); nothing inside it may
 // be. take() refuses a run directory that holds a link anywhere (the lock file, a subdirectory, an
@@ -42,6 +44,10 @@ class RunDir {
   std::filesystem::path pretrain() const { return root_ / "pretrain"; }
   /// Fold k's training directory: the one place its name is spelled.
   std::filesystem::path fold(int k) const { return root_ / ("fold_" + std::to_string(k)); }
+  /// Fold k's teacher (finetune.pseudo): a training directory inside the fold's.
+  std::filesystem::path teacher(int k) const { return fold(k) / "teacher"; }
+  /// The test cadences fold k's teacher labelled: id, label, the teacher's probability.
+  std::filesystem::path pseudo_csv(int k) const { return fold(k) / "pseudo.csv"; }
   // a training directory's files (pretrain/, fold_<k>/, or the root of a holdout run)
   static std::filesystem::path model(const std::filesystem::path& training) { return training / "model.pt"; }
   static std::filesystem::path last(const std::filesystem::path& training) { return training / "last.pt"; }
