@@ -59,6 +59,10 @@ Writes tests/data/timm/:
 `--only import` (re)writes just the files below (the others stay byte for byte):
 
   input6.npy                  float32 (2, 6, 67, 45), standard normal, default_rng(4321)
+  tiny_stem12_eval_logits.npy, tiny_stem12_eval_logits_even.npy, tiny_tf_stem12_eval_logits.npy,
+  tiny_tf_stem12_eval_logits_even.npy  float32 (2, 2): tiny.pt (tiny_tf.pt) with conv_stem.stride set
+                               to (1, 2), eval mode, on input.npy (input_even.npy); written alone by
+                               `make_timm_fixture.py --only stem_stride`
   tiny_in3_as_in1_eval_logits.npy  float32 (2, 2): tiny_in3.pt loaded into a tiny model built with
   tiny_in3_as_in6_eval_logits.npy  in_chans=1 (6) by timm's own pretrained-weights path
                                (timm.models._builder.load_pretrained, what create_model(...,
@@ -326,10 +330,30 @@ def make_import_extras():
     torch.save(m.state_dict(), os.path.join(OUT, 'tiny_ordereddict.pt'))
 
 
+def make_stem_stride():
+    """The tiny models' saved weights with the stem's stride set to (1, 2), as the 1st place of the
+    competition changed it to keep the time resolution: timm's conv (and Conv2dSame's dynamic padding)
+    read the stride at forward time, so setting the attribute is the whole change."""
+    for prefix, tf, seed in (('tiny', False, 11), ('tiny_tf', True, 22)):
+        model = build_tiny(tf, seed=seed)
+        model.load_state_dict(torch.load(os.path.join(OUT, f'{prefix}.pt')))
+        model.conv_stem.stride = (1, 2)
+        model.eval()
+        for name in ('input', 'input_even'):
+            x = torch.from_numpy(np.load(os.path.join(OUT, f'{name}.npy')))
+            with torch.no_grad():
+                y = model(x)
+            suffix = '' if name == 'input' else '_even'
+            np.save(os.path.join(OUT, f'{prefix}_stem12_eval_logits{suffix}.npy'), y.numpy().astype(np.float32))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     if sys.argv[1:] == ['--only', 'import']:
         make_import_extras()
+        return
+    if sys.argv[1:] == ['--only', 'stem_stride']:
+        make_stem_stride()
         return
 
     # --- full-size models: keys, counts, per-block description --------------------------

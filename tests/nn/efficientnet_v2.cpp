@@ -33,14 +33,13 @@ std::int64_t count(const cadence::EfficientNetV2& net) {
 }
 
 /// The tiny fixture model, from its JSON description.
-cadence::EfficientNetV2 tiny(const json& d) {
+cadence::EfficientNetV2 tiny(const json& d, const cadence::EffNetV2Options& o = {}) {
   cadence::EffNetV2Arch arch;
   for (const auto& stage : d["arch_def"]) arch.stages.push_back(stage[0]);
   arch.stem = d["stem_size"];
   arch.num_features = d["num_features"];
   arch.tf = d["pad_type"] == "same";
-  return cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, d["in_chans"].get<std::int64_t>(),
-                                 d["num_classes"].get<std::int64_t>());
+  return cadence::EfficientNetV2(arch, o, d["in_chans"].get<std::int64_t>(), d["num_classes"].get<std::int64_t>());
 }
 }  // namespace
 
@@ -113,6 +112,38 @@ TEST_CASE("efficientnetv2: every block is timm's block (type, channels, kernel, 
     }
     CHECK(seen == want.size());
   }
+}
+
+TEST_CASE("efficientnetv2: stem_stride [1, 2] gives timm's logits with its stem's stride set to (1, 2)") {
+  cadence::EffNetV2Options o;
+  o.stem_stride = {1, 2};
+  for (const char* variant : {"tiny", "tiny_tf"}) {
+    CAPTURE(variant);
+    const auto d = json::parse(test::read_file(test::fixture(std::string("timm/") + variant + ".json")));
+    auto net = tiny(d, o), plain = tiny(d);
+    // the same weights load (the stride changes no shape)
+    const auto report = cadence::load_state_dict(*net, test::fixture("timm/" + d["state_dict"].get<std::string>()));
+    CHECK(report.loaded == cadence::state_dict_entries(*net).size());
+    net->eval();
+    plain->eval();
+    torch::NoGradGuard g;
+    for (const std::string input : {"input", "input_even"}) {
+      CAPTURE(input);
+      const auto x = npy("timm/" + input + ".npy");
+      const auto want =
+          npy("timm/" + std::string(variant) + "_stem12_eval_logits" + (input == "input" ? "" : "_even") + ".npy");
+      CHECK((net->forward(x) - want).abs().max().item<double>() < 1e-4);
+      // twice the time resolution after the stem, the frequency's as before
+      const auto f = net->forward_features(x), p = plain->forward_features(x);
+      CHECK(f.size(2) > p.size(2));
+      CHECK(f.size(3) == p.size(3));
+    }
+  }
+  o.stem_stride = {3, 2};
+  const auto d = json::parse(test::read_file(test::fixture("timm/tiny.json")));
+  test::check_error([&] { (void)tiny(d, o); }, "/model/stem_stride: expected [height, width] strides of 1 or 2");
+  o.stem_stride = {1};
+  test::check_error([&] { (void)tiny(d, o); }, "/model/stem_stride");
 }
 
 TEST_CASE("efficientnetv2: timm's weights give timm's logits (eval and train mode, torch and tf padding)") {

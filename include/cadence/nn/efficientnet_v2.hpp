@@ -126,8 +126,12 @@ struct EffNetV2Options {
   double depth_multiplier = 1.0;  // repeats x this (ceil)
   double drop_rate = 0.0;         // dropout before the classifier
   double drop_path_rate = 0.0;    // stochastic depth, scaled linearly by block index
+  // the stem conv's stride (height = time, width = frequency): timm's is 2 x 2; the competition's 1st
+  // place used 1 x 2 to keep the time resolution (4x the activations after the stem, the same weights)
+  std::vector<int> stem_stride{2, 2};
   template <class V>
   void fields(V& v) {
+    v("stem_stride", stem_stride);
     v("width_multiplier", width_multiplier, config::above(0.0), config::in_range(0.0, 8.0));
     v("depth_multiplier", depth_multiplier, config::above(0.0), config::in_range(0.0, 8.0));
     v("drop_rate", drop_rate, config::in_range(0.0, 0.99));
@@ -143,12 +147,13 @@ namespace effnet {
 struct Padding {
   bool dynamic = false;
   std::int64_t kernel = 1, stride = 1;
+  std::int64_t stride_w = 0;  // the width's stride when it differs from the height's (0: stride)
   torch::Tensor apply(const torch::Tensor& x) const {  // (B,C,H,W)
     if (!dynamic) return x;
-    auto pad = [&](std::int64_t i) {
-      return std::max<std::int64_t>((((i + stride - 1) / stride) - 1) * stride + kernel - i, 0);
+    auto pad = [&](std::int64_t i, std::int64_t s) {
+      return std::max<std::int64_t>((((i + s - 1) / s) - 1) * s + kernel - i, 0);
     };
-    const auto ph = pad(x.size(2)), pw = pad(x.size(3));
+    const auto ph = pad(x.size(2), stride), pw = pad(x.size(3), stride_w > 0 ? stride_w : stride);
     return torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2});
   }
 };
@@ -164,6 +169,18 @@ inline torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k,
     pad = {!is_static, k, s};
   }
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(s).padding(p).groups(groups).bias(false));
+}
+
+/// The stem's conv with a stride of its own per axis (EffNetV2Options::stem_stride): timm's padding for
+/// each axis, ((s - 1) + (k - 1)) // 2, which is 1 for a 3 x 3 kernel at stride 1 or 2; or "same" (tf),
+/// computed in forward from each axis's stride, as timm's Conv2dSame does.
+inline torch::nn::Conv2d stem_conv(std::int64_t in, std::int64_t out, std::int64_t sh, std::int64_t sw, bool tf,
+                                   Padding& pad) {
+  constexpr std::int64_t k = 3;
+  if (sh == sw) return conv(in, out, k, sh, tf, pad);
+  pad = tf ? Padding{true, k, sh, sw} : Padding{};
+  const std::int64_t p = tf ? 0 : (k - 1) / 2;
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride({sh, sw}).padding(p).bias(false));
 }
 
 /// timm's tf_ models only change eps (their momentum stays PyTorch's 0.1).
@@ -356,7 +373,12 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
       total += a.repeat;
     }
     const auto stem = round_chs(arch.stem);
-    conv_stem = register_module("conv_stem", effnet::conv(in_chans, stem, 3, 2, tf_, stem_pad_));
+    const auto& ss = o.stem_stride;
+    if (ss.size() != 2 || ss[0] < 1 || ss[0] > 2 || ss[1] < 1 || ss[1] > 2)
+      fail(
+          "/model/stem_stride: expected [height, width] strides of 1 or 2 (timm's stem: [2, 2]; the competition's "
+          "1st place: [1, 2])");
+    conv_stem = register_module("conv_stem", effnet::stem_conv(in_chans, stem, ss[0], ss[1], tf_, stem_pad_));
     bn1 = register_module("bn1", effnet::bn(stem, tf_));
     std::int64_t chs = stem;
     int index = 0;
@@ -397,7 +419,7 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
   /// backward pass instead of kept (nn/checkpoint.hpp; timm's checkpoint_seq(blocks, flatten=True)).
   void set_grad_checkpointing(bool on) override { grad_checkpointing_ = on; }
 
-  /// (B,C,H,W) -> (B,num_features,H/32,W/32)
+  /// (B,C,H,W) -> (B,num_features,H/32,W/32), or H/16 (W/16) with a stem stride of 1 along it
   torch::Tensor forward_features(const torch::Tensor& x) {
     auto norm = [&](BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
     auto y = torch::silu(norm(bn1, conv_stem->forward(stem_pad_.apply(x))));
