@@ -9,7 +9,7 @@
 #                    interference); ROC AUC out of fold, on test, and on test by family.
 # The test AUCs use cadence-synth's test_labels.csv (id,target,snr,drift,signal,interference).
 #
-#   bash bench/quality.sh                                   every row of both sets (about two and a half hours on 2 cores)
+#   bash bench/quality.sh                                   every row of both sets (about three and a half hours on 2 cores)
 #   SETS=shift ROWS="demo dedoppler" bash bench/quality.sh  some rows of one set; the tables keep the rest
 #   SEED=2026 THREADS=0 OUT=docs/quality.md by default; QUICK=1: tiny sets and 1 epoch (a smoke test)
 # the tables of one set: every row measured so far in its work directory (a later call with ROWS=...
@@ -107,8 +107,8 @@ build_dir=${CADENCE_BUILD_DIR:-build}
 out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
 sets=${SETS:-indist shift}
-indist_rows="demo bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean"
-shift_rows="demo bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 dedoppler"
+indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean"
+shift_rows="demo demo_before swa pseudo bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 dedoppler"
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
@@ -123,28 +123,34 @@ demo=samples/seti/configs/demo.json
 dd=samples/seti/configs/dedoppler.json
 # row name -> config and overrides
 declare -A config what
+# the rows measured before demo.json took model.pool=8, pool_freq=2 and inject.rfi_p=0.3 (2026-12-03) say
+# so: $before is demo.json as it was, so that every row still names the config it ran
+before="model.pool=4 model.pool_freq=0 inject.rfi_p=0"
 config[demo]=$demo;                 what[demo]="demo.json as shipped"
-config[bg_none]=$demo;              what[bg_none]="background.mode=none"
-config[bg_off_mean]=$demo;          what[bg_off_mean]="background.mode=off_mean"
-config[bg_off_median]=$demo;        what[bg_off_median]="background.mode=off_median"
-config[bg_off_panel]=$demo;         what[bg_off_panel]="background.mode=off_panel"
-config[bg_nearest]=$demo;           what[bg_nearest]="background.mode=nearest"
-config[bg_column]=$demo;            what[bg_column]="background.mode=column"
-config[focal]=$demo;                what[focal]="train.focal_gamma=2"
-config[inject]=$demo;               what[inject]="inject.p=0.1"
-config[inject_rfi]=$demo;           what[inject_rfi]="inject.p=0.1 inject.rfi_p=0.3"
-config[rfi_only]=$demo;             what[rfi_only]="inject.rfi_p=0.3"
-config[inject_strong]=$demo;        what[inject_strong]="inject.p=0.3 inject.snr_min=3 inject.snr_max=20 inject.rfi_p=0.5"
-config[inject_same]=$demo;          what[inject_same]="inject.p=0.1 inject.paths=straight inject.intensities=constant,scintillating inject.snr_min=3 inject.snr_max=20"
-config[mixup_renorm]=$demo;         what[mixup_renorm]="mixup.renormalize=true"
-config[pool_8x2]=$demo;             what[pool_8x2]="model.pool=8 model.pool_freq=2"
+config[demo_before]=$demo;          what[demo_before]="$before"
+config[swa]=$demo;                  what[swa]="train.swa_start=3"
+config[pseudo]=$demo;               what[pseudo]="finetune.pseudo=true"
+config[bg_none]=$demo;              what[bg_none]="$before background.mode=none"
+config[bg_off_mean]=$demo;          what[bg_off_mean]="$before background.mode=off_mean"
+config[bg_off_median]=$demo;        what[bg_off_median]="$before background.mode=off_median"
+config[bg_off_panel]=$demo;         what[bg_off_panel]="$before background.mode=off_panel"
+config[bg_nearest]=$demo;           what[bg_nearest]="$before background.mode=nearest"
+config[bg_column]=$demo;            what[bg_column]="$before background.mode=column"
+config[focal]=$demo;                what[focal]="$before train.focal_gamma=2"
+config[inject]=$demo;               what[inject]="$before inject.p=0.1"
+config[inject_rfi]=$demo;           what[inject_rfi]="model.pool=4 model.pool_freq=0 inject.p=0.1 inject.rfi_p=0.3"
+config[rfi_only]=$demo;             what[rfi_only]="model.pool=4 model.pool_freq=0 inject.rfi_p=0.3"
+config[inject_strong]=$demo;        what[inject_strong]="model.pool=4 model.pool_freq=0 inject.p=0.3 inject.snr_min=3 inject.snr_max=20 inject.rfi_p=0.5"
+config[inject_same]=$demo;          what[inject_same]="$before inject.p=0.1 inject.paths=straight inject.intensities=constant,scintillating inject.snr_min=3 inject.snr_max=20"
+config[mixup_renorm]=$demo;         what[mixup_renorm]="$before mixup.renormalize=true"
+config[pool_8x2]=$demo;             what[pool_8x2]="model.pool=8 model.pool_freq=2 inject.rfi_p=0"
 config[pool_8x2_rfi]=$demo;         what[pool_8x2_rfi]="model.pool=8 model.pool_freq=2 inject.rfi_p=0.3"
-config[demo_seed43]=$demo;          what[demo_seed43]="run.seed=43"
+config[demo_seed43]=$demo;          what[demo_seed43]="$before run.seed=43"
 config[pool_8x2_rfi_seed43]=$demo;  what[pool_8x2_rfi_seed43]="model.pool=8 model.pool_freq=2 inject.rfi_p=0.3 run.seed=43"
-config[gem]=$demo;                  what[gem]="model.global_pool=gem"
-config[mean_channels]=$demo;        what[mean_channels]="background.mode=off_mean load.layout=channels"
-config[mean_no_mixup]=$demo;        what[mean_no_mixup]="background.mode=off_mean mixup.p=0"
-config[mean_epochs_3]=$demo;        what[mean_epochs_3]="background.mode=off_mean train.epochs=3 pretrain.epochs=3"
+config[gem]=$demo;                  what[gem]="$before model.global_pool=gem"
+config[mean_channels]=$demo;        what[mean_channels]="$before background.mode=off_mean load.layout=channels"
+config[mean_no_mixup]=$demo;        what[mean_no_mixup]="$before background.mode=off_mean mixup.p=0"
+config[mean_epochs_3]=$demo;        what[mean_epochs_3]="$before background.mode=off_mean train.epochs=3 pretrain.epochs=3"
 config[dedoppler]=$dd;              what[dedoppler]="dedoppler.json as shipped"
 config[dedoppler_off_mean]=$dd;     what[dedoppler_off_mean]="background.mode=off_mean"
 
