@@ -44,6 +44,7 @@
 #include "cadence/recipes/options.hpp"
 #include "cadence/recipes/scan.hpp"
 #include "cadence/synth/generator.hpp"
+#include "cadence/synth/inject.hpp"
 #include "cadence/synth/setigen.hpp"
 #include "cadence/train/amp.hpp"
 #include "cadence/train/fit.hpp"

@@ -48,7 +48,7 @@ struct MemorySource : cadence::Composes<MemorySource> {
     d.split = split;
     const bool test = split == cadence::Split::test;
     for (int i = 0; i < (test ? options.test : options.train); ++i)
-      d.entries.push_back({(test ? "t" : "m") + std::to_string(i), {}, test ? -1.0f : (positive(i) ? 1.0f : 0.0f)});
+      d.entries.push_back({std::string(test ? "t" : "m") + std::to_string(i), {}, test ? -1.0f : (positive(i) ? 1.0f : 0.0f)});
     return d;
   }
 

@@ -9,12 +9,17 @@ namespace {
 void member(const std::filesystem::path& dir, const std::vector<double>& oof, const std::vector<double>& test,
             int shift_fold = 0) {
   std::string o = "id,target,prediction,fold\n";
-  for (std::size_t i = 0; i < oof.size(); ++i)
-    o += "a" + std::to_string(i) + "," + (i % 2 ? "1" : "0") + "," + std::to_string(oof[i]) + "," +
+  for (std::size_t i = 0; i < oof.size(); ++i) {  // in steps: GCC 12's -Wstringop-overflow misreads "a" + string&&
+    o += "a";
+    o += std::to_string(i) + "," + (i % 2 ? "1" : "0") + "," + std::to_string(oof[i]) + "," +
          std::to_string((i + shift_fold) % 2) + "\n";
+  }
   test::write_file(dir / "oof.csv", o);
   std::string s = "id,target\n";
-  for (std::size_t i = 0; i < test.size(); ++i) s += "t" + std::to_string(i) + "," + std::to_string(test[i]) + "\n";
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    s += "t";
+    s += std::to_string(i) + "," + std::to_string(test[i]) + "\n";
+  }
   test::write_file(dir / "submission.csv", s);
 }
 

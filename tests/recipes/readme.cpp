@@ -78,7 +78,8 @@ TEST_CASE("readme: every shipped config is complete and valid for its pipeline")
   auto ops = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>{};
   auto effnet_s = cadence::Load{} | ops | cadence::Mixup{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2S>{} | cadence::TTA<16>{};
   auto effnet_m = cadence::Load{} | ops | cadence::Mixup{} | cadence::Resize<cadence::Learned>{} | cadence::Model<cadence::EffNetV2M>{} | cadence::TTA<16>{};
-  auto small = cadence::Load{} | cadence::Background{} | ops | cadence::Mixup{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<16>{};
+  // seti's small pipeline (samples/seti/architectures.hpp)
+  auto small = cadence::Load{} | cadence::Inject{} | cadence::Background{} | ops | cadence::Mixup{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<16>{};
   auto dedoppler = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::DeDopplerArch>{};
   cadence::CompetitionConfig c;
   cadence::config::read_config(cadence::config::load_file(shipped("effnetv2_s.json")), effnet_s, c);
@@ -89,6 +90,10 @@ TEST_CASE("readme: every shipped config is complete and valid for its pipeline")
   CHECK(small.get<cadence::Model<cadence::SmallCnnArch>>().arch() == "small_cnn");
   CHECK(small.get<cadence::Background>().options.mode == cadence::BackgroundMode::off_mean);  // chosen by bench/quality.sh
   CHECK(c.finetune.baseline);  // the report shows the de-Doppler baseline beside the network
+  // chosen from the shift table (docs/quality.md): frequency resolution and interference injection
+  CHECK(small.get<cadence::Model<cadence::SmallCnnArch>>().options.pool == 8);
+  CHECK(small.get<cadence::Model<cadence::SmallCnnArch>>().options.pool_freq == 2);
+  CHECK(small.get<cadence::Inject>().options.rfi_p == 0.3);
   cadence::config::read_config(cadence::config::load_file(shipped("dedoppler.json")), dedoppler, c);
   CHECK(dedoppler.get<cadence::Model<cadence::DeDopplerArch>>().arch() == "dedoppler");
   CHECK(c.finetune.init == cadence::FinetuneInit::scratch);  // nothing to pretrain
