@@ -108,7 +108,7 @@ out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
 sets=${SETS:-indist shift}
 indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean"
-shift_rows="demo demo_before swa pseudo bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 dedoppler"
+shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 dedoppler"
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
@@ -130,6 +130,7 @@ config[demo]=$demo;                 what[demo]="demo.json as shipped"
 config[demo_before]=$demo;          what[demo_before]="$before"
 config[swa]=$demo;                  what[swa]="train.swa_start=3"
 config[pseudo]=$demo;               what[pseudo]="finetune.pseudo=true"
+config[pseudo_wide]=$demo;          what[pseudo_wide]="finetune.pseudo=true finetune.pseudo_high=0.5 finetune.pseudo_low=0.1"
 config[bg_none]=$demo;              what[bg_none]="$before background.mode=none"
 config[bg_off_mean]=$demo;          what[bg_off_mean]="$before background.mode=off_mean"
 config[bg_off_median]=$demo;        what[bg_off_median]="$before background.mode=off_median"

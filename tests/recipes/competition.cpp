@@ -308,6 +308,12 @@ TEST_CASE(
   const auto oof = csv_rows(out / "r/oof.csv");
   CHECK(oof.size() == 16);
   for (const auto& row : oof) CHECK(test_ids.count(row.at("id")) == 0);
+  // a fresh run without pseudo-labelling in the same directory keeps no teacher or labels of the old one
+  cfg["finetune"]["pseudo"] = false;
+  cadence::recipes::run(pipeline(), cfg);
+  CHECK(!std::filesystem::exists(out / "r/fold_0/teacher"));
+  CHECK(!std::filesystem::exists(out / "r/fold_0/pseudo.csv"));
+  CHECK(!json::parse(file(out / "r/cv.json")).contains("pseudo"));
 }
 
 TEST_CASE("pseudo-labelling: the labels are hard, or the teacher's probabilities when soft, and only the sure ones") {

@@ -431,7 +431,14 @@ FoldsTrained train_folds(const P& pipeline, const Prepared& prepared, const Data
     if (!only.empty() && std::find(only.begin(), only.end(), k) == only.end()) continue;
     const auto split = fold_split(fold, k);
     const std::string tag = "fold " + std::to_string(k);
-    dist::on_leader([&] { run.make_dir(run.fold(k)); });
+    dist::on_leader([&] {
+      run.make_dir(run.fold(k));
+      if (!cfg.finetune.pseudo) {  // a teacher and labels an earlier run left would describe another model
+        std::error_code ec;
+        std::filesystem::remove_all(run.teacher(k), ec);
+        std::filesystem::remove(run.pseudo_csv(k), ec);
+      }
+    });
     const Dataset* trains_on = &data;
     std::vector<std::int64_t> fitting = split.fitting;
     Dataset mixed;
