@@ -316,6 +316,19 @@ TEST_CASE(
   CHECK(!json::parse(file(out / "r/cv.json")).contains("pseudo"));
 }
 
+TEST_CASE("pseudo-labelling: a link planted where a fold's teacher goes is refused before anything is written") {
+  test::TempDir data("pseudolink"), out("pseudolinkrun"), elsewhere("pseudoelsewhere");
+  test::small_dataset(data.path, 32, 12, 0);
+  auto cfg = tiny_config(data.path, out / "r");
+  cfg["finetune"] = {{"init", "scratch"}, {"only", {0}}, {"pseudo", true}};
+  std::filesystem::create_directories(out / "r/fold_0");
+  std::filesystem::create_directory_symlink(elsewhere.path, out / "r/fold_0/teacher");
+  test::check_error([&] { cadence::recipes::finetune(pipeline(), cfg); }, "fold_0/teacher",
+                    "a symbolic link inside the run directory");
+  CHECK(std::filesystem::is_empty(elsewhere.path));
+  CHECK(!std::filesystem::exists(out / "r/fold_0/model.pt"));
+}
+
 TEST_CASE("pseudo-labelling: the labels are hard, or the teacher's probabilities when soft, and only the sure ones") {
   cadence::FinetuneOptions o;
   o.pseudo_low = 0.1;
