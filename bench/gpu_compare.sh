@@ -22,7 +22,8 @@
 #                                      TRAIN (2048 cadences), PREDICT (256), EPOCHS (2)
 #   bash bench/gpu_compare.sh --cpu    the same steps at toy sizes on the CPU (the normal build and the
 #                                      peer's venv, bench/peer/setup_venv.sh): keeps this script working
-#                                      where no GPU is (a ctest entry runs it)
+#                                      where no GPU is (a ctest entry runs it); TRAIN (48), PREDICT (8,
+#                                      bench_compare's minimum), TESTS (8 test cadences), EPOCHS, THREADS (1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=gpu
@@ -34,7 +35,7 @@ if [ "$mode" = gpu ]; then
   build=${CADENCE_GPU_BUILD_DIR:-build-gpu}
   py=${PYTHON:-python3}
 else
-  train=${TRAIN:-48} predict=${PREDICT:-8} size=64 batch=4 device=cpu amp=off threads=${THREADS:-1} holdout=0.3 tests=8
+  train=${TRAIN:-48} predict=${PREDICT:-8} size=64 batch=4 device=cpu amp=off threads=${THREADS:-1} holdout=0.3 tests=${TESTS:-8}
   build=${CADENCE_BUILD_DIR:-build}
 fi
 out=${OUT:-$build/gpu-compare}
