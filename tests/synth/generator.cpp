@@ -1,5 +1,8 @@
 #include "cadence/synth/generator.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <numeric>
 
 #include "cadence/data/csv.hpp"
@@ -252,6 +255,31 @@ TEST_CASE("generator families: each interference kind adds what it names, and no
     CHECK(count < 0.85 * 6 * 273 + 2);
     CHECK(count == static_cast<long>(on.size()) - first - last);  // one contiguous stretch
     CHECK((first == 0 || last == 0));
+
+    // the drifting kind's line (the same draw) in the ON panels, one gain of 0.15-0.4 times it in the OFF ones
+    o.interference = "drifting";
+    const auto full = added(o, i, false);
+    o.interference = "faint_off";
+    a = added(o, i, false);
+    std::array<double, 6> sum_faint{}, sum_full{}, err{};
+    for (int p = 0; p < 6; ++p)
+      for (int r = 0; r < 273; ++r)
+        for (int c = 0; c < 256; ++c) {
+          sum_faint[static_cast<std::size_t>(p)] += a.at(p, r, c);
+          sum_full[static_cast<std::size_t>(p)] += full.at(p, r, c);
+        }
+    const double gain = sum_faint[1] / sum_full[1];
+    CHECK(gain > 0.14);
+    CHECK(gain < 0.41);
+    for (int p = 0; p < 6; ++p) {
+      const double g = p % 2 == 0 ? 1.0 : gain;
+      CHECK(sum_full[static_cast<std::size_t>(p)] > 0.0);
+      for (int r = 0; r < 273; ++r)
+        for (int c = 0; c < 256; ++c)
+          err[static_cast<std::size_t>(p)] =
+              std::max(err[static_cast<std::size_t>(p)], std::abs(a.at(p, r, c) - g * full.at(p, r, c)));
+      CHECK(err[static_cast<std::size_t>(p)] < 0.02);  // float16 rounding of noise + line
+    }
 
     o.interference = "ripple";  // a gain per channel, the same in every row of every panel, within 1 +- 0.2
     o.standardize = false;

@@ -12,7 +12,9 @@
 //                  all six), off_only (narrowband in the OFF panels only), broadband (a burst of a few
 //                  rows over every channel of one ON panel), switching (narrowband in all panels that
 //                  switches on or off mid-cadence), dc_spike (one bright channel in all panels, as a
-//                  coarse channel's DC bin), ripple (a multiplicative bandpass ripple over frequency)
+//                  coarse channel's DC bin), ripple (a multiplicative bandpass ripple over frequency),
+//                  faint_off (drifting, at 0.15-0.4 of its level in the OFF panels: what passes an
+//                  ON/OFF hit filter whose threshold the OFF panels stay below)
 // Light: no LibTorch.
 #include <array>
 #include <cstdint>
@@ -36,13 +38,19 @@ inline constexpr std::array<FamilyKind, 4> kPaths{
 // drawn in this order (scintillating first, as the generator's bernoulli(0.3) always did)
 inline constexpr std::array<FamilyKind, 3> kIntensities{{{"scintillating", 0.3}, {"constant", 0.7}, {"pulsed", 0.3}}};
 inline constexpr std::array<FamilyKind, 3> kProfiles{{{"gaussian", 0.6}, {"sinc2", 0.2}, {"box", 0.2}}};
-inline constexpr std::array<FamilyKind, 7> kInterference{{{"drifting", 1.0},
+inline constexpr std::array<FamilyKind, 8> kInterference{{{"drifting", 1.0},
                                                           {"static", 1.0},
                                                           {"off_only", 1.0},
                                                           {"broadband", 1.0},
                                                           {"switching", 1.0},
                                                           {"dc_spike", 1.0},
-                                                          {"ripple", 1.0}}};
+                                                          {"ripple", 1.0},
+                                                          {"faint_off", 1.0}}};
+
+/// The interference kinds before faint_off: the shift benchmark's test set and Inject's default name
+/// these, so that their draws (and every AUC measured on them) stay as they were.
+inline constexpr std::string_view kInterferenceFirstSeven =
+    "drifting,static,off_only,broadband,switching,dc_spike,ripple";
 
 /// The names of a list, comma-separated (for --help and errors).
 template <std::size_t N>

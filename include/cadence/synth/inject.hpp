@@ -47,7 +47,7 @@ struct InjectOptions {
   std::string intensities = "constant,scintillating,pulsed";
   std::string profiles = "gaussian,sinc2,box";
   double skip_panel = 0.0;  // fraction of injected signals missing from one ON panel
-  std::string interference = synth::family_names(synth::kInterference);  // every kind
+  std::string interference{synth::kInterferenceFirstSeven};  // every kind but faint_off (opt in)
 
   template <class V>
   void fields(V& v) {
