@@ -268,11 +268,11 @@ TEST_CASE("generator families: each interference kind adds what it names, and no
           sum_faint[static_cast<std::size_t>(p)] += a.at(p, r, c);
           sum_full[static_cast<std::size_t>(p)] += full.at(p, r, c);
         }
-    const double gain = sum_faint[1] / sum_full[1];
-    CHECK(gain > 0.14);
-    CHECK(gain < 0.41);
+    const double off_gain = sum_faint[1] / sum_full[1];
+    CHECK(off_gain > 0.14);
+    CHECK(off_gain < 0.41);
     for (int p = 0; p < 6; ++p) {
-      const double g = p % 2 == 0 ? 1.0 : gain;
+      const double g = p % 2 == 0 ? 1.0 : off_gain;
       CHECK(sum_full[static_cast<std::size_t>(p)] > 0.0);
       for (int r = 0; r < 273; ++r)
         for (int c = 0; c < 256; ++c)

@@ -211,3 +211,12 @@ TEST_CASE("inject: a cadence that is not six panels is refused when a draw would
                     doctest::Contains("inject: a cadence of 4 panels"));
   CHECK(in.inject(four, 1.0f, cadence::InjectKey{4, kT, kF, 1, 5, 0}) == 1.0f);  // a positive draws nothing
 }
+
+TEST_CASE(
+    "inject: faint_off came later: Inject's default and the shift benchmark's test set name the seven before it") {
+  // naming faint_off in either would change every draw of the runs and benchmarks measured before it
+  const std::string seven = "drifting,static,off_only,broadband,switching,dc_spike,ripple";
+  CHECK(cadence::synth::family_names(cadence::synth::kInterference) == seven + ",faint_off");
+  CHECK(cadence::InjectOptions{}.interference == seven);
+  CHECK(cadence::synth::shift_preset()["test_interference"].get<std::string>() == seven);
+}
