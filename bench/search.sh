@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # seti scan's de-Doppler hit search and events against turboSETI (find_doppler x 6 + find_event_pipeline)
 # on one setigen cadence of 2^20 channels (six float32 .h5 files) with ON-only signals drifting up to
-# +-4 Hz/s and RFI (bench/search_compare.py does the work): wall time, peak memory, recall by SNR and by
-# drift, false events, at the same thread count. With RUN set (a trained run, e.g. runs/demo from
+# +-4 Hz/s and RFI, a third of it faint in the OFF files so that find_event's filter passes it
+# (bench/search_compare.py does the work): wall time, peak memory, recall by SNR and by drift, false
+# events by the interference they match, at the same thread count. With RUN set (a trained run, e.g. runs/demo from
 # `bash cmake/run.sh demo`) the run's folds score the events too. Rewrites the block between the markers
 # in docs/scan.md.
 #
@@ -38,13 +39,20 @@ bins = list(r["seti"]["recall"].keys())
 label = lambda b: b.replace("|drift|", "drift ±")  # a result.json of an older run
 def row(name, e):
     rec = " | ".join(f"{e['recall'][b][0]}/{e['recall'][b][1]}" for b in bins)
-    return f"| {name} | {e.get('seconds', '')} s | {e.get('peak_rss_mib', '')} MiB | {e['events']} | {e['false_events']} | {rec} |"
+    kinds = e.get("false_by_kind", {})
+    why = ", ".join(f"{n} {k.replace('rfi_', '').replace('_', '-') if k != 'rfi' else 'steady RFI'}"
+                    for k, n in kinds.items() if n)
+    false = f"{e['false_events']}" + (f" ({why})" if why else "")
+    return f"| {name} | {e.get('seconds', '')} s | {e.get('peak_rss_mib', '')} MiB | {e['events']} | {false} | {rec} |"
 lines = [
     f"Measured {datetime.date.today()} by `bench/search.sh` on {sys.argv[3]} ({sys.argv[4].strip() or 'no AVX2'}), 2 cores, no GPU,"
     f" {r['threads']} threads each: one setigen cadence of {r['channels']:,} channels x 16 samples per file (six float32 .h5"
     f" files), {r['signals']} ON-only signals (SNR 8 to 50, drift -4 to 4 Hz/s) and {r['rfi_lines']} RFI lines (in all six files,"
-    " or switching off after the second ON file); max_drift 4 Hz/s, SNR 10, filter 3. Recall: events found / signals in the bin;"
-    " a false event matches no injected signal.",
+    " or switching off after the second ON file"
+    + (f", or, {r['rfi_faint_off']} of them, in all six files at SNR 15 to 40 in the ON files and 4 to 7, below the"
+       " threshold, in the OFF files: faint-off" if r.get("rfi_faint_off") else "")
+    + "); max_drift 4 Hz/s, SNR 10, filter 3. Recall: events found / signals in the bin;"
+    " a false event matches no injected signal (in brackets: the interference it matches, or noise).",
     "",
     "| | wall time | peak memory | events | false events | " + " | ".join(map(label, bins)) + " |",
     "|---|---|---|---|---|" + "---|" * len(bins),
@@ -55,7 +63,12 @@ if "seti_with_run" in r:
     lines.append(row(f"`seti scan --run {r['run']}` (events scored)", w))
     s = dict(w["score_ge_0.5"]); s["seconds"] = ""; s["peak_rss_mib"] = ""
     lines.append(row("  its events scored >= 0.5", s).replace(" s |", " |", 1).replace(" MiB |", " |", 1))
+    if "score_auc_true_vs_false" in w:
+        note = (f"The run's score ranks a true event above a false one with probability {w['score_auc_true_vs_false']}"
+                " (the ROC AUC between them; 0.5 is chance).")
 lines.append(row("turboSETI `find_doppler` x 6 + `find_event_pipeline`", r["turboseti"]))
+if "seti_with_run" in r and "score_auc_true_vs_false" in r["seti_with_run"]:
+    lines += ["", note]
 text = doc.read_text()
 a, b = "<!-- search.sh: begin -->", "<!-- search.sh: end -->"
 if a not in text:
