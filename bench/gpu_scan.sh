@@ -52,4 +52,24 @@ rate = ch / s["seconds"]
 print(f"| {sys.argv[2]} | {sys.argv[4]} | {s['windows']} | {s['seconds']:.1f} | {s['windows_per_s']:.1f} | {rate:,.0f} | {(1 << 26) / rate / 60:.1f} min |")
 EOF
 done
+# the hit search alone (no run): the drift search in LibTorch ops on the GPU against the CPU threads, the
+# same .dat files expected
+searches="cpu"
+[ "$mode" = gpu ] && searches="cuda cpu"
+{ echo; echo "| hit search on | seconds (six files, +-4 Hz/s) | hits |"; echo "|---|---|---|"; } >> "$out/gpu_scan.md"
+for device in $searches; do
+  "$build/samples/seti" scan --config "$run/config.json" --quiet --cadence $files --set scan.out="$work/search_$device" \
+    --set run.device="$device" > "$out/search_$device.log" 2>&1 || { tail -20 "$out/search_$device.log"; exit 1; }
+  "${py:-python3}" - "$work/search_$device/scan.json" "$device" >> "$out/gpu_scan.md" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))["search"]
+print(f"| {sys.argv[2]} | {s['seconds']:.2f} | {sum(d['hits'] for d in s['dat'])} |")
+EOF
+done
+if [ "$mode" = gpu ]; then  # the same hits: every .dat line below the header
+  for n in a1 b a2 c a3 d; do
+    cmp <(grep -v '^#' "$work/search_cuda/$n.dat") <(grep -v '^#' "$work/search_cpu/$n.dat") ||
+      echo "hit search: $n.dat differs between cuda and cpu" | tee -a "$out/gpu_scan.md"
+  done
+fi
 cat "$out/gpu_scan.md"

@@ -69,6 +69,13 @@ if "seti_with_run" in r:
 lines.append(row("turboSETI `find_doppler` x 6 + `find_event_pipeline`", r["turboseti"]))
 if "seti_with_run" in r and "score_auc_true_vs_false" in r["seti_with_run"]:
     lines += ["", note]
+v = r["seti"].get("vetoed")
+if v is not None:
+    kinds = ", ".join(f"{n} {k.replace('rfi_', '').replace('_', '-') if k != 'rfi' else 'steady RFI'}"
+                      for k, n in v["by_kind"].items() if n)
+    lines += ["", f"`seti scan` set aside {v['events']} events that passed find_event's filter because their OFF files"
+              f" show them along their path (`scan.off_snr`){': ' + kinds if kinds else ''}; injected signals among"
+              f" them: {v['signals']}."]
 text = doc.read_text()
 a, b = "<!-- search.sh: begin -->", "<!-- search.sh: end -->"
 if a not in text:

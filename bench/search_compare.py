@@ -22,6 +22,8 @@ by what they match: an interference line of each kind, or nothing injected ("noi
 Writes WORK/result.json (and prints it).
 """
 import contextlib
+import csv
+import io
 import json
 import os
 import pathlib
@@ -124,21 +126,26 @@ def main():
         if with_run:
             cmd += ["--run", run]
         seconds, mib, _ = timed(cmd, env)
-        rows = [r.split(",") for r in (out / "events.csv").read_text().splitlines()[1:]]
-        found, false, kinds = match([int(r[4]) for r in rows], signals, interference)
+        rows = list(csv.DictReader(io.StringIO((out / "events.csv").read_text())))
+        found, false, kinds = match([int(r["channel"]) for r in rows], signals, interference)
         entry = {"seconds": round(seconds, 1), "peak_rss_mib": round(mib), "events": len(rows), "false_events": false,
                  "false_by_kind": kinds, "recall": recall(found, signals)}
+        # what scan.off_snr set aside (interference by its OFF files along the path): a signal there is lost
+        vetoed = json.loads((out / "scan.json").read_text())["search"].get("vetoed", [])
+        v_found, v_false, v_kinds = match([int(v["channel"]) for v in vetoed], signals, interference)
+        entry["vetoed"] = {"events": len(vetoed), "signals": sum(v_found), "by_kind": v_kinds}
         if with_run:  # the network's verdict: events it scores >= 0.5
-            kept = [r for r in rows if r[13] and float(r[13]) >= 0.5]
-            f2, false2, kinds2 = match([int(r[4]) for r in kept], signals, interference)
+            kept = [r for r in rows if r["score"] and float(r["score"]) >= 0.5]
+            f2, false2, kinds2 = match([int(r["channel"]) for r in kept], signals, interference)
             entry["score_ge_0.5"] = {"events": len(kept), "false_events": false2, "false_by_kind": kinds2,
                                      "recall": recall(f2, signals)}
             # threshold-free: how often a true event outscores a false one (the ROC AUC of the score
             # between the two; 0.5 = no better than chance)
             true_s, false_s = [], []
             for r in rows:
-                if r[13]:
-                    (true_s if match([int(r[4])], signals, interference)[1] == 0 else false_s).append(float(r[13]))
+                if r["score"]:
+                    (true_s if match([int(r["channel"])], signals, interference)[1] == 0 else false_s).append(
+                        float(r["score"]))
             if true_s and false_s:
                 entry["score_auc_true_vs_false"] = round(
                     sum((t > f) + 0.5 * (t == f) for t in true_s for f in false_s) / (len(true_s) * len(false_s)), 3)

@@ -23,6 +23,7 @@
 #include "cadence/data/png.hpp"
 #include "cadence/detect/background.hpp"
 #include "cadence/detect/dedoppler.hpp"
+#include "cadence/detect/hit_search_torch.hpp"
 #include "cadence/infer/tta.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/model.hpp"
@@ -297,6 +298,12 @@ void print_events(const cadence::ScanResult& r) {
   std::printf("events: %s\n", x.csv.string().c_str());
 }
 
+/// The hit search's drift engine for run.device: LibTorch ops on a GPU, else the CPU threads.
+cadence::detect::DriftSearch drift_search_for(const cadence::CompetitionConfig& cfg) {
+  const torch::Device device = cfg.run.apply();
+  return device.is_cuda() ? cadence::detect::torch_drift_search(device) : cadence::detect::DriftSearch{};
+}
+
 /// seti scan --manifest: each cadence of this process's shard into <scan.out>/<name>, complete ones
 /// skipped, then the survey page of every complete cadence.
 int scan_manifest(const cadence::config::json& j, const std::string& manifest, const std::string& run) {
@@ -323,7 +330,7 @@ int scan_manifest(const cadence::config::json& j, const std::string& manifest, c
         if (run.empty()) {
           cadence::ScanOptions so = cfg.scan;
           so.out = dir;
-          r.search = recipes::search(so, e.files, cfg.run.quiet);
+          r.search = recipes::search(so, e.files, cfg.run.quiet, drift_search_for(cfg));
         } else {
           auto one = cj;
           one["scan"]["out"] = dir.string();
@@ -425,7 +432,7 @@ int main(int argc, char** argv) {
           cfg.validate();
           const std::vector<std::filesystem::path> files(scan_files.begin(), scan_files.end());
           cadence::ScanResult r;
-          r.search = cadence::recipes::search(cfg.scan, files, cfg.run.quiet);
+          r.search = cadence::recipes::search(cfg.scan, files, cfg.run.quiet, drift_search_for(cfg));
           print_events(r);
           return 0;
         });

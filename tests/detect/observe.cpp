@@ -333,7 +333,7 @@ TEST_CASE(
   CHECK(c.header(0).nsamples == 16);
   CHECK(c.header(0).foff == doctest::Approx(-2.7939677238464355e-06));
   const auto lines = test::read_file(dir / "signals.csv");
-  CHECK(lines.rfind("channel,snr,drift_hz_s,width_hz\n", 0) == 0);
+  CHECK(lines.rfind("channel,snr,drift_hz_s,width_hz,off_gain\n", 0) == 0);
   const auto signals = cadence::synth::draw_signals(o);
   REQUIRE(signals.size() == 3);
   ob::Block b;

@@ -16,9 +16,12 @@
 #include "cadence/detect/dat_file.hpp"
 #include "cadence/detect/events.hpp"
 #include "cadence/detect/hit_search.hpp"
+#include "cadence/detect/hit_search_torch.hpp"
+#include "cadence/detect/path_snr.hpp"
 #include "cadence/observe/cadence.hpp"
 #include "cadence/recipes/scan_manifest.hpp"
 #include "cadence/recipes/scan_search.hpp"
+#include "cadence/synth/observation.hpp"
 #include "support.hpp"
 
 namespace {
@@ -75,6 +78,21 @@ class Flagged : public ob::File {
  private:
   std::unique_ptr<ob::File> f_;
   std::int64_t row_, channel_;
+};
+
+/// A file held in memory: `rows` x `nchans` samples.
+class Memory : public ob::File {
+ public:
+  Memory(ob::Header h, std::vector<float> data) : h_(std::move(h)), data_(std::move(data)) {}
+  const ob::Header& header() const override { return h_; }
+  void read(std::int64_t first, std::int64_t count, float* out) const override {
+    for (std::int64_t t = 0; t < h_.nsamples; ++t)
+      std::copy_n(data_.data() + t * h_.nchans + first, count, out + t * count);
+  }
+
+ private:
+  ob::Header h_;
+  std::vector<float> data_;
 };
 
 dt::HitSearchOptions fixture_options() {
@@ -388,4 +406,146 @@ TEST_CASE("search: a channel mask blanks its band (no hit starts there) and is r
   CHECK(test::error_of([&] {
           (void)dt::read_mask(dir / "bad.txt");
         }).find("bad.txt:1: `60o1` is not a frequency in MHz") != std::string::npos);
+}
+
+TEST_CASE("search: the SNR along a path is the line's on it, noise's beside it, and a NaN row does not blank it") {
+  // six files of 16 rows x 2048 channels of unit gaussian noise; a line of 2 per row along the path in
+  // OFF file 1 (z about 2 x 16 / 4 = 8), none in the others; the path moves 0.05 channels a second
+  constexpr std::int64_t N = 2048, T = 16;
+  const dt::Path path{1000.0, 0.05};
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  std::array<std::unique_ptr<Memory>, 6> owned;
+  std::array<const ob::File*, 6> files{};
+  std::array<double, 6> start{};
+  for (std::size_t p = 0; p < 6; ++p) {
+    ob::Header h;
+    h.nchans = N;
+    h.nsamples = T;
+    h.tsamp = 18.25;
+    start[p] = static_cast<double>(p) * 312.0;
+    std::vector<float> x(static_cast<std::size_t>(N * T));
+    for (float& v : x) v = noise(rng);
+    for (std::int64_t r = 0; r < T; ++r) {
+      const auto c = std::llround(path.at(start[p] + static_cast<double>(r) * h.tsamp));
+      if (p == 1) x[static_cast<std::size_t>(r * N + c)] += 2.0f;
+      if (p == 3) x[static_cast<std::size_t>(r * N + c + 30)] += 2.0f;  // a line beside the path: not on it
+      if (p == 5 && r == 4) x[static_cast<std::size_t>(r * N + c)] = std::numeric_limits<float>::quiet_NaN();
+    }
+    owned[p] = std::make_unique<Memory>(h, std::move(x));
+    files[p] = owned[p].get();
+  }
+  const auto r = dt::path_snr(files, start, path, dt::PathSnrOptions{});
+  CAPTURE(r.file);
+  CHECK(r.file[1] > 6.0);
+  CHECK(r.file[1] < 13.0);
+  for (const int q : {0, 2, 3, 4, 5}) {
+    const auto p = static_cast<std::size_t>(q);
+    CAPTURE(p);
+    CHECK(std::isfinite(r.file[p]));  // the NaN sample of file 5 counts as its row's median
+    CHECK(r.file[p] < 4.0);           // noise, and in file 3 a line 30 channels off the path
+  }
+  CHECK(r.off ==
+        doctest::Approx(std::max(r.file[1], (r.file[1] + r.file[3] + r.file[5]) / std::sqrt(3.0))).epsilon(0.3));
+  CHECK(r.off >= r.file[1]);
+  // the fitted path: least squares through the points; one point keeps the given drift
+  const std::array<std::pair<double, double>, 3> on{{{0.0, 100.0}, {624.0, 131.0}, {1248.0, 162.6}}};
+  bool fitted = false;
+  const auto line = dt::fit_path(on, 9.0, &fitted);
+  CHECK(fitted);
+  CHECK(line.per_s == doctest::Approx(62.6 / 1248.0));
+  CHECK(line.at(624.0) == doctest::Approx((100.0 + 131.0 + 162.6) / 3.0));
+  const auto one = dt::fit_path(std::span(on).first(1), 0.25, &fitted);
+  CHECK_FALSE(fitted);
+  CHECK(one.per_s == 0.25);
+  CHECK(one.at(4.0) == 101.0);
+}
+
+TEST_CASE(
+    "search: interference weaker in the OFF files passes find_event's filter, and the OFF files' SNR along its path "
+    "sets it aside") {
+  test::TempDir dir("faint-off");
+  cadence::synth::ObservationOptions o;
+  o.root = dir / "obs";
+  o.channels = 16384;
+  o.signals = 4;      // 1200 channels apart or more, on 12 slots
+  o.faint_off = 2;    // the first two by channel: in the OFF files at 0.15 of their level (0.2 leaves a hit in
+  o.off_gain = 0.15;  // one OFF file with this seed, and find_event drops that one itself)
+  o.snr_min = o.snr_max = 30.0;
+  o.drift_max = 1.0;
+  o.seed = 5;
+  const auto files = cadence::synth::generate_observation(o);
+  const auto lines = cadence::synth::draw_signals(o);
+  auto line_of = [&](std::int64_t channel) -> const cadence::synth::InjectedSignal* {
+    for (const auto& l : lines)
+      if (std::abs(l.channel - channel) <= 4) return &l;
+    return nullptr;
+  };
+  cadence::ScanOptions so;
+  so.threads = 2;
+  so.off_snr = 0;  // find_event's filter alone: every line is an event, the faint-off ones too
+  so.out = dir / "all";
+  const auto all = cadence::recipes::search(so, files, true);
+  REQUIRE(all.events.size() == 4);
+  for (const auto& e : all.events) {
+    const auto* l = line_of(e.channel);
+    REQUIRE(l != nullptr);
+    CAPTURE(l->channel);
+    CAPTURE(e.path.file);
+    for (std::size_t p = 0; p < 6; p += 2) CHECK(e.path.file[p] > 10.0);  // the line in each ON file, on the path
+    if (l->off_gain > 0)
+      CHECK(e.path.off > 6.0);  // about 0.15 x its ON SNR in each OFF file (4-6 here), more summed
+    else
+      CHECK(e.path.off < 4.0);  // the OFF files hold noise there
+  }
+  so.off_snr = 5;  // the default
+  so.out = dir / "checked";
+  const auto checked = cadence::recipes::search(so, files, true);
+  REQUIRE(checked.events.size() == 2);
+  REQUIRE(checked.vetoed.size() == 2);
+  for (const auto& e : checked.events) CHECK(line_of(e.channel)->off_gain == 0.0);
+  for (const auto& e : checked.vetoed) CHECK(line_of(e.channel)->off_gain > 0.0);
+  const auto csv = test::read_file(dir / "checked/events.csv");
+  CHECK(csv.find(",off_snr,") != std::string::npos);
+  const auto json = cadence::config::json::parse(test::read_file(dir / "checked/scan.json"));
+  CHECK(json["search"]["vetoed"].size() == 2);
+  CHECK(json["search"]["events"][0]["path_snr"].size() == 6);
+}
+
+TEST_CASE("search: the drift search in LibTorch ops finds what the CPU threads find, hit for hit") {
+  // what `seti scan` runs on a GPU (run.device cuda), here on the CPU device: the same sums, so the same
+  // hits, drifts, SNRs and counts; in chunks that do not divide the band, two coarse channels, zero drift kept
+  test::TempDir dir("torch-drifts");
+  cadence::synth::ObservationOptions o;
+  o.root = dir.path;
+  o.channels = 8192;
+  o.signals = 5;
+  o.snr_min = 12.0;
+  o.snr_max = 40.0;
+  o.drift_max = 4.0;  // up to the search's +-4 Hz/s: several drift blocks of both signs
+  o.seed = 9;
+  const auto files = cadence::synth::generate_observation(o);
+  for (const double min_drift : {0.0001, 0.0}) {
+    CAPTURE(min_drift);
+    dt::HitSearchOptions cpu;
+    cpu.threads = 2;
+    cpu.min_drift = min_drift;
+    cpu.coarse_channels = 4096;
+    auto gpu = cpu;
+    gpu.drifts = dt::torch_drift_search(torch::kCPU, 1500);
+    for (std::size_t p : {std::size_t{0}, std::size_t{3}}) {  // an ON file with signals, an OFF file with noise
+      const auto file = ob::open_observation(files[p]);
+      const auto a = dt::search_hits(*file, cpu), b = dt::search_hits(*file, gpu);
+      CAPTURE(p);
+      REQUIRE(a.hits.size() == b.hits.size());
+      if (p == 0) CHECK(a.hits.size() >= 3);
+      for (std::size_t i = 0; i < a.hits.size(); ++i) {
+        CAPTURE(a.hits[i].channel);
+        CHECK(a.hits[i].channel == b.hits[i].channel);
+        CHECK(a.hits[i].drift == b.hits[i].drift);
+        CHECK(a.hits[i].snr == b.hits[i].snr);
+        CHECK(a.hits[i].coarse_hits == b.hits[i].coarse_hits);
+      }
+    }
+  }
 }

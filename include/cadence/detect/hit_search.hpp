@@ -28,6 +28,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <sstream>
@@ -42,6 +43,17 @@
 
 namespace cadence::detect {
 
+namespace detail {
+struct SearchPlan;
+struct CoarseChannel;
+struct BestDrift;
+}  // namespace detail
+
+/// Steps 3-4 for one coarse channel on another engine (detect/hit_search_torch.hpp: LibTorch ops on a
+/// torch::Device): each channel's best drift into the BestDrift, the pairs above the threshold counted.
+using DriftSearch = std::function<std::int64_t(const detail::SearchPlan&, const detail::CoarseChannel&,
+                                               double min_drift, const detail::BestDrift&)>;
+
 /// What the search looks for (the "scan" section's max_drift, min_drift, snr, coarse_channels, blank_dc).
 struct HitSearchOptions {
   double max_drift = 4.0;                       // Hz/s, both signs
@@ -52,6 +64,7 @@ struct HitSearchOptions {
   int threads = 1;                              // worker threads over channel blocks
   std::int64_t block = 8192;                    // output channels per work item (a tree buffer is P x (block + P))
   std::vector<std::pair<double, double>> mask;  // frequency ranges (MHz) to blank: known RFI bands
+  DriftSearch drifts;                           // steps 3-4 elsewhere (a GPU); empty: `threads` CPU threads
 };
 
 /// A channel mask file (scan.mask): one frequency range per line, `low_mhz,high_mhz` (or separated by
@@ -421,17 +434,20 @@ inline FileHits search_hits(const observe::File& file, const HitSearchOptions& o
     const detail::BestDrift best{best_snr.data(), best_drift.data(), median, stddev,
                                  static_cast<float>(median + o.snr * stddev)};
     std::atomic<std::int64_t> hits{0};
-    detail::parallel_items(items, o.threads, [&](auto next) {  // each worker its own tree buffers
-      const auto most = static_cast<std::size_t>(sp.P * (sp.block_width + sp.P - 1));
-      std::vector<float> tree(most), scratch(most);
-      std::int64_t counted = 0;
-      for (std::int64_t item = 0; next(item);) {
-        const std::int64_t start = item * sp.block_width;
-        counted += detail::search_block(sp, cc, start, std::min(sp.block_width, sp.N - start), o.min_drift, tree,
-                                        scratch, best);
-      }
-      hits += counted;
-    });
+    if (o.drifts)
+      hits = o.drifts(sp, cc, o.min_drift, best);
+    else
+      detail::parallel_items(items, o.threads, [&](auto next) {  // each worker its own tree buffers
+        const auto most = static_cast<std::size_t>(sp.P * (sp.block_width + sp.P - 1));
+        std::vector<float> tree(most), scratch(most);
+        std::int64_t counted = 0;
+        for (std::int64_t item = 0; next(item);) {
+          const std::int64_t start = item * sp.block_width;
+          counted += detail::search_block(sp, cc, start, std::min(sp.block_width, sp.N - start), o.min_drift, tree,
+                                          scratch, best);
+        }
+        hits += counted;
+      });
     for (std::int64_t c = 0; c < sp.N; ++c)  // no hit starts in a masked channel
       if (blank[static_cast<std::size_t>(c)]) best_snr[static_cast<std::size_t>(c)] = 0.0f;
     detail::top_hits(sp, coarse, best_snr, best_drift, hits.load(), r.hits);

@@ -33,6 +33,7 @@ struct ScanOptions {
   std::int64_t coarse_channels = 0;  // fine channels per coarse channel; 0 = 2^20 where nchans allows, else all
   bool blank_dc = true;              // blank each coarse channel's centre (DC) channel
   int filter = 3;                    // find_event's filter level: 1 ON hits, 2 none in the OFFs, 3 in every ON
+  double off_snr = 5.0;  // an event whose OFF files show it along its path above this SNR is RFI; 0 = no check
   std::filesystem::path mask;        // a channel mask file: frequency ranges (MHz) to blank; "" = none
   std::vector<int> on;   // positions (0..5) of the three ON files among the six given; [] = from source_name
   int overlap = 64;      // channels that neighbouring windows share (0..freq-1)
@@ -53,6 +54,7 @@ struct ScanOptions {
     v("coarse_channels", coarse_channels, config::in_range(0, 1e12));
     v("blank_dc", blank_dc);
     v("filter", filter, config::in_range(1, 3));
+    v("off_snr", off_snr, config::in_range(0.0, 1e6));
     v("mask", mask);
     v("on", on, OnPositions{});
     v("overlap", overlap, config::in_range(0, 255));

@@ -35,6 +35,7 @@
 #include "cadence/data/png.hpp"
 #include "cadence/detect/background.hpp"
 #include "cadence/detect/dedoppler.hpp"
+#include "cadence/detect/hit_search_torch.hpp"
 #include "cadence/observe/cadence.hpp"
 #include "cadence/recipes/competition.hpp"
 #include "cadence/recipes/run_dir.hpp"
@@ -607,13 +608,21 @@ inline std::string events_html(const ScanSearch& x, const ScanOptions& so, const
                 "find_event's filter level %d; %.1f s.",
                 so.max_drift, static_cast<long long>(x.drifts), x.drift_step, so.snr, so.filter, x.seconds);
   html << "<h2>Events</h2><p>" << buf << "</p>";
+  if (so.off_snr > 0.0) {
+    std::snprintf(buf, sizeof buf,
+                  "%zu more passed find_event's filter but show along their path in the OFF files above SNR %g "
+                  "(scan.off_snr): interference, listed in scan.json under search.vetoed.",
+                  x.vetoed.size(), so.off_snr);
+    html << "<p>" << buf << "</p>";
+  }
   if (x.masked > 0) html << "<p>" << x.masked << " NaN/Inf samples masked (each replaced by its row's median).</p>";
   html << "<table><tr><th>file</th><th>hits</th></tr>";
   for (std::size_t p = 0; p < 6; ++p)
     html << "<tr><td>" << report::escape(x.dat_paths[p].filename().string()) << "</td><td>" << x.dats[p].hits.size()
          << "</td></tr>";
   html << "</table><table><tr><th>rank</th><th>MHz</th><th>drift (Hz/s)</th><th>SNR</th><th>SNR in ON 1, 2, "
-          "3</th><th>score</th><th>waterfall (ON, OFF, ON, OFF, ON, OFF; power in dB)</th></tr>";
+          "3</th><th>OFF SNR on its path</th><th>score</th><th>waterfall (ON, OFF, ON, OFF, ON, OFF; power in "
+          "dB)</th></tr>";
   for (std::size_t k = 0; k < x.events.size(); ++k) {
     const ScanEvent& e = x.events[k];
     std::snprintf(buf, sizeof buf, "<tr><td>%zu</td><td>%.6f</td><td>%.4f</td><td>%.1f</td><td>", k + 1,
@@ -626,6 +635,12 @@ inline std::string events_html(const ScanSearch& x, const ScanOptions& so, const
         std::snprintf(buf, sizeof buf, "%s%.1f", j ? ", " : "", e.snr[j]);
         html << buf;
       }
+    }
+    if (std::isnan(e.path.off))
+      html << "</td><td>&ndash;";
+    else {
+      std::snprintf(buf, sizeof buf, "</td><td>%.1f", e.path.off);
+      html << buf;
     }
     if (std::isnan(e.score))
       html << "</td><td>&ndash;</td>";
@@ -774,7 +789,8 @@ ScanResult scan(P pipeline, const config::json& j, const std::vector<std::filesy
 
     // search: hits in every drift, a .dat per file, the ON/OFF events, each scored along its path
     if (so.mode != ScanMode::windows) {
-      r.search = detail::search_cadence(cad, so, threads, out.root(), cfg.run.quiet);
+      r.search = detail::search_cadence(cad, so, threads, out.root(), cfg.run.quiet,
+                                        device.is_cuda() ? detect::torch_drift_search(device) : detect::DriftSearch{});
       detail::find_cadence_events(cad, so, plan.shape.freq, r.search);
       std::vector<std::array<std::int64_t, 6>> firsts;
       std::vector<std::array<double, 6>> shear;

@@ -1,8 +1,10 @@
 #pragma once
 // A synthetic whole observation for `seti scan`: six SIGPROC filterbank files (ABACAD: a1, b, a2, c,
 // a3, d), each `samples` x `channels`, chi-squared noise and drifting signals in the ON files along one
-// path through the cadence (setigen's physics, synth/setigen.hpp), with a `slew` gap between files;
-// plus signals.csv (each signal's channel at the cadence's start, SNR, drift, width). No Python and no
+// path through the cadence (setigen's physics, synth/setigen.hpp), with a `slew` gap between files,
+// the first `faint_off` of them also in the OFF files at `off_gain` of their level (interference that
+// find_event's filter passes); plus signals.csv (each line's channel at the cadence's start, SNR, drift,
+// width, off_gain: 0 for a signal). No Python and no
 // download: `cadence-synth observation --root data/observation` (the CLI), or for a GPU machine that
 // cannot reach PyPI. bench/scan.sh uses setigen itself; tests/data/make_scan_fixture.py is the oracle.
 // Light: no LibTorch.
@@ -33,6 +35,9 @@ struct ObservationOptions {
   double width = 20.0;                    // Hz, gaussian FWHM
   double x_mean = 10.0;                   // noise mean
   double slew = 20.0;                     // s between files
+  int faint_off = 0;      // of the signals, the first this many (by channel) are interference that passes
+                          // find_event: in the OFF files too, at off_gain of their level (below a hit there)
+  double off_gain = 0.2;  // the faint-off lines' level in the OFF files, relative to the ON files
   double fch1 = 6095.214842353016;        // MHz, channel 0 (frequency falls with the channel number)
   std::uint64_t seed = 0;
 
@@ -48,6 +53,8 @@ struct ObservationOptions {
     v("width", width, config::above(0.0));
     v("x_mean", x_mean, config::above(0.0));
     v("slew", slew, config::in_range(0.0, 86400.0));
+    v("faint_off", faint_off, config::in_range(0, 100000));
+    v("off_gain", off_gain, config::in_range(0.0, 1.0));
     v("fch1", fch1, config::above(0.0));
     v("seed", seed);
   }
@@ -56,6 +63,7 @@ struct ObservationOptions {
 struct InjectedSignal {
   std::int64_t channel = 0;  // at the cadence's start
   double snr = 0, drift = 0, width = 0;
+  double off_gain = 0;  // its level in the OFF files relative to the ON files: 0 for a signal, > 0 interference
 };
 
 inline const char* const kObservationNames[6] = {"a1", "b", "a2", "c", "a3", "d"};
@@ -87,6 +95,7 @@ inline std::vector<InjectedSignal> draw_signals(const ObservationOptions& o) {
   for (std::size_t i = out.size(); i > 1; --i)  // SNRs in random order along the band
     std::swap(out[i - 1].snr,
               out[std::min(i - 1, static_cast<std::size_t>(rng.uniform() * static_cast<double>(i)))].snr);
+  for (std::size_t i = 0; i < out.size() && static_cast<int>(i) < o.faint_off; ++i) out[i].off_gain = o.off_gain;
   return out;
 }
 
@@ -123,24 +132,25 @@ inline std::vector<std::filesystem::path> generate_observation(const Observation
       });
     for (auto& th : pool) th.join();
     const double t0 = k * file_s;
-    if (k % 2 == 0)
-      for (const auto& s : signals) {
-        Signal sig;
-        sig.path.f_start = fch1_hz - static_cast<double>(s.channel) * p.df;
-        sig.path.drift_rate = s.drift;
-        sig.t_profile.level = s.snr * level_per_snr;
-        sig.f_profile.width = s.width;
-        const auto reach =
-            static_cast<std::int64_t>(std::ceil(4.0 * s.width / p.df)) + 2;  // the gaussian is < 1e-19 beyond
-        for (std::int64_t r = 0; r < o.samples; ++r) {
-          const double t = t0 + static_cast<double>(r) * p.dt;
-          const double centre = sig.path.at(t);
-          const auto c = static_cast<std::int64_t>(std::llround((fch1_hz - centre) / p.df));
-          for (std::int64_t j = std::max<std::int64_t>(0, c - reach); j <= std::min(o.channels - 1, c + reach); ++j)
-            frame[static_cast<std::size_t>(r * o.channels + j)] += static_cast<float>(
-                sig.t_profile.at(t) * sig.f_profile.at(fch1_hz - static_cast<double>(j) * p.df - centre));
-        }
+    for (const auto& s : signals) {
+      const double gain = k % 2 == 0 ? 1.0 : s.off_gain;  // OFF files: faint-off interference only
+      if (gain <= 0.0) continue;
+      Signal sig;
+      sig.path.f_start = fch1_hz - static_cast<double>(s.channel) * p.df;
+      sig.path.drift_rate = s.drift;
+      sig.t_profile.level = gain * s.snr * level_per_snr;
+      sig.f_profile.width = s.width;
+      const auto reach =
+          static_cast<std::int64_t>(std::ceil(4.0 * s.width / p.df)) + 2;  // the gaussian is < 1e-19 beyond
+      for (std::int64_t r = 0; r < o.samples; ++r) {
+        const double t = t0 + static_cast<double>(r) * p.dt;
+        const double centre = sig.path.at(t);
+        const auto c = static_cast<std::int64_t>(std::llround((fch1_hz - centre) / p.df));
+        for (std::int64_t j = std::max<std::int64_t>(0, c - reach); j <= std::min(o.channels - 1, c + reach); ++j)
+          frame[static_cast<std::size_t>(r * o.channels + j)] += static_cast<float>(
+              sig.t_profile.at(t) * sig.f_profile.at(fch1_hz - static_cast<double>(j) * p.df - centre));
       }
+    }
     observe::Header h;
     h.source_name = k % 2 == 0 ? "TARGET" : std::string("OFF_") + static_cast<char>('B' + k / 2);
     h.fch1 = o.fch1;
@@ -153,8 +163,9 @@ inline std::vector<std::filesystem::path> generate_observation(const Observation
     observe::write_filterbank(files.back(), h, frame);
   }
   write_text_atomically(o.root / "signals.csv", [&](std::ostream& out) {
-    out << "channel,snr,drift_hz_s,width_hz\n";
-    for (const auto& s : signals) out << s.channel << ',' << s.snr << ',' << s.drift << ',' << s.width << '\n';
+    out << "channel,snr,drift_hz_s,width_hz,off_gain\n";
+    for (const auto& s : signals)
+      out << s.channel << ',' << s.snr << ',' << s.drift << ',' << s.width << ',' << s.off_gain << '\n';
   });
   return files;
 }
