@@ -9,7 +9,11 @@
 //      in the mask (scan.mask: known RFI bands), is replaced by its row's median and counted; the DC
 //      channel at N/2 is blanked (the mean of its neighbours) when asked;
 //   2. the noise: the median and the standard deviation (5th to 95th percentile, outliers dropped) of
-//      the zero-drift spectrum, the sum of the T rows (turboSETI's comp_stats);
+//      the zero-drift spectrum, the sum of the T rows (turboSETI's comp_stats); with scan.sk_sigma, of
+//      the channels whose spectral kurtosis looks like noise (hyperseti flags by it for the same end:
+//      a band crowded with interference no longer inflates the noise). Flagged channels are still
+//      searched -- a drifting signal crosses a channel in a few rows and looks as impulsive there as
+//      interference does, so blanking them would blank the signals too;
 //   3. for each drift, the sum along the path starting at channel c in the first row and moving D
 //      channels over the T - 1 row steps (T padded to a power of two P with rows of zeros): a Taylor
 //      tree gives the P paths D = 0..P-1 at every c in log2(P) passes of P x N additions; larger
@@ -56,12 +60,13 @@ using DriftSearch = std::function<std::int64_t(const detail::SearchPlan&, const 
 
 /// What the search looks for (the "scan" section's max_drift, min_drift, snr, coarse_channels, blank_dc).
 struct HitSearchOptions {
-  double max_drift = 4.0;                       // Hz/s, both signs
-  double min_drift = 0.0001;                    // Hz/s: hits at |rate| <= min_drift are dropped (0 drift: RFI)
-  double snr = 10.0;                            // threshold on the drift-integrated SNR
-  std::int64_t coarse_channels = 0;             // fine channels per coarse channel; 0 = 2^20 or the whole file
-  bool blank_dc = true;                         // blank each coarse channel's centre (DC) channel
-  int threads = 1;                              // worker threads over channel blocks
+  double max_drift = 4.0;            // Hz/s, both signs
+  double min_drift = 0.0001;         // Hz/s: hits at |rate| <= min_drift are dropped (0 drift: RFI)
+  double snr = 10.0;                 // threshold on the drift-integrated SNR
+  std::int64_t coarse_channels = 0;  // fine channels per coarse channel; 0 = 2^20 or the whole file
+  bool blank_dc = true;              // blank each coarse channel's centre (DC) channel
+  double sk_sigma = 0.0;  // spectral kurtosis: channels beyond +-sk_sigma of noise's SK left out of the noise; 0 off
+  int threads = 1;        // worker threads over channel blocks
   std::int64_t block = 8192;                    // output channels per work item (a tree buffer is P x (block + P))
   std::vector<std::pair<double, double>> mask;  // frequency ranges (MHz) to blank: known RFI bands
   DriftSearch drifts;                           // steps 3-4 elsewhere (a GPU); empty: `threads` CPU threads
@@ -115,6 +120,7 @@ struct FileHits {
   std::int64_t channels_per_coarse = 0;
   std::int64_t masked = 0;           // samples that were not finite, replaced by their row's median
   std::int64_t masked_channels = 0;  // channels the mask blanked
+  std::int64_t sk_flagged = 0;       // channels spectral kurtosis left out of the noise statistics (sk_sigma)
   double obs_length = 0.0;           // seconds: nsamples x tsamp
   double max_drift = 0.0;            // Hz/s, as searched
 };
@@ -294,12 +300,49 @@ inline std::vector<char> load_coarse(const observe::File& file, std::int64_t coa
   return blank;
 }
 
-/// Step 2: the median and robust standard deviation of the zero-drift spectrum.
-inline std::pair<double, double> zero_drift_noise(const CoarseChannel& cc) {
+/// Spectral kurtosis (Nita & Gary 2010, the generalized estimator hyperseti computes): per channel of
+/// the T rows, SK = (M N + 1) / (M - 1) (M S2 / S1^2 - 1), S1 and S2 the sums of the power and of its
+/// square over the M = T rows, N the spectra accumulated into each row. Radiometer noise gives 1, a
+/// steady tone near 0, impulsive interference far more. Returns 1 for each channel whose SK lies
+/// outside 1 +- n_sigma x sigma (sigma^2 = 2 N (N + 1) M^2 / ((M - 1)(M N + 2)(M N + 3)), their
+/// variance for noise), counting them in `flagged`.
+inline std::vector<char> sk_flags(const CoarseChannel& cc, double n_acc, double n_sigma, std::int64_t& flagged) {
+  const auto M = static_cast<double>(cc.T), N = n_acc;
+  const double sigma = std::sqrt(2.0 * N * (N + 1.0) * M * M / ((M - 1.0) * (M * N + 2.0) * (M * N + 3.0)));
+  std::vector<double> s1(static_cast<std::size_t>(cc.N), 0.0), s2(static_cast<std::size_t>(cc.N), 0.0);
+  for (int t = 0; t < cc.T; ++t) {
+    const float* in = cc.row(t);
+    for (std::int64_t c = 0; c < cc.N; ++c) {
+      const double x = in[c];
+      s1[static_cast<std::size_t>(c)] += x;
+      s2[static_cast<std::size_t>(c)] += x * x;
+    }
+  }
+  std::vector<char> flag(static_cast<std::size_t>(cc.N), 0);
+  for (std::size_t c = 0; c < flag.size(); ++c) {
+    if (!(s1[c] > 0.0)) continue;  // no power (blanked): nothing to say
+    const double sk = (M * N + 1.0) / (M - 1.0) * (M * s2[c] / (s1[c] * s1[c]) - 1.0);
+    if (std::abs(sk - 1.0) > n_sigma * sigma) {
+      flag[c] = 1;
+      ++flagged;
+    }
+  }
+  return flag;
+}
+
+/// Step 2: the median and robust standard deviation of the zero-drift spectrum, without the channels
+/// `skip` marks (spectral kurtosis; empty: all).
+inline std::pair<double, double> zero_drift_noise(const CoarseChannel& cc, const std::vector<char>& skip = {}) {
   std::vector<float> spectrum(static_cast<std::size_t>(cc.N), 0.0f);
   for (int t = 0; t < cc.T; ++t) {
     const float* in = cc.row(t);
     for (std::int64_t c = 0; c < cc.N; ++c) spectrum[static_cast<std::size_t>(c)] += in[c];
+  }
+  if (!skip.empty()) {
+    std::size_t kept = 0;
+    for (std::size_t c = 0; c < spectrum.size(); ++c)
+      if (!skip[c]) spectrum[kept++] = spectrum[c];
+    if (kept > 0) spectrum.resize(kept);  // every channel flagged: the whole spectrum after all
   }
   return robust_stats(std::move(spectrum));
 }
@@ -427,7 +470,10 @@ inline FileHits search_hits(const observe::File& file, const HitSearchOptions& o
   const std::int64_t items = (sp.N + sp.block_width - 1) / sp.block_width;
   for (std::int64_t coarse = 0; coarse < h.nchans / sp.N; ++coarse) {
     const auto blank = detail::load_coarse(file, coarse, o, read, cc, r);
-    const auto [median, stddev] = detail::zero_drift_noise(cc);
+    const auto skip = o.sk_sigma > 0.0 ? detail::sk_flags(cc, std::round(2.0 * h.tsamp * std::abs(h.foff) * 1e6),
+                                                          o.sk_sigma, r.sk_flagged)
+                                       : std::vector<char>{};
+    const auto [median, stddev] = detail::zero_drift_noise(cc, skip);
     if (!(stddev > 0.0)) continue;  // a constant coarse channel (blanked data): nothing stands out
     std::fill(best_snr.begin(), best_snr.end(), 0.0f);
     std::fill(best_drift.begin(), best_drift.end(), 0.0f);

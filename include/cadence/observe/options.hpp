@@ -32,16 +32,18 @@ struct ScanOptions {
   double snr = 10.0;                 // hit threshold (drift-integrated SNR), and the events' SNR cut
   std::int64_t coarse_channels = 0;  // fine channels per coarse channel; 0 = 2^20 where nchans allows, else all
   bool blank_dc = true;              // blank each coarse channel's centre (DC) channel
-  int filter = 3;                    // find_event's filter level: 1 ON hits, 2 none in the OFFs, 3 in every ON
-  double off_snr = 5.0;  // an event whose OFF files show it along its path above this SNR is RFI; 0 = no check
-  std::filesystem::path mask;        // a channel mask file: frequency ranges (MHz) to blank; "" = none
-  std::vector<int> on;   // positions (0..5) of the three ON files among the six given; [] = from source_name
-  int overlap = 64;      // channels that neighbouring windows share (0..freq-1)
-  int batch = 32;        // windows per read and per forward pass
-  int threads = 0;       // reading threads; 0 = all cores
-  int top = 20;          // windows or events drawn (waterfall PNGs) and listed on scan.html
-  bool tta = false;      // score each window with the pipeline's TTA rounds too (the folds always)
-  bool baseline = true;  // the de-Doppler search's drift rate and SNR for each window, in hits.csv
+  double sk_sigma =
+      0.0;         // leave channels whose spectral kurtosis is this many sigma from noise's out of the noise; 0 off
+  int filter = 3;  // find_event's filter level: 1 ON hits, 2 none in the OFFs, 3 in every ON
+  double off_snr = 5.0;        // an event whose OFF files show it along its path above this SNR is RFI; 0 = no check
+  std::filesystem::path mask;  // a channel mask file: frequency ranges (MHz) to blank; "" = none
+  std::vector<int> on;         // positions (0..5) of the three ON files among the six given; [] = from source_name
+  int overlap = 64;            // channels that neighbouring windows share (0..freq-1)
+  int batch = 32;              // windows per read and per forward pass
+  int threads = 0;             // reading threads; 0 = all cores
+  int top = 20;                // windows or events drawn (waterfall PNGs) and listed on scan.html
+  bool tta = false;            // score each window with the pipeline's TTA rounds too (the folds always)
+  bool baseline = true;        // the de-Doppler search's drift rate and SNR for each window, in hits.csv
   std::filesystem::path
       out;  // where the .dat files, events.csv, hits.csv, scan.json, scan.html and waterfalls/ go; "" = <run.dir>/scan
 
@@ -53,6 +55,7 @@ struct ScanOptions {
     v("snr", snr, config::in_range(0.0, 1e6));
     v("coarse_channels", coarse_channels, config::in_range(0, 1e12));
     v("blank_dc", blank_dc);
+    v("sk_sigma", sk_sigma, config::in_range(0.0, 1e6));
     v("filter", filter, config::in_range(1, 3));
     v("off_snr", off_snr, config::in_range(0.0, 1e6));
     v("mask", mask);

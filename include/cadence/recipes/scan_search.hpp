@@ -52,6 +52,7 @@ struct ScanSearch {
   double drift_step = 0.0;              // Hz/s
   std::int64_t drifts = 0, masked = 0;  // drift rates searched per file; samples masked in all six
   std::int64_t masked_channels = 0;     // channels the mask (scan.mask) blanked in each file
+  std::int64_t sk_flagged = 0;          // channels spectral kurtosis left out of the noise, all six files
   double seconds = 0.0;
   std::filesystem::path csv;  // events.csv
 };
@@ -66,6 +67,7 @@ inline detect::HitSearchOptions hit_options(const ScanOptions& so, int threads, 
   o.snr = so.snr;
   o.coarse_channels = so.coarse_channels;
   o.blank_dc = so.blank_dc;
+  o.sk_sigma = so.sk_sigma;
   o.threads = threads;
   if (!so.mask.empty()) o.mask = detect::read_mask(so.mask);
   return o;
@@ -101,6 +103,7 @@ inline ScanSearch search_cadence(const observe::Cadence& cad, const ScanOptions&
     s.drifts = r.drifts;
     s.masked += r.masked;
     s.masked_channels = r.masked_channels;
+    s.sk_flagged += r.sk_flagged;
     s.dats[p] = detect::dat_of(cad.header(p), r);
     detect::write_dat(s.dat_paths[p], s.dats[p], cad.header(p));
     bar.advance(1);
@@ -216,6 +219,8 @@ inline config::json search_json(const ScanSearch& x, const ScanOptions& so) {
                          {"drifts", x.drifts},
                          {"masked_samples", x.masked},
                          {"masked_channels", x.masked_channels},
+                         {"sk_sigma", so.sk_sigma},
+                         {"sk_flagged_channels", x.sk_flagged},
                          {"seconds", x.seconds},
                          {"events_csv", x.csv.string()}};
   config::json dats = config::json::array();
