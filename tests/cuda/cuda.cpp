@@ -11,6 +11,8 @@
 #include "cadence/batch/mixup.hpp"
 #include "cadence/core/compose.hpp"
 #include "cadence/data/load.hpp"
+#include "cadence/detect/hit_search.hpp"
+#include "cadence/detect/hit_search_torch.hpp"
 #include "cadence/infer/predict.hpp"
 #include "cadence/infer/tta.hpp"
 #include "cadence/nn/inference.hpp"
@@ -192,4 +194,47 @@ TEST_CASE("cuda: weights saved on one device load onto a module on the other (a 
   cadence::load_module(back, dir / "gpu.pt");
   for (const auto& p : back->parameters()) CHECK(p.device().is_cpu());
   CHECK(torch::equal(back->parameters()[0], cpu->parameters()[0]));
+}
+
+TEST_CASE("cuda: the hit search's drift search on the GPU finds what the CPU threads find, hit for hit") {
+  // seti scan's search with run.device cuda (detect/hit_search_torch.hpp): the same Taylor tree, the same
+  // float additions, so the same hits; a 2^16-channel file of chi-squared noise with lines up to +-3.5 Hz/s
+  struct Memory : cadence::observe::File {
+    cadence::observe::Header h;
+    std::vector<float> x;
+    const cadence::observe::Header& header() const override { return h; }
+    void read(std::int64_t first, std::int64_t count, float* out) const override {
+      for (std::int64_t t = 0; t < h.nsamples; ++t)
+        std::copy_n(x.data() + t * h.nchans + first, count, out + t * count);
+    }
+  } file;
+  file.h.file = "memory.fil";
+  file.h.nchans = 1 << 16;
+  file.h.nsamples = 16;
+  file.h.tsamp = 18.253611008;
+  file.h.foff = -2.7939677238464355e-6;
+  file.h.fch1 = 6000.0;
+  const auto N = file.h.nchans;
+  auto noise = torch::empty({16, N}).exponential_(1.0).mul_(10.0);  // a chi-squared power, 2 degrees of freedom
+  file.x.assign(noise.data_ptr<float>(), noise.data_ptr<float>() + noise.numel());
+  // lines of SNR ~20-40 (path sums of 16 x 50-105 over a spread of 40), drifting -3.5..3.5 Hz/s
+  for (int k = 0; k < 12; ++k) {
+    const double per_row = (k - 5.5) / 5.5 * 3.5 * file.h.tsamp / 2.7939677238464355;
+    for (std::int64_t r = 0; r < 16; ++r)
+      file.x[static_cast<std::size_t>(r * N + 3000 + 5000 * k + std::llround(per_row * r))] += 50.0f + 5.0f * k;
+  }
+  cadence::detect::HitSearchOptions cpu;
+  cpu.threads = 2;
+  auto gpu = cpu;
+  gpu.drifts = cadence::detect::torch_drift_search(kCuda);
+  const auto a = cadence::detect::search_hits(file, cpu), b = cadence::detect::search_hits(file, gpu);
+  CHECK(a.hits.size() >= 12);
+  REQUIRE(a.hits.size() == b.hits.size());
+  for (std::size_t i = 0; i < a.hits.size(); ++i) {
+    CAPTURE(a.hits[i].channel);
+    CHECK(a.hits[i].channel == b.hits[i].channel);
+    CHECK(a.hits[i].drift == b.hits[i].drift);
+    CHECK(a.hits[i].snr == b.hits[i].snr);
+    CHECK(a.hits[i].coarse_hits == b.hits[i].coarse_hits);
+  }
 }
