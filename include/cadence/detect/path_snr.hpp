@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "cadence/detect/hit_search.hpp"
 #include "cadence/observe/observation.hpp"
 
 namespace cadence::detect {
@@ -91,12 +92,7 @@ inline std::vector<double> path_zscores(std::span<const float> x, std::int64_t r
     finite.clear();
     for (std::int64_t c = 0; c < count; ++c)
       if (std::isfinite(row[c])) finite.push_back(row[c]);
-    float fill = 0.0f;  // the row's median over the channels read
-    if (!finite.empty()) {
-      const auto mid = finite.begin() + static_cast<std::ptrdiff_t>(finite.size() / 2);
-      std::nth_element(finite.begin(), mid, finite.end());
-      fill = *mid;
-    }
+    const float fill = detail::median_of(finite);  // the row's median over the channels read (0 if none)
     const auto centre = static_cast<std::int64_t>(std::llround(path.at(t0 + static_cast<double>(r) * tsamp)));
     for (std::int64_t d = -half; d <= half; ++d) {
       const std::int64_t c = centre + d - first;
