@@ -8,26 +8,26 @@
 #include "support.hpp"
 
 namespace {
-constexpr std::int64_t T = 30, F = 40;
+constexpr std::int64_t kTime = 30, kFreq = 40;
 
-/// The search written the slow, obvious way (loops, no padding tricks), for one cadence (P,T,F).
+/// The search written the slow, obvious way (loops, no padding tricks), for one cadence (P,kTime,kFreq).
 double brute_force(const torch::Tensor& x, const std::vector<std::int64_t>& position,
                    const cadence::DeDopplerOptions& o) {
   const auto P = x.size(0);
-  const std::int64_t bin = o.time_bin, Tb = T / bin;
+  const std::int64_t bin = o.time_bin, Tb = kTime / bin;
   auto a = x.accessor<float, 3>();
   double best = -1e300;
   for (double r : cadence::dedoppler::rates(o))
-    for (std::int64_t f = 0; f < F; ++f) {
+    for (std::int64_t f = 0; f < kFreq; ++f) {
       double on = 0, off = 0;
       int n_on = 0, n_off = 0;
       for (std::int64_t k = 0; k < P; ++k) {
         double sum = 0;
         for (std::int64_t j = 0; j < Tb; ++j) {
           const double when =
-              static_cast<double>(position[static_cast<std::size_t>(k)] * T + j * bin) + 0.5 * (bin - 1);
+              static_cast<double>(position[static_cast<std::size_t>(k)] * kTime + j * bin) + 0.5 * (bin - 1);
           const auto c = f + static_cast<std::int64_t>(std::nearbyint(when * r));
-          if (c < 0 || c >= F) continue;
+          if (c < 0 || c >= kFreq) continue;
           double mean = 0;
           for (std::int64_t b = 0; b < bin; ++b) mean += a[k][j * bin + b][c];
           sum += mean / static_cast<double>(bin);
@@ -48,19 +48,19 @@ cadence::DeDopplerOptions small_options() {
   o.drift_max = 0.2;
   o.drift_steps = 9;
   o.time_bin = 2;
-  o.tchans = T;
+  o.tchans = kTime;
   return o;
 }
 
 /// Noise with a line of `level` per step from channel f0 at drift r through the given panels.
 torch::Tensor with_line(std::uint64_t seed, double r, std::int64_t f0, float level, std::vector<int> panels) {
   torch::manual_seed(static_cast<std::int64_t>(seed));
-  auto x = torch::randn({6, T, F});
+  auto x = torch::randn({6, kTime, kFreq});
   auto a = x.accessor<float, 3>();
   for (int k : panels)
-    for (std::int64_t t = 0; t < T; ++t) {
-      const auto c = f0 + static_cast<std::int64_t>(std::nearbyint(r * static_cast<double>(k * T + t)));
-      if (c >= 0 && c < F) a[k][t][c] += level;
+    for (std::int64_t t = 0; t < kTime; ++t) {
+      const auto c = f0 + static_cast<std::int64_t>(std::nearbyint(r * static_cast<double>(k * kTime + t)));
+      if (c >= 0 && c < kFreq) a[k][t][c] += level;
     }
   return x;
 }
@@ -97,12 +97,12 @@ TEST_CASE("dedoppler: the module reads stacked or 6-channel images, and names th
   const auto x = with_line(5, 0.1, 5, 2.0f, {0, 2, 4});
   cadence::DeDoppler six(o, 6, 2), one(o, 1, 1);
   const auto a = six->forward(x.unsqueeze(0));
-  const auto b = one->forward(x.reshape({1, 1, 6 * T, F}));
+  const auto b = one->forward(x.reshape({1, 1, 6 * kTime, kFreq}));
   REQUIRE(a.sizes() == torch::IntArrayRef({1, 2}));
   REQUIRE(b.sizes() == torch::IntArrayRef({1, 1}));
   CHECK(a[0][1].item<float>() == doctest::Approx(b[0][0].item<float>()));
   CHECK(a[0][0].item<float>() == 0.0f);
   CHECK(six->parameters().empty());
-  test::check_error([&] { one->forward(torch::zeros({1, 1, 5 * T, F})); }, "load.layout", "model.tchans");
+  test::check_error([&] { one->forward(torch::zeros({1, 1, 5 * kTime, kFreq})); }, "load.layout", "model.tchans");
   test::check_error([&] { cadence::DeDoppler(o, 3, 2); }, "not 3 channels");
 }

@@ -10,7 +10,7 @@
 using nlohmann::json;
 
 namespace {
-torch::Tensor npy(const std::string& rel) {
+torch::Tensor fixture_npy(const std::string& rel) {
   std::vector<float> v;
   const auto h = cadence::npy::read_f32(test::fixture(rel), {}, v);
   return torch::tensor(v).view(h.shape);
@@ -129,9 +129,9 @@ TEST_CASE("efficientnetv2: stem_stride [1, 2] gives timm's logits with its stem'
     torch::NoGradGuard g;
     for (const std::string input : {"input", "input_even"}) {
       CAPTURE(input);
-      const auto x = npy("timm/" + input + ".npy");
-      const auto want =
-          npy("timm/" + std::string(variant) + "_stem12_eval_logits" + (input == "input" ? "" : "_even") + ".npy");
+      const auto x = fixture_npy("timm/" + input + ".npy");
+      const auto want = fixture_npy("timm/" + std::string(variant) + "_stem12_eval_logits" +
+                                    (input == "input" ? "" : "_even") + ".npy");
       CHECK((net->forward(x) - want).abs().max().item<double>() < 1e-4);
       // twice the time resolution after the stem, the frequency's as before
       const auto f = net->forward_features(x), p = plain->forward_features(x);
@@ -156,14 +156,18 @@ TEST_CASE("efficientnetv2: timm's weights give timm's logits (eval and train mod
     CHECK(count(net) == d["param_count"].get<std::int64_t>());
     net->eval();
     torch::NoGradGuard g;
-    const auto x = npy("timm/input.npy");
-    CHECK((net->forward(x) - npy("timm/" + d["eval_logits"].get<std::string>())).abs().max().item<double>() < 1e-4);
-    const auto xe = npy("timm/input_even.npy");
-    CHECK((net->forward(xe) - npy("timm/" + d["eval_logits_even"].get<std::string>())).abs().max().item<double>() <
+    const auto x = fixture_npy("timm/input.npy");
+    CHECK((net->forward(x) - fixture_npy("timm/" + d["eval_logits"].get<std::string>())).abs().max().item<double>() <
           1e-4);
+    const auto xe = fixture_npy("timm/input_even.npy");
+    CHECK((net->forward(xe) - fixture_npy("timm/" + d["eval_logits_even"].get<std::string>()))
+              .abs()
+              .max()
+              .item<double>() < 1e-4);
     // train mode: batch statistics, and the running statistics they update
     net->train();
-    CHECK((net->forward(x) - npy("timm/" + d["train_logits"].get<std::string>())).abs().max().item<double>() < 1e-3);
+    CHECK((net->forward(x) - fixture_npy("timm/" + d["train_logits"].get<std::string>())).abs().max().item<double>() <
+          1e-3);
     const auto after = cadence::read_state_dict(test::fixture("timm/" + d["after_train_buffers"].get<std::string>()));
     REQUIRE(!after.empty());
     for (const auto& [k, t] : cadence::state_dict_entries(*net)) {
@@ -186,7 +190,7 @@ TEST_CASE("efficientnetv2: the in_chans adaptation of a 3-channel stem is timm's
     auto net = tiny(dd);
     const auto report = cadence::load_state_dict(*net, test::fixture("timm/tiny_in3.pt"));
     CHECK(report.stem_adapted);
-    CHECK(torch::allclose(net->conv_stem->weight, npy(file), 1e-6, 1e-6));
+    CHECK(torch::allclose(net->conv_stem->weight, fixture_npy(file), 1e-6, 1e-6));
   }
 }
 

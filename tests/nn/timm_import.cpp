@@ -16,7 +16,7 @@ cadence::EfficientNetV2 tiny(std::int64_t classes = 2, std::int64_t in_chans = 1
   return cadence::EfficientNetV2(arch, cadence::EffNetV2Options{}, in_chans, classes);
 }
 
-torch::Tensor npy(const std::string& rel) {
+torch::Tensor timm_npy(const std::string& rel) {
   std::vector<float> v;
   const auto h = cadence::npy::read_f32(test::fixture(rel), {}, v);
   return torch::from_blob(v.data(), h.shape, torch::kFloat32).clone();
@@ -45,8 +45,8 @@ TEST_CASE("timm import: a 3-channel stem adapted to 1 or 6 channels gives timm's
     CHECK(r.stem_adapted);
     net->eval();
     torch::NoGradGuard g;
-    const auto got = net->forward(npy(input));
-    CHECK(torch::allclose(got, npy(logits), 1e-4, 1e-4));
+    const auto got = net->forward(timm_npy(input));
+    CHECK(torch::allclose(got, timm_npy(logits), 1e-4, 1e-4));
   }
 }
 

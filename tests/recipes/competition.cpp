@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -16,17 +17,15 @@
 #include "cadence/data/load.hpp"
 #include "cadence/nn/model.hpp"
 #include "networks.hpp"
+#include "small_run.hpp"
 #include "support.hpp"
-
-extern char** environ;
 
 using cadence::config::json;
 
 namespace {
-using Aug = cadence::Augment<cadence::VFlip, cadence::SpecAug>;
-auto pipeline() { return cadence::Load{} | Aug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{}; }
+auto competition_pipeline() { return test::small_run_pipeline(); }
 
-json tiny_config(const std::filesystem::path& data, const std::filesystem::path& run) {
+json competition_config(const std::filesystem::path& data, const std::filesystem::path& run) {
   return {{"run", {{"dir", run.string()}, {"seed", 3}, {"threads", 2}, {"quiet", true}, {"deterministic", true}}},
           {"load", {{"root", data.string()}, {"threads", 2}}},
           {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
@@ -39,7 +38,7 @@ std::string file(const std::filesystem::path& p) { return test::read_file(p); }
 TEST_CASE("competition: pretrain -> 2-fold finetune -> predict writes the run directory") {
   test::TempDir data("compdata"), out("comprun");
   test::small_dataset(data.path, 32, 7, 24);
-  const auto r = cadence::recipes::run(pipeline(), tiny_config(data.path, out / "r"));
+  const auto r = cadence::recipes::run(competition_pipeline(), competition_config(data.path, out / "r"));
   // the reported AUCs are the logged best epoch's and the out-of-fold file's
   double best_logged = -1;
   std::istringstream plog(file(out / "r/pretrain/log.jsonl"));
@@ -84,14 +83,14 @@ TEST_CASE("competition: pretrain -> 2-fold finetune -> predict writes the run di
   CHECK(html.find("ROC of the out-of-fold predictions") != std::string::npos);
 
   // blending with another submission: the average of the two
-  auto cfg = tiny_config(data.path, out / "r");
+  auto cfg = competition_config(data.path, out / "r");
   test::write_file(out / "other.csv", [&] {
     std::string s = "id,target\n";
     for (const auto& row : sample) s += row.id + ",1\n";
     return s;
   }());
   cfg["predict"] = {{"weight", 1.0}, {"blend", {{{"submission", (out / "other.csv").string()}, {"weight", 1.0}}}}};
-  cadence::recipes::predict(pipeline(), cfg);
+  cadence::recipes::predict(competition_pipeline(), cfg);
   const auto blended = cadence::csv::read_labels(out / "r/submission.csv");
   for (std::size_t i = 0; i < blended.size(); ++i)
     CHECK(blended[i].target == doctest::Approx((sub[i].target + 1.0) / 2.0).epsilon(1e-6));
@@ -100,30 +99,30 @@ TEST_CASE("competition: pretrain -> 2-fold finetune -> predict writes the run di
 TEST_CASE("competition: config and data errors stop before training, naming the JSON path or file") {
   test::TempDir data("comperr"), out("comperrrun");
   test::small_dataset(data.path, 8, 2, 0);
-  auto attempt = [&](json j) { return [j] { cadence::recipes::finetune(pipeline(), j); }; };
-  auto cfg = tiny_config(data.path, out / "x");
+  auto attempt = [&](json j) { return [j] { cadence::recipes::finetune(competition_pipeline(), j); }; };
+  auto cfg = competition_config(data.path, out / "x");
   cfg["train"]["folds"] = 1;
   test::check_error(attempt(cfg), "/train/folds", "outside [2, 100]");
-  cfg = tiny_config(data.path, out / "x");
+  cfg = competition_config(data.path, out / "x");
   cfg["finetune"] = {{"init", "imagenet"}};
   test::check_error(attempt(cfg), "/finetune/init", "pretrained, weights, scratch");
-  cfg = tiny_config(data.path, out / "x");
+  cfg = competition_config(data.path, out / "x");
   test::check_error(attempt(cfg), "/finetune/init", "pretrain/model.pt", "does not exist");
   CHECK_FALSE(std::filesystem::exists(out / "x/fold_0"));
   cfg["predict"] = {{"blend", {{{"submission", "/nowhere.csv"}}}}};
-  test::check_error([&] { cadence::recipes::predict(pipeline(), cfg); }, "/predict/blend", "/nowhere.csv");
-  cfg = tiny_config(data.path, out / "x");
+  test::check_error([&] { cadence::recipes::predict(competition_pipeline(), cfg); }, "/predict/blend", "/nowhere.csv");
+  cfg = competition_config(data.path, out / "x");
   cfg["train"]["scheduler"] = "linear";
   test::check_error(attempt(cfg), "/train/scheduler", "cosine, onecycle, step, plateau, constant");
   // a test file that goes missing mid-run: predict stops with the id named
-  cfg = tiny_config(data.path, out / "x");
+  cfg = competition_config(data.path, out / "x");
   cfg["finetune"] = {{"init", "scratch"}};
-  cadence::recipes::finetune(pipeline(), cfg);
+  cadence::recipes::finetune(competition_pipeline(), cfg);
   const auto test_split = cadence::open_split(data.path, cadence::Split::test);
   const auto good = test::read_file(test_split.entries[1].file);
   test::write_file(test_split.entries[1].file, good.substr(0, 1000));
-  test::check_error([&] { cadence::recipes::predict(pipeline(), cfg); }, "id `" + test_split.entries[1].id + "`",
-                    "truncated");
+  test::check_error([&] { cadence::recipes::predict(competition_pipeline(), cfg); },
+                    "id `" + test_split.entries[1].id + "`", "truncated");
   CHECK(std::filesystem::exists(out / "x/fold_0/model.pt"));  // the last good checkpoint is intact
 }
 
@@ -165,7 +164,7 @@ TEST_CASE(
     "resume: a run killed with SIGKILL anywhere, several times, and resumed ends with the same weights (SWA too)") {
   test::TempDir data("resume"), out("resumerun");
   test::small_dataset(data.path, 48, 2, 0);
-  auto cfg = tiny_config(data.path, out / "a");
+  auto cfg = competition_config(data.path, out / "a");
   cfg["train"]["epochs"] = 4;
   cfg["train"]["batch_size"] = 4;
   cfg["train"]["checkpoint_every"] = 2;  // mid-epoch checkpoints: 36 samples to fit, 9 batches an epoch
@@ -260,11 +259,11 @@ TEST_CASE(
     "pseudo-labelling: each fold's teacher labels the test cadences it is sure of and the fold trains on them too") {
   test::TempDir data("pseudodata"), out("pseudorun");
   test::small_dataset(data.path, 32, 12, 0);
-  auto cfg = tiny_config(data.path, out / "r");
+  auto cfg = competition_config(data.path, out / "r");
   cfg["train"]["epochs"] = 1;
   cfg["train"]["batch_size"] = 4;
   cfg["finetune"] = {{"init", "scratch"}, {"only", {0}}, {"pseudo", true}, {"pseudo_low", 0.98}, {"pseudo_high", 0.99}};
-  cadence::recipes::finetune(pipeline(), cfg);
+  cadence::recipes::finetune(competition_pipeline(), cfg);
   // a network one epoch old is nowhere near 0.98 sure of a positive: every test cadence is labelled, each
   // with the label its teacher's probability gives it
   const auto rows = csv_rows(out / "r/fold_0/pseudo.csv");
@@ -310,7 +309,7 @@ TEST_CASE(
   for (const auto& row : oof) CHECK(test_ids.count(row.at("id")) == 0);
   // a fresh run without pseudo-labelling in the same directory keeps no teacher or labels of the old one
   cfg["finetune"]["pseudo"] = false;
-  cadence::recipes::run(pipeline(), cfg);
+  cadence::recipes::run(competition_pipeline(), cfg);
   CHECK(!std::filesystem::exists(out / "r/fold_0/teacher"));
   CHECK(!std::filesystem::exists(out / "r/fold_0/pseudo.csv"));
   CHECK(!json::parse(file(out / "r/cv.json")).contains("pseudo"));
@@ -319,11 +318,11 @@ TEST_CASE(
 TEST_CASE("pseudo-labelling: a link planted where a fold's teacher goes is refused before anything is written") {
   test::TempDir data("pseudolink"), out("pseudolinkrun"), elsewhere("pseudoelsewhere");
   test::small_dataset(data.path, 32, 12, 0);
-  auto cfg = tiny_config(data.path, out / "r");
+  auto cfg = competition_config(data.path, out / "r");
   cfg["finetune"] = {{"init", "scratch"}, {"only", {0}}, {"pseudo", true}};
   std::filesystem::create_directories(out / "r/fold_0");
   std::filesystem::create_directory_symlink(elsewhere.path, out / "r/fold_0/teacher");
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), cfg); }, "fold_0/teacher",
+  test::check_error([&] { cadence::recipes::finetune(competition_pipeline(), cfg); }, "fold_0/teacher",
                     "a symbolic link inside the run directory");
   CHECK(std::filesystem::is_empty(elsewhere.path));
   CHECK(!std::filesystem::exists(out / "r/fold_0/model.pt"));
@@ -350,12 +349,12 @@ TEST_CASE("determinism: the same seed with 1 and 2 threads gives the same predic
   test::small_dataset(data.path, 24, 6, 0);
   std::vector<std::string> subs;
   for (int threads : {1, 2}) {
-    auto cfg = tiny_config(data.path, out / ("t" + std::to_string(threads)));
+    auto cfg = competition_config(data.path, out / ("t" + std::to_string(threads)));
     cfg["run"]["threads"] = threads;
     cfg["load"]["threads"] = threads;
     cfg["finetune"] = {{"init", "scratch"}};
-    cadence::recipes::finetune(pipeline(), cfg);
-    subs.push_back(test::read_file(cadence::recipes::predict(pipeline(), cfg)));
+    cadence::recipes::finetune(competition_pipeline(), cfg);
+    subs.push_back(test::read_file(cadence::recipes::predict(competition_pipeline(), cfg)));
     subs.push_back(test::read_file(out / ("t" + std::to_string(threads)) / "oof.csv"));
   }
   CHECK(subs[0] == subs[2]);  // submission.csv

@@ -27,14 +27,7 @@
 
 using cadence::config::json;
 
-extern char** environ;
-
 namespace {
-using Aug = test::SmallAug;
-auto pipeline() { return test::small_run_pipeline(); }
-json config(const std::filesystem::path& data, const std::filesystem::path& run) {
-  return test::small_run_config(data, run);
-}
 
 struct Result {
   int status = -1;  // exit code, or 128 + signal
@@ -66,11 +59,11 @@ std::filesystem::path write_config(const std::filesystem::path& file, const json
 TEST_CASE("hardening: a diverging run stops with one line naming the job, epoch and step") {
   test::TempDir data("divdata"), out("div");
   test::small_dataset(data.path, 24, 4);
-  auto cfg = config(data.path, out / "r");
+  auto cfg = test::small_run_config(data.path, out / "r");
   cfg["train"]["lr"] = 1e30;
   cfg["train"]["epochs"] = 3;
-  test::check_error([&] { cadence::recipes::holdout(pipeline(), cfg); }, "holdout: the training loss is", "at epoch",
-                    "step", "lower train.lr");
+  test::check_error([&] { cadence::recipes::holdout(test::small_run_pipeline(), cfg); },
+                    "holdout: the training loss is", "at epoch", "step", "lower train.lr");
   CHECK_FALSE(std::filesystem::exists(out / "r/submission.csv"));
   // and a non-finite prediction never reaches a submission
   test::check_error(
@@ -84,12 +77,12 @@ TEST_CASE("hardening: a diverging run stops with one line naming the job, epoch 
 TEST_CASE("hardening: bad inputs are found before any training, by every job and by seti check") {
   test::TempDir data("chkdata"), out("chk");
   test::small_dataset(data.path, 16, 4, 16);
-  auto cfg = config(data.path, out / "r");
+  auto cfg = test::small_run_config(data.path, out / "r");
   // a fold with one class: 16 cadences at 30% hold about 5 positives, not 8
   cfg["train"]["folds"] = 8;
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), cfg); }, "/train/folds: 8 folds", "positives",
-                    "both classes");
-  test::check_error([&] { cadence::recipes::check(pipeline(), cfg); }, "/train/folds");
+  test::check_error([&] { cadence::recipes::finetune(test::small_run_pipeline(), cfg); }, "/train/folds: 8 folds",
+                    "positives", "both classes");
+  test::check_error([&] { cadence::recipes::check(test::small_run_pipeline(), cfg); }, "/train/folds");
   CHECK_FALSE(std::filesystem::exists(out / "r/fold_0"));
   // with fewer than 2 of a class no train.folds helps: the remedy is data (it said "use at most 0 folds")
   test::check_error([] { cadence::checks::folds({1.0f}, 4, "train"); }, "1 positives and 0 negatives",
@@ -101,7 +94,7 @@ TEST_CASE("hardening: bad inputs are found before any training, by every job and
       "cross-validation needs at least 2 positives and 2 negatives");
   test::check_error([] { cadence::checks::folds({1, 1, 1, 0, 0, 0, 0}, 4, "train"); }, "(use at most 3 folds)");
   cfg["train"]["folds"] = 2;
-  CHECK(cadence::recipes::check(pipeline(), cfg).find("2 folds, each validation with both classes") !=
+  CHECK(cadence::recipes::check(test::small_run_pipeline(), cfg).find("2 folds, each validation with both classes") !=
         std::string::npos);
   // a test file with a bad header: finetune refuses before training, naming the id
   const auto test_split = cadence::open_split(data.path, cadence::Split::test);
@@ -109,18 +102,20 @@ TEST_CASE("hardening: bad inputs are found before any training, by every job and
   auto bad = good;
   bad.replace(bad.find("273"), 3, "274");
   test::write_file(test_split.entries[2].file, bad);
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), cfg); }, "id `" + test_split.entries[2].id + "`",
-                    "(6, 274, 256)");
+  test::check_error([&] { cadence::recipes::finetune(test::small_run_pipeline(), cfg); },
+                    "id `" + test_split.entries[2].id + "`", "(6, 274, 256)");
   CHECK_FALSE(std::filesystem::exists(out / "r/fold_0"));
   test::write_file(test_split.entries[2].file, good);
   // a bad sample_submission.csv, and a blend file with other ids
   const auto sample = test::read_file(data / "sample_submission.csv");
   test::write_file(data / "sample_submission.csv", "id,target\nnot/an/id,0\n");
-  test::check_error([&] { cadence::recipes::check(pipeline(), cfg); }, "sample_submission.csv", "invalid id");
+  test::check_error([&] { cadence::recipes::check(test::small_run_pipeline(), cfg); }, "sample_submission.csv",
+                    "invalid id");
   test::write_file(data / "sample_submission.csv", sample);
   test::write_file(out / "other.csv", "id,target\nx1,0.5\n");
   cfg["predict"] = {{"blend", {{{"submission", (out / "other.csv").string()}}}}};
-  test::check_error([&] { cadence::recipes::check(pipeline(), cfg); }, "other.csv", "rows, the test set has 4");
+  test::check_error([&] { cadence::recipes::check(test::small_run_pipeline(), cfg); }, "other.csv",
+                    "rows, the test set has 4");
   // seti check prints the summary and trains nothing
   cfg.erase("predict");
   const auto r = seti({"check", "--config", write_config(out / "c.json", cfg).string()});
@@ -132,7 +127,7 @@ TEST_CASE("hardening: bad inputs are found before any training, by every job and
 TEST_CASE("hardening: a run directory belongs to one run (a lock) and knows its config (a fingerprint)") {
   test::TempDir data("fpdata"), out("fp");
   test::small_dataset(data.path, 24, 4);
-  auto cfg = config(data.path, out / "r");
+  auto cfg = test::small_run_config(data.path, out / "r");
   {  // held by this process: another process fails at once, naming us
     const cadence::RunLock held(out / "r");
     const auto r = seti({"predict", "--config", write_config(out / "a.json", cfg).string()});
@@ -140,38 +135,39 @@ TEST_CASE("hardening: a run directory belongs to one run (a lock) and knows its 
     CHECK(r.output.find("in use by another run (pid " + std::to_string(::getpid()) + ")") != std::string::npos);
   }
   test::write_file(out / "r/fold_0/last.pt.tmp.99999999", "left by a killed run");
-  cadence::recipes::finetune(pipeline(), cfg);
+  cadence::recipes::finetune(test::small_run_pipeline(), cfg);
   CHECK_FALSE(std::filesystem::exists(out / "r/fold_0/last.pt.tmp.99999999"));  // removed once the lock was held
   // another config: finetune, predict and --resume refuse, naming what differs
   auto other = cfg;
   other["model"]["width"] = 8;
-  test::check_error([&] { cadence::recipes::predict(pipeline(), other); }, "made by another config",
+  test::check_error([&] { cadence::recipes::predict(test::small_run_pipeline(), other); }, "made by another config",
                     "model.width: 4 -> 8");
   other = cfg;
   other["train"]["folds"] = 3;
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), other); }, "train.folds: 2 -> 3", "another run.dir");
+  test::check_error([&] { cadence::recipes::finetune(test::small_run_pipeline(), other); }, "train.folds: 2 -> 3",
+                    "another run.dir");
   other = cfg;
   other["run"]["seed"] = 4;
   other["run"]["resume"] = true;
-  test::check_error([&] { cadence::recipes::run(pipeline(), other); }, "run.seed: 3 -> 4");
+  test::check_error([&] { cadence::recipes::run(test::small_run_pipeline(), other); }, "run.seed: 3 -> 4");
   // prediction-time and presentation keys are not the run's identity
   other = cfg;
   other["tta"] = {{"mode", "flips"}};
   other["run"]["threads"] = 1;
   other["run"]["quiet"] = false;
-  CHECK(test::error_of([&] { cadence::recipes::predict(pipeline(), other); }).empty());
+  CHECK(test::error_of([&] { cadence::recipes::predict(test::small_run_pipeline(), other); }).empty());
   // other data under the same config: refused on resume
   test::small_dataset(data.path, 20, 4, 0, 6);
   auto resumed = cfg;
   resumed["run"]["resume"] = true;
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), resumed); }, "the train split has changed",
-                    "24 -> 20");
+  test::check_error([&] { cadence::recipes::finetune(test::small_run_pipeline(), resumed); },
+                    "the train split has changed", "24 -> 20");
   // a fresh run with fewer folds replaces the old run: no stale fold in the outputs
   test::small_dataset(data.path, 24, 4);
   cfg["train"]["folds"] = 3;
-  cadence::recipes::run(pipeline(), cfg);
+  cadence::recipes::run(test::small_run_pipeline(), cfg);
   cfg["train"]["folds"] = 2;
-  cadence::recipes::run(pipeline(), cfg);
+  cadence::recipes::run(test::small_run_pipeline(), cfg);
   CHECK_FALSE(std::filesystem::exists(out / "r/fold_2"));
   CHECK(test::read_file(out / "r/report.html").find("fold 2") == std::string::npos);
   CHECK(test::read_file(out / "r/oof.csv").find(",2\n") == std::string::npos);
@@ -180,21 +176,21 @@ TEST_CASE("hardening: a run directory belongs to one run (a lock) and knows its 
 TEST_CASE("hardening: unreadable checkpoints and weights are one line naming the file") {
   test::TempDir data("ckdata"), out("ck");
   test::small_dataset(data.path, 24, 4);
-  auto cfg = config(data.path, out / "r");
+  auto cfg = test::small_run_config(data.path, out / "r");
   cfg["train"]["epochs"] = 1;
-  cadence::recipes::finetune(pipeline(), cfg);
+  cadence::recipes::finetune(test::small_run_pipeline(), cfg);
   const auto last = out / "r/fold_0/last.pt";
   const auto good = test::read_file(last);
   test::write_file(last, good.substr(0, good.size() / 3));
   auto resumed = cfg;
   resumed["run"]["resume"] = true;
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), resumed); }, "fold_0/last.pt",
+  test::check_error([&] { cadence::recipes::finetune(test::small_run_pipeline(), resumed); }, "fold_0/last.pt",
                     "cannot resume from this checkpoint");
   test::write_file(out / "r/fold_1/model.pt", "garbage");
-  test::check_error([&] { cadence::recipes::predict(pipeline(), cfg); }, "fold_1/model.pt",
+  test::check_error([&] { cadence::recipes::predict(test::small_run_pipeline(), cfg); }, "fold_1/model.pt",
                     "cannot load these weights");
   // weights of another width, loaded by hand
-  auto wide = pipeline();
+  auto wide = test::small_run_pipeline();
   wide.get<cadence::Model<cadence::SmallCnnArch>>().options.width = 8;
   auto net = cadence::build_network(wide, 1);
   test::check_error([&] { cadence::load_module(net, out / "r/fold_0/model.pt"); }, "fold_0/model.pt", "another model");
@@ -214,7 +210,7 @@ TEST_CASE("hardening: write failures leave the previous file and no temporary be
     cadence::write_text_atomically(out / "report.html", [](std::ostream& o) { o << std::string(100000, 'x'); });
   });
   const auto torch_msg = test::error_of([&] {
-    auto net = cadence::build_network(pipeline(), 1);
+    auto net = cadence::build_network(test::small_run_pipeline(), 1);
     cadence::save_module(net, out / "model.pt");
   });
   ::setrlimit(RLIMIT_FSIZE, &old);
@@ -239,12 +235,14 @@ TEST_CASE("hardening: write failures leave the previous file and no temporary be
 TEST_CASE("hardening: absurd sizes are refused before anything is allocated") {
   test::TempDir data("szdata"), out("sz");
   test::small_dataset(data.path, 8, 2);
-  auto cfg = config(data.path, out / "r");
+  auto cfg = test::small_run_config(data.path, out / "r");
   cfg["model"]["width"] = 100000000;
-  test::check_error([&] { cadence::recipes::holdout(pipeline(), cfg); }, "/model/width", "outside [1, 1024]");
+  test::check_error([&] { cadence::recipes::holdout(test::small_run_pipeline(), cfg); }, "/model/width",
+                    "outside [1, 1024]");
   cfg["model"]["width"] = 512;
   cfg["model"]["depth"] = 8;
-  test::check_error([&] { cadence::recipes::holdout(pipeline(), cfg); }, "/model/width", "65536 channels");
+  test::check_error([&] { cadence::recipes::holdout(test::small_run_pipeline(), cfg); }, "/model/width",
+                    "65536 channels");
   // a 128-byte .npy whose header claims a huge array
   const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 3, 100000, 100000), }";
   std::string npy = "\x93NUMPY\x01";
@@ -275,7 +273,7 @@ TEST_CASE("hardening: absurd sizes are refused before anything is allocated") {
 TEST_CASE("hardening: SIGTERM mid-epoch writes a checkpoint, exits 143, and --resume ends as an uninterrupted run") {
   test::TempDir data("sigdata"), out("sig");
   test::small_dataset(data.path, 64, 2);
-  auto cfg = config(data.path, out / "a");
+  auto cfg = test::small_run_config(data.path, out / "a");
   cfg["train"] = {{"epochs", 2}, {"batch_size", 4}, {"folds", 2}, {"checkpoint_every", 1}};
   cfg["model"] = {{"arch", "small_cnn"}, {"width", 8}, {"depth", 3}, {"pool", 2}};
   cfg["finetune"] = {{"init", "scratch"}, {"only", {0}}};

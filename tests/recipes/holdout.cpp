@@ -9,7 +9,7 @@
 using cadence::config::json;
 
 namespace {
-json tiny_config(const std::filesystem::path& data, const std::filesystem::path& run) {
+json holdout_config(const std::filesystem::path& data, const std::filesystem::path& run) {
   return {{"run", {{"dir", run.string()}, {"seed", 3}, {"threads", 2}, {"quiet", true}}},
           {"load", {{"root", data.string()}, {"threads", 2}}},
           {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 4}}},
@@ -21,7 +21,7 @@ TEST_CASE("holdout: Load | Model trains, validates and writes a submission in sa
   test::TempDir data("hodata"), run("horun");
   test::small_dataset(data.path, 40, 9);
   auto pipeline = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
-  const auto r = cadence::recipes::holdout(pipeline, tiny_config(data.path, run.path / "r"));
+  const auto r = cadence::recipes::holdout(pipeline, holdout_config(data.path, run.path / "r"));
   const auto sample = cadence::csv::read_labels(data / "sample_submission.csv", false);
   const auto sub = cadence::csv::read_labels(r.submission);
   REQUIRE(sub.size() == sample.size());
@@ -56,18 +56,18 @@ TEST_CASE("holdout: config and data errors stop before training, leaving no outp
   test::small_dataset(data.path, 8, 2);
   auto pipeline = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
   auto attempt = [&](json j) { return [&pipeline, j] { cadence::recipes::holdout(pipeline, j); }; };
-  auto cfg = tiny_config(data.path, run / "x");
+  auto cfg = holdout_config(data.path, run / "x");
   cfg["train"]["epochs"] = 0;
   test::check_error(attempt(cfg), "/train/epochs");
-  cfg = tiny_config(data.path, run / "x");
+  cfg = holdout_config(data.path, run / "x");
   cfg["model"]["widht"] = 8;
   test::check_error(attempt(cfg), "/model/widht", "unknown key");
-  cfg = tiny_config(data.path, run / "x");
+  cfg = holdout_config(data.path, run / "x");
   cfg["load"]["threads"] = "two";
   test::check_error(attempt(cfg), "/load/threads", "expected an integer");
-  cfg = tiny_config(data / "missing", run / "x");
+  cfg = holdout_config(data / "missing", run / "x");
   test::check_error(attempt(cfg), "missing", "does not exist");
-  cfg = tiny_config(data.path, run / "x");
+  cfg = holdout_config(data.path, run / "x");
   cfg["run"]["device"] = "gpu7";
   test::check_error(attempt(cfg), "/run/device", "gpu7");
   CHECK_FALSE(std::filesystem::exists(run / "x"));

@@ -22,9 +22,7 @@
 using cadence::config::json;
 
 namespace {
-using Aug = test::SmallAug;
-auto pipeline() { return test::small_run_pipeline(); }
-json config(const std::filesystem::path& data, const std::filesystem::path& run) {
+json integrity_config(const std::filesystem::path& data, const std::filesystem::path& run) {
   return test::small_run_config(data, run, /*epochs=*/1);
 }
 
@@ -34,8 +32,8 @@ struct TrainedRun {
   json cfg;
   TrainedRun() {
     test::small_dataset(data.path, 24, 4);
-    cfg = config(data.path, out / "r");
-    cadence::recipes::finetune(pipeline(), cfg);
+    cfg = integrity_config(data.path, out / "r");
+    cadence::recipes::finetune(test::small_run_pipeline(), cfg);
   }
   std::filesystem::path run() const { return out / "r"; }
 };
@@ -46,38 +44,39 @@ TEST_CASE("integrity: a planted link inside the run directory is refused, and no
   test::small_dataset(data.path, 24, 4);
   test::write_file(out / "elsewhere/victim.txt", "keep me");
   const auto victim = out / "elsewhere/victim.txt";
-  auto cfg = config(data.path, out / "r");
+  auto cfg = integrity_config(data.path, out / "r");
   cfg["finetune"]["init"] = "pretrained";
   cfg["pretrain"] = {{"split", "train"}};
   // the lock file as a link to a file elsewhere
   std::filesystem::create_directories(out / "r");
   std::filesystem::create_symlink(victim, out / "r/.lock");
-  test::check_error([&] { cadence::recipes::pretrain(pipeline(), cfg); }, "r/.lock", "symbolic link");
+  test::check_error([&] { cadence::recipes::pretrain(test::small_run_pipeline(), cfg); }, "r/.lock", "symbolic link");
   CHECK(test::read_file(victim) == "keep me");
   CHECK_FALSE(std::filesystem::exists(out / "r/config.json"));  // refused before any write
   std::filesystem::remove(out / "r/.lock");
   // a training directory as a link to a directory elsewhere
   std::filesystem::create_directory_symlink(out / "elsewhere", out / "r/pretrain");
-  test::check_error([&] { cadence::recipes::pretrain(pipeline(), cfg); }, "r/pretrain",
+  test::check_error([&] { cadence::recipes::pretrain(test::small_run_pipeline(), cfg); }, "r/pretrain",
                     "symbolic link inside the run directory");
   CHECK_FALSE(std::filesystem::exists(out / "elsewhere/split.csv"));
   CHECK_FALSE(std::filesystem::exists(out / "elsewhere/model.pt"));
   std::filesystem::remove(out / "r/pretrain");
   // an output file as a link
   std::filesystem::create_symlink(victim, out / "r/oof.csv");
-  test::check_error([&] { cadence::recipes::run(pipeline(), cfg); }, "r/oof.csv", "symbolic link");
+  test::check_error([&] { cadence::recipes::run(test::small_run_pipeline(), cfg); }, "r/oof.csv", "symbolic link");
   CHECK(test::read_file(victim) == "keep me");
   std::filesystem::remove(out / "r/oof.csv");
   // a fold directory planted as a link before finetune
   std::filesystem::create_directory_symlink(out / "elsewhere", out / "r/fold_0");
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), config(data.path, out / "r")); }, "r/fold_0",
-                    "symbolic link");
+  test::check_error(
+      [&] { cadence::recipes::finetune(test::small_run_pipeline(), integrity_config(data.path, out / "r")); },
+      "r/fold_0", "symbolic link");
   CHECK_FALSE(std::filesystem::exists(out / "elsewhere/log.jsonl"));
   std::filesystem::remove(out / "r/fold_0");
   // the run directory itself may be a link (runs/ on another disk)
   std::filesystem::create_directories(out / "disk/real");
   std::filesystem::create_directory_symlink(out / "disk/real", out / "linked");
-  cadence::recipes::finetune(pipeline(), config(data.path, out / "linked"));
+  cadence::recipes::finetune(test::small_run_pipeline(), integrity_config(data.path, out / "linked"));
   CHECK(std::filesystem::exists(out / "disk/real/fold_1/model.pt"));
 }
 
@@ -89,16 +88,16 @@ TEST_CASE("integrity: a refused job writes nothing (every check before the first
   auto cfg = t.cfg;
   cfg["model"]["weights"] = (t.out / "garbage.safetensors").string();
   cfg["finetune"]["init"] = "weights";
-  test::check_error([&] { cadence::recipes::run(pipeline(), cfg); }, "/model/weights");
+  test::check_error([&] { cadence::recipes::run(test::small_run_pipeline(), cfg); }, "/model/weights");
   CHECK(test::read_file(t.run() / "config.json") == config_before);
   CHECK(test::read_file(t.run() / "fingerprint.json") == fingerprint_before);
   // the run's own config still works on it
-  CHECK(test::error_of([&] { cadence::recipes::predict(pipeline(), t.cfg); }).empty());
+  CHECK(test::error_of([&] { cadence::recipes::predict(test::small_run_pipeline(), t.cfg); }).empty());
   // weights a job never reads are not read: finetune.init "scratch" (run does no pretrain, finetune starts fresh)
   cfg["finetune"]["init"] = "scratch";
-  CHECK(test::error_of([&] { cadence::recipes::check(pipeline(), cfg); }).empty());
+  CHECK(test::error_of([&] { cadence::recipes::check(test::small_run_pipeline(), cfg); }).empty());
   cfg["finetune"]["init"] = "weights";
-  test::check_error([&] { cadence::recipes::check(pipeline(), cfg); }, "/model/weights");
+  test::check_error([&] { cadence::recipes::check(test::small_run_pipeline(), cfg); }, "/model/weights");
 }
 
 TEST_CASE("integrity: a checkpoint from another fold, job, run or shape is refused, naming both sides") {
@@ -111,41 +110,43 @@ TEST_CASE("integrity: a checkpoint from another fold, job, run or shape is refus
   // another fold's last.pt in fold 0: --resume refuses
   std::filesystem::copy_file(run / "fold_1/last.pt", run / "fold_0/last.pt",
                              std::filesystem::copy_options::overwrite_existing);
-  test::check_error([&] { cadence::recipes::finetune(pipeline(), resumed); }, "fold_0/last.pt",
+  test::check_error([&] { cadence::recipes::finetune(test::small_run_pipeline(), resumed); }, "fold_0/last.pt",
                     "a checkpoint of finetune fold 1", "expects finetune fold 0");
   test::write_file(run / "fold_0/last.pt", fold0_last);
   // another fold's model.pt: predict refuses
   std::filesystem::copy_file(run / "fold_1/model.pt", run / "fold_0/model.pt",
                              std::filesystem::copy_options::overwrite_existing);
-  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_0/model.pt", "finetune fold 1",
-                    "finetune fold 0");
+  test::check_error([&] { cadence::recipes::predict(test::small_run_pipeline(), t.cfg); }, "fold_0/model.pt",
+                    "finetune fold 1", "finetune fold 0");
   test::write_file(run / "fold_0/model.pt", fold0_model);
   // another run's (another seed: another config) checkpoint
   auto other = t.cfg;
   other["run"]["dir"] = (t.out / "other").string();
   other["run"]["seed"] = 4;
-  cadence::recipes::finetune(pipeline(), other);
+  cadence::recipes::finetune(test::small_run_pipeline(), other);
   std::filesystem::copy_file(t.out / "other/fold_0/model.pt", run / "fold_0/model.pt",
                              std::filesystem::copy_options::overwrite_existing);
-  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_0/model.pt", "another config",
-                    "run.seed: 4 -> 3");
+  test::check_error([&] { cadence::recipes::predict(test::small_run_pipeline(), t.cfg); }, "fold_0/model.pt",
+                    "another config", "run.seed: 4 -> 3");
   // another width: the shapes differ (LibTorch alone would load it and predict with it)
   auto wide = other;
   wide["run"]["dir"] = (t.out / "wide").string();
   wide["model"]["width"] = 8;
   wide["run"]["seed"] = 3;
-  cadence::recipes::finetune(pipeline(), wide);
-  auto net = cadence::build_network(pipeline(), 1);  // width 4
+  cadence::recipes::finetune(test::small_run_pipeline(), wide);
+  auto net = cadence::build_network(test::small_run_pipeline(), 1);  // width 4
   test::check_error([&] { cadence::load_module(net, t.out / "wide/fold_0/model.pt"); }, "wide/fold_0/model.pt",
                     "in the checkpoint but", "another model");
   std::filesystem::copy_file(t.out / "wide/fold_0/model.pt", run / "fold_0/model.pt",
                              std::filesystem::copy_options::overwrite_existing);
-  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_0/model.pt", "model.width: 8 -> 4");
+  test::check_error([&] { cadence::recipes::predict(test::small_run_pipeline(), t.cfg); }, "fold_0/model.pt",
+                    "model.width: 8 -> 4");
   test::write_file(run / "fold_0/model.pt", fold0_model);
   // a checkpoint with no identity (written by hand, or before checkpoints recorded one)
-  auto plain = cadence::build_network(pipeline(), 1);
+  auto plain = cadence::build_network(test::small_run_pipeline(), 1);
   cadence::save_module(plain, run / "fold_1/model.pt");
-  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_1/model.pt", "records no identity");
+  test::check_error([&] { cadence::recipes::predict(test::small_run_pipeline(), t.cfg); }, "fold_1/model.pt",
+                    "records no identity");
 }
 
 TEST_CASE("integrity: checkpoints without a fingerprint are refused, not adopted under another config") {
@@ -153,8 +154,8 @@ TEST_CASE("integrity: checkpoints without a fingerprint are refused, not adopted
   std::filesystem::remove(t.run() / "fingerprint.json");
   auto cfg = t.cfg;
   cfg["background"] = {{"mode", "off_mean"}};
-  auto with_background =
-      cadence::Load{} | cadence::Background{} | Aug{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
+  auto with_background = cadence::Load{} | cadence::Background{} | test::SmallAug{} |
+                         cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
   test::check_error([&] { cadence::recipes::predict(with_background, cfg); }, "no fingerprint.json",
                     "which config made them");
   CHECK_FALSE(std::filesystem::exists(t.run() / "fingerprint.json"));
@@ -239,23 +240,23 @@ TEST_CASE("integrity: predict refuses a train split that changed since the run (
     test::check_error(
         [&] {
           if (std::string(job) == "predict")
-            cadence::recipes::predict(pipeline(), t.cfg);
+            cadence::recipes::predict(test::small_run_pipeline(), t.cfg);
           else
-            cadence::recipes::finetune(pipeline(), t.cfg);
+            cadence::recipes::finetune(test::small_run_pipeline(), t.cfg);
         },
         "the train split has changed since this run began (24 -> 24 cadences, or other ids or labels)");
   }
   auto resumed = t.cfg;
   resumed["run"]["resume"] = true;
-  test::check_error([&] { cadence::recipes::run(pipeline(), resumed); }, "the train split has changed");
+  test::check_error([&] { cadence::recipes::run(test::small_run_pipeline(), resumed); }, "the train split has changed");
   CHECK_FALSE(std::filesystem::exists(t.run() / "submission.csv"));
   CHECK(test::read_file(t.run() / "config.json") == config_before);  // refused before the first write
   // a row removed
   test::write_file(labels, original.substr(0, original.rfind('\n', original.size() - 2) + 1));
-  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "(24 -> 23 cadences");
+  test::check_error([&] { cadence::recipes::predict(test::small_run_pipeline(), t.cfg); }, "(24 -> 23 cadences");
   // the split as it was: predict works again
   test::write_file(labels, original);
-  CHECK(test::error_of([&] { cadence::recipes::predict(pipeline(), t.cfg); }).empty());
+  CHECK(test::error_of([&] { cadence::recipes::predict(test::small_run_pipeline(), t.cfg); }).empty());
   CHECK(std::filesystem::exists(t.run() / "submission.csv"));
 }
 
@@ -267,7 +268,7 @@ TEST_CASE("integrity: a signal after training stops predict at its next batch, a
   REQUIRE(cadence::interrupt_requested() == SIGTERM);
   bool interrupted = false;
   try {
-    cadence::recipes::predict(pipeline(), t.cfg);
+    cadence::recipes::predict(test::small_run_pipeline(), t.cfg);
   } catch (const cadence::Interrupted& e) {
     interrupted = true;
     CHECK(e.signal == SIGTERM);
@@ -281,11 +282,11 @@ TEST_CASE("integrity: a signal after training stops predict at its next batch, a
 
 TEST_CASE("integrity: predict refuses a truncated log before it writes submission.csv") {
   TrainedRun t;
-  cadence::recipes::predict(pipeline(), t.cfg);
+  cadence::recipes::predict(test::small_run_pipeline(), t.cfg);
   const auto before = test::read_file(t.run() / "submission.csv");
   test::write_file(t.run() / "fold_1/log.jsonl", "{\"tag\": \"fold 1\", \"epo");
   std::filesystem::remove(t.run() / "submission.csv");
-  test::check_error([&] { cadence::recipes::predict(pipeline(), t.cfg); }, "fold_1/log.jsonl:1");
+  test::check_error([&] { cadence::recipes::predict(test::small_run_pipeline(), t.cfg); }, "fold_1/log.jsonl:1");
   CHECK_FALSE(std::filesystem::exists(t.run() / "submission.csv"));
   CHECK_FALSE(before.empty());
 }
@@ -308,18 +309,19 @@ TEST_CASE("integrity: a killed run's temporaries are removed, a user's files and
 TEST_CASE("integrity: seti check refuses what used to pass it and fail late, with a message that says what is wrong") {
   test::TempDir data("latedata"), out("late");
   test::small_dataset(data.path, 16, 4);
-  auto cfg = config(data.path, out / "r");
+  auto cfg = integrity_config(data.path, out / "r");
   auto bad = cfg;
   bad["run"]["dir"] = "";
-  test::check_error([&] { cadence::recipes::check(pipeline(), bad); }, "/run/dir: must not be empty");
+  test::check_error([&] { cadence::recipes::check(test::small_run_pipeline(), bad); }, "/run/dir: must not be empty");
   bad = cfg;
   bad["predict"] = {{"weight", 0}};
-  test::check_error([&] { cadence::recipes::check(pipeline(), bad); }, "/predict/weight", "sum to 0");
+  test::check_error([&] { cadence::recipes::check(test::small_run_pipeline(), bad); }, "/predict/weight", "sum to 0");
   bad = cfg;
   bad["load"]["root"] = (data / "train_labels.csv").string();  // a file, not the layout's folder
-  test::check_error([&] { cadence::recipes::check(pipeline(), bad); }, "train_labels.csv` is not a directory");
+  test::check_error([&] { cadence::recipes::check(test::small_run_pipeline(), bad); },
+                    "train_labels.csv` is not a directory");
   std::filesystem::rename(data / "train_labels.csv", data / "labels.bak");
   std::filesystem::create_directory(data / "train_labels.csv");
-  test::check_error([&] { cadence::recipes::check(pipeline(), cfg); },
+  test::check_error([&] { cadence::recipes::check(test::small_run_pipeline(), cfg); },
                     "train_labels.csv: not a regular file (a directory)");
 }

@@ -14,9 +14,9 @@
 using cadence::config::json;
 
 namespace {
-auto pipeline() { return cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{}; }
+auto fit_pipeline() { return cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{}; }
 
-json config(const std::filesystem::path& data, const std::filesystem::path& run, json train) {
+json fit_config(const std::filesystem::path& data, const std::filesystem::path& run, json train) {
   train["holdout"] = 0.25;
   return {{"run", {{"dir", run.string()}, {"seed", 11}, {"threads", 2}, {"quiet", true}}},
           {"load", {{"root", data.string()}, {"threads", 1}}},
@@ -32,7 +32,7 @@ json position(const std::filesystem::path& last) {
   return json::parse(v.toStringRef());
 }
 
-/// The parameters (not the buffers) of a saved network of pipeline().
+/// The parameters (not the buffers) of a saved network of fit_pipeline().
 std::vector<torch::Tensor> parameters(const std::filesystem::path& file) {
   auto net = test::small_cnn(4, 2, 8);
   torch::serialize::InputArchive a;
@@ -61,8 +61,8 @@ TEST_CASE("fit: gradient accumulation takes one optimizer step per `accumulate` 
   for (int acc : {1, 3}) {
     CAPTURE(acc);
     const auto dir = out / ("a" + std::to_string(acc));
-    cadence::recipes::holdout(pipeline(),
-                              config(data.dir.path, dir, {{"epochs", 2}, {"batch_size", 4}, {"accumulate", acc}}));
+    cadence::recipes::holdout(fit_pipeline(),
+                              fit_config(data.dir.path, dir, {{"epochs", 2}, {"batch_size", 4}, {"accumulate", acc}}));
     // 5 batches an epoch: 5 steps, or ceil(5 / 3) = 2 with the last partial group stepped too
     CHECK(position(dir / "last.pt")["step"] == (acc == 1 ? 10 : 4));
   }
@@ -82,9 +82,9 @@ TEST_CASE("fit: gradient clipping bounds the distance the weights travel") {
   }();
   json train = {{"epochs", 1},         {"batch_size", 4}, {"optimizer", "sgd"},     {"momentum", 0.0},
                 {"weight_decay", 0.0}, {"lr", 0.1},       {"scheduler", "constant"}};
-  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "free", train));
+  cadence::recipes::holdout(fit_pipeline(), fit_config(data.dir.path, out / "free", train));
   train["clip_norm"] = 1e-6;
-  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "clipped", train));
+  cadence::recipes::holdout(fit_pipeline(), fit_config(data.dir.path, out / "clipped", train));
   const double free = distance(parameters(out / "free/last.pt"), initial);
   const double clipped = distance(parameters(out / "clipped/last.pt"), initial);
   CHECK(free > 1e-3);
@@ -98,7 +98,8 @@ TEST_CASE("fit: EMA validates and saves the averaged weights, not the live ones"
   for (double ema : {0.0, 0.9}) {
     CAPTURE(ema);
     const auto dir = out / (ema > 0 ? "ema" : "plain");
-    cadence::recipes::holdout(pipeline(), config(data.dir.path, dir, {{"epochs", 1}, {"batch_size", 4}, {"ema", ema}}));
+    cadence::recipes::holdout(fit_pipeline(),
+                              fit_config(data.dir.path, dir, {{"epochs", 1}, {"batch_size", 4}, {"ema", ema}}));
     // one epoch: model.pt is that epoch's (averaged) weights, last.pt holds the live ones
     const double d = distance(parameters(dir / "model.pt"), parameters(dir / "last.pt"));
     if (ema > 0)
@@ -115,7 +116,8 @@ TEST_CASE("fit: early stopping ends the run after `early_stopping` epochs withou
   auto epochs_logged = [&](int patience, const std::string& name) {
     const auto dir = out / name;
     cadence::recipes::holdout(
-        pipeline(), config(data.dir.path, dir, {{"epochs", 20}, {"batch_size", 4}, {"early_stopping", patience}}));
+        fit_pipeline(),
+        fit_config(data.dir.path, dir, {{"epochs", 20}, {"batch_size", 4}, {"early_stopping", patience}}));
     std::vector<double> aucs;
     std::istringstream log(test::read_file(dir / "log.jsonl"));
     for (std::string line; std::getline(log, line);) aucs.push_back(json::parse(line)["valid_auc"].get<double>());
@@ -136,9 +138,9 @@ TEST_CASE("fit: focal_gamma trains on the focal loss (a smaller loss, other weig
   Data data;
   test::TempDir out("fitfocal");
   json train = {{"epochs", 1}, {"batch_size", 4}, {"optimizer", "sgd"}, {"lr", 0.05}, {"scheduler", "constant"}};
-  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "ce", train));
+  cadence::recipes::holdout(fit_pipeline(), fit_config(data.dir.path, out / "ce", train));
   train["focal_gamma"] = 2.0;
-  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "focal", train));
+  cadence::recipes::holdout(fit_pipeline(), fit_config(data.dir.path, out / "focal", train));
   auto train_loss = [](const std::filesystem::path& log) {
     return json::parse(test::read_file(log).substr(0, test::read_file(log).find('\n')))["train_loss"].get<double>();
   };
@@ -148,7 +150,7 @@ TEST_CASE("fit: focal_gamma trains on the focal loss (a smaller loss, other weig
 }
 
 namespace {
-/// Every state entry (parameters and buffers) of a saved network of pipeline(), by name.
+/// Every state entry (parameters and buffers) of a saved network of fit_pipeline(), by name.
 std::map<std::string, torch::Tensor> state(const std::filesystem::path& file) {
   auto net = test::small_cnn(4, 2, 8);
   torch::serialize::InputArchive a;
@@ -167,14 +169,14 @@ TEST_CASE("fit: SWA saves the mean of the epochs' weights from swa_start on, wit
   // by the epoch), so the 1-epoch run's last.pt is the 2-epoch run's weights after epoch 1
   json train = {{"epochs", 1},        {"batch_size", 4}, {"eval_batch_size", 4},
                 {"optimizer", "sgd"}, {"lr", 0.05},      {"scheduler", "constant"}};
-  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "e1", train));
+  cadence::recipes::holdout(fit_pipeline(), fit_config(data.dir.path, out / "e1", train));
   train["epochs"] = 2;
-  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "e2", train));
+  cadence::recipes::holdout(fit_pipeline(), fit_config(data.dir.path, out / "e2", train));
   train["swa_start"] = 1;
   train["swa_bn"] = false;
-  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "swa_kept_bn", train));
+  cadence::recipes::holdout(fit_pipeline(), fit_config(data.dir.path, out / "swa_kept_bn", train));
   train["swa_bn"] = true;
-  cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "swa", train));
+  cadence::recipes::holdout(fit_pipeline(), fit_config(data.dir.path, out / "swa", train));
 
   const auto w1 = state(out / "e1/last.pt"), w2 = state(out / "e2/last.pt");
   const auto kept = state(out / "swa_kept_bn/model.pt"), swa = state(out / "swa/model.pt");
@@ -218,7 +220,8 @@ TEST_CASE("fit: swa_start after the last epoch is refused, naming the key, befor
   test::TempDir out("fitswabad");
   test::check_error(
       [&] {
-        cadence::recipes::holdout(pipeline(), config(data.dir.path, out / "r", {{"epochs", 2}, {"swa_start", 3}}));
+        cadence::recipes::holdout(fit_pipeline(),
+                                  fit_config(data.dir.path, out / "r", {{"epochs", 2}, {"swa_start", 3}}));
       },
       "/train/swa_start: epoch 3 is after the last epoch (train.epochs: 2)");
   CHECK(!std::filesystem::exists(out / "r/model.pt"));
