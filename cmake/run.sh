@@ -52,9 +52,16 @@ case "${1:-}" in
     phase() { echo "test command: $1 took $((SECONDS - phase_start)) s" >&2; phase_start=$SECONDS; }
     install_missing
     configure
+    # bench.gpu_compare_cpu runs the Python peer, whose venv (bench/peer/setup_venv.sh) comes from PyPI:
+    # made beside the build, mostly waiting on the network, instead of in one of ctest's two slots (~2 min)
+    mkdir -p "$build_dir"
+    bash bench/peer/setup_venv.sh > "$build_dir/peer-venv.log" 2>&1 &
+    venv_pid=$!
     phase "install and configure"
     cmake --build "$build_dir"
     phase "build"
+    # a failed venv fails bench.gpu_compare_cpu, which makes it again and shows why; the log says it here too
+    wait "$venv_pid" || { echo "the peer's venv: setup failed, see $build_dir/peer-venv.log" >&2; tail -5 "$build_dir/peer-venv.log" >&2; }
     # two at a time: ~200 of the entries are a process that spends its second loading LibTorch
     jobs=${CADENCE_TEST_JOBS:-2}
     ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" "${@:2}"
