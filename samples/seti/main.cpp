@@ -273,6 +273,9 @@ int ensemble(const std::string& file, const cadence::config::json& j, bool quiet
   if (!rank0) return 0;  // rank 0 blends
   const auto r = cadence::recipes::blend(e);
   for (const auto& [name, auc] : r.member_auc) std::printf("member %s: out-of-fold ROC AUC %.4f\n", name.c_str(), auc);
+  if (r.test_auc >= 0)
+    std::printf("blend: test ROC AUC %.4f (test_labels.csv; predict.json has it by SNR, drift and family)\n",
+                r.test_auc);
   std::printf("blend: out-of-fold ROC AUC %.4f\nsubmission: %s\nreport: %s\n", r.blend_auc,
               r.submission.string().c_str(), r.report.string().c_str());
   return 0;

@@ -66,6 +66,36 @@ TEST_CASE("ensemble: blends fold predictions and submissions by weight, as proba
   CHECK(rsub[1].target == doctest::Approx((3 * 1.0 + 0.5) / 4));
 }
 
+TEST_CASE("ensemble: on a set with a truth file the blend's and each member's test AUC go to predict.json") {
+  test::TempDir d("ensemble_truth"), data("ensemble_truth_data");
+  member(d / "s", {0.2, 0.1, 0.3, 0.9}, {0.1, 0.5, 0.2});
+  member(d / "m", {0.1, 0.6, 0.2, 0.7}, {0.3, 0.1, 0.9});
+  test::write_file(
+      data / "test_labels.csv",
+      "id,target,snr,drift,signal,interference\nt0,0,,,,static\nt1,1,6.5,0.003,straight+constant+gaussian,\n"
+      "t2,1,14,-0.004,sine+pulsed+box,\n");
+  // members whose runs left no config.json: no data root, so no truth and no predict.json
+  auto r = cadence::recipes::blend(options(d.path, "prob"));
+  CHECK(r.test_auc < 0);
+  CHECK_FALSE(std::filesystem::exists(d / "predict.json"));
+  // the first member's config.json names the data root, as every run writes it
+  test::write_file(d / "s/config.json", json{{"load", {{"root", data.path.string()}}}}.dump());
+  r = cadence::recipes::blend(options(d.path, "prob"));
+  // blend (3 s + m) / 4 = 0.15, 0.4, 0.375: both positives above the negative; s alone too; m 0.3 | 0.1, 0.9
+  CHECK(r.test_auc == doctest::Approx(1.0));
+  const auto p = json::parse(test::read_file(d / "predict.json"));
+  CHECK(p["test ROC AUC (test_labels.csv)"] == doctest::Approx(1.0));
+  CHECK(p["test ROC AUC, s"] == doctest::Approx(1.0));
+  CHECK(p["test ROC AUC, m"] == doctest::Approx(0.5));
+  CHECK(p["test cadences"] == 3);
+  REQUIRE(p.contains("test AUC by family"));
+  CHECK(p["test AUC by family"].size() >= 4);  // straight, sine, constant, pulsed, ... and `static`
+  CHECK(test::read_file(r.report).find("test ROC AUC, blend") != std::string::npos);
+  // a config.json that is not JSON is named
+  test::write_file(d / "s/config.json", "{nope");
+  test::check_error([&] { cadence::recipes::blend(options(d.path, "prob")); }, "s/config.json: not JSON");
+}
+
 TEST_CASE("ensemble: members that used other folds or other ids are refused, naming the file") {
   test::TempDir d("ensemble_bad");
   member(d / "s", {0.2, 0.1, 0.3, 0.9}, {0.1, 0.5});

@@ -236,15 +236,6 @@ std::filesystem::path data_root(const P& pipeline) {
     return {};
 }
 
-/// Per id, a truth file's SNR (cadence-synth writes train_signals.csv and test_labels.csv beside the
-/// Kaggle layout); empty when the data root has no such file.
-inline std::map<std::string, csv::TruthRow> read_truth_if_there(const std::filesystem::path& file) {
-  std::map<std::string, csv::TruthRow> out;
-  if (file.empty() || !std::filesystem::exists(file)) return out;
-  for (auto& r : csv::read_truth(file)) out.emplace(r.id, r);
-  return out;
-}
-
 inline std::string seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f s", s);
@@ -631,42 +622,10 @@ config::json prediction_summary(const P& pipeline, const CompetitionConfig& cfg,
       {"probability quartiles", std::vector<double>{at(0.25), at(0.5), at(0.75)}},
       {"predict wall time", seconds(wall)}};
   const auto root = data_root(pipeline);
-  const auto truth = read_truth_if_there(root.empty() ? root : root / "test_labels.csv");
-  if (truth.empty()) return summary;
-  std::vector<float> y;
-  std::vector<double> p, snr, drift;
-  std::vector<std::string> signal, interference;
-  for (std::size_t i = 0; i < test.size(); ++i) {
-    const auto it = truth.find(test.entries[i].id);
-    if (it == truth.end()) continue;
-    y.push_back(static_cast<float>(it->second.target));
-    p.push_back(blended[i]);
-    snr.push_back(it->second.snr);
-    drift.push_back(std::abs(it->second.drift));
-    signal.push_back(it->second.signal);
-    interference.push_back(it->second.interference);
-  }
-  if (y.size() != test.size() || std::count(y.begin(), y.end(), 1.0f) == 0 || std::count(y.begin(), y.end(), 0.0f) == 0)
-    return summary;
-  summary["test ROC AUC (test_labels.csv)"] = roc_auc(y, p);
-  config::json bins = config::json::array();
-  for (const auto& b : report::auc_by_bins(y, p, snr, report::snr_bin_edges()))
-    if (b.positives > 0)
-      bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
-  if (!bins.empty()) summary["test AUC by SNR"] = bins;  // truth files with SNR (cadence-synth's)
-  bins = config::json::array();
-  for (const auto& b : report::auc_by_bins(y, p, drift, {0, 0.002, 0.004, 0.006, 0.008, 0.010, 1e9}))
-    if (b.positives > 0)
-      bins.push_back({{"drift_lo", b.lo}, {"drift_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
-  if (!bins.empty()) summary["test AUC by |drift| (Hz/s)"] = bins;
-  bins = config::json::array();
-  for (const auto& f : report::auc_by_family(y, p, signal, interference))
-    bins.push_back({{"group", f.group},
-                    {"family", f.family},
-                    {"positives", f.positives},
-                    {"negatives", f.negatives},
-                    {"auc", f.auc}});
-  if (!bins.empty()) summary["test AUC by family"] = bins;  // truth files with families (cadence-synth's)
+  if (root.empty()) return summary;
+  const auto scored = score_against_truth(root / "test_labels.csv", test.ids(), blended);
+  if (scored.empty()) return summary;
+  summary.update(scored);
   if (!cfg.run.quiet)
     std::fprintf(stderr, "test: ROC AUC %.4f against %s\n", summary["test ROC AUC (test_labels.csv)"].get<double>(),
                  (root / "test_labels.csv").string().c_str());

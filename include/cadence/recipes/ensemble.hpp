@@ -94,6 +94,7 @@ struct EnsembleConfig {
 struct EnsembleResult {
   std::map<std::string, double> member_auc;  // each member's out-of-fold AUC
   double blend_auc = -1.0;
+  double test_auc = -1.0;  // the blend's, where the members' data root has a truth file (test_labels.csv)
   std::filesystem::path dir, submission, report;
 };
 
@@ -119,6 +120,23 @@ inline config::json member_config(const EnsembleOptions& e, const EnsembleMember
 namespace detail {
 
 /// Weighted mean of the members' columns, as probabilities or as normalised ranks.
+/// The data root a member ran on (`load.root` of the config.json its run wrote); empty when the member's
+/// directory has no config.json (a blend of run directories made elsewhere).
+inline std::filesystem::path member_data_root(const std::filesystem::path& member_dir) {
+  const auto file = member_dir / "config.json";
+  if (!std::filesystem::exists(file)) return {};
+  std::ifstream in(file);
+  config::json j;
+  try {
+    j = config::json::parse(in);
+  } catch (const std::exception& x) {
+    fail(file.string(), ": not JSON (", first_line(x.what()), ")");
+  }
+  const auto at = config::json::json_pointer("/load/root");
+  if (!j.is_object() || !j.contains(at) || !j.at(at).is_string()) return {};
+  return j.at(at).get<std::string>();
+}
+
 inline std::vector<double> blend_columns(const std::vector<std::vector<double>>& columns,
                                          const std::vector<double>& weights, BlendMode mode) {
   std::vector<double> out(columns.front().size(), 0.0);
@@ -222,6 +240,20 @@ inline EnsembleResult blend(const EnsembleOptions& e) {
   write_text_atomically(e.dir / "cv.json", [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
   result.submission = e.dir / "submission.csv";
   write_predictions(result.submission, test_ids, test);
+  // on a set with a truth file (cadence-synth's test_labels.csv beside the members' data): the blend's
+  // test AUC, by SNR, |drift| and family, and each member's, in predict.json as `seti predict` writes it
+  const auto labels = detail::member_data_root(e.dir / e.members[0].name) / "test_labels.csv";
+  auto scored = score_against_truth(labels, test_ids, test);
+  if (!scored.empty()) {
+    result.test_auc = scored["test ROC AUC (test_labels.csv)"].get<double>();
+    summary["test ROC AUC, blend"] = result.test_auc;
+    for (std::size_t m = 0; m < e.members.size(); ++m) {
+      const auto member = score_against_truth(labels, test_ids, test_columns[m]);
+      scored["test ROC AUC, " + e.members[m].name] = member["test ROC AUC (test_labels.csv)"];
+    }
+    scored["test cadences"] = test_ids.size();
+    write_text_atomically(e.dir / "predict.json", [&](std::ostream& o) { o << scored.dump(2) << '\n'; });
+  }
   result.report = e.dir / "report.html";
   report::write(result.report, "cadence: ensemble", history, truth, oof, summary);
   return result;
