@@ -1,5 +1,7 @@
 #include "cadence/recipes/ensemble.hpp"
 
+#include <sys/stat.h>
+
 #include "support.hpp"
 
 using cadence::config::json;
@@ -94,6 +96,10 @@ TEST_CASE("ensemble: on a set with a truth file the blend's and each member's te
   // a config.json that is not JSON is named
   test::write_file(d / "s/config.json", "{nope");
   test::check_error([&] { cadence::recipes::blend(options(d.path, "prob")); }, "s/config.json: not JSON");
+  // nor a FIFO in its place (reading it would block)
+  std::filesystem::remove(d / "s/config.json");
+  REQUIRE(mkfifo((d / "s/config.json").c_str(), 0600) == 0);
+  test::check_error([&] { cadence::recipes::blend(options(d.path, "prob")); }, "s/config.json");
 }
 
 TEST_CASE("ensemble: members that used other folds or other ids are refused, naming the file") {

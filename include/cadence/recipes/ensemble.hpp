@@ -25,6 +25,7 @@
 #include "cadence/config/options.hpp"
 #include "cadence/config/overrides.hpp"
 #include "cadence/core/atomic_file.hpp"
+#include "cadence/core/regular_file.hpp"
 #include "cadence/data/csv.hpp"
 #include "cadence/infer/submission.hpp"
 #include "cadence/recipes/run_dir.hpp"
@@ -125,6 +126,7 @@ namespace detail {
 inline std::filesystem::path member_data_root(const std::filesystem::path& member_dir) {
   const auto file = member_dir / "config.json";
   if (!std::filesystem::exists(file)) return {};
+  require_regular_file(file, file.string());  // a FIFO planted there would block the read
   std::ifstream in(file);
   config::json j;
   try {
