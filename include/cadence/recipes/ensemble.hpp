@@ -244,7 +244,8 @@ inline EnsembleResult blend(const EnsembleOptions& e) {
   write_predictions(result.submission, test_ids, test);
   // on a set with a truth file (cadence-synth's test_labels.csv beside the members' data): the blend's
   // test AUC, by SNR, |drift| and family, and each member's, in predict.json as `seti predict` writes it
-  const auto labels = detail::member_data_root(e.dir / e.members[0].name) / "test_labels.csv";
+  const auto root = detail::member_data_root(e.dir / e.members[0].name);
+  const auto labels = read_truth_if_there(root.empty() ? root : root / "test_labels.csv");  // read once
   auto scored = score_against_truth(labels, test_ids, test);
   if (!scored.empty()) {
     result.test_auc = scored["test ROC AUC (test_labels.csv)"].get<double>();

@@ -92,9 +92,8 @@ inline std::map<std::string, csv::TruthRow> read_truth_if_there(const std::files
 /// AUC by SNR, by |drift| and by family, as predict.json holds them (for `seti predict` and the
 /// ensemble's blend alike). An empty object when there is no truth file, when it lacks one of the ids,
 /// or when the ids hold one class only.
-inline config::json score_against_truth(const std::filesystem::path& labels, const std::vector<std::string>& ids,
-                                        const std::vector<double>& p) {
-  const auto truth = read_truth_if_there(labels);
+inline config::json score_against_truth(const std::map<std::string, csv::TruthRow>& truth,
+                                        const std::vector<std::string>& ids, const std::vector<double>& p) {
   config::json out = config::json::object();
   if (truth.empty()) return out;
   std::vector<float> y;
@@ -130,6 +129,12 @@ inline config::json score_against_truth(const std::filesystem::path& labels, con
                     {"auc", f.auc}});
   if (!bins.empty()) out["test AUC by family"] = bins;  // truth files with families (cadence-synth's)
   return out;
+}
+
+/// The same, reading the truth file `labels` (no file: an empty object).
+inline config::json score_against_truth(const std::filesystem::path& labels, const std::vector<std::string>& ids,
+                                        const std::vector<double>& p) {
+  return score_against_truth(read_truth_if_there(labels), ids, p);
 }
 
 }  // namespace cadence
