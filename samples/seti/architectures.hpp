@@ -2,6 +2,8 @@
 // job's pipeline from it by the config's model.arch, `seti model` builds a backbone from it, and the
 // error lines and --help list its names. Adding an architecture is one entry in `kArchitectures`.
 #pragma once
+#include <algorithm>
+#include <array>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -19,7 +21,31 @@
 #include "cadence/nn/small_cnn.hpp"
 #include "cadence/synth/inject.hpp"
 
+// The entries seti compiles jobs for: every one, unless the build names some (CMake's
+// CADENCE_SETI_ARCHITECTURES, e.g. "small_cnn;dedoppler", passed here comma-separated). The jobs over each
+// pipeline are most of seti's compile time; a build that runs one architecture, or the test command's
+// sanitizer pass (whose tests run small_cnn and dedoppler), compiles the rest for nothing. Every name still
+// builds a backbone (`seti model`), and a config that names an architecture left out fails with one line.
+#ifndef SETI_ARCHITECTURES
+#define SETI_ARCHITECTURES ""
+#endif
+
 namespace seti {
+
+/// The architectures this build compiles jobs for, comma-separated; empty: all of them.
+inline constexpr std::string_view kCompiledArchitectures = SETI_ARCHITECTURES;
+
+/// Whether `name` is in kCompiledArchitectures (everything is, when it is empty).
+constexpr bool compiled_in(std::string_view name) {
+  if (kCompiledArchitectures.empty()) return true;
+  for (std::string_view rest = kCompiledArchitectures; !rest.empty();) {
+    const auto comma = rest.find(',');
+    if (rest.substr(0, comma) == name) return true;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return false;
+}
 
 // The competition's pipelines (the model is part of the pipeline's type, so each is compiled in).
 using Ops = cadence::Augment<cadence::VFlip, cadence::SSR, cadence::MotionBlur, cadence::SpecAug>;
@@ -31,6 +57,8 @@ struct Architecture {
   MakePipeline pipeline;
   /// Whether `seti model` can build the bare backbone (the networks with weights of their own).
   static constexpr bool has_backbone = !std::is_same_v<Arch, cadence::DeDopplerArch>;
+  /// Whether this build compiles the jobs over `pipeline` (kCompiledArchitectures).
+  static constexpr bool has_jobs = compiled_in(Arch::name);
 };
 template <class Arch, class MakePipeline>
 constexpr Architecture<Arch, MakePipeline> entry(MakePipeline make) {
@@ -55,6 +83,28 @@ inline const auto kArchitectures = std::make_tuple(
       using namespace cadence;
       return Load{} | Background{} | Model<DeDopplerArch>{};
     }));
+
+/// Each entry's first name, in the table's order.
+template <class Table>
+struct FirstNames;
+template <class... E>
+struct FirstNames<std::tuple<E...>> {
+  static constexpr std::array<std::string_view, sizeof...(E)> value{E::tag::name...};
+};
+
+/// Every name in kCompiledArchitectures is some entry's first name (a typo would compile no jobs at all).
+constexpr bool compiled_names_known() {
+  constexpr auto& names = FirstNames<std::remove_cvref_t<decltype(kArchitectures)>>::value;
+  for (std::string_view rest = kCompiledArchitectures; !rest.empty();) {
+    const auto comma = rest.find(',');
+    if (std::find(names.begin(), names.end(), rest.substr(0, comma)) == names.end()) return false;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return true;
+}
+static_assert(compiled_names_known(),
+              "CADENCE_SETI_ARCHITECTURES names an architecture that is not in kArchitectures (see its first names)");
 
 /// Calls f(entry) for the entry that takes `name`; false when none does.
 template <class F>

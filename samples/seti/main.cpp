@@ -53,7 +53,15 @@ int with_pipeline(const cadence::config::json& j, F&& f) {
     cadence::fail("/model/arch: expected a string, got ", j["model"]["arch"].type_name());
   const auto arch = j["model"]["arch"].get<std::string>();
   int status = 0;
-  if (!seti::with_architecture(arch, [&](const auto& entry) { status = f(entry.pipeline(), j); }))
+  const bool found = seti::with_architecture(arch, [&](const auto& entry) {
+    if constexpr (std::remove_cvref_t<decltype(entry)>::has_jobs)
+      status = f(entry.pipeline(), j);
+    else
+      cadence::fail("/model/arch: \"", arch,
+                    "\" is not compiled into this seti (built with CADENCE_SETI_ARCHITECTURES=",
+                    seti::kCompiledArchitectures, ")");
+  });
+  if (!found)
     cadence::fail("/model/arch: unknown value \"", cadence::first_line(arch, 60),
                   "\" (expected one of: ", seti::architecture_names(), ")");
   return status;
