@@ -74,6 +74,36 @@ TEST_CASE("background: a band feature in all six panels goes, a signal in the ON
   }
 }
 
+TEST_CASE("background: zero_dm subtracts each row's numpy median; a broadband burst goes, a needle stays") {
+  const auto x = random_cadence(2);
+  auto y = x.clone().contiguous();
+  const std::span<float> all(y.data_ptr<float>(), static_cast<std::size_t>(y.numel()));
+  cadence::background::subtract_row_medians(all, P * T, F);
+  // against torch: the median over dim 0 of the transposed rows is each row's median over frequency
+  const auto rows = x.reshape({P * T, F});
+  CHECK(torch::allclose(y.reshape({P * T, F}), rows - median0(rows.t()).unsqueeze(1), 1e-5, 1e-5));
+  CHECK_THROWS_WITH_AS(cadence::background::subtract_row_medians(all, P * T + 1, F),
+                       doctest::Contains("values for 97 rows of 12 channels"), cadence::Error);
+
+  // through the stage: a burst in rows 4..6 of ON panel 2 at every channel, a needle in channel 8 of the
+  // ON panels; with mode none, zero_dm alone makes the stage active
+  auto z = torch::randn({P, T, F}) * 0.01;
+  z[2].slice(0, 4, 7) += 3.0;
+  for (int p : {0, 2, 4}) z[p].select(1, 8) += 2.0;
+  cadence::Background stage;
+  CHECK_FALSE(stage.active());
+  stage.options.zero_dm = true;
+  REQUIRE(stage.active());
+  cadence::CadenceKey key;
+  key.panels = P;
+  key.time = T;
+  key.freq = F;
+  auto w = z.clone().contiguous();
+  stage.transform_cadence(std::span<float>(w.data_ptr<float>(), static_cast<std::size_t>(w.numel())), key);
+  CHECK(w[2].slice(0, 4, 7).select(1, 3).abs().max().item<float>() < 0.1f);  // the burst, off the needle
+  for (int p : {0, 2, 4}) CHECK(w[p].select(1, 8).mean().item<float>() > 1.9f);
+}
+
 TEST_CASE("background: refuses a cadence that is not six panels, and a source that cannot offer raw cadences") {
   std::vector<float> five(static_cast<std::size_t>(5 * T * F));
   test::check_error([&] { cadence::background::subtract(five, 5, T, F, cadence::BackgroundMode::off_mean); },

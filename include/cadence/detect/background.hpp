@@ -22,6 +22,11 @@
 //               cosine similarity; at most `nearest_limit` candidates). Costs a pass over the dataset's
 //               files when a split is first read, and one more file read per sample. Needs a source whose
 //               entries are .npy files (Load's).
+// With `zero_dm` (any mode, after it): every row of every panel (one time step) minus its median over
+// frequency: the pulsar searchers' zero-DM filter (Eatough, Keane & Lyne 2009), with a median so that
+// a narrowband signal, a few channels of a row, does not move it. Broadband interference, at every
+// frequency at once, goes; so do gain changes from one time step to the next.
+//   "background": { "mode": "off_mean", "zero_dm": true }
 // In the off_* modes an OFF panel loses its own per-channel level (its time mean; its median in
 // off_median), so that the six panels stay comparable. A signal that is in the ON panels only survives;
 // a constant band feature and RFI present in the OFF panels shrink. See docs/quality.md for what each
@@ -64,11 +69,13 @@ inline constexpr std::array<std::pair<BackgroundMode, std::string_view>, 6> enum
 struct BackgroundOptions {
   BackgroundMode mode = BackgroundMode::none;
   int nearest_limit = 4096;  // "nearest": cadences each one is compared with (evenly spaced over the dataset)
+  bool zero_dm = false;      // then every row minus its median over frequency (broadband interference goes)
 
   template <class V>
   void fields(V& v) {
     v("mode", mode);
     v("nearest_limit", nearest_limit, config::in_range(1, 1 << 20));
+    v("zero_dm", zero_dm);
   }
 };
 
@@ -165,6 +172,23 @@ inline void subtract(std::span<float> cadence, std::int64_t panels, std::int64_t
     float* x = panel(p);
     for (std::int64_t t = 0; t < time; ++t)
       for (std::int64_t f = 0; f < freq; ++f) x[t * freq + f] -= e[static_cast<std::size_t>(f)];
+  }
+}
+
+/// "zero_dm": each of the `rows` rows (freq values each) minus its median over them (numpy's median).
+inline void subtract_row_medians(std::span<float> cadence, std::int64_t rows, std::int64_t freq) {
+  if (static_cast<std::int64_t>(cadence.size()) != rows * freq)
+    fail("background (zero_dm): ", cadence.size(), " values for ", rows, " rows of ", freq, " channels");
+  if (freq == 0) return;
+  thread_local std::vector<float> row;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* x = cadence.data() + r * freq;
+    row.assign(x, x + freq);
+    const auto mid = row.begin() + static_cast<std::ptrdiff_t>(freq / 2);
+    std::nth_element(row.begin(), mid, row.end());
+    float m = *mid;
+    if (freq % 2 == 0) m = 0.5f * (m + *std::max_element(row.begin(), mid));
+    for (std::int64_t f = 0; f < freq; ++f) x[f] -= m;
   }
 }
 
@@ -292,14 +316,15 @@ struct Background : Composes<Background> {
   Options options{};
 
   static std::string label() { return "Background"; }
-  /// With mode "none" the engine leaves the source's fast path alone.
-  bool active() const { return options.mode != BackgroundMode::none; }
+  /// With mode "none" and no zero_dm the engine leaves the source's fast path alone.
+  bool active() const { return options.mode != BackgroundMode::none || options.zero_dm; }
 
   void transform_cadence(std::span<float> cadence, const CadenceKey& key) const {
     if (options.mode == BackgroundMode::nearest)
       background::subtract_nearest(cadence, key, *nearest_, options.nearest_limit);
     else
       background::subtract(cadence, key.panels, key.time, key.freq, options.mode);
+    if (options.zero_dm) background::subtract_row_medians(cadence, key.panels * key.time, key.freq);
   }
 
   /// Which cadence "nearest" subtracts from entry `index` of `d` (for tests and for looking).
