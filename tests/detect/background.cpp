@@ -74,7 +74,7 @@ TEST_CASE("background: a band feature in all six panels goes, a signal in the ON
   }
 }
 
-TEST_CASE("background: zero_dm subtracts each row's numpy median; a broadband burst goes, a needle stays") {
+TEST_CASE("background: zero_dm subtracts each row's numpy median, so a broadband burst goes and a needle stays") {
   const auto x = random_cadence(2);
   auto y = x.clone().contiguous();
   const std::span<float> all(y.data_ptr<float>(), static_cast<std::size_t>(y.numel()));
