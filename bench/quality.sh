@@ -9,7 +9,7 @@
 #                    interference); ROC AUC out of fold, on test, and on test by family.
 # The test AUCs use cadence-synth's test_labels.csv (id,target,snr,drift,signal,interference).
 #
-#   bash bench/quality.sh                                   every row of both sets (about three and a half hours on 2 cores)
+#   bash bench/quality.sh                                   every row of both sets (about four and a half hours on 2 cores)
 #   SETS=shift ROWS="demo dedoppler" bash bench/quality.sh  some rows of one set; the tables keep the rest
 #   SEED=2026 THREADS=0 OUT=docs/quality.md by default; QUICK=1: tiny sets and 1 epoch (a smoke test)
 # the tables of one set: every row measured so far in its work directory (a later call with ROWS=...
@@ -24,6 +24,8 @@ def load(row, name):
 res = []
 for row in [r for r in rows if os.path.exists(os.path.join(work, "run-" + r, "wall.json"))]:
     w, cv, pr = load(row, "wall.json"), load(row, "cv.json"), load(row, "predict.json")
+    if "blend" in cv:  # an ensemble's cv.json: the blend's out-of-fold AUC (no folds of its own)
+        cv = {"oof_auc": cv["blend"]["oof_auc"]}
     res.append((row, w, cv, pr))
 def f4(x):
     return "%.4f" % x if x is not None and x >= 0 else "–"
@@ -108,7 +110,7 @@ out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
 sets=${SETS:-indist shift}
 indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean"
-shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 dedoppler"
+shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm"
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
@@ -154,6 +156,20 @@ config[mean_no_mixup]=$demo;        what[mean_no_mixup]="$before background.mode
 config[mean_epochs_3]=$demo;        what[mean_epochs_3]="$before background.mode=off_mean train.epochs=3 pretrain.epochs=3"
 config[dedoppler]=$dd;              what[dedoppler]="dedoppler.json as shipped"
 config[dedoppler_off_mean]=$dd;     what[dedoppler_off_mean]="background.mode=off_mean"
+config[zero_dm]=$demo;              what[zero_dm]="background.zero_dm=true"
+config[dedoppler_zero_dm]=$dd;      what[dedoppler_zero_dm]="background.zero_dm=true"
+config[dedoppler_off_mean_zero_dm]=$dd; what[dedoppler_off_mean_zero_dm]="background.mode=off_mean background.zero_dm=true"
+# blends: `seti ensemble` over two rows' configs (each member trained in the row's directory, then a rank
+# blend with equal weights, fixed in advance); blend[row] names the members, blend_set[row] adds overrides to all
+declare -A blend
+blend[blend_dedoppler]="demo dedoppler";        what[blend_dedoppler]="rank blend of demo and dedoppler"
+blend[blend_dedoppler_seed43]="demo dedoppler"; what[blend_dedoppler_seed43]="rank blend of demo and dedoppler, run.seed=43"
+blend[blend_dedoppler_off_mean]="demo dedoppler_off_mean"; what[blend_dedoppler_off_mean]="rank blend of demo and dedoppler_off_mean"
+config[blend_dedoppler]=ensemble;               config[blend_dedoppler_seed43]=ensemble
+config[blend_dedoppler_off_mean]=ensemble
+blend[blend_zero_dm]="zero_dm dedoppler_off_mean"; config[blend_zero_dm]=ensemble
+what[blend_zero_dm]="rank blend of zero_dm and dedoppler_off_mean"
+declare -A blend_set=([blend_dedoppler_seed43]="run.seed=43")
 
 for set in $sets; do
   case $set in
@@ -174,9 +190,29 @@ for set in $sets; do
     echo "== $set/$row: ${what[$row]}"
     rm -rf "$set_work/run-$row"
     start=$(date +%s%N)
-    "$build_dir/samples/seti" run --config "${config[$row]}" --set load.root="$data" --set run.dir="$set_work/run-$row" \
-      --set run.threads="${THREADS:-0}" "${sets_[@]}" "${quick[@]}" --quiet > "$set_work/run-$row.log" 2>&1 ||
-      { tail -n 5 "$set_work/run-$row.log" >&2; exit 1; }
+    if [ -n "${blend[$row]:-}" ]; then
+      # the members as their rows run them (config and overrides), the blend's own overrides on top
+      /usr/bin/python3 - "$set_work/ens-$row.json" "$set_work/run-$row" "$data" "${THREADS:-0}" \
+        "${blend_set[$row]:-}" "${quick[*]}" ${blend[$row]} > /dev/null <<EOF_PY
+import json, os, sys
+out, run_dir, data, threads, extra, quick, members = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:]
+config = {$(for m in ${blend[$row]}; do printf '"%s": ("%s", "%s"), ' "$m" "$(realpath "${config[$m]}")" "${what[$m]}"; done)}
+common = ["load.root=" + data, "run.threads=" + threads] + extra.split() + [kv for kv in quick.split() if kv != "--set"]
+def own(m):
+    path, what = config[m]
+    return [] if what == os.path.basename(path) + " as shipped" else what.split()
+ens = {"ensemble": {"dir": run_dir, "blend": "rank", "set": common,
+                    "members": [{"name": m, "config": config[m][0], "weight": 1.0 / len(members), "set": own(m)}
+                                for m in members]}}
+json.dump(ens, open(out, "w"), indent=2)
+EOF_PY
+      "$build_dir/samples/seti" ensemble --config "$set_work/ens-$row.json" --quiet > "$set_work/run-$row.log" 2>&1 ||
+        { tail -n 5 "$set_work/run-$row.log" >&2; exit 1; }
+    else
+      "$build_dir/samples/seti" run --config "${config[$row]}" --set load.root="$data" --set run.dir="$set_work/run-$row" \
+        --set run.threads="${THREADS:-0}" "${sets_[@]}" "${quick[@]}" --quiet > "$set_work/run-$row.log" 2>&1 ||
+        { tail -n 5 "$set_work/run-$row.log" >&2; exit 1; }
+    fi
     end=$(date +%s%N)
     echo "{\"row\": \"$row\", \"what\": \"${what[$row]}\", \"wall_s\": $(( (end - start) / 1000000 )).0e-3}" > "$set_work/run-$row/wall.json"
     tail -n 3 "$set_work/run-$row.log"
