@@ -35,16 +35,21 @@ namespace seti {
 /// The architectures this build compiles jobs for, comma-separated; empty: all of them.
 inline constexpr std::string_view kCompiledArchitectures = SETI_ARCHITECTURES;
 
-/// Whether `name` is in kCompiledArchitectures (everything is, when it is empty).
-constexpr bool compiled_in(std::string_view name) {
-  if (kCompiledArchitectures.empty()) return true;
+/// Whether `holds` is true of every name in kCompiledArchitectures.
+template <class Pred>
+constexpr bool every_listed(Pred holds) {
   for (std::string_view rest = kCompiledArchitectures; !rest.empty();) {
     const auto comma = rest.find(',');
-    if (rest.substr(0, comma) == name) return true;
+    if (!holds(rest.substr(0, comma))) return false;
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
-  return false;
+  return true;
+}
+
+/// Whether `name` is in kCompiledArchitectures (everything is, when it is empty).
+constexpr bool compiled_in(std::string_view name) {
+  return kCompiledArchitectures.empty() || !every_listed([&](std::string_view n) { return n != name; });
 }
 
 // The competition's pipelines (the model is part of the pipeline's type, so each is compiled in).
@@ -95,13 +100,7 @@ struct FirstNames<std::tuple<E...>> {
 /// Every name in kCompiledArchitectures is some entry's first name (a typo would compile no jobs at all).
 constexpr bool compiled_names_known() {
   constexpr auto& names = FirstNames<std::remove_cvref_t<decltype(kArchitectures)>>::value;
-  for (std::string_view rest = kCompiledArchitectures; !rest.empty();) {
-    const auto comma = rest.find(',');
-    if (std::find(names.begin(), names.end(), rest.substr(0, comma)) == names.end()) return false;
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  return true;
+  return every_listed([&](std::string_view n) { return std::find(names.begin(), names.end(), n) != names.end(); });
 }
 static_assert(compiled_names_known(),
               "CADENCE_SETI_ARCHITECTURES names an architecture that is not in kArchitectures (see its first names)");
