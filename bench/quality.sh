@@ -110,7 +110,7 @@ out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
 sets=${SETS:-indist shift}
 indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean"
-shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm"
+shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min"
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
@@ -160,7 +160,8 @@ config[zero_dm]=$demo;              what[zero_dm]="background.zero_dm=true"
 config[dedoppler_zero_dm]=$dd;      what[dedoppler_zero_dm]="background.zero_dm=true"
 config[dedoppler_off_mean_zero_dm]=$dd; what[dedoppler_off_mean_zero_dm]="background.mode=off_mean background.zero_dm=true"
 # blends: `seti ensemble` over two rows' configs (each member trained in the row's directory, then a rank
-# blend with equal weights, fixed in advance); blend[row] names the members, blend_set[row] adds overrides to all
+# blend with equal weights, fixed in advance); blend[row] names the members, blend_set[row] adds overrides to all,
+# blend_mode[row] is the ensemble's "blend"
 declare -A blend
 blend[blend_dedoppler]="demo dedoppler";        what[blend_dedoppler]="rank blend of demo and dedoppler"
 blend[blend_dedoppler_seed43]="demo dedoppler"; what[blend_dedoppler_seed43]="rank blend of demo and dedoppler, run.seed=43"
@@ -169,7 +170,10 @@ config[blend_dedoppler]=ensemble;               config[blend_dedoppler_seed43]=e
 config[blend_dedoppler_off_mean]=ensemble
 blend[blend_zero_dm]="zero_dm dedoppler_off_mean"; config[blend_zero_dm]=ensemble
 what[blend_zero_dm]="rank blend of zero_dm and dedoppler_off_mean"
+blend[blend_dedoppler_min]="dedoppler dedoppler_off_mean"; config[blend_dedoppler_min]=ensemble
+what[blend_dedoppler_min]="rank_min blend of dedoppler and dedoppler_off_mean"
 declare -A blend_set=([blend_dedoppler_seed43]="run.seed=43")
+declare -A blend_mode=([blend_dedoppler_min]=rank_min)  # the rest: rank
 
 for set in $sets; do
   case $set in
@@ -193,15 +197,16 @@ for set in $sets; do
     if [ -n "${blend[$row]:-}" ]; then
       # the members as their rows run them (config and overrides), the blend's own overrides on top
       /usr/bin/python3 - "$set_work/ens-$row.json" "$set_work/run-$row" "$data" "${THREADS:-0}" \
-        "${blend_set[$row]:-}" "${quick[*]}" ${blend[$row]} > /dev/null <<EOF_PY
+        "${blend_set[$row]:-}" "${quick[*]}" "${blend_mode[$row]:-rank}" ${blend[$row]} > /dev/null <<EOF_PY
 import json, os, sys
-out, run_dir, data, threads, extra, quick, members = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:]
+out, run_dir, data, threads, extra, quick, mode, members = (sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4],
+                                                           sys.argv[5], sys.argv[6], sys.argv[7], sys.argv[8:])
 config = {$(for m in ${blend[$row]}; do printf '"%s": ("%s", "%s"), ' "$m" "$(realpath "${config[$m]}")" "${what[$m]}"; done)}
 common = ["load.root=" + data, "run.threads=" + threads] + extra.split() + [kv for kv in quick.split() if kv != "--set"]
 def own(m):
     path, what = config[m]
     return [] if what == os.path.basename(path) + " as shipped" else what.split()
-ens = {"ensemble": {"dir": run_dir, "blend": "rank", "set": common,
+ens = {"ensemble": {"dir": run_dir, "blend": mode, "set": common,
                     "members": [{"name": m, "config": config[m][0], "weight": 1.0 / len(members), "set": own(m)}
                                 for m in members]}}
 json.dump(ens, open(out, "w"), indent=2)

@@ -66,6 +66,16 @@ TEST_CASE("ensemble: blends fold predictions and submissions by weight, as proba
   const auto rsub = cadence::csv::read_labels(ranked.submission);
   CHECK(rsub[0].target == doctest::Approx((3 * 0.5 + 1.0) / 4));  // s: 0.1 -> rank 1/2, m: 0.3 -> rank 2/2
   CHECK(rsub[1].target == doctest::Approx((3 * 1.0 + 0.5) / 4));
+
+  // rank_min: the least of the members' normalised ranks, weights aside. Out of fold s ranks a0..a3
+  // 2/4 1/4 3/4 1, m 1/4 3/4 2/4 1; the least, 1/4 1/4 2/4 1, ties a1 with a0 and puts it below a2:
+  // AUC (0.5 + 0 + 1 + 1) / 4
+  const auto least = cadence::recipes::blend(options(d.path, "rank_min"));
+  const auto lsub = cadence::csv::read_labels(least.submission);
+  CHECK(lsub[0].target == doctest::Approx(0.5));  // s 1/2, m 2/2
+  CHECK(lsub[1].target == doctest::Approx(0.5));  // s 2/2, m 1/2
+  CHECK(least.blend_auc == doctest::Approx(0.625));
+  CHECK(json::parse(test::read_file(d / "cv.json"))["blend"]["mode"] == "rank_min");
 }
 
 TEST_CASE("ensemble: on a set with a truth file the blend's and each member's test AUC go to predict.json") {

@@ -12,6 +12,7 @@
 // <dir>/<name>/ is each member's run directory; <dir>/ holds ensemble.json (resolved), oof.csv (the
 // blend, with each member's column), cv.json (each member's and the blend's out-of-fold AUC),
 // submission.csv and report.html.
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -35,9 +36,9 @@
 
 namespace cadence {
 
-enum class BlendMode { prob, rank };
-inline constexpr std::array<std::pair<BlendMode, std::string_view>, 2> enum_names(BlendMode) {
-  return {{{BlendMode::prob, "prob"}, {BlendMode::rank, "rank"}}};
+enum class BlendMode { prob, rank, rank_min };
+inline constexpr std::array<std::pair<BlendMode, std::string_view>, 3> enum_names(BlendMode) {
+  return {{{BlendMode::prob, "prob"}, {BlendMode::rank, "rank"}, {BlendMode::rank_min, "rank_min"}}};
 }
 
 struct EnsembleMember {
@@ -61,7 +62,7 @@ struct EnsembleMember {
 
 struct EnsembleOptions {
   std::filesystem::path dir = "runs/ensemble";  // the ensemble's directory; members run in <dir>/<name>
-  BlendMode blend = BlendMode::prob;            // weighted mean of probabilities, or of normalised ranks
+  BlendMode blend = BlendMode::prob;            // weighted mean of probabilities or of normalised ranks; rank_min
   std::vector<std::string> set;                 // overrides for every member, before each member's own
   std::vector<EnsembleMember> members;
   template <class V>
@@ -120,7 +121,6 @@ inline config::json member_config(const EnsembleOptions& e, const EnsembleMember
 
 namespace detail {
 
-/// Weighted mean of the members' columns, as probabilities or as normalised ranks.
 /// The data root a member ran on (`load.root` of the config.json its run wrote); empty when the member's
 /// directory has no config.json (a blend of run directories made elsewhere).
 inline std::filesystem::path member_data_root(const std::filesystem::path& member_dir) {
@@ -139,8 +139,19 @@ inline std::filesystem::path member_data_root(const std::filesystem::path& membe
   return j.at(at).get<std::string>();
 }
 
+/// Weighted mean of the members' columns, as probabilities or as normalised ranks; with rank_min, the
+/// least of the members' normalised ranks (a cadence ranks high only where every member ranks it high;
+/// the weights do not apply).
 inline std::vector<double> blend_columns(const std::vector<std::vector<double>>& columns,
                                          const std::vector<double>& weights, BlendMode mode) {
+  if (mode == BlendMode::rank_min) {
+    std::vector<double> out(columns.front().size(), 1.0);
+    for (const auto& column : columns) {
+      const auto ranks = normalized_ranks(column);
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::min(out[i], ranks[i]);
+    }
+    return out;
+  }
   std::vector<double> out(columns.front().size(), 0.0);
   double total = 0;
   for (std::size_t m = 0; m < columns.size(); ++m) {
