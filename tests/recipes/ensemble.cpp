@@ -25,13 +25,13 @@ void member(const std::filesystem::path& dir, const std::vector<double>& oof, co
   test::write_file(dir / "submission.csv", s);
 }
 
-cadence::EnsembleOptions options(const std::filesystem::path& dir, const char* blend) {
+cadence::EnsembleOptions options(const std::filesystem::path& dir, const char* blend, double weight_s = 3.0) {
   return cadence::config::parse<cadence::EnsembleConfig>(
              json{{"ensemble",
                    {{"dir", dir.string()},
                     {"blend", blend},
                     {"members",
-                     {{{"name", "s"}, {"config", "s.json"}, {"weight", 3.0}},
+                     {{{"name", "s"}, {"config", "s.json"}, {"weight", weight_s}},
                       {{"name", "m"}, {"config", "m.json"}, {"weight", 1.0}}}}}}})
       .ensemble;
 }
@@ -70,7 +70,9 @@ TEST_CASE("ensemble: blends fold predictions and submissions by weight, as proba
   // rank_min: the least of the members' normalised ranks, weights aside. Out of fold s ranks a0..a3
   // 2/4 1/4 3/4 1, m 1/4 3/4 2/4 1; the least, 1/4 1/4 2/4 1, ties a1 with a0 and puts it below a2:
   // AUC (0.5 + 0 + 1 + 1) / 4
-  const auto least = cadence::recipes::blend(options(d.path, "rank_min"));
+  test::check_error([&] { options(d.path, "rank_min"); }, "/ensemble/members/1/weight: 1, member 0's 3",
+                    "weights do not apply");
+  const auto least = cadence::recipes::blend(options(d.path, "rank_min", /*weight_s=*/1.0));
   const auto lsub = cadence::csv::read_labels(least.submission);
   CHECK(lsub[0].target == doctest::Approx(0.5));  // s 1/2, m 2/2
   CHECK(lsub[1].target == doctest::Approx(0.5));  // s 2/2, m 1/2

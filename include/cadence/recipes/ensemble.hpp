@@ -62,7 +62,7 @@ struct EnsembleMember {
 
 struct EnsembleOptions {
   std::filesystem::path dir = "runs/ensemble";  // the ensemble's directory; members run in <dir>/<name>
-  BlendMode blend = BlendMode::prob;            // weighted mean of probabilities or of normalised ranks; rank_min
+  BlendMode blend = BlendMode::prob;            // weighted mean of probabilities or of ranks; rank_min: the least rank
   std::vector<std::string> set;                 // overrides for every member, before each member's own
   std::vector<EnsembleMember> members;
   template <class V>
@@ -89,8 +89,20 @@ struct EnsembleConfig {
   EnsembleOptions ensemble;
   template <class V>
   void fields(V& v) {
-    v("ensemble", ensemble, config::required());
+    v("ensemble", ensemble, config::required(), RankMinUnweighted{});
   }
+  /// rank_min takes the least of the members' ranks: a weight would be silently ignored, so unequal
+  /// weights are refused when the config is read, before any member trains.
+  struct RankMinUnweighted {
+    void operator()(const EnsembleOptions& e, const std::string& path) const {
+      if (e.blend != BlendMode::rank_min) return;
+      for (std::size_t i = 1; i < e.members.size(); ++i)
+        if (e.members[i].weight != e.members[0].weight)
+          fail(path, "/members/", i, "/weight: ", e.members[i].weight, ", member 0's ", e.members[0].weight,
+               "; \"blend\": \"rank_min\" takes the least of the members' ranks, so weights do not apply "
+               "(make them equal or leave them out)");
+    }
+  };
 };
 
 struct EnsembleResult {
