@@ -142,10 +142,49 @@ TEST_CASE("augment: each op fires with its probability") {
   CHECK(sizes == std::set<int>{3, 5, 7});
 }
 
+#ifdef CADENCE_SSR_AVX2
+namespace {
+__attribute__((target("avx2"))) void ssr_border_index8(const std::int32_t* in, std::int32_t* out, std::int64_t len,
+                                                       cadence::BorderMode mode) {
+  const __m256i v =
+      cadence::ssr_detail::border_index8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in)), len, mode);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), v);
+}
+}  // namespace
+#endif
+
+TEST_CASE("augment: SSR's vector border index equals border_index() within one reflection") {
+#ifdef CADENCE_SSR_AVX2
+  if (!cadence::ssr_detail::has_avx2()) {
+    MESSAGE("skipped: this CPU has no AVX2, so SSR runs only its scalar rows");
+    return;
+  }
+  for (auto mode : {cadence::BorderMode::reflect_101, cadence::BorderMode::constant, cadence::BorderMode::replicate,
+                    cadence::BorderMode::reflect})
+    for (std::int64_t len : {1, 2, 3, 33, 256, 819}) {
+      std::int64_t checked = 0;
+      for (std::int64_t p = 1 - len; p <= 2 * len - 2; p += 8) {
+        std::int32_t in[8], out[8];
+        for (int k = 0; k < 8; ++k) in[k] = static_cast<std::int32_t>(std::min(p + k, 2 * len - 2));
+        ssr_border_index8(in, out, len, mode);
+        for (int k = 0; k < 8; ++k) {
+          CAPTURE(len);
+          CAPTURE(in[k]);
+          REQUIRE(out[k] == cadence::border_index(in[k], len, mode));
+          ++checked;
+        }
+      }
+      CHECK(checked >= 3 * len - 2);
+    }
+#else
+  MESSAGE("skipped: this build has no AVX2 path for SSR");
+#endif
+}
+
 TEST_CASE("augment: SSR's vectorised rows equal its scalar rows bit for bit") {
   // Full-size planes (819 x 256), every border mode, angles up to 45 degrees: interior blocks take the
-  // 8-wide path, blocks that touch the border read the border tables, blocks beyond them fall back to
-  // the scalar code. On a CPU without AVX2 there is no vector path to compare: it says so and skips.
+  // 8-wide path, blocks that touch the border reflect (clamp, fill) their coordinates in registers,
+  // blocks more than one reflection out fall back to the scalar code. On a CPU without AVX2 there is no vector path to compare: it says so and skips.
 #ifndef CADENCE_SSR_AVX2
   MESSAGE("skipped: this build has no AVX2 path for SSR");
   return;
@@ -171,14 +210,12 @@ TEST_CASE("augment: SSR's vectorised rows equal its scalar rows bit for bit") {
             static_cast<int>(cadence::ssr_detail::cv_round(m[3] * static_cast<double>(c) * 1024));
       }
       std::vector<float> fast(static_cast<std::size_t>(W)), slow(static_cast<std::size_t>(W));
-      const cadence::ssr_detail::BorderTable bx(W, mode), by(H, mode);
       for (std::int64_t y = 0; y < H; y += 7) {
         const int X0 =
             static_cast<int>(cadence::ssr_detail::cv_round((m[1] * static_cast<double>(y) + m[2]) * 1024)) + 16;
         const int Y0 =
             static_cast<int>(cadence::ssr_detail::cv_round((m[4] * static_cast<double>(y) + m[5]) * 1024)) + 16;
-        cadence::ssr_detail::Row r{
-            src.data_ptr<float>(), fast.data(), X0, Y0, ad.data(), bd.data(), H, W, mode, 0.5f, &bx, &by};
+        cadence::ssr_detail::Row r{src.data_ptr<float>(), fast.data(), X0, Y0, ad.data(), bd.data(), H, W, mode, 0.5f};
         cadence::ssr_detail::row_avx2(r);
         r.d = slow.data();
         cadence::ssr_detail::row_scalar(r, 0, W);

@@ -16,7 +16,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <map>
 #include <numbers>
 #include <optional>
 #include <string_view>
@@ -59,28 +58,6 @@ inline std::int64_t cv_round(double v) { return static_cast<std::int64_t>(std::n
 
 /// One destination row: source plane `s` (H x W), destination row `d`, the row's fixed-point origin
 /// (X0, Y0) and the per-column steps. Pixels [from, to) only.
-/// border_index() for every coordinate in [-margin, len + margin): the vector path looks border
-/// pixels up here instead of branching per pixel.
-struct BorderTable {
-  std::vector<int> map;
-  int margin = 0;
-  BorderTable() = default;
-  BorderTable(std::int64_t len, BorderMode mode) : margin(static_cast<int>(2 * len + 2)) {
-    map.resize(static_cast<std::size_t>(len + 2 * margin));
-    for (std::size_t i = 0; i < map.size(); ++i)
-      map[i] = static_cast<int>(border_index(static_cast<std::int64_t>(i) - margin, len, mode));
-  }
-};
-
-/// The table for (len, mode), built once per thread: with Augment running per sample in the reader
-/// threads, building it per call would redo ~5,000 border_index() calls for every warped sample.
-inline const BorderTable& border_table(std::int64_t len, BorderMode mode) {
-  thread_local std::map<std::pair<std::int64_t, BorderMode>, BorderTable> tables;  // nodes are stable
-  auto [it, fresh] = tables.try_emplace({len, mode});
-  if (fresh) it->second = BorderTable(len, mode);
-  return it->second;
-}
-
 struct Row {
   const float* s;
   float* d;
@@ -90,8 +67,6 @@ struct Row {
   std::int64_t H, W;
   BorderMode mode;
   float cval;
-  const BorderTable* bx = nullptr;  // optional: border tables for x and y (the vector path's border blocks)
-  const BorderTable* by = nullptr;
 };
 
 inline void row_scalar(const Row& r, std::int64_t from, std::int64_t to) {
@@ -118,18 +93,98 @@ inline void row_scalar(const Row& r, std::int64_t from, std::int64_t to) {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CADENCE_SSR_AVX2 1
-// Eight pixels at a time: the same fixed-point coordinates, the same weights (computed, not looked up:
-// j/32 and 1 - j/32 are exact in float, so each product rounds as the table's did) and the same
-// left-to-right sums (no FMA, so nothing is contracted): bit for bit the scalar row. Blocks that touch
-// the border go to the scalar code.
-// One bilinear tap from table coordinates (row offset y*W, column x); -1 (constant mode) reads `fill`.
-__attribute__((target("avx2"))) inline __m256 border_tap(const float* s, __m256i yw, __m256i xi, __m256 fill) {
-  const __m256i lo = _mm256_set1_epi32(-1);
-  const __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(yw, lo), _mm256_cmpgt_epi32(xi, lo));
-  return _mm256_mask_i32gather_ps(fill, s, _mm256_add_epi32(_mm256_and_si256(yw, ok), _mm256_and_si256(xi, ok)),
-                                  _mm256_castsi256_ps(ok), 4);
+// border_index() of eight coordinates, each in [-(len - 1), 2 (len - 1)] (one reflection at most: the
+// caller checks), without a branch or a table: constant gives -1 outside, as border_index() does.
+__attribute__((target("avx2"))) inline __m256i border_index8(__m256i p, std::int64_t len, BorderMode mode) {
+  const __m256i last = _mm256_set1_epi32(static_cast<int>(len - 1));
+  switch (mode) {
+    case BorderMode::constant:  // -1 where p < 0 or p > len - 1
+      return _mm256_or_si256(
+          p, _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), p), _mm256_cmpgt_epi32(p, last)));
+    case BorderMode::replicate:
+      return _mm256_min_epi32(_mm256_max_epi32(p, _mm256_setzero_si256()), last);
+    case BorderMode::reflect_101:  // |p| folds the left side, len - 1 - |len - 1 - q| the right
+      return _mm256_sub_epi32(last, _mm256_abs_epi32(_mm256_sub_epi32(last, _mm256_abs_epi32(p))));
+    case BorderMode::reflect: {  // -1 - p on the left (~p), 2 len - 1 - q on the right (len - 1 - ~(len - 1 - q))
+      const __m256i q = _mm256_xor_si256(p, _mm256_srai_epi32(p, 31));
+      const __m256i m = _mm256_sub_epi32(last, q);
+      return _mm256_sub_epi32(last, _mm256_xor_si256(m, _mm256_srai_epi32(m, 31)));
+    }
+  }
+  return p;
 }
 
+// Eight floats s[idx[k]] by plain loads (a gather of eight costs more on AMD's Zen cores).
+__attribute__((target("avx2"))) inline __m256 load8(const float* s, __m256i index) {
+  alignas(32) std::int32_t i[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(i), index);
+  return _mm256_setr_ps(s[i[0]], s[i[1]], s[i[2]], s[i[3]], s[i[4]], s[i[5]], s[i[6]], s[i[7]]);
+}
+
+// Lanes whose p and p + 1 both lie in [-(len - 1), 2 (len - 1)], where border_index8() holds.
+__attribute__((target("avx2"))) inline __m256i within_one_reflection(__m256i p, std::int64_t len) {
+  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(1 - len)), p),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(2 * len - 2)), p));
+}
+
+// One tap of eight pixels for the constant border: a -1 coordinate reads `fill` (its load reads s[0]).
+__attribute__((target("avx2"))) inline __m256 filled_tap(const float* s, __m256i yw, __m256i x, __m256 fill) {
+  const __m256i out =
+      _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), yw), _mm256_cmpgt_epi32(_mm256_setzero_si256(), x));
+  return _mm256_blendv_ps(load8(s, _mm256_andnot_si256(out, _mm256_add_epi32(yw, x))), fill, _mm256_castsi256_ps(out));
+}
+
+// The four taps of eight pixels near the border. False if a tap lies more than one reflection away
+// (the caller falls back to the scalar row).
+__attribute__((target("avx2"))) inline bool border_taps(const Row& r, __m256i sx, __m256i sy, __m256& p00, __m256& p01,
+                                                        __m256& p10, __m256& p11) {
+  const __m256i one = _mm256_set1_epi32(1);
+  if (_mm256_movemask_ps(_mm256_castsi256_ps(
+          _mm256_and_si256(within_one_reflection(sx, r.W), within_one_reflection(sy, r.H)))) != 0xFF)
+    return false;
+  const __m256i x0 = border_index8(sx, r.W, r.mode), x1 = border_index8(_mm256_add_epi32(sx, one), r.W, r.mode);
+  const __m256i y0 = border_index8(sy, r.H, r.mode), y1 = border_index8(_mm256_add_epi32(sy, one), r.H, r.mode);
+  const __m256i wv = _mm256_set1_epi32(static_cast<int>(r.W));
+  const __m256i y0w = _mm256_mullo_epi32(y0, wv), y1w = _mm256_mullo_epi32(y1, wv);
+  if (r.mode != BorderMode::constant) {
+    p00 = load8(r.s, _mm256_add_epi32(y0w, x0));
+    p01 = load8(r.s, _mm256_add_epi32(y0w, x1));
+    p10 = load8(r.s, _mm256_add_epi32(y1w, x0));
+    p11 = load8(r.s, _mm256_add_epi32(y1w, x1));
+    return true;
+  }
+  const __m256 fill = _mm256_set1_ps(r.cval);
+  p00 = filled_tap(r.s, y0w, x0, fill);
+  p01 = filled_tap(r.s, y0w, x1, fill);
+  p10 = filled_tap(r.s, y1w, x0, fill);
+  p11 = filled_tap(r.s, y1w, x1, fill);
+  return true;
+}
+
+// Two pixels' adjacent taps, (s[a], s[a + 1], s[b], s[b + 1]), as two 64-bit loads (through the
+// may-alias vector types, not a double*).
+inline __m128 two_pairs(const float* s, std::int32_t a, std::int32_t b) {
+  return _mm_loadh_pi(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + a))),
+                      reinterpret_cast<const __m64*>(s + b));
+}
+
+// The two horizontal taps of eight pixels, s[idx[k]] and s[idx[k] + 1], as eight 64-bit loads and four
+// shuffles (the taps are adjacent in memory), in place of two gathers of eight.
+__attribute__((target("avx2"))) inline void pairs(const float* s, const std::int32_t* idx, __m256& left,
+                                                  __m256& right) {
+  const auto two = [s, idx](int a, int b) { return two_pairs(s, idx[a], idx[b]); };
+  const __m256 lo = _mm256_insertf128_ps(_mm256_castps128_ps256(two(0, 1)), two(4, 5), 1);  // 0 1 | 4 5
+  const __m256 hi = _mm256_insertf128_ps(_mm256_castps128_ps256(two(2, 3)), two(6, 7), 1);  // 2 3 | 6 7
+  left = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+  right = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+// Eight pixels at a time: the same fixed-point coordinates, the same weights (computed, not looked up:
+// j/32 and 1 - j/32 are exact in float, so each product rounds as the table's did) and the same
+// left-to-right sums (no FMA, so nothing is contracted): bit for bit the scalar row. Blocks with a tap
+// outside the image reflect (clamp, fill) their coordinates in vector registers; blocks more than one
+// reflection out go to the scalar code. No gathers: on AMD's Zen 2 cores one gather of eight floats
+// cost more than eight loads, and this kernel is most of the input pipeline's time (docs/performance.md).
 __attribute__((target("avx2"))) inline void row_avx2(const Row& r) {
   const std::int64_t W = r.W, H = r.H;
   const __m256i x0v = _mm256_set1_epi32(r.X0), y0v = _mm256_set1_epi32(r.Y0);
@@ -153,36 +208,15 @@ __attribute__((target("avx2"))) inline void row_avx2(const Row& r) {
     const __m256 gx = _mm256_sub_ps(one, fx), gy = _mm256_sub_ps(one, fy);
     __m256 p00, p01, p10, p11;
     if (_mm256_movemask_ps(_mm256_castsi256_ps(inside)) == 0xFF) {
-      const __m256i idx = _mm256_add_epi32(_mm256_mullo_epi32(sy, wv), sx);
-      p00 = _mm256_i32gather_ps(r.s, idx, 4);
-      p01 = _mm256_i32gather_ps(r.s + 1, idx, 4);
-      p10 = _mm256_i32gather_ps(r.s + W, idx, 4);
-      p11 = _mm256_i32gather_ps(r.s + W + 1, idx, 4);
-    } else {  // some taps outside: their coordinates come from the border tables
-      if (r.bx == nullptr) {
+      alignas(32) std::int32_t idx[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(idx), _mm256_add_epi32(_mm256_mullo_epi32(sy, wv), sx));
+      pairs(r.s, idx, p00, p01);
+      pairs(r.s + W, idx, p10, p11);
+    } else {  // some taps outside: their coordinates reflected (or clamped, or filled) as border_index() does
+      if (!border_taps(r, sx, sy, p00, p01, p10, p11)) {  // or farther out than one reflection
         row_scalar(r, xx, xx + 8);
         continue;
       }
-      const __m256i ix = _mm256_add_epi32(sx, _mm256_set1_epi32(r.bx->margin));
-      const __m256i iy = _mm256_add_epi32(sy, _mm256_set1_epi32(r.by->margin));
-      const __m256i in_tables = _mm256_and_si256(
-          _mm256_and_si256(_mm256_cmpgt_epi32(ix, lo),
-                           _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r.bx->map.size()) - 1), ix)),
-          _mm256_and_si256(_mm256_cmpgt_epi32(iy, lo),
-                           _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r.by->map.size()) - 1), iy)));
-      if (_mm256_movemask_ps(_mm256_castsi256_ps(in_tables)) != 0xFF) {  // farther out than the tables reach
-        row_scalar(r, xx, xx + 8);
-        continue;
-      }
-      const __m256i x0 = _mm256_i32gather_epi32(r.bx->map.data(), ix, 4),
-                    x1 = _mm256_i32gather_epi32(r.bx->map.data() + 1, ix, 4);
-      const __m256i y0 = _mm256_mullo_epi32(_mm256_i32gather_epi32(r.by->map.data(), iy, 4), wv);
-      const __m256i y1 = _mm256_mullo_epi32(_mm256_i32gather_epi32(r.by->map.data() + 1, iy, 4), wv);
-      const __m256 fill = _mm256_set1_ps(r.cval);
-      p00 = border_tap(r.s, y0, x0, fill);
-      p01 = border_tap(r.s, y0, x1, fill);
-      p10 = border_tap(r.s, y1, x0, fill);
-      p11 = border_tap(r.s, y1, x1, fill);
     }
     __m256 acc = _mm256_mul_ps(p00, _mm256_mul_ps(gy, gx));
     acc = _mm256_add_ps(acc, _mm256_mul_ps(p01, _mm256_mul_ps(gy, fx)));
@@ -310,30 +344,29 @@ struct SSR {
     if (jobs.empty()) return;
     const BorderMode mode = options.border_mode;
     const float cval = static_cast<float>(options.value);
-    const BorderTable& bx = border_table(W, mode);  // the calling thread's; the rows only read them
-    const BorderTable& by = border_table(H, mode);
     float* out = x.data_ptr<float>();
-    // The op writes in place, so it reads from a copy of each transformed sample. The copies live in
-    // a per-thread buffer that is reused (a fresh 838 KB allocation per sample costs page faults).
+    // The op writes in place, so it reads from a copy of each transformed sample, one sample at a time
+    // (the copy still in cache when the rows read it; copying a whole batch first left the rows reading
+    // 27 MB from memory). The copy lives in a per-thread buffer that is reused (a fresh 838 KB
+    // allocation per sample costs page faults).
     const auto sample = static_cast<std::size_t>(C * H * W);
     thread_local std::vector<float> scratch;
-    if (scratch.size() < jobs.size() * sample) scratch.resize(jobs.size() * sample);
-    for (std::size_t k = 0; k < jobs.size(); ++k)
-      std::memcpy(scratch.data() + k * sample, out + static_cast<std::size_t>(jobs[k].b) * sample,
-                  sample * sizeof(float));
-    const float* sources = scratch.data();  // the lambda may run on other threads: not the thread_local itself
-    const auto rows = static_cast<std::int64_t>(jobs.size()) * C * H;
-    at::parallel_for(0, rows, 64, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t r = begin; r < end; ++r) {
-        const auto& j = jobs[static_cast<std::size_t>(r / (C * H))];
-        const std::int64_t c = r / H % C, y = r % H;
-        const int X0 = static_cast<int>(cv_round((j.m[1] * static_cast<double>(y) + j.m[2]) * kAbScale)) + kRoundDelta;
-        const int Y0 = static_cast<int>(cv_round((j.m[4] * static_cast<double>(y) + j.m[5]) * kAbScale)) + kRoundDelta;
-        row(Row{sources + static_cast<std::size_t>(r / (C * H)) * sample + static_cast<std::size_t>(c * H * W),
-                out + ((j.b * C + c) * H + y) * W, X0, Y0, j.adelta.data(), j.bdelta.data(), H, W, mode, cval, &bx,
-                &by});
-      }
-    });
+    if (scratch.size() < sample) scratch.resize(sample);
+    const float* source = scratch.data();  // the lambda may run on other threads: not the thread_local itself
+    for (const Job& j : jobs) {
+      std::memcpy(scratch.data(), out + static_cast<std::size_t>(j.b) * sample, sample * sizeof(float));
+      at::parallel_for(0, C * H, 64, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) {
+          const std::int64_t c = r / H, y = r % H;
+          const int X0 =
+              static_cast<int>(cv_round((j.m[1] * static_cast<double>(y) + j.m[2]) * kAbScale)) + kRoundDelta;
+          const int Y0 =
+              static_cast<int>(cv_round((j.m[4] * static_cast<double>(y) + j.m[5]) * kAbScale)) + kRoundDelta;
+          row(Row{source + static_cast<std::size_t>(c * H * W), out + ((j.b * C + c) * H + y) * W, X0, Y0,
+                  j.adelta.data(), j.bdelta.data(), H, W, mode, cval});
+        }
+      });
+    }
   }
 
   /// The same arithmetic as tensor ops, for any device.
