@@ -105,17 +105,37 @@ TEST_CASE("loader: a bad file stops the pass at its batch, with the id named") {
     test::check_error([&] { l.next(); }, "id `" + victim.id + "`", "truncated");
   }
 
-  // A float16 NaN and an Inf in the middle of the data.
+  // A float16 NaN and an Inf in the middle of ON panel 4 (the data ends with panels 4 and 5, 139,776
+  // bytes each).
+  constexpr std::size_t panel_bytes = 273 * 256 * 2;
+  const std::size_t at = good.size() - panel_bytes - 1000;
   std::string nan = good;
-  nan[good.size() - 1000] = '\x00';
-  nan[good.size() - 999] = '\x7E';
-  nan[good.size() - 501] = '\x7C';
-  nan[good.size() - 502] = '\x00';
+  nan[at] = '\x00';
+  nan[at + 1] = '\x7E';
+  nan[at + 499] = '\x7C';
+  nan[at + 498] = '\x00';
   corrupt(victim, nan);
   {
     cadence::Loader l(data, {7}, ro, 1, 1, 1);
     test::check_error([&] { l.next(); }, "id `" + victim.id + "`", "2 NaN/Inf values", "load.nonfinite");
   }
+  // The same values in OFF panel 5: the ON panels' layout does not read that panel, the six panels'
+  // layout does.
+  std::string off = good;
+  for (std::size_t k : {std::size_t{0}, std::size_t{1}, std::size_t{498}, std::size_t{499}})
+    off[at + panel_bytes + k] = nan[at + k];
+  corrupt(victim, off);
+  {
+    cadence::Loader l(data, {7}, ro, 1, 1, 1);
+    const auto b = l.next();
+    REQUIRE(b.has_value());
+    CHECK(torch::isfinite(b->images).all().item<bool>());
+    auto all_panels = ro;
+    all_panels.layout = cadence::PanelLayout::all_stacked;
+    cadence::Loader l6(data, {7}, all_panels, 1, 1, 1);
+    test::check_error([&] { l6.next(); }, "id `" + victim.id + "`", "2 NaN/Inf values");
+  }
+  corrupt(victim, nan);
   ro.nonfinite = cadence::NonFinite::zero;
   ro.standardize = false;
   ro.layout = cadence::PanelLayout::channels;
@@ -124,7 +144,7 @@ TEST_CASE("loader: a bad file stops the pass at its batch, with the id named") {
     const auto b = l.next();
     REQUIRE(b.has_value());
     CHECK(torch::isfinite(b->images).all().item<bool>());
-    CHECK(b->images.flatten()[(static_cast<std::int64_t>(good.size()) - 1000 - 128) / 2].item<float>() == 0.0f);
+    CHECK(b->images.flatten()[static_cast<std::int64_t>(at - 128) / 2].item<float>() == 0.0f);
   }
 
   // A file of the wrong shape.

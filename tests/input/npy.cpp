@@ -94,3 +94,42 @@ TEST_CASE("npy: refuses what it cannot read, naming the file") {
   test::check_error([&] { npy::read_f32(test::fixture("npy/f2_v1.npy"), other, out); }, "f2_v1.npy",
                     "shape (6, 4, 8), expected (6, 273, 256)");
 }
+
+TEST_CASE("npy: read_slices reads every step-th slice of the first axis and leaves the others unread") {
+  const std::int64_t shape[] = {6, 4, 8};
+  std::vector<char> whole, part;
+  const auto h = npy::read_raw(test::fixture("npy/f2_v1.npy"), whole);
+  part.assign(whole.size(), '\x55');
+  const auto hs = npy::read_slices(test::fixture("npy/f2_v1.npy"), shape, 2, part);
+  CHECK(hs.data_offset == h.data_offset);
+  REQUIRE(part.size() == whole.size());
+  const std::size_t slice = 4 * 8 * 2;
+  for (std::size_t k = 0; k < 6; ++k) {
+    CAPTURE(k);
+    const auto at = static_cast<std::ptrdiff_t>(h.data_offset + k * slice);
+    const bool same =
+        std::equal(part.begin() + at, part.begin() + at + static_cast<std::ptrdiff_t>(slice), whole.begin() + at);
+    const bool untouched = std::all_of(part.begin() + at, part.begin() + at + static_cast<std::ptrdiff_t>(slice),
+                                       [](char c) { return c == '\x55'; });
+    CHECK(same == (k % 2 == 0));
+    CHECK(untouched == (k % 2 == 1));
+  }
+  // the shape is checked before any data is read
+  const std::int64_t other[] = {6, 273, 256};
+  test::check_error([&] { npy::read_slices(test::fixture("npy/f2_v1.npy"), other, 2, part); }, "f2_v1.npy",
+                    "shape (6, 4, 8), expected (6, 273, 256)");
+}
+
+TEST_CASE("npy: a header longer than the first 4 KiB read is read whole") {
+  test::TempDir dir("npylong");
+  const std::int64_t shape[] = {2, 3};
+  const std::vector<std::uint16_t> bits{0x3C00, 0xBC00, 0x0001, 0x7BFF, 0x0000, 0x8000};
+  const std::string data(reinterpret_cast<const char*>(bits.data()), bits.size() * 2);
+  test::write_file(
+      dir / "long.npy",
+      npy::frame_header("{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }" + std::string(6000, ' ')) + data);
+  std::vector<float> got;
+  const auto h = npy::read_f32(dir / "long.npy", shape, got);
+  CHECK(h.data_offset > 6000);
+  CHECK(got == std::vector<float>{1.0f, -1.0f, 0x1p-24f, 65504.0f, 0.0f, -0.0f});
+}

@@ -68,30 +68,41 @@ inline void read_sample(const Entry& e, const ReadOptions& o, std::span<float> o
                         float* target = nullptr) {
   thread_local std::vector<char> buffer;
   const auto dims = o.shape.dims();
-  npy::Header h;
-  try {
-    h = npy::read_raw(e.file, buffer);
-    npy::check_shape(h, dims, e.file);
-  } catch (const Error& err) {
-    fail("id `", e.id, "`: ", err.what());
-  }
-  const std::size_t n = h.count();
+  // Without a hook that sees the whole cadence, only the panels the layout keeps are read: the ON
+  // panels, half of each file, for the usual layout. A panel that is not read is not checked for NaN.
+  const bool kept_only = !cadence && !inject;
+  const auto read = [&](std::int64_t step) {
+    try {
+      return npy::read_slices(e.file, dims, step, buffer);
+    } catch (const Error& err) {
+      fail("id `", e.id, "`: ", err.what());
+    }
+  };
+  npy::Header h = read(kept_only ? panel_step(o.layout) : 1);
   const char* data = buffer.data() + h.data_offset;
-  std::size_t bad = 0;
-  if (h.dtype == npy::Dtype::f2) {
-    bad = count_nonfinite_halves(data, n);
-    if (bad == 0 && !cadence && !inject) {  // the usual case: convert, gather statistics and standardise in one sweep
+  const auto panel_bytes = static_cast<std::size_t>(o.shape.panel_size()) * h.itemsize();
+  if (h.dtype == npy::Dtype::f2 && kept_only) {
+    std::size_t bad = 0;
+    for (std::int64_t p = 0; p < o.shape.panels; p += panel_step(o.layout))
+      bad += count_nonfinite_halves(data + static_cast<std::size_t>(p) * panel_bytes,
+                                    static_cast<std::size_t>(o.shape.panel_size()));
+    if (bad == 0) {  // the usual case: convert, gather statistics and standardise in one sweep
       arrange_halves(data, o.layout, o.standardize, out, o.shape);
       return;
     }
   }
+  if (kept_only && panel_step(o.layout) != 1) {  // the slow path below reads every panel
+    h = read(1);
+    data = buffer.data() + h.data_offset;
+  }
+  const std::size_t n = h.count();
   thread_local std::vector<float> raw;
   raw.resize(n);
   if (h.dtype == npy::Dtype::f2)
     halves_to_floats(data, n, raw.data());
   else
     std::memcpy(raw.data(), data, n * sizeof(float));
-  bad = 0;
+  std::size_t bad = 0;
   for (float& v : raw)
     if (!std::isfinite(v)) {
       ++bad;

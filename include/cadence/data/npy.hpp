@@ -135,61 +135,72 @@ inline Header parse_header(std::span<const char> bytes, std::size_t file_size, c
   return h;
 }
 
+namespace detail {
+
+/// An open file descriptor, closed when it goes out of scope.
+struct OpenFile {
+  int fd = -1;
+  std::size_t size = 0;
+  explicit OpenFile(const std::string& file) : fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd < 0) fail(file, ": cannot open: ", std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      fail(file, ": cannot stat");
+    }
+    size = static_cast<std::size_t>(st.st_size);
+  }
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  ~OpenFile() { ::close(fd); }
+
+  /// The header, checked against the file's size before anything is sized from it. Reads 4 KiB (a
+  /// header is usually 128 bytes), more only if the header says it is longer.
+  Header header(const std::string& file) const {
+    thread_local std::vector<char> head(std::size_t{1} << 16);  // any 1.0 header; 2.0 up to 64 KiB
+    constexpr std::size_t first = 4096;
+    ssize_t got = ::pread(fd, head.data(), first, 0);
+    if (got == static_cast<ssize_t>(first) && declared_end(head.data()) > first)
+      got = ::pread(fd, head.data(), head.size(), 0);
+    if (got < 0) fail(file, ": read error");
+    return parse_header(std::span<const char>(head.data(), static_cast<std::size_t>(got)), size, file);
+  }
+
+  /// Where a header that starts with `b` (at least 12 bytes) says it ends; 0 if it is not one.
+  static std::size_t declared_end(const char* b) {
+    const auto byte = [b](int i) { return static_cast<std::size_t>(static_cast<unsigned char>(b[i])); };
+    if (byte(6) == 1) return 10 + (byte(8) | byte(9) << 8);
+    if (byte(6) == 2 || byte(6) == 3) return 12 + (byte(8) | byte(9) << 8 | byte(10) << 16 | byte(11) << 24);
+    return 0;
+  }
+
+  /// Bytes [offset, offset + n) into `dst`, all of them.
+  void read(char* dst, std::size_t n, std::size_t offset, const std::string& file) const {
+    std::size_t done = 0;
+    while (done < n) {
+      const ssize_t r = ::pread(fd, dst + done, n - done, static_cast<off_t>(offset + done));
+      if (r <= 0) fail(file, ": read error or truncated file");
+      done += static_cast<std::size_t>(r);
+    }
+  }
+};
+
+}  // namespace detail
+
 /// A file's header only (and that the file is long enough for it): what `seti check` reads.
 inline Header read_header(const std::filesystem::path& path) {
   const std::string file = path.string();
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(file, ": cannot open: ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    fail(file, ": cannot stat");
-  }
-  thread_local std::vector<char> head(std::size_t{1} << 16);
-  const ssize_t got = ::pread(fd, head.data(), head.size(), 0);
-  ::close(fd);
-  if (got < 0) fail(file, ": read error");
-  return parse_header(std::span<const char>(head.data(), static_cast<std::size_t>(got)),
-                      static_cast<std::size_t>(st.st_size), file);
+  return detail::OpenFile(file).header(file);
 }
 
 /// A file read fully into a reusable byte buffer (one read per file, no per-file allocation once warm).
 inline Header read_raw(const std::filesystem::path& path, std::vector<char>& buffer) {
   const std::string file = path.string();
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(file, ": cannot open: ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    fail(file, ": cannot stat");
-  }
-  const auto size = static_cast<std::size_t>(st.st_size);
-  // Read the header first so that a lying header is caught before sizing the buffer.
-  thread_local std::vector<char> head(std::size_t{1} << 16);  // any 1.0 header; 2.0 up to 64 KiB
-  const ssize_t got = ::pread(fd, head.data(), head.size(), 0);
-  if (got < 0) {
-    ::close(fd);
-    fail(file, ": read error");
-  }
-  Header h;
-  try {
-    h = parse_header(std::span<const char>(head.data(), static_cast<std::size_t>(got)), size, file);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
+  const detail::OpenFile f(file);
+  const Header h = f.header(file);  // a lying header is caught before the buffer is sized
   const std::size_t need = h.data_offset + h.count() * h.itemsize();
   buffer.resize(need);
-  std::size_t off = 0;
-  while (off < need) {
-    const ssize_t r = ::pread(fd, buffer.data() + off, need - off, static_cast<off_t>(off));
-    if (r <= 0) {
-      ::close(fd);
-      fail(file, ": read error or truncated file");
-    }
-    off += static_cast<std::size_t>(r);
-  }
-  ::close(fd);
+  f.read(buffer.data(), need, 0, file);
   return h;
 }
 
@@ -197,6 +208,30 @@ inline Header read_raw(const std::filesystem::path& path, std::vector<char>& buf
 inline void check_shape(const Header& h, std::span<const std::int64_t> expected, const std::filesystem::path& path) {
   if (!expected.empty() && !std::equal(h.shape.begin(), h.shape.end(), expected.begin(), expected.end()))
     fail(path.string(), ": shape ", shape_string(h.shape), ", expected ", shape_string(expected));
+}
+
+/// read_raw() of the slices along the first axis that a reader keeps: 0, step, 2 step, ... of a file
+/// whose shape must be `expected` (checked before any data is read). `buffer` is laid out as the
+/// whole file; the skipped slices' bytes are left as they were. The loader keeps the ON panels of a
+/// cadence (step 2) and so reads half of each file.
+inline Header read_slices(const std::filesystem::path& path, std::span<const std::int64_t> expected, std::int64_t step,
+                          std::vector<char>& buffer) {
+  const std::string file = path.string();
+  const detail::OpenFile f(file);
+  const Header h = f.header(file);
+  check_shape(h, expected, path);
+  const std::size_t need = h.data_offset + h.count() * h.itemsize();
+  buffer.resize(need);
+  if (step <= 1 || h.shape.empty() || h.shape[0] == 0) {
+    f.read(buffer.data(), need, 0, file);
+    return h;
+  }
+  const std::size_t slice = h.count() / static_cast<std::size_t>(h.shape[0]) * h.itemsize();
+  for (std::int64_t k = 0; k < h.shape[0]; k += step) {
+    const std::size_t at = h.data_offset + static_cast<std::size_t>(k) * slice;
+    f.read(buffer.data() + at, slice, at, file);
+  }
+  return h;
 }
 
 /// Reads `path` as float32 into `out` (resized), refusing any shape other than `expected`
