@@ -127,7 +127,8 @@ struct MotionBlur {
         for (std::int64_t c = 0; c < C; ++c) planes.push_back(static_cast<std::int64_t>(b) * C + c);
     float* data = x.data_ptr<float>();
     at::parallel_for(0, static_cast<std::int64_t>(planes.size()), 1, [&](std::int64_t begin, std::int64_t end) {
-      std::vector<float> pad;
+      // a per-thread buffer, reused: a fresh one per call was zero-filled (850 KB) before being written
+      thread_local std::vector<float> pad;
       for (std::int64_t i = begin; i < end; ++i) {
         const std::int64_t plane = planes[static_cast<std::size_t>(i)];
         const Params& p = ps[static_cast<std::size_t>(plane / C)];
