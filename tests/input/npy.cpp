@@ -133,3 +133,14 @@ TEST_CASE("npy: a header longer than the first 4 KiB read is read whole") {
   CHECK(h.data_offset > 6000);
   CHECK(got == std::vector<float>{1.0f, -1.0f, 0x1p-24f, 65504.0f, 0.0f, -0.0f});
 }
+
+TEST_CASE("npy: a FIFO or a directory in place of a file is refused at once, named, not waited on") {
+  test::TempDir dir("npyfifo");
+  const auto fifo = dir / "fifo.npy";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::vector<char> buffer;
+  const std::int64_t shape[] = {6, 4, 8};
+  test::check_error([&] { npy::read_slices(fifo, shape, 2, buffer); }, "fifo.npy", "not a regular file");
+  test::check_error([&] { npy::read_header(fifo); }, "fifo.npy", "not a regular file");
+  test::check_error([&] { npy::read_header(dir.path); }, "not a regular file");
+}

@@ -141,12 +141,18 @@ namespace detail {
 struct OpenFile {
   int fd = -1;
   std::size_t size = 0;
-  explicit OpenFile(const std::string& file) : fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC)) {
+  // O_NONBLOCK: a FIFO put where a sample was (after the dataset's scan) opens at once and is refused
+  // below, instead of blocking the reader thread forever; regular files ignore the flag.
+  explicit OpenFile(const std::string& file) : fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)) {
     if (fd < 0) fail(file, ": cannot open: ", std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       ::close(fd);
       fail(file, ": cannot stat");
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      fail(file, ": not a regular file");
     }
     size = static_cast<std::size_t>(st.st_size);
   }
