@@ -9,6 +9,12 @@
 #              mixup, GradScaler), timed the same way.
 #   predict    TTA x16 over PREDICT files: cadence's bench_compare --stage predict (recipes::predict's
 #              functions: BN folded, channels_last, predict.amp) against peer.py --stage predict.
+#   compiled   (GPU) the peer's fit again with the model through torch.compile (COMPILE=0 skips it, COMPILE_TIMEOUT
+#              seconds, 900, or DEADLINE_EPOCH, a `date +%s` to end by, bounds it): what a
+#              PyTorch user reaches for first; its first epoch pays the compilation, the last is timed.
+#   steps      (GPU) where the step's time goes: peer.py --stage steps on random inputs of the same batch and
+#              size (eager fp16 step, the resizer alone, the backbone alone, eager bf16, bf16 in one CUDA
+#              graph; the GPU's busy share and its ten costliest kernels), in $OUT/peer-steps.json.
 #   memory     the GPU's memory.used while each process runs, sampled by nvidia-smi every 100 ms, less
 #              what was used before it started (so: that process' CUDA context + its allocator's cache);
 #              the peer also reports torch.cuda.max_memory_allocated/reserved.
@@ -103,10 +109,22 @@ peer=(env PYTHONUNBUFFERED=1 "$py" bench/peer/peer.py --data "$data" --threads "
 step "peer: training (peer.py --stage fit)"
 gpu_memory_watch peer-train "${peer[@]}" --stage fit --epochs "$epochs" --json "$out/peer-train.json" > "$out/peer-train.log" 2>&1 \
   || { tail -20 "$out/peer-train.log"; exit 1; }
+if [ "$mode" = gpu ]; then
+  step "peer: where the step's time goes (peer.py --stage steps)"
+  "${peer[@]}" --stage steps --steps 10 --json "$out/peer-steps.json" > "$out/peer-steps.log" 2>&1 \
+    || { tail -20 "$out/peer-steps.log"; echo "peer: the steps stage failed"; }
+fi
 step "peer: predict, TTA x16"
 gpu_memory_watch peer-predict "${peer[@]}" --stage predict --samples "$predict" --json "$out/peer-predict.json" \
   > "$out/peer-predict.log" 2>&1 || { tail -20 "$out/peer-predict.log"; exit 1; }
 
+if [ "$mode" = gpu ] && [ "${COMPILE:-1}" = 1 ]; then
+  step "peer: training with torch.compile (peer.py --stage fit --compile)"
+  limit=${COMPILE_TIMEOUT:-900}
+  [ -n "${DEADLINE_EPOCH:-}" ] && limit=$(( DEADLINE_EPOCH - $(date +%s) - 20 ))
+  gpu_memory_watch peer-train-compiled timeout "$limit" "${peer[@]}" --stage fit --compile --epochs "$epochs" --json "$out/peer-train-compiled.json" \
+    > "$out/peer-train-compiled.log" 2>&1 || { tail -20 "$out/peer-train-compiled.log"; echo "peer: torch.compile failed or ran past COMPILE_TIMEOUT (row left out)"; rm -f "$out/peer-train-compiled.json"; }
+fi
 step table
 "$py" - "$out" "$mode" "$threads" "$batch" "$size" "$amp" <<'PY' | tee "$out/gpu_compare.md"
 import json, os, sys
@@ -130,11 +148,31 @@ def row(name, c, p, fmt="{:.1f}", ratio=True):
 row("training samples/s (last epoch)", ct["samples_per_s"], pt["samples_per_s"])
 row("training: share of time waiting for data", 100 * ct["data_wait"], 100 * pt["data_wait"], "{:.1f}%", ratio=False)
 row("training: peak GPU memory used, MiB (nvidia-smi)", mib("cadence-train"), mib("peer-train"), "{:.0f}")
+if os.path.exists(os.path.join(out, "peer-train-compiled.json")):
+    pc = load("peer-train-compiled")["fit"]
+    row("training samples/s against the peer with torch.compile (last epoch)", ct["samples_per_s"], pc["samples_per_s"])
+    row("training with torch.compile: peak GPU memory used, MiB", mib("cadence-train"), mib("peer-train-compiled"), "{:.0f}")
 row("predict TTA x16 samples/s", cp["samples_per_s"], pp["samples_per_s"])
 row("predict: peak GPU memory used, MiB (nvidia-smi)", mib("cadence-predict"), mib("peer-predict"), "{:.0f}")
 if "gpu_peak_allocated_mib" in pt:
     print(f"\npeer allocator peaks (torch.cuda.max_memory_allocated/reserved): training {pt['gpu_peak_allocated_mib']:.0f}/"
           f"{pt['gpu_peak_reserved_mib']:.0f} MiB, predict {pp['gpu_peak_allocated_mib']:.0f}/{pp['gpu_peak_reserved_mib']:.0f} MiB")
 print(f"peer epochs (samples/s, data wait): " + ", ".join(f"{e['samples_per_s']:.1f}, {100 * e['data_wait']:.0f}%" for e in pt["epochs"]))
+if os.path.exists(os.path.join(out, "peer-steps.json")):
+    st = load("peer-steps")["steps"]
+    b = st["batch_size"]
+    print(f"\nthe peer's step on random inputs (batch {b}, {size}x{size}), ms per step and samples/s:\n")
+    print("| step | ms | samples/s |")
+    print("|---|---:|---:|")
+    for k, name in (("eager", f"whole step, eager, {amp} (GradScaler)"), ("resizer_fwd_bwd", "the resizer alone, forward + backward"),
+                    ("backbone_step", f"the backbone alone at {size}x{size}, step"), ("eager_bf16", "whole step, eager, bf16"),
+                    ("graph_bf16", "whole step, bf16, one CUDA graph replayed")):
+        if k in st:
+            print(f"| {name} | {1e3 * st[k]:.1f} | {b / st[k]:.1f} |")
+    for k in ("gpu_busy_share", "kernel_launches_per_step", "graph_bf16_loss_finite", "profile_error", "graph_error"):
+        if k in st:
+            print(f"{k}: {st[k]}")
+    for kern in st.get("top_kernels", []):
+        print(f"  {kern['ms_per_step']:8.2f} ms/step {kern['calls_per_step']:6.1f} calls  {kern['name']}")
 PY
 step done

@@ -4,10 +4,11 @@
 #   bash bench/gpu_scan.sh            on a GPU machine (CADENCE_DEPS_PREFIX as for bench/gpu_compare.sh),
 #                                     with a trained run in RUN (default runs/demo: carry it to the machine)
 #   bash bench/gpu_scan.sh --cpu      the same steps at toy sizes on the CPU (keeps the script working)
+#   RUNS="cuda:256"                   (GPU) which device:batch scans to time (default cuda:32 cuda:256 cpu:32)
 #
 # Builds seti and cadence-synth against the machine's own PyTorch, writes a synthetic observation with
 # `cadence-synth observation` (LOG2 = 22: six .fil files of 2^22 channels x 16 samples, 16 signals; no
-# Python packages, no download), then scans it with run.device cuda (and, for the same machine's
+# Python packages, no download), then scans it (scan.mode windows: every window scored) with run.device cuda (and, for the same machine's
 # comparison, on its CPUs), printing windows/s, channels/s and the minutes a 2^26-channel observation
 # (Green Bank's ~67 million channels per file) would take at that rate. Results also in $OUT/gpu_scan.md.
 set -euo pipefail
@@ -16,7 +17,7 @@ mode=gpu
 [ "${1:-}" = --cpu ] && mode=cpu
 run=${RUN:-runs/demo}
 if [ "$mode" = gpu ]; then
-  log2=${LOG2:-22} signals=16 build=${CADENCE_GPU_BUILD_DIR:-build-gpu} py=${PYTHON:-python3} runs="cuda:32 cuda:256 cpu:32"
+  log2=${LOG2:-22} signals=16 build=${CADENCE_GPU_BUILD_DIR:-build-gpu} py=${PYTHON:-python3} runs=${RUNS:-"cuda:32 cuda:256 cpu:32"}
 else
   log2=${LOG2:-14} signals=4 build=${CADENCE_BUILD_DIR:-build} runs="cpu:32"
 fi
@@ -43,7 +44,7 @@ files=$(for n in a1 b a2 c a3 d; do echo "$work/obs/$n.fil"; done)
 for r in $runs; do
   device=${r%%:*} batch=${r##*:}
   "$build/samples/seti" scan --config "$run/config.json" --run "$run" --quiet --cadence $files \
-    --set scan.out="$work/scan_${device}_$batch" --set scan.batch="$batch" --set run.device="$device" --set scan.top=5 > "$out/scan_${device}_$batch.log" 2>&1 ||
+    --set scan.out="$work/scan_${device}_$batch" --set scan.mode=windows --set scan.batch="$batch" --set run.device="$device" --set scan.top=5 > "$out/scan_${device}_$batch.log" 2>&1 ||
     { tail -20 "$out/scan_${device}_$batch.log"; exit 1; }
   "${py:-python3}" - "$work/scan_${device}_$batch/scan.json" "$device" "$channels" "$batch" >> "$out/gpu_scan.md" <<'EOF'
 import json, sys

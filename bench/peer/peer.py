@@ -12,7 +12,14 @@ albumentations 1.0.3 + timm EfficientNetV2-S behind a learned resizer), timed in
   fit      (GPU, bench/gpu_compare.sh) the seed's training loop on real data: the input DataLoader
            (batch B, shuffle, pin_memory, num_workers=T) + mixup feeding the model on --device, AdamW,
            autocast (--amp) with a GradScaler, the loss read every step. samples/s of the last epoch
-           and the share of its time spent waiting for the DataLoader.
+           and the share of its time spent waiting for the DataLoader. --compile: the model through
+           torch.compile (what a PyTorch user reaches for; the first epoch pays the compilation).
+  steps    (GPU, bench/gpu_compare.sh) where a training step's time goes, on random inputs of the fit's
+           batch and size: the whole step eager with --amp (fp16 with its GradScaler), the resizer alone
+           (its forward and backward) and the backbone alone at the resizer's output size, eager bf16
+           (no GradScaler), and bf16 with the whole step (forward, backward, AdamW) captured in one CUDA
+           graph and replayed; plus the share of the step's wall time the GPU is busy (the profiler's
+           kernel time over the wall time) and the ten kernels that take the most of it.
 
 On a GPU (--device cuda) train/predict/fit run there: cudnn.benchmark on, --amp fp16 autocast,
 --channels-last as timm's train.py; the result adds torch.cuda's peak allocated/reserved memory.
@@ -59,6 +66,10 @@ def autocast(a):
 def prepare(model, a):
     model = model.to(a.device)
     return model.to(memory_format=torch.channels_last) if a.channels_last else model
+
+
+def maybe_compile(model, a):
+    return torch.compile(model) if getattr(a, "compile", False) else model
 
 
 def gpu_memory(a, r):
@@ -395,7 +406,7 @@ def stage_fit(a):
     gpu = torch.device(a.device).type == "cuda"
     with PeakRss() as mem:
         model = prepare(make_model(a.arch, a.image_size), a).train()
-        step = make_step(model, a)
+        step = make_step(maybe_compile(model, a), a)
         dl = DataLoader(ds, batch_size=bs, shuffle=True, num_workers=a.threads, pin_memory=gpu, drop_last=True,
                         persistent_workers=a.threads > 0)
         epochs = []
@@ -420,7 +431,132 @@ def stage_fit(a):
         del dl
     last = epochs[-1]
     return gpu_memory(a, {"samples_per_s": last["samples_per_s"], "data_wait": last["data_wait"], "epochs": epochs,
-                          "peak_rss_mib": mem.peak, "batch_size": bs, "num_workers": a.threads})
+                          "peak_rss_mib": mem.peak, "batch_size": bs, "num_workers": a.threads,
+                          "compiled": bool(getattr(a, "compile", False))})
+
+
+def _timed(fn, steps, device):
+    """Seconds per call of fn over `steps` calls after two warm-up calls, the device synchronised."""
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    for _ in range(2):
+        fn()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    sync()
+    return (time.perf_counter() - t0) / steps
+
+
+def _profile_step(step, x, y, r):
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(5):
+            step(x, y)
+        torch.cuda.synchronize()
+        wall = time.perf_counter() - t0
+    events = prof.key_averages()
+    attr = "device_time_total" if hasattr(events[0], "device_time_total") else "cuda_time_total"
+    kernels = [e for e in events if getattr(e, "device_type", None) is not None
+               and str(e.device_type).endswith("CUDA") and getattr(e, attr, 0) > 0]
+    busy_us = sum(getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0)) for e in kernels)
+    r["gpu_busy_share"] = busy_us / 1e6 / wall
+    r["kernel_launches_per_step"] = sum(e.count for e in kernels) / 5
+    top = sorted(kernels, key=lambda e: -getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0)))[:10]
+    r["top_kernels"] = [{"name": e.key[:120], "ms_per_step": getattr(e, "self_device_time_total",
+                         getattr(e, "self_cuda_time_total", 0)) / 1e3 / 5, "calls_per_step": e.count / 5} for e in top]
+
+
+def stage_steps(a):
+    """Where the GPU training step's time goes (see the module's docstring). Random inputs, no loader."""
+    torch.manual_seed(0)
+    bs, steps = a.batch_size or 32, a.steps
+    cuda = torch.device(a.device).type == "cuda"
+    x = torch.randn(bs, 1, 819, 256, device=a.device)
+    t = torch.rand(bs, device=a.device)
+    y = torch.stack([1 - t, t], dim=1)
+    cl = (lambda v: v.contiguous(memory_format=torch.channels_last)) if a.channels_last else (lambda v: v)
+    x = cl(x)
+    r = {"batch_size": bs, "steps": steps, "amp": a.amp}
+
+    def variant(amp):
+        b = argparse.Namespace(**vars(a))
+        b.amp = amp
+        return b
+
+    # the whole step, eager, as the fit stage runs it (--amp, fp16 with its GradScaler)
+    model = prepare(make_model(a.arch, a.image_size), a).train()
+    step = make_step(model, a)
+    r["eager"] = _timed(lambda: step(x, y), steps, a.device)
+    # its parts: the resizer alone (forward + backward of a scalar of its output), the backbone alone on the
+    # resizer's output size (forward + backward + AdamW, as the whole step)
+    resizer, backbone = model[0], model[1]
+
+    def resizer_step():
+        with autocast(a):
+            out = resizer(x)
+        out.float().mean().backward()
+    r["resizer_fwd_bwd"] = _timed(resizer_step, steps, a.device)
+    z = cl(torch.randn(bs, 1, *a.image_size, device=a.device))
+    bstep = make_step(backbone, a)
+    r["backbone_step"] = _timed(lambda: bstep(z, y), steps, a.device)
+    # the share of the eager step's wall time the GPU is busy, and the kernels that take the most of it
+    if cuda:
+        try:
+            _profile_step(step, x, y, r)
+        except Exception as e:  # a profiler API that moved must not cost the timings around it
+            r["profile_error"] = repr(e)[:300]
+    del step, bstep, model
+    # eager bf16 (no GradScaler), then the same step captured whole in a CUDA graph
+    b = variant("bf16")
+    model = prepare(make_model(a.arch, a.image_size), b).train()
+    step = make_step(model, b)
+    r["eager_bf16"] = _timed(lambda: step(x, y), steps, a.device)
+    del step, model
+    if cuda:
+        try:
+            _graph_step(a, b, x, y, r, steps)
+        except Exception as e:  # capture can fail on a module that syncs; say so and keep the other rows
+            r["graph_error"] = repr(e)[:300]
+    r["samples_per_s"] = bs / r["eager"]
+    r["peak_rss_mib"] = 0.0
+    return gpu_memory(a, r)
+
+
+def _graph_step(a, b, x, y, r, steps):
+    """bf16 training step (forward, backward, AdamW) captured whole in one CUDA graph, replayed."""
+    model = prepare(make_model(a.arch, a.image_size), b).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2, capturable=True)
+    sx, sy = x.clone(), y.clone()
+
+    def body():
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=False):
+            loss = soft_ce(model(sx).float(), sy)
+        loss.backward()
+        opt.step()
+        return loss
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up outside the graph: cuDNN's autotuner, AdamW's state
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            body()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        static_loss = body()
+
+    def replay():
+        sx.copy_(x)
+        sy.copy_(y)
+        graph.replay()
+        return float(static_loss)  # the loss read every step, as the eager steps do
+    r["graph_bf16"] = _timed(replay, steps, a.device)
+    r["graph_bf16_loss_finite"] = bool(torch.isfinite(static_loss).item())
+    del graph, opt, model
 
 
 # ----------------------------------------------------------------------------------------------
@@ -454,7 +590,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="dataset root in the Kaggle layout (needed by input and predict)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads and DataLoader workers")
-    p.add_argument("--stage", choices=STAGES + ("fit", "all"), default="all")
+    p.add_argument("--stage", choices=STAGES + ("fit", "steps", "all"), default="all")
     p.add_argument("--samples", type=int, default=256, help="input: samples timed; predict: files predicted")
     p.add_argument("--predict-samples", type=int, help="with --stage all: predict's N (default --samples)")
     p.add_argument("--steps", type=int, default=5, help="train: timed steps (after 1 warm-up step)")
@@ -467,6 +603,7 @@ def main():
     p.add_argument("--channels-last", action="store_true", help="NHWC weights and inputs, as timm's --channels-last")
     p.add_argument("--batch-size", type=int, default=0, help="train/predict/fit batch (0: 8, 8, 32)")
     p.add_argument("--epochs", type=int, default=2, help="fit: epochs over the dataset; the last one is timed")
+    p.add_argument("--compile", action="store_true", help="fit: the model through torch.compile")
     p.add_argument("--json", help="write the results here")
     a = p.parse_args()
     if a.threads < 1:
@@ -494,7 +631,8 @@ def main():
                 results[s] = json.load(fh)[s]
             os.unlink(out)
     else:
-        results[a.stage] = {"input": stage_input, "train": stage_train, "predict": stage_predict, "fit": stage_fit}[a.stage](a)
+        results[a.stage] = {"input": stage_input, "train": stage_train, "predict": stage_predict, "fit": stage_fit,
+                            "steps": stage_steps}[a.stage](a)
         report(a.stage, results[a.stage])
     for s in results:
         results[s]["threads"] = a.threads
