@@ -14,7 +14,7 @@
 #              PyTorch user reaches for first; its first epoch pays the compilation, the last is timed.
 #   steps      (GPU) where the step's time goes: peer.py --stage steps on random inputs of the same batch and
 #              size (eager fp16 step, the resizer alone, the backbone alone, eager bf16, bf16 in one CUDA
-#              graph; the GPU's busy share and its ten costliest kernels), in $OUT/peer-steps.json.
+#              graph; the GPU's busy share and its ten costliest kernels), in $OUT/peer-steps.json; STEPS=0 skips it.
 #   memory     the GPU's memory.used while each process runs, sampled by nvidia-smi every 100 ms, less
 #              what was used before it started (so: that process' CUDA context + its allocator's cache);
 #              the peer also reports torch.cuda.max_memory_allocated/reserved.
@@ -55,7 +55,7 @@ if [ "$mode" = gpu ]; then
   "$py" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name(0))'
   torch_prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;${CADENCE_DEPS_PREFIX:-}" \
-    -DCADENCE_BUILD_TESTS=OFF -DCADENCE_INSTALL=OFF > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
+    -DCADENCE_BUILD_TESTS=OFF -DCADENCE_BUILD_BENCH=ON -DCADENCE_INSTALL=OFF > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
   ninja -C "$build" seti cadence-synth bench_compare > "$out/build.log" 2>&1 || { grep -B2 -A8 'error' "$out/build.log" | head -80; exit 1; }
 else
   if [ ! -x "$build/samples/seti" ] || [ ! -x "$build/bench/bench_compare" ] || [ ! -x "$build/samples/cadence-synth" ]; then
@@ -109,7 +109,7 @@ peer=(env PYTHONUNBUFFERED=1 "$py" bench/peer/peer.py --data "$data" --threads "
 step "peer: training (peer.py --stage fit)"
 gpu_memory_watch peer-train "${peer[@]}" --stage fit --epochs "$epochs" --json "$out/peer-train.json" > "$out/peer-train.log" 2>&1 \
   || { tail -20 "$out/peer-train.log"; exit 1; }
-if [ "$mode" = gpu ]; then
+if [ "$mode" = gpu ] && [ "${STEPS:-1}" = 1 ]; then
   step "peer: where the step's time goes (peer.py --stage steps)"
   "${peer[@]}" --stage steps --steps 10 --json "$out/peer-steps.json" > "$out/peer-steps.log" 2>&1 \
     || { tail -20 "$out/peer-steps.log"; echo "peer: the steps stage failed"; }

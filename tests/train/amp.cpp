@@ -44,6 +44,20 @@ TEST_CASE("amp: the loss scaler skips non-finite steps, halves, and grows after 
   CHECK(s.scale() == 8.0);  // doubled after growth_interval good steps
   cadence::GradScaler off(false);
   CHECK(off.scale_loss(torch::ones({})).item<float>() == 1.f);
+  // several parameters, one read of the flags: a NaN in the last gradient alone is found, and every
+  // gradient is unscaled all the same; a parameter without a gradient is passed over
+  auto u = torch::ones({3}, torch::requires_grad()), v = torch::ones({2}, torch::requires_grad());
+  auto none = torch::ones({1}, torch::requires_grad());
+  cadence::GradScaler many(true, 4.0);
+  u.mutable_grad() = torch::full({3}, 8.f);
+  v.mutable_grad() = torch::tensor({4.f, std::numeric_limits<float>::quiet_NaN()});
+  CHECK_FALSE(many.unscale({u, none, v}));
+  CHECK(torch::equal(u.grad(), torch::full({3}, 2.f)));
+  CHECK(v.grad()[0].item<float>() == 1.f);
+  v.mutable_grad() = torch::full({2}, 4.f);
+  u.mutable_grad() = torch::full({3}, 4.f);
+  CHECK(many.unscale({u, none, v}));
+  CHECK(many.unscale({none}));
 }
 
 TEST_CASE("amp: bf16 autocast trains on the CPU, fp16 without CUDA is refused before any work") {

@@ -226,3 +226,66 @@ TEST_CASE("fit: swa_start after the last epoch is refused, naming the key, befor
       "/train/swa_start: epoch 3 is after the last epoch (train.epochs: 2)");
   CHECK(!std::filesystem::exists(out / "r/model.pt"));
 }
+
+// ForeachAdamW (train/adamw.hpp) is LibTorch's AdamW with the step batched over the parameters: the oracle
+// is LibTorch's AdamW itself, step for step, to the bit, including a parameter that joins late (its own
+// step count, so its own bias corrections) and a state handed from one optimizer to the other.
+TEST_CASE("ForeachAdamW: LibTorch's AdamW to the bit, a late parameter's own step count, state either way") {
+  torch::manual_seed(3);
+  const auto make = [] {
+    torch::manual_seed(5);
+    return std::vector<torch::Tensor>{torch::randn({4, 3, 3, 3}).requires_grad_(), torch::randn({4}).requires_grad_(),
+                                      torch::randn({7, 4}).requires_grad_()};
+  };
+  auto a = make(), b = make();
+  const auto options = torch::optim::AdamWOptions(3e-2).weight_decay(0.05).betas({0.8, 0.95}).eps(1e-6);
+  torch::optim::AdamW reference(a, options);
+  cadence::ForeachAdamW batched(b, options);
+  const std::vector<torch::Tensor> grads_by_step = {torch::randn({6, 4 * 27 + 4 + 28}),
+                                                    torch::randn({6, 4 * 27 + 4 + 28})};
+  auto set_grads = [&](std::vector<torch::Tensor>& params, int step) {
+    const auto g = grads_by_step[0][step] * (step % 2 == 0 ? 1.0 : 1e-3) + grads_by_step[1][step];
+    params[0].mutable_grad() = g.slice(0, 0, 108).reshape({4, 3, 3, 3}).clone();
+    params[1].mutable_grad() = g.slice(0, 108, 112).clone();
+    // the third parameter has no gradient in the first two steps: it starts its own count at step 3
+    params[2].mutable_grad() = step < 2 ? torch::Tensor() : g.slice(0, 112, 140).reshape({7, 4}).clone();
+  };
+  for (int step = 0; step < 6; ++step) {
+    set_grads(a, step);
+    set_grads(b, step);
+    reference.step();
+    batched.step();
+    for (std::size_t i = 0; i < a.size(); ++i) REQUIRE(torch::equal(a[i], b[i]));
+  }
+  const auto& state = batched.state();
+  CHECK(state.size() == 3);
+  // the state is LibTorch's: saved from the batched optimizer, loaded by LibTorch's, the next steps agree
+  std::stringstream saved;
+  {
+    torch::serialize::OutputArchive out;
+    batched.save(out);
+    out.save_to(saved);
+  }
+  auto c = make();
+  for (std::size_t i = 0; i < c.size(); ++i) c[i].data().copy_(b[i].data());
+  torch::optim::AdamW restored(c, options);
+  {
+    torch::serialize::InputArchive in;
+    in.load_from(saved);
+    restored.load(in);
+  }
+  set_grads(b, 5);
+  set_grads(c, 5);
+  batched.step();
+  restored.step();
+  for (std::size_t i = 0; i < c.size(); ++i) CHECK(torch::equal(b[i], c[i]));
+  // and amsgrad, which it does not batch, is LibTorch's step
+  auto d = make(), e = make();
+  torch::optim::AdamW ams_reference(d, torch::optim::AdamWOptions(1e-2).amsgrad(true));
+  cadence::ForeachAdamW ams(e, torch::optim::AdamWOptions(1e-2).amsgrad(true));
+  set_grads(d, 3);
+  set_grads(e, 3);
+  ams_reference.step();
+  ams.step();
+  for (std::size_t i = 0; i < d.size(); ++i) CHECK(torch::equal(d[i], e[i]));
+}

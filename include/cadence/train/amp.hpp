@@ -107,17 +107,32 @@ class GradScaler {
   double scale() const { return enabled_ ? scale_ : 1.0; }
   torch::Tensor scale_loss(const torch::Tensor& loss) const { return enabled_ ? loss * scale_ : loss; }
 
-  /// Divides the gradients by the scale; true when they are all finite.
+  /// Divides the gradients by the scale; true when they are all finite. One read of the device per call:
+  /// on CUDA one fused kernel over all gradients (PyTorch's GradScaler's), elsewhere one flag per gradient
+  /// reduced on the device. (Reading a flag per gradient, as this did, was a device synchronisation per
+  /// parameter tensor: ~450 a step for EfficientNetV2-S on a GPU.)
   bool unscale(const std::vector<torch::Tensor>& params) const {
     if (!enabled_) return true;
     torch::NoGradGuard g;
-    bool finite = true;
-    for (const auto& p : params) {
-      if (!p.grad().defined()) continue;
-      p.mutable_grad().div_(scale_);
-      finite = finite && torch::isfinite(p.grad()).all().item<bool>();
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : params)
+      if (p.grad().defined()) grads.push_back(p.grad());
+    if (grads.empty()) return true;
+    const auto device = grads.front().device();
+    if (device.is_cuda()) {
+      const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+      auto found_inf = torch::zeros({1}, opts);
+      // the scale is a power of two (2^16, halved or doubled), so multiplying by its inverse is dividing by it
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, torch::full({1}, 1.0 / scale_, opts));
+      return found_inf.item<float>() == 0.0f;
     }
-    return finite;
+    std::vector<torch::Tensor> finite;
+    finite.reserve(grads.size());
+    for (auto& grad : grads) {
+      grad.div_(scale_);
+      finite.push_back(torch::isfinite(grad).all());
+    }
+    return torch::stack(finite).all().item<bool>();
   }
 
   /// After unscale(): steps when the gradients were finite, else skips; then updates the scale.

@@ -34,6 +34,7 @@
 #include "cadence/nn/checkpoint.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/state_dict.hpp"
+#include "cadence/train/adamw.hpp"
 #include "cadence/train/metrics.hpp"
 #include "cadence/train/trainer.hpp"
 
@@ -59,8 +60,8 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOption
           torch::optim::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay).nesterov(t.momentum > 0));
     case OptimizerKind::adamw:
     default:
-      return std::make_unique<torch::optim::AdamW>(params,
-                                                   torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
+      // LibTorch's AdamW, its step batched over all parameters (train/adamw.hpp)
+      return std::make_unique<ForeachAdamW>(params, torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
   }
 }
 
