@@ -19,7 +19,7 @@ logs=/tmp/gpu-session
 rm -rf "$logs"; mkdir -p "$res" "$logs"
 export CADENCE_DEPS_PREFIX=${CADENCE_DEPS_PREFIX:-$PWD/.deps/usr}
 export PYTHONPATH=$PWD/.deps/python${PYTHONPATH:+:$PYTHONPATH}
-left() { echo $(( t_end - $(date +%s) )); }
+left() { local l=$(( t_end - $(date +%s) )); echo $(( l > 1 ? l : 1 )); }  # timeout needs a positive bound
 trap 'tar czf "$res/logs.tgz" -C "$logs" . 2>/dev/null' EXIT
 step() { echo "== $* ($SECONDS s, $(left) s left)"; }
 
@@ -36,7 +36,7 @@ wait "$tests"
 tail -8 "$res/cuda_tests.log"
 
 step "scan and hit search (bench/gpu_scan.sh, RUNS=cuda:256)"
-RUNS=cuda:256 OUT=$logs/scan timeout $(( $(left) - 200 )) bash bench/gpu_scan.sh > "$res/gpu_scan.log" 2>&1 \
+RUNS=cuda:256 OUT=$logs/scan timeout $(( $(left) > 260 ? $(left) - 200 : 60 )) bash bench/gpu_scan.sh > "$res/gpu_scan.log" 2>&1 \
   || echo "gpu_scan failed or ran out of time (exit $?)"
 tail -12 "$res/gpu_scan.log"
 
