@@ -1,7 +1,9 @@
 # Build-time checks that are not unit tests.
 
 # The LibTorch headers a cadence header reaches through its own includes (and those of the cadence
-# headers it includes, recursively), in ${out}: each `<torch/...>` once.
+# headers it includes, recursively), in ${out}: each `<torch/...>` once. A `<torch/...>` header is
+# followed into LibTorch's own `<torch/...>` includes (found in TORCH_INCLUDE_DIRS), so that a header
+# that includes only <torch/nn/module.h> or <torch/optim/adamw.h> is known to reach <torch/types.h>.
 function(cadence_torch_closure header out)
   get_property(known GLOBAL PROPERTY cadence_torch_closure_${header} SET)
   if(known)
@@ -10,11 +12,27 @@ function(cadence_torch_closure header out)
     return()
   endif()
   set_property(GLOBAL PROPERTY cadence_torch_closure_${header} "")  # a cycle ends here
-  file(STRINGS ${PROJECT_SOURCE_DIR}/include/${header} lines REGEX "^#include [<\"](torch|cadence)/")
+  set(file ${PROJECT_SOURCE_DIR}/include/${header})
+  if(header MATCHES "^torch/")
+    set(file)
+    foreach(dir IN LISTS TORCH_INCLUDE_DIRS)
+      if(EXISTS ${dir}/${header})
+        set(file ${dir}/${header})
+        break()
+      endif()
+    endforeach()
+  endif()
   set(result)
+  if(file)
+    file(STRINGS ${file} lines REGEX "^#include [<\"](torch|cadence)/")
+  else()
+    set(lines)
+  endif()
   foreach(line IN LISTS lines)
     if(line MATCHES "^#include <(torch/[^>]+)>")
       list(APPEND result ${CMAKE_MATCH_1})
+      cadence_torch_closure(${CMAKE_MATCH_1} sub)
+      list(APPEND result ${sub})
     elseif(line MATCHES "^#include \"(cadence/[^\"]+)\"")
       cadence_torch_closure(${CMAKE_MATCH_1} sub)
       list(APPEND result ${sub})
@@ -65,6 +83,14 @@ function(cadence_header_check)
     # what is checked is that each header compiles alone, not the code it makes: no optimiser, no debug
     # information (about 3x less time than the build type's -O3 for ~75 LibTorch-heavy translation units)
     target_compile_options(${target} PRIVATE -O0 -g0)
+    # GCC collects its garbage each time its heap grows by ggc-min-expand % past ggc-min-heapsize (at most
+    # 128 MiB by default); with LibTorch precompiled, each collection walks the whole precompiled heap
+    # again. From 1 GiB on it collects rarely: recipes/holdout.hpp's check 16.5 -> 14.0 s, nn/resize.hpp's
+    # 12.8 -> 10.9 s, for ~200 MiB more memory each (AMD EPYC avx2; the unit-test batches and seti, measured
+    # the same way, did not gain, so they keep GCC's default).
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      target_compile_options(${target} PRIVATE --param=ggc-min-expand=100 --param=ggc-min-heapsize=1048576)
+    endif()
     if(group STREQUAL "nn")
       target_precompile_headers(${target} PRIVATE <torch/nn.h>)
     elseif(group STREQUAL "types")
