@@ -30,6 +30,12 @@ install_missing() {
 # on two cores the four GCC processes (1-2 GB each) took each other's caches. The sanitizer build, from
 # nothing, on an AMD EPYC (avx2), 2 cores: 346 s at four jobs, 259 s at two (docs/performance.md).
 build_jobs=${CADENCE_BUILD_JOBS:-$(nproc)}
+for v in CADENCE_BUILD_JOBS CADENCE_TEST_JOBS; do
+  if [ -n "${!v:-}" ] && ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+    echo "cmake/run.sh: $v='${!v}' is not a positive whole number of jobs" >&2
+    exit 2
+  fi
+done
 compile() { cmake --build "$1" --parallel "$build_jobs" "${@:2}"; }
 
 configure() {
