@@ -89,15 +89,26 @@ gpu_memory_watch() {
   fi
 }
 
+# cadence's training run: $1 names it, the rest are extra --set options. The network's drop rates are the
+# peer's (timm's defaults, 0) so that both sides do the same work per step.
+cadence_train() {
+  local name=$1; shift
+  rm -rf "$work/$name-run"
+  gpu_memory_watch "$name" "$build/samples/seti" holdout --config samples/seti/configs/effnetv2_s.json \
+    --set model.arch=efficientnetv2_s --set model.drop_rate=0 --set model.drop_path_rate=0 --set load.root="$data" \
+    --set run.dir="$work/$name-run" --set run.device="$device" \
+    --set run.quiet=true --set load.threads="$threads" --set train.epochs="$epochs" --set train.batch_size="$batch" \
+    --set train.eval_batch_size="$batch" --set train.amp="$amp" --set predict.amp="$amp" --set train.holdout="$holdout" \
+    --set "resize.size=[$size,$size]" --set "resize.test_size=[$size,$size]" "$@" > "$out/$name.log" 2>&1 \
+    || { tail -20 "$out/$name.log"; return 1; }
+  tail -1 "$work/$name-run/log.jsonl" > "$out/$name.json"
+}
 step "cadence: training (seti holdout, $epochs epochs, batch $batch, ${size}², $amp)"
-rm -rf "$work/cadence-run"
-gpu_memory_watch cadence-train "$build/samples/seti" holdout --config samples/seti/configs/effnetv2_s.json \
-  --set model.arch=efficientnetv2_s --set load.root="$data" --set run.dir="$work/cadence-run" --set run.device="$device" \
-  --set run.quiet=true --set load.threads="$threads" --set train.epochs="$epochs" --set train.batch_size="$batch" \
-  --set train.eval_batch_size="$batch" --set train.amp="$amp" --set predict.amp="$amp" --set train.holdout="$holdout" \
-  --set "resize.size=[$size,$size]" --set "resize.test_size=[$size,$size]" > "$out/cadence-train.log" 2>&1 \
-  || { tail -20 "$out/cadence-train.log"; exit 1; }
-tail -1 "$work/cadence-run/log.jsonl" > "$out/cadence-train.json"
+cadence_train cadence-train || exit 1
+if [ "$mode" = gpu ] && [ "${GRAPH:-1}" = 1 ]; then
+  step "cadence: training with the step in a CUDA graph (train.cuda_graph)"
+  cadence_train cadence-train-graph --set train.cuda_graph=true || echo "cadence: train.cuda_graph failed (row left out)"
+fi
 
 step "cadence: predict, TTA x16 over $predict files"
 gpu_memory_watch cadence-predict "$build/bench/bench_compare" --stage predict --data "$data" --threads "$threads" \
@@ -146,6 +157,14 @@ def row(name, c, p, fmt="{:.1f}", ratio=True):
     r = f"{c / p:.2f}x" if ratio and p else ""
     print(f"| {name} | {fmt.format(c)} | {fmt.format(p)} | {r} |")
 row("training samples/s (last epoch)", ct["samples_per_s"], pt["samples_per_s"])
+if os.path.exists(os.path.join(out, "cadence-train-graph.json")):
+    cg = load("cadence-train-graph")
+    row("training samples/s, cadence with train.cuda_graph", cg["samples_per_s"], pt["samples_per_s"])
+    row("training with train.cuda_graph: share of time waiting for data", 100 * cg["data_wait"], 100 * pt["data_wait"], "{:.1f}%", ratio=False)
+    row("training with train.cuda_graph: peak GPU memory, MiB", mib("cadence-train-graph"), mib("peer-train"), "{:.0f}")
+    print(f"| cadence's validation AUC after {ct['epoch']} epochs: eager {ct.get('valid_auc', float('nan')):.4f}, "
+          f"train.cuda_graph {cg.get('valid_auc', float('nan')):.4f}; training loss {ct.get('train_loss', float('nan')):.4f} / "
+          f"{cg.get('train_loss', float('nan')):.4f} | | | |")
 row("training: share of time waiting for data", 100 * ct["data_wait"], 100 * pt["data_wait"], "{:.1f}%", ratio=False)
 row("training: peak GPU memory used, MiB (nvidia-smi)", mib("cadence-train"), mib("peer-train"), "{:.0f}")
 if os.path.exists(os.path.join(out, "peer-train-compiled.json")):

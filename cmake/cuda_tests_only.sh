@@ -10,9 +10,17 @@ cd "$(dirname "$0")/.."
 out=${OUT:-build-cuda/out}
 mkdir -p "$out" build-cuda
 eval "$(python3 - <<'EOF'
-import torch, os
+import torch, os, glob, site
 from torch.utils import cpp_extension
-print(f"torch_inc='{' '.join('-isystem ' + p for p in cpp_extension.include_paths())}'")
+inc = cpp_extension.include_paths()
+# the CUDA runtime's headers (train.cuda_graph's CUDAGraph needs cuda_runtime_api.h): the toolkit's, or
+# those of the cuda-toolkit wheels PyTorch was installed with
+cands = [os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "include")]
+for sp in site.getsitepackages() + [os.path.dirname(os.path.dirname(torch.__file__))]:
+    cands += sorted(glob.glob(os.path.join(sp, "nvidia", "*", "include"))) + [os.path.join(sp, "nvidia", "cuda_runtime", "include")]
+cands += sorted(glob.glob("/usr/local/cuda*/include"))
+inc += [c for c in cands if os.path.exists(os.path.join(c, "cuda_runtime_api.h"))][:1]
+print(f"torch_inc='{' '.join('-isystem ' + p for p in inc)}'")
 print(f"torch_lib='{os.path.join(os.path.dirname(torch.__file__), 'lib')}'")
 print(f"abi={int(torch._C._GLIBCXX_USE_CXX11_ABI)}")
 EOF

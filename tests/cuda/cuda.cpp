@@ -24,6 +24,7 @@
 #include "cadence/train/amp.hpp"
 #include "cadence/train/trainer.hpp"
 #include "augment/ops.hpp"
+#include "cuda/device_step.hpp"
 #include "support.hpp"
 
 namespace {
@@ -266,3 +267,21 @@ TEST_CASE("cuda: the hit search's drift search on the GPU finds what the CPU thr
     CHECK(a.hits[i].coarse_hits == b.hits[i].coarse_hits);
   }
 }
+
+#if CADENCE_CUDA_GRAPHS
+TEST_CASE(
+    "cuda: train.cuda_graph's DeviceStep equals the eager scaler + ForeachAdamW step, overflow and clipping included") {
+  for (double clip : {0.0, 1.0}) {
+    const double worst = test::device_step_against_eager(kCuda, clip);
+    MESSAGE("DeviceStep against the eager step on the GPU, clip_norm " << clip << ": largest difference " << worst);
+    CHECK(worst <= 1e-5);
+  }
+}
+
+TEST_CASE("cuda: the training step captured in a CUDA graph trains as the eager step does") {
+  test::graphed_step_against_eager(cadence::Amp::fp16);
+  test::graphed_step_against_eager(cadence::Amp::off);
+}
+#else
+TEST_CASE("cuda: this build captures CUDA graphs") { CHECK(cadence::cuda_graphs_built()); }
+#endif

@@ -88,4 +88,8 @@ TEST_CASE("amp: bf16 autocast trains on the CPU, fp16 without CUDA is refused be
   cfg["predict"] = {{"amp", "fp16"}};  // prediction's autocast: fp16 needs a GPU too
   test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/predict/amp", "CUDA");
   CHECK_FALSE(std::filesystem::exists(out / "b"));
+  cfg["predict"] = {{"amp", "off"}};
+  cfg["train"]["cuda_graph"] = true;  // a captured step needs a GPU, and says so before any work
+  test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/train/cuda_graph", "CUDA device");
+  CHECK_FALSE(std::filesystem::exists(out / "b"));
 }

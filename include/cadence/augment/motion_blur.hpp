@@ -18,6 +18,7 @@
 
 #include "cadence/augment/op.hpp"
 #include "cadence/config/options.hpp"
+#include "cadence/core/upload.hpp"
 
 namespace cadence {
 
@@ -170,8 +171,8 @@ struct MotionBlur {
     }
     if (rows.empty()) return;
     const auto n = static_cast<std::int64_t>(rows.size());
-    const auto idx = torch::tensor(rows, torch::kLong).to(x.device());
-    const auto weight = torch::tensor(kernels, torch::kFloat32).view({n * C, 1, K, K}).to(x.device());
+    const auto idx = upload(torch::tensor(rows, torch::kLong), x.device());
+    const auto weight = upload(torch::tensor(kernels, torch::kFloat32).view({n * C, 1, K, K}), x.device());
     auto sel = x.index_select(0, idx).reshape({1, n * C, H, W});
     sel = torch::reflection_pad2d(sel, {K / 2, K / 2, K / 2, K / 2});  // torch's reflect = OpenCV's reflect-101
     const auto out = torch::conv2d(sel, weight, c10::optional<torch::Tensor>(), torch::IntArrayRef{1, 1},

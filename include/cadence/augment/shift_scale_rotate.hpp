@@ -30,6 +30,7 @@
 
 #include "cadence/augment/op.hpp"
 #include "cadence/config/options.hpp"
+#include "cadence/core/upload.hpp"
 
 namespace cadence {
 
@@ -385,8 +386,8 @@ struct SSR {
     (void)B;
     const auto dev = x.device();
     const auto n = static_cast<std::int64_t>(rows.size());
-    const auto idx = torch::tensor(rows, torch::kLong).to(dev);
-    const auto m = torch::tensor(mats, torch::kFloat64).view({n, 6}).to(dev);
+    const auto idx = upload(torch::tensor(rows, torch::kLong), dev);
+    const auto m = upload(torch::tensor(mats, torch::kFloat64).view({n, 6}), dev);
     const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(dev);
     const auto xs = torch::arange(W, f64).view({1, 1, W});
     const auto ys = torch::arange(H, f64).view({1, H, 1});

@@ -11,6 +11,7 @@
 
 #include "cadence/augment/op.hpp"
 #include "cadence/config/options.hpp"
+#include "cadence/core/upload.hpp"
 
 namespace cadence {
 
@@ -49,7 +50,7 @@ struct VFlip {
     for (std::size_t b = 0; b < ps.size(); ++b)
       if (ps[b].apply) rows.push_back(static_cast<std::int64_t>(b));
     if (rows.empty()) return;
-    const auto idx = torch::tensor(rows, torch::kLong).to(x.device());
+    const auto idx = upload(torch::tensor(rows, torch::kLong), x.device());
     x.index_copy_(0, idx, x.index_select(0, idx).flip({2}));
   }
 };

@@ -23,6 +23,7 @@
 #include "cadence/config/options.hpp"
 #include "cadence/core/pipeline.hpp"
 #include "cadence/core/random.hpp"
+#include "cadence/core/upload.hpp"
 
 namespace cadence {
 
@@ -37,7 +38,7 @@ struct MixupOptions {
   double p = 0.5;           // probability that a batch is mixed
   bool per_sample = false;  // one lam per sample instead of per batch
   MixLabels labels = MixLabels::soft;
-  double until = 1.0;  // mix during the first `until` fraction of the epochs (1 = always)
+  double until = 1.0;        // mix during the first `until` fraction of the epochs (1 = always)
   bool renormalize = false;  // restandardise each mixed image (per channel) after mixing (1st place)
 
   template <class V>
@@ -89,8 +90,8 @@ struct Mixup : Composes<Mixup> {
   void apply(torch::Tensor& images, torch::Tensor& targets, const MixupDraw& d) const {
     if (!d.apply) return;
     const auto B = images.size(0);
-    const auto perm = torch::tensor(d.partner, torch::kLong).to(images.device());
-    const auto lam = torch::tensor(d.lam, torch::kFloat32).to(images.device());
+    const auto perm = upload(torch::tensor(d.partner, torch::kLong), images.device());
+    const auto lam = upload(torch::tensor(d.lam, torch::kFloat32), images.device());
     const auto other_y = targets.index_select(0, perm);
     if (images.is_cpu() && images.is_contiguous() && images.scalar_type() == torch::kFloat32) {
       mix_cpu(images, d);

@@ -107,6 +107,7 @@ struct CompetitionConfig {
     (void)run.torch_device();  // a malformed device string, before anything is written
     if (train.amp == Amp::fp16 && !run.torch_device().is_cuda())
       fail("/train/amp: \"fp16\" needs a CUDA device (run.device is \"", run.device, "\"); use \"bf16\" on a CPU");
+    check_cuda_graph_options(train, run.torch_device());
     double blend_weights = predict.weight;
     for (const auto& m : predict.blend) blend_weights += m.weight;
     if (!(blend_weights > 0))

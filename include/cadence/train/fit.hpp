@@ -35,6 +35,7 @@
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/nn/state_dict.hpp"
 #include "cadence/train/adamw.hpp"
+#include "cadence/train/cuda_graph.hpp"
 #include "cadence/train/metrics.hpp"
 #include "cadence/train/trainer.hpp"
 
@@ -219,6 +220,7 @@ class Fit {
       fail("/train/swa_start: epoch ", t.swa_start, " is after the run's last epoch (", t.epochs,
            "); SWA would average nothing");
     if (t.swa_start > 0) swa_ = std::make_unique<WeightAverage>(*net);
+    if (t.cuda_graph) check_cuda_graph(t);
     r_.model = c.dir / "model.pt";
   }
 
@@ -232,7 +234,7 @@ class Fit {
     int done = start_epoch_;
     for (int epoch = start_epoch_; epoch < t_.epochs; ++epoch) {
       const auto stats = train_epoch(epoch);
-      if (ema_) ema_->swap(*net_);  // evaluate (and keep) the averaged weights
+      if (ema_) ema_->swap(*net_);                                 // evaluate (and keep) the averaged weights
       if (swa_ && epoch + 1 >= t_.swa_start) swa_->update(*net_);  // the weights that validate: EMA's when on
       const auto probs = validate(epoch);
       const double auc = roc_auc(truth_, probs);
@@ -314,6 +316,7 @@ class Fit {
                             ? reader_hooks(pipeline_, run_.seed, e, epochs, Phase::train, /*batches=*/true, first)
                             : source_hooks(pipeline_);
     hooks.inject = inject_hook(pipeline_, run_.seed, e);  // training-time injection (Inject), on every device
+    if (device_.is_cuda()) pin_batches(hooks);
     auto loader =
         source_of(pipeline_).loader(data_, std::move(order), t_.batch_size, head_classes(head_), std::move(hooks));
     net_->train();
@@ -322,7 +325,20 @@ class Fit {
     Progress bar(tag_ + " " + std::to_string(epoch + 1) + "/" + std::to_string(t_.epochs),
                  static_cast<std::int64_t>(loader->num_samples()) * world_, quiet(), "samples");
     std::uint32_t batch_no = first;
-    opt_->zero_grad();
+    if (!graphed_) opt_->zero_grad();  // (a captured step's gradients keep their addresses)
+    LossReader<LossTag> losses(device_);
+    const auto account = [&](double value, const LossTag& tag) {
+      if (!std::isfinite(value))
+        fail(job(), ": the training loss is ", value, " at epoch ", epoch + 1, ", step ", tag.step + 1, " (batch ",
+             tag.batch + 1, "): the run diverged; lower train.lr or set train.clip_norm (the last checkpoint, ",
+             last().string(), ", is intact)");
+      at.loss_sum += value * static_cast<double>(tag.size);
+      at.seen += tag.size;
+      char status[64];
+      std::snprintf(status, sizeof status, "loss %.4f",
+                    at.loss_sum / static_cast<double>(std::max<std::int64_t>(1, at.seen)));
+      bar.set_status(status);
+    };
     using Clock = std::chrono::steady_clock;
     const auto started = Clock::now();
     Clock::duration waited{};
@@ -331,13 +347,31 @@ class Fit {
       auto batch = loader->next();
       waited += Clock::now() - asked;
       if (!batch) break;
-      auto images = batch->images.to(device_);
-      auto y = batch->targets.to(device_);
+      auto images = batch->images.to(device_, batch->images.scalar_type(), /*non_blocking=*/device_.is_cuda());
+      auto y = batch->targets.to(device_, batch->targets.scalar_type(), /*non_blocking=*/device_.is_cuda());
       if (!on_readers) {
         apply_sample_stages(pipeline_, images, SampleKey{run_.seed, e, batch->indices}, Phase::train);
         apply_batch_stages(pipeline_, images, y, BatchKey{run_.seed, e, epochs, batch_no});
       }
       if (t_.channels_last) images = as_channels_last(images);
+      if (t_.cuda_graph) {  // the step in a CUDA graph; its loss read a batch late (LossReader)
+        const auto loss = graphed_step()(images, y, lr_at(step_, epoch_));
+        losses.push(loss, LossTag{batch->size(), batch_no, step_}, account);
+        if (ema_) ema_->update(*net_);
+        ++step_;
+        ++batch_no;
+        at.batch = batch_no;
+        at.done += static_cast<std::int64_t>(t_.batch_size) * world_;
+        bar.advance(batch->size() * world_);
+        if (++done_here == batches_left) continue;
+        const int sig = interrupted();
+        if ((t_.checkpoint_every > 0 && step_ % t_.checkpoint_every == 0) || sig) {
+          losses.flush(account);
+          checkpoint(at);
+        }
+        if (sig) stop(sig, epoch, batch_no);
+        continue;
+      }
       torch::Tensor loss;
       {
         AutocastGuard autocast(t_.amp, device_);
@@ -371,11 +405,51 @@ class Fit {
         if (sig) stop(sig, epoch, batch_no);
       }
     }
+    losses.flush(account);
     bar.finish();
     const auto elapsed = std::chrono::duration<double>(Clock::now() - started).count();
     const auto [sum, seen] = global(at.loss_sum, at.seen);
     return {sum / static_cast<double>(std::max<std::int64_t>(1, seen)), bar.rate(),
             elapsed > 0.0 ? std::chrono::duration<double>(waited).count() / elapsed : 0.0};
+  }
+
+  /// A batch's loss, read late: its size and where it was.
+  struct LossTag {
+    std::int64_t size = 0;
+    std::uint32_t batch = 0;
+    std::int64_t step = 0;
+  };
+
+  /// On a GPU the loader's batches are copied into pinned memory in the reader threads (PyTorch's
+  /// DataLoader pin_memory), so that the copy to the device does not wait for the device's queue.
+  static void pin_batches(LoaderHooks& hooks) {
+    hooks.batch = [then = std::move(hooks.batch)](Batch& b, std::size_t no) {
+      if (then) then(b, no);
+      b.images = b.images.pin_memory();
+      b.targets = b.targets.pin_memory();
+    };
+  }
+
+  /// train.cuda_graph's conditions, checked before anything trains.
+  void check_cuda_graph(const TrainOptions& t) const {
+    check_cuda_graph_options(t, device_);
+    if (!cuda_graphs_built()) fail(no_cuda_graphs);
+    if (world_ > 1) fail("/train/cuda_graph: not in a data-parallel run (the gradients' all-reduce is not captured)");
+  }
+
+  /// The captured step, made at the first batch (after a resume has loaded the optimizer and the scaler).
+  GraphedTrainStep& graphed_step() {
+    if (!graphed_) {
+      auto* adamw = dynamic_cast<torch::optim::AdamW*>(opt_.get());
+      if (adamw == nullptr) fail("/train/cuda_graph: needs train.optimizer \"adamw\"");
+      graphed_ = std::make_unique<GraphedTrainStep>(
+          [this](const torch::Tensor& x, const torch::Tensor& y) {
+            AutocastGuard autocast(t_.amp, device_);
+            return head_loss(head_, net_->forward(x).to(torch::kFloat32), y, t_.focal_gamma);
+          },
+          std::make_unique<DeviceStep>(*adamw, scaler_, t_.clip_norm));
+    }
+    return *graphed_;
   }
 
   /// The learning rate of optimizer step `step` in `epoch`: the schedule's, or train.swa_lr once SWA averages.
@@ -553,6 +627,7 @@ class Fit {
   void checkpoint(const Position& at) {
     const auto [loss_sum, seen] = global(at.loss_sum, at.seen);  // a collective: every rank comes here
     if (!leader()) return;
+    if (graphed_) graphed_->device_step().store(scaler_);  // the step counts and the scale, from the device
     {
       torch::serialize::OutputArchive a;
       net_->save(a);
@@ -645,6 +720,7 @@ class Fit {
   std::unique_ptr<WeightAverage> swa_;
   int world_;
   std::unique_ptr<dist::GradReducer> reducer_;
+  std::unique_ptr<GraphedTrainStep> graphed_;  // train.cuda_graph
   std::int64_t batches_;
   LrSchedule schedule_;
   FitResult r_;

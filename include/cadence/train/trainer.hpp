@@ -135,6 +135,7 @@ struct TrainOptions {
   bool sync_batchnorm = false;  // data-parallel runs: BatchNorm statistics over all ranks' batches (per rank when off)
   bool grad_checkpointing = false;  // recompute activations in the backward pass (nn/checkpoint.hpp): memory for time
   Amp amp = Amp::off;               // autocast: "bf16" (CPU or GPU), "fp16" (CUDA, with dynamic loss scaling)
+  bool cuda_graph = false;          // the step captured in a CUDA graph and replayed (train/cuda_graph.hpp)
   double focal_gamma = 0.0;         // focal loss (Lin et al. 2017): (1 - p)^gamma weighs down the easy samples (0: off)
   // stochastic weight averaging (Izmailov et al. 2018; Lightning's StochasticWeightAveraging): the mean of
   // the weights at the end of every epoch from swa_start (1-based) on becomes the run's model (0: off)
@@ -170,12 +171,22 @@ struct TrainOptions {
     v("sync_batchnorm", sync_batchnorm);
     v("grad_checkpointing", grad_checkpointing);
     v("amp", amp);
+    v("cuda_graph", cuda_graph);
     v("focal_gamma", focal_gamma, config::in_range(0.0, 10.0));
     v("swa_start", swa_start, config::in_range(0, 100000));
     v("swa_lr", swa_lr, config::at_least(0));
     v("swa_bn", swa_bn);
   }
 };
+
+/// train.cuda_graph's conditions on the other options (train/cuda_graph.hpp), checked before any work.
+inline void check_cuda_graph_options(const TrainOptions& t, const torch::Device& device) {
+  if (!t.cuda_graph) return;
+  if (!device.is_cuda()) fail("/train/cuda_graph: needs a CUDA device (run.device is \"", device.str(), "\")");
+  if (t.optimizer != OptimizerKind::adamw) fail("/train/cuda_graph: needs train.optimizer \"adamw\"");
+  if (t.accumulate != 1) fail("/train/cuda_graph: not with train.accumulate > 1 (a captured step is one batch)");
+  if (t.grad_checkpointing) fail("/train/cuda_graph: not with train.grad_checkpointing");
+}
 
 /// The options with the peak learning rate of the run's global batch (batch_size x world x accumulate)
 /// when train.lr_base_size is set: lr x (global / base), or x sqrt(global / base), as timm's train.py.
