@@ -21,6 +21,12 @@ for sp in site.getsitepackages() + [os.path.dirname(os.path.dirname(torch.__file
 cands += sorted(glob.glob("/usr/local/cuda*/include"))
 inc += [c for c in cands if os.path.exists(os.path.join(c, "cuda_runtime_api.h"))][:1]
 print(f"torch_inc='{' '.join('-isystem ' + p for p in inc)}'")
+# the CUDA runtime itself, named on the link line (the tests call it directly: streams, events, graphs)
+libs = []
+for sp in site.getsitepackages() + [os.path.dirname(os.path.dirname(torch.__file__))]:
+    libs += sorted(glob.glob(os.path.join(sp, "nvidia", "*", "lib", "libcudart.so*")))
+libs += sorted(glob.glob(os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "lib*", "libcudart.so*")))
+print(f"cudart='{libs[0] if libs else ''}'")
 print(f"torch_lib='{os.path.join(os.path.dirname(torch.__file__), 'lib')}'")
 print(f"abi={int(torch._C._GLIBCXX_USE_CXX11_ABI)}")
 EOF
@@ -32,7 +38,7 @@ t0=$SECONDS
 # (cmake/CadenceDependencies.cmake)
 g++ -std=gnu++20 -O1 -D_GLIBCXX_USE_CXX11_ABI="$abi" -DCADENCE_TEST_DATA="\"$PWD/tests/data\"" \
   -Iinclude -Itests -isystem "$deps/include" $torch_inc tests/main.cpp tests/cuda/cuda.cpp -o build-cuda/cuda_tests_only \
-  -Wl,--no-as-needed -lstdc++ -L"$torch_lib" -Wl,-rpath,"$torch_lib" -ltorch -ltorch_cuda -ltorch_cpu -lc10_cuda -lc10 -fopenmp -lpthread \
+  -Wl,--no-as-needed -lstdc++ -L"$torch_lib" -Wl,-rpath,"$torch_lib" -ltorch -ltorch_cuda -ltorch_cpu -lc10_cuda -lc10 $cudart -fopenmp -lpthread \
   > "$out/cuda_tests_only.build.log" 2>&1 || { grep -A6 'error' "$out/cuda_tests_only.build.log" | head -60; exit 1; }
 echo "built in $((SECONDS - t0)) s"
 build-cuda/cuda_tests_only --no-intro 2>&1 | tee "$out/cuda_tests_only.log" | tail -25

@@ -129,6 +129,22 @@ inline void graphed_step_against_eager(cadence::Amp amp) {
   }
   MESSAGE("weights: largest difference " << wd << " of largest magnitude " << wa);
   CHECK(wd <= 1e-2 * wa);
+  // BatchNorm's running statistics (what validation uses) are updated by replays as by eager steps
+  double norm_a = 0.0, norm_d = 0.0;
+  const auto qa = na->buffers(), qb = nb->buffers();
+  REQUIRE(qa.size() == qb.size());
+  for (std::size_t i = 0; i < qa.size(); ++i) {
+    if (qa[i].scalar_type() == torch::kLong) {  // num_batches_tracked: every step counted, replays too
+      CHECK(qa[i].item<std::int64_t>() == 12);
+      CHECK(qb[i].item<std::int64_t>() == 12);
+      continue;
+    }
+    norm_a += qa[i].to(torch::kFloat64).pow(2).sum().item<double>();
+    norm_d += (qa[i] - qb[i]).to(torch::kFloat64).pow(2).sum().item<double>();
+  }
+  const double relative = std::sqrt(norm_d / norm_a);
+  MESSAGE("BatchNorm running statistics: relative difference (2-norm over all) " << relative);
+  CHECK(relative <= 1e-2);
 }
 #endif
 
