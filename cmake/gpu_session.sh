@@ -9,7 +9,9 @@
 #      against the peer, the peer's step split (eager fp16, resizer, backbone, bf16, bf16 in one CUDA
 #      graph) and, with what time is left, the peer with torch.compile (STEPS=0 and COMPILE=0, passed
 #      through, leave out those two)
-# Prepare here first: bash cmake/device_deps.sh (.deps: headers, CMake files, the peer's albumentations),
+# Prepare here first: bash cmake/torch2_cpu_check.sh (the GPU tests compile against LibTorch 2.x, and
+# train.cuda_graph's step is right on the CPU), bash cmake/device_deps.sh (.deps: headers, CMake files,
+# the peer's albumentations),
 # and a trained demo run in runs/demo (bash cmake/run.sh demo). Then, with the device tool:
 #   run(command="bash cmake/gpu_session.sh", carry=[".deps", "runs/demo"], timeout_s=600)
 # Its results come back as a few files in $OUT (the tables, each script's log, and logs.tgz with all).
