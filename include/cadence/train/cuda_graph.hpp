@@ -195,7 +195,8 @@ class GraphedTrainStep {
       ++replays_;
       return static_loss_;
     }
-    if (!graph_ && warm_ >= warmup_) {
+    if (!first_.has_value()) first_ = images.sizes().vec();
+    if (!graph_ && warm_ >= warmup_ && images.sizes() == *first_) {  // an epoch's batches but its last
       capture(images, targets);
       return (*this)(images, targets, lr);
     }
@@ -298,6 +299,7 @@ class GraphedTrainStep {
   LossFn loss_;
   std::unique_ptr<DeviceStep> step_;
   int warmup_, warm_ = 0;
+  std::optional<std::vector<std::int64_t>> first_;  // the first batch's shape: the one captured
   std::int64_t replays_ = 0, eager_ = 0;
   std::unique_ptr<at::cuda::CUDAGraph> graph_;
   std::optional<c10::cuda::CUDAStream> side_;
