@@ -8,7 +8,8 @@ static_assert(std::is_same_v<decltype(a), cadence::Pipeline<Src, Aug, Mix, Resiz
 static_assert(decltype(a)::has_source && decltype(a)::has_model && decltype(a)::has_predict && decltype(a)::size == 6);
 // each stage is recognised by what it can do
 static_assert(cadence::SourceStage<Src> && cadence::SampleStage<Aug> && cadence::BatchStage<Mix>);
-static_assert(cadence::ModuleStage<Resizer> && !cadence::ModelStage<Resizer> && cadence::ModelStage<Net> && cadence::PredictStage<Tta>);
+static_assert(cadence::ModuleStage<Resizer> && !cadence::ModelStage<Resizer> && cadence::ModelStage<Net> &&
+              cadence::PredictStage<Tta>);
 static_assert(!cadence::SampleStage<Mix> && !cadence::BatchStage<Aug> && !cadence::SourceStage<Net>);
 // a cadence stage (Background) between the source and the augmentations
 auto c = Src{} | Clean{} | Aug{} | Mix{} | Net{};

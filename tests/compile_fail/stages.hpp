@@ -2,15 +2,16 @@
 // declared (cadence/core/stage.hpp), so these compile in a second, without torch.
 #pragma once
 #include "cadence/core/pipeline.hpp"
-#define CADENCE_TEST_NAMED(Name)                    \
-  static constexpr std::string_view name = #Name;   \
-  struct Options {};                                \
+#define CADENCE_TEST_NAMED(Name)                  \
+  static constexpr std::string_view name = #Name; \
+  struct Options {};                              \
   Options options;
 struct Src : cadence::Composes<Src> {
   CADENCE_TEST_NAMED(Src)
   cadence::Dataset open(cadence::Split) const;
   cadence::ImageShape image_shape() const;
-  std::unique_ptr<cadence::BatchStream> loader(const cadence::Dataset&, std::vector<std::int64_t>, int, int, cadence::LoaderHooks) const;
+  std::unique_ptr<cadence::BatchStream> loader(const cadence::Dataset&, std::vector<std::int64_t>, int, int,
+                                               cadence::LoaderHooks) const;
 };
 struct Clean : cadence::Composes<Clean> {
   CADENCE_TEST_NAMED(Clean)

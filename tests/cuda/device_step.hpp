@@ -35,7 +35,7 @@ inline double device_step_against_eager(const torch::Device& d, double clip_norm
   const auto options = torch::optim::AdamWOptions(1e-2).weight_decay(0.01);
   cadence::ForeachAdamW eager(a, options), graphable(b, options);
   cadence::GradScaler scaler_a(true, 1024.0, 3), scaler_b(true, 1024.0, 3);
-  cadence::DeviceStep step(graphable, scaler_b, clip_norm, 3);
+  cadence::DeviceStep step(graphable, scaler_b, clip_norm);  // the scaler's growth interval, 3
   double worst = 0.0;
   for (int k = 0; k < 8; ++k) {
     torch::manual_seed(100 + k);

@@ -373,7 +373,8 @@ TEST_CASE("generator families: signal paths, intensities and a skipped ON panel 
   }
 }
 
-TEST_CASE("generator families: test draws from the test_ lists, train and old from the others, and the truth names both") {
+TEST_CASE(
+    "generator families: test draws from the test_ lists, train and old from the others, and the truth names both") {
   test::TempDir dir("families");
   cadence::synth::SynthOptions o;
   o.root = dir.path;

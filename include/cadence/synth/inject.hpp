@@ -46,7 +46,7 @@ struct InjectOptions {
   std::string paths = "straight,quadratic,sine,random_walk";
   std::string intensities = "constant,scintillating,pulsed";
   std::string profiles = "gaussian,sinc2,box";
-  double skip_panel = 0.0;  // fraction of injected signals missing from one ON panel
+  double skip_panel = 0.0;                                   // fraction of injected signals missing from one ON panel
   std::string interference{synth::kInterferenceFirstSeven};  // every kind but faint_off (opt in)
 
   template <class V>

@@ -35,10 +35,10 @@ struct ObservationOptions {
   double width = 20.0;                    // Hz, gaussian FWHM
   double x_mean = 10.0;                   // noise mean
   double slew = 20.0;                     // s between files
-  int faint_off = 0;      // of the signals, the first this many (by channel) are interference that passes
-                          // find_event: in the OFF files too, at off_gain of their level (below a hit there)
-  double off_gain = 0.2;  // the faint-off lines' level in the OFF files, relative to the ON files
-  double fch1 = 6095.214842353016;        // MHz, channel 0 (frequency falls with the channel number)
+  int faint_off = 0;                // of the signals, the first this many (by channel) are interference that passes
+                                    // find_event: in the OFF files too, at off_gain of their level (below a hit there)
+  double off_gain = 0.2;            // the faint-off lines' level in the OFF files, relative to the ON files
+  double fch1 = 6095.214842353016;  // MHz, channel 0 (frequency falls with the channel number)
   std::uint64_t seed = 0;
 
   template <class V>

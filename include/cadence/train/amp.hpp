@@ -106,6 +106,7 @@ class GradScaler {
   bool enabled() const { return enabled_; }
   double scale() const { return enabled_ ? scale_ : 1.0; }
   int good() const { return good_; }  // finite steps since the scale last changed
+  int growth_interval() const { return interval_; }
   torch::Tensor scale_loss(const torch::Tensor& loss) const { return enabled_ ? loss * scale_ : loss; }
 
   /// Divides the gradients by the scale; true when they are all finite. One read of the device per call:

@@ -78,8 +78,8 @@ class DeviceStep {
   }
 
  public:
-  DeviceStep(torch::optim::AdamW& opt, const GradScaler& scaler, double clip_norm, int growth_interval = 2000)
-      : clip_(clip_norm), scaling_(scaler.enabled()), interval_(growth_interval) {
+  DeviceStep(torch::optim::AdamW& opt, const GradScaler& scaler, double clip_norm)
+      : clip_(clip_norm), scaling_(scaler.enabled()), interval_(scaler.growth_interval()) {
     if (opt.param_groups().size() != 1)
       throw std::invalid_argument("/train/cuda_graph: needs an optimizer with one parameter group");
     auto& group = opt.param_groups().front();
@@ -363,7 +363,7 @@ class LossReader {
 
 class DeviceStep {
  public:
-  DeviceStep(torch::optim::AdamW&, const GradScaler&, double, int = 2000) { refuse(); }
+  DeviceStep(torch::optim::AdamW&, const GradScaler&, double) { refuse(); }
   void store(GradScaler&) const {}
   [[noreturn]] static void refuse() { throw std::invalid_argument(no_cuda_graphs); }
 };
