@@ -79,13 +79,7 @@ TEST_CASE("cuda: EfficientNetV2-S gives the CPU's logits, in eval and with BN fo
 }
 
 TEST_CASE("cuda: fp16 autocast with the GradScaler trains, and a poisoned step is skipped") {
-  torch::manual_seed(1);
-  cadence::EffNetV2Options o;
-  o.width_multiplier = 0.25;
-  o.depth_multiplier = 0.25;
-  cadence::EfficientNetV2 net(cadence::efficientnetv2_s_arch(), o, 1, 2);
-  net->to(kCuda);
-  net->train();
+  auto net = test::small_effnet(kCuda);
   cadence::ForeachAdamW opt(net->parameters(), torch::optim::AdamWOptions(3e-3));  // what fit() steps with
   cadence::GradScaler scaler(true, 65536.0, 5);
   const auto x = torch::randn({16, 1, 128, 128}, kCuda);

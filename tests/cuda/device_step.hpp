@@ -18,6 +18,18 @@
 
 namespace test {
 
+/// EfficientNetV2-S at a quarter of its width and depth (1 channel in, 2 out), seeded, on `d`, training.
+inline cadence::EfficientNetV2 small_effnet(const torch::Device& d) {
+  torch::manual_seed(1);
+  cadence::EffNetV2Options o;
+  o.width_multiplier = 0.25;
+  o.depth_multiplier = 0.25;
+  cadence::EfficientNetV2 net(cadence::efficientnetv2_s_arch(), o, 1, 2);
+  net->to(d);
+  net->train();
+  return net;
+}
+
 #if CADENCE_CUDA_GRAPHS
 /// DeviceStep against the eager step fit() takes (GradScaler::unscale, clip_grad_norm_, ForeachAdamW,
 /// GradScaler::step) on 40 parameter tensors over 8 steps with the loss scale on, one step's gradients
@@ -74,17 +86,7 @@ inline double device_step_against_eager(const torch::Device& d, double clip_norm
 /// and replayed where it should be, and that the graphed run learns the batch.
 inline void graphed_step_against_eager(cadence::Amp amp) {
   const torch::Device d(torch::kCUDA);
-  const auto make = [&] {
-    torch::manual_seed(1);
-    cadence::EffNetV2Options o;
-    o.width_multiplier = 0.25;
-    o.depth_multiplier = 0.25;
-    cadence::EfficientNetV2 net(cadence::efficientnetv2_s_arch(), o, 1, 2);
-    net->to(d);
-    net->train();
-    return net;
-  };
-  auto na = make(), nb = make();
+  auto na = small_effnet(d), nb = small_effnet(d);
   const auto options = torch::optim::AdamWOptions(3e-3).weight_decay(0.01);
   cadence::ForeachAdamW oa(na->parameters(), options), ob(nb->parameters(), options);
   cadence::GradScaler sa(amp == cadence::Amp::fp16), sb(amp == cadence::Amp::fp16);

@@ -91,5 +91,13 @@ TEST_CASE("amp: bf16 autocast trains on the CPU, fp16 without CUDA is refused be
   cfg["predict"] = {{"amp", "off"}};
   cfg["train"]["cuda_graph"] = true;  // a captured step needs a GPU, and says so before any work
   test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/train/cuda_graph", "CUDA device");
+  cfg["train"]["accumulate"] = 2;  // and one batch per step: the combination is refused first, on any device
+  test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/train/cuda_graph", "accumulate");
+  cfg["train"]["accumulate"] = 1;
+  cfg["train"]["grad_checkpointing"] = true;
+  test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/train/cuda_graph", "grad_checkpointing");
+  cfg["train"]["grad_checkpointing"] = false;
+  cfg["train"]["optimizer"] = "sgd";
+  test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/train/cuda_graph", "adamw");
   CHECK_FALSE(std::filesystem::exists(out / "b"));
 }

@@ -17,6 +17,19 @@
 
 namespace cadence {
 
+/// The key LibTorch's optimizers file a parameter's state under: the TensorImpl's address as a string
+/// (c10::guts::to_string, LibTorch 1.x and 2.x), or the pointer itself, should a version change it.
+template <class Key>
+Key optimizer_state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;
+    s << p.unsafeGetTensorImpl();
+    return s.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
+
 class ForeachAdamW : public torch::optim::AdamW {
  public:
   using torch::optim::AdamW::AdamW;
@@ -39,7 +52,7 @@ class ForeachAdamW : public torch::optim::AdamW {
       for (auto& p : group.params()) {
         if (!p.grad().defined()) continue;
         TORCH_CHECK(!p.grad().is_sparse(), "ForeachAdamW does not support sparse gradients");
-        auto& slot = state_[key<StateKey>(p)];
+        auto& slot = state_[optimizer_state_key<StateKey>(p)];
         if (!slot) {
           auto s = std::make_unique<torch::optim::AdamWParamState>();
           s->step(0);
@@ -78,18 +91,6 @@ class ForeachAdamW : public torch::optim::AdamW {
     std::vector<torch::Tensor> params, grads, exp_avg, exp_avg_sq;
   };
   using StateKey = typename std::decay_t<decltype(state_)>::key_type;
-  // the key LibTorch's optimizers file a parameter's state under: the TensorImpl's address as a string
-  // (c10::guts::to_string, LibTorch 1.x and 2.x), or the pointer itself, should a version change it
-  template <class Key>
-  static Key key(const torch::Tensor& p) {
-    if constexpr (std::is_same_v<Key, std::string>) {
-      std::ostringstream s;
-      s << p.unsafeGetTensorImpl();
-      return s.str();
-    } else {
-      return static_cast<Key>(p.unsafeGetTensorImpl());
-    }
-  }
 };
 
 }  // namespace cadence

@@ -39,15 +39,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <torch/optim/adamw.h>
-
+#include "cadence/train/adamw.hpp"
 #include "cadence/train/amp.hpp"
 
 namespace cadence {
@@ -65,17 +63,6 @@ inline constexpr const char* no_cuda_graphs =
 /// optimizer sees them) and the scaler's scale; `store` writes the step counts and the scale back.
 class DeviceStep {
   using StateKey = std::decay_t<decltype(std::declval<torch::optim::AdamW&>().state())>::key_type;
-  // LibTorch's key for a parameter's state: the TensorImpl's address, as a string or as the pointer
-  template <class Key = StateKey>
-  static Key key(const torch::Tensor& p) {
-    if constexpr (std::is_same_v<Key, std::string>) {
-      std::ostringstream s;
-      s << p.unsafeGetTensorImpl();
-      return s.str();
-    } else {
-      return static_cast<Key>(p.unsafeGetTensorImpl());
-    }
-  }
 
  public:
   DeviceStep(torch::optim::AdamW& opt, const GradScaler& scaler, double clip_norm)
@@ -91,7 +78,7 @@ class DeviceStep {
     weight_decay_ = o.weight_decay();
     for (auto& p : group.params()) {
       if (!p.requires_grad()) continue;
-      auto& slot = opt.state()[key(p)];
+      auto& slot = opt.state()[optimizer_state_key<StateKey>(p)];
       if (!slot) {  // a parameter that has had no gradient yet: LibTorch's AdamW's initial state
         auto s = std::make_unique<torch::optim::AdamWParamState>();
         s->step(0);

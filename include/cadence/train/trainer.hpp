@@ -182,10 +182,10 @@ struct TrainOptions {
 /// train.cuda_graph's conditions on the other options (train/cuda_graph.hpp), checked before any work.
 inline void check_cuda_graph_options(const TrainOptions& t, const torch::Device& device) {
   if (!t.cuda_graph) return;
-  if (!device.is_cuda()) fail("/train/cuda_graph: needs a CUDA device (run.device is \"", device.str(), "\")");
   if (t.optimizer != OptimizerKind::adamw) fail("/train/cuda_graph: needs train.optimizer \"adamw\"");
   if (t.accumulate != 1) fail("/train/cuda_graph: not with train.accumulate > 1 (a captured step is one batch)");
   if (t.grad_checkpointing) fail("/train/cuda_graph: not with train.grad_checkpointing");
+  if (!device.is_cuda()) fail("/train/cuda_graph: needs a CUDA device (run.device is \"", device.str(), "\")");
 }
 
 /// The options with the peak learning rate of the run's global batch (batch_size x world x accumulate)
