@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -28,6 +29,21 @@ Key optimizer_state_key(const torch::Tensor& p) {
   } else {
     return static_cast<Key>(p.unsafeGetTensorImpl());
   }
+}
+
+/// A parameter's AdamW state in an optimizer's state map, made as LibTorch's AdamW makes it (step 0,
+/// zero moments in the parameter's layout) when the parameter has none yet.
+template <class StateMap>
+torch::optim::AdamWParamState& adamw_state(StateMap& state, const torch::Tensor& p) {
+  auto& slot = state[optimizer_state_key<typename StateMap::key_type>(p)];
+  if (!slot) {
+    auto s = std::make_unique<torch::optim::AdamWParamState>();
+    s->step(0);
+    s->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
+    s->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
+    slot = std::move(s);
+  }
+  return static_cast<torch::optim::AdamWParamState&>(*slot);
 }
 
 class ForeachAdamW : public torch::optim::AdamW {
@@ -52,15 +68,7 @@ class ForeachAdamW : public torch::optim::AdamW {
       for (auto& p : group.params()) {
         if (!p.grad().defined()) continue;
         TORCH_CHECK(!p.grad().is_sparse(), "ForeachAdamW does not support sparse gradients");
-        auto& slot = state_[optimizer_state_key<StateKey>(p)];
-        if (!slot) {
-          auto s = std::make_unique<torch::optim::AdamWParamState>();
-          s->step(0);
-          s->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
-          s->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
-          slot = std::move(s);
-        }
-        auto& s = static_cast<torch::optim::AdamWParamState&>(*slot);
+        auto& s = adamw_state(state_, p);
         s.step(s.step() + 1);
         auto& b = buckets[s.step()];
         b.params.push_back(p);
@@ -90,7 +98,6 @@ class ForeachAdamW : public torch::optim::AdamW {
   struct Bucket {
     std::vector<torch::Tensor> params, grads, exp_avg, exp_avg_sq;
   };
-  using StateKey = typename std::decay_t<decltype(state_)>::key_type;
 };
 
 }  // namespace cadence

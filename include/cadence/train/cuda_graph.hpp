@@ -41,7 +41,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -62,8 +61,6 @@ inline constexpr const char* no_cuda_graphs =
 /// CUDA graph can capture. Takes over the optimizer's moments (the same tensors, so a checkpoint of the
 /// optimizer sees them) and the scaler's scale; `store` writes the step counts and the scale back.
 class DeviceStep {
-  using StateKey = std::decay_t<decltype(std::declval<torch::optim::AdamW&>().state())>::key_type;
-
  public:
   DeviceStep(torch::optim::AdamW& opt, const GradScaler& scaler, double clip_norm)
       : clip_(clip_norm), scaling_(scaler.enabled()), interval_(scaler.growth_interval()) {
@@ -78,15 +75,7 @@ class DeviceStep {
     weight_decay_ = o.weight_decay();
     for (auto& p : group.params()) {
       if (!p.requires_grad()) continue;
-      auto& slot = opt.state()[optimizer_state_key<StateKey>(p)];
-      if (!slot) {  // a parameter that has had no gradient yet: LibTorch's AdamW's initial state
-        auto s = std::make_unique<torch::optim::AdamWParamState>();
-        s->step(0);
-        s->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
-        s->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
-        slot = std::move(s);
-      }
-      auto& s = static_cast<torch::optim::AdamWParamState&>(*slot);
+      auto& s = adamw_state(opt.state(), p);  // made, as LibTorch's AdamW would, for one not stepped yet
       params_.push_back(p);
       exp_avg_.push_back(s.exp_avg());
       exp_avg_sq_.push_back(s.exp_avg_sq());
