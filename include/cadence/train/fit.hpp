@@ -354,7 +354,7 @@ class Fit {
         apply_batch_stages(pipeline_, images, y, BatchKey{run_.seed, e, epochs, batch_no});
       }
       if (t_.channels_last) images = as_channels_last(images);
-      if (t_.cuda_graph) {  // the step in a CUDA graph; its loss read a batch late (LossReader)
+      if (t_.cuda_graph) {  // the step in a CUDA graph
         const auto loss = graphed_step()(images, y, lr_at(step_, epoch_));
         losses.push(loss, LossTag{batch->size(), batch_no, step_}, account);
         if (ema_) ema_->update(*net_);
@@ -377,31 +377,24 @@ class Fit {
         AutocastGuard autocast(t_.amp, device_);
         loss = head_loss(head_, net_->forward(images).to(torch::kFloat32), y, t_.focal_gamma);
       }
-      const double value = loss.template item<double>();
-      if (!std::isfinite(value))
-        fail(job(), ": the training loss is ", value, " at epoch ", epoch + 1, ", step ", step_ + 1, " (batch ",
-             batch_no + 1, "): the run diverged; lower train.lr or set train.clip_norm (the last checkpoint, ",
-             last().string(), ", is intact)");
+      losses.push(loss, LossTag{batch->size(), batch_no, step_}, account);  // on a CPU read (and checked) at once
       const bool last_batch = ++done_here == batches_left;
       const bool steps = (batch_no + 1) % static_cast<std::uint32_t>(t_.accumulate) == 0 || last_batch;
       if (reducer_ && steps) reducer_->arm();  // the window's last backward all-reduces (DDP's no_sync before)
       scaler_.scale_loss(loss / static_cast<double>(t_.accumulate)).backward();
       if (reducer_) reducer_->finish();
       ++batch_no;
-      at.loss_sum += value * static_cast<double>(batch->size());
-      at.seen += batch->size();
       at.batch = batch_no;
       at.done += static_cast<std::int64_t>(t_.batch_size) * world_;
       bar.advance(batch->size() * world_);
-      char status[64];
-      std::snprintf(status, sizeof status, "loss %.4f",
-                    at.loss_sum / static_cast<double>(std::max<std::int64_t>(1, at.seen)));
-      bar.set_status(status);
       if (steps) {
         step();
         if (last_batch) continue;
         const int sig = interrupted();
-        if ((t_.checkpoint_every > 0 && step_ % t_.checkpoint_every == 0) || sig) checkpoint(at);
+        if ((t_.checkpoint_every > 0 && step_ % t_.checkpoint_every == 0) || sig) {
+          losses.flush(account);
+          checkpoint(at);
+        }
         if (sig) stop(sig, epoch, batch_no);
       }
     }
