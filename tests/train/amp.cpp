@@ -101,3 +101,16 @@ TEST_CASE("amp: bf16 autocast trains on the CPU, fp16 without CUDA is refused be
   test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "/train/cuda_graph", "adamw");
   CHECK_FALSE(std::filesystem::exists(out / "b"));
 }
+
+TEST_CASE("fit: a diverging run stops with one line that names the step and the intact checkpoint") {
+  test::TempDir data("diverge"), out("divergerun");
+  test::small_dataset(data.path, 16, 2, 0);
+  nlohmann::json cfg = {{"run", {{"dir", (out / "a").string()}, {"threads", 2}, {"quiet", true}}},
+                        {"load", {{"root", data.path.string()}}},
+                        {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
+                        {"train", {{"epochs", 3}, {"batch_size", 4}, {"holdout", 0.25}, {"lr", 1e30},
+                                   {"optimizer", "sgd"}, {"scheduler", "constant"}}}};
+  auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
+  // checked as each batch's loss is read (at once on a CPU, a batch late on a GPU)
+  test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "the training loss is", "last.pt");
+}
