@@ -35,7 +35,7 @@ torch::Tensor median0(const torch::Tensor& rows) {
 TEST_CASE("background: each mode subtracts what its documentation says, against torch reductions") {
   const auto x = random_cadence(1);
   CHECK(torch::equal(subtracted(x, cadence::BackgroundMode::none), x));
-  auto neighbours = [&](int p) {  // the OFF panels next to ON panel p, rows stacked
+  auto neighbours = [&](int p) {  // the panels next to panel p (OFF beside ON, ON beside OFF), rows stacked
     std::vector<torch::Tensor> v;
     if (p - 1 >= 0) v.push_back(x[p - 1]);
     if (p + 1 < P) v.push_back(x[p + 1]);
@@ -44,11 +44,14 @@ TEST_CASE("background: each mode subtracts what its documentation says, against 
   const auto mean = subtracted(x, cadence::BackgroundMode::off_mean);
   const auto median = subtracted(x, cadence::BackgroundMode::off_median);
   const auto panel = subtracted(x, cadence::BackgroundMode::off_panel);
+  const auto symmetric = subtracted(x, cadence::BackgroundMode::neighbour_mean);
   // column: every panel's channels standardised over time (population std, as numpy's default)
   const auto column = subtracted(x, cadence::BackgroundMode::column);
   CHECK(torch::allclose(column, (x - x.mean(1, true)) / x.std(1, /*unbiased=*/false, /*keepdim=*/true), 1e-4, 1e-4));
   for (int p = 0; p < P; ++p) {
     CAPTURE(p);
+    // neighbour_mean: every panel, ON or OFF, minus its neighbours' per-channel time mean
+    CHECK(torch::allclose(symmetric[p], x[p] - neighbours(p).mean(0, true), 1e-5, 1e-5));
     if (p % 2 == 0) {
       CHECK(torch::allclose(mean[p], x[p] - neighbours(p).mean(0, true), 1e-5, 1e-5));
       CHECK(torch::allclose(median[p], x[p] - median0(neighbours(p)).unsqueeze(0), 1e-5, 1e-5));

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <numbers>
 
 #include "support.hpp"
 
@@ -105,4 +106,93 @@ TEST_CASE("dedoppler: the module reads stacked or 6-channel images, and names th
   CHECK(six->parameters().empty());
   test::check_error([&] { one->forward(torch::zeros({1, 1, 5 * kTime, kFreq})); }, "load.layout", "model.tchans");
   test::check_error([&] { cadence::DeDoppler(o, 3, 2); }, "not 3 channels");
+}
+
+namespace {
+/// The best path sum of one image (T, F) ending in each channel, by trying every path (3^(T-1) of them
+/// from each start for step 1): the definition detect/track.hpp's dynamic programme must equal.
+std::vector<double> every_path(const torch::Tensor& img, std::int64_t step) {
+  const auto T = img.size(0), F = img.size(1);
+  auto a = img.accessor<float, 2>();
+  std::vector<double> best(static_cast<std::size_t>(F), -1e300);
+  std::vector<std::int64_t> path(static_cast<std::size_t>(T));
+  auto walk = [&](auto&& self, std::int64_t t, double sum) -> void {
+    const auto f = path[static_cast<std::size_t>(t)];
+    sum += a[t][f];
+    if (t == T - 1) {
+      best[static_cast<std::size_t>(f)] = std::max(best[static_cast<std::size_t>(f)], sum);
+      return;
+    }
+    for (std::int64_t d = -step; d <= step; ++d)
+      if (f + d >= 0 && f + d < F) {
+        path[static_cast<std::size_t>(t + 1)] = f + d;
+        self(self, t + 1, sum);
+      }
+  };
+  for (std::int64_t f = 0; f < F; ++f) {
+    path[0] = f;
+    walk(walk, 0, 0.0);
+  }
+  return best;
+}
+
+/// Noise with a sine-shaped path of `level` per step (amplitude 6 channels, a period of two panels, so
+/// up to 0.63 channels a row) around channel f0 through the given panels.
+torch::Tensor with_sine(std::uint64_t seed, std::int64_t f0, float level, std::vector<int> panels) {
+  torch::manual_seed(static_cast<std::int64_t>(seed));
+  auto x = torch::randn({6, kTime, kFreq});
+  auto a = x.accessor<float, 3>();
+  for (int k : panels)
+    for (std::int64_t t = 0; t < kTime; ++t) {
+      const double phase = std::numbers::pi * static_cast<double>(k * kTime + t) / static_cast<double>(kTime);
+      a[k][t][f0 + static_cast<std::int64_t>(std::nearbyint(6.0 * std::sin(phase)))] += level;
+    }
+  return x;
+}
+}  // namespace
+
+TEST_CASE("track: the dynamic programme's best path sums equal trying every path") {
+  torch::manual_seed(7);
+  const auto x = torch::randn({3, 6, 7});  // 3 images of 6 rows x 7 channels
+  for (std::int64_t step : {0, 1, 2}) {
+    CAPTURE(step);
+    const auto sums = cadence::track::best_path_sums(x, step);
+    REQUIRE(sums.sizes() == torch::IntArrayRef({3, 7}));
+    for (std::int64_t n = 0; n < 3; ++n) {
+      const auto want = every_path(x[n], step);
+      for (std::int64_t f = 0; f < 7; ++f)
+        CHECK(sums[n][f].item<float>() == doctest::Approx(want[static_cast<std::size_t>(f)]).epsilon(1e-5));
+    }
+  }
+  test::check_error([&] { cadence::track::best_path_sums(torch::zeros({2, 3}), 1); }, "(N, T, F)");
+}
+
+TEST_CASE("track: follows a path that oscillates (a line loses it) and cancels the same path in all six panels") {
+  auto line = small_options();
+  auto track = line;
+  track.search = cadence::DeDopplerSearch::track;
+  track.time_bin = 1;
+  track.track_step = 1;  // paths of up to 1 channel a row follow the sine's 0.63
+  track.freq_bin = 1;
+  const std::vector<std::int64_t> all = {0, 1, 2, 3, 4, 5};
+  const auto signal = with_sine(11, 20, 2.0f, {0, 2, 4});
+  const auto noise = with_sine(11, 20, 0.0f, {});
+  const auto rfi = with_sine(11, 20, 2.0f, {0, 1, 2, 3, 4, 5});
+  auto score = [&](const torch::Tensor& x, const cadence::DeDopplerOptions& o) {
+    return (o.search == cadence::DeDopplerSearch::track ? cadence::dedoppler::track_search(x.unsqueeze(0), all, o)
+                                                        : cadence::dedoppler::search(x.unsqueeze(0), all, o))
+        .score.item<float>();
+  };
+  const float track_gain = score(signal, track) - score(noise, track);
+  const float line_gain = score(signal, line) - score(noise, line);
+  CHECK(track_gain > 2.0f * line_gain);  // the track keeps the path's power; lines catch bits of it
+  CHECK(score(signal, track) > 4.0f);
+  CHECK(score(rfi, track) < 0.3f * score(signal, track));
+  const auto best = cadence::dedoppler::track_search(signal.unsqueeze(0), all, track);
+  CHECK(std::isnan(best.drift.item<float>()));
+  CHECK(std::abs(best.channel.item<std::int64_t>() - 20) <= 7);  // the path's last channel, in the sine's range
+  // a line search does not bin channels: the module says which field to change
+  auto wrong = line;
+  wrong.freq_bin = 2;
+  test::check_error([&] { cadence::DeDoppler(wrong, 6, 2); }, "/model/freq_bin", "\"track\"");
 }

@@ -13,6 +13,10 @@
 //   off_mean    ON panel p minus, per frequency channel, the mean over time of its OFF neighbours
 //   off_median  the same with the median (robust to a bright transient in an OFF panel)
 //   off_panel   ON panel p minus OFF panel p+1, pixel by pixel (the neighbouring OFF panel itself)
+//   neighbour_mean  every panel minus, per channel, the mean over time of its neighbours (ON p: OFF p-1
+//               and p+1; OFF q: ON q-1 and q+1): off_mean made symmetric, so that interference in all
+//               six panels that drifts or switches is treated alike in ON and OFF panels (off_mean takes
+//               an OFF panel's own level, which removes a slow drifter's share from the OFF panels only)
 //   column      the 1st-place normalisation: every panel's every frequency channel standardised over
 //               time (its mean and standard deviation over the panel's rows), so what stays put in a
 //               channel (a band feature, zero-drift RFI, a DC spike) flattens; no OFF panel is used
@@ -55,15 +59,16 @@
 
 namespace cadence {
 
-enum class BackgroundMode { none, off_mean, off_median, off_panel, nearest, column };
+enum class BackgroundMode { none, off_mean, off_median, off_panel, nearest, column, neighbour_mean };
 
-inline constexpr std::array<std::pair<BackgroundMode, std::string_view>, 6> enum_names(BackgroundMode) {
+inline constexpr std::array<std::pair<BackgroundMode, std::string_view>, 7> enum_names(BackgroundMode) {
   return {{{BackgroundMode::none, "none"},
            {BackgroundMode::off_mean, "off_mean"},
            {BackgroundMode::off_median, "off_median"},
            {BackgroundMode::off_panel, "off_panel"},
            {BackgroundMode::nearest, "nearest"},
-           {BackgroundMode::column, "column"}}};
+           {BackgroundMode::column, "column"},
+           {BackgroundMode::neighbour_mean, "neighbour_mean"}}};
 }
 
 struct BackgroundOptions {
@@ -151,7 +156,7 @@ inline void subtract(std::span<float> cadence, std::int64_t panels, std::int64_t
     const bool on = p % 2 == 0;
     if (on && mode == BackgroundMode::off_panel) continue;
     std::vector<const float*> from;
-    if (on) {
+    if (on || mode == BackgroundMode::neighbour_mean) {
       if (p - 1 >= 0) from.push_back(panel(p - 1));
       if (p + 1 < panels) from.push_back(panel(p + 1));
     } else {

@@ -19,10 +19,19 @@
 // Rows are averaged in bins of `time_bin` first (a bin's rows drift by under drift_max*time_bin channels,
 // which the signals' widths absorb); that divides the cost by time_bin. search() also gives each
 // cadence's best line (drift rate and channel), which hits tables report.
+//
+// With `"search": "track"` the sums run along paths that wander (detect/track.hpp: dynamic programming,
+// each panel's best path of any shape that moves at most `track_step` binned channels per binned row,
+// after channels too are averaged in bins of `freq_bin`) in place of straight lines, and the score is
+// the mean ON panel's best path minus the mean OFF panel's. It follows curved, oscillating and wandering
+// drifts that a line loses; each panel is searched on its own (a path need not continue between panels).
+//   "model": { "arch": "dedoppler", "search": "track", "time_bin": 6, "freq_bin": 2, "track_step": 1 }
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -31,8 +40,16 @@
 
 #include "cadence/config/options.hpp"
 #include "cadence/core/error.hpp"
+#include "cadence/detect/track.hpp"
 
 namespace cadence {
+
+/// What the de-Doppler model sums along: straight lines (turboSETI's search) or wandering paths.
+enum class DeDopplerSearch { line, track };
+
+inline constexpr std::array<std::pair<DeDopplerSearch, std::string_view>, 2> enum_names(DeDopplerSearch) {
+  return {{{DeDopplerSearch::line, "line"}, {DeDopplerSearch::track, "track"}}};
+}
 
 struct DeDopplerOptions {
   double drift_max = 0.1;     // largest |drift| searched, channels per time step (0.1: 164 channels over 6 x 273 steps)
@@ -40,6 +57,10 @@ struct DeDopplerOptions {
   int time_bin = 3;           // time steps averaged before the search (273 = 3 x 91)
   std::int64_t tchans = 273;  // time steps per panel, to find the panels in a stacked image
   double threshold = 8.0;     // the score at which P(positive) = 0.5 (the scale of the reported probabilities)
+  DeDopplerSearch search = DeDopplerSearch::line;
+  int freq_bin = 1;    // "track": channels averaged before the search
+  int track_step = 1;  // "track": the most a path moves from one binned row to the next, in binned channels
+  static constexpr std::string_view not_binned = " channels binned, but only \"search\": \"track\" bins channels";
 
   template <class V>
   void fields(V& v) {
@@ -48,6 +69,11 @@ struct DeDopplerOptions {
     v("time_bin", time_bin, config::in_range(1, 256));
     v("tchans", tchans, config::in_range(1, 1 << 20));
     v("threshold", threshold);
+    v("search", search);
+    v("freq_bin", freq_bin, config::in_range(1, 256), [this](int value, const std::string& path) {
+      if (search == DeDopplerSearch::line && value != 1) fail(path, ": ", value, not_binned);
+    });
+    v("track_step", track_step, config::in_range(0, 64));
   }
 };
 
@@ -123,6 +149,43 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
   return best;
 }
 
+/// The track search of `panels` (B, P, T, F) at cadence positions `position` (see detect/track.hpp): each
+/// panel's best path z-score, and the cadence's score, the mean ON panel's minus the mean OFF panel's.
+/// Best::channel is the best ON panel's path's last channel (the middle of its bin); a path has no one
+/// drift rate, so Best::drift is NaN.
+inline Best track_search(const torch::Tensor& panels, const std::vector<std::int64_t>& position,
+                         const DeDopplerOptions& o) {
+  torch::NoGradGuard no_grad;
+  const auto B = panels.size(0), P = panels.size(1), T = panels.size(2), F = panels.size(3);
+  if (static_cast<std::int64_t>(position.size()) != P)
+    fail("dedoppler: ", P, " panels but ", position.size(), " positions");
+  const std::int64_t bin = std::min<std::int64_t>(o.time_bin, T), fbin = std::min<std::int64_t>(o.freq_bin, F);
+  const std::int64_t Tb = T / bin, Fb = F / fbin;
+  const auto x = panels.to(torch::kFloat32)
+                     .contiguous()
+                     .narrow(2, 0, Tb * bin)
+                     .narrow(3, 0, Fb * fbin)
+                     .reshape({B * P, Tb, bin, Fb, fbin})
+                     .mean({2, 4});  // (B*P, Tb, Fb)
+  // a path's sum of Tb bin means, each the mean of bin*fbin standardised pixels -> a z-score
+  const double z = std::sqrt(static_cast<double>(bin * fbin) / static_cast<double>(Tb));
+  const auto sums = track::best_path_sums(x, o.track_step).view({B, P, Fb});
+  const auto [best_sum, end] = sums.max(2);  // (B, P)
+  const auto panel_z = best_sum * z;
+  std::vector<float> weight;
+  std::int64_t n_on = 0, n_off = 0;
+  for (const auto pos : position) (pos % 2 == 0 ? n_on : n_off) += 1;
+  for (const auto pos : position)
+    weight.push_back(pos % 2 == 0 ? 1.0f / static_cast<float>(n_on) : -1.0f / static_cast<float>(n_off));
+  const auto w = torch::tensor(weight).view({1, P}).to(panels.device());
+  Best best;
+  best.score = (panel_z * w).sum(1);
+  const auto on_only = torch::where(w > 0, panel_z, torch::full_like(panel_z, -std::numeric_limits<float>::infinity()));
+  best.channel = end.gather(1, on_only.argmax(1, true)).squeeze(1) * fbin + fbin / 2;
+  best.drift = torch::full({B}, std::numeric_limits<float>::quiet_NaN(), panel_z.options());
+  return best;
+}
+
 }  // namespace dedoppler
 
 /// The network module: images (B,C,H,W) in, logits (B,K) out, no parameters.
@@ -132,6 +195,8 @@ class DeDopplerImpl : public torch::nn::Module {
     if (in_chans != 1 && in_chans != 6)
       fail("/model: dedoppler reads a 1-channel stacked image or 6 channels (load.layout), not ", in_chans,
            " channels");
+    if (o_.search == DeDopplerSearch::line && o_.freq_bin != 1)
+      fail("/model/freq_bin: ", o_.freq_bin, DeDopplerOptions::not_binned);
   }
 
   /// The panels of an input image (B,P,T,F) and their cadence positions.
@@ -151,7 +216,9 @@ class DeDopplerImpl : public torch::nn::Module {
 
   torch::Tensor forward(const torch::Tensor& x) {
     const auto [p, position] = panels(x.contiguous());
-    const auto score = dedoppler::search(p, position, o_).score - static_cast<float>(o_.threshold);
+    const auto best = o_.search == DeDopplerSearch::track ? dedoppler::track_search(p, position, o_)
+                                                          : dedoppler::search(p, position, o_);
+    const auto score = best.score - static_cast<float>(o_.threshold);
     if (classes_ == 1) return score.unsqueeze(1);
     return torch::stack({torch::zeros_like(score), score}, 1);  // softmax -> sigmoid(score - threshold)
   }
