@@ -109,18 +109,26 @@ TEST_CASE("dedoppler: the module reads stacked or 6-channel images, and names th
 }
 
 namespace {
-/// The best path sum of one image (T, F) ending in each channel, by trying every path (3^(T-1) of them
-/// from each start for step 1): the definition detect/track.hpp's dynamic programme must equal.
-std::vector<double> every_path(const torch::Tensor& img, std::int64_t step) {
+/// Every path through one image (T, F) ending in each channel, tried one by one (3^(T-1) of them from each
+/// start for step 1): the definitions detect/track.hpp's dynamic programmes must equal. `best`: the best
+/// path sum ending in each channel (Viterbi); `likelihood`: the sum over those paths of
+/// exp(beta * path sum) / (2 step + 1)^(T-1) (the forward algorithm, before its log).
+struct EveryPath {
+  std::vector<double> best, likelihood;
+};
+EveryPath every_path(const torch::Tensor& img, std::int64_t step, double beta = 1.0) {
   const auto T = img.size(0), F = img.size(1);
   auto a = img.accessor<float, 2>();
-  std::vector<double> best(static_cast<std::size_t>(F), -1e300);
+  EveryPath out{std::vector<double>(static_cast<std::size_t>(F), -1e300),
+                std::vector<double>(static_cast<std::size_t>(F), 0.0)};
+  const double moves = std::pow(static_cast<double>(2 * step + 1), static_cast<double>(T - 1));
   std::vector<std::int64_t> path(static_cast<std::size_t>(T));
   auto walk = [&](auto&& self, std::int64_t t, double sum) -> void {
     const auto f = path[static_cast<std::size_t>(t)];
     sum += a[t][f];
     if (t == T - 1) {
-      best[static_cast<std::size_t>(f)] = std::max(best[static_cast<std::size_t>(f)], sum);
+      out.best[static_cast<std::size_t>(f)] = std::max(out.best[static_cast<std::size_t>(f)], sum);
+      out.likelihood[static_cast<std::size_t>(f)] += std::exp(beta * sum) / moves;
       return;
     }
     for (std::int64_t d = -step; d <= step; ++d)
@@ -133,7 +141,7 @@ std::vector<double> every_path(const torch::Tensor& img, std::int64_t step) {
     path[0] = f;
     walk(walk, 0, 0.0);
   }
-  return best;
+  return out;
 }
 
 /// Noise with a sine-shaped path of `level` per step (amplitude 6 channels, a period of two panels, so
@@ -151,17 +159,22 @@ torch::Tensor with_sine(std::uint64_t seed, std::int64_t f0, float level, std::v
 }
 }  // namespace
 
-TEST_CASE("track: the dynamic programme's best path sums equal trying every path") {
+TEST_CASE("track: the Viterbi and forward programmes equal trying every path") {
   torch::manual_seed(7);
   const auto x = torch::randn({3, 6, 7});  // 3 images of 6 rows x 7 channels
   for (std::int64_t step : {0, 1, 2}) {
     CAPTURE(step);
     const auto sums = cadence::track::best_path_sums(x, step);
     REQUIRE(sums.sizes() == torch::IntArrayRef({3, 7}));
+    const auto logs = cadence::track::log_path_sums(x, step, 0.7);
+    REQUIRE(logs.sizes() == torch::IntArrayRef({3, 7}));
     for (std::int64_t n = 0; n < 3; ++n) {
-      const auto want = every_path(x[n], step);
-      for (std::int64_t f = 0; f < 7; ++f)
-        CHECK(sums[n][f].item<float>() == doctest::Approx(want[static_cast<std::size_t>(f)]).epsilon(1e-5));
+      const auto want = every_path(x[n], step, 0.7);
+      for (std::int64_t f = 0; f < 7; ++f) {
+        CHECK(sums[n][f].item<float>() == doctest::Approx(want.best[static_cast<std::size_t>(f)]).epsilon(1e-5));
+        CHECK(logs[n][f].item<float>() ==
+              doctest::Approx(std::log(want.likelihood[static_cast<std::size_t>(f)])).epsilon(1e-5));
+      }
     }
   }
   test::check_error([&] { cadence::track::best_path_sums(torch::zeros({2, 3}), 1); }, "(N, T, F)");
@@ -188,6 +201,10 @@ TEST_CASE("track: follows a path that oscillates (a line loses it) and cancels t
   CHECK(track_gain > 2.0f * line_gain);  // the track keeps the path's power; lines catch bits of it
   CHECK(score(signal, track) > 4.0f);
   CHECK(score(rfi, track) < 0.3f * score(signal, track));
+  auto forward = track;  // the sum over every path: the same verdicts
+  forward.track_algorithm = cadence::TrackAlgorithm::forward;
+  CHECK(score(signal, forward) > score(noise, forward) + 20.0f);
+  CHECK(std::abs(score(rfi, forward)) < 0.1f * score(signal, forward));
   const auto best = cadence::dedoppler::track_search(signal.unsqueeze(0), all, track);
   CHECK(std::isnan(best.drift.item<float>()));
   CHECK(std::abs(best.channel.item<std::int64_t>() - 20) <= 7);  // the path's last channel, in the sine's range

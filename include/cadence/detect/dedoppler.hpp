@@ -23,9 +23,12 @@
 // With `"search": "track"` the sums run along paths that wander (detect/track.hpp: dynamic programming,
 // each panel's best path of any shape that moves at most `track_step` binned channels per binned row,
 // after channels too are averaged in bins of `freq_bin`) in place of straight lines, and the score is
-// the mean ON panel's best path minus the mean OFF panel's. It follows curved, oscillating and wandering
+// the mean ON panel's best path minus the mean OFF panel's; with `"track_algorithm": "forward"` each
+// panel's log-likelihood ratio summed over all paths in place of its best path (`track_beta`: the
+// signal's assumed amplitude per binned pixel, in noise deviations). It follows curved, oscillating and wandering
 // drifts that a line loses; each panel is searched on its own (a path need not continue between panels).
-//   "model": { "arch": "dedoppler", "search": "track", "time_bin": 6, "freq_bin": 2, "track_step": 1 }
+//   "model": { "arch": "dedoppler", "search": "track", "time_bin": 6, "freq_bin": 2, "track_step": 1,
+//              "track_algorithm": "forward", "track_beta": 2 }
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -51,6 +54,13 @@ inline constexpr std::array<std::pair<DeDopplerSearch, std::string_view>, 2> enu
   return {{{DeDopplerSearch::line, "line"}, {DeDopplerSearch::track, "track"}}};
 }
 
+/// How a track search scores a panel's paths: the best one (Viterbi) or all of them (the forward algorithm).
+enum class TrackAlgorithm { viterbi, forward };
+
+inline constexpr std::array<std::pair<TrackAlgorithm, std::string_view>, 2> enum_names(TrackAlgorithm) {
+  return {{{TrackAlgorithm::viterbi, "viterbi"}, {TrackAlgorithm::forward, "forward"}}};
+}
+
 struct DeDopplerOptions {
   double drift_max = 0.1;     // largest |drift| searched, channels per time step (0.1: 164 channels over 6 x 273 steps)
   int drift_steps = 41;       // drift rates, evenly from -drift_max to +drift_max (odd: 0 is one)
@@ -60,6 +70,8 @@ struct DeDopplerOptions {
   DeDopplerSearch search = DeDopplerSearch::line;
   int freq_bin = 1;    // "track": channels averaged before the search
   int track_step = 1;  // "track": the most a path moves from one binned row to the next, in binned channels
+  TrackAlgorithm track_algorithm = TrackAlgorithm::viterbi;  // "track": the best path, or the sum over paths
+  double track_beta = 2.0;  // "track", forward: a signal's assumed amplitude per binned pixel, in noise deviations
   static constexpr std::string_view not_binned = " channels binned, but only \"search\": \"track\" bins channels";
 
   template <class V>
@@ -74,6 +86,8 @@ struct DeDopplerOptions {
       if (search == DeDopplerSearch::line && value != 1) fail(path, ": ", value, not_binned);
     });
     v("track_step", track_step, config::in_range(0, 64));
+    v("track_algorithm", track_algorithm);
+    v("track_beta", track_beta, config::in_range(1e-3, 100.0));
   }
 };
 
@@ -150,9 +164,10 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
 }
 
 /// The track search of `panels` (B, P, T, F) at cadence positions `position` (see detect/track.hpp): each
-/// panel's best path z-score, and the cadence's score, the mean ON panel's minus the mean OFF panel's.
-/// Best::channel is the best ON panel's path's last channel (the middle of its bin); a path has no one
-/// drift rate, so Best::drift is NaN.
+/// panel's number (viterbi: its best path's z-score; forward: the log-likelihood ratio summed over paths
+/// and end channels), and the cadence's score, the mean ON panel's minus the mean OFF panel's.
+/// Best::channel is the last channel (the middle of its bin) of the best ON panel's best path (viterbi)
+/// or most likely end (forward); a path has no one drift rate, so Best::drift is NaN.
 inline Best track_search(const torch::Tensor& panels, const std::vector<std::int64_t>& position,
                          const DeDopplerOptions& o) {
   torch::NoGradGuard no_grad;
@@ -167,11 +182,19 @@ inline Best track_search(const torch::Tensor& panels, const std::vector<std::int
                      .narrow(3, 0, Fb * fbin)
                      .reshape({B * P, Tb, bin, Fb, fbin})
                      .mean({2, 4});  // (B*P, Tb, Fb)
-  // a path's sum of Tb bin means, each the mean of bin*fbin standardised pixels -> a z-score
-  const double z = std::sqrt(static_cast<double>(bin * fbin) / static_cast<double>(Tb));
-  const auto sums = track::best_path_sums(x, o.track_step).view({B, P, Fb});
-  const auto [best_sum, end] = sums.max(2);  // (B, P)
-  const auto panel_z = best_sum * z;
+  torch::Tensor panel_z, end;
+  if (o.track_algorithm == TrackAlgorithm::viterbi) {
+    // a path's sum of Tb bin means, each the mean of bin*fbin standardised pixels -> a z-score
+    const double z = std::sqrt(static_cast<double>(bin * fbin) / static_cast<double>(Tb));
+    const auto [best_sum, last] = track::best_path_sums(x, o.track_step).view({B, P, Fb}).max(2);  // (B, P)
+    panel_z = best_sum * z;
+    end = last;
+  } else {  // bin means back to unit noise variance, then the log of the likelihood ratio over every end channel
+    const auto sums = track::log_path_sums(x * std::sqrt(static_cast<double>(bin * fbin)), o.track_step, o.track_beta)
+                          .view({B, P, Fb});
+    panel_z = torch::logsumexp(sums, 2) - std::log(static_cast<double>(Fb));
+    end = sums.argmax(2);
+  }
   std::vector<float> weight;
   std::int64_t n_on = 0, n_off = 0;
   for (const auto pos : position) (pos % 2 == 0 ? n_on : n_off) += 1;
