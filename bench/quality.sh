@@ -109,8 +109,8 @@ build_dir=${CADENCE_BUILD_DIR:-build}
 out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
 sets=${SETS:-indist shift}
-indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean track"
-shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_viterbi track_beta05 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4 blend_track"
+indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4"
+shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4"
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
@@ -162,8 +162,11 @@ config[dedoppler_zero_dm]=$dd;      what[dedoppler_zero_dm]="background.zero_dm=
 config[dedoppler_off_mean_zero_dm]=$dd; what[dedoppler_off_mean_zero_dm]="background.mode=off_mean background.zero_dm=true"
 # the track search (model.search "track", the forward algorithm, background neighbour_mean) and what each of its settings does
 config[track]=$tr;                  what[track]="track.json as shipped"
+config[track_band]=$tr;             what[track_band]="model.track_window=0"
+config[track_window16]=$tr;         what[track_window16]="model.track_window=16"
+config[track_window64]=$tr;         what[track_window64]="model.track_window=64"
 config[track_viterbi]=$tr;          what[track_viterbi]="model.track_algorithm=viterbi"
-config[track_beta05]=$tr;           what[track_beta05]="model.track_beta=0.5"
+config[track_beta2]=$tr;           what[track_beta2]="model.track_beta=2"
 config[track_beta1]=$tr;            what[track_beta1]="model.track_beta=1"
 config[track_beta4]=$tr;            what[track_beta4]="model.track_beta=4"
 config[track_off_mean]=$tr;         what[track_off_mean]="background.mode=off_mean"
@@ -186,8 +189,6 @@ blend[blend_zero_dm]="zero_dm dedoppler_off_mean"; config[blend_zero_dm]=ensembl
 what[blend_zero_dm]="rank blend of zero_dm and dedoppler_off_mean"
 blend[blend_dedoppler_min]="dedoppler dedoppler_off_mean"; config[blend_dedoppler_min]=ensemble
 what[blend_dedoppler_min]="rank_min blend of dedoppler and dedoppler_off_mean"
-blend[blend_track]="demo track"; config[blend_track]=ensemble
-what[blend_track]="rank blend of demo and track"
 declare -A blend_set=([blend_dedoppler_seed43]="run.seed=43")
 declare -A blend_mode=([blend_dedoppler_min]=rank_min)  # the rest: rank
 

@@ -104,6 +104,10 @@ TEST_CASE("dedoppler: the module reads stacked or 6-channel images, and names th
   CHECK(a[0][1].item<float>() == doctest::Approx(b[0][0].item<float>()));
   CHECK(a[0][0].item<float>() == 0.0f);
   CHECK(six->parameters().empty());
+  auto halved = o;  // scale: score units per logit
+  halved.scale = 2.0;
+  CHECK(cadence::DeDoppler(halved, 6, 2)->forward(x.unsqueeze(0))[0][1].item<float>() ==
+        doctest::Approx(a[0][1].item<float>() / 2.0f));
   test::check_error([&] { one->forward(torch::zeros({1, 1, 5 * kTime, kFreq})); }, "load.layout", "model.tchans");
   test::check_error([&] { cadence::DeDoppler(o, 3, 2); }, "not 3 channels");
 }
@@ -212,4 +216,35 @@ TEST_CASE("track: follows a path that oscillates (a line loses it) and cancels t
   auto wrong = line;
   wrong.freq_bin = 2;
   test::check_error([&] { cadence::DeDoppler(wrong, 6, 2); }, "/model/freq_bin", "\"track\"");
+}
+
+TEST_CASE("track: with a window, a signal beside bright interference in all six panels is not buried by it") {
+  auto o = small_options();
+  o.search = cadence::DeDopplerSearch::track;
+  o.time_bin = 1;
+  o.track_algorithm = cadence::TrackAlgorithm::forward;
+  o.track_beta = 1.0;
+  const std::vector<std::int64_t> all = {0, 1, 2, 3, 4, 5};
+  // interference: a line in channel 4 of all six panels, 3 per pixel; a signal: a line from channel 28 at
+  // -0.05 channels a step in the ON panels, 1.5 per pixel
+  const auto noise = with_line(21, 0.0, 0, 0.0f, {});
+  const auto rfi = with_line(21, 0.0, 4, 3.0f, {0, 1, 2, 3, 4, 5}) - noise;
+  const auto signal_on = with_line(21, -0.05, 28, 1.5f, {0, 2, 4}) - noise;
+  auto score = [&](const torch::Tensor& x, int window) {
+    auto w = o;
+    w.track_window = window;
+    return cadence::dedoppler::track_search(x.unsqueeze(0), all, w).score.item<float>();
+  };
+  const auto interference = noise + rfi, signal = noise + signal_on, both = interference + signal_on;
+  // over the whole band each panel's sum over paths is the interference's: the signal is lost in it
+  CHECK(score(signal, 0) > 10.0f);
+  CHECK(std::abs(score(both, 0) - score(interference, 0)) < 0.1f * score(signal, 0));
+  // window by window the signal's window holds it alone, and the interference meets its OFF part (what is
+  // left: the noise along a bright path, which differs from panel to panel)
+  CHECK(score(both, 8) > 0.8f * score(signal, 8));
+  CHECK(score(interference, 8) < 0.5f * score(signal, 8));
+  // the window's best channel: the signal's, not the interference's
+  auto w = o;
+  w.track_window = 8;
+  CHECK(cadence::dedoppler::track_search(both.unsqueeze(0), all, w).channel.item<std::int64_t>() > 16);
 }

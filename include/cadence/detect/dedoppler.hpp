@@ -25,7 +25,9 @@
 // after channels too are averaged in bins of `freq_bin`) in place of straight lines, and the score is
 // the mean ON panel's best path minus the mean OFF panel's; with `"track_algorithm": "forward"` each
 // panel's log-likelihood ratio summed over all paths in place of its best path (`track_beta`: the
-// signal's assumed amplitude per binned pixel, in noise deviations). It follows curved, oscillating and wandering
+// signal's assumed amplitude per binned pixel, in noise deviations). With `track_window` W > 0 each ON
+// panel is compared with the OFF panels beside it window by window (W binned channels), so that
+// interference elsewhere in the band does not decide the score. It follows curved, oscillating and wandering
 // drifts that a line loses; each panel is searched on its own (a path need not continue between panels).
 //   "model": { "arch": "dedoppler", "search": "track", "time_bin": 6, "freq_bin": 2, "track_step": 1,
 //              "track_algorithm": "forward", "track_beta": 2 }
@@ -67,11 +69,14 @@ struct DeDopplerOptions {
   int time_bin = 3;           // time steps averaged before the search (273 = 3 x 91)
   std::int64_t tchans = 273;  // time steps per panel, to find the panels in a stacked image
   double threshold = 8.0;     // the score at which P(positive) = 0.5 (the scale of the reported probabilities)
+  double scale = 1.0;         // score units per logit: P = sigmoid((score - threshold) / scale), so that
+                              // large scores stay apart in float32 (sigmoid rounds to 1 from a logit of ~17)
   DeDopplerSearch search = DeDopplerSearch::line;
   int freq_bin = 1;    // "track": channels averaged before the search
   int track_step = 1;  // "track": the most a path moves from one binned row to the next, in binned channels
   TrackAlgorithm track_algorithm = TrackAlgorithm::viterbi;  // "track": the best path, or the sum over paths
   double track_beta = 2.0;  // "track", forward: a signal's assumed amplitude per binned pixel, in noise deviations
+  int track_window = 0;  // "track": binned channels an ON panel is compared in with the OFF panels beside it (0: the band)
   static constexpr std::string_view not_binned = " channels binned, but only \"search\": \"track\" bins channels";
 
   template <class V>
@@ -81,6 +86,7 @@ struct DeDopplerOptions {
     v("time_bin", time_bin, config::in_range(1, 256));
     v("tchans", tchans, config::in_range(1, 1 << 20));
     v("threshold", threshold);
+    v("scale", scale, config::in_range(1e-3, 1e6));
     v("search", search);
     v("freq_bin", freq_bin, config::in_range(1, 256), [this](int value, const std::string& path) {
       if (search == DeDopplerSearch::line && value != 1) fail(path, ": ", value, not_binned);
@@ -88,6 +94,7 @@ struct DeDopplerOptions {
     v("track_step", track_step, config::in_range(0, 64));
     v("track_algorithm", track_algorithm);
     v("track_beta", track_beta, config::in_range(1e-3, 100.0));
+    v("track_window", track_window, config::in_range(0, 1 << 16));
   }
 };
 
@@ -163,9 +170,14 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
   return best;
 }
 
-/// The track search of `panels` (B, P, T, F) at cadence positions `position` (see detect/track.hpp): each
-/// panel's number (viterbi: its best path's z-score; forward: the log-likelihood ratio summed over paths
-/// and end channels), and the cadence's score, the mean ON panel's minus the mean OFF panel's.
+/// The track search of `panels` (B, P, T, F) at cadence positions `position` (see detect/track.hpp).
+/// Each panel's paths give a number per end channel: the best path's z-score (viterbi) or the
+/// log-likelihood ratio summed over the paths ending there (forward). With track_window 0 a panel's
+/// number is its best (viterbi) or its sum over every end channel (forward), and the cadence's score the
+/// mean ON panel's minus the mean OFF panel's. With track_window W the numbers are taken over windows of
+/// W binned channels (every W/2), each ON panel's window against the same window of the OFF panels next
+/// to it in the cadence, and the cadence's score is the mean over ON panels of their best window's
+/// contrast: interference elsewhere in the band, or in the OFF panels beside a signal, stays out of it.
 /// Best::channel is the last channel (the middle of its bin) of the best ON panel's best path (viterbi)
 /// or most likely end (forward); a path has no one drift rate, so Best::drift is NaN.
 inline Best track_search(const torch::Tensor& panels, const std::vector<std::int64_t>& position,
@@ -182,30 +194,61 @@ inline Best track_search(const torch::Tensor& panels, const std::vector<std::int
                      .narrow(3, 0, Fb * fbin)
                      .reshape({B * P, Tb, bin, Fb, fbin})
                      .mean({2, 4});  // (B*P, Tb, Fb)
-  torch::Tensor panel_z, end;
-  if (o.track_algorithm == TrackAlgorithm::viterbi) {
-    // a path's sum of Tb bin means, each the mean of bin*fbin standardised pixels -> a z-score
-    const double z = std::sqrt(static_cast<double>(bin * fbin) / static_cast<double>(Tb));
-    const auto [best_sum, last] = track::best_path_sums(x, o.track_step).view({B, P, Fb}).max(2);  // (B, P)
-    panel_z = best_sum * z;
-    end = last;
-  } else {  // bin means back to unit noise variance, then the log of the likelihood ratio over every end channel
-    const auto sums = track::log_path_sums(x * std::sqrt(static_cast<double>(bin * fbin)), o.track_step, o.track_beta)
-                          .view({B, P, Fb});
-    panel_z = torch::logsumexp(sums, 2) - std::log(static_cast<double>(Fb));
-    end = sums.argmax(2);
-  }
-  std::vector<float> weight;
-  std::int64_t n_on = 0, n_off = 0;
-  for (const auto pos : position) (pos % 2 == 0 ? n_on : n_off) += 1;
-  for (const auto pos : position)
-    weight.push_back(pos % 2 == 0 ? 1.0f / static_cast<float>(n_on) : -1.0f / static_cast<float>(n_off));
-  const auto w = torch::tensor(weight).view({1, P}).to(panels.device());
+  const bool viterbi = o.track_algorithm == TrackAlgorithm::viterbi;
+  torch::Tensor map;  // (B, P, Fb): each end channel's number
+  if (viterbi)        // a path's sum of Tb bin means, each the mean of bin*fbin standardised pixels -> a z-score
+    map = track::best_path_sums(x, o.track_step).view({B, P, Fb}) *
+          std::sqrt(static_cast<double>(bin * fbin) / static_cast<double>(Tb));
+  else  // bin means back to unit noise variance
+    map = track::log_path_sums(x * std::sqrt(static_cast<double>(bin * fbin)), o.track_step, o.track_beta)
+              .view({B, P, Fb});
+  // a window's number: its best end channel (viterbi) or the log of the mean likelihood ratio over them
+  auto reduce = [&](const torch::Tensor& m, std::int64_t dim, std::int64_t n) {
+    return viterbi ? std::get<0>(m.max(dim)) : torch::logsumexp(m, dim) - std::log(static_cast<double>(n));
+  };
+  const auto end = map.argmax(2);  // (B, P): each panel's best end channel
+  std::vector<std::int64_t> on, off;
+  for (std::int64_t k = 0; k < P; ++k) (position[static_cast<std::size_t>(k)] % 2 == 0 ? on : off).push_back(k);
+  const auto device = panels.device();
+  auto index = [&](const std::vector<std::int64_t>& k) { return torch::tensor(k, torch::kLong).to(device); };
   Best best;
-  best.score = (panel_z * w).sum(1);
-  const auto on_only = torch::where(w > 0, panel_z, torch::full_like(panel_z, -std::numeric_limits<float>::infinity()));
-  best.channel = end.gather(1, on_only.argmax(1, true)).squeeze(1) * fbin + fbin / 2;
-  best.drift = torch::full({B}, std::numeric_limits<float>::quiet_NaN(), panel_z.options());
+  torch::Tensor on_number;  // (B, |on|): what picks Best::channel's panel
+  const bool windowed = o.track_window > 0 && o.track_window < Fb;
+  const std::int64_t W = windowed ? o.track_window : Fb, stride = std::max<std::int64_t>(1, W / 2);
+  torch::Tensor on_window;  // (B, |on|): each ON panel's best window
+  if (!windowed) {
+    const auto number = reduce(map, 2, Fb);  // (B, P)
+    on_number = number.index_select(1, index(on));
+    best.score = off.empty() ? on_number.mean(1) : on_number.mean(1) - number.index_select(1, index(off)).mean(1);
+  } else {
+    const auto windows = reduce(map.unfold(2, W, stride), 3, W);  // (B, P, n windows)
+    std::vector<torch::Tensor> contrast, at;
+    for (const auto k : on) {
+      std::vector<std::int64_t> beside;  // the OFF panels next to ON panel k in the cadence
+      for (const auto q : off)
+        if (std::abs(position[static_cast<std::size_t>(q)] - position[static_cast<std::size_t>(k)]) == 1)
+          beside.push_back(q);
+      auto c = windows.select(1, k);
+      if (!beside.empty()) c = c - windows.index_select(1, index(beside)).mean(1);
+      const auto [value, window] = c.max(1);  // this ON panel's best window
+      contrast.push_back(value);
+      at.push_back(window);
+    }
+    on_number = torch::stack(contrast, 1);  // (B, |on|)
+    on_window = torch::stack(at, 1);
+    best.score = on_number.mean(1);
+  }
+  const auto pick = on_number.argmax(1, true);                  // (B, 1): the best ON panel of each cadence
+  const auto which = index(on).index_select(0, pick.squeeze(1));  // its panel index
+  if (!windowed) {
+    best.channel = end.gather(1, which.unsqueeze(1)).squeeze(1) * fbin + fbin / 2;
+  } else {  // the best channel inside that panel's best window
+    const auto window = on_window.gather(1, pick);  // (B, 1)
+    const auto panel_map = map.gather(1, which.view({B, 1, 1}).expand({B, 1, Fb})).squeeze(1);  // (B, Fb)
+    const auto inside = panel_map.unfold(1, W, stride).gather(1, window.unsqueeze(2).expand({B, 1, W})).squeeze(1);
+    best.channel = (inside.argmax(1) + window.squeeze(1) * stride) * fbin + fbin / 2;
+  }
+  best.drift = torch::full({B}, std::numeric_limits<float>::quiet_NaN(), map.options());
   return best;
 }
 
@@ -241,7 +284,7 @@ class DeDopplerImpl : public torch::nn::Module {
     const auto [p, position] = panels(x.contiguous());
     const auto best = o_.search == DeDopplerSearch::track ? dedoppler::track_search(p, position, o_)
                                                           : dedoppler::search(p, position, o_);
-    const auto score = best.score - static_cast<float>(o_.threshold);
+    const auto score = (best.score - static_cast<float>(o_.threshold)) / static_cast<float>(o_.scale);
     if (classes_ == 1) return score.unsqueeze(1);
     return torch::stack({torch::zeros_like(score), score}, 1);  // softmax -> sigmoid(score - threshold)
   }
