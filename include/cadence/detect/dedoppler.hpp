@@ -76,7 +76,8 @@ struct DeDopplerOptions {
   int track_step = 1;  // "track": the most a path moves from one binned row to the next, in binned channels
   TrackAlgorithm track_algorithm = TrackAlgorithm::viterbi;  // "track": the best path, or the sum over paths
   double track_beta = 2.0;  // "track", forward: a signal's assumed amplitude per binned pixel, in noise deviations
-  int track_window = 0;  // "track": binned channels an ON panel is compared in with the OFF panels beside it (0: the band)
+  // "track": binned channels an ON panel is compared in with the OFF panels beside it (0: the whole band)
+  int track_window = 0;
   static constexpr std::string_view not_binned = " channels binned, but only \"search\": \"track\" bins channels";
 
   template <class V>
@@ -238,11 +239,11 @@ inline Best track_search(const torch::Tensor& panels, const std::vector<std::int
     on_window = torch::stack(at, 1);
     best.score = on_number.mean(1);
   }
-  const auto pick = on_number.argmax(1, true);                  // (B, 1): the best ON panel of each cadence
+  const auto pick = on_number.argmax(1, true);                    // (B, 1): the best ON panel of each cadence
   const auto which = index(on).index_select(0, pick.squeeze(1));  // its panel index
   if (!windowed) {
     best.channel = end.gather(1, which.unsqueeze(1)).squeeze(1) * fbin + fbin / 2;
-  } else {  // the best channel inside that panel's best window
+  } else {                                          // the best channel inside that panel's best window
     const auto window = on_window.gather(1, pick);  // (B, 1)
     const auto panel_map = map.gather(1, which.view({B, 1, 1}).expand({B, 1, Fb})).squeeze(1);  // (B, Fb)
     const auto inside = panel_map.unfold(1, W, stride).gather(1, window.unsqueeze(2).expand({B, 1, W})).squeeze(1);
