@@ -104,6 +104,19 @@ TEST_CASE("dedoppler: the module reads stacked or 6-channel images, and names th
   CHECK(a[0][1].item<float>() == doctest::Approx(b[0][0].item<float>()));
   CHECK(a[0][0].item<float>() == 0.0f);
   CHECK(six->parameters().empty());
+  // the track search reads the ON panels alone too (load.layout on_stacked): no OFF term, window or not
+  auto track = o;
+  track.search = cadence::DeDopplerSearch::track;
+  track.time_bin = 1;
+  const auto on = x.index_select(0, torch::tensor({0, 2, 4}));
+  for (int window : {0, 8}) {
+    CAPTURE(window);
+    track.track_window = window;
+    const auto alone = cadence::dedoppler::track_search(on.unsqueeze(0), {0, 2, 4}, track);
+    CHECK(std::isfinite(alone.score.item<float>()));
+    CHECK(cadence::DeDoppler(track, 1, 1)->forward(on.reshape({1, 1, 3 * kTime, kFreq}))[0][0].item<float>() ==
+          doctest::Approx(alone.score.item<float>() - static_cast<float>(track.threshold)));
+  }
   auto halved = o;  // scale: score units per logit
   halved.scale = 2.0;
   CHECK(cadence::DeDoppler(halved, 6, 2)->forward(x.unsqueeze(0))[0][1].item<float>() ==
