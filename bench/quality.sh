@@ -7,6 +7,9 @@
 #                    interference, test on every family (curved and wandering paths, pulsed signals,
 #                    signals that skip an ON panel, OFF-only, broadband, switching, DC-spike and ripple
 #                    interference); ROC AUC out of fold, on test, and on test by family.
+#   setigen          the same kind of shift drawn by setigen's own paths and profiles (bench/setigen_shift.py,
+#                    in a venv of its own, .venv-setigen or SETIGEN_PYTHON): the track search, the baselines
+#                    and the demo on data the project's generator did not draw.
 # The test AUCs use cadence-synth's test_labels.csv (id,target,snr,drift,signal,interference).
 #
 #   bash bench/quality.sh                                   every row of both sets (about four and a half hours on 2 cores)
@@ -36,7 +39,7 @@ cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], captu
 flags = subprocess.run(["sh", "-c", "lscpu | grep -o -w 'avx2\\|avx512f\\|avx512_bf16\\|amx_tile' | sort -u | tr '\\n' ' '"],
                        capture_output=True, text=True).stdout.split()
 cpu = (cpu or platform.processor()) + (" (" + ", ".join(flags) + ")" if flags else "")
-shift = set_name == "shift"
+shift = set_name in ("shift", "setigen")  # both: out-of-fold minus test, and the table by family
 lines.append("| row | what | out-of-fold AUC | mean of the folds' AUCs | test AUC |%s wall time |" %
              (" out-of-fold − test |" if shift else ""))
 lines.append("|---|---|---|---|---|---|" + ("---|" if shift else ""))
@@ -79,11 +82,12 @@ if shift:  # by family: a signal family's positives against all negatives; an in
             vals.append(f4(b[k]["auc"]) if k in b else "–")
         lines.append("| %s | %s | %d |" % (k, " | ".join(vals), counts[k]))
 text = "\n".join(lines) + "\n"
-tag = "quality.sh shift" if shift else "quality.sh"
+tag = "quality.sh" + ("" if set_name == "indist" else " " + set_name)
 marker_begin, marker_end = "<!-- %s: begin -->" % tag, "<!-- %s: end -->" % tag
-header = ("Measured by `bash bench/quality.sh` (cadence-synth %s%s) on %s, %d cores.\n\n" %
-          ("--preset shift" if shift else "seed " + seed, ", QUICK" if quick == "1" else "",
-           cpu, os.cpu_count()))
+source = {"indist": "cadence-synth seed " + seed, "shift": "cadence-synth --preset shift",
+          "setigen": "bench/setigen_shift.py, setigen's own signals"}[set_name]
+header = ("Measured by `bash bench/quality.sh` (%s%s) on %s, %d cores.\n\n" %
+          (source, ", QUICK" if quick == "1" else "", cpu, os.cpu_count()))
 block = marker_begin + "\n" + header + text + marker_end
 if os.path.exists(out_md):
     doc = open(out_md).read()
@@ -108,9 +112,10 @@ seed=${SEED:-2026}
 build_dir=${CADENCE_BUILD_DIR:-build}
 out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
-sets=${SETS:-indist shift}
+sets=${SETS:-indist shift setigen}
 indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4"
 shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4"
+setigen_rows="demo dedoppler dedoppler_off_mean track track_band"
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
@@ -196,10 +201,20 @@ for set in $sets; do
   case $set in
     indist) set_work=$work; data=$work/data-$seed${QUICK:+-quick}; preset=(--seed "$seed"); all_rows=$indist_rows ;;
     shift) set_work=$work/shift; data=$work/shift/data${QUICK:+-quick}; preset=(--preset shift); all_rows=$shift_rows ;;
-    *) echo "quality.sh: unknown set \`$set\` (sets: indist shift)" >&2; exit 2 ;;
+    setigen) set_work=$work/setigen; data=$work/setigen/data${QUICK:+-quick}; all_rows=$setigen_rows ;;
+    *) echo "quality.sh: unknown set \`$set\` (sets: indist shift setigen)" >&2; exit 2 ;;
   esac
   mkdir -p "$set_work"
-  if [ ! -f "$data/.complete" ]; then
+  if [ "$set" = setigen ] && [ ! -f "$data/old_leaky_data/train_labels_old.csv" ]; then
+    # drawn by setigen (PyPI) in a venv of its own: an oracle's data, never a dependency of the build
+    py=${SETIGEN_PYTHON:-.venv-setigen/bin/python}
+    if ! "$py" -c "import setigen" 2> /dev/null; then
+      /usr/bin/python3 -m venv --system-site-packages .venv-setigen && .venv-setigen/bin/pip install -q setigen
+      py=.venv-setigen/bin/python
+    fi
+    if [ "${QUICK:-0}" = 1 ]; then sg_sizes=(--train 48 --test 24 --old 48); else sg_sizes=(--train 1200 --test 1000 --old 1200); fi
+    "$py" bench/setigen_shift.py --root "$data" "${sg_sizes[@]}"
+  elif [ "$set" != setigen ] && [ ! -f "$data/.complete" ]; then
     "$build_dir/samples/cadence-synth" --root "$data" "${preset[@]}" "${sizes[@]}" --quiet
   fi
   for row in ${ROWS:-$all_rows}; do
