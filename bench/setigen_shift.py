@@ -25,8 +25,10 @@ T, F = 273, 256
 DF, DT, FCH1 = 2.7939677238464355, 18.253611008, 6095.214842353016e6
 
 
-def frame():
-    return stg.Frame(fchans=F, tchans=T, df=DF * u.Hz, dt=DT * u.s, fch1=FCH1 * u.Hz, ascending=True)
+def frame(rng):
+    """An empty frame whose noise draws come from `rng` (setigen seeds each frame's own generator)."""
+    return stg.Frame(fchans=F, tchans=T, df=DF * u.Hz, dt=DT * u.s, fch1=FCH1 * u.Hz, ascending=True,
+                     seed=int(rng.integers(0, 2 ** 63)))
 
 
 def draw(rng, split, positive):
@@ -67,7 +69,7 @@ def cadence(rng, split, positive):
     if rfi:
         r0 = start(rng, rp["drift"])
     for k in range(6):
-        fr = frame()
+        fr = frame(rng)
         fr.add_noise(x_mean=10, noise_type="chi2")
         t0 = k * T * DT
         if sig and k % 2 == 0:
@@ -119,7 +121,6 @@ def main():
     ap.add_argument("--seed", type=int, default=2028)
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
-    np.random.seed(a.seed)  # setigen's noise draws from numpy's global generator
     head = ["id", "target", "snr", "drift", "signal", "interference"]
     def csvw(path, rows, cols):
         with open(path + ".tmp", "w", newline="") as f:

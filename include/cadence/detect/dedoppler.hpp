@@ -92,10 +92,19 @@ struct DeDopplerOptions {
     v("freq_bin", freq_bin, config::in_range(1, 256), [this](int value, const std::string& path) {
       if (search == DeDopplerSearch::line && value != 1) fail(path, ": ", value, not_binned);
     });
-    v("track_step", track_step, config::in_range(0, 64));
-    v("track_algorithm", track_algorithm);
-    v("track_beta", track_beta, config::in_range(1e-3, 100.0));
-    v("track_window", track_window, config::in_range(0, 1 << 16));
+    // the track search's keys: a line search refuses a value it would ignore (the defaults pass, so that a
+    // saved config.json, which lists every key, reads back)
+    const DeDopplerOptions defaults;
+    auto track_only = [this](const auto& fallback) {
+      return [this, fallback](const auto& value, const std::string& path) {
+        if (search == DeDopplerSearch::line && !(value == fallback))
+          fail(path, ": only \"search\": \"track\" reads it (this model searches lines)");
+      };
+    };
+    v("track_step", track_step, config::in_range(0, 64), track_only(defaults.track_step));
+    v("track_algorithm", track_algorithm, track_only(defaults.track_algorithm));
+    v("track_beta", track_beta, config::in_range(1e-3, 100.0), track_only(defaults.track_beta));
+    v("track_window", track_window, config::in_range(0, 1 << 16), track_only(defaults.track_window));
   }
 };
 
