@@ -229,6 +229,9 @@ TEST_CASE("track: follows a path that oscillates (a line loses it) and cancels t
   auto wrong = line;
   wrong.freq_bin = 2;
   test::check_error([&] { cadence::DeDoppler(wrong, 6, 2); }, "/model/freq_bin", "\"track\"");
+  auto ignored = line;  // so does a track key, built in code as well as read from a config
+  ignored.track_window = 8;
+  test::check_error([&] { cadence::DeDoppler(ignored, 6, 2); }, "/model/track_window", "only \"search\": \"track\"");
 }
 
 TEST_CASE("track: with a window, a signal beside bright interference in all six panels is not buried by it") {

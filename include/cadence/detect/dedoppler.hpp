@@ -30,7 +30,7 @@
 // interference elsewhere in the band does not decide the score. It follows curved, oscillating and wandering
 // drifts that a line loses; each panel is searched on its own (a path need not continue between panels).
 //   "model": { "arch": "dedoppler", "search": "track", "time_bin": 6, "freq_bin": 2, "track_step": 1,
-//              "track_algorithm": "forward", "track_beta": 2 }
+//              "track_algorithm": "forward", "track_beta": 0.5, "track_window": 32 }   (configs/track.json)
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -94,17 +94,30 @@ struct DeDopplerOptions {
     });
     // the track search's keys: a line search refuses a value it would ignore (the defaults pass, so that a
     // saved config.json, which lists every key, reads back)
-    const DeDopplerOptions defaults;
-    auto track_only = [this](const auto& fallback) {
-      return [this, fallback](const auto& value, const std::string& path) {
-        if (search == DeDopplerSearch::line && !(value == fallback))
-          fail(path, ": only \"search\": \"track\" reads it (this model searches lines)");
+    auto track_only = [this](std::string_view key) {
+      return [this, key](const auto&, const std::string& path) {
+        if (line_ignores() == key) fail(path, track_only_message);
       };
     };
-    v("track_step", track_step, config::in_range(0, 64), track_only(defaults.track_step));
-    v("track_algorithm", track_algorithm, track_only(defaults.track_algorithm));
-    v("track_beta", track_beta, config::in_range(1e-3, 100.0), track_only(defaults.track_beta));
-    v("track_window", track_window, config::in_range(0, 1 << 16), track_only(defaults.track_window));
+    v("track_step", track_step, config::in_range(0, 64), track_only("track_step"));
+    v("track_algorithm", track_algorithm, track_only("track_algorithm"));
+    v("track_beta", track_beta, config::in_range(1e-3, 100.0), track_only("track_beta"));
+    v("track_window", track_window, config::in_range(0, 1 << 16), track_only("track_window"));
+  }
+
+  static constexpr std::string_view track_only_message =
+      ": only \"search\": \"track\" reads it (this model searches lines)";
+
+  /// With a line search, the first track_* key whose value it would ignore (one away from its default);
+  /// empty when there is none or the search is a track search.
+  std::string_view line_ignores() const {
+    if (search != DeDopplerSearch::line) return {};
+    const DeDopplerOptions d;
+    if (track_step != d.track_step) return "track_step";
+    if (track_algorithm != d.track_algorithm) return "track_algorithm";
+    if (track_beta != d.track_beta) return "track_beta";
+    if (track_window != d.track_window) return "track_window";
+    return {};
   }
 };
 
@@ -216,7 +229,6 @@ inline Best track_search(const torch::Tensor& panels, const std::vector<std::int
   auto reduce = [&](const torch::Tensor& m, std::int64_t dim, std::int64_t n) {
     return viterbi ? std::get<0>(m.max(dim)) : torch::logsumexp(m, dim) - std::log(static_cast<double>(n));
   };
-  const auto end = map.argmax(2);  // (B, P): each panel's best end channel
   std::vector<std::int64_t> on, off;
   for (std::int64_t k = 0; k < P; ++k) (position[static_cast<std::size_t>(k)] % 2 == 0 ? on : off).push_back(k);
   const auto device = panels.device();
@@ -250,8 +262,8 @@ inline Best track_search(const torch::Tensor& panels, const std::vector<std::int
   }
   const auto pick = on_number.argmax(1, true);                    // (B, 1): the best ON panel of each cadence
   const auto which = index(on).index_select(0, pick.squeeze(1));  // its panel index
-  if (!windowed) {
-    best.channel = end.gather(1, which.unsqueeze(1)).squeeze(1) * fbin + fbin / 2;
+  if (!windowed) {                                                // that panel's best end channel
+    best.channel = map.argmax(2).gather(1, which.unsqueeze(1)).squeeze(1) * fbin + fbin / 2;
   } else {                                          // the best channel inside that panel's best window
     const auto window = on_window.gather(1, pick);  // (B, 1)
     const auto panel_map = map.gather(1, which.view({B, 1, 1}).expand({B, 1, Fb})).squeeze(1);  // (B, Fb)
@@ -273,6 +285,7 @@ class DeDopplerImpl : public torch::nn::Module {
            " channels");
     if (o_.search == DeDopplerSearch::line && o_.freq_bin != 1)
       fail("/model/freq_bin: ", o_.freq_bin, DeDopplerOptions::not_binned);
+    if (const auto key = o_.line_ignores(); !key.empty()) fail("/model/", key, DeDopplerOptions::track_only_message);
   }
 
   /// The panels of an input image (B,P,T,F) and their cadence positions.
