@@ -64,7 +64,7 @@ def cadence(rng, split, positive):
     sig, rfi, rp = draw(rng, split, positive)
     panels = []
     if sig:
-        f0 = start(rng, sig["drift"] * (2 if sig["path"] == "squared" else 1), sig["amplitude"] if sig["path"] == "sine" else 0)
+        f0 = start(rng, sig["drift"], sig["amplitude"] if sig["path"] == "sine" else 0)
         phase = rng.uniform(0, sig["t_period"])
     if rfi:
         r0 = start(rng, rp["drift"])
@@ -75,8 +75,9 @@ def cadence(rng, split, positive):
         if sig and k % 2 == 0:
             if sig["path"] == "straight":
                 base = stg.constant_path(f_start=f0, drift_rate=sig["drift"] * u.Hz / u.s)
-            elif sig["path"] == "squared":
-                base = stg.squared_path(f_start=f0, drift_rate=sig["drift"] / (6 * T * DT) * u.Hz / u.s)
+            elif sig["path"] == "squared":  # f0 + a t^2 / 2: with a = 2 drift / D it ends where the straight
+                # path of `drift` ends (after the cadence's D seconds), so `drift` stays its mean drift rate
+                base = stg.squared_path(f_start=f0, drift_rate=2 * sig["drift"] / (6 * T * DT) * u.Hz / u.s)
             else:
                 base = stg.sine_path(f_start=f0, drift_rate=sig["drift"] * u.Hz / u.s, period=sig["period"] * u.s,
                                      amplitude=sig["amplitude"] * u.Hz)
