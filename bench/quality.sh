@@ -7,12 +7,14 @@
 #                    interference, test on every family (curved and wandering paths, pulsed signals,
 #                    signals that skip an ON panel, OFF-only, broadband, switching, DC-spike and ripple
 #                    interference); ROC AUC out of fold, on test, and on test by family.
+#   shift2           the shift benchmark drawn again (--preset shift --seed 7: other cadences, the same
+#                    families): how far one draw's test AUC moves, for the rows that decide the defaults
 #   setigen          the same kind of shift drawn by setigen's own paths and profiles (bench/setigen_shift.py,
 #                    in a venv of its own, .venv-setigen or SETIGEN_PYTHON): the track search, the baselines
 #                    and the demo on data the project's generator did not draw.
 # The test AUCs use cadence-synth's test_labels.csv (id,target,snr,drift,signal,interference).
 #
-#   bash bench/quality.sh                                   every row of both sets (about four and a half hours on 2 cores)
+#   bash bench/quality.sh                                   every row of every set (about five hours on 2 cores)
 #   SETS=shift ROWS="demo dedoppler" bash bench/quality.sh  some rows of one set; the tables keep the rest
 #   SEED=2026 THREADS=0 OUT=docs/quality.md by default; QUICK=1: tiny sets and 1 epoch (a smoke test)
 # the tables of one set: every row measured so far in its work directory (a later call with ROWS=...
@@ -39,7 +41,7 @@ cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], captu
 flags = subprocess.run(["sh", "-c", "lscpu | grep -o -w 'avx2\\|avx512f\\|avx512_bf16\\|amx_tile' | sort -u | tr '\\n' ' '"],
                        capture_output=True, text=True).stdout.split()
 cpu = (cpu or platform.processor()) + (" (" + ", ".join(flags) + ")" if flags else "")
-shift = set_name in ("shift", "setigen")  # both: out-of-fold minus test, and the table by family
+shift = set_name in ("shift", "shift2", "setigen")  # out-of-fold minus test, and the table by family
 lines.append("| row | what | out-of-fold AUC | mean of the folds' AUCs | test AUC |%s wall time |" %
              (" out-of-fold − test |" if shift else ""))
 lines.append("|---|---|---|---|---|---|" + ("---|" if shift else ""))
@@ -85,6 +87,7 @@ text = "\n".join(lines) + "\n"
 tag = "quality.sh" + ("" if set_name == "indist" else " " + set_name)
 marker_begin, marker_end = "<!-- %s: begin -->" % tag, "<!-- %s: end -->" % tag
 source = {"indist": "cadence-synth seed " + seed, "shift": "cadence-synth --preset shift",
+          "shift2": "cadence-synth --preset shift --seed 7, a second draw",
           "setigen": "bench/setigen_shift.py, setigen's own signals"}[set_name]
 header = ("Measured by `bash bench/quality.sh` (%s%s) on %s, %d cores.\n\n" %
           (source, ", QUICK" if quick == "1" else "", cpu, os.cpu_count()))
@@ -112,10 +115,11 @@ seed=${SEED:-2026}
 build_dir=${CADENCE_BUILD_DIR:-build}
 out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
-sets=${SETS:-indist shift setigen}
-indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4"
-shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4"
-setigen_rows="demo dedoppler dedoppler_off_mean track track_band"
+sets=${SETS:-indist shift shift2 setigen}
+indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_mean"
+shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4 track_mean"
+setigen_rows="demo dedoppler dedoppler_off_mean track track_band track_mean"
+shift2_rows="demo dedoppler_off_mean track track_band track_mean"
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
@@ -181,6 +185,7 @@ config[track_t3f2]=$tr;             what[track_t3f2]="model.time_bin=3 model.fre
 config[track_t12f1s2]=$tr;          what[track_t12f1s2]="model.time_bin=12 model.freq_bin=1 model.track_step=2"
 config[track_t6f2s2]=$tr;           what[track_t6f2s2]="model.track_step=2"
 config[track_t13f4]=$tr;            what[track_t13f4]="model.time_bin=13 model.freq_bin=4"
+config[track_mean]=$tr;             what[track_mean]="model.track_compare=mean"
 # blends: `seti ensemble` over two rows' configs (each member trained in the row's directory, then a rank
 # blend with equal weights, fixed in advance); blend[row] names the members, blend_set[row] adds overrides to all,
 # blend_mode[row] is the ensemble's "blend"
@@ -201,8 +206,9 @@ for set in $sets; do
   case $set in
     indist) set_work=$work; data=$work/data-$seed${QUICK:+-quick}; preset=(--seed "$seed"); all_rows=$indist_rows ;;
     shift) set_work=$work/shift; data=$work/shift/data${QUICK:+-quick}; preset=(--preset shift); all_rows=$shift_rows ;;
+    shift2) set_work=$work/shift2; data=$work/shift2/data${QUICK:+-quick}; preset=(--preset shift --seed 7); all_rows=$shift2_rows ;;
     setigen) set_work=$work/setigen; data=$work/setigen/data${QUICK:+-quick}; all_rows=$setigen_rows ;;
-    *) echo "quality.sh: unknown set \`$set\` (sets: indist shift setigen)" >&2; exit 2 ;;
+    *) echo "quality.sh: unknown set \`$set\` (sets: indist shift shift2 setigen)" >&2; exit 2 ;;
   esac
   mkdir -p "$set_work"
   if [ "$set" = setigen ] && [ ! -f "$data/old_leaky_data/train_labels_old.csv" ]; then

@@ -264,3 +264,48 @@ TEST_CASE("track: with a window, a signal beside bright interference in all six 
   w.track_window = 8;
   CHECK(cadence::dedoppler::track_search(both.unsqueeze(0), all, w).channel.item<std::int64_t>() > 16);
 }
+
+TEST_CASE("track: compare max meets interference in one OFF panel beside an ON panel, which a mean halves") {
+  auto o = small_options();
+  o.search = cadence::DeDopplerSearch::track;
+  o.time_bin = 1;
+  o.track_algorithm = cadence::TrackAlgorithm::forward;
+  o.track_beta = 1.0;
+  const std::vector<std::int64_t> all = {0, 1, 2, 3, 4, 5};
+  const auto noise = with_line(23, 0.0, 0, 0.0f, {});
+  // interference that switches on at panel 2 (ON) and stays (3, 4, 5), and a signal in the ON panels only
+  const auto switching = with_line(23, 0.02, 12, 3.0f, {2, 3, 4, 5});
+  const auto signal = with_line(23, 0.02, 12, 1.5f, {0, 2, 4});
+  auto score = [&](const torch::Tensor& x, int window, cadence::TrackCompare compare) {
+    auto w = o;
+    w.track_window = window;
+    w.track_compare = compare;
+    return cadence::dedoppler::track_search(x.unsqueeze(0), all, w).score.item<float>();
+  };
+  using enum cadence::TrackCompare;
+  auto excess = [&](const torch::Tensor& x, int window, cadence::TrackCompare compare) {
+    return score(x, window, compare) - score(noise, window, compare);  // over the noise's own score
+  };
+  // window by window: ON panel 2 holds it and so does OFF panel 3; against their mean (OFF panel 1 is
+  // empty) half of it is left, a sixth of a signal's score after the mean over the ON panels; against
+  // the brighter of the two, only the difference of the noise along it
+  CHECK(excess(switching, 8, mean) > 0.1f * excess(signal, 8, mean));
+  CHECK(excess(switching, 8, max) < 0.2f * excess(switching, 8, mean));
+  // a signal in the ON panels meets two empty OFF panels either way: the brighter one's noise costs little
+  for (int window : {0, 8}) {
+    CAPTURE(window);
+    CHECK(score(signal, window, max) > 0.9f * score(signal, window, mean));
+    CHECK(score(signal, window, max) <= score(signal, window, mean));
+  }
+  // over the whole band: the mean ON panel's number against the largest OFF panel's, each panel's number
+  // the log of its mean likelihood ratio over end channels (detect/track.hpp, a definition apart from the
+  // search's windows)
+  const auto numbers = torch::logsumexp(cadence::track::log_path_sums(switching, 1, 1.0), 1) - std::log(double(kFreq));
+  const auto expected = numbers.index_select(0, torch::tensor({0, 2, 4})).mean() -
+                        numbers.index_select(0, torch::tensor({1, 3, 5})).max();
+  CHECK(score(switching, 0, max) == doctest::Approx(expected.item<float>()).epsilon(1e-4));
+  // a line search refuses the key it would ignore
+  auto line = small_options();
+  line.track_compare = max;
+  test::check_error([&] { cadence::DeDoppler(line, 6, 2); }, "/model/track_compare", "only \"search\": \"track\"");
+}

@@ -27,10 +27,12 @@
 // panel's log-likelihood ratio summed over all paths in place of its best path (`track_beta`: the
 // signal's assumed amplitude per binned pixel, in noise deviations). With `track_window` W > 0 each ON
 // panel is compared with the OFF panels beside it window by window (W binned channels), so that
-// interference elsewhere in the band does not decide the score. It follows curved, oscillating and wandering
+// interference elsewhere in the band does not decide the score; `track_compare` "max" compares it with
+// the brighter of them, not their mean. It follows curved, oscillating and wandering
 // drifts that a line loses; each panel is searched on its own (a path need not continue between panels).
 //   "model": { "arch": "dedoppler", "search": "track", "time_bin": 6, "freq_bin": 2, "track_step": 1,
-//              "track_algorithm": "forward", "track_beta": 0.5, "track_window": 32 }   (configs/track.json)
+//              "track_algorithm": "forward", "track_beta": 0.5, "track_window": 32,
+//              "track_compare": "max" }   (configs/track.json)
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -63,6 +65,14 @@ inline constexpr std::array<std::pair<TrackAlgorithm, std::string_view>, 2> enum
   return {{{TrackAlgorithm::viterbi, "viterbi"}, {TrackAlgorithm::forward, "forward"}}};
 }
 
+/// What a track search subtracts from an ON panel's number: the mean of the OFF panels it is compared
+/// with, or the brightest of them (so that interference in one of them is not halved by the other).
+enum class TrackCompare { mean, max };
+
+inline constexpr std::array<std::pair<TrackCompare, std::string_view>, 2> enum_names(TrackCompare) {
+  return {{{TrackCompare::mean, "mean"}, {TrackCompare::max, "max"}}};
+}
+
 struct DeDopplerOptions {
   double drift_max = 0.1;     // largest |drift| searched, channels per time step (0.1: 164 channels over 6 x 273 steps)
   int drift_steps = 41;       // drift rates, evenly from -drift_max to +drift_max (odd: 0 is one)
@@ -78,6 +88,9 @@ struct DeDopplerOptions {
   double track_beta = 2.0;  // "track", forward: a signal's assumed amplitude per binned pixel, in noise deviations
   // "track": binned channels an ON panel is compared in with the OFF panels beside it (0: the whole band)
   int track_window = 0;
+  // "track": an ON panel against the mean of its OFF panels or the brightest of them (with track_window 0:
+  // the mean ON panel against the mean OFF panel, or against the brightest OFF panel)
+  TrackCompare track_compare = TrackCompare::mean;
   static constexpr std::string_view not_binned = " channels binned, but only \"search\": \"track\" bins channels";
 
   template <class V>
@@ -103,6 +116,7 @@ struct DeDopplerOptions {
     v("track_algorithm", track_algorithm, track_only("track_algorithm"));
     v("track_beta", track_beta, config::in_range(1e-3, 100.0), track_only("track_beta"));
     v("track_window", track_window, config::in_range(0, 1 << 16), track_only("track_window"));
+    v("track_compare", track_compare, track_only("track_compare"));
   }
 
   static constexpr std::string_view track_only_message =
@@ -117,6 +131,7 @@ struct DeDopplerOptions {
     if (track_algorithm != d.track_algorithm) return "track_algorithm";
     if (track_beta != d.track_beta) return "track_beta";
     if (track_window != d.track_window) return "track_window";
+    if (track_compare != d.track_compare) return "track_compare";
     return {};
   }
 };
@@ -201,6 +216,8 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
 /// W binned channels (every W/2), each ON panel's window against the same window of the OFF panels next
 /// to it in the cadence, and the cadence's score is the mean over ON panels of their best window's
 /// contrast: interference elsewhere in the band, or in the OFF panels beside a signal, stays out of it.
+/// An ON number meets the mean of its OFF numbers (track_compare "mean") or the largest ("max"; with
+/// track_window 0, the mean ON number meets the largest OFF panel's).
 /// Best::channel is the last channel (the middle of its bin) of the best ON panel's best path (viterbi)
 /// or most likely end (forward); a path has no one drift rate, so Best::drift is NaN.
 inline Best track_search(const torch::Tensor& panels, const std::vector<std::int64_t>& position,
@@ -232,6 +249,9 @@ inline Best track_search(const torch::Tensor& panels, const std::vector<std::int
   std::vector<std::int64_t> on, off;
   for (std::int64_t k = 0; k < P; ++k) (position[static_cast<std::size_t>(k)] % 2 == 0 ? on : off).push_back(k);
   const auto device = panels.device();
+  auto compare = [&](const torch::Tensor& off_numbers) {  // (B, k, ...) -> (B, ...): what an ON number meets
+    return o.track_compare == TrackCompare::max ? std::get<0>(off_numbers.max(1)) : off_numbers.mean(1);
+  };
   auto index = [&](const std::vector<std::int64_t>& k) { return torch::tensor(k, torch::kLong).to(device); };
   Best best;
   torch::Tensor on_number;  // (B, |on|): what picks Best::channel's panel
@@ -241,7 +261,8 @@ inline Best track_search(const torch::Tensor& panels, const std::vector<std::int
   if (!windowed) {
     const auto number = reduce(map, 2, Fb);  // (B, P)
     on_number = number.index_select(1, index(on));
-    best.score = off.empty() ? on_number.mean(1) : on_number.mean(1) - number.index_select(1, index(off)).mean(1);
+    best.score = on_number.mean(1);
+    if (!off.empty()) best.score = best.score - compare(number.index_select(1, index(off)));
   } else {
     const auto windows = reduce(map.unfold(2, W, stride), 3, W);  // (B, P, n windows)
     std::vector<torch::Tensor> contrast, at;
@@ -251,7 +272,7 @@ inline Best track_search(const torch::Tensor& panels, const std::vector<std::int
         if (std::abs(position[static_cast<std::size_t>(q)] - position[static_cast<std::size_t>(k)]) == 1)
           beside.push_back(q);
       auto c = windows.select(1, k);
-      if (!beside.empty()) c = c - windows.index_select(1, index(beside)).mean(1);
+      if (!beside.empty()) c = c - compare(windows.index_select(1, index(beside)));
       const auto [value, window] = c.max(1);  // this ON panel's best window
       contrast.push_back(value);
       at.push_back(window);
