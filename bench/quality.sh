@@ -20,9 +20,10 @@
 # the tables of one set: every row measured so far in its work directory (a later call with ROWS=...
 # adds or replaces rows)
 write_tables() {
-/usr/bin/python3 - "$1" "$2" "$out_md" "$seed" "${QUICK:-0}" $3 <<'EOF'
-import json, os, platform, subprocess, sys
-set_name, work, out_md, seed, quick, rows = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+/usr/bin/python3 - "$1" "$2" "$out_md" "$seed" "${QUICK:-0}" "$3" $4 <<'EOF'
+import csv, json, os, platform, subprocess, sys
+set_name, work, out_md, seed, quick, data, rows = (sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
+                                                   sys.argv[6], sys.argv[7:])
 def load(row, name):
     with open(os.path.join(work, "run-" + row, name)) as f:
         return json.load(f)
@@ -42,12 +43,60 @@ flags = subprocess.run(["sh", "-c", "lscpu | grep -o -w 'avx2\\|avx512f\\|avx512
                        capture_output=True, text=True).stdout.split()
 cpu = (cpu or platform.processor()) + (" (" + ", ".join(flags) + ")" if flags else "")
 shift = set_name in ("shift", "shift2", "setigen")  # out-of-fold minus test, and the table by family
-lines.append("| row | what | out-of-fold AUC | mean of the folds' AUCs | test AUC |%s wall time |" %
-             (" out-of-fold − test |" if shift else ""))
-lines.append("|---|---|---|---|---|---|" + ("---|" if shift else ""))
+def rank_auc(pairs):  # pairs: (score, label); ties share their mean rank
+    pairs = sorted(pairs)
+    i = 0
+    ranks = [0.0] * len(pairs)
+    while i < len(pairs):
+        j = i
+        while j + 1 < len(pairs) and pairs[j + 1][0] == pairs[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[k] = (i + j) / 2 + 1
+        i = j + 1
+    pos = sum(1 for _, y in pairs if y == 1)
+    neg = len(pairs) - pos
+    if pos == 0 or neg == 0:
+        return None
+    return (sum(r for r, (_, y) in zip(ranks, pairs) if y == 1) - pos * (pos + 1) / 2) / (pos * neg)
+def without_pulsed(row):  # the test AUC with the pulsed positives left out (their energy: the duty cycle's share)
+    truth = os.path.join(data, "test_labels.csv")
+    sub = os.path.join(work, "run-" + row, "submission.csv")
+    if not (os.path.exists(truth) and os.path.exists(sub)):
+        return None
+    labels = {r["id"]: r for r in csv.DictReader(open(truth))}
+    pairs = [(float(r["target"]), int(labels[r["id"]]["target"])) for r in csv.DictReader(open(sub))
+             if r["id"] in labels and not (labels[r["id"]]["target"] == "1" and
+                                           "pulsed" in labels[r["id"]].get("signal", "").split("+"))]
+    return rank_auc(pairs)
+def hanley_mcneil(a, pos, neg):  # the standard error of an AUC of `a` over pos positives and neg negatives
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    return ((a * (1 - a) + (pos - 1) * (q1 - a * a) + (neg - 1) * (q2 - a * a)) / (pos * neg)) ** 0.5
+def counts(path, key):  # positives and negatives in a CSV's 0/1 column
+    if not os.path.exists(path):
+        return None
+    y = [r[key] for r in csv.DictReader(open(path))]
+    return y.count("1"), y.count("0")
+def gap_se(row, oof_auc, test_auc):  # out-of-fold minus test: each AUC's error, independent sets
+    o = counts(os.path.join(work, "run-" + row, "oof.csv"), "target")
+    t = counts(os.path.join(data, "test_labels.csv"), "target")
+    if not o or not t or min(o + t) == 0 or not (0 < oof_auc < 1 and 0 < test_auc < 1):
+        return None
+    return (hanley_mcneil(oof_auc, *o) ** 2 + hanley_mcneil(test_auc, *t) ** 2) ** 0.5
+pulsed = set_name in ("shift", "shift2")  # the sets with pulsed signals in their test set
+lines.append("| row | what | out-of-fold AUC | mean of the folds' AUCs | test AUC |%s%s wall time |" %
+             (" out-of-fold − test (± its standard error) |" if shift else "",
+              " test AUC without pulsed positives | out-of-fold − that |" if pulsed else ""))
+lines.append("|---|---|---|---|---|---|" + ("---|" if shift else "") + ("---|---|" if pulsed else ""))
 for row, w, cv, pr in res:
     test_auc = pr.get("test ROC AUC (test_labels.csv)", -1)
-    gap = " %+.4f |" % (cv["oof_auc"] - test_auc) if shift else ""
+    gap = ""
+    if shift:
+        se = gap_se(row, cv["oof_auc"], test_auc)
+        gap = " %+.4f%s |" % (cv["oof_auc"] - test_auc, " ± %.3f" % se if se is not None else "")
+    if pulsed:
+        np_auc = without_pulsed(row)
+        gap += " %s | %s |" % (f4(np_auc), "%+.4f" % (cv["oof_auc"] - np_auc) if np_auc is not None else "–")
     folds = cv.get("fold_auc") or []
     fold_mean = sum(folds) / len(folds) if folds else None
     lines.append("| %s | %s | %s | %s | %s |%s %d min %02d s |" % (row, w["what"], f4(cv["oof_auc"]), f4(fold_mean),
@@ -260,5 +309,5 @@ EOF_PY
     echo "{\"row\": \"$row\", \"what\": \"${what[$row]}\", \"wall_s\": $(( (end - start) / 1000000 )).0e-3}" > "$set_work/run-$row/wall.json"
     tail -n 3 "$set_work/run-$row.log"
   done
-  write_tables "$set" "$set_work" "$all_rows"
+  write_tables "$set" "$set_work" "$data" "$all_rows"
 done
