@@ -3,6 +3,7 @@
 //
 //   build/bench/bench_nn                                  (slow on a CPU: a few minutes)
 //   build/bench/bench_nn --benchmark_filter='S/256'
+//   build/bench/bench_nn --benchmark_filter=Search      the detectors that learn nothing: the line and track searches
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -11,6 +12,7 @@
 
 #include "cadence/augment/augment.hpp"
 #include "cadence/core/caching_allocator.hpp"
+#include "cadence/detect/dedoppler.hpp"
 #include "cadence/infer/tta.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
@@ -127,6 +129,38 @@ void PredictTta16(benchmark::State& state) {
   state.SetLabel(fast ? "folded BN + channels_last" : "plain");
 }
 BENCHMARK(PredictTta16)->Args({0, 2})->Args({1, 2})->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The detectors that learn nothing, as configs/dedoppler.json and configs/track.json run them: 64 standardised
+// cadences (6 x 273 x 256 float32) a batch, cadences/s. args: search (0 line, 1 track forward, 2 track
+// viterbi), threads.
+void Search(benchmark::State& state) {
+  torch::set_num_threads(static_cast<int>(state.range(1)));
+  cadence::DeDopplerOptions o;  // dedoppler.json: time_bin 3, drift_max 0.1, 41 rates
+  std::string label = "line (dedoppler.json)";
+  if (state.range(0) > 0) {  // track.json
+    o.search = cadence::DeDopplerSearch::track;
+    o.time_bin = 6;
+    o.freq_bin = 2;
+    o.track_algorithm = state.range(0) == 1 ? cadence::TrackAlgorithm::forward : cadence::TrackAlgorithm::viterbi;
+    o.track_beta = 0.5;
+    o.track_window = 32;
+    o.track_compare = cadence::TrackCompare::max;
+    label = state.range(0) == 1 ? "track, forward (track.json)" : "track, viterbi";
+  }
+  constexpr std::int64_t kCadences = 64;
+  torch::manual_seed(0);
+  const auto x = torch::randn({kCadences, 6, 273, 256});
+  const std::vector<std::int64_t> position = {0, 1, 2, 3, 4, 5};
+  for (auto _ : state) {
+    const auto best = o.search == cadence::DeDopplerSearch::track ? cadence::dedoppler::track_search(x, position, o)
+                                                                  : cadence::dedoppler::search(x, position, o);
+    benchmark::DoNotOptimize(best.score.data_ptr<float>());
+  }
+  state.SetItemsProcessed(state.iterations() * kCadences);
+  state.counters["threads"] = static_cast<double>(state.range(1));
+  state.SetLabel(label);
+}
+BENCHMARK(Search)->ArgsProduct({{0, 1, 2}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -173,33 +173,43 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
       position.empty() ? 0.0 : static_cast<double>((*std::max_element(position.begin(), position.end()) + 1) * T);
   const auto margin = static_cast<std::int64_t>(std::ceil(o.drift_max * span)) + 1;
   const auto G = P * Tb;
-  const auto padded = torch::constant_pad_nd(x.reshape({B, G, F}), {margin, margin}, 0.0);  // (B,G,F+2M): off-band is 0
-  const auto base = torch::arange(F, torch::kLong).view({1, F});
-  const auto times = torch::tensor(when, torch::kFloat64).view({G, 1});
   std::vector<bool> on(static_cast<std::size_t>(P));
   std::int64_t n_on = 0, n_off = 0;
   for (std::int64_t k = 0; k < P; ++k) {
     on[static_cast<std::size_t>(k)] = position[static_cast<std::size_t>(k)] % 2 == 0;
     (on[static_cast<std::size_t>(k)] ? n_on : n_off) += 1;
   }
-  std::vector<double> weight;  // +1/n_on for ON panels, -1/n_off for OFF ones
-  for (std::int64_t k = 0; k < P; ++k)
-    weight.push_back(on[static_cast<std::size_t>(k)] ? 1.0 / static_cast<double>(n_on)
-                                                     : -1.0 / static_cast<double>(n_off));
-  const auto w = torch::tensor(weight, torch::kFloat32).view({1, P, 1}).to(x.device());
   const double z = std::sqrt(static_cast<double>(bin)) /
                    std::sqrt(static_cast<double>(Tb));  // a panel's sum of bin means -> z-score
+  std::vector<double> weight;  // z/n_on for ON panels, -z/n_off for OFF ones: a line's contrast is linear in x
+  for (std::int64_t k = 0; k < P; ++k)
+    weight.push_back(on[static_cast<std::size_t>(k)] ? z / static_cast<double>(n_on) : -z / static_cast<double>(n_off));
+  const auto w = torch::tensor(weight, torch::kFloat64).view({1, P, 1, 1}).to(x.device());
+  // prefix sums of the weighted rows from the cadence's start, (B, G+1, F+2M), zero off the band: the rows a
+  // line crosses at one shift form runs, and a run's sum is the difference of two prefix rows, so that a
+  // rate costs two slices per distinct shift, not a gather of every row
+  const auto weighted = (x.to(torch::kFloat64) * w).reshape({B, G, F});
+  const auto prefix = torch::constant_pad_nd(
+      torch::cat({torch::zeros({B, 1, F}, weighted.options()), weighted.cumsum(1)}, 1), {margin, margin}, 0.0);
   Best best{torch::full({B}, -std::numeric_limits<float>::infinity()), torch::zeros({B}),
             torch::zeros({B}, torch::kLong)};
   best.score = best.score.to(x.device());
   best.drift = best.drift.to(x.device());
   best.channel = best.channel.to(x.device());
+  std::vector<std::int64_t> shift(static_cast<std::size_t>(G));
   for (const double r : rates(o)) {
-    const auto shift = torch::round(times * r).to(torch::kLong);  // (G,1)
-    const auto idx = (base + shift + margin).to(x.device()).unsqueeze(0).expand({B, G, F});
-    const auto line = padded.gather(2, idx).view({B, P, Tb, F}).sum(2) * z;  // (B,P,F) z-scores
-    const auto contrast = (line * w).sum(1);                                 // (B,F)
-    const auto [value, where] = contrast.max(1);
+    for (std::int64_t g = 0; g < G; ++g)  // round half to even, as torch::round and std::nearbyint do
+      shift[static_cast<std::size_t>(g)] =
+          static_cast<std::int64_t>(std::nearbyint(when[static_cast<std::size_t>(g)] * r));
+    auto contrast = torch::zeros({B, F}, weighted.options());  // (B,F): mean ON z-score minus mean OFF
+    for (std::int64_t g = 0; g < G;) {
+      const auto s0 = shift[static_cast<std::size_t>(g)];
+      std::int64_t h = g + 1;
+      while (h < G && shift[static_cast<std::size_t>(h)] == s0) ++h;  // rows g..h-1 share the shift s0
+      contrast.add_(prefix.select(1, h).narrow(1, s0 + margin, F)).sub_(prefix.select(1, g).narrow(1, s0 + margin, F));
+      g = h;
+    }
+    const auto [value, where] = contrast.to(torch::kFloat32).max(1);
     const auto better = value > best.score;
     best.score = torch::where(better, value, best.score);
     best.drift = torch::where(better, torch::full_like(best.drift, static_cast<float>(r)), best.drift);
