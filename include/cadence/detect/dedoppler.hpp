@@ -145,6 +145,19 @@ struct Best {
   torch::Tensor channel;  // (B,) int64, the line's channel at the cadence's first time step
 };
 
+/// The ON and OFF panels of a cadence's panels at positions `position` (0..5; ON where even), as indices
+/// into the panels: the one reading of the ABACAD order both searches use.
+struct OnOff {
+  std::vector<std::int64_t> on, off;
+};
+
+inline OnOff on_off(const std::vector<std::int64_t>& position) {
+  OnOff s;
+  for (std::size_t k = 0; k < position.size(); ++k)
+    (position[k] % 2 == 0 ? s.on : s.off).push_back(static_cast<std::int64_t>(k));
+  return s;
+}
+
 /// The drift rates searched.
 inline std::vector<double> rates(const DeDopplerOptions& o) {
   std::vector<double> r;
@@ -173,17 +186,14 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
       position.empty() ? 0.0 : static_cast<double>((*std::max_element(position.begin(), position.end()) + 1) * T);
   const auto margin = static_cast<std::int64_t>(std::ceil(o.drift_max * span)) + 1;
   const auto G = P * Tb;
-  std::vector<bool> on(static_cast<std::size_t>(P));
-  std::int64_t n_on = 0, n_off = 0;
-  for (std::int64_t k = 0; k < P; ++k) {
-    on[static_cast<std::size_t>(k)] = position[static_cast<std::size_t>(k)] % 2 == 0;
-    (on[static_cast<std::size_t>(k)] ? n_on : n_off) += 1;
-  }
-  const double z = std::sqrt(static_cast<double>(bin)) /
-                   std::sqrt(static_cast<double>(Tb));  // a panel's sum of bin means -> z-score
-  std::vector<double> weight;  // z/n_on for ON panels, -z/n_off for OFF ones: a line's contrast is linear in x
-  for (std::int64_t k = 0; k < P; ++k)
-    weight.push_back(on[static_cast<std::size_t>(k)] ? z / static_cast<double>(n_on) : -z / static_cast<double>(n_off));
+  const auto panels_of = on_off(position);
+  const auto n_on = static_cast<double>(panels_of.on.size()), n_off = static_cast<double>(panels_of.off.size());
+  // a panel's sum of bin means -> a z-score; a line's contrast (mean ON z-score minus mean OFF) is linear in
+  // x, with the weight z/n_on on an ON panel's rows and -z/n_off on an OFF panel's
+  const double z = std::sqrt(static_cast<double>(bin)) / std::sqrt(static_cast<double>(Tb));
+  std::vector<double> weight(static_cast<std::size_t>(P));
+  for (const auto k : panels_of.on) weight[static_cast<std::size_t>(k)] = z / n_on;
+  for (const auto k : panels_of.off) weight[static_cast<std::size_t>(k)] = -z / n_off;
   const auto w = torch::tensor(weight, torch::kFloat64).view({1, P, 1, 1}).to(x.device());
   // prefix sums of the weighted rows from the cadence's start, (B, G+1, F+2M), zero off the band: the rows a
   // line crosses at one shift form runs, and a run's sum is the difference of two prefix rows, so that a
@@ -256,8 +266,7 @@ inline Best track_search(const torch::Tensor& panels, const std::vector<std::int
   auto reduce = [&](const torch::Tensor& m, std::int64_t dim, std::int64_t n) {
     return viterbi ? std::get<0>(m.max(dim)) : torch::logsumexp(m, dim) - std::log(static_cast<double>(n));
   };
-  std::vector<std::int64_t> on, off;
-  for (std::int64_t k = 0; k < P; ++k) (position[static_cast<std::size_t>(k)] % 2 == 0 ? on : off).push_back(k);
+  const auto [on, off] = on_off(position);
   const auto device = panels.device();
   auto compare = [&](const torch::Tensor& off_numbers) {  // (B, k, ...) -> (B, ...): what an ON number meets
     return o.track_compare == TrackCompare::max ? std::get<0>(off_numbers.max(1)) : off_numbers.mean(1);
