@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command: detection quality, in two sets of rows written to docs/quality.md.
+# One command: detection quality, in four sets of rows written to docs/quality.md.
 #   in-distribution  a held-out cadence-synth set like the demo's (same sizes and signal ranges, another
 #                    seed): the demo recipe, its variants (background modes, layout, epochs, mixup) and
 #                    the de-Doppler baseline; ROC AUC out of fold and on test, by SNR and |drift|.
@@ -72,14 +72,14 @@ def without_pulsed(row):  # the test AUC with the pulsed positives left out (the
 def hanley_mcneil(a, pos, neg):  # the standard error of an AUC of `a` over pos positives and neg negatives
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
     return ((a * (1 - a) + (pos - 1) * (q1 - a * a) + (neg - 1) * (q2 - a * a)) / (pos * neg)) ** 0.5
-def counts(path, key):  # positives and negatives in a CSV's 0/1 column
+def class_counts(path, key):  # positives and negatives in a CSV's 0/1 column
     if not os.path.exists(path):
         return None
     y = [r[key] for r in csv.DictReader(open(path))]
     return y.count("1"), y.count("0")
 def gap_se(row, oof_auc, test_auc):  # out-of-fold minus test: each AUC's error, independent sets
-    o = counts(os.path.join(work, "run-" + row, "oof.csv"), "target")
-    t = counts(os.path.join(data, "test_labels.csv"), "target")
+    o = class_counts(os.path.join(work, "run-" + row, "oof.csv"), "target")
+    t = class_counts(os.path.join(data, "test_labels.csv"), "target")
     if not o or not t or min(o + t) == 0 or not (0 < oof_auc < 1 and 0 < test_auc < 1):
         return None
     return (hanley_mcneil(oof_auc, *o) ** 2 + hanley_mcneil(test_auc, *t) ** 2) ** 0.5

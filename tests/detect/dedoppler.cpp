@@ -69,13 +69,29 @@ torch::Tensor with_line(std::uint64_t seed, double r, std::int64_t f0, float lev
 
 TEST_CASE("dedoppler: the search's scores equal a brute-force loop's, with and without the OFF panels") {
   const auto o = small_options();
-  for (std::uint64_t seed : {1u, 2u, 3u}) {
-    const auto x = with_line(seed, 0.1, 7, 1.5f, {0, 2, 4});
-    const auto best = cadence::dedoppler::search(x.unsqueeze(0), {0, 1, 2, 3, 4, 5}, o);
-    CHECK(best.score.item<float>() == doctest::Approx(brute_force(x, {0, 1, 2, 3, 4, 5}, o)).epsilon(1e-4));
-    const auto on = x.index_select(0, torch::tensor({0, 2, 4}));
-    const auto only_on = cadence::dedoppler::search(on.unsqueeze(0), {0, 2, 4}, o);
-    CHECK(only_on.score.item<float>() == doctest::Approx(brute_force(on, {0, 2, 4}, o)).epsilon(1e-4));
+  using enum cadence::dedoppler::LineSums;
+  for (const auto sums : {prefix, gather}) {  // a CPU's way and a GPU's, both here
+    CAPTURE(static_cast<int>(sums));
+    for (std::uint64_t seed : {1u, 2u, 3u}) {
+      const auto x = with_line(seed, 0.1, 7, 1.5f, {0, 2, 4});
+      const auto best = cadence::dedoppler::search(x.unsqueeze(0), {0, 1, 2, 3, 4, 5}, o, sums);
+      CHECK(best.score.item<float>() == doctest::Approx(brute_force(x, {0, 1, 2, 3, 4, 5}, o)).epsilon(1e-4));
+      const auto on = x.index_select(0, torch::tensor({0, 2, 4}));
+      const auto only_on = cadence::dedoppler::search(on.unsqueeze(0), {0, 2, 4}, o, sums);
+      CHECK(only_on.score.item<float>() == doctest::Approx(brute_force(on, {0, 2, 4}, o)).epsilon(1e-4));
+    }
+    // a batch: each cadence's best line as when searched alone, drift and channel too
+    const auto batch =
+        torch::stack({with_line(5, -0.15, 30, 3.0f, {0, 2, 4}), with_line(6, 0.05, 12, 2.0f, {0, 2, 4})});
+    const auto both = cadence::dedoppler::search(batch, {0, 1, 2, 3, 4, 5}, o, sums);
+    for (std::int64_t b = 0; b < 2; ++b) {
+      const auto alone = cadence::dedoppler::search(batch.narrow(0, b, 1), {0, 1, 2, 3, 4, 5}, o, sums);
+      CHECK(both.score[b].item<float>() == doctest::Approx(alone.score.item<float>()).epsilon(1e-5));
+      CHECK(both.drift[b].item<float>() == alone.drift.item<float>());
+      CHECK(both.channel[b].item<std::int64_t>() == alone.channel.item<std::int64_t>());
+    }
+    CHECK(both.drift[0].item<float>() == doctest::Approx(-0.15).epsilon(1e-5));
+    CHECK(both.channel[0].item<std::int64_t>() == 30);
   }
 }
 

@@ -17,7 +17,8 @@
 //   "model": { "arch": "dedoppler", "drift_max": 0.1, "drift_steps": 41 }
 //
 // Rows are averaged in bins of `time_bin` first (a bin's rows drift by under drift_max*time_bin channels,
-// which the signals' widths absorb); that divides the cost by time_bin. search() also gives each
+// which the signals' widths absorb). A line's contrast is linear in the pixels, so each rate reads two
+// rows of prefix sums per run of rows the line crosses at one channel shift. search() also gives each
 // cadence's best line (drift rate and channel), which hits tables report.
 //
 // With `"search": "track"` the sums run along paths that wander (detect/track.hpp: dynamic programming,
@@ -166,9 +167,15 @@ inline std::vector<double> rates(const DeDopplerOptions& o) {
   return r;
 }
 
+/// How search() sums along its lines: by prefix sums (two slices per run of rows at one shift; fastest on
+/// a CPU, ~3-5x the gather), by one gather of every row per rate (few, large kernels: a GPU's way), or
+/// the first on a CPU and the second elsewhere. The numbers agree to float rounding.
+enum class LineSums { automatic, prefix, gather };
+
 /// Searches `panels` (B, P, T, F): panel k sits at cadence position `position[k]` (0..5) and is ON when
 /// that position is even. Returns the best ON-minus-OFF line of each cadence.
-inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>& position, const DeDopplerOptions& o) {
+inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>& position, const DeDopplerOptions& o,
+                   LineSums sums = LineSums::automatic) {
   torch::NoGradGuard no_grad;
   const auto B = panels.size(0), P = panels.size(1), T = panels.size(2), F = panels.size(3);
   if (static_cast<std::int64_t>(position.size()) != P)
@@ -194,30 +201,45 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
   std::vector<double> weight(static_cast<std::size_t>(P));
   for (const auto k : panels_of.on) weight[static_cast<std::size_t>(k)] = z / n_on;
   for (const auto k : panels_of.off) weight[static_cast<std::size_t>(k)] = -z / n_off;
-  const auto w = torch::tensor(weight, torch::kFloat64).view({1, P, 1, 1}).to(x.device());
-  // prefix sums of the weighted rows from the cadence's start, (B, G+1, F+2M), zero off the band: the rows a
-  // line crosses at one shift form runs, and a run's sum is the difference of two prefix rows, so that a
-  // rate costs two slices per distinct shift, not a gather of every row
-  const auto weighted = (x.to(torch::kFloat64) * w).reshape({B, G, F});
-  const auto prefix = torch::constant_pad_nd(
-      torch::cat({torch::zeros({B, 1, F}, weighted.options()), weighted.cumsum(1)}, 1), {margin, margin}, 0.0);
   Best best{torch::full({B}, -std::numeric_limits<float>::infinity()), torch::zeros({B}),
             torch::zeros({B}, torch::kLong)};
   best.score = best.score.to(x.device());
   best.drift = best.drift.to(x.device());
   best.channel = best.channel.to(x.device());
+  const bool by_prefix = sums == LineSums::prefix || (sums == LineSums::automatic && x.device().is_cpu());
+  // by prefix sums: the weighted rows summed from the cadence's start, (B, G+1, F+2M) in float64, zero off the
+  // band; the rows a line crosses at one shift form runs, and a run's sum is the difference of two prefix
+  // rows, so that a rate costs two slices per run. By gather: the weighted rows, (B, G, F+2M), and one gather
+  // of every row a rate (41 kernels a call where each slice would be one: what a GPU prefers)
+  const auto dtype = by_prefix ? torch::kFloat64 : torch::kFloat32;
+  const auto weighted =
+      (x.to(dtype) * torch::tensor(weight, dtype).view({1, P, 1, 1}).to(x.device())).reshape({B, G, F});
+  const auto rows =
+      by_prefix ? torch::cat({torch::zeros({B, 1, F}, weighted.options()), weighted.cumsum(1)}, 1) : weighted;
+  const auto padded = torch::constant_pad_nd(rows, {margin, margin}, 0.0);
+  const auto base = torch::arange(F, torch::kLong).view({1, F});
   std::vector<std::int64_t> shift(static_cast<std::size_t>(G));
   for (const double r : rates(o)) {
     for (std::int64_t g = 0; g < G; ++g)  // round half to even, as torch::round and std::nearbyint do
       shift[static_cast<std::size_t>(g)] =
           static_cast<std::int64_t>(std::nearbyint(when[static_cast<std::size_t>(g)] * r));
-    auto contrast = torch::zeros({B, F}, weighted.options());  // (B,F): mean ON z-score minus mean OFF
-    for (std::int64_t g = 0; g < G;) {
-      const auto s0 = shift[static_cast<std::size_t>(g)];
-      std::int64_t h = g + 1;
-      while (h < G && shift[static_cast<std::size_t>(h)] == s0) ++h;  // rows g..h-1 share the shift s0
-      contrast.add_(prefix.select(1, h).narrow(1, s0 + margin, F)).sub_(prefix.select(1, g).narrow(1, s0 + margin, F));
-      g = h;
+    torch::Tensor contrast;  // (B,F): the mean ON z-score minus the mean OFF one, of each line
+    if (by_prefix) {
+      contrast = torch::zeros({B, F}, weighted.options());
+      for (std::int64_t g = 0; g < G;) {
+        const auto s0 = shift[static_cast<std::size_t>(g)];
+        std::int64_t h = g + 1;
+        while (h < G && shift[static_cast<std::size_t>(h)] == s0) ++h;  // rows g..h-1 share the shift s0
+        contrast.add_(padded.select(1, h).narrow(1, s0 + margin, F))
+            .sub_(padded.select(1, g).narrow(1, s0 + margin, F));
+        g = h;
+      }
+    } else {
+      const auto idx = (base + torch::tensor(shift, torch::kLong).view({G, 1}) + margin)
+                           .to(x.device())
+                           .unsqueeze(0)
+                           .expand({B, G, F});
+      contrast = padded.gather(2, idx).sum(1);
     }
     const auto [value, where] = contrast.to(torch::kFloat32).max(1);
     const auto better = value > best.score;

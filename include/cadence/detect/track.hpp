@@ -26,8 +26,8 @@
 // paths is a large, noisy bias; the sum over paths is what the Neyman-Pearson lemma asks for.
 //
 // Either way a panel's number is large for a signal and also for noise; the de-Doppler model (search
-// "track") scores a cadence by the mean ON panel's number minus the mean OFF panel's, where the noise's
-// part cancels, as interference in every panel does.
+// "track") scores a cadence by comparing ON panels' numbers with OFF panels' (detect/dedoppler.hpp:
+// track_search), where the noise's part largely cancels, as interference in every panel does.
 #include <cmath>
 #include <cstdint>
 #include <limits>
