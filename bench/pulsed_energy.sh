@@ -20,6 +20,7 @@ build_dir=${CADENCE_BUILD_DIR:-build}
 seed=${SEED:-11}
 work=${WORK:-$build_dir/pulsed_energy/seed-$seed}
 config=${CONFIG:-samples/seti/configs/track.json}
+name=$(basename "$config" .json)
 bash cmake/run.sh build seti cadence-synth > /dev/null
 
 common=(--preset shift --seed "$seed" --train 400 --old 400 --test 1000 --positive-rate 0.5 --rfi-rate 0
@@ -35,15 +36,16 @@ for s in $sets; do
   data=$work/$s/data
   # shellcheck disable=SC2086  # the extra options are words
   [ -f "$data/.complete" ] || "$build_dir/samples/cadence-synth" --root "$data" "${common[@]}" ${extra[$s]}
-  rm -rf "$work/$s/run"
-  "$build_dir/samples/seti" run --config "$config" --set load.root="$data" --set run.dir="$work/$s/run" \
-    --set run.threads="${THREADS:-0}" --quiet > "$work/$s/run.log" 2>&1 || { tail -n 5 "$work/$s/run.log" >&2; exit 1; }
+  run=$work/$s/run-$name  # one run directory per config, so that two configs' runs stand side by side
+  rm -rf "$run"
+  "$build_dir/samples/seti" run --config "$config" --set load.root="$data" --set run.dir="$run" \
+    --set run.threads="${THREADS:-0}" --quiet > "$run.log" 2>&1 || { tail -n 5 "$run.log" >&2; exit 1; }
 done
 
-/usr/bin/python3 - "$work" "$config" $sets <<'EOF'
+/usr/bin/python3 - "$work" "$config" "$name" $sets <<'EOF'
 import json, os, sys
-work, config, sets = sys.argv[1], sys.argv[2], sys.argv[3:]
-pr = {s: json.load(open(os.path.join(work, s, "run", "predict.json"))) for s in sets}
+work, config, name, sets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+pr = {s: json.load(open(os.path.join(work, s, "run-" + name, "predict.json"))) for s in sets}
 print("%s, test ROC AUC (the same cadences in each set; half of them positive):" % os.path.basename(config))
 print()
 print("| set | test AUC | " + " | ".join("SNR %g–%g" % (b["snr_lo"], b["snr_hi"]) for b in pr[sets[0]]["test AUC by SNR"]) + " |")
