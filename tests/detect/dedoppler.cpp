@@ -250,12 +250,20 @@ TEST_CASE("track: follows a path that oscillates (a line loses it) and cancels t
   test::check_error([&] { cadence::DeDoppler(ignored, 6, 2); }, "/model/track_window", "only \"search\": \"track\"");
 }
 
-TEST_CASE("track: with a window, a signal beside bright interference in all six panels is not buried by it") {
+namespace {
+/// The track search on unbinned rows, the forward algorithm at beta 1: the windows' and compares' tests.
+cadence::DeDopplerOptions forward_track_options() {
   auto o = small_options();
   o.search = cadence::DeDopplerSearch::track;
   o.time_bin = 1;
   o.track_algorithm = cadence::TrackAlgorithm::forward;
   o.track_beta = 1.0;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("track: with a window, a signal beside bright interference in all six panels is not buried by it") {
+  const auto o = forward_track_options();
   const std::vector<std::int64_t> all = {0, 1, 2, 3, 4, 5};
   // interference: a line in channel 4 of all six panels, 3 per pixel; a signal: a line from channel 28 at
   // -0.05 channels a step in the ON panels, 1.5 per pixel
@@ -282,11 +290,7 @@ TEST_CASE("track: with a window, a signal beside bright interference in all six 
 }
 
 TEST_CASE("track: compare max meets interference in one OFF panel beside an ON panel, which a mean halves") {
-  auto o = small_options();
-  o.search = cadence::DeDopplerSearch::track;
-  o.time_bin = 1;
-  o.track_algorithm = cadence::TrackAlgorithm::forward;
-  o.track_beta = 1.0;
+  const auto o = forward_track_options();
   const std::vector<std::int64_t> all = {0, 1, 2, 3, 4, 5};
   const auto noise = with_line(23, 0.0, 0, 0.0f, {});
   // interference that switches on at panel 2 (ON) and stays (3, 4, 5), and a signal in the ON panels only
