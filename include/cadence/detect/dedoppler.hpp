@@ -211,12 +211,13 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
   // band; the rows a line crosses at one shift form runs, and a run's sum is the difference of two prefix
   // rows, so that a rate costs two slices per run. By gather: the weighted rows, (B, G, F+2M), and one gather
   // of every row a rate (41 kernels a call where each slice would be one: what a GPU prefers)
-  const auto dtype = by_prefix ? torch::kFloat64 : torch::kFloat32;
-  const auto weighted =
-      (x.to(dtype) * torch::tensor(weight, dtype).view({1, P, 1, 1}).to(x.device())).reshape({B, G, F});
-  const auto rows =
-      by_prefix ? torch::cat({torch::zeros({B, 1, F}, weighted.options()), weighted.cumsum(1)}, 1) : weighted;
-  const auto padded = torch::constant_pad_nd(rows, {margin, margin}, 0.0);
+  const auto padded = [&] {  // only this outlives the set-up: (B, G+1, F+2M) float64, or (B, G, F+2M) float32
+    const auto dtype = by_prefix ? torch::kFloat64 : torch::kFloat32;
+    const auto weighted =
+        (x.to(dtype) * torch::tensor(weight, dtype).view({1, P, 1, 1}).to(x.device())).reshape({B, G, F});
+    return by_prefix ? torch::constant_pad_nd(weighted.cumsum(1), {margin, margin, 1, 0}, 0.0)  // row 0: zeros
+                     : torch::constant_pad_nd(weighted, {margin, margin}, 0.0);
+  }();
   const auto base = torch::arange(F, torch::kLong).view({1, F});
   std::vector<std::int64_t> shift(static_cast<std::size_t>(G));
   for (const double r : rates(o)) {
@@ -225,7 +226,7 @@ inline Best search(const torch::Tensor& panels, const std::vector<std::int64_t>&
           static_cast<std::int64_t>(std::nearbyint(when[static_cast<std::size_t>(g)] * r));
     torch::Tensor contrast;  // (B,F): the mean ON z-score minus the mean OFF one, of each line
     if (by_prefix) {
-      contrast = torch::zeros({B, F}, weighted.options());
+      contrast = torch::zeros({B, F}, padded.options());
       for (std::int64_t g = 0; g < G;) {
         const auto s0 = shift[static_cast<std::size_t>(g)];
         std::int64_t h = g + 1;
