@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
         "                   (drawn for --rfi-rate of the samples, either class)\n"
         "  --snr-dist       uniform,log_uniform (one of)\n"
         "  --skip-panel     the fraction of positives missing from one ON panel\n"
-        "The truth files (test_labels.csv, train_signals.csv) name each sample's families.\n\n"
+        "The truth files (test_labels.csv, train_signals.csv) name each sample's families and\n"
+        "parameters, and each signal's ON-panel energy against a constant one of its SNR\n"
+        "(docs/synthetic.md).\n\n"
         "A shift benchmark (docs/quality.md): --preset shift (train: straight signals and all-panel\n"
         "interference; test: every family); the options given beside it override it.\n");
   }

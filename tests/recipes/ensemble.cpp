@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "cadence/data/csv.hpp"
 #include "support.hpp"
 
 using cadence::config::json;
@@ -84,10 +85,11 @@ TEST_CASE("ensemble: on a set with a truth file the blend's and each member's te
   test::TempDir d("ensemble_truth"), data("ensemble_truth_data");
   member(d / "s", {0.2, 0.1, 0.3, 0.9}, {0.1, 0.5, 0.2});
   member(d / "m", {0.1, 0.6, 0.2, 0.7}, {0.3, 0.1, 0.9});
-  test::write_file(
-      data / "test_labels.csv",
-      "id,target,snr,drift,signal,interference\nt0,0,,,,static\nt1,1,6.5,0.003,straight+constant+gaussian,\n"
-      "t2,1,14,-0.004,sine+pulsed+box,\n");
+  test::write_file(data / "test_labels.csv",
+                   std::string(cadence::csv::kTruthHeader) +
+                       "\nt0,0,,,,static,,,snr=5;drift_hz_s=0\n"
+                       "t1,1,6.5,0.003,straight+constant+gaussian,,1,width_hz=4,\n"
+                       "t2,1,14,-0.004,sine+pulsed+box,,0.3,width_hz=3;duty=0.3,\n");
   // members whose runs left no config.json: no data root, so no truth and no predict.json
   auto r = cadence::recipes::blend(options(d.path, "prob"));
   CHECK(r.test_auc < 0);
@@ -104,6 +106,16 @@ TEST_CASE("ensemble: on a set with a truth file the blend's and each member's te
   CHECK(p["test cadences"] == 3);
   REQUIRE(p.contains("test AUC by family"));
   CHECK(p["test AUC by family"].size() >= 4);  // straight, sine, constant, pulsed, ... and `static`
+  // by SNR times the ON energy: the pulsed positive at 14 x 0.3 = 4.2, the constant one at 6.5
+  REQUIRE(p.contains("test AUC by energy SNR"));
+  const auto& by_energy = p["test AUC by energy SNR"];
+  REQUIRE(by_energy.size() == 2);
+  CHECK(by_energy[0]["snr_lo"] == 3);
+  CHECK(by_energy[0]["snr_hi"] == 5);
+  CHECK(by_energy[0]["positives"] == 1);
+  CHECK(by_energy[1]["snr_lo"] == 5);
+  CHECK(by_energy[1]["positives"] == 1);
+  CHECK(p["test AUC by SNR"][1]["snr_lo"] == 10);  // by the drawn SNR the pulsed one is in 10-15
   CHECK(test::read_file(r.report).find("test ROC AUC, blend") != std::string::npos);
   // a config.json that is not JSON is named
   test::write_file(d / "s/config.json", "{nope");

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
 #include <numeric>
+#include <sstream>
+#include <string>
 
 #include "cadence/data/csv.hpp"
 #include "support.hpp"
@@ -109,10 +112,16 @@ TEST_CASE(
         CHECK(rows[i].snr <= o.snr_max);
         CHECK(std::abs(rows[i].drift) >= o.drift_min - 1e-6);
         CHECK(std::abs(rows[i].drift) <= o.drift_max + 1e-6);
+        CHECK(rows[i].energy > 0.0);  // constant and scintillating signals: about 1
+        CHECK(rows[i].energy < 1.6);
+        CHECK(rows[i].signal_params.find("width_hz=") != std::string::npos);
       } else {
         CHECK(std::isnan(rows[i].snr));
         CHECK(std::isnan(rows[i].drift));
+        CHECK(std::isnan(rows[i].energy));
+        CHECK(rows[i].signal_params.empty());
       }
+      CHECK(rows[i].interference.empty() == rows[i].interference_params.empty());
     }
     CHECK(positives > 0);
   }
@@ -139,6 +148,19 @@ TEST_CASE("truth files: malformed rows are refused with the file and line") {
   test::write_file(dir / "e.csv", "id,target,snr,drift\n../x,1,3,0.1\n");
   test::check_error([&] { cadence::csv::read_truth(dir / "e.csv"); }, "e.csv:2", "invalid id");
   test::check_error([&] { cadence::csv::read_truth(dir / "none.csv"); }, "none.csv", "cannot open");
+  const std::string header(cadence::csv::kTruthHeader);
+  test::write_file(dir / "f.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,-0.2,duty=0.3,\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "f.csv"); }, "f.csv:2", "energy `-0.2` is negative");
+  test::write_file(dir / "g.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,half,duty=0.3,\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "g.csv"); }, "g.csv:2", "energy `half`");
+  test::write_file(dir / "h.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,0.3,duty=0.3\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "h.csv"); }, "h.csv:2", "9 columns");
+  test::write_file(dir / "i.csv", header + "\nx,1,3,0.1,straight+pulsed+box,static,0.31,duty=0.3;width_hz=4,snr=9\n");
+  const auto rows = cadence::csv::read_truth(dir / "i.csv");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].energy == doctest::Approx(0.31));
+  CHECK(rows[0].signal_params == "duty=0.3;width_hz=4");
+  CHECK(rows[0].interference_params == "snr=9");
 }
 
 namespace {
@@ -426,6 +448,115 @@ TEST_CASE(
   REQUIRE(test_snr.size() > 8);
   CHECK(median(test_snr) < 18.0);
   CHECK(median(train_snr) > 14.0);
+}
+
+namespace {
+// A truth file's parameter field, `key=value;...`, as a map.
+std::map<std::string, double> params_of(const std::string& text) {
+  std::map<std::string, double> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ';');) {
+    const auto eq = item.find('=');
+    REQUIRE(eq != std::string::npos);
+    out[item.substr(0, eq)] = std::stod(item.substr(eq + 1));
+  }
+  return out;
+}
+cadence::synth::SynthSample drawn_sample(cadence::synth::SynthOptions o, std::uint32_t index, bool signal) {
+  o.standardize = false;
+  o.profiles = "gaussian";
+  (signal ? o.positive_rate : o.rfi_rate) = 1.0;
+  (signal ? o.rfi_rate : o.positive_rate) = 0.0;
+  return cadence::synth::make_sample(o, cadence::Split::train, index);
+}
+}  // namespace
+
+TEST_CASE("generator families: each sample's energy and parameters agree with the pixels it got") {
+  cadence::synth::SynthOptions o;
+  o.snr_min = o.snr_max = 40;
+  const cadence::synth::FrameParams fp{o.fchans, o.tchans};
+  for (std::uint32_t i = 0; i < 6; ++i) {
+    CAPTURE(i);
+    // pulsed: the energy is the share of ON rows that are on (each is at the full level or empty)
+    o.intensities = "pulsed";
+    auto s = drawn_sample(o, i, true);
+    auto a = added(o, i, true);
+    const int on_rows = a.rows_with(0) + a.rows_with(2) + a.rows_with(4);
+    CHECK(s.family.energy == doctest::Approx(on_rows / (3.0 * 273.0)).epsilon(1e-9));
+    auto q = params_of(s.family.signal_params);
+    CHECK(q.at("duty") >= 0.2);
+    CHECK(q.at("duty") <= 0.6);
+    CHECK(q.at("pulse_period_s") >= fp.dt * (1 - 1e-6));
+    CHECK(q.at("pulse_period_s") <= 20 * fp.dt * (1 + 1e-6));
+    CHECK(q.at("width_hz") >= o.width_min * (1 - 1e-5));
+    CHECK(q.at("width_hz") <= o.width_max * (1 + 1e-5));
+    // constant: 1, and the line starts at the channel it names (a gaussian's peak); constant and missing
+    // from one ON panel: two thirds, the panel named
+    o.intensities = "constant";
+    s = drawn_sample(o, i, true);
+    CHECK(s.family.energy == doctest::Approx(1.0).epsilon(1e-12));
+    CHECK(std::abs(params_of(s.family.signal_params).at("start_channel") - added(o, i, true).peak(0, 0)) <= 1.0);
+    o.skip_panel = 1.0;
+    s = drawn_sample(o, i, true);
+    CHECK(s.family.energy == doctest::Approx(2.0 / 3.0).epsilon(1e-12));
+    a = added(o, i, true);
+    CHECK(a.rows_with(static_cast<int>(params_of(s.family.signal_params).at("skip_panel"))) == 0);
+    o.skip_panel = 0.0;
+    o.intensities = "constant,scintillating";
+
+    // broadband: the panel and rows it names are the rows that got it
+    o.interference = "broadband";
+    s = drawn_sample(o, i, false);
+    a = added(o, i, false);
+    q = params_of(s.family.interference_params);
+    const int panel = static_cast<int>(q.at("panel")), first = static_cast<int>(q.at("first_row"));
+    CHECK(a.rows_with(panel) == static_cast<int>(q.at("rows")));
+    CHECK(a.at(panel, first, 7) > 0.0f);
+    if (first > 0) CHECK(a.at(panel, first - 1, 7) == 0.0f);
+    // a DC spike: its gain times the level its SNR gives
+    o.interference = "dc_spike";
+    s = drawn_sample(o, i, false);
+    a = added(o, i, false);
+    q = params_of(s.family.interference_params);
+    CHECK(q.at("channel") == 128);
+    const double spike = q.at("gain") * fp.intensity(q.at("snr"), fp.noise_std(o.x_mean));
+    CHECK(a.at(3, 100, 128) == doctest::Approx(spike).epsilon(0.02));  // float16 rounding of noise + spike
+    // switching: on from (or off after) the time it names
+    o.interference = "switching";
+    s = drawn_sample(o, i, false);
+    a = added(o, i, false);
+    q = params_of(s.family.interference_params);
+    REQUIRE((q.count("on_from_s") + q.count("on_until_s")) == 1);
+    const double at = q.count("on_from_s") ? q.at("on_from_s") : q.at("on_until_s");
+    const int edge = static_cast<int>(std::ceil(at / fp.dt - 1e-9));  // the first row at or after the switch
+    const bool from = q.count("on_from_s") == 1;
+    auto row_on = [&](int k) {
+      for (int c = 0; c < 256; ++c)
+        if (a.at(k / 273, k % 273, c) != 0.0f) return true;
+      return false;
+    };
+    CHECK(row_on(edge) == from);
+    CHECK(row_on(edge - 1) == !from);
+    // ripple: the depth bounds the gain per channel, and the gains come near it (8-64-channel periods)
+    o.interference = "ripple";
+    s = drawn_sample(o, i, false);
+    q = params_of(s.family.interference_params);
+    auto clean_o = o;
+    clean_o.rfi_rate = 0.0;
+    clean_o.positive_rate = 0.0;
+    clean_o.standardize = false;
+    const auto clean = cadence::synth::make_sample(clean_o, cadence::Split::train, i);
+    double lo = 2, hi = 0;
+    for (std::size_t c = 0; c < 256; ++c) {
+      const double g = cadence::half_to_float(s.data[c]) / cadence::half_to_float(clean.data[c]);
+      lo = std::min(lo, g);
+      hi = std::max(hi, g);
+    }
+    CHECK(hi <= 1.0 + q.at("depth") + 2e-3);
+    CHECK(lo >= 1.0 - q.at("depth") - 2e-3);
+    CHECK(hi - lo >= 1.8 * q.at("depth") - 4e-3);
+    o.interference = "drifting";
+  }
 }
 
 TEST_CASE("generator families: an unknown family is refused with its key and the list") {

@@ -118,31 +118,41 @@ inline std::vector<Row> read_labels(const std::filesystem::path& path, bool need
   return read_labels(path, need_target ? Column::probability : Column::any);
 }
 
-/// A truth file's row (cadence-synth's test_labels.csv and train_signals.csv:
-/// `id,target,snr,drift,signal,interference`; snr and drift empty for a negative, NaN here; signal the
-/// positive's family (path+intensity+profile[+skip<k>]), interference the sample's kind, empty if none).
+/// cadence-synth's truth files (test_labels.csv, train_signals.csv): the header of their newest form.
+inline constexpr std::string_view kTruthHeader =
+    "id,target,snr,drift,signal,interference,energy,signal_params,interference_params";
+
+/// A truth file's row (cadence-synth's test_labels.csv and train_signals.csv, kTruthHeader): snr, drift
+/// and energy empty for a negative, NaN here; signal the positive's family (path+intensity+profile
+/// [+skip<k>]), interference the sample's kind, empty if none; energy the signal's ON-panel energy
+/// relative to a constant signal of its SNR (about the duty cycle for a pulsed one, 2/3 for one that
+/// skips a panel), so that snr * energy compares signals of any intensity; the two params fields
+/// `key=value;...` (what the family names leave open: width, start channel, period, duty, ...).
 struct TruthRow {
   std::string id;
   int target = 0;
-  double snr = std::nan(""), drift = std::nan("");
-  std::string signal, interference;
+  double snr = std::nan(""), drift = std::nan(""), energy = std::nan("");
+  std::string signal, interference, signal_params, interference_params;
 };
 
-/// Reads a truth file: `id,target`, `id,target,snr,drift` or `id,target,snr,drift,signal,interference`.
-/// Errors name the file and line.
+/// Reads a truth file: `id,target`, `id,target,snr,drift`, `id,target,snr,drift,signal,interference`
+/// (cadence-synth before energy and parameters; bench/setigen_shift.py) or kTruthHeader. Errors name
+/// the file and line.
 inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
   if (std::filesystem::exists(path)) require_regular_file(path, path.string());
   std::ifstream in(path);
   if (!in) fail(path.string(), ": cannot open (missing truth file?)");
   std::string line;
-  constexpr const char* expected = "`id,target[,snr,drift[,signal,interference]]`";
+  constexpr const char* expected =
+      "`id,target[,snr,drift[,signal,interference[,energy,signal_params,interference_params]]]`";
   if (!std::getline(in, line)) fail(path.string(), ": empty file; expected the header ", expected);
   const auto header = header_text(line);
-  const bool families = header == "id,target,snr,drift,signal,interference";
+  const bool params = header == kTruthHeader;
+  const bool families = params || header == "id,target,snr,drift,signal,interference";
   const bool signals = families || header == "id,target,snr,drift";
   if (!signals && header != "id,target")
     fail(path.string(), ":1: expected the header ", expected, ", got `", header.substr(0, 120), "`");
-  const std::size_t columns = families ? 6u : signals ? 4u : 2u;
+  const std::size_t columns = params ? 9u : families ? 6u : signals ? 4u : 2u;
   std::vector<TruthRow> rows;
   for (std::size_t lineno = 2; std::getline(in, line); ++lineno) {
     const auto l = trim(line);
@@ -177,6 +187,12 @@ inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
     if (families) {
       r.signal = std::string(f[4]);
       r.interference = std::string(f[5]);
+    }
+    if (params) {
+      r.energy = number(f[6], "energy");
+      if (r.energy < 0.0) fail(path.string(), ":", lineno, ": energy `", f[6].substr(0, 40), "` is negative");
+      r.signal_params = std::string(f[7]);
+      r.interference_params = std::string(f[8]);
     }
     rows.push_back(std::move(r));
   }

@@ -89,7 +89,8 @@ inline std::map<std::string, csv::TruthRow> read_truth_if_there(const std::files
 }
 
 /// Predictions `p` of `ids` against a truth file (cadence-synth's test_labels.csv): the ROC AUC and the
-/// AUC by SNR, by |drift| and by family, as predict.json holds them (for `seti predict` and the
+/// AUC by SNR, by energy SNR (SNR x the signal's ON energy), by |drift| and by family, as predict.json
+/// holds them (for `seti predict` and the
 /// ensemble's blend alike). An empty object when there is no truth file, when it lacks one of the ids,
 /// or when the ids hold one class only.
 inline config::json score_against_truth(const std::map<std::string, csv::TruthRow>& truth,
@@ -97,13 +98,14 @@ inline config::json score_against_truth(const std::map<std::string, csv::TruthRo
   config::json out = config::json::object();
   if (truth.empty()) return out;
   std::vector<float> y;
-  std::vector<double> snr, drift;
+  std::vector<double> snr, drift, energy_snr;
   std::vector<std::string> signal, interference;
   for (const auto& id : ids) {
     const auto it = truth.find(id);
     if (it == truth.end()) return out;
     y.push_back(static_cast<float>(it->second.target));
     snr.push_back(it->second.snr);
+    energy_snr.push_back(it->second.snr * it->second.energy);  // NaN (in no bin) without an energy column
     drift.push_back(std::abs(it->second.drift));
     signal.push_back(it->second.signal);
     interference.push_back(it->second.interference);
@@ -115,6 +117,11 @@ inline config::json score_against_truth(const std::map<std::string, csv::TruthRo
     if (b.positives > 0)
       bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
   if (!bins.empty()) out["test AUC by SNR"] = bins;  // truth files with SNR (cadence-synth's)
+  bins = config::json::array();
+  for (const auto& b : report::auc_by_bins(y, p, energy_snr, report::energy_snr_bin_edges()))
+    if (b.positives > 0)
+      bins.push_back({{"snr_lo", b.lo}, {"snr_hi", b.hi}, {"positives", b.positives}, {"auc", b.auc}});
+  if (!bins.empty()) out["test AUC by energy SNR"] = bins;  // truth files with energy (cadence-synth's)
   bins = config::json::array();
   for (const auto& b : report::auc_by_bins(y, p, drift, {0, 0.002, 0.004, 0.006, 0.008, 0.010, 1e9}))
     if (b.positives > 0)

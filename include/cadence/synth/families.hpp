@@ -129,9 +129,13 @@ struct Families {
 };
 
 /// What one sample got, for the truth files: `signal` is path+intensity+profile (+skip<k> when the
-/// signal misses ON panel k); `interference` the kind, both empty when absent.
+/// signal misses ON panel k); `interference` the kind, both empty when absent; each one's parameters
+/// as `key=value;...` (generator.hpp's Params), and the signal's ON-panel energy relative to a constant
+/// signal of its SNR (0 without a signal).
 struct FamilyDraw {
   std::string signal, interference;
+  std::string signal_params, interference_params;
+  double energy = 0.0;
 };
 
 }  // namespace cadence::synth

@@ -3,9 +3,11 @@
 //
 //   train_labels.csv, train/<id[0]>/<id>.npy        labelled, ~positive_rate positives
 //   sample_submission.csv, test/<id[0]>/<id>.npy    unlabelled; the truth goes to test_labels.csv
-//   test_labels.csv, train_signals.csv              id,target,snr,drift,signal,interference: each
-//                                                   positive's injected SNR, mean drift rate (Hz/s)
-//                                                   and signal family; each sample's interference
+//   test_labels.csv, train_signals.csv              id,target,snr,drift,signal,interference,energy,
+//                                                   signal_params,interference_params: each positive's
+//                                                   injected SNR, mean drift rate (Hz/s), signal family,
+//                                                   ON-panel energy and parameters; each sample's
+//                                                   interference and its parameters
 //   old_leaky_data/train_labels_old.csv, old_leaky_data/train_old/...   for pretraining
 //
 // Each file is float16 (6, tchans, fchans), the cadence ABACAD. Every panel is chi2 noise. A positive
@@ -20,12 +22,14 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <numbers>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -33,6 +37,7 @@
 #include "cadence/core/atomic_file.hpp"
 #include "cadence/core/progress.hpp"
 #include "cadence/core/random.hpp"
+#include "cadence/data/csv.hpp"
 #include "cadence/data/half.hpp"
 #include "cadence/data/kaggle.hpp"
 #include "cadence/data/layout.hpp"
@@ -165,13 +170,52 @@ struct SynthSample {
 struct SignalDraw {
   double snr = 0.0, drift = 0.0;
   std::string family;  // path+intensity+profile
+  std::string params;  // key=value;... (Params): what the family names leave open
 };
+
+/// A truth file's parameter list, `key=value;key=value` (no commas: it is one CSV field). Keys carry
+/// their unit (`_s`, `_hz`, `_channels`); values print with six significant digits.
+class Params {
+ public:
+  Params& add(std::string_view key, double value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", value);
+    if (!text_.empty()) text_ += ';';
+    text_.append(key).append("=").append(buf);
+    return *this;
+  }
+  Params& add(const std::string& more) {  // another list, appended
+    if (!more.empty() && !text_.empty()) text_ += ';';
+    text_ += more;
+    return *this;
+  }
+  const std::string& str() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+/// The energy of `s` in the ON panels (0, 2, 4 but `skip`) relative to a constant signal of its SNR over
+/// all three: the mean over their rows of its level, sampled as add_signal samples it, over the nominal
+/// level. 1 for a constant signal, about the duty cycle for a pulsed one, 2/3 for one that skips a panel;
+/// `snr * energy` is the SNR of the constant signal with the same summed intensity.
+inline double on_energy(const Signal& s, const FrameParams& p, int skip = -1) {
+  if (s.t_profile.level == 0.0) return 0.0;
+  const double T = static_cast<double>(p.tchans) * p.dt;
+  double sum = 0.0;
+  for (int k : {0, 2, 4}) {
+    if (k == skip) continue;
+    for (std::int64_t i = 0; i < p.tchans; ++i) sum += s.t_profile.at(k * T + static_cast<double>(i) * p.dt);
+  }
+  return sum / (3.0 * static_cast<double>(p.tchans) * s.t_profile.level);
+}
 
 /// A random narrow-band signal of the families `f` whose path stays inside the band for `duration`
 /// seconds. With the default families the draws are the generator's from before families existed.
 inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Families& f, const FrameParams& p,
                             double duration, double noise_std, SignalDraw* drawn = nullptr) {
   Signal s;
+  double walk_step = 0.0;
   const double drift = rng.uniform(o.drift_min, o.drift_max) * (rng.bernoulli(0.5) ? 1.0 : -1.0);
   const std::size_t path = pick_family(rng.uniform(), f.paths, kPaths);
   static constexpr PathKind kinds[] = {PathKind::constant, PathKind::squared, PathKind::sine, PathKind::random_walk};
@@ -183,7 +227,8 @@ inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Fami
   }
   if (s.path.kind == PathKind::random_walk) {  // steps of 0.2-1 channels per row, kept within +-16 channels
     RandomStream walk(rng.next_u64(), 0, 0, StreamId::synth);
-    const double step = p.df * rng.uniform(0.2, 1.0);
+    walk_step = p.df * rng.uniform(0.2, 1.0);
+    const double step = walk_step;
     s.path.amplitude = 16.0 * p.df;
     s.path.walk_dt = p.dt;
     s.path.walk.resize(static_cast<std::size_t>(duration / p.dt) + 2);
@@ -220,10 +265,26 @@ inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Fami
   } else {
     s.t_profile = {TProfileKind::constant, level, 1.0, 0.0, 0.0};
   }
-  if (drawn != nullptr)
+  if (drawn != nullptr) {
+    Params params;
+    params.add("start_channel", (s.path.f_start - p.freq(0)) / p.df).add("width_hz", w);
+    if (s.path.kind == PathKind::sine)
+      params.add("path_period_s", s.path.period).add("path_amplitude_hz", s.path.amplitude);
+    if (s.path.kind == PathKind::random_walk)
+      params.add("walk_step_hz", walk_step).add("walk_bound_hz", s.path.amplitude);
+    if (s.t_profile.kind == TProfileKind::sine)
+      params.add("scint_period_s", s.t_profile.period)
+          .add("scint_phase_s", s.t_profile.phase)
+          .add("scint_depth", s.t_profile.amplitude / level);
+    if (s.t_profile.kind == TProfileKind::pulsed)
+      params.add("pulse_period_s", s.t_profile.period)
+          .add("pulse_phase_s", s.t_profile.phase)
+          .add("duty", s.t_profile.duty);
     *drawn = {snr, drift,
               std::string(kPaths[path].name) + "+" + std::string(kIntensities[intensity].name) + "+" +
-                  std::string(kProfiles[profile].name)};
+                  std::string(kProfiles[profile].name),
+              params.str()};
+  }
   return s;
 }
 
@@ -243,21 +304,31 @@ using PanelSpan = std::function<std::span<float>(int)>;
 /// Adds interference of kind `kind` (an index into kInterference) to the six panels. `rng` is the
 /// sample's stream (the drifting kind draws exactly what the generator drew before families);
 /// `extra` the sample's second stream, for what only the newer kinds draw.
+/// `params` (when given) gets what was drawn (Params: the line's SNR, drift and path for the narrowband kinds, the
+/// burst's panel and rows, the spike's gain, the ripple's depth and period).
 inline void add_interference(std::size_t kind, const PanelSpan& panel, std::span<float> cadence, RandomStream& rng,
                              RandomStream& extra, const SynthOptions& o, const Families& f, const FrameParams& p,
-                             double noise_std) {
+                             double noise_std, std::string* params = nullptr) {
   const double T = static_cast<double>(p.tchans) * p.dt;
   const std::string_view name = kInterference[kind].name;
+  Params drawn;
   if (name == "drifting" || name == "static" || name == "off_only" || name == "switching" || name == "faint_off") {
-    Signal sig = random_signal(rng, o, f, p, 6 * T, noise_std);
+    SignalDraw line;
+    Signal sig = random_signal(rng, o, f, p, 6 * T, noise_std, &line);
+    drawn.add("snr", line.snr);
     if (name == "static") {
       sig.path.kind = PathKind::constant;
       sig.path.drift_rate = 0.0;
       sig.path.f_start = p.freq(extra.randint(8, p.fchans - 9));
+      drawn.add("drift_hz_s", 0.0).add("start_channel", (sig.path.f_start - p.freq(0)) / p.df);
+    } else {
+      drawn.add("drift_hz_s", line.drift).add(line.params);
     }
     if (name == "switching") {  // on from, or off after, a time in the middle 70% of the cadence
       const double at = extra.uniform(0.15, 0.85) * 6 * T;
-      (extra.bernoulli(0.5) ? sig.t_profile.on_from : sig.t_profile.on_until) = at;
+      const bool on = extra.bernoulli(0.5);
+      (on ? sig.t_profile.on_from : sig.t_profile.on_until) = at;
+      drawn.add(on ? "on_from_s" : "on_until_s", at);
     }
     if (name == "faint_off") {  // as drifting, but 0.15-0.4 of its level in the OFF panels: below a hit
       Signal off = sig;         // threshold there while the ON panels clear it (find_event's filter passes it)
@@ -265,25 +336,31 @@ inline void add_interference(std::size_t kind, const PanelSpan& panel, std::span
       off.t_profile.level *= gain;
       off.t_profile.amplitude *= gain;
       for (int k = 0; k < 6; ++k) add_signal(panel(k), p, k % 2 == 0 ? sig : off, k * T);
+      drawn.add("off_gain", gain);
+      if (params != nullptr) *params = drawn.str();
       return;
     }
     for (int k = name == "off_only" ? 1 : 0; k < 6; k += name == "off_only" ? 2 : 1)
       add_signal(panel(k), p, sig, k * T);
+    if (params != nullptr) *params = drawn.str();
     return;
   }
   const double snr =
       f.log_snr ? o.snr_min * std::pow(o.snr_max / o.snr_min, extra.uniform()) : extra.uniform(o.snr_min, o.snr_max);
   const double level = p.intensity(snr, noise_std);
+  drawn.add("snr", snr);
   if (name == "broadband") {  // 1-8 rows of one ON panel, every channel
     const int k = 2 * static_cast<int>(extra.randint(0, 2));
     const auto rows = extra.randint(1, 8);
     const auto r0 = extra.randint(0, p.tchans - rows);
+    drawn.add("panel", k).add("first_row", static_cast<double>(r0)).add("rows", static_cast<double>(rows));
     auto img = panel(k);
     for (auto r = r0; r < r0 + rows; ++r)
       for (std::int64_t j = 0; j < p.fchans; ++j)
         img[static_cast<std::size_t>(r * p.fchans + j)] += static_cast<float>(level);
   } else if (name == "dc_spike") {  // the middle channel, all rows of all panels, 2-10x a signal's level
     const double gain = extra.uniform(2.0, 10.0);
+    drawn.add("channel", static_cast<double>(p.fchans / 2)).add("gain", gain);
     for (int k = 0; k < 6; ++k) {
       auto img = panel(k);
       for (std::int64_t r = 0; r < p.tchans; ++r)
@@ -292,12 +369,15 @@ inline void add_interference(std::size_t kind, const PanelSpan& panel, std::span
   } else if (name == "ripple") {  // gain 1 + a sin(2 pi j / P + phi): a 2-20%, P 8-64 channels
     const double a = extra.uniform(0.02, 0.2), period = extra.uniform(8.0, 64.0),
                  phi = extra.uniform(0.0, 2.0 * std::numbers::pi);
+    drawn = Params{};  // a gain, not a level: no SNR
+    drawn.add("depth", a).add("period_channels", period).add("phase_rad", phi);
     std::vector<float> gain(static_cast<std::size_t>(p.fchans));
     for (std::int64_t j = 0; j < p.fchans; ++j)
       gain[static_cast<std::size_t>(j)] =
           static_cast<float>(1.0 + a * std::sin(2.0 * std::numbers::pi * static_cast<double>(j) / period + phi));
     for (std::size_t i = 0; i < cadence.size(); ++i) cadence[i] *= gain[i % gain.size()];
   }
+  if (params != nullptr) *params = drawn.str();
 }
 }  // namespace detail
 
@@ -327,6 +407,8 @@ inline SynthSample make_sample(const SynthOptions& o, Split split, std::uint32_t
     const int skip =
         f.skip_panel > 0.0 && extra.bernoulli(f.skip_panel) ? 2 * static_cast<int>(extra.randint(0, 2)) : -1;
     if (skip >= 0) s.family.signal += "+skip" + std::to_string(skip);
+    s.family.signal_params = skip >= 0 ? Params{}.add(drawn.params).add("skip_panel", skip).str() : drawn.params;
+    s.family.energy = on_energy(sig, p, skip);
     for (int k : {0, 2, 4})
       if (k != skip) add_signal(panel_span(k), p, sig, k * T);
   }
@@ -335,7 +417,8 @@ inline SynthSample make_sample(const SynthOptions& o, Split split, std::uint32_t
                                  ? static_cast<std::size_t>(std::countr_zero(f.interference))
                                  : pick_family(extra.uniform(), f.interference, kInterference);
     s.family.interference = std::string(kInterference[kind].name);
-    detail::add_interference(kind, panel_span, cadence, rng, extra, o, f, p, noise_std);
+    detail::add_interference(kind, panel_span, cadence, rng, extra, o, f, p, noise_std,
+                             &s.family.interference_params);
   }
   if (o.standardize)
     for (int k = 0; k < 6; ++k) standardize(panel_span(k));
@@ -364,7 +447,7 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
 
   std::vector<int> targets(jobs.size());
   std::vector<SignalDraw> signals(jobs.size());
-  std::vector<std::string> interference(jobs.size());
+  std::vector<FamilyDraw> families(jobs.size());
   std::atomic<std::size_t> next{0}, written{0};
   std::exception_ptr error;
   std::mutex error_m;
@@ -373,8 +456,8 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
       try {
         const SynthSample s = make_sample(o, jobs[k].split, jobs[k].index);
         targets[k] = s.target;
-        signals[k] = {s.snr, s.drift, s.family.signal};
-        interference[k] = s.family.interference;
+        signals[k] = {s.snr, s.drift, s.family.signal, {}};
+        families[k] = s.family;
         npy::write_f16(npy_path(o.root / layout_of(jobs[k].split).dir, s.id), shape, s.data);
       } catch (...) {
         std::lock_guard lk(error_m);
@@ -403,7 +486,7 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
   enum class Columns { target, fill, truth };
   auto write_csv = [&](const fs::path& file, Split split, Columns columns) {
     write_text_atomically(o.root / file, [&](std::ostream& out) {
-      out << (columns == Columns::truth ? "id,target,snr,drift,signal,interference\n" : "id,target\n");
+      out << (columns == Columns::truth ? std::string(csv::kTruthHeader) + "\n" : std::string("id,target\n"));
       char buf[64];
       for (std::size_t k = 0; k < jobs.size(); ++k) {
         if (jobs[k].split != split) continue;
@@ -418,7 +501,12 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
           std::snprintf(buf, sizeof buf, ",%.3f,%.6f,", signals[k].snr, signals[k].drift);
         else
           std::snprintf(buf, sizeof buf, ",,,");
-        out << buf << signals[k].family << ',' << interference[k] << '\n';
+        out << buf << signals[k].family << ',' << families[k].interference << ',';
+        if (targets[k] == 1) {
+          std::snprintf(buf, sizeof buf, "%.4f", families[k].energy);
+          out << buf;
+        }
+        out << ',' << families[k].signal_params << ',' << families[k].interference_params << '\n';
       }
     });
   };

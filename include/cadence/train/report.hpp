@@ -161,6 +161,13 @@ inline const std::vector<double>& snr_bin_edges() {
   return edges;
 }
 
+/// The bins of predict's "AUC by energy SNR" (SNR times the signal's ON-panel energy, a truth file's
+/// `energy`): finer at the faint end, where a pulsed signal's energy puts it below the SNR it was drawn at.
+inline const std::vector<double>& energy_snr_bin_edges() {
+  static const std::vector<double> edges{0, 3, 5, 7.5, 10, 15, 20, 30, 1e9};
+  return edges;
+}
+
 /// How many of the sorted negative scores `x` beats, ties counting half (one positive's share of the AUC).
 inline double wins_over(const std::vector<double>& sorted_negatives, double x) {
   const auto below = std::lower_bound(sorted_negatives.begin(), sorted_negatives.end(), x) - sorted_negatives.begin();
