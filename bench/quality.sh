@@ -12,7 +12,7 @@
 #   setigen          the same kind of shift drawn by setigen's own paths and profiles (bench/setigen_shift.py,
 #                    in a venv of its own, .venv-setigen or SETIGEN_PYTHON): the track search, the baselines
 #                    and the demo on data the project's generator did not draw.
-# The test AUCs use cadence-synth's test_labels.csv (id,target,snr,drift,signal,interference).
+# The test AUCs use cadence-synth's test_labels.csv (id,target,snr,drift,signal,interference,energy,...).
 #
 #   bash bench/quality.sh                                   every row of every set (about five hours on 2 cores)
 #   SETS=shift ROWS="demo dedoppler" bash bench/quality.sh  some rows of one set; the tables keep the rest
@@ -69,6 +69,44 @@ def without_pulsed(row):  # the test AUC with the pulsed positives left out (the
              if r["id"] in labels and not (labels[r["id"]]["target"] == "1" and
                                            "pulsed" in labels[r["id"]].get("signal", "").split("+"))]
     return rank_auc(pairs)
+ENERGY_EDGES = [3, 5, 7.5, 10, 15, 1e9]  # SNR x energy bins from the training set's least SNR (3) up
+def scored(pred, column, truth):  # (score, label, SNR x energy) per id of a prediction file, from a truth file
+    if not (os.path.exists(pred) and os.path.exists(truth)):
+        return None
+    labels = {r["id"]: r for r in csv.DictReader(open(truth))}
+    if not labels or "energy" not in next(iter(labels.values())):
+        return None
+    out = []
+    for r in csv.DictReader(open(pred)):
+        t = labels.get(r["id"])
+        if t is None:
+            return None
+        e = float(t["snr"]) * float(t["energy"]) if t["target"] == "1" else None
+        out.append((float(r[column]), int(t["target"]), e))
+    return out
+def by_energy(rows):  # per ENERGY_EDGES bin: (AUC of its positives against every negative, positives), negatives
+    neg = [(s, 0) for s, y, _ in rows if y == 0]
+    bins = []
+    for lo, hi in zip(ENERGY_EDGES[:-1], ENERGY_EDGES[1:]):
+        pos = [(s, 1) for s, y, e in rows if y == 1 and lo <= e < hi]
+        bins.append((rank_auc(pos + neg) if pos else None, len(pos)))
+    return bins, len(neg)
+def matched_energy(row):  # out of fold and test, each the mean of its SNR x energy bins' AUCs weighted by the
+    # training positives' shares of the bins (direct standardisation), and the error of their difference
+    oof = scored(os.path.join(work, "run-" + row, "oof.csv"), "prediction", os.path.join(data, "train_signals.csv"))
+    test = scored(os.path.join(work, "run-" + row, "submission.csv"), "target", os.path.join(data, "test_labels.csv"))
+    if not oof or not test:
+        return None
+    (ob, on), (tb, tn) = by_energy(oof), by_energy(test)
+    total = sum(n for _, n in ob)
+    if total == 0 or any(n > 0 and (a is None or t is None) for (a, n), (t, _) in zip(ob, tb)):
+        return None  # a bin the training set fills and the test set does not: no matched comparison
+    w = [n / total for _, n in ob]
+    o_auc = sum(wi * a for wi, (a, n) in zip(w, ob) if n)
+    t_auc = sum(wi * a for wi, (a, n) in zip(w, tb) if wi > 0)
+    var = sum((wi * hanley_mcneil(a, n, on)) ** 2 for wi, (a, n) in zip(w, ob) if n and 0 < a < 1)
+    var += sum((wi * hanley_mcneil(a, n, tn)) ** 2 for wi, (a, n) in zip(w, tb) if wi > 0 and 0 < a < 1)
+    return o_auc, t_auc, var ** 0.5
 def hanley_mcneil(a, pos, neg):  # the standard error of an AUC of `a` over pos positives and neg negatives
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
     return ((a * (1 - a) + (pos - 1) * (q1 - a * a) + (neg - 1) * (q2 - a * a)) / (pos * neg)) ** 0.5
@@ -84,10 +122,15 @@ def gap_se(row, oof_auc, test_auc):  # out-of-fold minus test: each AUC's error,
         return None
     return (hanley_mcneil(oof_auc, *o) ** 2 + hanley_mcneil(test_auc, *t) ** 2) ** 0.5
 pulsed = set_name in ("shift", "shift2")  # the sets with pulsed signals in their test set
-lines.append("| row | what | out-of-fold AUC | mean of the folds' AUCs | test AUC |%s%s wall time |" %
+matched = {r[0]: matched_energy(r[0]) for r in res} if pulsed else {}
+energy = any(m is not None for m in matched.values())
+lines.append("| row | what | out-of-fold AUC | mean of the folds' AUCs | test AUC |%s%s%s wall time |" %
              (" out-of-fold − test (± its standard error) |" if shift else "",
-              " test AUC without pulsed positives | out-of-fold − that |" if pulsed else ""))
-lines.append("|---|---|---|---|---|---|" + ("---|" if shift else "") + ("---|---|" if pulsed else ""))
+              " test AUC without pulsed positives | out-of-fold − that |" if pulsed else "",
+              " at the training set's SNR × energy: out of fold / test | out-of-fold − test there (± s.e.) |"
+              if energy else ""))
+lines.append("|---|---|---|---|---|---|" + ("---|" if shift else "") + ("---|---|" if pulsed else "") +
+             ("---|---|" if energy else ""))
 for row, w, cv, pr in res:
     test_auc = pr.get("test ROC AUC (test_labels.csv)", -1)
     gap = ""
@@ -97,6 +140,9 @@ for row, w, cv, pr in res:
     if pulsed:
         np_auc = without_pulsed(row)
         gap += " %s | %s |" % (f4(np_auc), "%+.4f" % (cv["oof_auc"] - np_auc) if np_auc is not None else "–")
+    if energy:
+        m = matched[row]
+        gap += " %s / %s | %s |" % ((f4(m[0]), f4(m[1]), "%+.4f ± %.3f" % (m[0] - m[1], m[2])) if m else ("–", "–", "–"))
     folds = cv.get("fold_auc") or []
     fold_mean = sum(folds) / len(folds) if folds else None
     lines.append("| %s | %s | %s | %s | %s |%s %d min %02d s |" % (row, w["what"], f4(cv["oof_auc"]), f4(fold_mean),
@@ -106,15 +152,20 @@ def table(key, lo, hi, fmt, title):
     for _, _, _, pr in res:
         for k in bins(pr, key, lo, hi, fmt):
             if k not in cols: cols.append(k)
+    if not cols:
+        return []
     out = ["", title, "", "| row | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     npos = None
-    for row, _, _, pr in res:
+    for row, _, _, pr in [r for r in res if key in r[3]]:  # rows predicted before a key existed: left out
         b = bins(pr, key, lo, hi, fmt)
         out.append("| %s | " % row + " | ".join(f4(b[c]["auc"]) if c in b else "–" for c in cols) + " |")
         if npos is None: npos = [str(b[c]["positives"]) if c in b else "0" for c in cols]
     out.append("| (positives) | " + " | ".join(npos or []) + " |")
     return out
 lines += table("test AUC by SNR", "snr_lo", "snr_hi", "%g", "Held-out test ROC AUC by the signal's SNR (each bin's positives against all negatives):")
+lines += table("test AUC by energy SNR", "snr_lo", "snr_hi", "%g", "Held-out test ROC AUC by the signal's SNR times its "
+               "ON-panel energy (the truth file's `energy`: 1 for a constant signal, about the duty cycle for a pulsed "
+               "one, 2/3 for one missing from an ON panel), each bin's positives against all negatives:")
 lines += table("test AUC by |drift| (Hz/s)", "drift_lo", "drift_hi", "%g", "Held-out test ROC AUC by the signal's |drift rate| in Hz/s:")
 if shift:  # by family: a signal family's positives against all negatives; an interference kind's negatives against all positives
     cols, counts = [], {}
