@@ -9,6 +9,8 @@
 #                    interference); ROC AUC out of fold, on test, and on test by family.
 #   shift2           the shift benchmark drawn again (--preset shift --seed 7: other cadences, the same
 #                    families): how far one draw's test AUC moves, for the rows that decide the defaults
+#   shift3, shift4   two more draws (seeds 8 and 9) of the rows whose gap the issue asks about; with them
+#                    a table over every shift draw measured: each row's mean gap and its error
 #   setigen          the same kind of shift drawn by setigen's own paths and profiles (bench/setigen_shift.py,
 #                    in a venv of its own, .venv-setigen or SETIGEN_PYTHON): the track search, the baselines
 #                    and the demo on data the project's generator did not draw.
@@ -17,196 +19,10 @@
 #   bash bench/quality.sh                                   every row of every set (about five hours on 2 cores)
 #   SETS=shift ROWS="demo dedoppler" bash bench/quality.sh  some rows of one set; the tables keep the rest
 #   SEED=2026 THREADS=0 OUT=docs/quality.md by default; QUICK=1: tiny sets and 1 epoch (a smoke test)
-# the tables of one set: every row measured so far in its work directory (a later call with ROWS=...
-# adds or replaces rows)
+# the tables of one set (bench/quality_tables.py): every row measured so far in its work directory (a later
+# call with ROWS=... adds or replaces rows)
 write_tables() {
-/usr/bin/python3 - "$1" "$2" "$out_md" "$seed" "${QUICK:-0}" "$3" $4 <<'EOF'
-import csv, json, os, platform, subprocess, sys
-set_name, work, out_md, seed, quick, data, rows = (sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
-                                                   sys.argv[6], sys.argv[7:])
-def load(row, name):
-    with open(os.path.join(work, "run-" + row, name)) as f:
-        return json.load(f)
-res = []
-for row in [r for r in rows if os.path.exists(os.path.join(work, "run-" + r, "wall.json"))]:
-    w, cv, pr = load(row, "wall.json"), load(row, "cv.json"), load(row, "predict.json")
-    if "blend" in cv:  # an ensemble's cv.json: the blend's out-of-fold AUC (no folds of its own)
-        cv = {"oof_auc": cv["blend"]["oof_auc"]}
-    res.append((row, w, cv, pr))
-def f4(x):
-    return "%.4f" % x if x is not None and x >= 0 else "–"
-def bins(pr, key, lo, hi, fmt):
-    return {(fmt % b[lo]) + ("+" if b[hi] > 1e8 else "–" + fmt % b[hi]): b for b in pr.get(key, [])}
-lines = []
-cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True).stdout.strip()
-flags = subprocess.run(["sh", "-c", "lscpu | grep -o -w 'avx2\\|avx512f\\|avx512_bf16\\|amx_tile' | sort -u | tr '\\n' ' '"],
-                       capture_output=True, text=True).stdout.split()
-cpu = (cpu or platform.processor()) + (" (" + ", ".join(flags) + ")" if flags else "")
-shift = set_name in ("shift", "shift2", "setigen")  # out-of-fold minus test, and the table by family
-def rank_auc(pairs):  # pairs: (score, label); ties share their mean rank
-    pairs = sorted(pairs)
-    i = 0
-    ranks = [0.0] * len(pairs)
-    while i < len(pairs):
-        j = i
-        while j + 1 < len(pairs) and pairs[j + 1][0] == pairs[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[k] = (i + j) / 2 + 1
-        i = j + 1
-    pos = sum(1 for _, y in pairs if y == 1)
-    neg = len(pairs) - pos
-    if pos == 0 or neg == 0:
-        return None
-    return (sum(r for r, (_, y) in zip(ranks, pairs) if y == 1) - pos * (pos + 1) / 2) / (pos * neg)
-def without_pulsed(row):  # the test AUC with the pulsed positives left out (their energy: the duty cycle's share)
-    truth = os.path.join(data, "test_labels.csv")
-    sub = os.path.join(work, "run-" + row, "submission.csv")
-    if not (os.path.exists(truth) and os.path.exists(sub)):
-        return None
-    labels = {r["id"]: r for r in csv.DictReader(open(truth))}
-    pairs = [(float(r["target"]), int(labels[r["id"]]["target"])) for r in csv.DictReader(open(sub))
-             if r["id"] in labels and not (labels[r["id"]]["target"] == "1" and
-                                           "pulsed" in labels[r["id"]].get("signal", "").split("+"))]
-    return rank_auc(pairs)
-ENERGY_EDGES = [3, 5, 7.5, 10, 15, 1e9]  # SNR x energy bins from the training set's least SNR (3) up
-def scored(pred, column, truth):  # (score, label, SNR x energy) per id of a prediction file, from a truth file
-    if not (os.path.exists(pred) and os.path.exists(truth)):
-        return None
-    labels = {r["id"]: r for r in csv.DictReader(open(truth))}
-    if not labels or "energy" not in next(iter(labels.values())):
-        return None
-    out = []
-    for r in csv.DictReader(open(pred)):
-        t = labels.get(r["id"])
-        if t is None:
-            return None
-        e = float(t["snr"]) * float(t["energy"]) if t["target"] == "1" else None
-        out.append((float(r[column]), int(t["target"]), e))
-    return out
-def by_energy(rows):  # per ENERGY_EDGES bin: (AUC of its positives against every negative, positives), negatives
-    neg = [(s, 0) for s, y, _ in rows if y == 0]
-    bins = []
-    for lo, hi in zip(ENERGY_EDGES[:-1], ENERGY_EDGES[1:]):
-        pos = [(s, 1) for s, y, e in rows if y == 1 and lo <= e < hi]
-        bins.append((rank_auc(pos + neg) if pos else None, len(pos)))
-    return bins, len(neg)
-def matched_energy(row):  # out of fold and test, each the mean of its SNR x energy bins' AUCs weighted by the
-    # training positives' shares of the bins (direct standardisation), and the error of their difference
-    oof = scored(os.path.join(work, "run-" + row, "oof.csv"), "prediction", os.path.join(data, "train_signals.csv"))
-    test = scored(os.path.join(work, "run-" + row, "submission.csv"), "target", os.path.join(data, "test_labels.csv"))
-    if not oof or not test:
-        return None
-    (ob, on), (tb, tn) = by_energy(oof), by_energy(test)
-    total = sum(n for _, n in ob)
-    if total == 0 or any(n > 0 and (a is None or t is None) for (a, n), (t, _) in zip(ob, tb)):
-        return None  # a bin the training set fills and the test set does not: no matched comparison
-    w = [n / total for _, n in ob]
-    o_auc = sum(wi * a for wi, (a, n) in zip(w, ob) if n)
-    t_auc = sum(wi * a for wi, (a, n) in zip(w, tb) if wi > 0)
-    var = sum((wi * hanley_mcneil(a, n, on)) ** 2 for wi, (a, n) in zip(w, ob) if n and 0 < a < 1)
-    var += sum((wi * hanley_mcneil(a, n, tn)) ** 2 for wi, (a, n) in zip(w, tb) if wi > 0 and 0 < a < 1)
-    return o_auc, t_auc, var ** 0.5
-def hanley_mcneil(a, pos, neg):  # the standard error of an AUC of `a` over pos positives and neg negatives
-    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
-    return ((a * (1 - a) + (pos - 1) * (q1 - a * a) + (neg - 1) * (q2 - a * a)) / (pos * neg)) ** 0.5
-def class_counts(path, key):  # positives and negatives in a CSV's 0/1 column
-    if not os.path.exists(path):
-        return None
-    y = [r[key] for r in csv.DictReader(open(path))]
-    return y.count("1"), y.count("0")
-def gap_se(row, oof_auc, test_auc):  # out-of-fold minus test: each AUC's error, independent sets
-    o = class_counts(os.path.join(work, "run-" + row, "oof.csv"), "target")
-    t = class_counts(os.path.join(data, "test_labels.csv"), "target")
-    if not o or not t or min(o + t) == 0 or not (0 < oof_auc < 1 and 0 < test_auc < 1):
-        return None
-    return (hanley_mcneil(oof_auc, *o) ** 2 + hanley_mcneil(test_auc, *t) ** 2) ** 0.5
-pulsed = set_name in ("shift", "shift2")  # the sets with pulsed signals in their test set
-matched = {r[0]: matched_energy(r[0]) for r in res} if pulsed else {}
-energy = any(m is not None for m in matched.values())
-lines.append("| row | what | out-of-fold AUC | mean of the folds' AUCs | test AUC |%s%s%s wall time |" %
-             (" out-of-fold − test (± its standard error) |" if shift else "",
-              " test AUC without pulsed positives | out-of-fold − that |" if pulsed else "",
-              " at the training set's SNR × energy: out of fold / test | out-of-fold − test there (± s.e.) |"
-              if energy else ""))
-lines.append("|---|---|---|---|---|---|" + ("---|" if shift else "") + ("---|---|" if pulsed else "") +
-             ("---|---|" if energy else ""))
-for row, w, cv, pr in res:
-    test_auc = pr.get("test ROC AUC (test_labels.csv)", -1)
-    gap = ""
-    if shift:
-        se = gap_se(row, cv["oof_auc"], test_auc)
-        gap = " %+.4f%s |" % (cv["oof_auc"] - test_auc, " ± %.3f" % se if se is not None else "")
-    if pulsed:
-        np_auc = without_pulsed(row)
-        gap += " %s | %s |" % (f4(np_auc), "%+.4f" % (cv["oof_auc"] - np_auc) if np_auc is not None else "–")
-    if energy:
-        m = matched[row]
-        gap += " %s / %s | %s |" % ((f4(m[0]), f4(m[1]), "%+.4f ± %.3f" % (m[0] - m[1], m[2])) if m else ("–", "–", "–"))
-    folds = cv.get("fold_auc") or []
-    fold_mean = sum(folds) / len(folds) if folds else None
-    lines.append("| %s | %s | %s | %s | %s |%s %d min %02d s |" % (row, w["what"], f4(cv["oof_auc"]), f4(fold_mean),
-                 f4(test_auc), gap, int(w["wall_s"]) // 60, int(w["wall_s"]) % 60))
-def table(key, lo, hi, fmt, title):
-    cols = []
-    for _, _, _, pr in res:
-        for k in bins(pr, key, lo, hi, fmt):
-            if k not in cols: cols.append(k)
-    if not cols:
-        return []
-    out = ["", title, "", "| row | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-    npos = None
-    for row, _, _, pr in [r for r in res if key in r[3]]:  # rows predicted before a key existed: left out
-        b = bins(pr, key, lo, hi, fmt)
-        out.append("| %s | " % row + " | ".join(f4(b[c]["auc"]) if c in b else "–" for c in cols) + " |")
-        if npos is None: npos = [str(b[c]["positives"]) if c in b else "0" for c in cols]
-    out.append("| (positives) | " + " | ".join(npos or []) + " |")
-    return out
-lines += table("test AUC by SNR", "snr_lo", "snr_hi", "%g", "Held-out test ROC AUC by the signal's SNR (each bin's positives against all negatives):")
-lines += table("test AUC by energy SNR", "snr_lo", "snr_hi", "%g", "Held-out test ROC AUC by the signal's SNR times its "
-               "ON-panel energy (the truth file's `energy`: 1 for a constant signal, about the duty cycle for a pulsed "
-               "one, 2/3 for one missing from an ON panel), each bin's positives against all negatives:")
-lines += table("test AUC by |drift| (Hz/s)", "drift_lo", "drift_hi", "%g", "Held-out test ROC AUC by the signal's |drift rate| in Hz/s:")
-if shift:  # by family: a signal family's positives against all negatives; an interference kind's negatives against all positives
-    cols, counts = [], {}
-    for _, _, _, pr in res:
-        for b in pr.get("test AUC by family", []):
-            k = b["group"] + ": " + b["family"]
-            if k not in cols: cols.append(k)
-            counts.setdefault(k, b["negatives"] if b["group"] == "interference" else b["positives"])
-    lines += ["", "Held-out test ROC AUC by family (a signal family: its positives against all negatives; an "
-              "interference kind: all positives against the negatives that carry it; `none`: clean negatives):", "",
-              "| family | " + " | ".join(r[0] for r in res) + " | (samples) |", "|---|" + "---|" * (len(res) + 1)]
-    for k in cols:
-        vals = []
-        for _, _, _, pr in res:
-            b = {x["group"] + ": " + x["family"]: x for x in pr.get("test AUC by family", [])}
-            vals.append(f4(b[k]["auc"]) if k in b else "–")
-        lines.append("| %s | %s | %d |" % (k, " | ".join(vals), counts[k]))
-text = "\n".join(lines) + "\n"
-tag = "quality.sh" + ("" if set_name == "indist" else " " + set_name)
-marker_begin, marker_end = "<!-- %s: begin -->" % tag, "<!-- %s: end -->" % tag
-source = {"indist": "cadence-synth seed " + seed, "shift": "cadence-synth --preset shift",
-          "shift2": "cadence-synth --preset shift --seed 7, a second draw",
-          "setigen": "bench/setigen_shift.py, setigen's own signals"}[set_name]
-header = ("Measured by `bash bench/quality.sh` (%s%s) on %s, %d cores.\n\n" %
-          (source, ", QUICK" if quick == "1" else "", cpu, os.cpu_count()))
-block = marker_begin + "\n" + header + text + marker_end
-if os.path.exists(out_md):
-    doc = open(out_md).read()
-    if marker_begin in doc and marker_end in doc:
-        a, b = doc.index(marker_begin), doc.index(marker_end) + len(marker_end)
-        doc = doc[:a] + block + doc[b:]
-    else:
-        doc += "\n" + block + "\n"
-else:
-    doc = "# Detection quality\n\n" + block + "\n"
-tmp = out_md + ".tmp"
-with open(tmp, "w") as f: f.write(doc)
-os.replace(tmp, out_md)
-print(text)
-print("wrote", out_md)
-EOF
+  /usr/bin/python3 bench/quality_tables.py tables "$1" "$2" "$out_md" "$seed" "${QUICK:-0}" "$3" $4
 }
 
 set -euo pipefail
@@ -215,11 +31,12 @@ seed=${SEED:-2026}
 build_dir=${CADENCE_BUILD_DIR:-build}
 out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
-sets=${SETS:-indist shift shift2 setigen}
+sets=${SETS:-indist shift shift2 shift3 shift4 setigen}
 indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_mean"
 shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4 track_mean"
 setigen_rows="demo dedoppler dedoppler_off_mean track track_band track_mean"
 shift2_rows="demo dedoppler_off_mean track track_band track_mean"
+draw_rows="demo dedoppler_off_mean track"
 if [ "${QUICK:-0}" = 1 ]; then
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
@@ -307,8 +124,10 @@ for set in $sets; do
     indist) set_work=$work; data=$work/data-$seed${QUICK:+-quick}; preset=(--seed "$seed"); all_rows=$indist_rows ;;
     shift) set_work=$work/shift; data=$work/shift/data${QUICK:+-quick}; preset=(--preset shift); all_rows=$shift_rows ;;
     shift2) set_work=$work/shift2; data=$work/shift2/data${QUICK:+-quick}; preset=(--preset shift --seed 7); all_rows=$shift2_rows ;;
+    shift3) set_work=$work/shift3; data=$work/shift3/data${QUICK:+-quick}; preset=(--preset shift --seed 8); all_rows=$draw_rows ;;
+    shift4) set_work=$work/shift4; data=$work/shift4/data${QUICK:+-quick}; preset=(--preset shift --seed 9); all_rows=$draw_rows ;;
     setigen) set_work=$work/setigen; data=$work/setigen/data${QUICK:+-quick}; all_rows=$setigen_rows ;;
-    *) echo "quality.sh: unknown set \`$set\` (sets: indist shift shift2 setigen)" >&2; exit 2 ;;
+    *) echo "quality.sh: unknown set \`$set\` (sets: indist shift shift2 shift3 shift4 setigen)" >&2; exit 2 ;;
   esac
   mkdir -p "$set_work"
   if [ "$set" = setigen ] && [ ! -f "$data/old_leaky_data/train_labels_old.csv" ]; then
@@ -362,3 +181,5 @@ EOF_PY
   done
   write_tables "$set" "$set_work" "$data" "$all_rows"
 done
+# each row over every shift draw measured so far (the benchmark and seeds 7, 8, 9): its mean gap and error
+case " $sets " in *" shift"*) /usr/bin/python3 bench/quality_tables.py draws "$out_md" "$work" $draw_rows ;; esac
