@@ -8,6 +8,12 @@ Each writes its block between <!-- quality.sh ...: begin --> and <!-- ...: end -
 the end when absent) and leaves the rest of the file as it was.
 """
 import csv, json, os, platform, subprocess, sys
+def rows_of(path):  # a CSV file's rows as dicts (the file closed again)
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+def read_text(path):
+    with open(path) as f:
+        return f.read()
 def load(work, row, name):
     with open(os.path.join(work, "run-" + row, name)) as f:
         return json.load(f)
@@ -36,8 +42,8 @@ def without_pulsed(work, data, row):  # the test AUC with the pulsed positives l
     sub = os.path.join(work, "run-" + row, "submission.csv")
     if not (os.path.exists(truth) and os.path.exists(sub)):
         return None
-    labels = {r["id"]: r for r in csv.DictReader(open(truth))}
-    pairs = [(float(r["target"]), int(labels[r["id"]]["target"])) for r in csv.DictReader(open(sub))
+    labels = {r["id"]: r for r in rows_of(truth)}
+    pairs = [(float(r["target"]), int(labels[r["id"]]["target"])) for r in rows_of(sub)
              if r["id"] in labels and not (labels[r["id"]]["target"] == "1" and
                                            "pulsed" in labels[r["id"]].get("signal", "").split("+"))]
     return rank_auc(pairs)
@@ -45,11 +51,11 @@ ENERGY_EDGES = [3, 5, 7.5, 10, 15, 1e9]  # SNR x energy bins from the training s
 def scored(pred, column, truth):  # (score, label, SNR x energy) per id of a prediction file, from a truth file
     if not (os.path.exists(pred) and os.path.exists(truth)):
         return None
-    labels = {r["id"]: r for r in csv.DictReader(open(truth))}
+    labels = {r["id"]: r for r in rows_of(truth)}
     if not labels or "energy" not in next(iter(labels.values())):
         return None
     out = []
-    for r in csv.DictReader(open(pred)):
+    for r in rows_of(pred):
         t = labels.get(r["id"])
         if t is None:
             return None
@@ -85,7 +91,7 @@ def hanley_mcneil(a, pos, neg):  # the standard error of an AUC of `a` over pos 
 def class_counts(path, key):  # positives and negatives in a CSV's 0/1 column
     if not os.path.exists(path):
         return None
-    y = [r[key] for r in csv.DictReader(open(path))]
+    y = [r[key] for r in rows_of(path)]
     return y.count("1"), y.count("0")
 def gap_se(work, data, row, oof_auc, test_auc):  # out-of-fold minus test: each AUC's error, independent sets
     o = class_counts(os.path.join(work, "run-" + row, "oof.csv"), "target")
@@ -102,7 +108,7 @@ def write_block(out_md, tag, text):  # `text` between <!-- tag: begin --> and <!
     marker_begin, marker_end = "<!-- %s: begin -->" % tag, "<!-- %s: end -->" % tag
     block = marker_begin + "\n" + text + marker_end
     if os.path.exists(out_md):
-        doc = open(out_md).read()
+        doc = read_text(out_md)
         if marker_begin in doc and marker_end in doc:
             a, b = doc.index(marker_begin), doc.index(marker_end) + len(marker_end)
             doc = doc[:a] + block + doc[b:]
