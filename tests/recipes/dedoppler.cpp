@@ -36,6 +36,9 @@ TEST_CASE("dedoppler: as the model of a pipeline, run scores the folds without t
   const auto report = test::read_file(out / "r/report.html");
   CHECK(report.find("id=\"snr\"") != std::string::npos);
   CHECK(report.find("id=\"prediction\"") != std::string::npos);
+  // predict.json's binned tables (by SNR, SNR x energy, drift, family) stay out of the report's summary
+  REQUIRE(predict.contains("test AUC by energy SNR"));
+  CHECK(report.find("snr_lo") == std::string::npos);
 }
 
 TEST_CASE(
@@ -66,8 +69,49 @@ TEST_CASE(
   std::iota(all.begin(), all.end(), 0);
   const auto p = cadence::predict_pipeline(b, net, cadence::Head::ce, train, all, 64, torch::kCPU, 1, "x", true);
   CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(cadence::roc_auc(train.targets(), p)).epsilon(1e-12));
+  CHECK(cv["baseline_search"] == "line");
   const auto report = test::read_file(r.report);
   CHECK(report.find("de-Doppler baseline ROC AUC (same cadences)") != std::string::npos);
   CHECK(report.find("<th>de-Doppler baseline</th>") != std::string::npos);        // beside the network, by SNR
   CHECK(report.find("<title>de-Doppler baseline</title>") != std::string::npos);  // and on the ROC chart
+}
+
+TEST_CASE("dedoppler: finetune.baseline_search \"track\" scores the track search as track.json ships it") {
+  test::TempDir data("ddtrack"), out("ddtrackrun");
+  test::small_dataset(data.path, 40, 8);
+  const auto pipeline =
+      cadence::Load{} | cadence::Background{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
+  cadence::config::json j = {
+      {"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
+      {"load", {{"root", data.path.string()}, {"threads", 2}}},
+      {"background", {{"mode", "off_mean"}}},
+      {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
+      {"train", {{"epochs", 1}, {"batch_size", 8}, {"folds", 2}}},
+      {"finetune", {{"init", "scratch"}, {"baseline", true}, {"baseline_search", "track"}}}};
+  cadence::recipes::finetune(pipeline, j);
+  const auto cv = cadence::config::json::parse(test::read_file(out / "r/cv.json"));
+  REQUIRE(cv.contains("baseline_auc"));
+  CHECK(cv["baseline_search"] == "track");
+  // the same number as track.json's own pipeline (its model and background sections) on those cadences
+  const auto track = cadence::config::load_file(std::filesystem::path(CADENCE_SOURCE_DIR) / "samples/seti/configs/track.json");
+  auto b = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::DeDopplerArch>{};
+  b.get<cadence::Load>().options.root = data.path;
+  b.get<cadence::Load>().options.layout = cadence::PanelLayout::all_stacked;
+  b.get<cadence::Background>().options = cadence::config::parse<cadence::BackgroundOptions>(track["background"]);
+  b.get<cadence::Model<cadence::DeDopplerArch>>().options =
+      cadence::config::parse<cadence::ModelOptions<cadence::DeDopplerArch>>(track["model"]);
+  const auto train = b.get<cadence::Load>().open(cadence::Split::train);
+  auto net = cadence::build_network(b, 1);
+  std::vector<std::int64_t> all(train.size());
+  std::iota(all.begin(), all.end(), 0);
+  const auto p = cadence::predict_pipeline(b, net, cadence::Head::ce, train, all, 64, torch::kCPU, 1, "x", true);
+  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(cadence::roc_auc(train.targets(), p)).epsilon(1e-12));
+  // and the preset is track.json's model, key for key
+  const cadence::DeDopplerOptions& shipped = b.get<cadence::Model<cadence::DeDopplerArch>>().options;
+  CHECK(cadence::config::write_value(shipped) == cadence::config::write_value(cadence::DeDopplerOptions::shipped_track()));
+  CHECK(track["background"]["mode"] == "neighbour_mean");
+  // without a baseline, naming its search is refused with the key's path
+  j["finetune"] = {{"init", "scratch"}, {"baseline_search", "track"}};
+  test::check_error([&] { cadence::recipes::finetune(pipeline, j); }, "/finetune/baseline_search",
+                    "only \"baseline\": true reads it");
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <numeric>
 #include <sstream>
@@ -155,6 +156,10 @@ TEST_CASE("truth files: malformed rows are refused with the file and line") {
   test::check_error([&] { cadence::csv::read_truth(dir / "g.csv"); }, "g.csv:2", "energy `half`");
   test::write_file(dir / "h.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,0.3,duty=0.3\n");
   test::check_error([&] { cadence::csv::read_truth(dir / "h.csv"); }, "h.csv:2", "9 columns");
+  test::write_file(dir / "j.csv", header + "\nx,0,,,,,0.5,,\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "j.csv"); }, "j.csv:2", "energy `0.5` for a negative");
+  test::write_file(dir / "k.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,,duty=0.3,\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "k.csv"); }, "k.csv:2", "a positive without its energy");
   test::write_file(dir / "i.csv", header + "\nx,1,3,0.1,straight+pulsed+box,static,0.31,duty=0.3;width_hz=4,snr=9\n");
   const auto rows = cadence::csv::read_truth(dir / "i.csv");
   REQUIRE(rows.size() == 1);
@@ -451,14 +456,17 @@ TEST_CASE(
 }
 
 namespace {
-// A truth file's parameter field, `key=value;...`, as a map.
+// A truth file's parameter field, `key=value;...`, as a map of its numbers (names, such as line=, left out).
 std::map<std::string, double> params_of(const std::string& text) {
   std::map<std::string, double> out;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ';');) {
     const auto eq = item.find('=');
     REQUIRE(eq != std::string::npos);
-    out[item.substr(0, eq)] = std::stod(item.substr(eq + 1));
+    const std::string value = item.substr(eq + 1);
+    char* end = nullptr;
+    const double x = std::strtod(value.c_str(), &end);
+    if (end == value.c_str() + value.size()) out[item.substr(0, eq)] = x;
   }
   return out;
 }
@@ -513,6 +521,17 @@ TEST_CASE("generator families: each sample's energy and parameters agree with th
     CHECK(a.rows_with(panel) == static_cast<int>(q.at("rows")));
     CHECK(a.at(panel, first, 7) > 0.0f);
     if (first > 0) CHECK(a.at(panel, first - 1, 7) == 0.0f);
+    // a static line: the line's family and width as drawn, zero drift, the channel it sits at
+    o.interference = "static";
+    s = drawn_sample(o, i, false);
+    a = added(o, i, false);
+    q = params_of(s.family.interference_params);
+    CHECK(q.at("drift_hz_s") == 0.0);
+    CHECK(q.count("width_hz") == 1);
+    CHECK(std::abs(q.at("start_channel") - a.peak(1, 100)) <= 1.0);
+    CHECK(s.family.interference_params.find("line=straight+") != std::string::npos);
+    o.interference = "drifting";
+    CHECK(drawn_sample(o, i, false).family.interference_params.find(";line=") != std::string::npos);
     // a DC spike: its gain times the level its SNR gives
     o.interference = "dc_spike";
     s = drawn_sample(o, i, false);

@@ -191,6 +191,9 @@ inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
     if (params) {
       r.energy = number(f[6], "energy");
       if (r.energy < 0.0) fail(path.string(), ":", lineno, ": energy `", f[6].substr(0, 40), "` is negative");
+      if (r.target == 0 && !std::isnan(r.energy))
+        fail(path.string(), ":", lineno, ": energy `", f[6].substr(0, 40), "` for a negative (it has no signal)");
+      if (r.target == 1 && std::isnan(r.energy)) fail(path.string(), ":", lineno, ": a positive without its energy");
       r.signal_params = std::string(f[7]);
       r.interference_params = std::string(f[8]);
     }

@@ -123,6 +123,24 @@ struct DeDopplerOptions {
   static constexpr std::string_view track_only_message =
       ": only \"search\": \"track\" reads it (this model searches lines)";
 
+  /// The track search as samples/seti/configs/track.json ships it (its settings chosen in docs/quality.md,
+  /// behind the background mode "neighbour_mean"; a test reads track.json against this):
+  /// finetune.baseline_search "track" scores it beside a network.
+  static DeDopplerOptions shipped_track() {
+    DeDopplerOptions o;
+    o.search = DeDopplerSearch::track;
+    o.time_bin = 6;
+    o.freq_bin = 2;
+    o.track_step = 1;
+    o.track_algorithm = TrackAlgorithm::forward;
+    o.track_beta = 0.5;
+    o.track_window = 32;
+    o.track_compare = TrackCompare::max;
+    o.threshold = 14.0;
+    o.scale = 3.0;
+    return o;
+  }
+
   /// With a line search, the first track_* key whose value it would ignore (one away from its default);
   /// empty when there is none or the search is a track search.
   std::string_view line_ignores() const {

@@ -25,6 +25,13 @@ inline constexpr std::array<std::pair<PretrainSplit, std::string_view>, 2> enum_
   return {{{PretrainSplit::old, "old"}, {PretrainSplit::train, "train"}}};
 }
 
+/// The classical search finetune.baseline scores beside the network: the line search at its defaults
+/// (detect/dedoppler.hpp, no background stage), or the track search as track.json ships it.
+enum class BaselineSearch { line, track };
+inline constexpr std::array<std::pair<BaselineSearch, std::string_view>, 2> enum_names(BaselineSearch) {
+  return {{{BaselineSearch::line, "line"}, {BaselineSearch::track, "track"}}};
+}
+
 struct PretrainOptions {
   PretrainSplit split = PretrainSplit::old;  // old_leaky_data (the seed's choice) or train
   int epochs = 0;                            // 0: train.epochs
@@ -40,6 +47,7 @@ struct FinetuneOptions {
       FinetuneInit::pretrained;  // pretrained: <run.dir>/pretrain/model.pt; weights: model.weights; scratch
   std::vector<int> only;         // train only these folds (empty: all)
   bool baseline = false;         // also score the de-Doppler baseline on the same cadences, for the report
+  BaselineSearch baseline_search = BaselineSearch::line;  // which search the baseline is
   // pseudo-labelling (the 3rd place's step): each fold first trains a teacher, whose predictions on the
   // test cadences label those it is sure of (P >= pseudo_high: 1, P <= pseudo_low: 0; pseudo_soft: P
   // itself), and the fold then trains on its own fitting cadences and those; validation stays the fold's
@@ -52,6 +60,9 @@ struct FinetuneOptions {
     v("init", init);
     v("only", only);
     v("baseline", baseline);
+    v("baseline_search", baseline_search, [this](BaselineSearch value, const std::string& path) {
+      if (!baseline && value != BaselineSearch::line) fail(path, ": only \"baseline\": true reads it (no baseline is scored)");
+    });
     v("pseudo", pseudo);
     v("pseudo_high", pseudo_high, config::in_range(0.0, 1.0));
     v("pseudo_low", pseudo_low, config::in_range(0.0, 1.0));

@@ -166,22 +166,18 @@ struct SynthSample {
   FamilyDraw family;                // what the signal and the interference were drawn as
 };
 
-/// What random_signal drew, for the truth files.
-struct SignalDraw {
-  double snr = 0.0, drift = 0.0;
-  std::string family;  // path+intensity+profile
-  std::string params;  // key=value;... (Params): what the family names leave open
-};
-
 /// A truth file's parameter list, `key=value;key=value` (no commas: it is one CSV field). Keys carry
-/// their unit (`_s`, `_hz`, `_channels`); values print with six significant digits.
+/// their unit (`_s`, `_hz`, `_channels`); numbers print with nine significant digits.
 class Params {
  public:
   Params& add(std::string_view key, double value) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", value);
+    std::snprintf(buf, sizeof buf, "%.9g", value);  // a time of ~20,000 s to the 0.1 ms
+    return add(key, std::string_view(buf));
+  }
+  Params& add(std::string_view key, std::string_view value) {  // a name (no comma, semicolon or '=')
     if (!text_.empty()) text_ += ';';
-    text_.append(key).append("=").append(buf);
+    text_.append(key).append("=").append(value);
     return *this;
   }
   Params& add(const std::string& more) {  // another list, appended
@@ -193,6 +189,15 @@ class Params {
 
  private:
   std::string text_;
+};
+
+/// What random_signal drew, for the truth files.
+struct SignalDraw {
+  double snr = 0.0, drift = 0.0;
+  std::string family;       // path+intensity+profile
+  std::string path_params;  // key=value;... (Params): where the path starts and what its family leaves open
+  std::string shape_params;  // the same for its width and its intensity over time
+  std::string params() const { return Params{}.add(path_params).add(shape_params).str(); }
 };
 
 /// The energy of `s` in the ON panels (0, 2, 4 but `skip`) relative to a constant signal of its SNR over
@@ -266,24 +271,27 @@ inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Fami
     s.t_profile = {TProfileKind::constant, level, 1.0, 0.0, 0.0};
   }
   if (drawn != nullptr) {
-    Params params;
-    params.add("start_channel", (s.path.f_start - p.freq(0)) / p.df).add("width_hz", w);
+    Params at, shape;
+    at.add("start_channel", (s.path.f_start - p.freq(0)) / p.df);
     if (s.path.kind == PathKind::sine)
-      params.add("path_period_s", s.path.period).add("path_amplitude_hz", s.path.amplitude);
+      at.add("path_period_s", s.path.period).add("path_amplitude_hz", s.path.amplitude);
     if (s.path.kind == PathKind::random_walk)
-      params.add("walk_step_hz", walk_step).add("walk_bound_hz", s.path.amplitude);
+      at.add("walk_step_hz", walk_step).add("walk_bound_hz", s.path.amplitude);
+    shape.add("width_hz", w);
     if (s.t_profile.kind == TProfileKind::sine)
-      params.add("scint_period_s", s.t_profile.period)
+      shape.add("scint_period_s", s.t_profile.period)
           .add("scint_phase_s", s.t_profile.phase)
           .add("scint_depth", s.t_profile.amplitude / level);
     if (s.t_profile.kind == TProfileKind::pulsed)
-      params.add("pulse_period_s", s.t_profile.period)
+      shape.add("pulse_period_s", s.t_profile.period)
           .add("pulse_phase_s", s.t_profile.phase)
           .add("duty", s.t_profile.duty);
-    *drawn = {snr, drift,
+    *drawn = {snr,
+              drift,
               std::string(kPaths[path].name) + "+" + std::string(kIntensities[intensity].name) + "+" +
                   std::string(kProfiles[profile].name),
-              params.str()};
+              at.str(),
+              shape.str()};
   }
   return s;
 }
@@ -316,13 +324,16 @@ inline void add_interference(std::size_t kind, const PanelSpan& panel, std::span
     SignalDraw line;
     Signal sig = random_signal(rng, o, f, p, 6 * T, noise_std, &line);
     drawn.add("snr", line.snr);
-    if (name == "static") {
+    if (name == "static") {  // the line's width and intensity as drawn, at a channel of its own, no drift
       sig.path.kind = PathKind::constant;
       sig.path.drift_rate = 0.0;
       sig.path.f_start = p.freq(extra.randint(8, p.fchans - 9));
-      drawn.add("drift_hz_s", 0.0).add("start_channel", (sig.path.f_start - p.freq(0)) / p.df);
+      drawn.add("line", "straight" + line.family.substr(line.family.find('+')))
+          .add("drift_hz_s", 0.0)
+          .add("start_channel", (sig.path.f_start - p.freq(0)) / p.df)
+          .add(line.shape_params);
     } else {
-      drawn.add("drift_hz_s", line.drift).add(line.params);
+      drawn.add("line", line.family).add("drift_hz_s", line.drift).add(line.params());
     }
     if (name == "switching") {  // on from, or off after, a time in the middle 70% of the cadence
       const double at = extra.uniform(0.15, 0.85) * 6 * T;
@@ -407,7 +418,7 @@ inline SynthSample make_sample(const SynthOptions& o, Split split, std::uint32_t
     const int skip =
         f.skip_panel > 0.0 && extra.bernoulli(f.skip_panel) ? 2 * static_cast<int>(extra.randint(0, 2)) : -1;
     if (skip >= 0) s.family.signal += "+skip" + std::to_string(skip);
-    s.family.signal_params = skip >= 0 ? Params{}.add(drawn.params).add("skip_panel", skip).str() : drawn.params;
+    s.family.signal_params = skip >= 0 ? Params{}.add(drawn.params()).add("skip_panel", skip).str() : drawn.params();
     s.family.energy = on_energy(sig, p, skip);
     for (int k : {0, 2, 4})
       if (k != skip) add_signal(panel_span(k), p, sig, k * T);
