@@ -55,6 +55,10 @@ def main():
     put('csv', 'submission.csv', 'id,target\nabc,0.25\nabd,1e-3\n')
     put('csv', 'crlf.csv', 'id,target\r\nx_1,1\r\n\r\n')
     put('csv', 'folds.csv', 'id,fold\nabc,0\n')
+    put('csv', 'truth.csv', 'id,target,snr,drift,signal,interference,energy,signal_params,interference_params\n'
+        'a1,0,,,,static,,,snr=5.5;line=straight+constant+box;drift_hz_s=0\n'
+        'a2,1,7.25,-0.004,sine+pulsed+gaussian+skip2,,0.2684,start_channel=40.5;duty=0.41;skip_panel=2,\n')
+    put('csv', 'truth_v1.csv', 'id,target,snr,drift,signal,interference\nb1,1,12,0.003,straight+constant+sinc2,off_only\n')
     put('config', 'ensemble.json', json.dumps({'ensemble': {'dir': 'runs/e', 'blend': 'rank', 'set': ['train.epochs=1'],
         'members': [{'name': 'a', 'config': 'demo.json', 'weight': 0.5}, {'name': 'b', 'config': 'demo.json', 'set': ['model.width=8']}]}}))
     put('config', 'with_sets.txt', '--set ensemble.blend=prob\n--set ensemble.members=[]\n{"ensemble": {"members": []}}')

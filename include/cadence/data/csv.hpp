@@ -135,13 +135,11 @@ struct TruthRow {
   std::string signal, interference, signal_params, interference_params;
 };
 
-/// Reads a truth file: `id,target`, `id,target,snr,drift`, `id,target,snr,drift,signal,interference`
-/// (cadence-synth before energy and parameters; bench/setigen_shift.py) or kTruthHeader. Errors name
-/// the file and line.
-inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
-  if (std::filesystem::exists(path)) require_regular_file(path, path.string());
-  std::ifstream in(path);
-  if (!in) fail(path.string(), ": cannot open (missing truth file?)");
+/// Parses a truth file from `in`: `id,target`, `id,target,snr,drift`, `id,target,snr,drift,signal,
+/// interference` (cadence-synth before energy and parameters; bench/setigen_shift.py) or kTruthHeader.
+/// Errors name `file` and the line.
+inline std::vector<TruthRow> parse_truth(std::istream& in, const std::string& file) {
+  const std::filesystem::path path(file);  // for the messages
   std::string line;
   constexpr const char* expected =
       "`id,target[,snr,drift[,signal,interference[,energy,signal_params,interference_params]]]`";
@@ -200,6 +198,14 @@ inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
     rows.push_back(std::move(r));
   }
   return rows;
+}
+
+/// Reads a truth file (parse_truth); a directory or FIFO in its place is refused at once.
+inline std::vector<TruthRow> read_truth(const std::filesystem::path& path) {
+  if (std::filesystem::exists(path)) require_regular_file(path, path.string());
+  std::ifstream in(path);
+  if (!in) fail(path.string(), ": cannot open (missing truth file?)");
+  return parse_truth(in, path.string());
 }
 
 }  // namespace cadence::csv

@@ -467,7 +467,7 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
       try {
         const SynthSample s = make_sample(o, jobs[k].split, jobs[k].index);
         targets[k] = s.target;
-        signals[k] = {s.snr, s.drift, s.family.signal, {}};
+        signals[k] = {s.snr, s.drift, s.family.signal, {}, {}};
         families[k] = s.family;
         npy::write_f16(npy_path(o.root / layout_of(jobs[k].split).dir, s.id), shape, s.data);
       } catch (...) {
