@@ -37,7 +37,9 @@ shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject injec
 setigen_rows="demo dedoppler dedoppler_off_mean track track_band track_mean"
 shift2_rows="demo dedoppler_off_mean track track_band track_mean"
 draw_rows="demo dedoppler_off_mean track"
+quick_data=""  # QUICK=1's datasets sit beside the full ones (data-quick)
 if [ "${QUICK:-0}" = 1 ]; then
+  quick_data=-quick
   sizes=(--train 48 --test 24 --old 48)
   quick=(--set train.epochs=1 --set pretrain.epochs=1 --set train.folds=2 --set train.batch_size=16)
 else
@@ -121,12 +123,12 @@ declare -A blend_mode=([blend_dedoppler_min]=rank_min)  # the rest: rank
 
 for set in $sets; do
   case $set in
-    indist) set_work=$work; data=$work/data-$seed${QUICK:+-quick}; preset=(--seed "$seed"); all_rows=$indist_rows ;;
-    shift) set_work=$work/shift; data=$work/shift/data${QUICK:+-quick}; preset=(--preset shift); all_rows=$shift_rows ;;
-    shift2) set_work=$work/shift2; data=$work/shift2/data${QUICK:+-quick}; preset=(--preset shift --seed 7); all_rows=$shift2_rows ;;
-    shift3) set_work=$work/shift3; data=$work/shift3/data${QUICK:+-quick}; preset=(--preset shift --seed 8); all_rows=$draw_rows ;;
-    shift4) set_work=$work/shift4; data=$work/shift4/data${QUICK:+-quick}; preset=(--preset shift --seed 9); all_rows=$draw_rows ;;
-    setigen) set_work=$work/setigen; data=$work/setigen/data${QUICK:+-quick}; all_rows=$setigen_rows ;;
+    indist) set_work=$work; data=$work/data-$seed$quick_data; preset=(--seed "$seed"); all_rows=$indist_rows ;;
+    shift) set_work=$work/shift; data=$work/shift/data$quick_data; preset=(--preset shift); all_rows=$shift_rows ;;
+    shift2) set_work=$work/shift2; data=$work/shift2/data$quick_data; preset=(--preset shift --seed 7); all_rows=$shift2_rows ;;
+    shift3) set_work=$work/shift3; data=$work/shift3/data$quick_data; preset=(--preset shift --seed 8); all_rows=$draw_rows ;;
+    shift4) set_work=$work/shift4; data=$work/shift4/data$quick_data; preset=(--preset shift --seed 9); all_rows=$draw_rows ;;
+    setigen) set_work=$work/setigen; data=$work/setigen/data$quick_data; all_rows=$setigen_rows ;;
     *) echo "quality.sh: unknown set \`$set\` (sets: indist shift shift2 shift3 shift4 setigen)" >&2; exit 2 ;;
   esac
   mkdir -p "$set_work"
@@ -182,4 +184,4 @@ EOF_PY
   write_tables "$set" "$set_work" "$data" "$all_rows"
 done
 # each row over every shift draw measured so far (the benchmark and seeds 7, 8, 9): its mean gap and error
-case " $sets " in *" shift"*) /usr/bin/python3 bench/quality_tables.py draws "$out_md" "$work" $draw_rows ;; esac
+case " $sets " in *" shift"*) /usr/bin/python3 bench/quality_tables.py draws "$out_md" "$work" "data$quick_data" $draw_rows ;; esac

@@ -2,7 +2,8 @@
 """The tables bench/quality.sh writes into docs/quality.md (the standard library only: /usr/bin/python3).
 
     quality_tables.py tables SET WORK OUT_MD SEED QUICK DATA ROWS...   one set's tables, from its work directory
-    quality_tables.py draws OUT_MD ROOT ROWS...                        each row over every shift draw under ROOT
+    quality_tables.py draws OUT_MD ROOT DATA ROWS...                   each row over every shift draw under ROOT
+                                                                       (ROOT/<draw>/DATA: its data)
 
 Each writes its block between <!-- quality.sh ...: begin --> and <!-- ...: end --> markers in OUT_MD (added at
 the end when absent) and leaves the rest of the file as it was.
@@ -204,18 +205,21 @@ def tables(set_name, work, out_md, seed, quick, data, rows):
     print(text)
     print("wrote", out_md)
 SHIFT_DRAWS = ["shift", "shift2", "shift3", "shift4"]  # the sets drawn by --preset shift, each with its own seed
-def draws(out_md, root, rows):
+def draws(out_md, root, rows, data_name="data"):
     """Over every shift draw measured (a work directory with the row's results): each row's gaps, raw and
-    at the training set's SNR x energy, per draw and their mean, whose error is the draws' errors combined
-    (independent draws: the root of the summed variances over their count)."""
+    at the training set's SNR x energy, per draw and their mean, with two errors of the mean: the draws'
+    sampling errors combined (independent draws: the root of the summed variances over their count),
+    which holds a detector fixed, and the spread of the draws' gaps (their standard deviation over the
+    root of their count), which also sees a network trained again on each draw."""
     found = []
     for name in SHIFT_DRAWS:
-        work = os.path.join(root, "shift") if name == "shift" else os.path.join(root, name)
+        work = os.path.join(root, name)
         if os.path.isdir(work):
-            found.append((name, work, os.path.join(work, "data")))
+            found.append((name, work, os.path.join(work, data_name)))
     used = []  # the draws some row was measured on, for the header
-    lines = ["| row | draws | mean test AUC | mean out-of-fold − test (± s.e.) | the same at the training set's "
-             "SNR × energy (± s.e.) | per draw: raw / at SNR × energy |", "|---|---|---|---|---|---|"]
+    lines = ["| row | draws | mean test AUC | mean out-of-fold − test (± sampling s.e.; ± the draws' spread) | "
+             "the same at the training set's SNR × energy | per draw: raw / at SNR × energy |",
+             "|---|---|---|---|---|---|"]
     for row in rows:
         per = []
         for name, work, data in found:
@@ -225,10 +229,10 @@ def draws(out_md, root, rows):
             if "blend" in cv:
                 cv = {"oof_auc": cv["blend"]["oof_auc"]}
             test = pr.get("test ROC AUC (test_labels.csv)")
-            se = gap_se(work, data, row, cv["oof_auc"], test) if test is not None else None
             m = matched_energy(work, data, row)
-            if test is None or se is None or m is None:
+            if test is None or m is None:
                 continue
+            se = gap_se(work, data, row, cv["oof_auc"], test) or 0.0  # None: an AUC of 0 or 1, no sampling error
             per.append((name, test, cv["oof_auc"] - test, se, m[0] - m[1], m[2]))
         if len(per) < 2:
             continue
@@ -236,8 +240,9 @@ def draws(out_md, root, rows):
         n = len(per)
         mean = lambda k: sum(p[k] for p in per) / n
         err = lambda k: sum(p[k] ** 2 for p in per) ** 0.5 / n
-        lines.append("| %s | %d | %.4f | %+.4f ± %.3f | %+.4f ± %.3f | %s |" % (
-            row, n, mean(1), mean(2), err(3), mean(4), err(5),
+        spread = lambda k: (sum((p[k] - mean(k)) ** 2 for p in per) / (n - 1)) ** 0.5 / n ** 0.5
+        lines.append("| %s | %d | %.4f | %+.4f ± %.3f; ± %.3f | %+.4f ± %.3f; ± %.3f | %s |" % (
+            row, n, mean(1), mean(2), err(3), spread(2), mean(4), err(5), spread(4),
             ", ".join("%s %+.3f / %+.3f" % (p[0], p[2], p[4]) for p in per)))
     text = ("Measured by `bash bench/quality.sh` over the shift draws (%s) on %s, %d cores.\n\n" %
             (", ".join(f[0] for f in found if f[0] in used), cpu_name(), os.cpu_count())) + "\n".join(lines) + "\n"
@@ -245,11 +250,10 @@ def draws(out_md, root, rows):
     print(text)
     print("wrote", out_md)
 
-
 if __name__ == "__main__":
     if len(sys.argv) >= 8 and sys.argv[1] == "tables":
         tables(*sys.argv[2:8], sys.argv[8:])
-    elif len(sys.argv) >= 4 and sys.argv[1] == "draws":
-        draws(sys.argv[2], sys.argv[3], sys.argv[4:])
+    elif len(sys.argv) >= 5 and sys.argv[1] == "draws":
+        draws(sys.argv[2], sys.argv[3], sys.argv[5:], sys.argv[4])
     else:
         sys.exit(__doc__)

@@ -106,6 +106,7 @@ class MatchedEnergyTest(unittest.TestCase):
 
     def test_positives_fainter_than_the_training_set_carry_no_weight(self):
         before = qt.matched_energy(self.work, self.data, "r")
+        self.assertIsNotNone(before)
         raised = [(i, t, snr, e, s + 10 if e == 0.2 else s) for i, t, snr, e, s in self.test]
         make_run(self.work, self.data, "r", self.train, raised)
         self.assertEqual(qt.matched_energy(self.work, self.data, "r"), before)
@@ -114,10 +115,12 @@ class MatchedEnergyTest(unittest.TestCase):
                                   pair_auc([(s, t) for _, t, _, _, s in self.test]), 3)
 
     def test_a_bin_the_training_set_fills_and_the_test_set_does_not_gives_no_number(self):
+        self.assertIsNotNone(qt.matched_energy(self.work, self.data, "r"))  # before: a number
         make_run(self.work, self.data, "r", self.train, [r for r in self.test if not (r[1] and r[2] == 4.5)])
         self.assertIsNone(qt.matched_energy(self.work, self.data, "r"))
 
     def test_a_truth_file_without_energy_gives_no_number(self):
+        self.assertIsNotNone(qt.matched_energy(self.work, self.data, "r"))  # before: a number
         path = os.path.join(self.data, "test_labels.csv")
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
@@ -137,7 +140,7 @@ class DrawsTest(unittest.TestCase):
             out = os.path.join(root, "q.md")
             with open(out, "w") as f:
                 f.write("# doc\n\nbefore\n")
-            qt.draws(out, root, ["r", "absent"])
+            qt.draws(out, root, ["r", "absent"], "data")
             doc = qt.read_text(out)
             self.assertTrue(doc.startswith("# doc\n\nbefore\n"))
             line = [l for l in doc.splitlines() if l.startswith("| r |")]
@@ -145,7 +148,7 @@ class DrawsTest(unittest.TestCase):
             self.assertNotIn("| absent |", doc)
             cells = [c.strip() for c in line[0].strip("|").split("|")]
             self.assertEqual(cells[1], "3")
-            gaps, errors, tests = [], [], []
+            gaps, errors, tests, matched = [], [], [], []
             for name in ("shift", "shift2", "shift3"):
                 work = os.path.join(root, name)
                 cv, pr = qt.load(work, "r", "cv.json"), qt.load(work, "r", "predict.json")
@@ -153,10 +156,20 @@ class DrawsTest(unittest.TestCase):
                 tests.append(t)
                 gaps.append(cv["oof_auc"] - t)
                 errors.append(qt.gap_se(work, os.path.join(work, "data"), "r", cv["oof_auc"], t))
+                matched.append(qt.matched_energy(work, os.path.join(work, "data"), "r"))
+            def spread(x):  # the standard deviation of the draws' values over the root of their count
+                m = sum(x) / len(x)
+                return (sum((v - m) ** 2 for v in x) / (len(x) - 1)) ** 0.5 / len(x) ** 0.5
             self.assertEqual(cells[2], "%.4f" % (sum(tests) / 3))
-            self.assertEqual(cells[3], "%+.4f ± %.3f" % (sum(gaps) / 3, sum(e * e for e in errors) ** 0.5 / 3))
+            self.assertEqual(cells[3], "%+.4f ± %.3f; ± %.3f" % (sum(gaps) / 3, sum(e * e for e in errors) ** 0.5 / 3,
+                                                               spread(gaps)))
+            m_gaps = [o - t for o, t, _ in matched]
+            self.assertEqual(cells[4], "%+.4f ± %.3f; ± %.3f" % (sum(m_gaps) / 3, sum(e * e for _, _, e in matched) ** 0.5 / 3,
+                                                               spread(m_gaps)))
+            # the positives below every training positive carry no weight: the matched gap is not the raw one
+            self.assertNotEqual(cells[3].split()[0], cells[4].split()[0])
             # written again: the block is replaced, not added
-            qt.draws(out, root, ["r"])
+            qt.draws(out, root, ["r"], "data")
             self.assertEqual(qt.read_text(out).count("<!-- quality.sh draws: begin -->"), 1)
 
 

@@ -74,6 +74,22 @@ TEST_CASE(
   CHECK(report.find("de-Doppler baseline ROC AUC (same cadences)") != std::string::npos);
   CHECK(report.find("<th>de-Doppler baseline</th>") != std::string::npos);        // beside the network, by SNR
   CHECK(report.find("<title>de-Doppler baseline</title>") != std::string::npos);  // and on the ROC chart
+  // predict draws the report again: the baseline stays beside the network (baseline.csv keeps its scores)
+  CHECK(std::filesystem::exists(out / "r/baseline.csv"));
+  auto flips = j;  // this pipeline has no Augment stage for TTA's default mode
+  flips["tta"] = {{"mode", "flips"}};
+  cadence::recipes::predict(pipeline, flips);
+  const auto after = test::read_file(out / "r/report.html");
+  CHECK(after.find("<th>de-Doppler baseline</th>") != std::string::npos);
+  CHECK(after.find("<title>de-Doppler baseline</title>") != std::string::npos);
+  // a baseline.csv of other cadences is named, not drawn
+  test::write_file(out / "r/baseline.csv", "id,target\nnot_ours,0.5\n");
+  test::check_error([&] { cadence::recipes::predict(pipeline, flips); }, "baseline.csv: not the cadences of");
+  // a finetune without a baseline removes the file
+  auto plain = j;
+  plain["finetune"] = {{"init", "scratch"}};
+  cadence::recipes::finetune(pipeline, plain);
+  CHECK_FALSE(std::filesystem::exists(out / "r/baseline.csv"));
 }
 
 TEST_CASE("dedoppler: finetune.baseline_search \"track\" scores the track search as track.json ships it") {

@@ -155,6 +155,8 @@ TEST_CASE("hardening: a run directory belongs to one run (a lock) and knows its 
   other["tta"] = {{"mode", "flips"}};
   other["run"]["threads"] = 1;
   other["run"]["quiet"] = false;
+  other["finetune"]["baseline"] = true;  // the report's yardstick, scored after training
+  other["finetune"]["baseline_search"] = "track";
   CHECK(test::error_of([&] { cadence::recipes::predict(test::small_run_pipeline(), other); }).empty());
   // other data under the same config: refused on resume
   test::small_dataset(data.path, 20, 4, 0, 6);

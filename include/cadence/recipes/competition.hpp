@@ -320,6 +320,7 @@ struct OofTable {
   std::vector<std::int64_t> index;  // into the train split
   std::vector<float> truth;
   std::vector<double> pred;
+  std::vector<double> baseline;  // finetune.baseline's scores of the same cadences (empty without one)
 };
 
 /// The OOF predictions and the summary finetune left (oof.csv, cv.json), to draw the report again;
@@ -337,6 +338,17 @@ inline void read_finetune_outputs(const RunDir& dir, OofTable& oof, config::json
     oof.ids.push_back(id);
     oof.truth.push_back(static_cast<float>(rows.at(id).target));
     oof.pred.push_back(rows.at(id).prediction);
+  }
+  // the baseline's scores, where this cv.json says a baseline was scored (each finetune writes both)
+  if (!j.contains("baseline_auc") || !fs::exists(dir.baseline_csv())) return;
+  std::map<std::string, double> by_id;
+  for (const auto& r : csv::read_labels(dir.baseline_csv())) by_id[r.id] = r.target;
+  for (const auto& id : oof.ids) {
+    const auto it = by_id.find(id);
+    if (it == by_id.end() || by_id.size() != oof.ids.size())
+      fail(dir.baseline_csv().string(), ": not the cadences of ", dir.oof().string(),
+           " (left by another run?); run finetune again");
+    oof.baseline.push_back(it->second);
   }
 }
 
@@ -543,6 +555,11 @@ CompetitionResult finetune_job(const P& pipeline, const Prepared& prepared) {
   }
   dist::on_leader([&] {
     write_text_atomically(run.oof(), [&](std::ostream& o) { o << csv.str(); });
+    // the baseline's scores, for the report predict draws again (none: an older run's file goes)
+    if (cfg.finetune.baseline)
+      write_predictions(run.baseline_csv(), table.ids, extras.baseline);
+    else
+      std::filesystem::remove(run.baseline_csv());
     write_text_atomically(run.cv(), [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
   });
   if (!cfg.run.quiet)
@@ -667,6 +684,7 @@ std::filesystem::path predict_job(const P& pipeline, const Prepared& prepared) {
   config::json cv_summary;
   read_finetune_outputs(run, oof, cv_summary);
   auto extras = finetune_extras(pipeline, cfg, oof.ids);
+  extras.baseline = oof.baseline;  // the baseline beside the network in this report too
   for (auto it = summary.begin(); it != summary.end();)  // the binned tables stay in predict.json
     it = it.key().rfind("test AUC by ", 0) == 0 ? summary.erase(it) : std::next(it);
   extras.prediction = summary;

@@ -1,7 +1,8 @@
 #pragma once
 // A run directory knows what produced it: <run.dir>/fingerprint.json holds the resolved config minus
 // the keys that cannot change a trained model (presentation: quiet, thread counts, the device, checkpoint
-// cadence; prediction-time: the prediction stage's section, `predict`, eval_batch_size) and, per
+// cadence, the report's baseline; prediction-time: the prediction stage's section, `predict`,
+// eval_batch_size) and, per
 // training split, the count and a hash of its (id, target) list.
 //
 //   - a fresh pretrain / run / holdout records it (replacing another run's; RunDir::record removes
@@ -38,6 +39,8 @@ inline const std::vector<std::string>& presentation_keys() {
                                              "/train/checkpoint_every",
                                              "/train/eval_batch_size",
                                              "/train/grad_checkpointing",
+                                             "/finetune/baseline",
+                                             "/finetune/baseline_search",
                                              "/predict",
                                              "/scan"};
   return keys;

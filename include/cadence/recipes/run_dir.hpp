@@ -58,6 +58,7 @@ class RunDir {
   std::filesystem::path folds_csv() const { return root_ / "folds.csv"; }
   std::filesystem::path oof() const { return root_ / "oof.csv"; }
   std::filesystem::path cv() const { return root_ / "cv.json"; }
+  std::filesystem::path baseline_csv() const { return root_ / "baseline.csv"; }  // finetune.baseline's scores
   std::filesystem::path submission() const { return root_ / "submission.csv"; }
   std::filesystem::path predict_json() const { return root_ / "predict.json"; }
   std::filesystem::path report() const { return root_ / "report.html"; }
