@@ -13,6 +13,22 @@
 #include "cadence/recipes/competition.hpp"
 #include "support.hpp"
 
+namespace {
+// The ROC AUC of `b`, a classical search (nothing to train), over every cadence of the train split under
+// `root`, read with all six panels: what finetune.baseline must report for the same cadences.
+template <class P>
+double train_auc(P b, const std::filesystem::path& root) {
+  b.template get<cadence::Load>().options.root = root;
+  b.template get<cadence::Load>().options.layout = cadence::PanelLayout::all_stacked;
+  const auto train = b.template get<cadence::Load>().open(cadence::Split::train);
+  auto net = cadence::build_network(b, 1);
+  std::vector<std::int64_t> all(train.size());
+  std::iota(all.begin(), all.end(), 0);
+  return cadence::roc_auc(train.targets(),
+                          cadence::predict_pipeline(b, net, cadence::Head::ce, train, all, 64, torch::kCPU, 1, "x", true));
+}
+}  // namespace
+
 TEST_CASE("dedoppler: as the model of a pipeline, run scores the folds without training and predicts once") {
   test::TempDir data("dd"), out("ddrun");
   test::small_dataset(data.path, 40, 20);
@@ -59,16 +75,8 @@ TEST_CASE(
   const auto cv = cadence::config::json::parse(test::read_file(out / "r/cv.json"));
   REQUIRE(cv.contains("baseline_auc"));
   // the same number as the baseline pipeline itself on those cadences (all of train: two folds cover it)
-  const auto baseline = cadence::Load{} | cadence::Model<cadence::DeDopplerArch>{};
-  auto b = baseline;
-  b.get<cadence::Load>().options.root = data.path;
-  b.get<cadence::Load>().options.layout = cadence::PanelLayout::all_stacked;
-  const auto train = b.get<cadence::Load>().open(cadence::Split::train);
-  auto net = cadence::build_network(b, 1);
-  std::vector<std::int64_t> all(train.size());
-  std::iota(all.begin(), all.end(), 0);
-  const auto p = cadence::predict_pipeline(b, net, cadence::Head::ce, train, all, 64, torch::kCPU, 1, "x", true);
-  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(cadence::roc_auc(train.targets(), p)).epsilon(1e-12));
+  const auto auc = train_auc(cadence::Load{} | cadence::Model<cadence::DeDopplerArch>{}, data.path);
+  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(auc).epsilon(1e-12));
   CHECK(cv["baseline_search"] == "line");
   const auto report = test::read_file(r.report);
   CHECK(report.find("de-Doppler baseline ROC AUC (same cadences)") != std::string::npos);
@@ -111,17 +119,10 @@ TEST_CASE("dedoppler: finetune.baseline_search \"track\" scores the track search
   // the same number as track.json's own pipeline (its model and background sections) on those cadences
   const auto track = cadence::config::load_file(std::filesystem::path(CADENCE_SOURCE_DIR) / "samples/seti/configs/track.json");
   auto b = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::DeDopplerArch>{};
-  b.get<cadence::Load>().options.root = data.path;
-  b.get<cadence::Load>().options.layout = cadence::PanelLayout::all_stacked;
   b.get<cadence::Background>().options = cadence::config::parse<cadence::BackgroundOptions>(track["background"]);
   b.get<cadence::Model<cadence::DeDopplerArch>>().options =
       cadence::config::parse<cadence::ModelOptions<cadence::DeDopplerArch>>(track["model"]);
-  const auto train = b.get<cadence::Load>().open(cadence::Split::train);
-  auto net = cadence::build_network(b, 1);
-  std::vector<std::int64_t> all(train.size());
-  std::iota(all.begin(), all.end(), 0);
-  const auto p = cadence::predict_pipeline(b, net, cadence::Head::ce, train, all, 64, torch::kCPU, 1, "x", true);
-  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(cadence::roc_auc(train.targets(), p)).epsilon(1e-12));
+  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(train_auc(b, data.path)).epsilon(1e-12));
   // and the preset is track.json's model, key for key
   const cadence::DeDopplerOptions& shipped = b.get<cadence::Model<cadence::DeDopplerArch>>().options;
   CHECK(cadence::config::write_value(shipped) == cadence::config::write_value(cadence::DeDopplerOptions::shipped_track()));
