@@ -160,10 +160,18 @@ TEST_CASE("truth files: malformed rows are refused with the file and line") {
   test::check_error([&] { cadence::csv::read_truth(dir / "j.csv"); }, "j.csv:2", "energy `0.5` for a negative");
   test::write_file(dir / "k.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,,duty=0.3,\n");
   test::check_error([&] { cadence::csv::read_truth(dir / "k.csv"); }, "k.csv:2", "a positive without its energy");
-  test::write_file(dir / "i.csv", header + "\nx,1,3,0.1,straight+pulsed+box,static,0.31,duty=0.3;width_hz=4,snr=9\n");
+  // numbers as the label files read them (decimal, a sign allowed), each id once
+  test::write_file(dir / "l.csv", "id,target,snr,drift\nx,1,0x1p3,0.1\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "l.csv"); }, "l.csv:2", "snr `0x1p3` is not a number");
+  test::write_file(dir / "m.csv", "id,target,snr,drift\nx,1, 5,0.1\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "m.csv"); }, "m.csv:2", "snr ` 5` is not a number");
+  test::write_file(dir / "n.csv", "id,target,snr,drift\nx,1,5,-1e-3\nx,0,,\n");
+  test::check_error([&] { cadence::csv::read_truth(dir / "n.csv"); }, "n.csv:3", "duplicate id `x` (first on line 2)");
+  test::write_file(dir / "i.csv", header + "\nx,1,3,-0.1,straight+pulsed+box,static,0.31,duty=0.3;width_hz=4,snr=9\n");
   const auto rows = cadence::csv::read_truth(dir / "i.csv");
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].energy == doctest::Approx(0.31));
+  CHECK(rows[0].drift == doctest::Approx(-0.1));  // a negative drift: the sign is read
   CHECK(rows[0].signal_params == "duty=0.3;width_hz=4");
   CHECK(rows[0].interference_params == "snr=9");
 }

@@ -139,19 +139,19 @@ struct TruthRow {
 /// interference` (cadence-synth before energy and parameters; bench/setigen_shift.py) or kTruthHeader.
 /// Errors name `file` and the line.
 inline std::vector<TruthRow> parse_truth(std::istream& in, const std::string& file) {
-  const std::filesystem::path path(file);  // for the messages
   std::string line;
   constexpr const char* expected =
       "`id,target[,snr,drift[,signal,interference[,energy,signal_params,interference_params]]]`";
-  if (!std::getline(in, line)) fail(path.string(), ": empty file; expected the header ", expected);
+  if (!std::getline(in, line)) fail(file, ": empty file; expected the header ", expected);
   const auto header = header_text(line);
   const bool params = header == kTruthHeader;
   const bool families = params || header == "id,target,snr,drift,signal,interference";
   const bool signals = families || header == "id,target,snr,drift";
   if (!signals && header != "id,target")
-    fail(path.string(), ":1: expected the header ", expected, ", got `", header.substr(0, 120), "`");
+    fail(file, ":1: expected the header ", expected, ", got `", header.substr(0, 120), "`");
   const std::size_t columns = params ? 9u : families ? 6u : signals ? 4u : 2u;
   std::vector<TruthRow> rows;
+  std::unordered_map<std::string, std::size_t> first_line;  // id -> its line
   for (std::size_t lineno = 2; std::getline(in, line); ++lineno) {
     const auto l = trim(line);
     if (l.empty()) continue;
@@ -162,20 +162,18 @@ inline std::vector<TruthRow> parse_truth(std::istream& in, const std::string& fi
       if (comma == std::string_view::npos) break;
       at = comma + 1;
     }
-    if (f.size() != columns) fail(path.string(), ":", lineno, ": expected ", columns, " columns, got ", f.size());
+    if (f.size() != columns) fail(file, ":", lineno, ": expected ", columns, " columns, got ", f.size());
     TruthRow r;
     r.id = std::string(f[0]);
-    if (!valid_id(r.id)) fail(path.string(), ":", lineno, ": invalid id `", r.id.substr(0, 120), "`");
+    if (!valid_id(r.id)) fail(file, ":", lineno, ": invalid id `", r.id.substr(0, 120), "`");
     if (f[1] != "0" && f[1] != "1")
-      fail(path.string(), ":", lineno, ": target `", f[1].substr(0, 40), "` is not 0 or 1");
+      fail(file, ":", lineno, ": target `", f[1].substr(0, 40), "` is not 0 or 1");
     r.target = f[1] == "1" ? 1 : 0;
-    auto number = [&](std::string_view t, const char* what) {
+    auto number = [&](std::string_view t, const char* what) {  // decimal, as plain_number, with a sign
       if (t.empty()) return std::nan("");
       const std::string s(t);
-      char* end = nullptr;
-      const double v = std::strtod(s.c_str(), &end);
-      if (end != s.c_str() + s.size() || !std::isfinite(v))
-        fail(path.string(), ":", lineno, ": ", what, " `", s.substr(0, 40), "` is not a number");
+      const double v = plain_number(t.substr(t[0] == '-' ? 1 : 0)) ? std::strtod(s.c_str(), nullptr) : std::nan("");
+      if (!std::isfinite(v)) fail(file, ":", lineno, ": ", what, " `", s.substr(0, 40), "` is not a number");
       return v;
     };
     if (signals) {
@@ -188,13 +186,15 @@ inline std::vector<TruthRow> parse_truth(std::istream& in, const std::string& fi
     }
     if (params) {
       r.energy = number(f[6], "energy");
-      if (r.energy < 0.0) fail(path.string(), ":", lineno, ": energy `", f[6].substr(0, 40), "` is negative");
+      if (r.energy < 0.0) fail(file, ":", lineno, ": energy `", f[6].substr(0, 40), "` is negative");
       if (r.target == 0 && !std::isnan(r.energy))
-        fail(path.string(), ":", lineno, ": energy `", f[6].substr(0, 40), "` for a negative (it has no signal)");
-      if (r.target == 1 && std::isnan(r.energy)) fail(path.string(), ":", lineno, ": a positive without its energy");
+        fail(file, ":", lineno, ": energy `", f[6].substr(0, 40), "` for a negative (it has no signal)");
+      if (r.target == 1 && std::isnan(r.energy)) fail(file, ":", lineno, ": a positive without its energy");
       r.signal_params = std::string(f[7]);
       r.interference_params = std::string(f[8]);
     }
+    if (auto [it, fresh] = first_line.emplace(r.id, lineno); !fresh)
+      fail(file, ":", lineno, ": duplicate id `", r.id, "` (first on line ", it->second, ")");
     rows.push_back(std::move(r));
   }
   return rows;
