@@ -456,9 +456,12 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
   for (const auto& j : jobs)
     if (!seen.insert(synth_id(o.seed, j.split, j.index)).second) fail("synth: id collision; choose another seed");
 
-  std::vector<int> targets(jobs.size());
-  std::vector<SignalDraw> signals(jobs.size());
-  std::vector<FamilyDraw> families(jobs.size());
+  struct Truth {  // what the truth files say of one sample
+    int target = 0;
+    double snr = 0.0, drift = 0.0;
+    FamilyDraw family;
+  };
+  std::vector<Truth> truth(jobs.size());
   std::atomic<std::size_t> next{0}, written{0};
   std::exception_ptr error;
   std::mutex error_m;
@@ -466,9 +469,7 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
     for (std::size_t k; (k = next.fetch_add(1)) < jobs.size();) {
       try {
         const SynthSample s = make_sample(o, jobs[k].split, jobs[k].index);
-        targets[k] = s.target;
-        signals[k] = {s.snr, s.drift, s.family.signal, {}, {}};
-        families[k] = s.family;
+        truth[k] = {s.target, s.snr, s.drift, s.family};
         npy::write_f16(npy_path(o.root / layout_of(jobs[k].split).dir, s.id), shape, s.data);
       } catch (...) {
         std::lock_guard lk(error_m);
@@ -502,22 +503,23 @@ inline void generate(const SynthOptions& o, bool quiet = false) {
       for (std::size_t k = 0; k < jobs.size(); ++k) {
         if (jobs[k].split != split) continue;
         out << synth_id(o.seed, split, jobs[k].index) << ',';
+        const Truth& t = truth[k];
         if (columns == Columns::fill)
           out << "0.5\n";
         else
-          out << targets[k];
+          out << t.target;
         if (columns == Columns::target) out << '\n';
         if (columns != Columns::truth) continue;
-        if (targets[k] == 1)
-          std::snprintf(buf, sizeof buf, ",%.3f,%.6f,", signals[k].snr, signals[k].drift);
+        if (t.target == 1)
+          std::snprintf(buf, sizeof buf, ",%.3f,%.6f,", t.snr, t.drift);
         else
           std::snprintf(buf, sizeof buf, ",,,");
-        out << buf << signals[k].family << ',' << families[k].interference << ',';
-        if (targets[k] == 1) {
-          std::snprintf(buf, sizeof buf, "%.4f", families[k].energy);
+        out << buf << t.family.signal << ',' << t.family.interference << ',';
+        if (t.target == 1) {
+          std::snprintf(buf, sizeof buf, "%.4f", t.family.energy);
           out << buf;
         }
-        out << ',' << families[k].signal_params << ',' << families[k].interference_params << '\n';
+        out << ',' << t.family.signal_params << ',' << t.family.interference_params << '\n';
       }
     });
   };
