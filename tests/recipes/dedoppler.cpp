@@ -2,6 +2,9 @@
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
+#include <sys/stat.h>
+
+#include <map>
 #include <numeric>
 
 #include "cadence/data/load.hpp"
@@ -11,21 +14,31 @@
 #include "cadence/nn/model.hpp"
 #include "cadence/nn/small_cnn.hpp"
 #include "cadence/recipes/competition.hpp"
+#include "cadence/synth/generator.hpp"
 #include "support.hpp"
 
 namespace {
-// The ROC AUC of `b`, a classical search (nothing to train), over every cadence of the train split under
-// `root`, read with all six panels: what finetune.baseline must report for the same cadences.
+// The scores of `b`, a classical search (nothing to train), for every cadence of the train split under
+// `root`, read with all six panels, by id; and their ROC AUC: what finetune.baseline must report for the
+// same cadences.
+struct SearchScores {
+  std::map<std::string, double> by_id;
+  double auc = 0.0;
+};
 template <class P>
-double train_auc(P b, const std::filesystem::path& root) {
+SearchScores train_scores(P b, const std::filesystem::path& root) {
   b.template get<cadence::Load>().options.root = root;
   b.template get<cadence::Load>().options.layout = cadence::PanelLayout::all_stacked;
   const auto train = b.template get<cadence::Load>().open(cadence::Split::train);
   auto net = cadence::build_network(b, 1);
   std::vector<std::int64_t> all(train.size());
   std::iota(all.begin(), all.end(), 0);
-  return cadence::roc_auc(train.targets(),
-                          cadence::predict_pipeline(b, net, cadence::Head::ce, train, all, 64, torch::kCPU, 1, "x", true));
+  const auto p = cadence::predict_pipeline(b, net, cadence::Head::ce, train, all, 64, torch::kCPU, 1, "x", true);
+  SearchScores out;
+  const auto ids = train.ids();
+  for (std::size_t k = 0; k < p.size(); ++k) out.by_id[ids[k]] = p[k];
+  out.auc = cadence::roc_auc(train.targets(), p);
+  return out;
 }
 }  // namespace
 
@@ -75,8 +88,8 @@ TEST_CASE(
   const auto cv = cadence::config::json::parse(test::read_file(out / "r/cv.json"));
   REQUIRE(cv.contains("baseline_auc"));
   // the same number as the baseline pipeline itself on those cadences (all of train: two folds cover it)
-  const auto auc = train_auc(cadence::Load{} | cadence::Model<cadence::DeDopplerArch>{}, data.path);
-  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(auc).epsilon(1e-12));
+  const auto line = train_scores(cadence::Load{} | cadence::Model<cadence::DeDopplerArch>{}, data.path);
+  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(line.auc).epsilon(1e-12));
   CHECK(cv["baseline_search"] == "line");
   const auto report = test::read_file(r.report);
   CHECK(report.find("de-Doppler baseline ROC AUC (same cadences)") != std::string::npos);
@@ -90,19 +103,37 @@ TEST_CASE(
   const auto after = test::read_file(out / "r/report.html");
   CHECK(after.find("<th>de-Doppler baseline</th>") != std::string::npos);
   CHECK(after.find("<title>de-Doppler baseline</title>") != std::string::npos);
-  // a baseline.csv of other cadences is named, not drawn
+  // a baseline.csv of other cadences is named, not drawn; nor is a FIFO read (it would block)
   test::write_file(out / "r/baseline.csv", "id,target\nnot_ours,0.5\n");
   test::check_error([&] { cadence::recipes::predict(pipeline, flips); }, "baseline.csv: not the cadences of");
+  std::filesystem::remove(out / "r/baseline.csv");
+  REQUIRE(mkfifo((out / "r/baseline.csv").c_str(), 0600) == 0);
+  test::check_error([&] { cadence::recipes::predict(pipeline, flips); }, "baseline.csv");
+  std::filesystem::remove(out / "r/baseline.csv");
+  // a directory planted in its place is named when a finetune without a baseline must remove it
+  std::filesystem::create_directories(out / "r/baseline.csv/x");
+  auto without = j;
+  without["finetune"] = {{"init", "scratch"}};
+  test::check_error([&] { cadence::recipes::finetune(pipeline, without); }, "baseline.csv: cannot remove");
+  std::filesystem::remove_all(out / "r/baseline.csv");
   // a finetune without a baseline removes the file
-  auto plain = j;
-  plain["finetune"] = {{"init", "scratch"}};
-  cadence::recipes::finetune(pipeline, plain);
+  cadence::recipes::finetune(pipeline, j);
+  REQUIRE(std::filesystem::exists(out / "r/baseline.csv"));
+  cadence::recipes::finetune(pipeline, without);
   CHECK_FALSE(std::filesystem::exists(out / "r/baseline.csv"));
 }
 
 TEST_CASE("dedoppler: finetune.baseline_search \"track\" scores the track search as track.json ships it") {
   test::TempDir data("ddtrack"), out("ddtrackrun");
-  test::small_dataset(data.path, 40, 8);
+  cadence::synth::SynthOptions raw;  // files as a telescope writes them: not standardised
+  raw.root = data.path;
+  raw.train = 40;
+  raw.test = 8;
+  raw.old = 0;
+  raw.positive_rate = 0.3;
+  raw.standardize = false;
+  raw.threads = 2;
+  cadence::synth::generate(raw, /*quiet=*/true);
   const auto pipeline =
       cadence::Load{} | cadence::Background{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
   cadence::config::json j = {
@@ -112,6 +143,7 @@ TEST_CASE("dedoppler: finetune.baseline_search \"track\" scores the track search
       {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
       {"train", {{"epochs", 1}, {"batch_size", 8}, {"folds", 2}}},
       {"finetune", {{"init", "scratch"}, {"baseline", true}, {"baseline_search", "track"}}}};
+  j["load"]["standardize"] = false;  // the network's reading; the baseline reads as track.json does
   cadence::recipes::finetune(pipeline, j);
   const auto cv = cadence::config::json::parse(test::read_file(out / "r/cv.json"));
   REQUIRE(cv.contains("baseline_auc"));
@@ -122,7 +154,12 @@ TEST_CASE("dedoppler: finetune.baseline_search \"track\" scores the track search
   b.get<cadence::Background>().options = cadence::config::parse<cadence::BackgroundOptions>(track["background"]);
   b.get<cadence::Model<cadence::DeDopplerArch>>().options =
       cadence::config::parse<cadence::ModelOptions<cadence::DeDopplerArch>>(track["model"]);
-  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(train_auc(b, data.path)).epsilon(1e-12));
+  const auto track_scores = train_scores(b, data.path);
+  CHECK(cv["baseline_auc"].get<double>() == doctest::Approx(track_scores.auc).epsilon(1e-12));
+  // score for score (the probabilities too, whose threshold is in track.json's standardised units)
+  const auto written = cadence::csv::read_labels(out / "r/baseline.csv");
+  REQUIRE(written.size() == track_scores.by_id.size());
+  for (const auto& row : written) CHECK(row.target == doctest::Approx(track_scores.by_id.at(row.id)).epsilon(1e-5));
   // and the preset is track.json's model, key for key
   const cadence::DeDopplerOptions& shipped = b.get<cadence::Model<cadence::DeDopplerArch>>().options;
   CHECK(cadence::config::write_value(shipped) == cadence::config::write_value(cadence::DeDopplerOptions::shipped_track()));

@@ -279,8 +279,8 @@ report::Extras finetune_extras(const P& pipeline, const CompetitionConfig& cfg,
 /// The de-Doppler baseline's probabilities for `indices` of `data` (finetune.baseline): a copy of the
 /// pipeline's Load reading all six panels, then (finetune.baseline_search) "line": no background stage and
 /// Model<DeDopplerArch> with its defaults; "track": the background mode "neighbour_mean" and the track
-/// search as track.json ships it (DeDopplerOptions::shipped_track). The yardstick the report shows beside
-/// the network, on the same cadences.
+/// search as track.json ships it (DeDopplerOptions::shipped_track, standardised panels as track.json
+/// reads them). The yardstick the report shows beside the network, on the same cadences.
 template <class P>
 std::vector<double> baseline_scores(const P& pipeline, const CompetitionConfig& cfg, const Dataset& data,
                                     const std::vector<std::int64_t>& indices, torch::Device device) {
@@ -292,25 +292,23 @@ std::vector<double> baseline_scores(const P& pipeline, const CompetitionConfig& 
   } else {
     Load load = source_of(pipeline);
     load.options.layout = PanelLayout::all_stacked;
-    const PredictCall options{.batch_size = cfg.train.eval_batch_size,
-                              .device = device,
-                              .seed = cfg.run.seed,
-                              .label = "de-Doppler baseline",
-                              .quiet = cfg.run.quiet};
-    if (cfg.finetune.baseline_search == BaselineSearch::track) {
-      Background background;
-      background.options.mode = BackgroundMode::neighbour_mean;
-      Model<DeDopplerArch> model;
-      static_cast<DeDopplerOptions&>(model.options) = DeDopplerOptions::shipped_track();
-      const auto p = load | background | model;
+    auto score = [&](const auto& p) {
       auto net = build_network(p, load.image_shape().channels);
       net->to(device);
-      return predict_pipeline(p, net, Head::ce, data, indices, options);
-    }
-    const auto p = load | Model<DeDopplerArch>{};
-    auto net = build_network(p, load.image_shape().channels);
-    net->to(device);
-    return predict_pipeline(p, net, Head::ce, data, indices, options);
+      return predict_pipeline(p, net, Head::ce, data, indices,
+                              {.batch_size = cfg.train.eval_batch_size,
+                               .device = device,
+                               .seed = cfg.run.seed,
+                               .label = "de-Doppler baseline",
+                               .quiet = cfg.run.quiet});
+    };
+    if (cfg.finetune.baseline_search == BaselineSearch::line) return score(load | Model<DeDopplerArch>{});
+    load.options.standardize = true;  // as track.json reads: its threshold is in standardised units
+    Background background;
+    background.options.mode = BackgroundMode::neighbour_mean;
+    Model<DeDopplerArch> model;
+    static_cast<DeDopplerOptions&>(model.options) = DeDopplerOptions::shipped_track();
+    return score(load | background | model);
   }
 }
 
@@ -556,10 +554,11 @@ CompetitionResult finetune_job(const P& pipeline, const Prepared& prepared) {
   dist::on_leader([&] {
     write_text_atomically(run.oof(), [&](std::ostream& o) { o << csv.str(); });
     // the baseline's scores, for the report predict draws again (none: an older run's file goes)
+    std::error_code gone;
     if (cfg.finetune.baseline)
       write_predictions(run.baseline_csv(), table.ids, extras.baseline);
-    else
-      std::filesystem::remove(run.baseline_csv());
+    else if (std::filesystem::remove(run.baseline_csv(), gone); gone)
+      fail(run.baseline_csv().string(), ": cannot remove an older run's baseline scores (", gone.message(), ")");
     write_text_atomically(run.cv(), [&](std::ostream& o) { o << cv.dump(2) << '\n'; });
   });
   if (!cfg.run.quiet)
