@@ -32,11 +32,11 @@ build_dir=${CADENCE_BUILD_DIR:-build}
 out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
 sets=${SETS:-indist shift shift2 shift3 shift4 setigen}
-indist_rows="demo demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_mean"
-shift_rows="demo demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4 track_mean"
-setigen_rows="demo dedoppler dedoppler_off_mean track track_band track_mean"
-shift2_rows="demo dedoppler_off_mean track track_band track_mean"
-draw_rows="demo dedoppler_off_mean track"
+indist_rows="demo demo_rotate no_geom demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_mean"
+shift_rows="demo demo_rotate no_rotate no_geom no_aug demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4 track_mean"
+setigen_rows="demo demo_rotate dedoppler dedoppler_off_mean track track_band track_mean"
+shift2_rows="demo demo_rotate no_geom dedoppler_off_mean track track_band track_mean"
+draw_rows="demo demo_rotate no_geom dedoppler_off_mean track"
 quick_data=""  # QUICK=1's datasets sit beside the full ones (data-quick)
 if [ "${QUICK:-0}" = 1 ]; then
   quick_data=-quick
@@ -56,12 +56,16 @@ tr=samples/seti/configs/track.json
 declare -A config what
 # the rows measured before demo.json took model.pool=8, pool_freq=2 and inject.rfi_p=0.3 (2026-12-03) say
 # so: $before is demo.json as it was, so that every row still names the config it ran
-before="model.pool=4 model.pool_freq=0 inject.rfi_p=0"
+# the rows measured before demo.json took ShiftScaleRotate's rotation out (augment.ssr.rotate_limit 45 -> 0,
+# 2026-12-05) carry $rotate for the same reason; `demo_rotate` is the demo as it was until then
+rotate="augment.ssr.rotate_limit=45"
+before="model.pool=4 model.pool_freq=0 inject.rfi_p=0 $rotate"
 config[demo]=$demo;                 what[demo]="demo.json as shipped"
+config[demo_rotate]=$demo;          what[demo_rotate]="$rotate"
 config[demo_before]=$demo;          what[demo_before]="$before"
-config[swa]=$demo;                  what[swa]="train.swa_start=3"
-config[pseudo]=$demo;               what[pseudo]="finetune.pseudo=true"
-config[pseudo_wide]=$demo;          what[pseudo_wide]="finetune.pseudo=true finetune.pseudo_high=0.5 finetune.pseudo_low=0.1"
+config[swa]=$demo;                  what[swa]="train.swa_start=3 $rotate"
+config[pseudo]=$demo;               what[pseudo]="finetune.pseudo=true $rotate"
+config[pseudo_wide]=$demo;          what[pseudo_wide]="finetune.pseudo=true finetune.pseudo_high=0.5 finetune.pseudo_low=0.1 $rotate"
 config[bg_none]=$demo;              what[bg_none]="$before background.mode=none"
 config[bg_off_mean]=$demo;          what[bg_off_mean]="$before background.mode=off_mean"
 config[bg_off_median]=$demo;        what[bg_off_median]="$before background.mode=off_median"
@@ -70,22 +74,27 @@ config[bg_nearest]=$demo;           what[bg_nearest]="$before background.mode=ne
 config[bg_column]=$demo;            what[bg_column]="$before background.mode=column"
 config[focal]=$demo;                what[focal]="$before train.focal_gamma=2"
 config[inject]=$demo;               what[inject]="$before inject.p=0.1"
-config[inject_rfi]=$demo;           what[inject_rfi]="model.pool=4 model.pool_freq=0 inject.p=0.1 inject.rfi_p=0.3"
-config[rfi_only]=$demo;             what[rfi_only]="model.pool=4 model.pool_freq=0 inject.rfi_p=0.3"
-config[inject_strong]=$demo;        what[inject_strong]="model.pool=4 model.pool_freq=0 inject.p=0.3 inject.snr_min=3 inject.snr_max=20 inject.rfi_p=0.5"
+config[inject_rfi]=$demo;           what[inject_rfi]="model.pool=4 model.pool_freq=0 inject.p=0.1 inject.rfi_p=0.3 $rotate"
+config[rfi_only]=$demo;             what[rfi_only]="model.pool=4 model.pool_freq=0 inject.rfi_p=0.3 $rotate"
+config[inject_strong]=$demo;        what[inject_strong]="model.pool=4 model.pool_freq=0 inject.p=0.3 inject.snr_min=3 inject.snr_max=20 inject.rfi_p=0.5 $rotate"
 config[inject_same]=$demo;          what[inject_same]="$before inject.p=0.1 inject.paths=straight inject.intensities=constant,scintillating inject.snr_min=3 inject.snr_max=20"
 config[mixup_renorm]=$demo;         what[mixup_renorm]="$before mixup.renormalize=true"
-config[pool_8x2]=$demo;             what[pool_8x2]="model.pool=8 model.pool_freq=2 inject.rfi_p=0"
-config[pool_8x2_rfi]=$demo;         what[pool_8x2_rfi]="model.pool=8 model.pool_freq=2 inject.rfi_p=0.3"
+# the augment ops that move or smear a needle, off: SSR's rotation (no_rotate: the demo since 2026-12-05), SSR and
+# motion blur (no_geom), every op and mixup (no_aug)
+config[no_geom]=$demo;              what[no_geom]="augment.ssr.p=0 augment.motion_blur.p=0"
+config[no_aug]=$demo;               what[no_aug]="augment.vflip.p=0 augment.ssr.p=0 augment.motion_blur.p=0 augment.spec_aug.p=0 mixup.p=0"
+config[no_rotate]=$demo;            what[no_rotate]="augment.ssr.rotate_limit=0"
+config[pool_8x2]=$demo;             what[pool_8x2]="model.pool=8 model.pool_freq=2 inject.rfi_p=0 $rotate"
+config[pool_8x2_rfi]=$demo;         what[pool_8x2_rfi]="model.pool=8 model.pool_freq=2 inject.rfi_p=0.3 $rotate"
 config[demo_seed43]=$demo;          what[demo_seed43]="$before run.seed=43"
-config[pool_8x2_rfi_seed43]=$demo;  what[pool_8x2_rfi_seed43]="model.pool=8 model.pool_freq=2 inject.rfi_p=0.3 run.seed=43"
+config[pool_8x2_rfi_seed43]=$demo;  what[pool_8x2_rfi_seed43]="model.pool=8 model.pool_freq=2 inject.rfi_p=0.3 run.seed=43 $rotate"
 config[gem]=$demo;                  what[gem]="$before model.global_pool=gem"
 config[mean_channels]=$demo;        what[mean_channels]="$before background.mode=off_mean load.layout=channels"
 config[mean_no_mixup]=$demo;        what[mean_no_mixup]="$before background.mode=off_mean mixup.p=0"
 config[mean_epochs_3]=$demo;        what[mean_epochs_3]="$before background.mode=off_mean train.epochs=3 pretrain.epochs=3"
 config[dedoppler]=$dd;              what[dedoppler]="dedoppler.json as shipped"
 config[dedoppler_off_mean]=$dd;     what[dedoppler_off_mean]="background.mode=off_mean"
-config[zero_dm]=$demo;              what[zero_dm]="background.zero_dm=true"
+config[zero_dm]=$demo;              what[zero_dm]="background.zero_dm=true $rotate"
 config[dedoppler_zero_dm]=$dd;      what[dedoppler_zero_dm]="background.zero_dm=true"
 config[dedoppler_off_mean_zero_dm]=$dd; what[dedoppler_off_mean_zero_dm]="background.mode=off_mean background.zero_dm=true"
 # the track search (model.search "track", the forward algorithm, background neighbour_mean) and what each of its settings does
@@ -109,9 +118,9 @@ config[track_mean]=$tr;             what[track_mean]="model.track_compare=mean"
 # blend with equal weights, fixed in advance); blend[row] names the members, blend_set[row] adds overrides to all,
 # blend_mode[row] is the ensemble's "blend"
 declare -A blend
-blend[blend_dedoppler]="demo dedoppler";        what[blend_dedoppler]="rank blend of demo and dedoppler"
-blend[blend_dedoppler_seed43]="demo dedoppler"; what[blend_dedoppler_seed43]="rank blend of demo and dedoppler, run.seed=43"
-blend[blend_dedoppler_off_mean]="demo dedoppler_off_mean"; what[blend_dedoppler_off_mean]="rank blend of demo and dedoppler_off_mean"
+blend[blend_dedoppler]="demo_rotate dedoppler";   what[blend_dedoppler]="rank blend of demo_rotate and dedoppler"
+blend[blend_dedoppler_seed43]="demo_rotate dedoppler"; what[blend_dedoppler_seed43]="rank blend of demo_rotate and dedoppler, run.seed=43"
+blend[blend_dedoppler_off_mean]="demo_rotate dedoppler_off_mean"; what[blend_dedoppler_off_mean]="rank blend of demo_rotate and dedoppler_off_mean"
 config[blend_dedoppler]=ensemble;               config[blend_dedoppler_seed43]=ensemble
 config[blend_dedoppler_off_mean]=ensemble
 blend[blend_zero_dm]="zero_dm dedoppler_off_mean"; config[blend_zero_dm]=ensemble

@@ -94,6 +94,14 @@ TEST_CASE("readme: every shipped config is complete and valid for its pipeline")
   CHECK(small.get<cadence::Model<cadence::SmallCnnArch>>().options.pool == 8);
   CHECK(small.get<cadence::Model<cadence::SmallCnnArch>>().options.pool_freq == 2);
   CHECK(small.get<cadence::Inject>().options.rfi_p == 0.3);
+  // and ShiftScaleRotate without its rotation, which turns a one-channel needle into a slanted, interpolated
+  // line: better test AUC on all four shift draws and in distribution (docs/quality.md, "Rotation off")
+  const auto& augment = small.get<decltype(ops)>().options.ops;
+  CHECK(std::get<1>(augment).rotate_limit == 0.0);  // SSR: shifts and scales still
+  CHECK(std::get<1>(augment).p == 0.5);
+  CHECK(std::get<2>(augment).p == 0.5);  // MotionBlur, VFlip and SpecAugment as before
+  CHECK(std::get<0>(augment).p == 0.5);
+  CHECK(std::get<3>(augment).p == 0.5);
   cadence::config::read_config(cadence::config::load_file(shipped("dedoppler.json")), dedoppler, c);
   CHECK(dedoppler.get<cadence::Model<cadence::DeDopplerArch>>().arch() == "dedoppler");
   CHECK(c.finetune.init == cadence::FinetuneInit::scratch);  // nothing to pretrain
