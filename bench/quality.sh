@@ -33,7 +33,7 @@ out_md=${OUT:-docs/quality.md}
 work=${WORK:-$build_dir/quality}
 sets=${SETS:-indist shift shift2 shift3 shift4 setigen}
 indist_rows="demo demo_rotate no_geom demo_before bg_none bg_off_mean bg_off_median bg_off_panel bg_nearest mean_channels mean_no_mixup mean_epochs_3 rfi_only pool_8x2 pool_8x2_rfi dedoppler dedoppler_off_mean track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_mean"
-shift_rows="demo demo_rotate no_rotate no_geom no_aug demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4 track_mean"
+shift_rows="demo demo_rotate no_geom no_aug demo_before swa pseudo pseudo_wide bg_column focal inject inject_rfi rfi_only inject_strong inject_same mixup_renorm gem pool_8x2 pool_8x2_rfi demo_seed43 pool_8x2_rfi_seed43 zero_dm dedoppler dedoppler_off_mean dedoppler_zero_dm dedoppler_off_mean_zero_dm blend_dedoppler blend_dedoppler_seed43 blend_dedoppler_off_mean blend_zero_dm blend_dedoppler_min track track_band track_window16 track_window64 track_viterbi track_beta2 track_beta1 track_beta4 track_off_mean dedoppler_neighbour_mean track_t3f1 track_t3f2 track_t12f1s2 track_t6f2s2 track_t13f4 track_mean"
 setigen_rows="demo demo_rotate dedoppler dedoppler_off_mean track track_band track_mean"
 shift2_rows="demo demo_rotate no_geom dedoppler_off_mean track track_band track_mean"
 draw_rows="demo demo_rotate no_geom dedoppler_off_mean track"
@@ -79,8 +79,8 @@ config[rfi_only]=$demo;             what[rfi_only]="model.pool=4 model.pool_freq
 config[inject_strong]=$demo;        what[inject_strong]="model.pool=4 model.pool_freq=0 inject.p=0.3 inject.snr_min=3 inject.snr_max=20 inject.rfi_p=0.5 $rotate"
 config[inject_same]=$demo;          what[inject_same]="$before inject.p=0.1 inject.paths=straight inject.intensities=constant,scintillating inject.snr_min=3 inject.snr_max=20"
 config[mixup_renorm]=$demo;         what[mixup_renorm]="$before mixup.renormalize=true"
-# the augment ops that move or smear a needle, off: SSR's rotation (no_rotate: the demo since 2026-12-05), SSR and
-# motion blur (no_geom), every op and mixup (no_aug)
+# the augment ops that move or smear a needle, off: SSR's rotation (no_rotate: what the demo is since 2026-12-05, so
+# no set runs it), SSR and motion blur (no_geom), every op and mixup (no_aug)
 config[no_geom]=$demo;              what[no_geom]="augment.ssr.p=0 augment.motion_blur.p=0"
 config[no_aug]=$demo;               what[no_aug]="augment.vflip.p=0 augment.ssr.p=0 augment.motion_blur.p=0 augment.spec_aug.p=0 mixup.p=0"
 config[no_rotate]=$demo;            what[no_rotate]="augment.ssr.rotate_limit=0"
