@@ -138,35 +138,36 @@ TEST_CASE(
 
 TEST_CASE("truth files: malformed rows are refused with the file and line") {
   test::TempDir dir("badtruth");
-  test::write_file(dir / "a.csv", "id,target,snr\nx,1,3\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "a.csv"); }, "a.csv:1", "header");
-  test::write_file(dir / "b.csv", "id,target,snr,drift\nx,1,3\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "b.csv"); }, "b.csv:2", "4 columns");
-  test::write_file(dir / "c.csv", "id,target,snr,drift\nx,1,loud,0.1\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "c.csv"); }, "c.csv:2", "snr `loud`");
-  test::write_file(dir / "d.csv", "id,target,snr,drift\nx,2,3,0.1\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "d.csv"); }, "d.csv:2", "not 0 or 1");
-  test::write_file(dir / "e.csv", "id,target,snr,drift\n../x,1,3,0.1\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "e.csv"); }, "e.csv:2", "invalid id");
-  test::check_error([&] { cadence::csv::read_truth(dir / "none.csv"); }, "none.csv", "cannot open");
   const std::string header(cadence::csv::kTruthHeader);
-  test::write_file(dir / "f.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,-0.2,duty=0.3,\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "f.csv"); }, "f.csv:2", "energy `-0.2` is negative");
-  test::write_file(dir / "g.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,half,duty=0.3,\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "g.csv"); }, "g.csv:2", "energy `half`");
-  test::write_file(dir / "h.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,0.3,duty=0.3\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "h.csv"); }, "h.csv:2", "9 columns");
-  test::write_file(dir / "j.csv", header + "\nx,0,,,,,0.5,,\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "j.csv"); }, "j.csv:2", "energy `0.5` for a negative");
-  test::write_file(dir / "k.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,,duty=0.3,\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "k.csv"); }, "k.csv:2", "a positive without its energy");
-  // numbers as the label files read them (decimal, a sign allowed), each id once
-  test::write_file(dir / "l.csv", "id,target,snr,drift\nx,1,0x1p3,0.1\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "l.csv"); }, "l.csv:2", "snr `0x1p3` is not a number");
-  test::write_file(dir / "m.csv", "id,target,snr,drift\nx,1, 5,0.1\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "m.csv"); }, "m.csv:2", "snr ` 5` is not a number");
-  test::write_file(dir / "n.csv", "id,target,snr,drift\nx,1,5,-1e-3\nx,0,,\n");
-  test::check_error([&] { cadence::csv::read_truth(dir / "n.csv"); }, "n.csv:3", "duplicate id `x` (first on line 2)");
+  // file, content, where the error points, what it says
+  struct Refused {
+    const char* file;
+    std::string content;
+    const char* where;
+    const char* says;
+  };
+  const Refused refused[] = {
+      {"a.csv", "id,target,snr\nx,1,3\n", "a.csv:1", "header"},
+      {"b.csv", "id,target,snr,drift\nx,1,3\n", "b.csv:2", "4 columns"},
+      {"c.csv", "id,target,snr,drift\nx,1,loud,0.1\n", "c.csv:2", "snr `loud`"},
+      {"d.csv", "id,target,snr,drift\nx,2,3,0.1\n", "d.csv:2", "not 0 or 1"},
+      {"e.csv", "id,target,snr,drift\n../x,1,3,0.1\n", "e.csv:2", "invalid id"},
+      {"f.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,-0.2,duty=0.3,\n", "f.csv:2", "energy `-0.2` is negative"},
+      {"g.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,half,duty=0.3,\n", "g.csv:2", "energy `half`"},
+      {"h.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,0.3,duty=0.3\n", "h.csv:2", "9 columns"},
+      {"j.csv", header + "\nx,0,,,,,0.5,,\n", "j.csv:2", "energy `0.5` for a negative"},
+      {"k.csv", header + "\nx,1,3,0.1,straight+pulsed+box,,,duty=0.3,\n", "k.csv:2", "a positive without its energy"},
+      // numbers as the label files read them (decimal, a sign allowed), each id once
+      {"l.csv", "id,target,snr,drift\nx,1,0x1p3,0.1\n", "l.csv:2", "snr `0x1p3` is not a number"},
+      {"m.csv", "id,target,snr,drift\nx,1, 5,0.1\n", "m.csv:2", "snr ` 5` is not a number"},
+      {"n.csv", "id,target,snr,drift\nx,1,5,-1e-3\nx,0,,\n", "n.csv:3", "duplicate id `x` (first on line 2)"},
+  };
+  for (const auto& r : refused) {
+    CAPTURE(r.file);
+    test::write_file(dir / r.file, r.content);
+    test::check_error([&] { cadence::csv::read_truth(dir / r.file); }, r.where, r.says);
+  }
+  test::check_error([&] { cadence::csv::read_truth(dir / "none.csv"); }, "none.csv", "cannot open");
   test::write_file(dir / "i.csv", header + "\nx,1,3,-0.1,straight+pulsed+box,static,0.31,duty=0.3;width_hz=4,snr=9\n");
   const auto rows = cadence::csv::read_truth(dir / "i.csv");
   REQUIRE(rows.size() == 1);
