@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 build_dir=${CADENCE_BUILD_DIR:-build}
 packages=(g++ cmake ninja-build libtorch-dev libgloo-dev librange-v3-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libcli11-dev libhdf5-dev bitshuffle)
-# the tests also open report.html in a real browser, and fuzz with clang's libFuzzer
-[ "${1:-}" = test ] && packages+=(chromium clang libclang-rt-14-dev)
+# the tests also open report.html in a real browser, fuzz with clang's libFuzzer and check the form with clang-format
+[ "${1:-}" = test ] && packages+=(chromium clang libclang-rt-14-dev clang-format)
 
 install_missing() {
   local missing=()

@@ -136,20 +136,20 @@ TEST_CASE("dedoppler: finetune.baseline_search \"track\" scores the track search
   cadence::synth::generate(raw, /*quiet=*/true);
   const auto pipeline =
       cadence::Load{} | cadence::Background{} | cadence::Model<cadence::SmallCnnArch>{} | cadence::TTA<2>{};
-  cadence::config::json j = {
-      {"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
-      {"load", {{"root", data.path.string()}, {"threads", 2}}},
-      {"background", {{"mode", "off_mean"}}},
-      {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
-      {"train", {{"epochs", 1}, {"batch_size", 8}, {"folds", 2}}},
-      {"finetune", {{"init", "scratch"}, {"baseline", true}, {"baseline_search", "track"}}}};
+  cadence::config::json j = {{"run", {{"dir", (out / "r").string()}, {"seed", 1}, {"threads", 2}, {"quiet", true}}},
+                             {"load", {{"root", data.path.string()}, {"threads", 2}}},
+                             {"background", {{"mode", "off_mean"}}},
+                             {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
+                             {"train", {{"epochs", 1}, {"batch_size", 8}, {"folds", 2}}},
+                             {"finetune", {{"init", "scratch"}, {"baseline", true}, {"baseline_search", "track"}}}};
   j["load"]["standardize"] = false;  // the network's reading; the baseline reads as track.json does
   cadence::recipes::finetune(pipeline, j);
   const auto cv = cadence::config::json::parse(test::read_file(out / "r/cv.json"));
   REQUIRE(cv.contains("baseline_auc"));
   CHECK(cv["baseline_search"] == "track");
   // the same number as track.json's own pipeline (its model and background sections) on those cadences
-  const auto track = cadence::config::load_file(std::filesystem::path(CADENCE_SOURCE_DIR) / "samples/seti/configs/track.json");
+  const auto track =
+      cadence::config::load_file(std::filesystem::path(CADENCE_SOURCE_DIR) / "samples/seti/configs/track.json");
   auto b = cadence::Load{} | cadence::Background{} | cadence::Model<cadence::DeDopplerArch>{};
   b.get<cadence::Background>().options = cadence::config::parse<cadence::BackgroundOptions>(track["background"]);
   b.get<cadence::Model<cadence::DeDopplerArch>>().options =
@@ -162,7 +162,8 @@ TEST_CASE("dedoppler: finetune.baseline_search \"track\" scores the track search
   for (const auto& row : written) CHECK(row.target == doctest::Approx(track_scores.by_id.at(row.id)).epsilon(1e-5));
   // and the preset is track.json's model, key for key
   const cadence::DeDopplerOptions& shipped = b.get<cadence::Model<cadence::DeDopplerArch>>().options;
-  CHECK(cadence::config::write_value(shipped) == cadence::config::write_value(cadence::DeDopplerOptions::shipped_track()));
+  CHECK(cadence::config::write_value(shipped) ==
+        cadence::config::write_value(cadence::DeDopplerOptions::shipped_track()));
   CHECK(track["background"]["mode"] == "neighbour_mean");
   // without a baseline, naming its search is refused with the key's path
   j["finetune"] = {{"init", "scratch"}, {"baseline_search", "track"}};

@@ -85,11 +85,10 @@ TEST_CASE("ensemble: on a set with a truth file the blend's and each member's te
   test::TempDir d("ensemble_truth"), data("ensemble_truth_data");
   member(d / "s", {0.2, 0.1, 0.3, 0.9}, {0.1, 0.5, 0.2});
   member(d / "m", {0.1, 0.6, 0.2, 0.7}, {0.3, 0.1, 0.9});
-  test::write_file(data / "test_labels.csv",
-                   std::string(cadence::csv::kTruthHeader) +
-                       "\nt0,0,,,,static,,,snr=5;drift_hz_s=0\n"
-                       "t1,1,6.5,0.003,straight+constant+gaussian,,1,width_hz=4,\n"
-                       "t2,1,14,-0.004,sine+pulsed+box,,0.3,width_hz=3;duty=0.3,\n");
+  test::write_file(data / "test_labels.csv", std::string(cadence::csv::kTruthHeader) +
+                                                 "\nt0,0,,,,static,,,snr=5;drift_hz_s=0\n"
+                                                 "t1,1,6.5,0.003,straight+constant+gaussian,,1,width_hz=4,\n"
+                                                 "t2,1,14,-0.004,sine+pulsed+box,,0.3,width_hz=3;duty=0.3,\n");
   // members whose runs left no config.json: no data root, so no truth and no predict.json
   auto r = cadence::recipes::blend(options(d.path, "prob"));
   CHECK(r.test_auc < 0);

@@ -108,8 +108,13 @@ TEST_CASE("fit: a diverging run stops with one line that names the step and the 
   nlohmann::json cfg = {{"run", {{"dir", (out / "a").string()}, {"threads", 2}, {"quiet", true}}},
                         {"load", {{"root", data.path.string()}}},
                         {"model", {{"arch", "small_cnn"}, {"width", 4}, {"depth", 2}, {"pool", 8}}},
-                        {"train", {{"epochs", 3}, {"batch_size", 4}, {"holdout", 0.25}, {"lr", 1e30},
-                                   {"optimizer", "sgd"}, {"scheduler", "constant"}}}};
+                        {"train",
+                         {{"epochs", 3},
+                          {"batch_size", 4},
+                          {"holdout", 0.25},
+                          {"lr", 1e30},
+                          {"optimizer", "sgd"},
+                          {"scheduler", "constant"}}}};
   auto p = cadence::Load{} | cadence::Model<cadence::SmallCnnArch>{};
   // checked as each batch's loss is read (at once on a CPU, a batch late on a GPU)
   test::check_error([&] { cadence::recipes::holdout(p, cfg); }, "the training loss is", "last.pt");

@@ -166,8 +166,7 @@ inline std::vector<TruthRow> parse_truth(std::istream& in, const std::string& fi
     TruthRow r;
     r.id = std::string(f[0]);
     if (!valid_id(r.id)) fail(file, ":", lineno, ": invalid id `", r.id.substr(0, 120), "`");
-    if (f[1] != "0" && f[1] != "1")
-      fail(file, ":", lineno, ": target `", f[1].substr(0, 40), "` is not 0 or 1");
+    if (f[1] != "0" && f[1] != "1") fail(file, ":", lineno, ": target `", f[1].substr(0, 40), "` is not 0 or 1");
     r.target = f[1] == "1" ? 1 : 0;
     auto number = [&](std::string_view t, const char* what) {  // decimal, as plain_number, with a sign
       if (t.empty()) return std::nan("");

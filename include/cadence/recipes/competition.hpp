@@ -683,7 +683,7 @@ std::filesystem::path predict_job(const P& pipeline, const Prepared& prepared) {
   config::json cv_summary;
   read_finetune_outputs(run, oof, cv_summary);
   auto extras = finetune_extras(pipeline, cfg, oof.ids);
-  extras.baseline = oof.baseline;  // the baseline beside the network in this report too
+  extras.baseline = oof.baseline;                        // the baseline beside the network in this report too
   for (auto it = summary.begin(); it != summary.end();)  // the binned tables stay in predict.json
     it = it.key().rfind("test AUC by ", 0) == 0 ? summary.erase(it) : std::next(it);
   extras.prediction = summary;

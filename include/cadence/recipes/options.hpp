@@ -61,7 +61,8 @@ struct FinetuneOptions {
     v("only", only);
     v("baseline", baseline);
     v("baseline_search", baseline_search, [this](BaselineSearch value, const std::string& path) {
-      if (!baseline && value != BaselineSearch::line) fail(path, ": only \"baseline\": true reads it (no baseline is scored)");
+      if (!baseline && value != BaselineSearch::line)
+        fail(path, ": only \"baseline\": true reads it (no baseline is scored)");
     });
     v("pseudo", pseudo);
     v("pseudo_high", pseudo_high, config::in_range(0.0, 1.0));

@@ -194,8 +194,8 @@ class Params {
 /// What random_signal drew, for the truth files.
 struct SignalDraw {
   double snr = 0.0, drift = 0.0;
-  std::string family;       // path+intensity+profile
-  std::string path_params;  // key=value;... (Params): where the path starts and what its family leaves open
+  std::string family;        // path+intensity+profile
+  std::string path_params;   // key=value;... (Params): where the path starts and what its family leaves open
   std::string shape_params;  // the same for its width and its intensity over time
   std::string params() const { return Params{}.add(path_params).add(shape_params).str(); }
 };
@@ -275,8 +275,7 @@ inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Fami
     at.add("start_channel", (s.path.f_start - p.freq(0)) / p.df);
     if (s.path.kind == PathKind::sine)
       at.add("path_period_s", s.path.period).add("path_amplitude_hz", s.path.amplitude);
-    if (s.path.kind == PathKind::random_walk)
-      at.add("walk_step_hz", walk_step).add("walk_bound_hz", s.path.amplitude);
+    if (s.path.kind == PathKind::random_walk) at.add("walk_step_hz", walk_step).add("walk_bound_hz", s.path.amplitude);
     shape.add("width_hz", w);
     if (s.t_profile.kind == TProfileKind::sine)
       shape.add("scint_period_s", s.t_profile.period)
@@ -286,12 +285,10 @@ inline Signal random_signal(RandomStream& rng, const SynthOptions& o, const Fami
       shape.add("pulse_period_s", s.t_profile.period)
           .add("pulse_phase_s", s.t_profile.phase)
           .add("duty", s.t_profile.duty);
-    *drawn = {snr,
-              drift,
+    *drawn = {snr, drift,
               std::string(kPaths[path].name) + "+" + std::string(kIntensities[intensity].name) + "+" +
                   std::string(kProfiles[profile].name),
-              at.str(),
-              shape.str()};
+              at.str(), shape.str()};
   }
   return s;
 }
@@ -428,8 +425,7 @@ inline SynthSample make_sample(const SynthOptions& o, Split split, std::uint32_t
                                  ? static_cast<std::size_t>(std::countr_zero(f.interference))
                                  : pick_family(extra.uniform(), f.interference, kInterference);
     s.family.interference = std::string(kInterference[kind].name);
-    detail::add_interference(kind, panel_span, cadence, rng, extra, o, f, p, noise_std,
-                             &s.family.interference_params);
+    detail::add_interference(kind, panel_span, cadence, rng, extra, o, f, p, noise_std, &s.family.interference_params);
   }
   if (o.standardize)
     for (int k = 0; k < 6; ++k) standardize(panel_span(k));
