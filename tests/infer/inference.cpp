@@ -95,6 +95,51 @@ TEST_CASE(
   for (std::size_t i = 0; i < got.size(); ++i) CHECK(again[i] == doctest::Approx(got[i]).epsilon(1e-9));
 }
 
+// Without gradients (prediction, validation) the blocks' activations, squeeze-excite scaling and residual
+// sums overwrite the blocks' own temporaries, and a folded BN's bias is added by the conv's own kernel.
+TEST_CASE(
+    "inference: EfficientNetV2 without gradients works in place on its own temporaries only: the logits of the "
+    "network with gradients recorded, the caller's input untouched, the keys unchanged by folding") {
+  torch::manual_seed(7);
+  cadence::EffNetV2Options o;
+  o.width_multiplier = 0.25;
+  o.depth_multiplier = 0.5;
+  for (const bool tf : {false, true}) {  // symmetric and "same" padding
+    CAPTURE(tf);
+    cadence::EfficientNetV2 net(cadence::efficientnetv2_s_arch(tf), o, 1, 2);
+    randomize_batchnorm(*net);
+    for (auto& w : net->parameters()) w.requires_grad_(false);  // the input's graph is the one looked at
+    std::vector<std::string> keys;
+    for (const auto& item : net->named_parameters()) keys.push_back(item.key());
+    for (const auto& item : net->named_buffers()) keys.push_back(item.key());
+    net->eval();
+    for (const bool folded : {false, true}) {
+      CAPTURE(folded);
+      if (folded) cadence::prepare_for_inference(*net, cadence::InferenceOptions{});
+      auto x = torch::randn({3, 1, 64, 48});
+      if (folded) x = cadence::as_channels_last(x);
+      const auto x0 = x.clone();
+      auto xg = x.clone().requires_grad_(true);
+      const auto with_grad = net->forward(xg);
+      torch::Tensor without;
+      {
+        torch::NoGradGuard no_grad;
+        without = net->forward(x);
+      }
+      CHECK(torch::equal(x, x0));
+      CHECK_FALSE(without.requires_grad());
+      CHECK(torch::equal(without, with_grad.detach()));  // the same kernels, in place or not
+      with_grad.sum().backward();                        // and the recorded graph is intact
+      REQUIRE(xg.grad().defined());
+      CHECK(xg.grad().abs().sum().item<double>() > 0);
+    }
+    std::vector<std::string> after;
+    for (const auto& item : net->named_parameters()) after.push_back(item.key());
+    for (const auto& item : net->named_buffers()) after.push_back(item.key());
+    CHECK(after == keys);
+  }
+}
+
 // The augmentation's autocast pause matters on a GPU, where Augment runs as tensor ops that autocast
 // would cast (tests/cuda has that regression test); on a CPU Augment's kernels are autocast-free.
 TEST_CASE(

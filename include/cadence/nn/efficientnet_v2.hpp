@@ -197,18 +197,26 @@ inline torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) 
 
 /// BN(conv(x)) in eval mode = conv'(x) + b' with conv' = conv * g/sqrt(v+eps) and
 /// b' = beta - m*g/sqrt(v+eps). The scale moves into the conv's weights; b' is kept in the BN's bias
-/// (so the keys stay as they were), and a folded block adds it instead of calling the BN.
+/// (so the keys stay as they were) and becomes the conv's bias: the conv adds it in its own kernel, where
+/// a separate add was one more pass over the activation and one more of its size allocated. The conv's
+/// `bias` member is set, not registered (the keys stay as they were; the tensor is the BN's, so moving
+/// the module to another device or memory format moves it too).
 inline void fold_into(torch::nn::Conv2d& c, BatchNorm2d& b) {
   torch::NoGradGuard g;
   const auto scale = b->weight / torch::sqrt(b->running_var + b->options.eps());
   c->weight.mul_(scale.view({-1, 1, 1, 1}));
   b->bias.copy_(b->bias - b->running_mean * scale);
+  c->bias = b->bias;
 }
 
-/// The BN, or after folding only its bias.
-inline torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t, bool folded) {
-  return folded ? t + b->bias.view({1, -1, 1, 1}) : b->forward(t);
-}
+/// The BN, or nothing once it is folded into the conv before it.
+inline torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t, bool folded) { return folded ? t : b->forward(t); }
+
+/// Where no gradient is recorded (prediction, validation), the activations, the squeeze-excite scaling
+/// and the residual sum overwrite the block's own temporaries instead of allocating new ones; with
+/// gradients, autograd needs the inputs they would overwrite. `t` must be a temporary of the caller's.
+inline bool in_place() { return !torch::GradMode::is_enabled(); }
+inline torch::Tensor silu(torch::Tensor t) { return in_place() ? torch::silu_(t) : torch::silu(t); }
 
 class SqueezeExciteImpl : public torch::nn::Module {
  public:
@@ -218,8 +226,9 @@ class SqueezeExciteImpl : public torch::nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto s = x.mean({2, 3}, true);
-    s = torch::silu(conv_reduce->forward(s));
-    return x * torch::sigmoid(conv_expand->forward(s));
+    s = effnet::silu(conv_reduce->forward(s));
+    s = torch::sigmoid(conv_expand->forward(s));
+    return in_place() ? x.mul_(s) : x * s;  // x: the block's temporary
   }
   torch::nn::Conv2d conv_reduce{nullptr}, conv_expand{nullptr};
 };
@@ -247,8 +256,10 @@ class BlockImpl : public torch::nn::Module {
 
  protected:
   /// The residual: the branch (with stochastic depth in training) plus the input, when the block has one.
-  torch::Tensor residual(const torch::Tensor& y, const torch::Tensor& x) const {
-    return skip_ ? drop_path(y, drop_path_, is_training()) + x : y;
+  torch::Tensor residual(torch::Tensor y, const torch::Tensor& x) const {
+    if (!skip_) return y;
+    if (in_place() && !is_training()) return y.add_(x);  // y: the branch's temporary
+    return drop_path(y, drop_path_, is_training()) + x;
   }
   torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t) const { return effnet::norm(b, t, folded_); }
   static SqueezeExcite make_se(const BlockArgs& a, std::int64_t mid) {
@@ -276,7 +287,7 @@ class ConvBnActImpl : public BlockImpl {
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
-    return residual(torch::silu(norm(bn1, conv->forward(pad_.apply(x)))), x);
+    return residual(effnet::silu(norm(bn1, conv->forward(pad_.apply(x)))), x);
   }
 
   torch::nn::Conv2d conv{nullptr};
@@ -304,7 +315,7 @@ class EdgeResidualImpl : public BlockImpl {
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
-    auto y = torch::silu(norm(bn1, conv_exp->forward(pad_.apply(x))));
+    auto y = effnet::silu(norm(bn1, conv_exp->forward(pad_.apply(x))));
     if (!se.is_empty()) y = se->forward(y);
     return residual(norm(bn2, conv_pwl->forward(y)), x);
   }
@@ -338,8 +349,8 @@ class InvertedResidualImpl : public BlockImpl {
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
-    auto y = torch::silu(norm(bn1, conv_pw->forward(x)));
-    y = torch::silu(norm(bn2, conv_dw->forward(pad_.apply(y))));
+    auto y = effnet::silu(norm(bn1, conv_pw->forward(x)));
+    y = effnet::silu(norm(bn2, conv_dw->forward(pad_.apply(y))));
     if (!se.is_empty()) y = se->forward(y);
     return residual(norm(bn3, conv_pwl->forward(y)), x);
   }
@@ -422,14 +433,14 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
   /// (B,C,H,W) -> (B,num_features,H/32,W/32), or H/16 (W/16) with a stem stride of 1 along it
   torch::Tensor forward_features(const torch::Tensor& x) {
     auto norm = [&](BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
-    auto y = torch::silu(norm(bn1, conv_stem->forward(stem_pad_.apply(x))));
+    auto y = effnet::silu(norm(bn1, conv_stem->forward(stem_pad_.apply(x))));
     const bool recompute = grad_checkpointing_ && is_training();
     for (const auto& stage : *blocks)
       for (const auto& block : *stage->as<torch::nn::ModuleList>()) {
         auto b = std::dynamic_pointer_cast<effnet::BlockImpl>(block);
         y = recompute ? checkpoint([b](const torch::Tensor& t) { return b->forward(t); }, y) : b->forward(y);
       }
-    return torch::silu(norm(bn2, conv_head->forward(y)));
+    return effnet::silu(norm(bn2, conv_head->forward(y)));
   }
   /// (B,C,H,W) -> (B,classes)
   torch::Tensor forward(const torch::Tensor& x) {
