@@ -5,6 +5,7 @@
 #include "cadence/data/load.hpp"
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
+#include "cadence/nn/inference.hpp"
 #include "cadence/nn/memory_format.hpp"
 #include "cadence/core/compose.hpp"
 #include "cadence/nn/model.hpp"
@@ -64,6 +65,70 @@ TEST_CASE("resize: inference without gradients (one sample at a time, in place) 
   const auto per_sample = r->forward(x);
   CHECK(torch::allclose(batched, per_sample, 1e-5, 1e-5));
   CHECK(torch::allclose(r->forward(x.narrow(0, 3, 1)), per_sample.narrow(0, 3, 1), 1e-5, 1e-5));
+}
+
+// The paper's network written out by hand from the module's own parameters: the reference for every
+// eval-mode path (bn2 after the downsampling, BNs folded, conv4 as a depthwise sum, sums in place).
+TEST_CASE(
+    "resize: in eval mode, with and without gradients, folded and channels_last, the resizer computes the "
+    "paper's network written out by hand") {
+  namespace F = torch::nn::functional;
+  cadence::LearnedOptions o;
+  o.test_size = {64, 48};
+  o.filters = 8;
+  o.blocks = 2;
+  cadence::LearnedResizer r(o, 1);
+  {  // non-trivial running statistics and affine parameters
+    r->train();
+    torch::NoGradGuard g;
+    for (int i = 0; i < 3; ++i) r->forward(torch::randn({4, 1, 203, 64}) * 2 + 1);
+    for (auto& [k, t] : cadence::state_dict_entries(*r))
+      if (k.find("bn") != std::string::npos || k.find(".1.") != std::string::npos || k.find(".4.") != std::string::npos)
+        if (k.ends_with("weight") || k.ends_with("bias")) t.uniform_(0.5, 1.5);
+  }
+  r->eval();
+  const auto x = torch::randn({3, 1, 203, 64});
+  torch::Tensor want;
+  {
+    torch::NoGradGuard g;
+    auto resize = [&](const torch::Tensor& t) {
+      return F::interpolate(t, F::InterpolateFuncOptions()
+                                   .size(std::vector<std::int64_t>{64, 48})
+                                   .mode(torch::kBilinear)
+                                   .align_corners(false));
+    };
+    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o.negative_slope);
+    auto y = r->bn2->plain_forward(F::leaky_relu(r->conv2->forward(F::leaky_relu(r->conv1->forward(x), leaky)), leaky));
+    const auto z = resize(y);
+    y = z;
+    for (const auto& block : *r->res) y = y + block->as<torch::nn::Sequential>()->forward(y);
+    y = r->bn3->plain_forward(r->conv3->forward(y)) + z;
+    want = r->conv4->forward(y) + resize(x);
+  }
+  auto near = [&](const torch::Tensor& got, const torch::Tensor& expected) {
+    const double worst = (got - expected).abs().max().item<double>();
+    INFO("max |got - want| = ", worst, " of max |want| = ", expected.abs().max().item<double>());
+    CHECK(worst < 1e-5 * std::max(1.0, expected.abs().max().item<double>()));
+  };
+  near(r->forward(x).detach(), want);  // gradients recorded
+  {
+    torch::NoGradGuard g;
+    near(r->forward(x), want);                                  // in place, two samples at a time
+    near(r->forward(x.narrow(0, 1, 1)), want.narrow(0, 1, 1));  // one sample
+  }
+  std::vector<std::string> keys;
+  for (const auto& [k, t] : cadence::state_dict_entries(*r)) keys.push_back(k);
+  const auto conv3_before = r->conv3->weight.clone();
+  cadence::prepare_for_inference(*r, cadence::InferenceOptions{});
+  CHECK_FALSE(torch::equal(r->conv3->weight, conv3_before));  // bn3 folded into conv3
+  std::vector<std::string> after;
+  for (const auto& [k, t] : cadence::state_dict_entries(*r)) after.push_back(k);
+  CHECK(after == keys);
+  const auto xl = cadence::as_channels_last(x);
+  near(r->forward(xl).detach(), want);
+  torch::NoGradGuard g;
+  near(r->forward(xl), want);
+  CHECK(torch::equal(xl, cadence::as_channels_last(x)));  // the caller's input untouched
 }
 
 TEST_CASE("resize: fixed resizers are plain interpolation, options are checked") {

@@ -195,27 +195,10 @@ inline torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) 
   return x * keep / (1.0 - p);
 }
 
-/// BN(conv(x)) in eval mode = conv'(x) + b' with conv' = conv * g/sqrt(v+eps) and
-/// b' = beta - m*g/sqrt(v+eps). The scale moves into the conv's weights; b' is kept in the BN's bias
-/// (so the keys stay as they were) and becomes the conv's bias: the conv adds it in its own kernel, where
-/// a separate add was one more pass over the activation and one more of its size allocated. The conv's
-/// `bias` member is set, not registered (the keys stay as they were; the tensor is the BN's, so moving
-/// the module to another device or memory format moves it too).
-inline void fold_into(torch::nn::Conv2d& c, BatchNorm2d& b) {
-  torch::NoGradGuard g;
-  const auto scale = b->weight / torch::sqrt(b->running_var + b->options.eps());
-  c->weight.mul_(scale.view({-1, 1, 1, 1}));
-  b->bias.copy_(b->bias - b->running_mean * scale);
-  c->bias = b->bias;
-}
-
 /// The BN, or nothing once it is folded into the conv before it.
 inline torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t, bool folded) { return folded ? t : b->forward(t); }
 
-/// Where no gradient is recorded (prediction, validation), the activations, the squeeze-excite scaling
-/// and the residual sum overwrite the block's own temporaries instead of allocating new ones; with
-/// gradients, autograd needs the inputs they would overwrite. `t` must be a temporary of the caller's.
-inline bool in_place() { return !torch::GradMode::is_enabled(); }
+/// SiLU, overwriting `t` (a temporary of the caller's) where no gradient is recorded (nn/inference.hpp).
 inline torch::Tensor silu(torch::Tensor t) { return in_place() ? torch::silu_(t) : torch::silu(t); }
 
 class SqueezeExciteImpl : public torch::nn::Module {
@@ -283,7 +266,7 @@ class ConvBnActImpl : public BlockImpl {
   std::string type() const override { return "cn"; }
   const torch::nn::Conv2d& spatial_conv() const override { return conv; }
   void fold() override {
-    fold_into(conv, bn1);
+    cadence::fold_into(conv, bn1);
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
@@ -310,8 +293,8 @@ class EdgeResidualImpl : public BlockImpl {
   std::string type() const override { return "er"; }
   const torch::nn::Conv2d& spatial_conv() const override { return conv_exp; }
   void fold() override {
-    fold_into(conv_exp, bn1);
-    fold_into(conv_pwl, bn2);
+    cadence::fold_into(conv_exp, bn1);
+    cadence::fold_into(conv_pwl, bn2);
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
@@ -343,9 +326,9 @@ class InvertedResidualImpl : public BlockImpl {
   std::string type() const override { return "ir"; }
   const torch::nn::Conv2d& spatial_conv() const override { return conv_dw; }
   void fold() override {
-    fold_into(conv_pw, bn1);
-    fold_into(conv_dw, bn2);
-    fold_into(conv_pwl, bn3);
+    cadence::fold_into(conv_pw, bn1);
+    cadence::fold_into(conv_dw, bn2);
+    cadence::fold_into(conv_pwl, bn3);
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
@@ -418,11 +401,11 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
   /// is not meaningful. nn/inference.hpp's prepare_for_inference calls it.
   void fold_batchnorm() override {
     if (folded_) return;
-    effnet::fold_into(conv_stem, bn1);
+    cadence::fold_into(conv_stem, bn1);
     for (const auto& stage : *blocks)
       for (const auto& block : *stage->as<torch::nn::ModuleList>())
         std::dynamic_pointer_cast<effnet::BlockImpl>(block)->fold();
-    effnet::fold_into(conv_head, bn2);
+    cadence::fold_into(conv_head, bn2);
     folded_ = true;
   }
 

@@ -5,10 +5,32 @@
 // The probabilities equal the plain network's to float rounding (tests/infer/inference.cpp: within
 // 1e-5); the speed and memory are in docs/performance.md.
 #include <torch/nn/module.h>
+#include <torch/nn/modules/conv.h>
 
+#include "cadence/nn/batch_norm.hpp"
 #include "cadence/nn/memory_format.hpp"
 
 namespace cadence {
+
+/// Where no gradient is recorded (prediction, validation), a network's activations, scalings and
+/// residual sums may overwrite its own temporaries instead of allocating new ones; with gradients,
+/// autograd needs the inputs they would overwrite.
+inline bool in_place() { return !torch::GradMode::is_enabled(); }
+
+/// BN(conv(x)) in eval mode = conv'(x) + b' with conv' = conv * g/sqrt(v+eps) and
+/// b' = beta + (bias - m)*g/sqrt(v+eps). The scale moves into the conv's weights; b' is kept in the BN's
+/// bias (so the keys stay as they were) and becomes the conv's bias: the conv adds it in its own kernel,
+/// where a separate add was one more pass over the activation and one more of its size allocated. The
+/// conv's `bias` member is set, not registered (the tensor is the BN's, so moving the module to another
+/// device or memory format moves it too). A folded BN is skipped by its network's forward.
+inline void fold_into(torch::nn::Conv2d& c, BatchNorm2d& b) {
+  torch::NoGradGuard g;
+  const auto scale = b->weight / torch::sqrt(b->running_var + b->options.eps());
+  c->weight.mul_(scale.view({-1, 1, 1, 1}));
+  const auto mean = c->bias.defined() ? b->running_mean - c->bias : b->running_mean;
+  b->bias.copy_(b->bias - mean * scale);
+  c->bias = b->bias;
+}
 
 /// A module that folds its BatchNorms into the convolutions before them, for inference. Folding is
 /// irreversible and must be idempotent.

@@ -25,6 +25,7 @@
 #include "cadence/core/pipeline.hpp"
 #include "cadence/nn/batch_norm.hpp"
 #include "cadence/nn/checkpoint.hpp"
+#include "cadence/nn/inference.hpp"
 
 namespace cadence {
 
@@ -79,7 +80,7 @@ struct LearnedOptions : ResizeSize {
   }
 };
 
-class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing {
+class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, public FoldsBatchNorm {
  public:
   LearnedResizerImpl(const LearnedOptions& o, std::int64_t channels) : o_(o) {
     using namespace torch::nn;
@@ -103,9 +104,27 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing {
   /// resizer's memory) are recomputed in the backward pass instead of kept (nn/checkpoint.hpp).
   void set_grad_checkpointing(bool on) override { grad_checkpointing_ = on; }
 
+  /// For inference (nn/inference.hpp): the BNs that follow a conv (the residual blocks' and bn3) fold into
+  /// it. bn2 follows a LeakyReLU and stays (in eval mode it runs after the downsampling: full_resolution).
+  /// Irreversible; a second call does nothing.
+  void fold_batchnorm() override {
+    if (folded_) return;
+    for (const auto& block : *res) {
+      auto* b = block->as<torch::nn::Sequential>();
+      auto conv = [&](std::size_t i) { return torch::nn::Conv2d(b->ptr<torch::nn::Conv2dImpl>(i)); };
+      auto norm = [&](std::size_t i) { return cadence::BatchNorm2d(b->ptr<cadence::BatchNorm2dImpl>(i)); };
+      auto c0 = conv(0), c3 = conv(3);
+      auto n1 = norm(1), n4 = norm(4);
+      fold_into(c0, n1);
+      fold_into(c3, n4);
+    }
+    fold_into(conv3, bn3);
+    folded_ = true;
+  }
+
   torch::Tensor forward(const torch::Tensor& x) {  // (B,C,H,W) -> (B,C,size)
     const auto& hw = is_training() ? o_.size : o_.test_size;
-    const auto skip = detail::resize_to(x, hw, torch::kBilinear);
+    auto skip = detail::resize_to(x, hw, torch::kBilinear);
     torch::Tensor z;
     if (!is_training() && !torch::GradMode::is_enabled() && x.size(0) > 1) {
       // Inference: the full-resolution layers (n channels at the input's 819 x 256, 107 MB per batch of
@@ -116,13 +135,16 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing {
       const std::int64_t chunk = 2;  // fixed, so results do not depend on the thread count
       for (std::int64_t b = 0; b < x.size(0); b += chunk)
         zs.push_back(full_resolution(x.narrow(0, b, std::min(chunk, x.size(0) - b)), hw, true));
-      z = torch::cat(zs);
+      z = bn2->forward(torch::cat(zs));
     } else if (grad_checkpointing_ && is_training()) {  // the full-resolution activations recomputed in backward
       z = checkpoint([this, hw](const torch::Tensor& t) { return full_resolution(t, hw, false); }, x);
     } else {
       z = full_resolution(x, hw, true);
+      if (!is_training()) z = bn2->forward(z);
     }
-    return conv4->forward(residual(z)) + skip;
+    auto y = residual(z);
+    if (!in_place()) return conv4->forward(y) + skip;
+    return last_conv(y).add_(skip);
   }
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr};
@@ -130,24 +152,57 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing {
   torch::nn::ModuleList res;
 
  private:
-  // The residual blocks and conv3 + BN at the output size, with the skip from z.
+  // The residual blocks and conv3 + BN at the output size, with the skip from z. Without gradients the
+  // sums and the blocks' activations overwrite their own temporaries; folded, the BNs are in the convs.
   torch::Tensor residual(const torch::Tensor& z) {
+    namespace F = torch::nn::functional;
+    const bool overwrite = in_place();
+    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope).inplace(overwrite);
     auto y = z;
-    for (const auto& block : *res) y = y + block->as<torch::nn::Sequential>()->forward(y);
-    return bn3->forward(conv3->forward(y)) + z;
+    for (const auto& block : *res) {  // conv, BN, LeakyReLU, conv, BN, as the Sequential holds them
+      auto* b = block->as<torch::nn::Sequential>();
+      auto t = b->ptr<torch::nn::Conv2dImpl>(0)->forward(y);
+      if (!folded_) t = b->ptr<cadence::BatchNorm2dImpl>(1)->forward(t);
+      t = b->ptr<torch::nn::Conv2dImpl>(3)->forward(F::leaky_relu(t, leaky));
+      if (!folded_) t = b->ptr<cadence::BatchNorm2dImpl>(4)->forward(t);
+      y = overwrite ? t.add_(y) : y + t;
+    }
+    auto t = conv3->forward(y);
+    if (!folded_) t = bn3->forward(t);
+    return overwrite ? t.add_(z) : t + z;
   }
 
-  // conv1 -> LeakyReLU -> conv2 -> LeakyReLU -> BN at the input's resolution, then down to `hw`.
+  // conv4 (n channels -> one, 7 x 7) where no gradient is recorded: one output channel is the worst case
+  // of oneDNN's convolutions (a 16-lane vector per output pixel, one lane used; 58 ms for a batch of 8 at
+  // 256 x 256 on an AVX-512 EPYC); as a depthwise 7 x 7 of each input channel summed over the channels,
+  // the same products in another order, 23 ms (docs/performance.md).
+  torch::Tensor last_conv(const torch::Tensor& y) {
+    const auto& w = conv4->weight;  // (C, n, k, k)
+    if (w.size(0) != 1) return conv4->forward(y);
+    const auto n = w.size(1), k = w.size(2);
+    auto depthwise = w.reshape({n, 1, k, w.size(3)});
+    if (y.is_contiguous(at::MemoryFormat::ChannelsLast))
+      depthwise = depthwise.contiguous(at::MemoryFormat::ChannelsLast);
+    auto out = torch::conv2d(y, depthwise, {}, 1, {k / 2, w.size(3) / 2}, 1, n).sum(1, /*keepdim=*/true);
+    return conv4->bias.defined() ? out.add_(conv4->bias.view({1, -1, 1, 1})) : out;
+  }
+
+  // conv1 -> LeakyReLU -> conv2 -> LeakyReLU at the input's resolution, then down to `hw`. In training bn2
+  // follows at the input's resolution (its batch statistics are the full-resolution ones); in eval mode
+  // the caller applies it after the downsampling: a per-channel affine map commutes with bilinear
+  // interpolation (whose weights sum to one), and there it runs over 256 x 256 instead of 819 x 256.
   torch::Tensor full_resolution(const torch::Tensor& x, const std::vector<std::int64_t>& hw, bool in_place) {
     namespace F = torch::nn::functional;
     const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope).inplace(in_place);
     auto y = F::leaky_relu(conv1->forward(x), leaky);
-    y = bn2->forward(F::leaky_relu(conv2->forward(y), leaky));
+    y = F::leaky_relu(conv2->forward(y), leaky);
+    if (is_training()) y = bn2->forward(y);
     return detail::resize_to(y, hw, torch::kBilinear);
   }
 
   LearnedOptions o_;
   bool grad_checkpointing_ = false;
+  bool folded_ = false;
 };
 TORCH_MODULE(LearnedResizer);
 
