@@ -95,6 +95,35 @@ TEST_CASE(
   for (std::size_t i = 0; i < got.size(); ++i) CHECK(again[i] == doctest::Approx(got[i]).epsilon(1e-9));
 }
 
+// One channel: NCHW and NHWC are the same bytes and `contiguous` keeps NCHW's strides, so LibTorch ran the
+// first convolution, and every activation after it, in NCHW (the learned resizer's full-resolution layers
+// converted to and from oneDNN's blocked layout at each conv: 6 % of a training step).
+TEST_CASE(
+    "inference: a one-channel input in channels_last takes NHWC's strides without a copy, and so do the "
+    "convolutions after it") {
+  const auto x = torch::randn({2, 1, 37, 21});
+  const auto nhwc = cadence::as_channels_last(x);
+  CHECK(nhwc.data_ptr() == x.data_ptr());
+  CHECK(torch::equal(nhwc, x));
+  CHECK(nhwc.strides() == torch::IntArrayRef({37 * 21, 1, 21, 1}));
+  CHECK(nhwc.suggest_memory_format() == at::MemoryFormat::ChannelsLast);
+  CHECK(x.suggest_memory_format() == at::MemoryFormat::Contiguous);  // what `contiguous` would have left
+  const auto w = torch::randn({8, 1, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast);
+  const auto y = torch::conv2d(nhwc, w, {}, 1, 1);
+  CHECK(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+  CHECK_FALSE(y.is_contiguous());
+  CHECK(torch::allclose(y, torch::conv2d(x, w, {}, 1, 1), 1e-5, 1e-5));
+  // more channels, or a tensor that is not contiguous: as before
+  const auto x3 = torch::randn({2, 3, 5, 4});
+  CHECK(cadence::as_channels_last(x3).is_contiguous(at::MemoryFormat::ChannelsLast));
+  const auto sliced = torch::randn({2, 1, 5, 8}).narrow(3, 1, 4);
+  CHECK(torch::equal(cadence::as_channels_last(sliced), sliced));
+  // EfficientNetV2's stem: a one-channel input is restrided where the network's weights are NHWC
+  const auto wc = torch::randn({4, 4, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast);
+  CHECK(cadence::like_weights(x, wc).strides() == nhwc.strides());
+  CHECK(cadence::like_weights(x, torch::randn({4, 4, 3, 3})).strides() == x.strides());
+}
+
 // Without gradients (prediction, validation) the blocks' activations, squeeze-excite scaling and residual
 // sums overwrite the blocks' own temporaries, and a folded BN's bias is added by the conv's own kernel.
 TEST_CASE(

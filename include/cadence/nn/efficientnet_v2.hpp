@@ -416,7 +416,10 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
   /// (B,C,H,W) -> (B,num_features,H/32,W/32), or H/16 (W/16) with a stem stride of 1 along it
   torch::Tensor forward_features(const torch::Tensor& x) {
     auto norm = [&](BatchNorm2d& b, const torch::Tensor& t) { return effnet::norm(b, t, folded_); };
-    auto y = effnet::silu(norm(bn1, conv_stem->forward(stem_pad_.apply(x))));
+    // one input channel: NHWC by its strides when the network is (the stem's own weights cannot say)
+    const auto& first = std::dynamic_pointer_cast<effnet::BlockImpl>((*blocks)[0]->as<torch::nn::ModuleList>()->ptr(0));
+    auto y =
+        effnet::silu(norm(bn1, conv_stem->forward(stem_pad_.apply(like_weights(x, first->spatial_conv()->weight)))));
     const bool recompute = grad_checkpointing_ && is_training();
     for (const auto& stage : *blocks)
       for (const auto& block : *stage->as<torch::nn::ModuleList>()) {

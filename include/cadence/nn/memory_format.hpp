@@ -22,8 +22,22 @@ inline bool is_channels_last(torch::nn::Module& m) {
   return false;
 }
 
+/// x in NHWC. With one channel NCHW and NHWC are the same bytes, and `contiguous` keeps NCHW's strides;
+/// LibTorch then picks NCHW for the first convolution and every activation after it (the learned
+/// resizer's full-resolution layers, converted to and from oneDNN's blocked layout at each conv). The
+/// strides are set to NHWC's, without a copy.
 inline torch::Tensor as_channels_last(const torch::Tensor& x) {
-  return x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+  if (x.dim() != 4) return x;
+  if (x.size(1) == 1 && x.is_contiguous())
+    return x.as_strided(x.sizes(), {x.size(2) * x.size(3), 1, x.size(3), 1}, x.storage_offset());
+  return x.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+/// x in NHWC where `w` (a convolution's weights with more than one input channel and a spatial extent)
+/// is: a network's input, whose single channel leaves its layout to the strides (as_channels_last).
+inline torch::Tensor like_weights(const torch::Tensor& x, const torch::Tensor& w) {
+  const bool nhwc = w.dim() == 4 && !w.is_contiguous() && w.is_contiguous(at::MemoryFormat::ChannelsLast);
+  return nhwc ? as_channels_last(x) : x;
 }
 
 }  // namespace cadence
