@@ -113,6 +113,10 @@ TEST_CASE(
   CHECK(y.is_contiguous(at::MemoryFormat::ChannelsLast));
   CHECK_FALSE(y.is_contiguous());
   CHECK(torch::allclose(y, torch::conv2d(x, w, {}, 1, 1), 1e-5, 1e-5));
+  // a contiguous view that starts inside its storage: the same view's bytes
+  const auto tail = torch::randn({3, 1, 5, 4}).narrow(0, 1, 2);
+  CHECK(cadence::as_channels_last(tail).data_ptr() == tail.data_ptr());
+  CHECK(torch::equal(cadence::as_channels_last(tail), tail));
   // more channels, or a tensor that is not contiguous: as before
   const auto x3 = torch::randn({2, 3, 5, 4});
   CHECK(cadence::as_channels_last(x3).is_contiguous(at::MemoryFormat::ChannelsLast));

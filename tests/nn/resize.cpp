@@ -67,54 +67,79 @@ TEST_CASE("resize: inference without gradients (one sample at a time, in place) 
   CHECK(torch::allclose(r->forward(x.narrow(0, 3, 1)), per_sample.narrow(0, 3, 1), 1e-5, 1e-5));
 }
 
-// The paper's network written out by hand from the module's own parameters: the reference for every
-// eval-mode path (bn2 after the downsampling, BNs folded, conv4 as a depthwise sum, sums in place).
-TEST_CASE(
-    "resize: in eval mode, with and without gradients, folded and channels_last, the resizer computes the "
-    "paper's network written out by hand") {
+namespace {
+/// The paper's network written out by hand from the module's own parameters, in the module's mode: every
+/// BN where the paper puts it (bn2 before the resize), conv4 as a plain conv, sums out of place.
+torch::Tensor learned_by_hand(cadence::LearnedResizerImpl& r, const torch::Tensor& x,
+                              const std::vector<std::int64_t>& hw, double slope) {
   namespace F = torch::nn::functional;
+  auto resize = [&](const torch::Tensor& t) {
+    return F::interpolate(t, F::InterpolateFuncOptions().size(hw).mode(torch::kBilinear).align_corners(false));
+  };
+  const auto leaky = F::LeakyReLUFuncOptions().negative_slope(slope);
+  auto y = r.bn2->plain_forward(F::leaky_relu(r.conv2->forward(F::leaky_relu(r.conv1->forward(x), leaky)), leaky));
+  const auto z = resize(y);
+  y = z;
+  for (const auto& block : *r.res) y = y + block->as<torch::nn::Sequential>()->forward(y);
+  y = r.bn3->plain_forward(r.conv3->forward(y)) + z;
+  return r.conv4->forward(y) + resize(x);
+}
+
+void check_near(const torch::Tensor& got, const torch::Tensor& want) {
+  const double worst = (got - want).abs().max().item<double>();
+  INFO("max |got - want| = ", worst, " of max |want| = ", want.abs().max().item<double>());
+  CHECK(worst < 1e-5 * std::max(1.0, want.abs().max().item<double>()));
+}
+}  // namespace
+
+// The reference for every path: in eval mode bn2 after the resize, BNs folded, conv4 as a depthwise sum
+// and the sums in place; in training (with or without gradients, as SWA's BN update runs) the paper's
+// order, bn2 on the full-resolution batch statistics.
+TEST_CASE(
+    "resize: in eval mode, with and without gradients, folded and channels_last, downsampling or upsampling, "
+    "and in training, the resizer computes the paper's network written out by hand") {
   cadence::LearnedOptions o;
+  o.size = {40, 32};
   o.test_size = {64, 48};
   o.filters = 8;
   o.blocks = 2;
   cadence::LearnedResizer r(o, 1);
-  {  // non-trivial running statistics and affine parameters
+  {  // non-trivial running statistics and BN affine parameters (the BNs: bn2, bn3, res.<i>.1, res.<i>.4)
     r->train();
     torch::NoGradGuard g;
     for (int i = 0; i < 3; ++i) r->forward(torch::randn({4, 1, 203, 64}) * 2 + 1);
     for (auto& [k, t] : cadence::state_dict_entries(*r))
-      if (k.find("bn") != std::string::npos || k.find(".1.") != std::string::npos || k.find(".4.") != std::string::npos)
-        if (k.ends_with("weight") || k.ends_with("bias")) t.uniform_(0.5, 1.5);
+      for (const char* affine : {".1.weight", ".1.bias", ".4.weight", ".4.bias"})
+        if ((k.starts_with("bn") && !k.ends_with("running_mean") && !k.ends_with("running_var") &&
+             !k.ends_with("num_batches_tracked")) ||
+            (k.starts_with("res.") && k.ends_with(affine)))
+          t.uniform_(0.5, 1.5);
+  }
+  {  // training without gradients: the paper's order, batch statistics (the running ones move alike)
+    const auto x = torch::randn({3, 1, 203, 64});
+    torch::NoGradGuard g;
+    const auto want = learned_by_hand(*r, x, o.size, o.negative_slope);
+    check_near(r->forward(x), want);
   }
   r->eval();
+  for (const std::int64_t height : {203, 37}) {  // down to 64 x 48, and up
+    CAPTURE(height);
+    const auto x = torch::randn({3, 1, height, 20 + height / 8});
+    torch::Tensor want;
+    {
+      torch::NoGradGuard g;
+      want = learned_by_hand(*r, x, o.test_size, o.negative_slope);
+    }
+    check_near(r->forward(x).detach(), want);  // gradients recorded
+    torch::NoGradGuard g;
+    check_near(r->forward(x), want);                                  // in place, two samples at a time
+    check_near(r->forward(x.narrow(0, 1, 1)), want.narrow(0, 1, 1));  // one sample
+  }
   const auto x = torch::randn({3, 1, 203, 64});
   torch::Tensor want;
   {
     torch::NoGradGuard g;
-    auto resize = [&](const torch::Tensor& t) {
-      return F::interpolate(t, F::InterpolateFuncOptions()
-                                   .size(std::vector<std::int64_t>{64, 48})
-                                   .mode(torch::kBilinear)
-                                   .align_corners(false));
-    };
-    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o.negative_slope);
-    auto y = r->bn2->plain_forward(F::leaky_relu(r->conv2->forward(F::leaky_relu(r->conv1->forward(x), leaky)), leaky));
-    const auto z = resize(y);
-    y = z;
-    for (const auto& block : *r->res) y = y + block->as<torch::nn::Sequential>()->forward(y);
-    y = r->bn3->plain_forward(r->conv3->forward(y)) + z;
-    want = r->conv4->forward(y) + resize(x);
-  }
-  auto near = [&](const torch::Tensor& got, const torch::Tensor& expected) {
-    const double worst = (got - expected).abs().max().item<double>();
-    INFO("max |got - want| = ", worst, " of max |want| = ", expected.abs().max().item<double>());
-    CHECK(worst < 1e-5 * std::max(1.0, expected.abs().max().item<double>()));
-  };
-  near(r->forward(x).detach(), want);  // gradients recorded
-  {
-    torch::NoGradGuard g;
-    near(r->forward(x), want);                                  // in place, two samples at a time
-    near(r->forward(x.narrow(0, 1, 1)), want.narrow(0, 1, 1));  // one sample
+    want = learned_by_hand(*r, x, o.test_size, o.negative_slope);
   }
   std::vector<std::string> keys;
   for (const auto& [k, t] : cadence::state_dict_entries(*r)) keys.push_back(k);
@@ -125,10 +150,11 @@ TEST_CASE(
   for (const auto& [k, t] : cadence::state_dict_entries(*r)) after.push_back(k);
   CHECK(after == keys);
   const auto xl = cadence::as_channels_last(x);
-  near(r->forward(xl).detach(), want);
+  const auto x0 = x.clone();
+  check_near(r->forward(xl).detach(), want);
   torch::NoGradGuard g;
-  near(r->forward(xl), want);
-  CHECK(torch::equal(xl, cadence::as_channels_last(x)));  // the caller's input untouched
+  check_near(r->forward(xl), want);
+  CHECK(torch::equal(x, x0));  // the caller's input untouched
 }
 
 TEST_CASE("resize: fixed resizers are plain interpolation, options are checked") {

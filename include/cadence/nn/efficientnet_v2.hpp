@@ -207,6 +207,7 @@ class SqueezeExciteImpl : public torch::nn::Module {
     conv_reduce = register_module("conv_reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(chs, rd, 1)));
     conv_expand = register_module("conv_expand", torch::nn::Conv2d(torch::nn::Conv2dOptions(rd, chs, 1)));
   }
+  /// x: the block's temporary, which is scaled in place where no gradient is recorded.
   torch::Tensor forward(const torch::Tensor& x) {
     auto s = x.mean({2, 3}, true);
     s = effnet::silu(conv_reduce->forward(s));

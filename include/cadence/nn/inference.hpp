@@ -18,17 +18,22 @@ namespace cadence {
 inline bool in_place() { return !torch::GradMode::is_enabled(); }
 
 /// BN(conv(x)) in eval mode = conv'(x) + b' with conv' = conv * g/sqrt(v+eps) and
-/// b' = beta + (bias - m)*g/sqrt(v+eps). The scale moves into the conv's weights; b' is kept in the BN's
-/// bias (so the keys stay as they were) and becomes the conv's bias: the conv adds it in its own kernel,
-/// where a separate add was one more pass over the activation and one more of its size allocated. The
-/// conv's `bias` member is set, not registered (the tensor is the BN's, so moving the module to another
-/// device or memory format moves it too). A folded BN is skipped by its network's forward.
+/// b' = beta + (bias - m)*g/sqrt(v+eps). The scale moves into the conv's weights and b' into the conv's
+/// bias, which the conv adds in its own kernel (a separate add was one more pass over the activation and
+/// one more of its size allocated). A conv without a bias of its own gets the BN's bias tensor, holding
+/// b', as its `bias` member, set and not registered: the keys stay as they were, and moving the module to
+/// another device or memory format moves it too. A conv with a bias takes b' in place. The BN is then
+/// skipped by its network's forward. Irreversible: the network that folds guards against a second call.
 inline void fold_into(torch::nn::Conv2d& c, BatchNorm2d& b) {
   torch::NoGradGuard g;
   const auto scale = b->weight / torch::sqrt(b->running_var + b->options.eps());
   c->weight.mul_(scale.view({-1, 1, 1, 1}));
-  const auto mean = c->bias.defined() ? b->running_mean - c->bias : b->running_mean;
-  b->bias.copy_(b->bias - mean * scale);
+  if (c->bias.defined()) {
+    c->bias.copy_(b->bias + (c->bias - b->running_mean) * scale);
+    b->bias.copy_(c->bias);
+    return;
+  }
+  b->bias.copy_(b->bias - b->running_mean * scale);
   c->bias = b->bias;
 }
 

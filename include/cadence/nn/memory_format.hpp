@@ -23,13 +23,12 @@ inline bool is_channels_last(torch::nn::Module& m) {
 }
 
 /// x in NHWC. With one channel NCHW and NHWC are the same bytes, and `contiguous` keeps NCHW's strides;
-/// LibTorch then picks NCHW for the first convolution and every activation after it (the learned
-/// resizer's full-resolution layers, converted to and from oneDNN's blocked layout at each conv). The
-/// strides are set to NHWC's, without a copy.
+/// LibTorch then picks NCHW for the convolutions that follow until one's weights say otherwise (the
+/// learned resizer's full-resolution layers, EfficientNetV2's stem and first stage: converted to and from
+/// oneDNN's blocked layout at each conv). Such a tensor gets NHWC's strides as a view, without a copy.
 inline torch::Tensor as_channels_last(const torch::Tensor& x) {
   if (x.dim() != 4) return x;
-  if (x.size(1) == 1 && x.is_contiguous())
-    return x.as_strided(x.sizes(), {x.size(2) * x.size(3), 1, x.size(3), 1}, x.storage_offset());
+  if (x.size(1) == 1 && x.is_contiguous()) return x.view({x.size(0), x.size(2), x.size(3), 1}).permute({0, 3, 1, 2});
   return x.contiguous(at::MemoryFormat::ChannelsLast);
 }
 

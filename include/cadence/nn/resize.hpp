@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include <ATen/autocast_mode.h>
 #include <torch/nn.h>
 #include <torch/version.h>
 
@@ -54,6 +55,14 @@ bool holds_area(const Mode& mode) {
   return std::holds_alternative<torch::enumtype::kArea>(mode);
 #else
   return c10::holds_alternative<torch::enumtype::kArea>(mode);
+#endif
+}
+/// Whether autocast is on for CPU tensors (LibTorch >= 2.4 keys it by device type).
+inline bool cpu_autocast() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  return at::autocast::is_autocast_enabled(at::kCPU);
+#else
+  return at::autocast::is_cpu_enabled();
 #endif
 }
 inline torch::Tensor resize_to(const torch::Tensor& x, const std::vector<std::int64_t>& hw,
@@ -144,7 +153,7 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, p
     }
     auto y = residual(z);
     if (!in_place()) return conv4->forward(y) + skip;
-    return last_conv(y).add_(skip);
+    return (is_training() ? conv4->forward(y) : last_conv(y)).add_(skip);
   }
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr};
@@ -172,18 +181,20 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, p
     return overwrite ? t.add_(z) : t + z;
   }
 
-  // conv4 (n channels -> one, 7 x 7) where no gradient is recorded: one output channel is the worst case
-  // of oneDNN's convolutions (a 16-lane vector per output pixel, one lane used; 58 ms for a batch of 8 at
-  // 256 x 256 on an AVX-512 EPYC); as a depthwise 7 x 7 of each input channel summed over the channels,
-  // the same products in another order, 23 ms (docs/performance.md).
+  // conv4 in inference. With one output channel (n -> 1, 7 x 7) it is the worst case of oneDNN's CPU
+  // convolutions (one lane of each 16-lane vector: 58 ms for a batch of 8 at 256 x 256 on an AVX-512
+  // EPYC); as a depthwise 7 x 7 of each input channel summed over the channels it is the same products
+  // in another order, 9 ms (docs/performance.md). fp32 on a CPU only: under autocast the n partial
+  // results would each be rounded to 16 bits before the sum, and on a GPU it was never measured.
   torch::Tensor last_conv(const torch::Tensor& y) {
     const auto& w = conv4->weight;  // (C, n, k, k)
-    if (w.size(0) != 1) return conv4->forward(y);
-    const auto n = w.size(1), k = w.size(2);
-    auto depthwise = w.reshape({n, 1, k, w.size(3)});
+    if (w.size(0) != 1 || !y.is_cpu() || y.scalar_type() != torch::kFloat || detail::cpu_autocast())
+      return conv4->forward(y);
+    const auto n = w.size(1);
+    auto depthwise = w.reshape({n, 1, w.size(2), w.size(3)});
     if (y.is_contiguous(at::MemoryFormat::ChannelsLast))
       depthwise = depthwise.contiguous(at::MemoryFormat::ChannelsLast);
-    auto out = torch::conv2d(y, depthwise, {}, 1, {k / 2, w.size(3) / 2}, 1, n).sum(1, /*keepdim=*/true);
+    auto out = torch::conv2d(y, depthwise, {}, 1, {w.size(2) / 2, w.size(3) / 2}, 1, n).sum(1, /*keepdim=*/true);
     return conv4->bias.defined() ? out.add_(conv4->bias.view({1, -1, 1, 1})) : out;
   }
 
