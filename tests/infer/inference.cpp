@@ -95,6 +95,29 @@ TEST_CASE(
   for (std::size_t i = 0; i < got.size(); ++i) CHECK(again[i] == doctest::Approx(got[i]).epsilon(1e-9));
 }
 
+// fold_into for a conv with a bias of its own (the networks' convs have none): b' lands in that bias, so
+// the state_dict holds the folded value, not a stale one.
+TEST_CASE("inference: fold_into a conv with its own bias gives conv + BN's eval output, its bias holding b'") {
+  torch::manual_seed(9);
+  torch::nn::Conv2d c(torch::nn::Conv2dOptions(3, 5, 3).padding(1));
+  cadence::BatchNorm2d b(5);
+  {
+    torch::NoGradGuard g;
+    b->running_mean.uniform_(-0.5, 0.5);
+    b->running_var.uniform_(0.5, 2.0);
+    b->weight.uniform_(0.5, 1.5);
+    b->bias.uniform_(-0.2, 0.2);
+  }
+  b->eval();
+  const auto x = torch::randn({2, 3, 9, 7});
+  torch::NoGradGuard g;
+  const auto want = b->forward(c->forward(x));
+  cadence::fold_into(*c, *b);
+  CHECK(torch::allclose(c->forward(x), want, 1e-5, 1e-5));
+  CHECK(torch::equal(c->named_parameters()["bias"], c->bias));  // the registered bias is the folded one
+  CHECK(torch::equal(b->bias, c->bias));
+}
+
 // One channel: NCHW and NHWC are the same bytes and `contiguous` keeps NCHW's strides, so LibTorch ran the
 // first convolution, and every activation after it, in NCHW (the learned resizer's full-resolution layers
 // converted to and from oneDNN's blocked layout at each conv: 6 % of a training step).

@@ -267,7 +267,7 @@ class ConvBnActImpl : public BlockImpl {
   std::string type() const override { return "cn"; }
   const torch::nn::Conv2d& spatial_conv() const override { return conv; }
   void fold() override {
-    cadence::fold_into(conv, bn1);
+    cadence::fold_into(*conv, *bn1);
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
@@ -294,8 +294,8 @@ class EdgeResidualImpl : public BlockImpl {
   std::string type() const override { return "er"; }
   const torch::nn::Conv2d& spatial_conv() const override { return conv_exp; }
   void fold() override {
-    cadence::fold_into(conv_exp, bn1);
-    cadence::fold_into(conv_pwl, bn2);
+    cadence::fold_into(*conv_exp, *bn1);
+    cadence::fold_into(*conv_pwl, *bn2);
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
@@ -327,9 +327,9 @@ class InvertedResidualImpl : public BlockImpl {
   std::string type() const override { return "ir"; }
   const torch::nn::Conv2d& spatial_conv() const override { return conv_dw; }
   void fold() override {
-    cadence::fold_into(conv_pw, bn1);
-    cadence::fold_into(conv_dw, bn2);
-    cadence::fold_into(conv_pwl, bn3);
+    cadence::fold_into(*conv_pw, *bn1);
+    cadence::fold_into(*conv_dw, *bn2);
+    cadence::fold_into(*conv_pwl, *bn3);
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
@@ -402,11 +402,11 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
   /// is not meaningful. nn/inference.hpp's prepare_for_inference calls it.
   void fold_batchnorm() override {
     if (folded_) return;
-    cadence::fold_into(conv_stem, bn1);
+    cadence::fold_into(*conv_stem, *bn1);
     for (const auto& stage : *blocks)
       for (const auto& block : *stage->as<torch::nn::ModuleList>())
         std::dynamic_pointer_cast<effnet::BlockImpl>(block)->fold();
-    cadence::fold_into(conv_head, bn2);
+    cadence::fold_into(*conv_head, *bn2);
     folded_ = true;
   }
 

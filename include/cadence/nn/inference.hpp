@@ -24,17 +24,17 @@ inline bool in_place() { return !torch::GradMode::is_enabled(); }
 /// b', as its `bias` member, set and not registered: the keys stay as they were, and moving the module to
 /// another device or memory format moves it too. A conv with a bias takes b' in place. The BN is then
 /// skipped by its network's forward. Irreversible: the network that folds guards against a second call.
-inline void fold_into(torch::nn::Conv2d& c, BatchNorm2d& b) {
+inline void fold_into(torch::nn::Conv2dImpl& c, BatchNorm2dImpl& b) {
   torch::NoGradGuard g;
-  const auto scale = b->weight / torch::sqrt(b->running_var + b->options.eps());
-  c->weight.mul_(scale.view({-1, 1, 1, 1}));
-  if (c->bias.defined()) {
-    c->bias.copy_(b->bias + (c->bias - b->running_mean) * scale);
-    b->bias.copy_(c->bias);
+  const auto scale = b.weight / torch::sqrt(b.running_var + b.options.eps());
+  c.weight.mul_(scale.view({-1, 1, 1, 1}));
+  if (c.bias.defined()) {
+    c.bias.copy_(b.bias + (c.bias - b.running_mean) * scale);
+    b.bias.copy_(c.bias);
     return;
   }
-  b->bias.copy_(b->bias - b->running_mean * scale);
-  c->bias = b->bias;
+  b.bias.copy_(b.bias - b.running_mean * scale);
+  c.bias = b.bias;
 }
 
 /// A module that folds its BatchNorms into the convolutions before them, for inference. Folding is

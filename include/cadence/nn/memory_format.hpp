@@ -13,12 +13,16 @@ inline void to_channels_last(torch::nn::Module& m) {
     if (b.dim() == 4) b.set_data(b.contiguous(at::MemoryFormat::ChannelsLast));
 }
 
+/// NHWC-strided and not also NCHW-contiguous (a tensor with one channel and a 1 x 1 extent is both).
+inline bool strictly_channels_last(const torch::Tensor& p) {
+  return p.dim() == 4 && !p.is_contiguous() && p.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
 /// Whether to_channels_last was applied: the first convolution weight with spatial extent and more than
 /// one input channel is NHWC-strided.
 inline bool is_channels_last(torch::nn::Module& m) {
   for (const auto& p : m.parameters())
-    if (p.dim() == 4 && p.size(1) > 1 && (p.size(2) > 1 || p.size(3) > 1))
-      return !p.is_contiguous() && p.is_contiguous(at::MemoryFormat::ChannelsLast);
+    if (p.dim() == 4 && p.size(1) > 1 && (p.size(2) > 1 || p.size(3) > 1)) return strictly_channels_last(p);
   return false;
 }
 
@@ -35,8 +39,7 @@ inline torch::Tensor as_channels_last(const torch::Tensor& x) {
 /// x in NHWC where `w` (a convolution's weights with more than one input channel and a spatial extent)
 /// is: a network's input, whose single channel leaves its layout to the strides (as_channels_last).
 inline torch::Tensor like_weights(const torch::Tensor& x, const torch::Tensor& w) {
-  const bool nhwc = w.dim() == 4 && !w.is_contiguous() && w.is_contiguous(at::MemoryFormat::ChannelsLast);
-  return nhwc ? as_channels_last(x) : x;
+  return strictly_channels_last(w) ? as_channels_last(x) : x;
 }
 
 }  // namespace cadence

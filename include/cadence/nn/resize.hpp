@@ -18,7 +18,6 @@
 #include <variant>
 #include <vector>
 
-#include <ATen/autocast_mode.h>
 #include <torch/nn.h>
 #include <torch/version.h>
 
@@ -27,6 +26,7 @@
 #include "cadence/nn/batch_norm.hpp"
 #include "cadence/nn/checkpoint.hpp"
 #include "cadence/nn/inference.hpp"
+#include "cadence/train/amp.hpp"
 
 namespace cadence {
 
@@ -55,14 +55,6 @@ bool holds_area(const Mode& mode) {
   return std::holds_alternative<torch::enumtype::kArea>(mode);
 #else
   return c10::holds_alternative<torch::enumtype::kArea>(mode);
-#endif
-}
-/// Whether autocast is on for CPU tensors (LibTorch >= 2.4 keys it by device type).
-inline bool cpu_autocast() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  return at::autocast::is_autocast_enabled(at::kCPU);
-#else
-  return at::autocast::is_cpu_enabled();
 #endif
 }
 inline torch::Tensor resize_to(const torch::Tensor& x, const std::vector<std::int64_t>& hw,
@@ -119,15 +111,11 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, p
   void fold_batchnorm() override {
     if (folded_) return;
     for (const auto& block : *res) {
-      auto* b = block->as<torch::nn::Sequential>();
-      auto conv = [&](std::size_t i) { return torch::nn::Conv2d(b->ptr<torch::nn::Conv2dImpl>(i)); };
-      auto norm = [&](std::size_t i) { return cadence::BatchNorm2d(b->ptr<cadence::BatchNorm2dImpl>(i)); };
-      auto c0 = conv(0), c3 = conv(3);
-      auto n1 = norm(1), n4 = norm(4);
-      fold_into(c0, n1);
-      fold_into(c3, n4);
+      const auto l = layers(block);
+      fold_into(l.conv_a, l.bn_a);
+      fold_into(l.conv_b, l.bn_b);
     }
-    fold_into(conv3, bn3);
+    fold_into(*conv3, *bn3);
     folded_ = true;
   }
 
@@ -161,6 +149,20 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, p
   torch::nn::ModuleList res;
 
  private:
+  // One residual block's layers, as its Sequential holds them (the keys): conv, BN, LeakyReLU, conv, BN.
+  // The forward calls them one by one (the BNs are skipped once folded; the LeakyReLU's slope is o_'s).
+  struct ResidualLayers {
+    torch::nn::Conv2dImpl& conv_a;
+    BatchNorm2dImpl& bn_a;
+    torch::nn::Conv2dImpl& conv_b;
+    BatchNorm2dImpl& bn_b;
+  };
+  static ResidualLayers layers(const std::shared_ptr<torch::nn::Module>& block) {
+    auto* s = block->as<torch::nn::Sequential>();
+    return {*s->ptr<torch::nn::Conv2dImpl>(0), *s->ptr<BatchNorm2dImpl>(1), *s->ptr<torch::nn::Conv2dImpl>(3),
+            *s->ptr<BatchNorm2dImpl>(4)};
+  }
+
   // The residual blocks and conv3 + BN at the output size, with the skip from z. Without gradients the
   // sums and the blocks' activations overwrite their own temporaries; folded, the BNs are in the convs.
   torch::Tensor residual(const torch::Tensor& z) {
@@ -168,12 +170,12 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, p
     const bool overwrite = in_place();
     const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope).inplace(overwrite);
     auto y = z;
-    for (const auto& block : *res) {  // conv, BN, LeakyReLU, conv, BN, as the Sequential holds them
-      auto* b = block->as<torch::nn::Sequential>();
-      auto t = b->ptr<torch::nn::Conv2dImpl>(0)->forward(y);
-      if (!folded_) t = b->ptr<cadence::BatchNorm2dImpl>(1)->forward(t);
-      t = b->ptr<torch::nn::Conv2dImpl>(3)->forward(F::leaky_relu(t, leaky));
-      if (!folded_) t = b->ptr<cadence::BatchNorm2dImpl>(4)->forward(t);
+    for (const auto& block : *res) {
+      const auto l = layers(block);
+      auto t = l.conv_a.forward(y);
+      if (!folded_) t = l.bn_a.forward(t);
+      t = l.conv_b.forward(F::leaky_relu(t, leaky));
+      if (!folded_) t = l.bn_b.forward(t);
       y = overwrite ? t.add_(y) : y + t;
     }
     auto t = conv3->forward(y);
@@ -188,7 +190,7 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, p
   // results would each be rounded to 16 bits before the sum, and on a GPU it was never measured.
   torch::Tensor last_conv(const torch::Tensor& y) {
     const auto& w = conv4->weight;  // (C, n, k, k)
-    if (w.size(0) != 1 || !y.is_cpu() || y.scalar_type() != torch::kFloat || detail::cpu_autocast())
+    if (w.size(0) != 1 || !y.is_cpu() || y.scalar_type() != torch::kFloat || AutocastGuard::enabled(at::kCPU))
       return conv4->forward(y);
     const auto n = w.size(1);
     auto depthwise = w.reshape({n, 1, w.size(2), w.size(3)});
