@@ -4,7 +4,10 @@
 #include "cadence/nn/checkpoint.hpp"
 
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cadence/nn/efficientnet_v2.hpp"
 #include "cadence/nn/head.hpp"
@@ -57,6 +60,24 @@ Step train_step(Net net, const torch::Tensor& x, const torch::Tensor& y, bool ch
   }
   loss.backward();
   return {loss.item<double>(), grads_of(*net), buffers_of(*net)};
+}
+
+/// The checkpointed segments in `out`'s graph: those whose input is a convolution's output, and the others.
+std::pair<std::size_t, std::size_t> checkpoint_segments(const torch::Tensor& out) {
+  std::vector<torch::autograd::Node*> todo{out.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  std::size_t after_conv = 0, other = 0;
+  while (!todo.empty()) {
+    auto* n = todo.back();
+    todo.pop_back();
+    if (n == nullptr || !seen.insert(n).second) continue;
+    if (n->name().find("CheckpointFunction") != std::string::npos) {
+      const auto& in = n->next_edges().at(0).function;
+      ++(in != nullptr && in->name().find("Convolution") != std::string::npos ? after_conv : other);
+    }
+    for (const auto& e : n->next_edges()) todo.push_back(e.function.get());
+  }
+  return {after_conv, other};
 }
 
 }  // namespace
@@ -139,6 +160,31 @@ TEST_CASE(
   INFO("max |grad difference| = ", worst(plain.grads, ckpt.grads));
   CHECK(worst(plain.grads, ckpt.grads) < 1e-5);
   CHECK(worst(plain.buffers, ckpt.buffers) < 1e-6);  // BatchNorm statistics (num_batches_tracked too) as without
+
+  // what is recomputed: the blocks of the stages before the last two whole (a segment whose input is the
+  // previous block's output), and in the last two each BN + SiLU (a segment whose input is a conv's output,
+  // which is kept); plus the resizer's full-resolution layers (input: the batch, no gradient of its own)
+  {
+    auto net = copy();
+    cadence::set_grad_checkpointing(*net, true);
+    net->train();
+    const auto out = net->forward(x);
+    const auto [after_conv, other] = checkpoint_segments(out);
+    auto effnet = net[1]->as<cadence::EfficientNetV2>();
+    std::size_t whole = 0, bn_act = 0;
+    for (std::size_t s = 0; s < effnet->blocks->size(); ++s)
+      for (const auto& block : *(*effnet->blocks)[s]->as<torch::nn::ModuleList>()) {
+        const auto type = std::dynamic_pointer_cast<cadence::effnet::BlockImpl>(block)->type();
+        if (s + 2 < effnet->blocks->size())
+          ++whole;
+        else
+          bn_act += type == "ir" ? 2 : 1;
+      }
+    REQUIRE(whole > 0);
+    REQUIRE(bn_act > 0);
+    CHECK(after_conv == bn_act);
+    CHECK(other == whole + 1);
+  }
 
   // under autocast (bf16 on a CPU) the recomputation runs at the first forward's precision
   const auto plain16 = train_step(copy(), x, y, false, cadence::Amp::bf16);

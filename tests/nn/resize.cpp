@@ -1,5 +1,6 @@
 #include "cadence/nn/resize.hpp"
 
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -119,6 +120,28 @@ TEST_CASE(
     const auto want = learned_by_hand(*r, x, o.size, o.negative_slope);
     check_near(r->forward(x), want);
   }
+  for (const bool checkpointing : {false, true}) {  // training with gradients: the LeakyReLUs overwrite
+    CAPTURE(checkpointing);                         // their inputs; the gradients are the hand-written ones
+    r->set_grad_checkpointing(checkpointing);
+    const auto x = torch::randn({3, 1, 203, 64});
+    const auto w = torch::randn({3, 1, 40, 32});
+    auto grads = [&](const auto& forward) {
+      for (auto& p : r->parameters()) p.mutable_grad() = torch::Tensor();
+      (forward() * w).sum().backward();
+      std::map<std::string, torch::Tensor> g;
+      for (const auto& p : r->named_parameters()) g[p.key()] = p.value().grad();
+      return g;
+    };
+    const auto got = grads([&] { return r->forward(x); });
+    const auto want = grads([&] { return learned_by_hand(*r, x, o.size, o.negative_slope); });
+    REQUIRE(got.size() == want.size());
+    for (const auto& [k, g] : want) {
+      CAPTURE(k);
+      REQUIRE(got.at(k).defined());
+      check_near(got.at(k), g);
+    }
+  }
+  r->set_grad_checkpointing(false);
   r->eval();
   for (const std::int64_t height : {203, 37}) {  // down to 64 x 48, and up
     CAPTURE(height);

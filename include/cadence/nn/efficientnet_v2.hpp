@@ -233,6 +233,10 @@ class BlockImpl : public torch::nn::Module {
 
   bool has_skip() const { return skip_; }
   double drop_path_rate() const { return drop_path_; }
+  /// In training with gradients, each BN + SiLU after a conv is recomputed in the backward pass instead of
+  /// its two outputs kept (the conv's output is kept: no conv runs twice). EfficientNetV2's
+  /// set_grad_checkpointing sets it for the blocks it does not checkpoint whole.
+  void set_recompute_bn_act(bool on) { recompute_bn_act_ = on; }
   void pretty_print(std::ostream& os) const override {
     const auto t = type();
     os << (t == "cn" ? "ConvBnAct" : t == "er" ? "EdgeResidual" : "InvertedResidual") << (skip_ ? "(skip)" : "()");
@@ -246,6 +250,12 @@ class BlockImpl : public torch::nn::Module {
     return drop_path(y, drop_path_, is_training()) + x;
   }
   torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t) const { return effnet::norm(b, t, folded_); }
+  /// SiLU(BN(t)), t a conv's output: checkpointed (nn/checkpoint.hpp) where set_recompute_bn_act says so.
+  torch::Tensor bn_act(BatchNorm2d& b, const torch::Tensor& t) const {
+    if (recompute_bn_act_ && !folded_ && is_training() && torch::GradMode::is_enabled())
+      return checkpoint([b](const torch::Tensor& u) mutable { return torch::silu(b->forward(u)); }, t);
+    return effnet::silu(folded_ ? t : b->forward(t));
+  }
   static SqueezeExcite make_se(const BlockArgs& a, std::int64_t mid) {
     return SqueezeExcite(mid, static_cast<std::int64_t>(std::nearbyint(static_cast<double>(mid) * a.se / a.exp)));
   }
@@ -253,6 +263,7 @@ class BlockImpl : public torch::nn::Module {
   bool skip_;
   double drop_path_;
   bool folded_ = false;
+  bool recompute_bn_act_ = false;
   Padding pad_;  // the spatial conv's "same" padding (tf_ models)
 };
 
@@ -271,7 +282,7 @@ class ConvBnActImpl : public BlockImpl {
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
-    return residual(effnet::silu(norm(bn1, conv->forward(pad_.apply(x)))), x);
+    return residual(bn_act(bn1, conv->forward(pad_.apply(x))), x);
   }
 
   torch::nn::Conv2d conv{nullptr};
@@ -299,7 +310,7 @@ class EdgeResidualImpl : public BlockImpl {
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
-    auto y = effnet::silu(norm(bn1, conv_exp->forward(pad_.apply(x))));
+    auto y = bn_act(bn1, conv_exp->forward(pad_.apply(x)));
     if (!se.is_empty()) y = se->forward(y);
     return residual(norm(bn2, conv_pwl->forward(y)), x);
   }
@@ -333,8 +344,8 @@ class InvertedResidualImpl : public BlockImpl {
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
-    auto y = effnet::silu(norm(bn1, conv_pw->forward(x)));
-    y = effnet::silu(norm(bn2, conv_dw->forward(pad_.apply(y))));
+    auto y = bn_act(bn1, conv_pw->forward(x));
+    y = bn_act(bn2, conv_dw->forward(pad_.apply(y)));
     if (!se.is_empty()) y = se->forward(y);
     return residual(norm(bn3, conv_pwl->forward(y)), x);
   }
@@ -410,9 +421,19 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
     folded_ = true;
   }
 
-  /// timm's set_grad_checkpointing: in training, each block's activations are recomputed in the
-  /// backward pass instead of kept (nn/checkpoint.hpp; timm's checkpoint_seq(blocks, flatten=True)).
-  void set_grad_checkpointing(bool on) override { grad_checkpointing_ = on; }
+  /// timm's set_grad_checkpointing: in training, activations are recomputed in the backward pass instead
+  /// of kept (nn/checkpoint.hpp). Not all of them, and not all the same way: each block of the stages
+  /// before the last two is recomputed whole (timm's checkpoint_seq over the blocks), while the blocks of
+  /// the last two stages keep their convs' outputs and recompute only BN + SiLU (set_recompute_bn_act).
+  /// Those stages hold ~40 % of the network's convolution work at 256² but little of its activation
+  /// memory per FLOP; recomputing their convs cost more time than their activations cost memory
+  /// (docs/performance.md: 2026-12-05, "Checkpointing by stage").
+  void set_grad_checkpointing(bool on) override {
+    grad_checkpointing_ = on;
+    for (std::size_t s = 0; s < blocks->size(); ++s)
+      for (const auto& block : *(*blocks)[s]->as<torch::nn::ModuleList>())
+        std::dynamic_pointer_cast<effnet::BlockImpl>(block)->set_recompute_bn_act(on && !whole_block_checkpoint(s));
+  }
 
   /// (B,C,H,W) -> (B,num_features,H/32,W/32), or H/16 (W/16) with a stem stride of 1 along it
   torch::Tensor forward_features(const torch::Tensor& x) {
@@ -421,12 +442,13 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
     const auto& first = std::dynamic_pointer_cast<effnet::BlockImpl>((*blocks)[0]->as<torch::nn::ModuleList>()->ptr(0));
     auto y =
         effnet::silu(norm(bn1, conv_stem->forward(stem_pad_.apply(like_weights(x, first->spatial_conv()->weight)))));
-    const bool recompute = grad_checkpointing_ && is_training();
-    for (const auto& stage : *blocks)
-      for (const auto& block : *stage->as<torch::nn::ModuleList>()) {
+    for (std::size_t s = 0; s < blocks->size(); ++s) {
+      const bool recompute = grad_checkpointing_ && is_training() && whole_block_checkpoint(s);
+      for (const auto& block : *(*blocks)[s]->as<torch::nn::ModuleList>()) {
         auto b = std::dynamic_pointer_cast<effnet::BlockImpl>(block);
         y = recompute ? checkpoint([b](const torch::Tensor& t) { return b->forward(t); }, y) : b->forward(y);
       }
+    }
     return effnet::silu(norm(bn2, conv_head->forward(y)));
   }
   /// (B,C,H,W) -> (B,classes)
@@ -469,6 +491,9 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
   bool folded_ = false;
   bool grad_checkpointing_ = false;
   effnet::Padding stem_pad_;
+
+  // With grad checkpointing, stage s's blocks are recomputed whole (else only their BN + SiLU).
+  bool whole_block_checkpoint(std::size_t s) const { return s + 2 < blocks->size(); }
 };
 TORCH_MODULE(EfficientNetV2);
 

@@ -131,12 +131,12 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, p
       std::vector<torch::Tensor> zs;
       const std::int64_t chunk = 2;  // fixed, so results do not depend on the thread count
       for (std::int64_t b = 0; b < x.size(0); b += chunk)
-        zs.push_back(full_resolution(x.narrow(0, b, std::min(chunk, x.size(0) - b)), hw, true));
+        zs.push_back(full_resolution(x.narrow(0, b, std::min(chunk, x.size(0) - b)), hw));
       z = bn2->forward(torch::cat(zs));
     } else if (grad_checkpointing_ && is_training()) {  // the full-resolution activations recomputed in backward
-      z = checkpoint([this, hw](const torch::Tensor& t) { return full_resolution(t, hw, false); }, x);
+      z = checkpoint([this, hw](const torch::Tensor& t) { return full_resolution(t, hw); }, x);
     } else {
-      z = full_resolution(x, hw, true);
+      z = full_resolution(x, hw);
       if (!is_training()) z = bn2->forward(z);
     }
     auto y = residual(z);
@@ -163,12 +163,14 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, p
             *s->ptr<BatchNorm2dImpl>(4)};
   }
 
-  // The residual blocks and conv3 + BN at the output size, with the skip from z. Without gradients the
-  // sums and the blocks' activations overwrite their own temporaries; folded, the BNs are in the convs.
+  // The residual blocks and conv3 + BN at the output size, with the skip from z. Each LeakyReLU overwrites
+  // its input, a temporary that nothing saved for the backward pass (a conv's or a BN's output; both save
+  // their inputs), so with gradients too (leaky_relu_'s backward reads its output); without gradients the
+  // sums overwrite theirs as well. Folded, the BNs are in the convs.
   torch::Tensor residual(const torch::Tensor& z) {
     namespace F = torch::nn::functional;
     const bool overwrite = in_place();
-    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope).inplace(overwrite);
+    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope).inplace(true);
     auto y = z;
     for (const auto& block : *res) {
       const auto l = layers(block);
@@ -204,9 +206,12 @@ class LearnedResizerImpl : public torch::nn::Module, public GradCheckpointing, p
   // follows at the input's resolution (its batch statistics are the full-resolution ones); in eval mode
   // the caller applies it after the downsampling: a per-channel affine map commutes with bilinear
   // interpolation (whose weights sum to one), and there it runs over 256 x 256 instead of 819 x 256.
-  torch::Tensor full_resolution(const torch::Tensor& x, const std::vector<std::int64_t>& hw, bool in_place) {
+  // The LeakyReLUs overwrite the convs' outputs, with gradients too (as in residual; the slope is >= 0,
+  // which leaky_relu_'s backward needs): checkpointed, the recomputation then holds two fewer tensors of
+  // 107 MB (a batch of 8) while the backward pass runs through it.
+  torch::Tensor full_resolution(const torch::Tensor& x, const std::vector<std::int64_t>& hw) {
     namespace F = torch::nn::functional;
-    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope).inplace(in_place);
+    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(o_.negative_slope).inplace(true);
     auto y = F::leaky_relu(conv1->forward(x), leaky);
     y = F::leaky_relu(conv2->forward(y), leaky);
     if (is_training()) y = bn2->forward(y);
