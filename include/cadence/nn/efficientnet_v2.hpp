@@ -9,6 +9,7 @@
 //                                                se (reduce to 0.25 x the block's input channels), conv_pwl, bn3
 // Activation SiLU; channels through make_divisible(.., 8); stochastic depth scaled by block index;
 // dropout before the classifier. The tf_ variants use BN eps 1e-3 and TensorFlow "same" padding.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -102,6 +103,10 @@ struct EffNetV2Arch {
   int num_features = 1280;
   bool tf = false;             // BN eps 1e-3 and "same" padding
   bool round_features = true;  // scale num_features by the width multiplier (timm: S yes, M no)
+  // With grad checkpointing, the stages whose blocks keep their convolutions' outputs and recompute only
+  // what follows each (BN, SiLU, squeeze-excite; EdgeResidual: its 1x1 projection too); the others'
+  // blocks are recomputed whole. Chosen by measurement (docs/performance.md, "Checkpointing by stage").
+  std::vector<std::size_t> checkpoint_keep_convs{};
 };
 
 inline EffNetV2Arch efficientnetv2_s_arch(bool tf = false) {
@@ -110,7 +115,8 @@ inline EffNetV2Arch efficientnetv2_s_arch(bool tf = false) {
           24,
           1280,
           tf,
-          true};
+          true,
+          {1, 4, 5}};  // measured at 256², batch 8 (docs/performance.md)
 }
 inline EffNetV2Arch efficientnetv2_m_arch(bool tf = false) {
   return {{"cn_r3_k3_s1_e1_c24_skip", "er_r5_k3_s2_e4_c48", "er_r5_k3_s2_e4_c80", "ir_r7_k3_s2_e4_c160_se0.25",
@@ -118,7 +124,8 @@ inline EffNetV2Arch efficientnetv2_m_arch(bool tf = false) {
           24,
           1280,
           tf,
-          false};
+          false,
+          {1, 5, 6}};  // S's choice by analogy (the first fused stage, the last two); not measured
 }
 
 struct EffNetV2Options {
@@ -233,10 +240,11 @@ class BlockImpl : public torch::nn::Module {
 
   bool has_skip() const { return skip_; }
   double drop_path_rate() const { return drop_path_; }
-  /// In training with gradients, each BN + SiLU after a conv is recomputed in the backward pass instead of
-  /// its two outputs kept (the conv's output is kept: no conv runs twice). EfficientNetV2's
-  /// set_grad_checkpointing sets it for the blocks it does not checkpoint whole.
-  void set_recompute_bn_act(bool on) { recompute_bn_act_ = on; }
+  /// In training with gradients, the block keeps its convolutions' outputs for the backward pass and
+  /// recomputes there what follows each (BN, SiLU, squeeze-excite; in EdgeResidual the 1x1 projection and
+  /// its BN too), instead of keeping those outputs: its expensive convs run once. EfficientNetV2's
+  /// set_grad_checkpointing sets it for the stages of EffNetV2Arch::checkpoint_keep_convs.
+  void set_keep_conv_outputs(bool on) { keep_conv_outputs_ = on; }
   void pretty_print(std::ostream& os) const override {
     const auto t = type();
     os << (t == "cn" ? "ConvBnAct" : t == "er" ? "EdgeResidual" : "InvertedResidual") << (skip_ ? "(skip)" : "()");
@@ -250,10 +258,11 @@ class BlockImpl : public torch::nn::Module {
     return drop_path(y, drop_path_, is_training()) + x;
   }
   torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t) const { return effnet::norm(b, t, folded_); }
-  /// SiLU(BN(t)), t a conv's output: checkpointed (nn/checkpoint.hpp) where set_recompute_bn_act says so.
+  /// Whether this forward checkpoints what follows each conv (set_keep_conv_outputs).
+  bool recomputing() const { return keep_conv_outputs_ && !folded_ && is_training() && torch::GradMode::is_enabled(); }
+  /// SiLU(BN(t)), t a conv's output: checkpointed (nn/checkpoint.hpp) where recomputing().
   torch::Tensor bn_act(BatchNorm2d& b, const torch::Tensor& t) const {
-    if (recompute_bn_act_ && !folded_ && is_training() && torch::GradMode::is_enabled())
-      return checkpoint([b](const torch::Tensor& u) mutable { return torch::silu(b->forward(u)); }, t);
+    if (recomputing()) return checkpoint([b](const torch::Tensor& u) mutable { return torch::silu(b->forward(u)); }, t);
     return effnet::silu(folded_ ? t : b->forward(t));
   }
   static SqueezeExcite make_se(const BlockArgs& a, std::int64_t mid) {
@@ -263,7 +272,7 @@ class BlockImpl : public torch::nn::Module {
   bool skip_;
   double drop_path_;
   bool folded_ = false;
-  bool recompute_bn_act_ = false;
+  bool keep_conv_outputs_ = false;
   Padding pad_;  // the spatial conv's "same" padding (tf_ models)
 };
 
@@ -310,9 +319,13 @@ class EdgeResidualImpl : public BlockImpl {
     folded_ = true;
   }
   torch::Tensor forward(const torch::Tensor& x) override {
-    auto y = bn_act(bn1, conv_exp->forward(pad_.apply(x)));
-    if (!se.is_empty()) y = se->forward(y);
-    return residual(norm(bn2, conv_pwl->forward(y)), x);
+    auto tail = [this](const torch::Tensor& c) {
+      auto y = effnet::silu(norm(bn1, c));
+      if (!se.is_empty()) y = se->forward(y);
+      return norm(bn2, conv_pwl->forward(y));
+    };
+    const auto c = conv_exp->forward(pad_.apply(x));
+    return residual(recomputing() ? checkpoint(tail, c) : tail(c), x);
   }
 
   torch::nn::Conv2d conv_exp{nullptr}, conv_pwl{nullptr};
@@ -345,8 +358,12 @@ class InvertedResidualImpl : public BlockImpl {
   }
   torch::Tensor forward(const torch::Tensor& x) override {
     auto y = bn_act(bn1, conv_pw->forward(x));
-    y = bn_act(bn2, conv_dw->forward(pad_.apply(y)));
-    if (!se.is_empty()) y = se->forward(y);
+    auto act_se = [this](const torch::Tensor& c) {
+      auto y = effnet::silu(norm(bn2, c));
+      return se.is_empty() ? y : se->forward(y);
+    };
+    const auto c = conv_dw->forward(pad_.apply(y));
+    y = recomputing() ? checkpoint(act_se, c) : act_se(c);
     return residual(norm(bn3, conv_pwl->forward(y)), x);
   }
 
@@ -369,7 +386,7 @@ inline std::shared_ptr<BlockImpl> make_block(const BlockArgs& a, std::int64_t in
 class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, public GradCheckpointing {
  public:
   EfficientNetV2Impl(const EffNetV2Arch& arch, const EffNetV2Options& o, std::int64_t in_chans, std::int64_t classes)
-      : drop_rate_(o.drop_rate), tf_(arch.tf) {
+      : drop_rate_(o.drop_rate), tf_(arch.tf), keep_convs_(arch.checkpoint_keep_convs) {
     auto round_chs = [&](double c) { return make_divisible(c * o.width_multiplier, 8, 0.9); };  // timm's round_channels
     std::vector<BlockArgs> stages;
     for (const auto& s : arch.stages) stages.push_back(parse_block(s));
@@ -422,17 +439,16 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
   }
 
   /// timm's set_grad_checkpointing: in training, activations are recomputed in the backward pass instead
-  /// of kept (nn/checkpoint.hpp). Not all of them, and not all the same way: each block of the stages
-  /// before the last two is recomputed whole (timm's checkpoint_seq over the blocks), while the blocks of
-  /// the last two stages keep their convs' outputs and recompute only BN + SiLU (set_recompute_bn_act).
-  /// Those stages hold ~40 % of the network's convolution work at 256² but little of its activation
-  /// memory per FLOP; recomputing their convs cost more time than their activations cost memory
-  /// (docs/performance.md: 2026-12-05, "Checkpointing by stage").
+  /// of kept (nn/checkpoint.hpp), not all the same way: the blocks of the stages in the arch's
+  /// checkpoint_keep_convs keep their convolutions' outputs and recompute only what follows each
+  /// (BlockImpl::set_keep_conv_outputs); the other stages' blocks are recomputed whole (timm's
+  /// checkpoint_seq over the blocks). Measured on EfficientNetV2-S: the choice that ran fastest within
+  /// half the peer's memory (docs/performance.md, "Checkpointing by stage").
   void set_grad_checkpointing(bool on) override {
     grad_checkpointing_ = on;
     for (std::size_t s = 0; s < blocks->size(); ++s)
       for (const auto& block : *(*blocks)[s]->as<torch::nn::ModuleList>())
-        std::dynamic_pointer_cast<effnet::BlockImpl>(block)->set_recompute_bn_act(on && !whole_block_checkpoint(s));
+        std::dynamic_pointer_cast<effnet::BlockImpl>(block)->set_keep_conv_outputs(on && !whole_block_checkpoint(s));
   }
 
   /// (B,C,H,W) -> (B,num_features,H/32,W/32), or H/16 (W/16) with a stem stride of 1 along it
@@ -490,10 +506,13 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
   bool tf_;
   bool folded_ = false;
   bool grad_checkpointing_ = false;
+  std::vector<std::size_t> keep_convs_;  // EffNetV2Arch::checkpoint_keep_convs
   effnet::Padding stem_pad_;
 
-  // With grad checkpointing, stage s's blocks are recomputed whole (else only their BN + SiLU).
-  bool whole_block_checkpoint(std::size_t s) const { return s + 2 < blocks->size(); }
+  // With grad checkpointing, stage s's blocks are recomputed whole (else they keep their convs' outputs).
+  bool whole_block_checkpoint(std::size_t s) const {
+    return std::find(keep_convs_.begin(), keep_convs_.end(), s) == keep_convs_.end();
+  }
 };
 TORCH_MODULE(EfficientNetV2);
 
