@@ -4,7 +4,8 @@
 // the backward pass runs it again — with the first pass's random draws (CPU and device generators) and
 // autocast settings — and back-propagates through the recomputed graph. Memory for speed: the segment's
 // forward runs twice. train.grad_checkpointing turns it on for every module that implements
-// GradCheckpointing (EfficientNetV2: each block; the learned resizer: its full-resolution layers).
+// GradCheckpointing (EfficientNetV2: each block, or what follows each conv in the stages its architecture
+// names; the learned resizer: its full-resolution layers).
 //
 // One difference from PyTorch's: BatchNorm's running statistics are updated once, not twice (the
 // recomputation leaves them alone; cadence::BatchNorm2d reads `recomputing_forward`), so a checkpointed
