@@ -65,18 +65,18 @@ Step train_step(Net net, const torch::Tensor& x, const torch::Tensor& y, bool ch
 
 /// The checkpointed segments in `out`'s graph: those whose input is a convolution's output, and the others.
 std::pair<std::size_t, std::size_t> checkpoint_segments(const torch::Tensor& out) {
-  std::vector<torch::autograd::Node*> todo{out.grad_fn().get()};
+  std::vector<torch::autograd::Node*> pending{out.grad_fn().get()};
   std::set<torch::autograd::Node*> seen;
   std::size_t after_conv = 0, other = 0;
-  while (!todo.empty()) {
-    auto* n = todo.back();
-    todo.pop_back();
+  while (!pending.empty()) {
+    auto* n = pending.back();
+    pending.pop_back();
     if (n == nullptr || !seen.insert(n).second) continue;
     if (n->name().find("CheckpointFunction") != std::string::npos) {
       const auto& in = n->next_edges().at(0).function;
       ++(in != nullptr && in->name().find("Convolution") != std::string::npos ? after_conv : other);
     }
-    for (const auto& e : n->next_edges()) todo.push_back(e.function.get());
+    for (const auto& e : n->next_edges()) pending.push_back(e.function.get());
   }
   return {after_conv, other};
 }
