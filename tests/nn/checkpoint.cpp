@@ -186,6 +186,11 @@ TEST_CASE(
       }
     REQUIRE(whole > 0);
     CHECK(after_conv == after_convs);
+
+    auto bad = cadence::efficientnetv2_s_arch();  // a stage the architecture does not have: refused
+    bad.checkpoint_keep_convs = {1, 6};
+    CHECK_THROWS_WITH(cadence::EfficientNetV2(bad, o, 1, 2),
+                      doctest::Contains("arch: checkpoint_keep_convs names stage 6 of 6"));
     CHECK(other == whole + 1);
   }
 

@@ -260,10 +260,13 @@ class BlockImpl : public torch::nn::Module {
   torch::Tensor norm(BatchNorm2d& b, const torch::Tensor& t) const { return effnet::norm(b, t, folded_); }
   /// Whether this forward checkpoints what follows each conv (set_keep_conv_outputs).
   bool recomputing() const { return keep_conv_outputs_ && !folded_ && is_training() && torch::GradMode::is_enabled(); }
-  /// SiLU(BN(t)), t a conv's output: checkpointed (nn/checkpoint.hpp) where recomputing().
+  /// f(c), c a conv's output and f what follows it: checkpointed (nn/checkpoint.hpp) where recomputing().
+  torch::Tensor after_conv(const Segment& f, const torch::Tensor& c) const {
+    return recomputing() ? checkpoint(f, c) : f(c);
+  }
+  /// SiLU(BN(t)), t a conv's output (after_conv).
   torch::Tensor bn_act(BatchNorm2d& b, const torch::Tensor& t) const {
-    if (recomputing()) return checkpoint([b](const torch::Tensor& u) mutable { return torch::silu(b->forward(u)); }, t);
-    return effnet::silu(folded_ ? t : b->forward(t));
+    return after_conv([this, &b](const torch::Tensor& u) { return effnet::silu(norm(b, u)); }, t);
   }
   static SqueezeExcite make_se(const BlockArgs& a, std::int64_t mid) {
     return SqueezeExcite(mid, static_cast<std::int64_t>(std::nearbyint(static_cast<double>(mid) * a.se / a.exp)));
@@ -324,8 +327,7 @@ class EdgeResidualImpl : public BlockImpl {
       if (!se.is_empty()) y = se->forward(y);
       return norm(bn2, conv_pwl->forward(y));
     };
-    const auto c = conv_exp->forward(pad_.apply(x));
-    return residual(recomputing() ? checkpoint(tail, c) : tail(c), x);
+    return residual(after_conv(tail, conv_exp->forward(pad_.apply(x))), x);
   }
 
   torch::nn::Conv2d conv_exp{nullptr}, conv_pwl{nullptr};
@@ -362,8 +364,7 @@ class InvertedResidualImpl : public BlockImpl {
       auto y = effnet::silu(norm(bn2, c));
       return se.is_empty() ? y : se->forward(y);
     };
-    const auto c = conv_dw->forward(pad_.apply(y));
-    y = recomputing() ? checkpoint(act_se, c) : act_se(c);
+    y = after_conv(act_se, conv_dw->forward(pad_.apply(y)));
     return residual(norm(bn3, conv_pwl->forward(y)), x);
   }
 
@@ -395,6 +396,9 @@ class EfficientNetV2Impl : public torch::nn::Module, public FoldsBatchNorm, publ
       a.repeat = static_cast<int>(std::ceil(a.repeat * o.depth_multiplier));
       total += a.repeat;
     }
+    for (const auto s : keep_convs_)
+      if (s >= arch.stages.size())
+        fail("arch: checkpoint_keep_convs names stage ", s, " of ", arch.stages.size(), " (stages count from 0)");
     const auto stem = round_chs(arch.stem);
     const auto& ss = o.stem_stride;
     if (ss.size() != 2 || ss[0] < 1 || ss[0] > 2 || ss[1] < 1 || ss[1] > 2)
